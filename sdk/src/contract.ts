@@ -1,0 +1,179 @@
+/**
+ * The usage-record contract between emitters (this SDK, or any OpenTelemetry GenAI instrumentation)
+ * and the spendline sidecar. One name, one place: the sidecar imports these very constants.
+ * GenAI names come from `@opentelemetry/semantic-conventions/incubating` (v1.41) where they exist.
+ */
+import {
+  ATTR_DEPLOYMENT_ENVIRONMENT_NAME,
+  ATTR_ERROR_TYPE,
+  ATTR_SERVICE_NAME,
+  ATTR_SERVICE_VERSION,
+} from '@opentelemetry/semantic-conventions';
+import {
+  ATTR_GEN_AI_AGENT_NAME,
+  ATTR_GEN_AI_CONVERSATION_ID,
+  ATTR_GEN_AI_INPUT_MESSAGES,
+  ATTR_GEN_AI_OPERATION_NAME,
+  ATTR_GEN_AI_OUTPUT_MESSAGES,
+  ATTR_GEN_AI_PROVIDER_NAME,
+  ATTR_GEN_AI_REQUEST_MODEL,
+  ATTR_GEN_AI_RESPONSE_MODEL,
+  ATTR_GEN_AI_SYSTEM,
+  ATTR_GEN_AI_SYSTEM_INSTRUCTIONS,
+  ATTR_GEN_AI_TOOL_DEFINITIONS,
+  ATTR_GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS,
+  ATTR_GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
+  ATTR_GEN_AI_USAGE_COMPLETION_TOKENS,
+  ATTR_GEN_AI_USAGE_INPUT_TOKENS,
+  ATTR_GEN_AI_USAGE_OUTPUT_TOKENS,
+  ATTR_GEN_AI_USAGE_PROMPT_TOKENS,
+  ATTR_GEN_AI_USAGE_REASONING_OUTPUT_TOKENS,
+  ATTR_SESSION_ID,
+  ATTR_USER_ID,
+  EVENT_GEN_AI_CLIENT_INFERENCE_OPERATION_DETAILS,
+} from '@opentelemetry/semantic-conventions/incubating';
+
+/** Event name of the one log record emitted per model call (embedding batch, OCR job). */
+export const USAGE_EVENT_NAME = EVENT_GEN_AI_CLIENT_INFERENCE_OPERATION_DETAILS;
+
+/** Instrumentation scope name the SDK emits under. */
+export const SDK_SCOPE_NAME = '@spendline/sdk';
+
+/** Attribute names of a usage record (log record and span alike). */
+export const ATTR = {
+  operationName: ATTR_GEN_AI_OPERATION_NAME,
+  providerName: ATTR_GEN_AI_PROVIDER_NAME,
+  requestModel: ATTR_GEN_AI_REQUEST_MODEL,
+  responseModel: ATTR_GEN_AI_RESPONSE_MODEL,
+  inputTokens: ATTR_GEN_AI_USAGE_INPUT_TOKENS,
+  outputTokens: ATTR_GEN_AI_USAGE_OUTPUT_TOKENS,
+  cacheReadInputTokens: ATTR_GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
+  cacheCreationInputTokens: ATTR_GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS,
+  reasoningOutputTokens: ATTR_GEN_AI_USAGE_REASONING_OUTPUT_TOKENS,
+  conversationId: ATTR_GEN_AI_CONVERSATION_ID,
+  agentName: ATTR_GEN_AI_AGENT_NAME,
+  errorType: ATTR_ERROR_TYPE,
+  userId: ATTR_USER_ID,
+  sessionId: ATTR_SESSION_ID,
+  usageId: 'spendline.usage.id',
+  usageType: 'spendline.usage.type',
+  serviceType: 'spendline.service.type',
+  costUsd: 'spendline.cost.usd',
+  durationMs: 'spendline.duration.ms',
+  ttftMs: 'spendline.ttft.ms',
+  feature: 'spendline.feature',
+  taskId: 'spendline.task.id',
+  tenantId: 'spendline.tenant.id',
+  executionPath: 'spendline.execution_path',
+  ocrPages: 'spendline.ocr.pages',
+  embeddingInputs: 'spendline.embedding.inputs',
+} as const;
+
+/** Resource attributes every emitter sets. */
+export const RESOURCE_ATTR = {
+  serviceName: ATTR_SERVICE_NAME,
+  serviceVersion: ATTR_SERVICE_VERSION,
+  deploymentEnvironmentName: ATTR_DEPLOYMENT_ENVIRONMENT_NAME,
+} as const;
+
+/**
+ * Names readers accept besides the contract's own (older semconv, announced renames,
+ * OpenInference, OpenLIT). Emitters never write these.
+ */
+export const ALIAS_ATTR = {
+  system: ATTR_GEN_AI_SYSTEM,
+  promptTokens: ATTR_GEN_AI_USAGE_PROMPT_TOKENS,
+  completionTokens: ATTR_GEN_AI_USAGE_COMPLETION_TOKENS,
+  cacheWriteInputTokens: 'gen_ai.usage.cache_write.input_tokens',
+  openLitCost: 'gen_ai.usage.cost',
+  openInferenceSpanKind: 'openinference.span.kind',
+  openInferenceModelName: 'llm.model_name',
+  openInferenceProvider: 'llm.provider',
+  openInferenceSystem: 'llm.system',
+  openInferencePromptTokens: 'llm.token_count.prompt',
+  openInferenceCompletionTokens: 'llm.token_count.completion',
+  openInferenceTotalTokens: 'llm.token_count.total',
+  openInferenceCacheReadTokens: 'llm.token_count.prompt_details.cache_read',
+  openInferenceCacheWriteTokens: 'llm.token_count.prompt_details.cache_write',
+  openInferenceReasoningTokens: 'llm.token_count.completion_details.reasoning',
+} as const;
+
+/**
+ * Content attributes: prompts, replies, instructions and tool schemas. Never emitted unless the
+ * operator turns content capture on; the collector deletes them too. Prefix entries end in `*`.
+ */
+export const CONTENT_ATTRS = [
+  ATTR_GEN_AI_INPUT_MESSAGES,
+  ATTR_GEN_AI_OUTPUT_MESSAGES,
+  ATTR_GEN_AI_SYSTEM_INSTRUCTIONS,
+  ATTR_GEN_AI_TOOL_DEFINITIONS,
+  'gen_ai.prompt*',
+  'gen_ai.completion*',
+  'llm.input_messages*',
+  'llm.output_messages*',
+  'input.value',
+  'output.value',
+] as const;
+
+export const OPERATION_NAMES = ['chat', 'text_completion', 'generate_content', 'embeddings', 'ocr'] as const;
+export type OperationName = (typeof OPERATION_NAMES)[number];
+
+/** Operations that sum their children and so never carry billable usage of their own. */
+export const AGGREGATE_OPERATION_NAMES = [
+  'invoke_agent',
+  'create_agent',
+  'invoke_workflow',
+  'execute_tool',
+] as const;
+
+export const USAGE_TYPES = ['exact', 'estimated'] as const;
+export type UsageType = (typeof USAGE_TYPES)[number];
+
+export const SERVICE_TYPES = ['llm', 'embedding', 'ocr'] as const;
+export type ServiceType = (typeof SERVICE_TYPES)[number];
+
+/**
+ * Token partition used in metrics and rollups. The five parts sum to input + output tokens, so no
+ * cached or reasoning token is counted or priced twice.
+ */
+export const TOKEN_TYPES = ['input', 'cache_read', 'cache_write', 'output', 'reasoning'] as const;
+export type TokenType = (typeof TOKEN_TYPES)[number];
+
+export const STATUSES = ['ok', 'error'] as const;
+export type Status = (typeof STATUSES)[number];
+
+/** Well-known `gen_ai.provider.name` values. */
+export const PROVIDER_NAMES = [
+  'openai',
+  'anthropic',
+  'gcp.gemini',
+  'gcp.vertex_ai',
+  'aws.bedrock',
+  'azure.ai.openai',
+  'mistral_ai',
+  'cohere',
+  'groq',
+  'deepseek',
+  'x_ai',
+] as const;
+
+/** Token counts of one call, in the semantic-convention sense (inputs include cache, outputs include reasoning). */
+export interface TokenCounts {
+  inputTokens: number;
+  outputTokens: number;
+  cacheReadInputTokens: number;
+  cacheCreationInputTokens: number;
+  reasoningOutputTokens: number;
+}
+
+/** Splits semconv token counts into the disjoint partition that metrics and pricing use. */
+export function partitionTokens(t: TokenCounts): Record<TokenType, number> {
+  const cached = t.cacheReadInputTokens + t.cacheCreationInputTokens;
+  return {
+    input: Math.max(0, t.inputTokens - cached),
+    cache_read: t.cacheReadInputTokens,
+    cache_write: t.cacheCreationInputTokens,
+    output: Math.max(0, t.outputTokens - t.reasoningOutputTokens),
+    reasoning: t.reasoningOutputTokens,
+  };
+}

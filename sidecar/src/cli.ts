@@ -1,0 +1,53 @@
+#!/usr/bin/env node
+/**
+ * The `spendline` command: dispatches to one module per subcommand in `commands/`.
+ * Each command module exports `summary` (one line for the overview) and `run(argv)` resolving to
+ * the process exit code. Commands print their own `--help`.
+ */
+export interface Command {
+  summary: string;
+  run(argv: string[]): Promise<number>;
+}
+
+type CommandLoader = () => Promise<Command>;
+
+/** Subcommand name (may be two words, e.g. `billing import`) → its module. */
+const COMMANDS: Record<string, CommandLoader> = {};
+
+function overview(): string {
+  const names = Object.keys(COMMANDS).sort();
+  const width = Math.max(0, ...names.map((n) => n.length));
+  return [
+    'usage: spendline <command> [options]',
+    '',
+    'LLM cost observability: count every usage record exactly once, price it, reconcile it.',
+    '',
+    'commands:',
+    ...names.map((n) => `  ${n.padEnd(width)}  (run "spendline ${n} --help")`),
+    '',
+    'Every flag of a long-running command can also be set as SPENDLINE_<FLAG> (e.g. SPENDLINE_STATE_DIR).',
+  ].join('\n');
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [first, second] = argv;
+  if (first === undefined || first === '--help' || first === '-h' || first === 'help') {
+    process.stdout.write(`${overview()}\n`);
+    return first === undefined ? 2 : 0;
+  }
+  if (first === '--version' || first === '-v') {
+    process.stdout.write('spendline 0.1.0\n');
+    return 0;
+  }
+  const twoWord = second !== undefined ? COMMANDS[`${first} ${second}`] : undefined;
+  const loader = twoWord ?? COMMANDS[first];
+  if (loader === undefined) {
+    process.stderr.write(`spendline: unknown command "${first}"\n\n${overview()}\n`);
+    return 2;
+  }
+  const command = await loader();
+  return command.run(argv.slice(twoWord ? 2 : 1));
+}
+
+const exitCode = await main(process.argv.slice(2));
+process.exitCode = exitCode;

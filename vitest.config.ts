@@ -1,0 +1,23 @@
+import { fileURLToPath } from 'node:url';
+import { defineConfig } from 'vitest/config';
+
+const sdkSource = fileURLToPath(new URL('./sdk/src/index.ts', import.meta.url));
+const contractSource = fileURLToPath(new URL('./sdk/src/contract.ts', import.meta.url));
+
+// Tests run against TypeScript sources; child-process tests run the built `dist/` (npm test builds first).
+export default defineConfig({
+  resolve: {
+    alias: [
+      { find: /^@spendline\/sdk\/contract$/, replacement: contractSource },
+      { find: /^@spendline\/sdk$/, replacement: sdkSource },
+    ],
+  },
+  test: {
+    include: ['sdk/test/**/*.test.ts', 'sidecar/test/**/*.test.ts', 'test/**/*.test.ts'],
+    pool: 'forks',
+    maxWorkers: 2,
+    testTimeout: 20_000,
+    hookTimeout: 30_000,
+    reporters: ['default'],
+  },
+});
