@@ -38,9 +38,12 @@ function findOtelCopies(dir: string, found: Map<string, Set<string>>, depth = 0)
 describe('OpenTelemetry package set', () => {
   it('installs exactly one version of every @opentelemetry package', () => {
     const found = new Map<string, Set<string>>();
-    for (const root of ['node_modules', 'sdk/node_modules', 'sidecar/node_modules']) findOtelCopies(root, found);
+    for (const root of ['node_modules', 'sdk/node_modules', 'sidecar/node_modules'])
+      findOtelCopies(root, found);
     expect(found.size).toBeGreaterThan(5);
-    const duplicated = [...found].filter(([, versions]) => versions.size > 1).map(([name, v]) => `${name}: ${[...v]}`);
+    const duplicated = [...found]
+      .filter(([, versions]) => versions.size > 1)
+      .map(([name, v]) => `${name}: ${[...v]}`);
     expect(duplicated).toEqual([]);
   });
 });
