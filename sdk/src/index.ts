@@ -1,1 +1,34 @@
+export {
+  currentUsageContext,
+  type UsageContext,
+  type UsageContextMiddleware,
+  usageContextMiddleware,
+  withUsageContext,
+} from './context/usageContext.js';
 export * from './contract.js';
+export { instrumentAnthropic } from './instrument/anthropic.js';
+export { instrumentOpenAI } from './instrument/openai.js';
+export * from './money.js';
+export * from './pricing/index.js';
+export {
+  type CumulativeObservation,
+  type CumulativeRegression,
+  type CumulativeSnapshot,
+  type CumulativeUsageTracker,
+  type CumulativeUsageTrackerOptions,
+  createCumulativeUsageTracker,
+  snapshotFromAG2Summary,
+} from './record/cumulativeUsage.js';
+export {
+  type EmbeddingUsageInput,
+  type LLMUsageInput,
+  type OCRUsageInput,
+  type RecordResult,
+  recordEmbeddingUsage,
+  recordLLMUsage,
+  recordOCRUsage,
+} from './record/manualUsage.js';
+export type { TokenInput } from './record/validate.js';
+export { resolveEndpoints, type TelemetryOptions } from './telemetry/options.js';
+export { startTelemetry, type TelemetryHandle } from './telemetry/startTelemetry.js';
+export type { TelemetryStats } from './telemetry/stats.js';

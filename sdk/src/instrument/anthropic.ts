@@ -1,0 +1,100 @@
+import type { TokenCounts } from '../contract.js';
+import { tapStream } from './apiPromise.js';
+import { type MethodInstrumentation, patchMethod } from './patchMethod.js';
+import { anthropicUsageTokens, asObject, stringField } from './providerUsage.js';
+
+type Obj = Record<string, unknown>;
+
+function textOf(content: unknown): string {
+  if (!Array.isArray(content)) return '';
+  let t = '';
+  for (const block of content) {
+    const b = asObject(block);
+    if (typeof b?.text === 'string') t += b.text;
+    else if (b?.input !== undefined) t += JSON.stringify(b.input);
+  }
+  return t;
+}
+
+const messages: MethodInstrumentation = {
+  spec: (body: Obj) =>
+    typeof body.model === 'string' && body.model !== ''
+      ? { operation: 'chat', serviceType: 'llm', provider: 'anthropic', requestModel: body.model, body }
+      : undefined,
+  onResult(call, data, rt, body) {
+    if (body.stream !== true) {
+      const d = asObject(data);
+      call.finish({
+        tokens: anthropicUsageTokens(d?.usage),
+        responseModel: stringField(d, 'model'),
+        outputText: textOf(d?.content),
+      });
+      return;
+    }
+    // message_start carries input and cache usage; message_delta carries the final (cumulative) output count.
+    let startUsage: Obj | undefined;
+    let deltaUsage: Obj | undefined;
+    let model: string | undefined;
+    let text = '';
+    const tapped = tapStream<unknown>(
+      data,
+      {
+        onItem(event) {
+          const e = asObject(event);
+          if (!e) return true;
+          if (e.type === 'message_start') {
+            const m = asObject(e.message);
+            model = stringField(m, 'model');
+            startUsage = asObject(m?.usage);
+          } else if (e.type === 'message_delta') {
+            deltaUsage = { ...deltaUsage, ...asObject(e.usage) };
+          } else if (e.type === 'content_block_delta') {
+            const d = asObject(e.delta);
+            const piece =
+              typeof d?.text === 'string'
+                ? d.text
+                : typeof d?.partial_json === 'string'
+                  ? d.partial_json
+                  : undefined;
+            if (piece !== undefined) {
+              call.firstToken();
+              text += piece;
+            }
+          }
+          return true;
+        },
+        onEnd(outcome) {
+          const error = outcome.kind === 'error' ? outcome.error : undefined;
+          const merged = startUsage ? anthropicUsageTokens({ ...startUsage, ...deltaUsage }) : undefined;
+          // Without message_delta the output count is provisional: estimate, keeping the exact input side.
+          const tokens: TokenCounts | undefined = deltaUsage ? merged : undefined;
+          call.finish({
+            tokens,
+            knownInputTokens: merged?.inputTokens,
+            responseModel: model,
+            outputText: text,
+            error,
+          });
+        },
+      },
+      () => {
+        rt.stats.s.internalErrors++;
+      },
+    );
+    if (!tapped) call.finish({ responseModel: model });
+  },
+};
+
+/**
+ * Instruments an `@anthropic-ai/sdk` client in place and returns it (same object, same type):
+ * `messages.create`, non-streaming and streaming. Anthropic's `input_tokens` excludes cache reads
+ * and writes; the record's `gen_ai.usage.input_tokens` includes them.
+ */
+export function instrumentAnthropic<T extends object>(client: T): T {
+  try {
+    patchMethod((client as { messages?: unknown }).messages, 'create', messages);
+  } catch {
+    // An unexpected client shape leaves it uninstrumented rather than broken.
+  }
+  return client;
+}

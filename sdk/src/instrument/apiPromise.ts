@@ -1,0 +1,75 @@
+/** The part of a Stainless `APIPromise` (openai, @anthropic-ai/sdk) the wrappers rely on. */
+export interface ApiPromiseLike<T> extends PromiseLike<T> {
+  _thenUnwrap<U>(transform: (data: T, props: unknown) => U): ApiPromiseLike<U>;
+  asResponse(): Promise<unknown>;
+  /** @anthropic-ai/sdk only: the request promise, without asResponse()'s tracing side effect. */
+  _responseProps?(): Promise<unknown>;
+}
+
+export function isApiPromise(v: unknown): v is ApiPromiseLike<unknown> {
+  return (
+    typeof v === 'object' &&
+    v !== null &&
+    typeof (v as { _thenUnwrap?: unknown })._thenUnwrap === 'function' &&
+    typeof (v as { asResponse?: unknown }).asResponse === 'function'
+  );
+}
+
+/**
+ * Observes a call without changing what the caller gets: `onData` sees the parsed result when the
+ * caller reads it (the returned promise is still an `APIPromise`, so `.withResponse()` works);
+ * `onError` sees a failed request. The original error reaches the caller unchanged.
+ */
+export function observeApiPromise<T>(
+  p: ApiPromiseLike<T>,
+  onData: (data: T) => T,
+  onError: (err: unknown) => void,
+): ApiPromiseLike<T> {
+  // Both share the request promise without parsing (consuming) the body.
+  const request = typeof p._responseProps === 'function' ? p._responseProps() : p.asResponse();
+  request.then(undefined, onError);
+  return p._thenUnwrap((data) => onData(data));
+}
+
+/** Items of a Stainless `Stream`: replaces its iterator in place so the caller keeps the same object and type. */
+export interface StreamObserver<Item> {
+  /** Return false to hide the item from the caller. */
+  onItem(item: Item): boolean;
+  onEnd(outcome: { kind: 'done' } | { kind: 'broken' } | { kind: 'error'; error: unknown }): void;
+}
+
+export function tapStream<Item>(
+  stream: unknown,
+  observer: StreamObserver<Item>,
+  onInternalError: () => void,
+): boolean {
+  const s = stream as { iterator?: unknown };
+  if (typeof s !== 'object' || s === null || typeof s.iterator !== 'function') return false;
+  const original = (s.iterator as () => AsyncIterator<Item>).bind(stream);
+  s.iterator = async function* tapped(): AsyncGenerator<Item, void, undefined> {
+    let outcome: Parameters<StreamObserver<Item>['onEnd']>[0] = { kind: 'broken' };
+    try {
+      const it = original();
+      for await (const item of { [Symbol.asyncIterator]: () => it }) {
+        let forward = true;
+        try {
+          forward = observer.onItem(item);
+        } catch {
+          onInternalError();
+        }
+        if (forward) yield item;
+      }
+      outcome = { kind: 'done' };
+    } catch (error) {
+      outcome = { kind: 'error', error };
+      throw error;
+    } finally {
+      try {
+        observer.onEnd(outcome);
+      } catch {
+        onInternalError();
+      }
+    }
+  };
+  return true;
+}

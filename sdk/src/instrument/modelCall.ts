@@ -1,0 +1,125 @@
+import { performance } from 'node:perf_hooks';
+import { type Context, context as otelContext } from '@opentelemetry/api';
+import { currentUsageContext, type UsageContext } from '../context/usageContext.js';
+import type { OperationName, ServiceType, TokenCounts } from '../contract.js';
+import { emitUsage } from '../record/emitUsage.js';
+import { type TelemetryRuntime, trackPending } from '../telemetry/runtime.js';
+import { errorTypeOf } from './errorType.js';
+import { estimateTokens, promptTexts } from './estimateTokens.js';
+
+export interface CallSpec {
+  operation: OperationName;
+  serviceType: ServiceType;
+  provider: string;
+  requestModel: string;
+  /** The request body (for tokenizer estimates and, with content capture on, the prompt). */
+  body: unknown;
+}
+
+/** What is known when a call ends; missing `tokens` means "estimate them". */
+export interface CallOutcome {
+  tokens?: TokenCounts | undefined;
+  /** Known exact input tokens when output is unknown (e.g. Anthropic `message_start` before an abort). */
+  knownInputTokens?: number | undefined;
+  responseModel?: string | undefined;
+  outputText?: string | undefined;
+  embeddingInputs?: number | undefined;
+  error?: unknown;
+}
+
+/**
+ * One instrumented model call from start to its single record. Captures the usage and
+ * OpenTelemetry contexts at the start, so the record is attributed to the caller even when it
+ * is emitted later (end of a stream, after a tokenizer estimate).
+ */
+export class ModelCall {
+  readonly #startEpochMs = Date.now();
+  readonly #t0 = performance.now();
+  readonly #usageContext: Readonly<UsageContext> = currentUsageContext();
+  readonly #parent: Context = otelContext.active();
+  #ttftMs: number | undefined;
+  #done = false;
+
+  constructor(
+    private readonly rt: TelemetryRuntime,
+    private readonly spec: CallSpec,
+  ) {}
+
+  firstToken(): void {
+    if (this.#ttftMs === undefined) this.#ttftMs = performance.now() - this.#t0;
+  }
+
+  /** Emits the record once; later calls are ignored. Never throws. */
+  finish(o: CallOutcome): void {
+    if (this.#done) return;
+    this.#done = true;
+    try {
+      const durationMs = performance.now() - this.#t0;
+      if (o.tokens || (o.error !== undefined && !o.outputText && o.knownInputTokens === undefined)) {
+        this.#emit(o, o.tokens, 'exact', durationMs);
+        return;
+      }
+      trackPending(this.rt, this.#estimateThenEmit(o, durationMs));
+    } catch {
+      this.rt.stats.s.internalErrors++;
+    }
+  }
+
+  async #estimateThenEmit(o: CallOutcome, durationMs: number): Promise<void> {
+    const inputTokens =
+      o.knownInputTokens ?? (await estimateTokens(this.spec.requestModel, promptTexts(this.spec.body)));
+    const outputTokens = o.outputText ? await estimateTokens(this.spec.requestModel, [o.outputText]) : 0;
+    const tokens: TokenCounts = {
+      inputTokens,
+      outputTokens,
+      cacheReadInputTokens: 0,
+      cacheCreationInputTokens: 0,
+      reasoningOutputTokens: 0,
+    };
+    this.#emit(o, tokens, 'estimated', durationMs);
+  }
+
+  #emit(
+    o: CallOutcome,
+    tokens: TokenCounts | undefined,
+    usageType: 'exact' | 'estimated',
+    durationMs: number,
+  ): void {
+    const capture = this.rt.captureContent;
+    emitUsage(this.rt, {
+      operation: this.spec.operation,
+      serviceType: this.spec.serviceType,
+      provider: this.spec.provider,
+      requestModel: this.spec.requestModel,
+      responseModel: o.responseModel,
+      tokens,
+      embeddingInputs: o.embeddingInputs,
+      usageType,
+      startTimeMs: this.#startEpochMs,
+      durationMs,
+      ttftMs: this.#ttftMs,
+      errorType: o.error !== undefined ? errorTypeOf(o.error) : undefined,
+      inputContent: capture ? safeJson(inputOf(this.spec.body)) : undefined,
+      outputContent:
+        capture && o.outputText !== undefined
+          ? safeJson([{ role: 'assistant', content: o.outputText }])
+          : undefined,
+      usageContext: this.#usageContext,
+      parentContext: this.#parent,
+    });
+  }
+}
+
+function inputOf(body: unknown): unknown {
+  if (typeof body !== 'object' || body === null) return body;
+  const b = body as Record<string, unknown>;
+  return b.messages ?? b.input ?? b.prompt;
+}
+
+function safeJson(v: unknown): string | undefined {
+  try {
+    return JSON.stringify(v);
+  } catch {
+    return undefined;
+  }
+}

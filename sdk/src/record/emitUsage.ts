@@ -1,0 +1,150 @@
+import { randomUUID } from 'node:crypto';
+import {
+  type AttributeValue,
+  type Context,
+  context as otelContext,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+} from '@opentelemetry/api';
+import { SeverityNumber } from '@opentelemetry/api-logs';
+import { addContextAttributes, currentUsageContext, type UsageContext } from '../context/usageContext.js';
+import {
+  ATTR,
+  CONTENT_ATTRS,
+  type OperationName,
+  type ServiceType,
+  type TokenCounts,
+  USAGE_EVENT_NAME,
+  type UsageType,
+} from '../contract.js';
+import type { TelemetryRuntime } from '../telemetry/runtime.js';
+import type { PricedUsage } from './price.js';
+
+const NO_TOKENS: PricedUsage = Object.freeze({
+  inputTokens: 0,
+  outputTokens: 0,
+  cacheReadInputTokens: 0,
+  cacheCreationInputTokens: 0,
+  reasoningOutputTokens: 0,
+});
+
+const INPUT_MESSAGES_ATTR = CONTENT_ATTRS[0];
+const OUTPUT_MESSAGES_ATTR = CONTENT_ATTRS[1];
+
+/** One model call, normalised, ready to become a span plus a log record. */
+export interface UsageRecord {
+  operation: OperationName;
+  serviceType: ServiceType;
+  provider: string;
+  requestModel: string;
+  responseModel?: string | undefined;
+  /** Absent for failed calls that consumed nothing. */
+  tokens?: TokenCounts | undefined;
+  ocrPages?: number | undefined;
+  embeddingInputs?: number | undefined;
+  usageType: UsageType;
+  /** Epoch milliseconds when the call started. */
+  startTimeMs: number;
+  durationMs: number;
+  ttftMs?: number | undefined;
+  errorType?: string | undefined;
+  /** Only set by callers when content capture is on. */
+  inputContent?: string | undefined;
+  outputContent?: string | undefined;
+  /** Usage context and OpenTelemetry context captured when the call started (defaults: current). */
+  usageContext?: Readonly<UsageContext> | undefined;
+  parentContext?: Context | undefined;
+  /** Extra attributes given by the caller of the manual API (cannot override contract attributes). */
+  extraAttributes?: Record<string, AttributeValue> | undefined;
+}
+
+const CONTENT_EXACT = new Set<string>(CONTENT_ATTRS.filter((n) => !n.endsWith('*')));
+const CONTENT_PREFIXES = CONTENT_ATTRS.filter((n) => n.endsWith('*')).map((n) => n.slice(0, -1));
+
+/** Content must not leave the service unless capture is on, even when a caller passes it as an extra attribute. */
+function dropContentAttributes(a: Record<string, AttributeValue>): void {
+  for (const key of Object.keys(a)) {
+    if (CONTENT_EXACT.has(key) || CONTENT_PREFIXES.some((p) => key.startsWith(p))) delete a[key];
+  }
+}
+
+/** Builds the attribute set shared by the span and the log record. */
+export function usageAttributes(
+  rt: TelemetryRuntime,
+  r: UsageRecord,
+  usageId: string,
+): Record<string, AttributeValue> {
+  const a: Record<string, AttributeValue> = r.extraAttributes ? { ...r.extraAttributes } : {};
+  if (r.extraAttributes && !rt.captureContent) dropContentAttributes(a);
+  addContextAttributes(r.usageContext ?? currentUsageContext(), a);
+  a[ATTR.operationName] = r.operation;
+  a[ATTR.providerName] = r.provider;
+  a[ATTR.requestModel] = r.requestModel;
+  if (r.responseModel) a[ATTR.responseModel] = r.responseModel;
+  const t = r.tokens;
+  if (t) {
+    a[ATTR.inputTokens] = t.inputTokens;
+    a[ATTR.outputTokens] = t.outputTokens;
+    if (t.cacheReadInputTokens > 0) a[ATTR.cacheReadInputTokens] = t.cacheReadInputTokens;
+    if (t.cacheCreationInputTokens > 0) a[ATTR.cacheCreationInputTokens] = t.cacheCreationInputTokens;
+    if (t.reasoningOutputTokens > 0) a[ATTR.reasoningOutputTokens] = t.reasoningOutputTokens;
+  }
+  if (r.ocrPages !== undefined) a[ATTR.ocrPages] = r.ocrPages;
+  if (r.embeddingInputs !== undefined) a[ATTR.embeddingInputs] = r.embeddingInputs;
+  a[ATTR.usageId] = usageId;
+  a[ATTR.usageType] = r.usageType;
+  a[ATTR.serviceType] = r.serviceType;
+  a[ATTR.durationMs] = r.durationMs;
+  if (r.ttftMs !== undefined) a[ATTR.ttftMs] = r.ttftMs;
+  if (r.errorType) a[ATTR.errorType] = r.errorType;
+  // A failed call is priced too when it consumed something (e.g. a stream cut mid-way).
+  if (t || r.ocrPages !== undefined || r.embeddingInputs !== undefined) {
+    let usage: PricedUsage = t ?? NO_TOKENS;
+    if (r.ocrPages !== undefined || r.embeddingInputs !== undefined) {
+      usage = { ...usage, ocrPages: r.ocrPages ?? 0, embeddingInputs: r.embeddingInputs ?? 0 };
+    }
+    const cost = rt.price(
+      usage,
+      r.provider,
+      r.responseModel || r.requestModel,
+      // Prices are date-dependent; building a Date per record costs more than it buys for calls that started just now.
+      Date.now() - r.startTimeMs > 60_000 ? new Date(r.startTimeMs) : undefined,
+    );
+    if (cost !== undefined) a[ATTR.costUsd] = cost;
+  }
+  if (rt.captureContent) {
+    if (r.inputContent !== undefined) a[INPUT_MESSAGES_ATTR] = r.inputContent;
+    if (r.outputContent !== undefined) a[OUTPUT_MESSAGES_ATTR] = r.outputContent;
+  }
+  return a;
+}
+
+/**
+ * Emits the record: a CLIENT span `{operation} {model}` covering the call, and inside it one
+ * `gen_ai.client.inference.operation.details` log record with the same attributes. Synchronous,
+ * never awaits export; returns the record's `spendline.usage.id`.
+ */
+export function emitUsage(rt: TelemetryRuntime, r: UsageRecord): string {
+  const usageId = randomUUID();
+  const attributes = usageAttributes(rt, r, usageId);
+  const parent = r.parentContext ?? otelContext.active();
+  const endTimeMs = r.startTimeMs + r.durationMs;
+  const span = rt.tracer.startSpan(
+    `${r.operation} ${r.requestModel}`,
+    { kind: SpanKind.CLIENT, startTime: r.startTimeMs, attributes },
+    parent,
+  );
+  if (r.errorType) span.setStatus({ code: SpanStatusCode.ERROR });
+  rt.logger.emit({
+    eventName: USAGE_EVENT_NAME,
+    timestamp: endTimeMs,
+    severityNumber: r.errorType ? SeverityNumber.WARN : SeverityNumber.INFO,
+    attributes,
+    context: trace.setSpan(parent, span),
+  });
+  span.end(endTimeMs);
+  rt.stats.s.recordsEmitted++;
+  if (r.usageType === 'estimated') rt.stats.s.recordsEstimated++;
+  return usageId;
+}

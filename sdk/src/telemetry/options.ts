@@ -1,0 +1,131 @@
+import type { AttributeValue } from '@opentelemetry/api';
+import { RESOURCE_ATTR } from '../contract.js';
+import type { PriceOverride } from '../pricing/index.js';
+
+/** Environment as read by the SDK; `process.env` unless a test passes its own. */
+export type Env = Readonly<Record<string, string | undefined>>;
+
+/** Options of {@link startTelemetry}. Every field is optional; environment variables fill the gaps. */
+export interface TelemetryOptions {
+  /** `service.name`. `OTEL_SERVICE_NAME` wins over it (standard OpenTelemetry precedence). */
+  serviceName?: string;
+  /** `service.version`. */
+  serviceVersion?: string;
+  /** `deployment.environment.name`. */
+  environment?: string;
+  /** Extra resource attributes; `OTEL_RESOURCE_ATTRIBUTES` entries override these keys. */
+  resourceAttributes?: Record<string, AttributeValue>;
+  /** OTLP/HTTP base URL (like `OTLP_ENDPOINT`). Environment variables win over it. */
+  endpoint?: string;
+  /** Extra OTLP headers; `OTEL_EXPORTER_OTLP_HEADERS` entries override these keys. */
+  headers?: Record<string, string>;
+  /** Capture prompt and completion text into the record. Off unless this or `SPENDLINE_CAPTURE_CONTENT=true`. */
+  captureContent?: boolean;
+  /** Turn the SDK into a no-op. `SPENDLINE_DISABLED=true` does the same. */
+  disabled?: boolean;
+  /** Most records (per signal) held in memory while the collector is slow or down; more are dropped and counted. Default 2048. */
+  maxQueueSize?: number;
+  /** Records per OTLP request. Default 512. */
+  maxExportBatchSize?: number;
+  /** How long a record waits before a batch is sent. Default 1000 ms. */
+  scheduledDelayMillis?: number;
+  /** Per-request export timeout (retries included). Default 10000 ms. */
+  exportTimeoutMillis?: number;
+  /** Receives the (rate-limited) warning about failed or dropped exports. Default: `console.warn`. */
+  onWarning?: (message: string) => void;
+  /** At most one warning per this many ms. Default 60000. */
+  warningIntervalMillis?: number;
+  /** Also register the providers and an AsyncLocalStorage context manager as OpenTelemetry globals. Default false. */
+  registerGlobal?: boolean;
+  /** Custom or negotiated prices: a list, or the path of an overrides file (see the pricing module). */
+  priceOverrides?: PriceOverride[] | string;
+  /** Environment to read instead of `process.env` (tests). */
+  env?: Env;
+}
+
+export interface ResolvedEndpoints {
+  logsUrl: string;
+  tracesUrl: string;
+}
+
+const DEFAULT_BASE = 'http://localhost:4318';
+const SIGNAL_SUFFIX = /\/v1\/(logs|traces)\/?$/;
+
+function nonEmpty(v: string | undefined): string | undefined {
+  const t = v?.trim();
+  return t ? t : undefined;
+}
+
+/** A base URL; a value already ending in `/v1/logs` or `/v1/traces` means its base. */
+export function baseUrlOf(value: string): string {
+  return value.replace(SIGNAL_SUFFIX, '').replace(/\/+$/, '');
+}
+
+/**
+ * Endpoint precedence (design.md): per-signal `OTEL_EXPORTER_OTLP_{LOGS,TRACES}_ENDPOINT` (used as is),
+ * then `OTEL_EXPORTER_OTLP_ENDPOINT`, then `OTLP_ENDPOINT`, then the `endpoint` option, then localhost:4318.
+ */
+export function resolveEndpoints(env: Env, endpointOption?: string): ResolvedEndpoints {
+  const base = baseUrlOf(
+    nonEmpty(env.OTEL_EXPORTER_OTLP_ENDPOINT) ??
+      nonEmpty(env.OTLP_ENDPOINT) ??
+      nonEmpty(endpointOption) ??
+      DEFAULT_BASE,
+  );
+  return {
+    logsUrl: nonEmpty(env.OTEL_EXPORTER_OTLP_LOGS_ENDPOINT) ?? `${base}/v1/logs`,
+    tracesUrl: nonEmpty(env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) ?? `${base}/v1/traces`,
+  };
+}
+
+/** Parses the W3C-baggage-like `k=v,k2=v2` lists of OTEL_EXPORTER_OTLP_HEADERS / OTEL_RESOURCE_ATTRIBUTES. */
+export function parseKeyValueList(raw: string | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!raw) return out;
+  for (const part of raw.split(',')) {
+    const eq = part.indexOf('=');
+    if (eq <= 0) continue;
+    const key = safeDecode(part.slice(0, eq).trim());
+    const value = safeDecode(part.slice(eq + 1).trim());
+    if (key) out[key] = value;
+  }
+  return out;
+}
+
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
+export function headersFor(
+  env: Env,
+  signal: 'LOGS' | 'TRACES',
+  option?: Record<string, string>,
+): Record<string, string> {
+  return {
+    ...option,
+    ...parseKeyValueList(env.OTEL_EXPORTER_OTLP_HEADERS),
+    ...parseKeyValueList(env[`OTEL_EXPORTER_OTLP_${signal}_HEADERS`]),
+  };
+}
+
+export function isTrue(v: string | undefined): boolean {
+  return v?.trim().toLowerCase() === 'true';
+}
+
+/** Resource attributes: options, then OTEL_RESOURCE_ATTRIBUTES, then OTEL_SERVICE_NAME (highest). */
+export function resourceAttributesFor(env: Env, o: TelemetryOptions): Record<string, AttributeValue> {
+  const attrs: Record<string, AttributeValue> = { ...o.resourceAttributes };
+  if (o.serviceName) attrs[RESOURCE_ATTR.serviceName] = o.serviceName;
+  if (o.serviceVersion) attrs[RESOURCE_ATTR.serviceVersion] = o.serviceVersion;
+  if (o.environment) attrs[RESOURCE_ATTR.deploymentEnvironmentName] = o.environment;
+  Object.assign(attrs, parseKeyValueList(env.OTEL_RESOURCE_ATTRIBUTES));
+  const envName = nonEmpty(env.OTEL_SERVICE_NAME);
+  if (envName) attrs[RESOURCE_ATTR.serviceName] = envName;
+  if (attrs[RESOURCE_ATTR.serviceName] === undefined)
+    attrs[RESOURCE_ATTR.serviceName] = 'unknown_service:node';
+  return attrs;
+}

@@ -1,0 +1,33 @@
+import type { Context } from '@opentelemetry/api';
+import type { LogRecordProcessor, SdkLogRecord } from '@opentelemetry/sdk-logs';
+import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import type { BoundedBatchQueue } from './boundedBatchQueue.js';
+
+/** Log processor that hands each emitted record to a bounded queue. */
+export class QueuedLogRecordProcessor implements LogRecordProcessor {
+  constructor(private readonly queue: BoundedBatchQueue<SdkLogRecord>) {}
+  onEmit(logRecord: SdkLogRecord, _context?: Context): void {
+    this.queue.add(logRecord);
+  }
+  forceFlush(): Promise<void> {
+    return this.queue.flush();
+  }
+  shutdown(): Promise<void> {
+    return this.queue.shutdown();
+  }
+}
+
+/** Span processor that hands each ended, sampled span to a bounded queue. */
+export class QueuedSpanProcessor implements SpanProcessor {
+  constructor(private readonly queue: BoundedBatchQueue<ReadableSpan>) {}
+  onStart(_span: Span, _parentContext: Context): void {}
+  onEnd(span: ReadableSpan): void {
+    if ((span.spanContext().traceFlags & 1) === 1) this.queue.add(span);
+  }
+  forceFlush(): Promise<void> {
+    return this.queue.flush();
+  }
+  shutdown(): Promise<void> {
+    return this.queue.shutdown();
+  }
+}

@@ -1,0 +1,35 @@
+import type { Tracer } from '@opentelemetry/api';
+import type { Logger } from '@opentelemetry/api-logs';
+import type { UsagePricer } from '../record/price.js';
+import type { StatsKeeper } from './stats.js';
+
+/** What the record path needs from a started telemetry instance. */
+export interface TelemetryRuntime {
+  readonly tracer: Tracer;
+  readonly logger: Logger;
+  readonly stats: StatsKeeper;
+  readonly captureContent: boolean;
+  readonly price: UsagePricer;
+  /** Work that finishes a record later (tokenizer estimates); `forceFlush` waits for it. */
+  readonly pending: Set<Promise<unknown>>;
+}
+
+let active: TelemetryRuntime | undefined;
+
+/** The runtime of the most recent running `startTelemetry()`, if any. Instrumented clients look it up per call. */
+export function activeRuntime(): TelemetryRuntime | undefined {
+  return active;
+}
+
+export function setActiveRuntime(rt: TelemetryRuntime | undefined): void {
+  active = rt;
+}
+
+/** Tracks a background promise so `forceFlush` can wait for it; never rejects into the host. */
+export function trackPending(rt: TelemetryRuntime, work: Promise<unknown>): void {
+  const p = work.catch(() => {
+    rt.stats.s.internalErrors++;
+  });
+  rt.pending.add(p);
+  void p.finally(() => rt.pending.delete(p));
+}

@@ -1,0 +1,36 @@
+import { trace } from '@opentelemetry/api';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ATTR } from '../src/contract.js';
+import { type Harness, startHarness } from './support/harness.js';
+
+// Its own file: registering globals is process-wide.
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness({ telemetry: { registerGlobal: true } });
+});
+afterAll(async () => {
+  await h.close();
+});
+
+describe('registerGlobal: true', () => {
+  it('parents the usage span under the host’s active span, across the awaited call', async () => {
+    const hostTracer = trace.getTracer('host-app');
+    const hostSpanId = await hostTracer.startActiveSpan('POST /checkout', async (span) => {
+      await h.openai.chat.completions.create({
+        model: 'gpt-4o-mini',
+        messages: [{ role: 'user', content: 'x' }],
+      });
+      span.end();
+      return span.spanContext().spanId;
+    });
+    const { logs, spans } = await h.collect();
+    const usageSpan = spans.find((s) => s.name === 'chat gpt-4o-mini');
+    const hostSpan = spans.find((s) => s.name === 'POST /checkout');
+    expect(hostSpan?.spanId).toBe(hostSpanId);
+    expect(usageSpan?.parentSpanId).toBe(hostSpanId);
+    expect(usageSpan?.traceId).toBe(hostSpan?.traceId);
+    expect(logs).toHaveLength(1);
+    expect(logs[0]?.spanId).toBe(usageSpan?.spanId);
+    expect(logs[0]?.attributes[ATTR.inputTokens]).toBe(11);
+  });
+});

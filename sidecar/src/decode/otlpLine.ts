@@ -1,0 +1,234 @@
+import { OPERATION_NAMES, RESOURCE_ATTR, USAGE_EVENT_NAME } from '@spendline/sdk/contract';
+import { type JsonAnyValue, nanosToMs, normalizeId, stringValue, subMsFraction } from './anyValue.js';
+import { lineHash } from './lineHash.js';
+import { type ResourceInfo, UsageDraft } from './usageDraft.js';
+import { type DecodeOutcome, UNKNOWN_SERVICE } from './usageRecord.js';
+
+const draft = new UsageDraft();
+const INFERENCE_OPERATIONS: ReadonlySet<string> = new Set(OPERATION_NAMES);
+/** Span status code ERROR (enum as a number in OTLP/JSON; the name tolerated). */
+const STATUS_CODE_ERROR = 2;
+/** semconv's fallback `error.type` when the failure has no better name. */
+const OTHER_ERROR_TYPE = '_OTHER';
+
+/**
+ * Cheap pre-check: the collector's GenAI pipeline only lets through records that carry one of these,
+ * so a line without any of them is ordinary telemetry and is never parsed.
+ */
+function mayCarryUsage(line: string): boolean {
+  return line.includes('gen_ai.') || line.includes('spendline.') || line.includes('llm.');
+}
+
+function countOccurrences(line: string, needle: string): number {
+  let n = 0;
+  let i = line.indexOf(needle);
+  while (i !== -1) {
+    n++;
+    i = line.indexOf(needle, i + needle.length);
+  }
+  return n;
+}
+
+/** Records in a line skipped unparsed, estimated by their per-record fields (at least 1 per line). */
+function estimateRecords(line: string, isSpans: boolean): number {
+  const n = isSpans
+    ? countOccurrences(line, '"endTimeUnixNano"')
+    : countOccurrences(line, '"observedTimeUnixNano"') || countOccurrences(line, '"timeUnixNano"');
+  return n > 0 ? n : 1;
+}
+
+/**
+ * Decodes one line of the collector's file export: an `ExportLogsServiceRequest` or
+ * `ExportTraceServiceRequest` in OTLP/JSON with any number of records. Never throws.
+ */
+export function decodeOtlpJsonLine(line: string): DecodeOutcome {
+  const out: DecodeOutcome = { records: [], rejected: [], ignored: 0 };
+  if (!mayCarryUsage(line)) {
+    const isLogs = line.includes('"resourceLogs"');
+    if (isLogs || line.includes('"resourceSpans"')) {
+      out.ignored = estimateRecords(line, !isLogs);
+      return out;
+    }
+  }
+  let doc: unknown;
+  try {
+    doc = JSON.parse(line);
+  } catch (e) {
+    out.rejected.push({ reason: 'bad_json', detail: (e as Error).message.slice(0, 200) });
+    return out;
+  }
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) {
+    out.rejected.push({ reason: 'not_otlp', detail: 'not a JSON object' });
+    return out;
+  }
+  const { resourceLogs, resourceSpans } = doc as { resourceLogs?: unknown; resourceSpans?: unknown };
+  if (resourceLogs === undefined && resourceSpans === undefined) {
+    out.rejected.push({ reason: 'not_otlp', detail: 'no resourceLogs or resourceSpans' });
+    return out;
+  }
+  const ctx: LineContext = { line, hash: '', index: 0 };
+  if (resourceLogs !== undefined)
+    decodeResources(resourceLogs, 'scopeLogs', 'logRecords', out, ctx, decodeLogRecord);
+  if (resourceSpans !== undefined)
+    decodeResources(resourceSpans, 'scopeSpans', 'spans', out, ctx, decodeSpan);
+  return out;
+}
+
+interface LineContext {
+  line: string;
+  /** Hash of the line, computed only if some record has no id at all. */
+  hash: string;
+  /** Position of the record in the line, for the fallback dedup key. */
+  index: number;
+}
+
+type RecordDecoder = (
+  r: Record<string, unknown>,
+  res: ResourceInfo,
+  out: DecodeOutcome,
+  ctx: LineContext,
+) => void;
+
+function decodeResources(
+  resources: unknown,
+  scopeKey: 'scopeLogs' | 'scopeSpans',
+  recordKey: 'logRecords' | 'spans',
+  out: DecodeOutcome,
+  ctx: LineContext,
+  decodeRecord: RecordDecoder,
+): void {
+  if (!Array.isArray(resources)) {
+    out.rejected.push({ reason: 'not_otlp', detail: `resource list is not an array` });
+    return;
+  }
+  for (const rs of resources) {
+    if (typeof rs !== 'object' || rs === null) {
+      out.rejected.push({ reason: 'not_otlp', detail: 'resource entry is not an object' });
+      continue;
+    }
+    const entry = rs as Record<string, unknown>;
+    const res = resourceInfo(entry.resource);
+    const scopes = entry[scopeKey];
+    if (scopes === undefined) continue;
+    if (!Array.isArray(scopes)) {
+      out.rejected.push({ reason: 'not_otlp', detail: `${scopeKey} is not an array` });
+      continue;
+    }
+    for (const scope of scopes) {
+      const records =
+        typeof scope === 'object' && scope !== null ? (scope as Record<string, unknown>)[recordKey] : null;
+      if (records === undefined) continue;
+      if (!Array.isArray(records)) {
+        out.rejected.push({ reason: 'not_otlp', detail: `${recordKey} is not an array` });
+        continue;
+      }
+      for (const r of records) {
+        ctx.index++;
+        if (typeof r !== 'object' || r === null) {
+          out.rejected.push({ reason: 'not_otlp', detail: `${recordKey} entry is not an object` });
+          continue;
+        }
+        decodeRecord(r as Record<string, unknown>, res, out, ctx);
+      }
+    }
+  }
+}
+
+function resourceInfo(resource: unknown): ResourceInfo {
+  let service = '';
+  let serviceVersion = '';
+  let environment = '';
+  const attrs =
+    typeof resource === 'object' && resource !== null
+      ? (resource as { attributes?: unknown }).attributes
+      : null;
+  if (Array.isArray(attrs)) {
+    for (const kv of attrs) {
+      if (typeof kv !== 'object' || kv === null) continue;
+      const { key, value } = kv as { key?: unknown; value?: unknown };
+      if (typeof value !== 'object' || value === null) continue;
+      if (key === RESOURCE_ATTR.serviceName) service = stringValue(value as JsonAnyValue) ?? '';
+      else if (key === RESOURCE_ATTR.serviceVersion)
+        serviceVersion = stringValue(value as JsonAnyValue) ?? '';
+      else if (key === RESOURCE_ATTR.deploymentEnvironmentName)
+        environment = stringValue(value as JsonAnyValue) ?? '';
+    }
+  }
+  return { service: service || UNKNOWN_SERVICE, serviceVersion, environment };
+}
+
+/** Reads the record's attributes into the shared draft; false (and a rejection) when they are not a list. */
+function gatherAttributes(attrs: unknown, out: DecodeOutcome): boolean {
+  draft.reset();
+  if (attrs === undefined) return true;
+  if (!Array.isArray(attrs)) {
+    out.rejected.push({ reason: 'bad_type', detail: 'attributes is not an array' });
+    return false;
+  }
+  for (const kv of attrs) draft.addAttribute(kv);
+  return true;
+}
+
+function dedupKeyOf(traceId: unknown, spanId: unknown, ctx: LineContext): string {
+  const usageId = draft.usageId;
+  if (usageId !== '') return usageId;
+  const t = normalizeId(traceId, 16);
+  const s = normalizeId(spanId, 8);
+  if (t !== '' && s !== '') return `${t}:${s}`;
+  // No id at all: the same line delivered twice yields the same key; two lines never collide.
+  if (ctx.hash === '') ctx.hash = lineHash(ctx.line);
+  return `line:${ctx.hash}:${ctx.index}`;
+}
+
+const decodeLogRecord: RecordDecoder = (r, res, out, ctx) => {
+  if (!gatherAttributes(r.attributes, out)) return;
+  const isUsageEvent = r.eventName === USAGE_EVENT_NAME;
+  const operation = draft.operation;
+  // Other emitters' usage logs: an inference operation or a usage id, together with usage or an error.
+  const counts =
+    !draft.isAggregateOperation() &&
+    (isUsageEvent ||
+      ((draft.usageId !== '' || INFERENCE_OPERATIONS.has(operation)) &&
+        (draft.hasCount || draft.errorType !== '')));
+  if (!counts) {
+    out.ignored++;
+    return;
+  }
+  let ts = nanosToMs(r.timeUnixNano);
+  if (ts === 0) ts = nanosToMs(r.observedTimeUnixNano);
+  const key = dedupKeyOf(r.traceId, r.spanId, ctx);
+  const rec = draft.finish('log', key, ts, res, operation, draft.errorType, Number.NaN);
+  if ('reason' in rec) out.rejected.push(rec);
+  else out.records.push(rec);
+};
+
+const decodeSpan: RecordDecoder = (s, res, out, ctx) => {
+  if (!gatherAttributes(s.attributes, out)) return;
+  let operation = draft.operation;
+  if (operation === '') {
+    const kind = draft.openInferenceSpanKind;
+    if (kind === 'LLM') operation = 'chat';
+    else if (kind === 'EMBEDDING') operation = 'embeddings';
+  }
+  // Agent, workflow, tool and chain spans sum their children: counting them would count twice.
+  const counts = INFERENCE_OPERATIONS.has(operation) && (draft.hasCount || draft.usageId !== '');
+  if (!counts) {
+    out.ignored++;
+    return;
+  }
+  const status = s.status as { code?: unknown } | undefined;
+  const code = typeof status === 'object' && status !== null ? status.code : undefined;
+  const failed = code === STATUS_CODE_ERROR || code === 'STATUS_CODE_ERROR';
+  const errorType = draft.errorType !== '' ? draft.errorType : failed ? OTHER_ERROR_TYPE : '';
+  const end = nanosToMs(s.endTimeUnixNano);
+  const start = nanosToMs(s.startTimeUnixNano);
+  const span =
+    end > 0 && start > 0
+      ? end - start + subMsFraction(s.endTimeUnixNano) - subMsFraction(s.startTimeUnixNano)
+      : -1;
+  const duration = span >= 0 ? span : Number.NaN;
+  const key = dedupKeyOf(s.traceId, s.spanId, ctx);
+  const rec = draft.finish('span', key, end, res, operation, errorType, duration);
+  if ('reason' in rec) out.rejected.push(rec);
+  else out.records.push(rec);
+};

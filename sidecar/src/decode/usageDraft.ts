@@ -1,0 +1,347 @@
+import { AGGREGATE_OPERATION_NAMES, ALIAS_ATTR, ATTR, type UsageType } from '@spendline/sdk/contract';
+import { type JsonAnyValue, numericValue, stringValue } from './anyValue.js';
+import { serviceTypeOf, usdToNanoOrNull } from './recordValues.js';
+import {
+  MAX_TIMESTAMP_MS,
+  MAX_TOKENS_PER_RECORD,
+  type RejectReason,
+  type UsageRecord,
+} from './usageRecord.js';
+
+/**
+ * The attributes of one log record or span, gathered in one pass (a Map lookup and an integer
+ * switch per attribute), then checked and turned into a UsageRecord. One module-level draft is reused:
+ * decoding is synchronous, so nothing else can touch it in between.
+ */
+
+enum Slot {
+  Operation,
+  Provider,
+  System,
+  LlmProvider,
+  LlmSystem,
+  RequestModel,
+  ResponseModel,
+  LlmModelName,
+  Input,
+  Prompt,
+  LlmPrompt,
+  Output,
+  Completion,
+  LlmCompletion,
+  CacheRead,
+  LlmCacheRead,
+  CacheCreation,
+  CacheWrite,
+  LlmCacheWrite,
+  Reasoning,
+  LlmReasoning,
+  OcrPages,
+  EmbeddingInputs,
+  UsageId,
+  UsageType,
+  ServiceType,
+  CostUsd,
+  OpenLitCost,
+  DurationMs,
+  TtftMs,
+  ErrorType,
+  UserId,
+  SessionId,
+  Feature,
+  TaskId,
+  TenantId,
+  AgentName,
+  ExecutionPath,
+  ConversationId,
+  OiSpanKind,
+}
+
+const SLOT_OF_KEY = new Map<string, Slot>([
+  [ATTR.operationName, Slot.Operation],
+  [ATTR.providerName, Slot.Provider],
+  [ALIAS_ATTR.system, Slot.System],
+  [ALIAS_ATTR.openInferenceProvider, Slot.LlmProvider],
+  [ALIAS_ATTR.openInferenceSystem, Slot.LlmSystem],
+  [ATTR.requestModel, Slot.RequestModel],
+  [ATTR.responseModel, Slot.ResponseModel],
+  [ALIAS_ATTR.openInferenceModelName, Slot.LlmModelName],
+  [ATTR.inputTokens, Slot.Input],
+  [ALIAS_ATTR.promptTokens, Slot.Prompt],
+  [ALIAS_ATTR.openInferencePromptTokens, Slot.LlmPrompt],
+  [ATTR.outputTokens, Slot.Output],
+  [ALIAS_ATTR.completionTokens, Slot.Completion],
+  [ALIAS_ATTR.openInferenceCompletionTokens, Slot.LlmCompletion],
+  [ATTR.cacheReadInputTokens, Slot.CacheRead],
+  [ALIAS_ATTR.openInferenceCacheReadTokens, Slot.LlmCacheRead],
+  [ATTR.cacheCreationInputTokens, Slot.CacheCreation],
+  [ALIAS_ATTR.cacheWriteInputTokens, Slot.CacheWrite],
+  [ALIAS_ATTR.openInferenceCacheWriteTokens, Slot.LlmCacheWrite],
+  [ATTR.reasoningOutputTokens, Slot.Reasoning],
+  [ALIAS_ATTR.openInferenceReasoningTokens, Slot.LlmReasoning],
+  [ATTR.ocrPages, Slot.OcrPages],
+  [ATTR.embeddingInputs, Slot.EmbeddingInputs],
+  [ATTR.usageId, Slot.UsageId],
+  [ATTR.usageType, Slot.UsageType],
+  [ATTR.serviceType, Slot.ServiceType],
+  [ATTR.costUsd, Slot.CostUsd],
+  [ALIAS_ATTR.openLitCost, Slot.OpenLitCost],
+  [ATTR.durationMs, Slot.DurationMs],
+  [ATTR.ttftMs, Slot.TtftMs],
+  [ATTR.errorType, Slot.ErrorType],
+  [ATTR.userId, Slot.UserId],
+  [ATTR.sessionId, Slot.SessionId],
+  [ATTR.feature, Slot.Feature],
+  [ATTR.taskId, Slot.TaskId],
+  [ATTR.tenantId, Slot.TenantId],
+  [ATTR.agentName, Slot.AgentName],
+  [ATTR.executionPath, Slot.ExecutionPath],
+  [ATTR.conversationId, Slot.ConversationId],
+  [ALIAS_ATTR.openInferenceSpanKind, Slot.OiSpanKind],
+]);
+
+const FIRST_COUNT_SLOT = Slot.Input;
+const LAST_COUNT_SLOT = Slot.EmbeddingInputs;
+const AGGREGATE_OPERATIONS: ReadonlySet<string> = new Set(AGGREGATE_OPERATION_NAMES);
+
+/** Resource attributes shared by every record under one resource. */
+export interface ResourceInfo {
+  service: string;
+  serviceVersion: string;
+  environment: string;
+}
+
+export class UsageDraft {
+  /** Count slots (tokens, pages, inputs); -1 = absent. Indexed by Slot - FIRST_COUNT_SLOT. */
+  readonly counts: number[] = new Array<number>(LAST_COUNT_SLOT - FIRST_COUNT_SLOT + 1).fill(-1);
+  /** String slots; '' = absent. Indexed by Slot. */
+  readonly strings: string[] = new Array<string>(Slot.OiSpanKind + 1).fill('');
+  hasCount = false;
+  cost: string | number | undefined = undefined;
+  costIsSpendline = false;
+  durationMs = Number.NaN;
+  ttftMs = Number.NaN;
+  errorReason: RejectReason | null = null;
+  errorDetail = '';
+
+  reset(): void {
+    this.counts.fill(-1);
+    this.strings.fill('');
+    this.hasCount = false;
+    this.cost = undefined;
+    this.costIsSpendline = false;
+    this.durationMs = Number.NaN;
+    this.ttftMs = Number.NaN;
+    this.errorReason = null;
+    this.errorDetail = '';
+  }
+
+  private fail(reason: RejectReason, key: string): void {
+    if (this.errorReason !== null) return;
+    this.errorReason = reason;
+    this.errorDetail = key;
+  }
+
+  /** Reads one OTLP `KeyValue`; unknown keys cost one Map miss. */
+  addAttribute(kv: unknown): void {
+    if (typeof kv !== 'object' || kv === null) {
+      this.fail('bad_type', 'attribute is not an object');
+      return;
+    }
+    const { key, value } = kv as { key?: unknown; value?: unknown };
+    if (typeof key !== 'string') {
+      this.fail('bad_type', 'attribute key is not a string');
+      return;
+    }
+    const slot = SLOT_OF_KEY.get(key);
+    if (slot === undefined) return;
+    if (typeof value !== 'object' || value === null) {
+      this.fail('bad_type', key);
+      return;
+    }
+    const v = value as JsonAnyValue;
+    if (slot >= FIRST_COUNT_SLOT && slot <= LAST_COUNT_SLOT) {
+      this.addCount(slot, key, v);
+      return;
+    }
+    switch (slot) {
+      case Slot.CostUsd:
+      case Slot.OpenLitCost: {
+        // The contract's own cost wins over OpenLIT's, whatever the attribute order.
+        if (this.costIsSpendline && slot === Slot.OpenLitCost) return;
+        const d = v.doubleValue ?? v.intValue ?? v.stringValue;
+        if (typeof d !== 'number' && typeof d !== 'string') {
+          this.fail('bad_type', key);
+          return;
+        }
+        this.cost = d;
+        this.costIsSpendline = slot === Slot.CostUsd;
+        return;
+      }
+      case Slot.DurationMs:
+      case Slot.TtftMs: {
+        const n = numericValue(v);
+        // A nonsensical latency is dropped, not a reason to lose the call's tokens.
+        const ok = Number.isFinite(n) && n >= 0;
+        if (slot === Slot.DurationMs) this.durationMs = ok ? n : Number.NaN;
+        else this.ttftMs = ok ? n : Number.NaN;
+        return;
+      }
+      default: {
+        const s = stringValue(v);
+        if (s === undefined) {
+          this.fail('bad_type', key);
+          return;
+        }
+        this.strings[slot] = s;
+      }
+    }
+  }
+
+  private addCount(slot: Slot, key: string, v: JsonAnyValue): void {
+    const n = numericValue(v);
+    if (Number.isNaN(n) || (!Number.isFinite(n) && n < 0)) {
+      this.fail('bad_type', key);
+      return;
+    }
+    if (n < 0) {
+      this.fail('negative_tokens', `${key}=${n}`);
+      return;
+    }
+    if (n > MAX_TOKENS_PER_RECORD) {
+      this.fail('absurd_tokens', `${key}=${n}`);
+      return;
+    }
+    if (!Number.isInteger(n)) {
+      this.fail('fractional_tokens', `${key}=${n}`);
+      return;
+    }
+    this.counts[slot - FIRST_COUNT_SLOT] = n + 0; // no -0
+    this.hasCount = true;
+  }
+
+  get operation(): string {
+    return this.strings[Slot.Operation] ?? '';
+  }
+  get usageId(): string {
+    return this.strings[Slot.UsageId] ?? '';
+  }
+  get errorType(): string {
+    return this.strings[Slot.ErrorType] ?? '';
+  }
+  get openInferenceSpanKind(): string {
+    return this.strings[Slot.OiSpanKind] ?? '';
+  }
+  isAggregateOperation(): boolean {
+    return AGGREGATE_OPERATIONS.has(this.strings[Slot.Operation] ?? '');
+  }
+
+  private countAt(slot: Slot): number {
+    return this.counts[slot - FIRST_COUNT_SLOT] ?? -1;
+  }
+
+  /** The first present of up to three count slots (repeat a slot to pass fewer), else 0. */
+  private count(a: Slot, b: Slot, c: Slot): number {
+    let v = this.countAt(a);
+    if (v < 0) v = this.countAt(b);
+    if (v < 0) v = this.countAt(c);
+    return Math.max(0, v);
+  }
+
+  /** The first non-empty of up to four string slots (repeat a slot to pass fewer), else ''. */
+  private str(a: Slot, b: Slot, c: Slot, d: Slot): string {
+    const s = this.strings;
+    return s[a] || s[b] || s[c] || s[d] || '';
+  }
+
+  /**
+   * Checks the gathered attributes and builds the record, or returns the rejection. `operation`
+   * overrides the attribute (OpenInference spans have none); `errorType` is the final error.type.
+   */
+  finish(
+    source: UsageRecord['source'],
+    dedupKey: string,
+    timestampMs: number,
+    resource: ResourceInfo,
+    operation: string,
+    errorType: string,
+    durationFallbackMs: number,
+  ): UsageRecord | { reason: RejectReason; detail: string } {
+    if (this.errorReason !== null) return { reason: this.errorReason, detail: this.errorDetail };
+    // Slot order: the contract's name first, then older semconv, then OpenInference.
+    const tokens = {
+      inputTokens: this.count(Slot.Input, Slot.Prompt, Slot.LlmPrompt),
+      outputTokens: this.count(Slot.Output, Slot.Completion, Slot.LlmCompletion),
+      cacheReadInputTokens: this.count(Slot.CacheRead, Slot.LlmCacheRead, Slot.LlmCacheRead),
+      cacheCreationInputTokens: this.count(Slot.CacheCreation, Slot.CacheWrite, Slot.LlmCacheWrite),
+      reasoningOutputTokens: this.count(Slot.Reasoning, Slot.LlmReasoning, Slot.LlmReasoning),
+    };
+    if (tokens.cacheReadInputTokens + tokens.cacheCreationInputTokens > tokens.inputTokens) {
+      return {
+        reason: 'inconsistent_tokens',
+        detail: `cache_read ${tokens.cacheReadInputTokens} + cache_creation ${tokens.cacheCreationInputTokens} > input ${tokens.inputTokens}`,
+      };
+    }
+    if (tokens.reasoningOutputTokens > tokens.outputTokens) {
+      return {
+        reason: 'inconsistent_tokens',
+        detail: `reasoning ${tokens.reasoningOutputTokens} > output ${tokens.outputTokens}`,
+      };
+    }
+    const requestModel = this.str(Slot.RequestModel, Slot.LlmModelName, Slot.LlmModelName, Slot.LlmModelName);
+    const responseModel = this.strings[Slot.ResponseModel] ?? '';
+    if (requestModel === '' && responseModel === '')
+      return { reason: 'missing_model', detail: 'no model attribute' };
+    const provider = this.str(Slot.Provider, Slot.System, Slot.LlmProvider, Slot.LlmSystem);
+    if (provider === '') return { reason: 'missing_provider', detail: 'no provider attribute' };
+    if (!(timestampMs > 0 && timestampMs <= MAX_TIMESTAMP_MS))
+      return { reason: 'bad_timestamp', detail: String(timestampMs) };
+    const usageTypeRaw = this.strings[Slot.UsageType] ?? '';
+    let usageType: UsageType = 'exact';
+    if (usageTypeRaw === 'estimated') usageType = 'estimated';
+    else if (usageTypeRaw !== '' && usageTypeRaw !== 'exact') {
+      return { reason: 'bad_type', detail: `${ATTR.usageType}=${usageTypeRaw}` };
+    }
+    let emitterCostNanoUsd: number | null = null;
+    if (this.cost !== undefined) {
+      emitterCostNanoUsd = usdToNanoOrNull(this.cost);
+      if (emitterCostNanoUsd === null) return { reason: 'bad_type', detail: `cost ${String(this.cost)}` };
+    }
+    const durationMs = Number.isNaN(this.durationMs)
+      ? Number.isNaN(durationFallbackMs)
+        ? null
+        : durationFallbackMs
+      : this.durationMs;
+    const s = this.strings;
+    return {
+      dedupKey,
+      source,
+      timestampMs,
+      provider,
+      requestModel,
+      responseModel,
+      operation,
+      serviceType: serviceTypeOf(s[Slot.ServiceType] ?? '', operation),
+      service: resource.service,
+      serviceVersion: resource.serviceVersion,
+      environment: resource.environment,
+      status: errorType === '' ? 'ok' : 'error',
+      errorType,
+      usageType,
+      tokens,
+      ocrPages: this.count(Slot.OcrPages, Slot.OcrPages, Slot.OcrPages),
+      embeddingInputs: this.count(Slot.EmbeddingInputs, Slot.EmbeddingInputs, Slot.EmbeddingInputs),
+      emitterCostNanoUsd,
+      durationMs,
+      ttftMs: Number.isNaN(this.ttftMs) ? null : this.ttftMs,
+      userId: s[Slot.UserId] ?? '',
+      sessionId: s[Slot.SessionId] ?? '',
+      feature: s[Slot.Feature] ?? '',
+      taskId: s[Slot.TaskId] ?? '',
+      tenantId: s[Slot.TenantId] ?? '',
+      agentName: s[Slot.AgentName] ?? '',
+      executionPath: s[Slot.ExecutionPath] ?? '',
+      conversationId: s[Slot.ConversationId] ?? '',
+    };
+  }
+}

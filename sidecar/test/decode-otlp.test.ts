@@ -1,0 +1,541 @@
+import { readFileSync } from 'node:fs';
+import { ALIAS_ATTR, ATTR, USAGE_EVENT_NAME } from '@spendline/sdk/contract';
+import { describe, expect, it } from 'vitest';
+import { decodeOtlpJsonLine, MAX_TOKENS_PER_RECORD, type UsageRecord } from '../src/decode/index.js';
+
+const FIXTURES = new URL('../../../shared/fixtures/collector/', import.meta.url);
+const fixture = (name: string) => readFileSync(new URL(name, FIXTURES), 'utf8');
+
+type Value =
+  | { stringValue: string }
+  | { intValue: string | number }
+  | { doubleValue: number }
+  | Record<string, unknown>;
+type Attr = { key: string; value: Value };
+const s = (key: string, v: string): Attr => ({ key, value: { stringValue: v } });
+const i = (key: string, v: string | number): Attr => ({ key, value: { intValue: v } });
+const d = (key: string, v: number): Attr => ({ key, value: { doubleValue: v } });
+
+const TRACE = '0af7651916cd43dd8448eb211c80319c';
+const SPAN = 'b7ad6b7169203331';
+const T_NANO = '1767225600123456789'; // 2026-01-01T00:00:00.123456789Z
+
+const CHAT: Attr[] = [
+  s(ATTR.operationName, 'chat'),
+  s(ATTR.providerName, 'openai'),
+  s(ATTR.requestModel, 'gpt-4o'),
+  i(ATTR.inputTokens, '1200'),
+  i(ATTR.outputTokens, '300'),
+];
+
+function logLine(records: object[], resource: Attr[] = [s('service.name', 'checkout')]): string {
+  return JSON.stringify({
+    resourceLogs: [
+      {
+        resource: { attributes: resource },
+        scopeLogs: [{ scope: { name: '@spendline/sdk' }, logRecords: records }],
+      },
+    ],
+  });
+}
+
+function usageLog(attributes: Attr[], extra: Record<string, unknown> = {}): object {
+  return {
+    timeUnixNano: T_NANO,
+    observedTimeUnixNano: '1767225601000000000',
+    severityNumber: 9,
+    eventName: USAGE_EVENT_NAME,
+    attributes,
+    flags: 1,
+    traceId: TRACE,
+    spanId: SPAN,
+    ...extra,
+  };
+}
+
+function spanLine(spans: object[], resource: Attr[] = [s('service.name', 'agent-svc')]): string {
+  return JSON.stringify({
+    resourceSpans: [{ resource: { attributes: resource }, scopeSpans: [{ scope: { name: 'x' }, spans }] }],
+  });
+}
+
+function span(attributes: Attr[], extra: Record<string, unknown> = {}): object {
+  return {
+    traceId: TRACE,
+    spanId: SPAN,
+    name: 'chat gpt-4o',
+    kind: 3,
+    startTimeUnixNano: '1767225598623456789',
+    endTimeUnixNano: T_NANO,
+    attributes,
+    status: {},
+    ...extra,
+  };
+}
+
+function only(line: string): UsageRecord {
+  const out = decodeOtlpJsonLine(line);
+  expect(out.rejected).toEqual([]);
+  expect(out.records).toHaveLength(1);
+  return out.records[0] as UsageRecord;
+}
+
+function rejection(line: string) {
+  const out = decodeOtlpJsonLine(line);
+  expect(out.records).toEqual([]);
+  expect(out.rejected).toHaveLength(1);
+  return out.rejected[0]?.reason;
+}
+
+describe('decodeOtlpJsonLine: the real collector fixtures', () => {
+  it('ignores every ordinary application log of the otel-demo export (19, 2, 15 and 1 records)', () => {
+    const lines = fixture('otel-demo-logs.head.jsonl').split('\n').filter(Boolean);
+    const outs = lines.map(decodeOtlpJsonLine);
+    expect(outs.map((o) => o.ignored)).toEqual([19, 2, 15, 1]);
+    expect(outs.flatMap((o) => [...o.records, ...o.rejected])).toEqual([]);
+  });
+
+  it('counts ignored records exactly also when a line has to be parsed', () => {
+    const line = fixture('otel-demo-logs.head.jsonl').split('\n')[0] ?? '';
+    const doc = JSON.parse(line);
+    doc.resourceLogs[0].scopeLogs[0].logRecords[3].attributes.push(s(ATTR.operationName, 'chat'));
+    const out = decodeOtlpJsonLine(JSON.stringify(doc));
+    expect(out).toEqual({ records: [], rejected: [], ignored: 19 });
+  });
+
+  it('reads the pretty-printed official examples as one line each: the page_view event and server span are ignored', () => {
+    expect(decodeOtlpJsonLine(fixture('otlp-proto-example-events.json'))).toEqual({
+      records: [],
+      rejected: [],
+      ignored: 1,
+    });
+    expect(decodeOtlpJsonLine(fixture('otlp-proto-example-trace.json'))).toEqual({
+      records: [],
+      rejected: [],
+      ignored: 1,
+    });
+  });
+
+  it('decodes the official event example once it is a usage event (no ids: the key is a hash of the line)', () => {
+    const doc = JSON.parse(fixture('otlp-proto-example-events.json'));
+    const rec = doc.resourceLogs[0].scopeLogs[0].logRecords[0];
+    rec.eventName = USAGE_EVENT_NAME;
+    rec.attributes = CHAT;
+    const text = JSON.stringify(doc, null, 2);
+    const r = only(text);
+    expect(r.service).toBe('my.service');
+    expect(r.timestampMs).toBe(1544712660300);
+    expect(r.dedupKey).toMatch(/^line:[0-9a-f]{32}:1$/);
+    expect(only(text).dedupKey).toBe(r.dedupKey);
+  });
+
+  it('decodes the official trace example as an inference span with uppercase ids lowercased', () => {
+    const doc = JSON.parse(fixture('otlp-proto-example-trace.json'));
+    doc.resourceSpans[0].scopeSpans[0].spans[0].attributes.push(...CHAT);
+    const r = only(JSON.stringify(doc, null, 2));
+    expect(r.dedupKey).toBe('5b8efff798038103d269b633813fc60c:eee19b7ec3c1b174');
+    expect(r.source).toBe('span');
+    expect(r.timestampMs).toBe(1544712661000);
+    expect(r.durationMs).toBe(1000);
+    expect(r.tokens.inputTokens).toBe(1200);
+  });
+});
+
+describe('decodeOtlpJsonLine: usage events as the SDK writes them', () => {
+  it('maps every contract attribute and resource attribute', () => {
+    const attrs: Attr[] = [
+      s(ATTR.userId, 'u-1'),
+      s(ATTR.sessionId, 'sess-1'),
+      s(ATTR.feature, 'search'),
+      s(ATTR.taskId, 'task-9'),
+      s(ATTR.tenantId, 'acme'),
+      s(ATTR.agentName, 'planner'),
+      s(ATTR.executionPath, 'planner/search'),
+      s(ATTR.conversationId, 'conv-3'),
+      s(ATTR.operationName, 'chat'),
+      s(ATTR.providerName, 'anthropic'),
+      s(ATTR.requestModel, 'claude-sonnet-4'),
+      s(ATTR.responseModel, 'claude-sonnet-4-20250514'),
+      i(ATTR.inputTokens, '5000'),
+      i(ATTR.outputTokens, '800'),
+      i(ATTR.cacheReadInputTokens, '3000'),
+      i(ATTR.cacheCreationInputTokens, '1000'),
+      i(ATTR.reasoningOutputTokens, '200'),
+      s(ATTR.usageId, '6f1c2a4e-0b7d-4c55-9a1e-2f3b4c5d6e7f'),
+      s(ATTR.usageType, 'estimated'),
+      s(ATTR.serviceType, 'llm'),
+      d(ATTR.durationMs, 1234.5),
+      i(ATTR.ttftMs, '321'),
+      d(ATTR.costUsd, 0.0123),
+    ];
+    const resource = [
+      s('service.name', 'checkout'),
+      s('service.version', '2.1.0'),
+      s('deployment.environment.name', 'prod'),
+      i('process.pid', '12'),
+    ];
+    expect(only(logLine([usageLog(attrs)], resource))).toEqual({
+      dedupKey: '6f1c2a4e-0b7d-4c55-9a1e-2f3b4c5d6e7f',
+      source: 'log',
+      timestampMs: 1767225600123,
+      provider: 'anthropic',
+      requestModel: 'claude-sonnet-4',
+      responseModel: 'claude-sonnet-4-20250514',
+      operation: 'chat',
+      serviceType: 'llm',
+      service: 'checkout',
+      serviceVersion: '2.1.0',
+      environment: 'prod',
+      status: 'ok',
+      errorType: '',
+      usageType: 'estimated',
+      tokens: {
+        inputTokens: 5000,
+        outputTokens: 800,
+        cacheReadInputTokens: 3000,
+        cacheCreationInputTokens: 1000,
+        reasoningOutputTokens: 200,
+      },
+      ocrPages: 0,
+      embeddingInputs: 0,
+      emitterCostNanoUsd: 12_300_000,
+      durationMs: 1234.5,
+      ttftMs: 321,
+      userId: 'u-1',
+      sessionId: 'sess-1',
+      feature: 'search',
+      taskId: 'task-9',
+      tenantId: 'acme',
+      agentName: 'planner',
+      executionPath: 'planner/search',
+      conversationId: 'conv-3',
+    } satisfies UsageRecord);
+  });
+
+  it('keys a record without usage id by lowercase traceId:spanId, whatever the case in the file', () => {
+    const r = only(logLine([usageLog(CHAT, { traceId: TRACE.toUpperCase(), spanId: SPAN.toUpperCase() })]));
+    expect(r.dedupKey).toBe(`${TRACE}:${SPAN}`);
+  });
+
+  it('converts base64 ids (protobuf JSON mapping) to hex rather than losing the key', () => {
+    const traceB64 = Buffer.from(TRACE, 'hex').toString('base64');
+    const spanB64 = Buffer.from(SPAN, 'hex').toString('base64');
+    expect(only(logLine([usageLog(CHAT, { traceId: traceB64, spanId: spanB64 })])).dedupKey).toBe(
+      `${TRACE}:${SPAN}`,
+    );
+  });
+
+  it('takes int64 as numbers as well as strings, and observedTimeUnixNano when timeUnixNano is absent', () => {
+    const attrs = [...CHAT.slice(0, 3), i(ATTR.inputTokens, 7), i(ATTR.outputTokens, 3)];
+    const r = only(
+      logLine([usageLog(attrs, { timeUnixNano: undefined, observedTimeUnixNano: 1767225601000000000 })]),
+    );
+    expect(r.tokens.inputTokens).toBe(7);
+    expect(r.tokens.outputTokens).toBe(3);
+    expect(r.timestampMs).toBe(1767225601000);
+  });
+
+  it('names the service unknown_service when the resource has none', () => {
+    expect(only(logLine([usageLog(CHAT)], [])).service).toBe('unknown_service');
+  });
+
+  it('marks failed calls as errors and counts them without usage', () => {
+    const attrs = [...CHAT.slice(0, 3), s(ATTR.errorType, 'RateLimitError')];
+    const r = only(logLine([usageLog(attrs)]));
+    expect([r.status, r.errorType, r.tokens.inputTokens, r.emitterCostNanoUsd]).toEqual([
+      'error',
+      'RateLimitError',
+      0,
+      null,
+    ]);
+  });
+
+  it('derives the service type from the operation unless it is declared, and counts pages and inputs', () => {
+    const emb = [
+      s(ATTR.operationName, 'embeddings'),
+      s(ATTR.providerName, 'openai'),
+      s(ATTR.requestModel, 'e'),
+      i(ATTR.inputTokens, '9'),
+      i(ATTR.embeddingInputs, '4'),
+    ];
+    const ocr = [
+      s(ATTR.operationName, 'ocr'),
+      s(ATTR.providerName, 'mistral_ai'),
+      s(ATTR.requestModel, 'o'),
+      i(ATTR.ocrPages, '12'),
+    ];
+    const declared = [...CHAT, s(ATTR.serviceType, 'embedding')];
+    const bogus = [...CHAT, s(ATTR.serviceType, 'rocket')];
+    const out = decodeOtlpJsonLine(
+      logLine([usageLog(emb), usageLog(ocr), usageLog(declared), usageLog(bogus)]),
+    );
+    expect(out.records.map((r) => [r.serviceType, r.ocrPages, r.embeddingInputs])).toEqual([
+      ['embedding', 0, 4],
+      ['ocr', 12, 0],
+      ['embedding', 0, 0],
+      ['llm', 0, 0],
+    ]);
+  });
+
+  it('decodes many records and resources per line, rejecting only the bad one', () => {
+    const bad = [...CHAT.slice(0, 3), i(ATTR.inputTokens, '-5')];
+    const line = JSON.stringify({
+      resourceLogs: [
+        {
+          resource: { attributes: [s('service.name', 'a')] },
+          scopeLogs: [{ logRecords: [usageLog(CHAT), usageLog(bad)] }],
+        },
+        {
+          resource: { attributes: [s('service.name', 'b')] },
+          scopeLogs: [{ logRecords: [usageLog(CHAT), { body: { stringValue: 'hello' } }] }],
+        },
+      ],
+    });
+    const out = decodeOtlpJsonLine(line);
+    expect(out.records.map((r) => r.service)).toEqual(['a', 'b']);
+    expect(out.rejected.map((r) => r.reason)).toEqual(['negative_tokens']);
+    expect(out.ignored).toBe(1);
+  });
+
+  it('counts log records of other emitters only when they carry an inference operation or usage id with usage', () => {
+    const noEvent = (a: Attr[]) => usageLog(a, { eventName: undefined });
+    const out = decodeOtlpJsonLine(
+      logLine([
+        noEvent(CHAT),
+        noEvent(CHAT.slice(0, 3)),
+        noEvent([s(ATTR.usageId, 'x'), ...CHAT.slice(1)]),
+        noEvent([s(ATTR.operationName, 'invoke_agent'), ...CHAT.slice(1)]),
+        usageLog([s(ATTR.operationName, 'invoke_workflow'), ...CHAT.slice(1)]),
+        noEvent([s('gen_ai.tool.name', 'search')]),
+      ]),
+    );
+    expect(out.records.map((r) => r.dedupKey)).toEqual([`${TRACE}:${SPAN}`, 'x']);
+    expect(out.ignored).toBe(4);
+  });
+});
+
+describe('decodeOtlpJsonLine: spans', () => {
+  it('counts inference spans with usage, duration from the span times', () => {
+    const r = only(spanLine([span(CHAT)]));
+    expect([r.source, r.timestampMs, r.durationMs, r.service, r.status]).toEqual([
+      'span',
+      1767225600123,
+      1500,
+      'agent-svc',
+      'ok',
+    ]);
+  });
+
+  it('never counts agent, workflow, tool or chain spans, nor inference spans without usage', () => {
+    const usage = CHAT.slice(1);
+    const out = decodeOtlpJsonLine(
+      spanLine([
+        span([s(ATTR.operationName, 'invoke_agent'), ...usage]),
+        span([s(ATTR.operationName, 'create_agent'), ...usage]),
+        span([s(ATTR.operationName, 'invoke_workflow'), ...usage]),
+        span([s(ATTR.operationName, 'execute_tool'), ...usage]),
+        span([
+          s(ALIAS_ATTR.openInferenceSpanKind, 'AGENT'),
+          s(ALIAS_ATTR.openInferenceModelName, 'gpt-4o'),
+          i(ALIAS_ATTR.openInferencePromptTokens, '9'),
+        ]),
+        span([
+          s(ALIAS_ATTR.openInferenceSpanKind, 'CHAIN'),
+          s(ALIAS_ATTR.openInferenceModelName, 'gpt-4o'),
+          i(ALIAS_ATTR.openInferencePromptTokens, '9'),
+        ]),
+        span(CHAT.slice(0, 3)),
+        span([s('http.method', 'GET')]),
+      ]),
+    );
+    expect(out).toEqual({ records: [], rejected: [], ignored: 8 });
+  });
+
+  it('marks a span with status ERROR as failed, with error.type _OTHER unless it names one', () => {
+    const out = decodeOtlpJsonLine(
+      spanLine([
+        span(CHAT, { status: { code: 2 } }),
+        span([...CHAT, s(ATTR.errorType, '429')], { status: { code: 2 } }),
+      ]),
+    );
+    expect(out.records.map((r) => [r.status, r.errorType])).toEqual([
+      ['error', '_OTHER'],
+      ['error', '429'],
+    ]);
+  });
+
+  it('prefers the explicit spendline.duration.ms over the span times', () => {
+    expect(only(spanLine([span([...CHAT, i(ATTR.durationMs, '42')])])).durationMs).toBe(42);
+  });
+});
+
+describe('decodeOtlpJsonLine: aliases', () => {
+  it('reads older semconv names: gen_ai.system, prompt/completion tokens, cache_write', () => {
+    const r = only(
+      logLine([
+        usageLog([
+          s(ATTR.operationName, 'chat'),
+          s(ALIAS_ATTR.system, 'anthropic'),
+          s(ATTR.responseModel, 'claude-3-haiku'),
+          i(ALIAS_ATTR.promptTokens, '100'),
+          i(ALIAS_ATTR.completionTokens, '20'),
+          i(ALIAS_ATTR.cacheWriteInputTokens, '40'),
+        ]),
+      ]),
+    );
+    expect([r.provider, r.requestModel, r.responseModel]).toEqual(['anthropic', '', 'claude-3-haiku']);
+    expect(r.tokens).toEqual({
+      inputTokens: 100,
+      outputTokens: 20,
+      cacheReadInputTokens: 0,
+      cacheCreationInputTokens: 40,
+      reasoningOutputTokens: 0,
+    });
+  });
+
+  it('reads OpenInference LLM and EMBEDDING spans (prompt tokens include cache details)', () => {
+    const oi = [
+      s(ALIAS_ATTR.openInferenceSpanKind, 'LLM'),
+      s(ALIAS_ATTR.openInferenceModelName, 'gpt-4o-mini'),
+      s(ALIAS_ATTR.openInferenceProvider, 'openai'),
+      s(ALIAS_ATTR.openInferenceSystem, 'ignored-when-provider-set'),
+      i(ALIAS_ATTR.openInferencePromptTokens, '900'),
+      i(ALIAS_ATTR.openInferenceCompletionTokens, '90'),
+      i(ALIAS_ATTR.openInferenceTotalTokens, '990'),
+      i(ALIAS_ATTR.openInferenceCacheReadTokens, '500'),
+      i(ALIAS_ATTR.openInferenceCacheWriteTokens, '100'),
+      i(ALIAS_ATTR.openInferenceReasoningTokens, '30'),
+    ];
+    const emb = [
+      s(ALIAS_ATTR.openInferenceSpanKind, 'EMBEDDING'),
+      s(ALIAS_ATTR.openInferenceModelName, 'text-embedding-3-small'),
+      s(ALIAS_ATTR.openInferenceSystem, 'openai'),
+      i(ALIAS_ATTR.openInferencePromptTokens, '64'),
+    ];
+    const out = decodeOtlpJsonLine(spanLine([span(oi), span(emb, { spanId: '00f067aa0ba902b7' })]));
+    expect(out.rejected).toEqual([]);
+    const [llm, embedding] = out.records;
+    expect([llm?.operation, llm?.provider, llm?.requestModel, llm?.serviceType]).toEqual([
+      'chat',
+      'openai',
+      'gpt-4o-mini',
+      'llm',
+    ]);
+    expect(llm?.tokens).toEqual({
+      inputTokens: 900,
+      outputTokens: 90,
+      cacheReadInputTokens: 500,
+      cacheCreationInputTokens: 100,
+      reasoningOutputTokens: 30,
+    });
+    expect([
+      embedding?.operation,
+      embedding?.provider,
+      embedding?.serviceType,
+      embedding?.tokens.inputTokens,
+    ]).toEqual(['embeddings', 'openai', 'embedding', 64]);
+  });
+
+  it('reads the OpenLIT cost, but the contract cost wins whatever the order', () => {
+    expect(only(logLine([usageLog([...CHAT, d(ALIAS_ATTR.openLitCost, 0.5)])])).emitterCostNanoUsd).toBe(
+      500_000_000,
+    );
+    const both = [d(ATTR.costUsd, 0.25), ...CHAT, d(ALIAS_ATTR.openLitCost, 0.5)];
+    expect(only(logLine([usageLog(both)])).emitterCostNanoUsd).toBe(250_000_000);
+  });
+
+  it('prefers the contract names over every alias, whatever the attribute order', () => {
+    const r = only(
+      logLine([
+        usageLog([
+          i(ALIAS_ATTR.promptTokens, '1'),
+          i(ALIAS_ATTR.openInferencePromptTokens, '2'),
+          s(ALIAS_ATTR.system, 'old'),
+          s(ALIAS_ATTR.openInferenceModelName, 'oi-model'),
+          ...CHAT,
+          i(ALIAS_ATTR.completionTokens, '3'),
+        ]),
+      ]),
+    );
+    expect([r.tokens.inputTokens, r.tokens.outputTokens, r.provider, r.requestModel]).toEqual([
+      1200,
+      300,
+      'openai',
+      'gpt-4o',
+    ]);
+  });
+});
+
+describe('decodeOtlpJsonLine: rejections by reason', () => {
+  const withTokens = (value: Value) =>
+    logLine([usageLog([...CHAT.slice(0, 3), { key: ATTR.inputTokens, value }])]);
+
+  it('bad_json and not_otlp', () => {
+    expect(rejection('{"resourceLogs":[{"gen_ai.')).toBe('bad_json');
+    expect(rejection('[1,2]')).toBe('not_otlp');
+    expect(rejection('{"hello":"gen_ai."}')).toBe('not_otlp');
+    expect(rejection('{"resourceLogs":{"gen_ai.x":1}}')).toBe('not_otlp');
+    expect(rejection('"gen_ai."')).toBe('not_otlp');
+  });
+
+  it('bad_type: non-numeric token values, lists where scalars belong, bad usage type or cost', () => {
+    expect(rejection(withTokens({ stringValue: 'many' }))).toBe('bad_type');
+    expect(rejection(withTokens({ boolValue: true }))).toBe('bad_type');
+    expect(rejection(withTokens({ intValue: '12abc' }))).toBe('bad_type');
+    expect(rejection(withTokens({ arrayValue: { values: [] } }))).toBe('bad_type');
+    expect(
+      rejection(
+        logLine([
+          usageLog([...CHAT.slice(1), { key: ATTR.operationName, value: { kvlistValue: { values: [] } } }]),
+        ]),
+      ),
+    ).toBe('bad_type');
+    expect(rejection(logLine([usageLog([...CHAT, s(ATTR.usageType, 'guessed')])]))).toBe('bad_type');
+    expect(rejection(logLine([usageLog([...CHAT, s(ATTR.costUsd, 'cheap')])]))).toBe('bad_type');
+    expect(rejection(logLine([usageLog({ gen_ai: 1 } as unknown as Attr[])]))).toBe('bad_type');
+  });
+
+  it('accepts numeric strings from lax emitters as token counts', () => {
+    expect(only(withTokens({ stringValue: '1500' })).tokens.inputTokens).toBe(1500);
+  });
+
+  it('negative_tokens, fractional_tokens, absurd_tokens (the bound itself is accepted)', () => {
+    expect(rejection(withTokens({ intValue: '-1' }))).toBe('negative_tokens');
+    expect(rejection(withTokens({ doubleValue: 12.5 }))).toBe('fractional_tokens');
+    expect(rejection(withTokens({ intValue: String(MAX_TOKENS_PER_RECORD + 1) }))).toBe('absurd_tokens');
+    expect(rejection(withTokens({ intValue: '9223372036854775807' }))).toBe('absurd_tokens');
+    expect(only(withTokens({ intValue: String(MAX_TOKENS_PER_RECORD) })).tokens.inputTokens).toBe(
+      MAX_TOKENS_PER_RECORD,
+    );
+  });
+
+  it('inconsistent_tokens: cache beyond input, reasoning beyond output', () => {
+    expect(
+      rejection(
+        logLine([
+          usageLog([...CHAT, i(ATTR.cacheReadInputTokens, '1000'), i(ATTR.cacheCreationInputTokens, '201')]),
+        ]),
+      ),
+    ).toBe('inconsistent_tokens');
+    expect(rejection(logLine([usageLog([...CHAT, i(ATTR.reasoningOutputTokens, '301')])]))).toBe(
+      'inconsistent_tokens',
+    );
+  });
+
+  it('missing_model and missing_provider', () => {
+    expect(rejection(logLine([usageLog(CHAT.filter((a) => a.key !== ATTR.requestModel))]))).toBe(
+      'missing_model',
+    );
+    expect(rejection(logLine([usageLog(CHAT.filter((a) => a.key !== ATTR.providerName))]))).toBe(
+      'missing_provider',
+    );
+  });
+
+  it('bad_timestamp: no time at all, or a time that is not an integer', () => {
+    expect(
+      rejection(logLine([usageLog(CHAT, { timeUnixNano: undefined, observedTimeUnixNano: undefined })])),
+    ).toBe('bad_timestamp');
+    expect(rejection(logLine([usageLog(CHAT, { timeUnixNano: 'yesterday' })]))).toBe('bad_timestamp');
+    expect(rejection(spanLine([span(CHAT, { endTimeUnixNano: '0' })]))).toBe('bad_timestamp');
+  });
+});
