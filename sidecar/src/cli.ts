@@ -12,7 +12,15 @@ export interface Command {
 type CommandLoader = () => Promise<Command>;
 
 /** Subcommand name (may be two words, e.g. `billing import`) → its module. */
-const COMMANDS: Record<string, CommandLoader> = {};
+const COMMANDS: Record<string, CommandLoader> = {
+  sidecar: async () => await import('./commands/sidecar.js'),
+  'billing import': async () => await import('./commands/billing-import.js'),
+  reconcile: async () => await import('./commands/reconcile.js'),
+  report: async () => await import('./commands/report.js'),
+  'ledger compact': async () => await import('./commands/ledger-compact.js'),
+  demo: async () => await import('./commands/demo.js'),
+  up: async () => await import('./commands/up.js'),
+};
 
 function overview(): string {
   const names = Object.keys(COMMANDS).sort();

@@ -65,6 +65,97 @@ CREATE TABLE usage_rollup_principal (
   PRIMARY KEY (principal_kind, principal_id, bucket_start, bucket_seconds, provider, model, service, feature, usage_type)
 ) WITHOUT ROWID;
 CREATE INDEX usage_rollup_principal_time ON usage_rollup_principal (bucket_start);
+
+-- Counting pipeline state (sidecar/src/ledger/pipelineStore.ts), committed with the rollups in one
+-- transaction per batch. metric_counter/metric_histogram hold the committed Prometheus totals per label
+-- set (labels = JSON array of values in label-name order; llm_cost_usd_total in nano-USD).
+CREATE TABLE metric_counter (
+  metric  TEXT NOT NULL,
+  labels  TEXT NOT NULL,
+  total   INTEGER NOT NULL,
+  PRIMARY KEY (metric, labels)
+) WITHOUT ROWID;
+
+CREATE TABLE metric_histogram (
+  metric  TEXT NOT NULL,
+  labels  TEXT NOT NULL,
+  counts  TEXT NOT NULL,
+  sum     REAL NOT NULL,
+  count   INTEGER NOT NULL,
+  PRIMARY KEY (metric, labels)
+) WITHOUT ROWID;
+
+-- Label values admitted under the per-label cap; values past the cap fold into 'other'. Persisted so
+-- that the fold decision, and so the restored series, are the same after a restart.
+CREATE TABLE label_value (
+  label  TEXT NOT NULL,
+  value  TEXT NOT NULL,
+  PRIMARY KEY (label, value)
+) WITHOUT ROWID;
+
+-- Dedup keys of counted records, kept for the dedup window (seen_ms = wall clock when counted).
+CREATE TABLE dedup_key (
+  key      TEXT PRIMARY KEY,
+  seen_ms  INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX dedup_key_seen ON dedup_key (seen_ms);
+
+-- Where reading of each tracked file stands: identity (dev, ino, first-line hash) and offset.
+CREATE TABLE file_checkpoint (
+  dev          INTEGER NOT NULL,
+  ino          INTEGER NOT NULL,
+  fingerprint  TEXT NOT NULL,
+  path         TEXT NOT NULL,
+  offset       INTEGER NOT NULL,
+  kind         TEXT NOT NULL CHECK (kind IN ('otlp', 'jsonl')),
+  PRIMARY KEY (dev, ino)
+) WITHOUT ROWID;
+
+CREATE TABLE pipeline_state (
+  name   TEXT PRIMARY KEY,
+  value  TEXT NOT NULL
+) WITHOUT ROWID;
+`,
+  },
+  {
+    // Owned by billing import / reconciliation (sidecar/src/billing). billing_daily holds one billed
+    // amount per (provider, UTC day, source); a newer export (export_version) replaces an older one.
+    version: 2,
+    name: 'billing imports',
+    sql: `
+CREATE TABLE billing_daily (
+  provider        TEXT NOT NULL,
+  day             TEXT NOT NULL,
+  source          TEXT NOT NULL,
+  cost_nano_usd   INTEGER NOT NULL,
+  tokens_total    INTEGER NOT NULL DEFAULT 0,
+  line_count      INTEGER NOT NULL DEFAULT 0,
+  export_version  INTEGER NOT NULL,
+  file_path       TEXT NOT NULL,
+  file_sha256     TEXT NOT NULL,
+  PRIMARY KEY (provider, day, source)
+) WITHOUT ROWID;
+CREATE INDEX billing_daily_day ON billing_daily (day);
+
+CREATE TABLE billing_file (
+  path            TEXT PRIMARY KEY,
+  format          TEXT NOT NULL,
+  file_sha256     TEXT NOT NULL,
+  size_bytes      INTEGER NOT NULL,
+  mtime_ms        INTEGER NOT NULL,
+  export_version  INTEGER NOT NULL,
+  rows_accepted   INTEGER NOT NULL,
+  rows_rejected   INTEGER NOT NULL,
+  rows_ignored    INTEGER NOT NULL,
+  imported_at_ms  INTEGER NOT NULL
+);
+
+CREATE TABLE billing_rejection (
+  path            TEXT NOT NULL,
+  location        TEXT NOT NULL,
+  reason          TEXT NOT NULL
+);
+CREATE INDEX billing_rejection_path ON billing_rejection (path);
 `,
   },
 ];

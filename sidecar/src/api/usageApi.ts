@@ -1,0 +1,163 @@
+import { type Request, type Response, Router } from 'express';
+import type { Budget } from '../budgets/budgetFile.js';
+import type { LedgerDb } from '../ledger/openLedger.js';
+import { buildReconciliationReport, reportToJson } from '../reconcile/dailyReport.js';
+import { lastDays } from '../reconcile/reconcileDays.js';
+import { totalsToJson, usageToCsv } from '../report/formatUsage.js';
+import { FILTERS, GROUP_BY, type GroupBy, queryUsage, type UsageFilters } from '../report/queryUsage.js';
+import { budgetCheckHandler } from './budgetCheck.js';
+import { oneOf, type ParamResult, parseRange, readQuery } from './usageParams.js';
+
+export interface UsageApiOptions {
+  /** Budgets from `--budgets`; `/budgets/check` answers `configured: false` without them. */
+  budgets?: Budget[];
+  /** Tolerance (%) used to flag days in `/reconciliation` (default 5). */
+  tolerancePct?: number;
+}
+
+const FORMATS = ['json', 'csv'] as const;
+
+export function badRequest(res: Response, reason: string): void {
+  res.status(400).json({ error: 'bad_request', message: reason });
+}
+
+function unwrap<T>(res: Response, r: ParamResult<T>): T | undefined {
+  if (r.ok) return r.value;
+  badRequest(res, r.reason);
+  return undefined;
+}
+
+/**
+ * The usage API (mount behind `requireApiToken`): usage from the ledger's rollups, the daily
+ * reconciliation and budget checks. Money is exact decimal USD strings; `?format=csv` for finance tools.
+ */
+export function createUsageApi(
+  db: LedgerDb,
+  now: () => number = Date.now,
+  options: UsageApiOptions = {},
+): Router {
+  const router = Router();
+
+  /** /usage and the per-principal shortcuts share one handler; `fixed` pins a filter from the path. */
+  const usage =
+    (fixed: UsageFilters, extraGroupBys: readonly GroupBy[] = GROUP_BY) =>
+    (req: Request, res: Response) => {
+      const allowedFilters = FILTERS.filter((f) => fixed[f] === undefined);
+      const q = unwrap(res, readQuery(req, ['from', 'to', 'group_by', 'format', 'limit', ...allowedFilters]));
+      if (q === undefined) return;
+      const range = unwrap(res, parseRange(q, now()));
+      if (range === undefined) return;
+      const groupBy = unwrap(res, oneOf('group_by', q.group_by, extraGroupBys));
+      if (groupBy === undefined && q.group_by !== undefined) return;
+      const format = unwrap(res, oneOf('format', q.format, FORMATS));
+      if (format === undefined && q.format !== undefined) return;
+      const filters: UsageFilters = { ...fixed };
+      for (const f of allowedFilters) if (q[f] !== undefined) filters[f] = q[f];
+      if (q.limit !== undefined && !/^[1-9]\d{0,6}$/.test(q.limit)) {
+        badRequest(res, `"limit" must be an integer 1..9999999; got ${JSON.stringify(q.limit)}`);
+        return;
+      }
+      const limit = q.limit === undefined ? undefined : Number(q.limit);
+      const result = queryUsage(db, { ...range, groupBy, filters, limit });
+      if (!result.ok) {
+        badRequest(res, result.reason);
+        return;
+      }
+      if (format === 'csv') {
+        const rows = groupBy === undefined ? [{ ...result.totals, key: 'all' }] : result.rows;
+        res
+          .type('text/csv')
+          .attachment(`spendline-usage-${groupBy ?? 'total'}.csv`)
+          .send(usageToCsv(groupBy ?? 'scope', rows));
+        return;
+      }
+      res.json({
+        from: new Date(range.fromSec * 1000).toISOString(),
+        to: new Date(range.toSec * 1000).toISOString(),
+        group_by: groupBy ?? null,
+        filters,
+        totals: totalsToJson(result.totals),
+        group_count: groupBy === undefined ? null : result.groupCount,
+        rows: groupBy === undefined ? [] : result.rows.map((r) => ({ [groupBy]: r.key, ...totalsToJson(r) })),
+      });
+    };
+
+  router.get('/usage', usage({}));
+  router.get('/usage/overall', (req, res) => {
+    const q = unwrap(res, readQuery(req, ['from', 'to', 'format']));
+    if (q === undefined) return;
+    const range = unwrap(res, parseRange(q, now()));
+    if (range === undefined) return;
+    const byProvider = queryUsage(db, { ...range, groupBy: 'provider' });
+    const byDay = queryUsage(db, { ...range, groupBy: 'day' });
+    if (!byProvider.ok || !byDay.ok) throw new Error('overall usage query failed');
+    if (q.format === 'csv') {
+      res
+        .type('text/csv')
+        .attachment('spendline-usage-overall.csv')
+        .send(usageToCsv('provider', byProvider.rows));
+      return;
+    }
+    if (q.format !== undefined && q.format !== 'json') {
+      badRequest(res, `"format" must be one of json, csv; got ${JSON.stringify(q.format)}`);
+      return;
+    }
+    res.json({
+      from: new Date(range.fromSec * 1000).toISOString(),
+      to: new Date(range.toSec * 1000).toISOString(),
+      totals: totalsToJson(byProvider.totals),
+      by_provider: byProvider.rows.map((r) => ({ provider: r.key, ...totalsToJson(r) })),
+      by_day: byDay.rows.map((r) => ({ day: r.key, ...totalsToJson(r) })),
+    });
+  });
+  const principalGroupBys = GROUP_BY.filter((g) => g !== 'user' && g !== 'task' && g !== 'tenant');
+  router.get('/usage/users/:id', (req, res) =>
+    usage({ user: String(req.params.id) }, principalGroupBys)(req, res),
+  );
+  router.get('/usage/tasks/:id', (req, res) =>
+    usage({ task: String(req.params.id) }, principalGroupBys)(req, res),
+  );
+
+  router.get('/reconciliation', (req, res) => {
+    const q = unwrap(res, readQuery(req, ['days', 'tolerance', 'format']));
+    if (q === undefined) return;
+    const days = q.days === undefined ? 35 : Number(q.days);
+    if (!Number.isInteger(days) || days < 1 || days > 400) {
+      badRequest(res, `"days" must be an integer 1..400; got ${JSON.stringify(q.days)}`);
+      return;
+    }
+    const tolerance = q.tolerance === undefined ? (options.tolerancePct ?? 5) : Number(q.tolerance);
+    if (!Number.isFinite(tolerance) || tolerance < 0) {
+      badRequest(res, `"tolerance" must be a percentage >= 0; got ${JSON.stringify(q.tolerance)}`);
+      return;
+    }
+    const format = unwrap(res, oneOf('format', q.format, FORMATS));
+    if (format === undefined && q.format !== undefined) return;
+    const json = reportToJson(buildReconciliationReport(db, lastDays(now(), days), tolerance));
+    if (format === 'csv') {
+      const cols = [
+        'day',
+        'provider',
+        'tracked_usd',
+        'tracked_exact_usd',
+        'tracked_estimated_usd',
+        'unpriced_requests',
+        'billed_usd',
+        'billing_source',
+        'untracked_usd',
+        'untracked_share',
+        'status',
+      ] as const;
+      const lines = [cols.join(','), ...json.days.map((d) => cols.map((c) => String(d[c] ?? '')).join(','))];
+      res
+        .type('text/csv')
+        .attachment('spendline-reconciliation.csv')
+        .send(`${lines.join('\r\n')}\r\n`);
+      return;
+    }
+    res.json(json);
+  });
+
+  router.get('/budgets/check', budgetCheckHandler(db, now, options.budgets));
+  return router;
+}

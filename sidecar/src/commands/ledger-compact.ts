@@ -1,0 +1,43 @@
+import { parseArgs } from 'node:util';
+import { fail, openStateLedger, positiveInt, stateDirOf } from '../report/commandSupport.js';
+import { compactRollups, DEFAULT_HOURLY_RETENTION_DAYS } from '../retention/compactRollups.js';
+
+export const summary = 'fold hourly rollups older than the retention into daily rollups (sums preserved)';
+
+const HELP = `usage: spendline ledger compact [--hourly-retention-days N] [--state-dir DIR]
+
+Hourly rollups older than N days (default ${DEFAULT_HOURLY_RETENTION_DAYS}) become daily rollups; totals are unchanged.
+Safe while the sidecar runs (one SQLite transaction).`;
+
+export async function run(argv: string[]): Promise<number> {
+  let values: { 'hourly-retention-days'?: string; 'state-dir'?: string; help?: boolean };
+  try {
+    values = parseArgs({
+      args: argv,
+      options: {
+        'hourly-retention-days': { type: 'string' },
+        'state-dir': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }).values;
+  } catch (err) {
+    return fail(`${(err as Error).message}\n\n${HELP}`);
+  }
+  if (values.help) {
+    process.stdout.write(`${HELP}\n`);
+    return 0;
+  }
+  const days = positiveInt('hourly-retention-days', values['hourly-retention-days']);
+  if (!days.ok) return fail(days.reason);
+  const ledger = openStateLedger(stateDirOf(values['state-dir']), false);
+  if (!ledger.ok) return fail(ledger.reason, 1);
+  try {
+    const r = compactRollups(ledger.db, Date.now(), days.value ?? DEFAULT_HOURLY_RETENTION_DAYS);
+    process.stdout.write(
+      `folded ${r.foldedUsageRows} hourly usage rows and ${r.foldedPrincipalRows} hourly principal rows before ${new Date(r.cutoffSec * 1000).toISOString()} into daily rows\n`,
+    );
+    return 0;
+  } finally {
+    ledger.db.close();
+  }
+}

@@ -1,0 +1,63 @@
+import { parseArgs } from 'node:util';
+import {
+  buildReconciliationReport,
+  reportToMarkdown,
+  writeReconciliationReport,
+} from '../reconcile/dailyReport.js';
+import { lastDays } from '../reconcile/reconcileDays.js';
+import { fail, openStateLedger, positiveInt, stateDirOf } from '../report/commandSupport.js';
+
+export const summary = 'tracked versus billed cost per provider per UTC day, with the untracked gap';
+
+const HELP = `usage: spendline reconcile [--days-back N] [--write-report DIR] [--tolerance PCT] [--state-dir DIR]
+
+Compares tracked cost (ledger, each record's own UTC day; exact and estimated apart) with billed cost
+(imported exports) for the last N UTC days (default 35). Days whose gap exceeds the tolerance
+(default 5%) are flagged with their top models and services. Prints Markdown; --write-report also
+writes reconciliation-<day>.md and .json into DIR. Exit code 0, or 3 when a day is beyond tolerance.`;
+
+export async function run(argv: string[]): Promise<number> {
+  let values: {
+    'days-back'?: string;
+    'write-report'?: string;
+    tolerance?: string;
+    'state-dir'?: string;
+    help?: boolean;
+  };
+  try {
+    values = parseArgs({
+      args: argv,
+      options: {
+        'days-back': { type: 'string' },
+        'write-report': { type: 'string' },
+        tolerance: { type: 'string' },
+        'state-dir': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }).values;
+  } catch (err) {
+    return fail(`${(err as Error).message}\n\n${HELP}`);
+  }
+  if (values.help) {
+    process.stdout.write(`${HELP}\n`);
+    return 0;
+  }
+  const days = positiveInt('days-back', values['days-back']);
+  if (!days.ok) return fail(days.reason);
+  const tolerance = values.tolerance === undefined ? 5 : Number(values.tolerance);
+  if (!Number.isFinite(tolerance) || tolerance < 0)
+    return fail(`--tolerance must be a percentage >= 0, got ${JSON.stringify(values.tolerance)}`);
+  const ledger = openStateLedger(stateDirOf(values['state-dir']), false);
+  if (!ledger.ok) return fail(ledger.reason, 1);
+  try {
+    const report = buildReconciliationReport(ledger.db, lastDays(Date.now(), days.value ?? 35), tolerance);
+    process.stdout.write(reportToMarkdown(report));
+    if (values['write-report'] !== undefined) {
+      const written = writeReconciliationReport(values['write-report'], report);
+      process.stdout.write(`\nwrote ${written.markdown} and ${written.json}\n`);
+    }
+    return report.flagged.length > 0 ? 3 : 0;
+  } finally {
+    ledger.db.close();
+  }
+}

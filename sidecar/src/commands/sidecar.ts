@@ -1,0 +1,46 @@
+import { parseSidecarArgs, sidecarHelp } from '../config.js';
+import { startSidecar } from '../index.js';
+
+export const summary = 'tail the collector file export, count usage exactly once, serve Prometheus metrics';
+
+export async function run(argv: string[]): Promise<number> {
+  const parsed = parseSidecarArgs(argv, process.env);
+  if (!parsed.ok) {
+    process.stderr.write(`spendline sidecar: ${parsed.reason}\n(run "spendline sidecar --help")\n`);
+    return 2;
+  }
+  if (parsed.help) {
+    process.stdout.write(`${sidecarHelp()}\n`);
+    return 0;
+  }
+  let sidecar: Awaited<ReturnType<typeof startSidecar>>;
+  try {
+    sidecar = await startSidecar(parsed.config);
+  } catch (err) {
+    process.stderr.write(`spendline sidecar: cannot start: ${(err as Error).message}\n`);
+    return 1;
+  }
+  process.stderr.write(`spendline sidecar: listening on ${sidecar.url} (metrics at ${sidecar.url}/metrics)\n`);
+  void sidecar.ready.then(() => process.stderr.write('spendline sidecar: backlog read; ready\n'));
+  return await new Promise<number>((resolve) => {
+    let stopping = false;
+    const shutdown = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      process.stderr.write(`spendline sidecar: ${signal}: committing the current batch, then exiting\n`);
+      sidecar.stop().then(
+        () => resolve(0),
+        (err: unknown) => {
+          process.stderr.write(`spendline sidecar: stop failed: ${(err as Error).message}\n`);
+          resolve(1);
+        },
+      );
+    };
+    process.once('SIGTERM', () => shutdown('SIGTERM'));
+    process.once('SIGINT', () => shutdown('SIGINT'));
+    sidecar.failed.catch((err: unknown) => {
+      process.stderr.write(`spendline sidecar: counting pipeline failed: ${(err as Error).stack ?? String(err)}\n`);
+      void sidecar.stop().finally(() => resolve(1));
+    });
+  });
+}

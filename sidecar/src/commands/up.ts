@@ -1,0 +1,145 @@
+import { parseArgs } from 'node:util';
+import { fail } from '../report/commandSupport.js';
+import { type HostPort, startLocalPipeline } from '../up/localPipeline.js';
+
+export const summary = 'run the whole pipeline on a laptop: local OTLP receiver + sidecar + status page';
+
+const HELP = `usage: spendline up [--state-dir DIR] [--otlp-listen HOST:PORT] [--listen HOST:PORT]
+                    [--with-prometheus] [--prometheus-listen HOST:PORT] [--alertmanager-listen HOST:PORT]
+                    [--rotate-mb N] [--prices FILE] [--billing GLOB] [--budgets FILE]
+
+Runs, in one process:
+  - a local OTLP/HTTP receiver (logs and traces; JSON or protobuf; gzip) standing in for the
+    OpenTelemetry Collector: it appends to <state-dir>/otlp/export.jsonl in exactly the collector's
+    file-export format, rotated like the collector's file exporter;
+  - the sidecar tailing that file: ledger, /metrics, /api, and the status page at /.
+With --with-prometheus it also starts prometheus and prometheus-alertmanager (when installed) on
+loopback with the project's recording and alert rules.
+
+  --state-dir DIR              state (ledger, export files) (default ./.spendline)
+  --otlp-listen HOST:PORT      OTLP/HTTP receiver (default 127.0.0.1:4318)
+  --listen HOST:PORT           sidecar HTTP: status page, /metrics, /api (default 127.0.0.1:9464)
+  --with-prometheus            also run Prometheus and Alertmanager
+  --prometheus-listen H:P      (default 127.0.0.1:9090)
+  --alertmanager-listen H:P    (default 127.0.0.1:9093)
+  --rotate-mb N                rotate the export file at N MiB (default 100)
+  --prices, --billing, --budgets   passed to the sidecar (see "spendline sidecar --help")
+
+Ctrl-C stops cleanly: the receiver stops accepting, the sidecar counts everything written and
+commits, children stop. Nothing is lost; a restart continues where it stopped.`;
+
+function parseHostPort(name: string, value: string): HostPort | string {
+  const m = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(value);
+  if (!m || Number(m[2]) > 65535) return `--${name} must be HOST:PORT, got ${JSON.stringify(value)}`;
+  return { host: (m[1] ?? '').replace(/^\[|\]$/g, ''), port: Number(m[2]) };
+}
+
+export async function run(argv: string[]): Promise<number> {
+  let values: Record<string, string | boolean | string[] | undefined>;
+  try {
+    values = parseArgs({
+      args: argv,
+      options: {
+        'state-dir': { type: 'string' },
+        'otlp-listen': { type: 'string' },
+        listen: { type: 'string' },
+        'with-prometheus': { type: 'boolean' },
+        'prometheus-listen': { type: 'string' },
+        'alertmanager-listen': { type: 'string' },
+        'rotate-mb': { type: 'string' },
+        prices: { type: 'string' },
+        billing: { type: 'string', multiple: true },
+        budgets: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }).values;
+  } catch (err) {
+    return fail(`${(err as Error).message}\n\n${HELP}`);
+  }
+  if (values.help) {
+    process.stdout.write(`${HELP}\n`);
+    return 0;
+  }
+  const addr = (name: string, fallback: string): HostPort | string =>
+    parseHostPort(name, (values[name] as string | undefined) ?? fallback);
+  const otlpListen = addr('otlp-listen', '127.0.0.1:4318');
+  const listen = addr('listen', process.env.SPENDLINE_LISTEN ?? '127.0.0.1:9464');
+  const prometheusListen = addr('prometheus-listen', '127.0.0.1:9090');
+  const alertmanagerListen = addr('alertmanager-listen', '127.0.0.1:9093');
+  for (const a of [otlpListen, listen, prometheusListen, alertmanagerListen])
+    if (typeof a === 'string') return fail(a);
+  const rotateMb = (values['rotate-mb'] as string | undefined) ?? '100';
+  if (!/^\d+$/.test(rotateMb) || Number(rotateMb) < 1)
+    return fail(`--rotate-mb must be a positive integer, got ${JSON.stringify(rotateMb)}`);
+  const sidecarArgs: string[] = [];
+  if (values.prices) sidecarArgs.push('--prices', values.prices as string);
+  for (const b of (values.billing as string[] | undefined) ?? []) sidecarArgs.push('--billing', b);
+  if (values.budgets) sidecarArgs.push('--budgets', values.budgets as string);
+  const stateDir =
+    (values['state-dir'] as string | undefined) ?? process.env.SPENDLINE_STATE_DIR ?? '.spendline';
+  const log = (line: string) => process.stdout.write(`${line}\n`);
+  let pipeline: Awaited<ReturnType<typeof startLocalPipeline>>;
+  try {
+    pipeline = await startLocalPipeline({
+      stateDir,
+      otlpListen: otlpListen as HostPort,
+      listen: listen as HostPort,
+      sidecarArgs,
+      withPrometheus: values['with-prometheus']
+        ? {
+            prometheusListen: prometheusListen as HostPort,
+            alertmanagerListen: alertmanagerListen as HostPort,
+          }
+        : undefined,
+      rotateBytes: Number(rotateMb) * 1024 * 1024,
+      log,
+    });
+  } catch (err) {
+    return fail(`could not start: ${(err as Error).message}`, 1);
+  }
+  log('spendline is up.');
+  log('');
+  log('  Point services at it:');
+  log(`    export OTLP_ENDPOINT=${pipeline.otlpUrl}`);
+  log('');
+  log(`  Status page     ${pipeline.sidecarUrl}/`);
+  log(`  Metrics         ${pipeline.sidecarUrl}/metrics`);
+  log(`  Usage API       ${pipeline.sidecarUrl}/api/usage`);
+  log(`  OTLP receiver   ${pipeline.otlpUrl}/v1/logs, ${pipeline.otlpUrl}/v1/traces`);
+  log(`  Export file     ${pipeline.exportFile}`);
+  if (pipeline.prometheus) {
+    log(`  Prometheus      ${pipeline.prometheus.prometheusUrl}`);
+    log(`  Alertmanager    ${pipeline.prometheus.alertmanagerUrl}`);
+  }
+  log('');
+  log('  Try: npm run demo   (sends traffic through the real openai/anthropic clients to a fake provider)');
+  log('  Ctrl-C stops everything cleanly.');
+
+  return new Promise<number>((resolveExit) => {
+    let code = 0;
+    const shutdown = (signal: string) => {
+      log(`spendline up: ${signal}: counting what was received, then stopping…`);
+      process.off('SIGINT', onInt);
+      process.off('SIGTERM', onTerm);
+      pipeline.stop().then(
+        () => {
+          log('spendline up: stopped; everything received is counted.');
+          resolveExit(code);
+        },
+        (err: Error) => {
+          process.stderr.write(`spendline up: stop failed: ${err.message}\n`);
+          resolveExit(1);
+        },
+      );
+    };
+    const onInt = () => shutdown('SIGINT');
+    const onTerm = () => shutdown('SIGTERM');
+    process.on('SIGINT', onInt);
+    process.on('SIGTERM', onTerm);
+    pipeline.sidecar.failed.catch((err: Error) => {
+      process.stderr.write(`spendline up: the sidecar failed: ${err.message}\n`);
+      code = 1;
+      shutdown('failure');
+    });
+  });
+}

@@ -1,0 +1,109 @@
+/**
+ * Embeddable sidecar: `startSidecar(config)` runs the counting pipeline and the HTTP server in this
+ * process (used by `spendline sidecar` and `spendline up`).
+ */
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createPricer } from '@spendline/sdk';
+import type { SidecarConfig } from './config.js';
+import { EXTENSIONS } from './extensionList.js';
+import type { SidecarExtension } from './extensions.js';
+import { type LedgerDb, openLedgerDb } from './ledger/openLedger.js';
+import { createSidecarMetrics } from './metrics.js';
+import { startIngestLoop } from './pipeline/ingestLoop.js';
+import { createApp, isLoopbackHost } from './server/app.js';
+
+export type { SidecarConfig } from './config.js';
+export { parseSidecarArgs } from './config.js';
+
+export interface RunningSidecar {
+  /** Base URL, e.g. http://127.0.0.1:9464 (the real port when 0 was asked for). */
+  url: string;
+  /** Resolves once the backlog present at start is read and committed (/readyz turns 200). */
+  ready: Promise<void>;
+  /** Rejects if the counting pipeline fails (e.g. the ledger cannot be written). */
+  failed: Promise<never>;
+  /** Commits the current batch, stops extensions and the server, closes the ledger. */
+  stop(): Promise<void>;
+  db: LedgerDb;
+}
+
+const DEFAULT_PUBLIC_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'public');
+
+export async function startSidecar(config: SidecarConfig): Promise<RunningSidecar> {
+  const now = config.now ?? Date.now;
+  const db = openLedgerDb(join(config.stateDir, 'ledger.sqlite'));
+  const metrics = createSidecarMetrics();
+  const pricer = createPricer(config.pricesFile !== undefined ? { overrides: config.pricesFile } : undefined);
+  const ingest = startIngestLoop(db, metrics, pricer, {
+    otlpGlobs: config.otlpGlobs,
+    jsonlGlobs: config.jsonlGlobs,
+    maxLineBytes: config.maxLineBytes,
+    batchBytes: config.batchBytes,
+    pollIntervalMs: config.pollIntervalMs,
+    dedupWindowMs: config.dedupWindowMs,
+    labelCaps: config.labelCaps,
+    now,
+  });
+  let ready = false;
+  void ingest.ready.then(() => {
+    ready = true;
+  });
+  const { app, api } = createApp({
+    registry: metrics.registry,
+    isReady: () => ready,
+    apiToken: config.apiToken,
+    loopbackOnly: isLoopbackHost(config.listen.host),
+    publicDir: config.publicDir ?? DEFAULT_PUBLIC_DIR,
+  });
+  const extensions: SidecarExtension[] = config.extensions ?? EXTENSIONS;
+  const started: SidecarExtension[] = [];
+  const server = await new Promise<Server>((resolve, reject) => {
+    const s = app.listen(config.listen.port, config.listen.host, (err?: Error) => (err ? reject(err) : resolve(s)));
+  });
+  try {
+    for (const ext of extensions) {
+      await ext.start({
+        db,
+        registry: metrics.registry,
+        api,
+        config: {
+          stateDir: config.stateDir,
+          billingGlobs: config.billingGlobs,
+          budgetsFile: config.budgetsFile,
+          pricesFile: config.pricesFile,
+        },
+        now,
+      });
+      started.push(ext);
+    }
+  } catch (err) {
+    await ingest.stop();
+    server.close();
+    db.close();
+    throw err;
+  }
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  let stopped: Promise<void> | undefined;
+  return {
+    url: `http://${host}:${address.port}`,
+    ready: ingest.ready,
+    failed: ingest.done.then(() => new Promise<never>(() => undefined)),
+    db,
+    stop() {
+      stopped ??= (async () => {
+        await ingest.stop();
+        for (const ext of started.reverse()) await ext.stop?.();
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeAllConnections();
+        });
+        db.close();
+      })();
+      return stopped;
+    },
+  };
+}

@@ -1,0 +1,192 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createGunzip, createInflate } from 'node:zlib';
+import { decodeOtlpProtobuf, type OtlpSignal } from './otlpProto.js';
+import { RotatingFile } from './rotatingFile.js';
+
+export interface ReceiverOptions {
+  host: string;
+  port: number;
+  /** The export file (collector file-exporter format: one OTLP/JSON request per line). */
+  filePath: string;
+  /** Largest accepted request body after decompression (collector default: 20 MiB). */
+  maxBodyBytes?: number;
+  rotateBytes?: number;
+  maxBackups?: number;
+}
+
+export interface ReceiverStats {
+  requests: number;
+  accepted: number;
+  rejected: number;
+  linesWritten: number;
+  bytesWritten: number;
+}
+
+export interface RunningReceiver {
+  url: string;
+  stats(): ReceiverStats;
+  /** Stops accepting, finishes requests in flight, flushes the file. */
+  close(): Promise<void>;
+}
+
+const PATHS: Record<string, OtlpSignal> = { '/v1/logs': 'logs', '/v1/traces': 'traces' };
+const TOP_KEY: Record<OtlpSignal, string> = { logs: 'resourceLogs', traces: 'resourceSpans' };
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * A local OTLP/HTTP receiver standing in for the collector on a laptop: accepts logs and traces as JSON
+ * or protobuf (optionally gzip/deflate), and appends each request as one OTLP/JSON line to a rotated
+ * file, exactly the format of the collector's `file` exporter with `format: json`.
+ */
+export async function startOtlpReceiver(options: ReceiverOptions): Promise<RunningReceiver> {
+  const maxBody = options.maxBodyBytes ?? 20 * 1024 * 1024;
+  const file = new RotatingFile({
+    path: options.filePath,
+    maxBytes: options.rotateBytes ?? 100 * 1024 * 1024,
+    maxBackups: options.maxBackups ?? 10,
+  });
+  const stats: ReceiverStats = { requests: 0, accepted: 0, rejected: 0, linesWritten: 0, bytesWritten: 0 };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    stats.requests++;
+    try {
+      const signal = PATHS[(req.url ?? '').split('?')[0] ?? ''];
+      if (signal === undefined)
+        throw new HttpError(404, `unknown path ${req.url}; use /v1/logs or /v1/traces`);
+      if (req.method !== 'POST') throw new HttpError(405, 'use POST');
+      const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+      const isJson = type === 'application/json';
+      const isProto = type === 'application/x-protobuf' || type === 'application/protobuf';
+      if (!isJson && !isProto) {
+        throw new HttpError(
+          415,
+          `unsupported content-type "${type}"; send application/json or application/x-protobuf`,
+        );
+      }
+      const body = await readBody(req, maxBody);
+      const message = isJson ? parseJsonRequest(signal, body) : parseProtoRequest(signal, body);
+      if (hasRecords(signal, message)) {
+        const line = JSON.stringify(message);
+        file.appendLine(line);
+        stats.linesWritten++;
+        stats.bytesWritten += Buffer.byteLength(line) + 1;
+      }
+      stats.accepted++;
+      if (isJson) {
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      } else {
+        res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end();
+      }
+    } catch (err) {
+      stats.rejected++;
+      const status = err instanceof HttpError ? err.status : 500;
+      const message = err instanceof Error ? err.message : String(err);
+      if (!res.headersSent)
+        res.writeHead(status, { 'content-type': 'application/json', connection: 'close' });
+      res.end(JSON.stringify({ code: status, message }));
+      req.resume();
+    }
+  };
+
+  const server: Server = createServer((req, res) => {
+    void handle(req, res);
+  });
+  server.keepAliveTimeout = 5000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://${options.host.includes(':') ? `[${options.host}]` : options.host}:${port}`,
+    stats: () => ({ ...stats }),
+    close: async () => {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      });
+      file.close();
+    },
+  };
+}
+
+async function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
+  const declared = Number(req.headers['content-length'] ?? Number.NaN);
+  if (Number.isFinite(declared) && declared > maxBytes) {
+    throw new HttpError(413, `request body of ${declared} bytes is over the ${maxBytes}-byte limit`);
+  }
+  const encoding = (req.headers['content-encoding'] ?? 'identity').toLowerCase();
+  let source: NodeJS.ReadableStream = req;
+  if (encoding === 'gzip') source = req.pipe(createGunzip());
+  else if (encoding === 'deflate') source = req.pipe(createInflate());
+  else if (encoding !== 'identity') throw new HttpError(415, `unsupported content-encoding "${encoding}"`);
+  const chunks: Buffer[] = [];
+  let total = 0;
+  try {
+    for await (const chunk of source) {
+      const buf = chunk as Buffer;
+      total += buf.length;
+      if (total > maxBytes) throw new HttpError(413, `request body is over the ${maxBytes}-byte limit`);
+      chunks.push(buf);
+    }
+  } catch (err) {
+    if (err instanceof HttpError) throw err;
+    throw new HttpError(400, `could not read the body: ${(err as Error).message}`);
+  }
+  return Buffer.concat(chunks, total);
+}
+
+function parseJsonRequest(signal: OtlpSignal, body: Buffer): Record<string, unknown> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body.toString('utf8'));
+  } catch (err) {
+    throw new HttpError(400, `malformed JSON: ${(err as Error).message}`);
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new HttpError(400, `expected an OTLP ${signal} request object`);
+  }
+  const top = (parsed as Record<string, unknown>)[TOP_KEY[signal]];
+  if (top !== undefined && !Array.isArray(top))
+    throw new HttpError(400, `${TOP_KEY[signal]} must be an array`);
+  normaliseIds(parsed);
+  return parsed as Record<string, unknown>;
+}
+
+function parseProtoRequest(signal: OtlpSignal, body: Buffer): Record<string, unknown> {
+  const decoded = decodeOtlpProtobuf(signal, body);
+  if (!decoded.ok) throw new HttpError(400, decoded.reason);
+  return decoded.message;
+}
+
+/** OTLP/JSON ids are hex; the collector writes them lowercase. */
+function normaliseIds(value: unknown): void {
+  if (Array.isArray(value)) {
+    for (const v of value) normaliseIds(v);
+    return;
+  }
+  if (value === null || typeof value !== 'object') return;
+  const obj = value as Record<string, unknown>;
+  for (const key of Object.keys(obj)) {
+    const v = obj[key];
+    if ((key === 'traceId' || key === 'spanId' || key === 'parentSpanId') && typeof v === 'string') {
+      obj[key] = v.toLowerCase();
+    } else if (key !== 'attributes' && key !== 'body' && typeof v === 'object') {
+      normaliseIds(v);
+    }
+  }
+}
+
+function hasRecords(signal: OtlpSignal, message: Record<string, unknown>): boolean {
+  const top = message[TOP_KEY[signal]];
+  return Array.isArray(top) && top.length > 0;
+}

@@ -1,0 +1,150 @@
+import type { LedgerDb } from '../ledger/openLedger.js';
+
+export const DAY_SECONDS = 86_400;
+
+export type DayStatus = 'within_tolerance' | 'beyond_tolerance' | 'not_billed_yet';
+
+export interface ReconciledDay {
+  /** UTC day `YYYY-MM-DD`. */
+  day: string;
+  provider: string;
+  trackedExactNano: number;
+  trackedEstimatedNano: number;
+  trackedNano: number;
+  /** Requests the ledger could not price (their cost is unknown, not $0). */
+  unpricedRequests: number;
+  billedNano: number | null;
+  /** The export the billed figure comes from (newest export when several sources cover the day). */
+  billingSource: string | null;
+  /** billed − tracked; negative when more was tracked than billed. */
+  untrackedNano: number | null;
+  /** untracked / billed; null when nothing (or $0) was billed. */
+  untrackedShare: number | null;
+  status: DayStatus;
+}
+
+export interface DayRange {
+  fromDay: string;
+  toDay: string;
+}
+
+export function dayOfSeconds(s: number): string {
+  return new Date(s * 1000).toISOString().slice(0, 10);
+}
+
+export function secondsOfDay(day: string): number {
+  return Date.parse(`${day}T00:00:00Z`) / 1000;
+}
+
+/** The last `daysBack` UTC days ending with today (inclusive). */
+export function lastDays(nowMs: number, daysBack: number): DayRange {
+  const today = Math.floor(nowMs / 1000 / DAY_SECONDS) * DAY_SECONDS;
+  return { fromDay: dayOfSeconds(today - (daysBack - 1) * DAY_SECONDS), toDay: dayOfSeconds(today) };
+}
+
+/**
+ * Tracked (ledger, by each record's own UTC day) against billed (imported exports), per provider per
+ * day. A day is beyond tolerance when |billed − tracked| > tolerancePct % of billed, or when tracked
+ * spend met a $0 bill. Days with tracked spend but no export yet are `not_billed_yet`.
+ */
+export function reconcileDays(db: LedgerDb, range: DayRange, tolerancePct: number): ReconciledDay[] {
+  const from = secondsOfDay(range.fromDay);
+  const to = secondsOfDay(range.toDay) + DAY_SECONDS;
+  const tracked = db
+    .prepare(
+      `SELECT provider, bucket_start - (bucket_start % ${DAY_SECONDS}) AS day_start,
+         SUM(CASE WHEN usage_type = 'exact' THEN cost_nano_usd ELSE 0 END) AS exact,
+         SUM(CASE WHEN usage_type = 'exact' THEN 0 ELSE cost_nano_usd END) AS estimated,
+         SUM(unpriced_requests) AS unpriced
+       FROM usage_rollup WHERE bucket_start >= ? AND bucket_start < ?
+       GROUP BY provider, day_start`,
+    )
+    .all(from, to) as {
+    provider: string;
+    day_start: number;
+    exact: number;
+    estimated: number;
+    unpriced: number;
+  }[];
+  const billed = db
+    .prepare(
+      `SELECT provider, day, source, cost_nano_usd AS cost FROM billing_daily WHERE day >= ? AND day <= ?
+       ORDER BY provider, day, export_version DESC, source`,
+    )
+    .all(range.fromDay, range.toDay) as { provider: string; day: string; source: string; cost: number }[];
+
+  const rows = new Map<string, ReconciledDay>();
+  const rowFor = (provider: string, day: string): ReconciledDay => {
+    const key = `${day}\u0000${provider}`;
+    let row = rows.get(key);
+    if (!row) {
+      row = {
+        day,
+        provider,
+        trackedExactNano: 0,
+        trackedEstimatedNano: 0,
+        trackedNano: 0,
+        unpricedRequests: 0,
+        billedNano: null,
+        billingSource: null,
+        untrackedNano: null,
+        untrackedShare: null,
+        status: 'not_billed_yet',
+      };
+      rows.set(key, row);
+    }
+    return row;
+  };
+  for (const t of tracked) {
+    const row = rowFor(t.provider, dayOfSeconds(t.day_start));
+    row.trackedExactNano = t.exact;
+    row.trackedEstimatedNano = t.estimated;
+    row.trackedNano = t.exact + t.estimated;
+    row.unpricedRequests = t.unpriced;
+  }
+  for (const b of billed) {
+    const row = rowFor(b.provider, b.day);
+    if (row.billingSource !== null) continue; // newest export already chosen (ORDER BY export_version DESC)
+    row.billedNano = b.cost;
+    row.billingSource = b.source;
+  }
+  const toleranceBp = BigInt(Math.round(tolerancePct * 100));
+  for (const row of rows.values()) {
+    if (row.billedNano === null) continue;
+    const untracked = row.billedNano - row.trackedNano;
+    row.untrackedNano = untracked;
+    row.untrackedShare = row.billedNano === 0 ? null : untracked / row.billedNano;
+    const gap = BigInt(Math.abs(untracked)) * 10_000n;
+    const allowed = toleranceBp * BigInt(Math.abs(row.billedNano));
+    row.status = gap > allowed ? 'beyond_tolerance' : 'within_tolerance';
+  }
+  return [...rows.values()].sort(
+    (a, b) => a.day.localeCompare(b.day) || a.provider.localeCompare(b.provider),
+  );
+}
+
+export interface TopSpender {
+  name: string;
+  trackedNano: number;
+}
+
+/** The models and services with the most tracked spend for one provider on one UTC day. */
+export function topSpenders(
+  db: LedgerDb,
+  provider: string,
+  day: string,
+  limit = 3,
+): { models: TopSpender[]; services: TopSpender[] } {
+  const from = secondsOfDay(day);
+  const top = (column: 'model' | 'service') =>
+    (
+      db
+        .prepare(
+          `SELECT ${column} AS name, SUM(cost_nano_usd) AS cost FROM usage_rollup
+           WHERE provider = ? AND bucket_start >= ? AND bucket_start < ?
+           GROUP BY ${column} ORDER BY cost DESC, name LIMIT ?`,
+        )
+        .all(provider, from, from + DAY_SECONDS, limit) as { name: string; cost: number }[]
+    ).map((r) => ({ name: r.name === '' ? '(unset)' : r.name, trackedNano: r.cost }));
+  return { models: top('model'), services: top('service') };
+}

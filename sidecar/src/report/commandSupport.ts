@@ -1,0 +1,47 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { type LedgerDb, openLedgerDb } from '../ledger/openLedger.js';
+
+/** The ledger file inside a state directory (the sidecar writes it, commands read it). */
+export function ledgerPath(stateDir: string): string {
+  return join(stateDir, 'ledger.sqlite');
+}
+
+/** `--state-dir` value, else `SPENDLINE_STATE_DIR`, else `./spendline-state` (the sidecar's default, config.ts). */
+export function stateDirOf(flag: string | undefined): string {
+  return flag ?? process.env.SPENDLINE_STATE_DIR ?? './spendline-state';
+}
+
+export type OpenedLedger = { ok: true; db: LedgerDb; path: string } | { ok: false; reason: string };
+
+/** Opens the ledger of a state directory; `create` false refuses a missing ledger (a report of nothing is a mistake). */
+export function openStateLedger(stateDir: string, create: boolean): OpenedLedger {
+  const path = ledgerPath(stateDir);
+  if (!create && !existsSync(path)) {
+    return { ok: false, reason: `no ledger at ${path} (is --state-dir right? the sidecar creates it)` };
+  }
+  try {
+    const db = openLedgerDb(path);
+    // Reports scan large rollup ranges once: map the file instead of copying pages through read().
+    db.pragma('mmap_size = 1073741824');
+    return { ok: true, db, path };
+  } catch (err) {
+    return { ok: false, reason: `cannot open ledger ${path}: ${(err as Error).message}` };
+  }
+}
+
+/** Parses a positive integer flag; undefined when absent. */
+export function positiveInt(
+  name: string,
+  value: string | undefined,
+): { ok: true; value: number | undefined } | { ok: false; reason: string } {
+  if (value === undefined) return { ok: true, value: undefined };
+  if (!/^\d+$/.test(value) || Number(value) < 1)
+    return { ok: false, reason: `--${name} must be a positive integer, got ${JSON.stringify(value)}` };
+  return { ok: true, value: Number(value) };
+}
+
+export function fail(message: string, code = 2): number {
+  process.stderr.write(`spendline: ${message}\n`);
+  return code;
+}

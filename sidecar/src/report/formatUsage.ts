@@ -1,0 +1,161 @@
+import { formatUsd } from '@spendline/sdk';
+import { costCell, usdDecimal } from './money.js';
+import type { UsageRow, UsageTotals } from './queryUsage.js';
+
+export const REPORT_FORMATS = ['table', 'json', 'csv', 'markdown'] as const;
+export type ReportFormat = (typeof REPORT_FORMATS)[number];
+
+/** JSON shape shared by `spendline report --format json` and the usage API. Money: exact decimal strings. */
+export function totalsToJson(t: UsageTotals) {
+  return {
+    requests: t.requests,
+    errors: t.errors,
+    cost_usd: usdDecimal(t.costNano),
+    exact_cost_usd: usdDecimal(t.exactCostNano),
+    estimated_cost_usd: usdDecimal(t.estimatedCostNano),
+    cost_complete: t.unpricedRequests === 0,
+    unpriced_requests: t.unpricedRequests,
+    unpriced_tokens: t.unpricedTokens,
+    tokens: {
+      input: t.inputTokens,
+      cache_read: t.cacheReadTokens,
+      cache_write: t.cacheWriteTokens,
+      output: t.outputTokens,
+      reasoning: t.reasoningTokens,
+    },
+    ocr_pages: t.ocrPages,
+    embedding_inputs: t.embeddingInputs,
+  };
+}
+
+function totalTokens(t: UsageTotals): number {
+  return t.inputTokens + t.cacheReadTokens + t.cacheWriteTokens + t.outputTokens + t.reasoningTokens;
+}
+
+const CSV_HEADER = [
+  'cost_usd',
+  'exact_cost_usd',
+  'estimated_cost_usd',
+  'unpriced_requests',
+  'unpriced_tokens',
+  'requests',
+  'errors',
+  'input_tokens',
+  'cache_read_tokens',
+  'cache_write_tokens',
+  'output_tokens',
+  'reasoning_tokens',
+  'ocr_pages',
+  'embedding_inputs',
+];
+
+function csvField(v: string | number): string {
+  const s = String(v);
+  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+/** CSV for billing/finance tools: exact decimal USD, one row per group, no total row. */
+export function usageToCsv(groupBy: string, rows: UsageRow[]): string {
+  const lines = [[groupBy, ...CSV_HEADER].join(',')];
+  for (const r of rows) {
+    lines.push(
+      [
+        r.key,
+        usdDecimal(r.costNano),
+        usdDecimal(r.exactCostNano),
+        usdDecimal(r.estimatedCostNano),
+        r.unpricedRequests,
+        r.unpricedTokens,
+        r.requests,
+        r.errors,
+        r.inputTokens,
+        r.cacheReadTokens,
+        r.cacheWriteTokens,
+        r.outputTokens,
+        r.reasoningTokens,
+        r.ocrPages,
+        r.embeddingInputs,
+      ]
+        .map(csvField)
+        .join(','),
+    );
+  }
+  return `${lines.join('\r\n')}\r\n`;
+}
+
+function cells(label: string, t: UsageTotals): string[] {
+  return [
+    label,
+    costCell(t.costNano, t.unpricedRequests),
+    formatUsd(t.exactCostNano),
+    formatUsd(t.estimatedCostNano),
+    t.unpricedRequests === 0 ? '-' : `${t.unpricedRequests} req / ${t.unpricedTokens} tok`,
+    String(t.requests),
+    String(totalTokens(t)),
+  ];
+}
+
+function header(groupBy: string): string[] {
+  return [groupBy, 'cost', 'exact', 'estimated', 'unpriced', 'requests', 'tokens'];
+}
+
+function unpricedNote(totals: UsageTotals): string[] {
+  if (totals.unpricedRequests === 0) return [];
+  return [
+    `Unpriced: ${totals.unpricedRequests} requests (${totals.unpricedTokens} tokens) have no known price; their cost is NOT in the totals (add prices with --prices).`,
+  ];
+}
+
+function moreNote(hidden: number): string[] {
+  return hidden > 0 ? [`(${hidden} more rows not shown: --top 0 lists all; the total covers every row)`] : [];
+}
+
+/** Aligned plain-text table with a total row (the default output); `hiddenRows` = groups cut by --top. */
+export function usageToTable(groupBy: string, rows: UsageRow[], totals: UsageTotals, hiddenRows = 0): string {
+  const body = [
+    header(groupBy),
+    ...rows.map((r) => cells(r.key === '' ? '(unset)' : r.key, r)),
+    cells('TOTAL', totals),
+  ];
+  const widths = (body[0] ?? []).map((_, i) =>
+    body.reduce((w, row) => Math.max(w, (row[i] ?? '').length), 0),
+  );
+  const fmt = (row: string[]) =>
+    row.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ');
+  const rule = widths.map((w) => '-'.repeat(w)).join('  ');
+  const [head, ...rest] = body;
+  const groups = rest.slice(0, -1).map(fmt);
+  const lines = [
+    fmt(head ?? []),
+    rule,
+    ...groups,
+    ...(groups.length > 0 ? [rule] : []),
+    fmt(rest[rest.length - 1] ?? []),
+  ];
+  return `${[...lines, ...moreNote(hiddenRows), ...unpricedNote(totals)].join('\n')}\n`;
+}
+
+export function usageToMarkdown(
+  groupBy: string,
+  rows: UsageRow[],
+  totals: UsageTotals,
+  title: string,
+  hiddenRows = 0,
+): string {
+  const h = header(groupBy);
+  const lines = [
+    `# ${title}`,
+    '',
+    `| ${h.join(' | ')} |`,
+    `| --- | ${h
+      .slice(1)
+      .map(() => '---:')
+      .join(' | ')} |`,
+    ...rows.map((r) => `| ${cells(r.key === '' ? '(unset)' : r.key, r).join(' | ')} |`),
+    `| ${cells('**total**', totals).join(' | ')} |`,
+    '',
+    ...moreNote(hiddenRows),
+    ...unpricedNote(totals),
+  ];
+  return `${lines.join('\n')}\n`;
+}

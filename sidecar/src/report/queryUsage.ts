@@ -1,0 +1,163 @@
+import type { LedgerDb } from '../ledger/openLedger.js';
+
+export const GROUP_BY = ['provider', 'model', 'service', 'feature', 'user', 'task', 'tenant', 'day'] as const;
+export type GroupBy = (typeof GROUP_BY)[number];
+export const FILTERS = ['provider', 'model', 'service', 'feature', 'user', 'task', 'tenant'] as const;
+export type FilterName = (typeof FILTERS)[number];
+export type UsageFilters = Partial<Record<FilterName, string>>;
+
+export interface UsageQuery {
+  /** Inclusive start, unix seconds: a bucket counts when it starts in [from, to). */
+  fromSec: number;
+  toSec: number;
+  groupBy?: GroupBy | undefined;
+  filters?: UsageFilters;
+  /** Only the `limit` biggest groups (by cost; by date for `day`); totals still cover every group. */
+  limit?: number | undefined;
+}
+
+export interface UsageTotals {
+  requests: number;
+  errors: number;
+  costNano: bigint;
+  exactCostNano: bigint;
+  estimatedCostNano: bigint;
+  /** Requests with no known price: their cost is missing from costNano, never $0. */
+  unpricedRequests: number;
+  unpricedTokens: number;
+  inputTokens: number;
+  cacheReadTokens: number;
+  cacheWriteTokens: number;
+  outputTokens: number;
+  reasoningTokens: number;
+  ocrPages: number;
+  embeddingInputs: number;
+}
+export interface UsageRow extends UsageTotals {
+  /** The group's value ('' = not set); absent for an ungrouped query. */
+  key: string;
+}
+export type UsageResult =
+  | { ok: true; rows: UsageRow[]; totals: UsageTotals /** groups before `limit` */; groupCount: number }
+  | { ok: false; reason: string };
+
+const ROLLUP_COLUMN: Record<Exclude<GroupBy, 'day'>, string> = {
+  provider: 'provider',
+  model: 'model',
+  service: 'service',
+  feature: 'feature',
+  tenant: 'tenant_id',
+  user: 'principal_id',
+  task: 'principal_id',
+};
+
+const SELECT_MEASURES = `
+  SUM(requests) AS requests, SUM(errors) AS errors,
+  SUM(cost_nano_usd) AS cost,
+  SUM(CASE WHEN usage_type = 'exact' THEN cost_nano_usd ELSE 0 END) AS exact_cost,
+  SUM(unpriced_requests) AS unpriced_requests, SUM(unpriced_tokens) AS unpriced_tokens,
+  SUM(input_tokens) AS input_tokens, SUM(cache_read_tokens) AS cache_read_tokens,
+  SUM(cache_write_tokens) AS cache_write_tokens, SUM(output_tokens) AS output_tokens,
+  SUM(reasoning_tokens) AS reasoning_tokens, SUM(ocr_pages) AS ocr_pages, SUM(embedding_inputs) AS embedding_inputs`;
+
+type SqlRow = Record<string, bigint | string | null>;
+
+function toTotals(r: SqlRow): UsageTotals {
+  const n = (k: string) => Number(r[k] ?? 0n);
+  const cost = BigInt(r.cost ?? 0n);
+  const exact = BigInt(r.exact_cost ?? 0n);
+  return {
+    requests: n('requests'),
+    errors: n('errors'),
+    costNano: cost,
+    exactCostNano: exact,
+    estimatedCostNano: cost - exact,
+    unpricedRequests: n('unpriced_requests'),
+    unpricedTokens: n('unpriced_tokens'),
+    inputTokens: n('input_tokens'),
+    cacheReadTokens: n('cache_read_tokens'),
+    cacheWriteTokens: n('cache_write_tokens'),
+    outputTokens: n('output_tokens'),
+    reasoningTokens: n('reasoning_tokens'),
+    ocrPages: n('ocr_pages'),
+    embeddingInputs: n('embedding_inputs'),
+  };
+}
+
+function addTotals(into: UsageTotals, r: UsageTotals): void {
+  into.requests += r.requests;
+  into.errors += r.errors;
+  into.costNano += r.costNano;
+  into.exactCostNano += r.exactCostNano;
+  into.estimatedCostNano += r.estimatedCostNano;
+  into.unpricedRequests += r.unpricedRequests;
+  into.unpricedTokens += r.unpricedTokens;
+  into.inputTokens += r.inputTokens;
+  into.cacheReadTokens += r.cacheReadTokens;
+  into.cacheWriteTokens += r.cacheWriteTokens;
+  into.outputTokens += r.outputTokens;
+  into.reasoningTokens += r.reasoningTokens;
+  into.ocrPages += r.ocrPages;
+  into.embeddingInputs += r.embeddingInputs;
+}
+
+/**
+ * Usage from the rollup tables. Per-user and per-task questions (group or filter) read
+ * `usage_rollup_principal`; everything else reads `usage_rollup`. One principal kind per query
+ * (the ledger keeps users and tasks apart), and tenants are not kept per principal.
+ */
+export function queryUsage(db: LedgerDb, q: UsageQuery): UsageResult {
+  const filters = q.filters ?? {};
+  const principalKinds = new Set<'user' | 'task'>();
+  if (q.groupBy === 'user' || filters.user !== undefined) principalKinds.add('user');
+  if (q.groupBy === 'task' || filters.task !== undefined) principalKinds.add('task');
+  if (principalKinds.size > 1)
+    return {
+      ok: false,
+      reason:
+        'users and tasks cannot be combined in one query (group by one, filter by the other is not kept)',
+    };
+  const kind = [...principalKinds][0];
+  if (kind !== undefined && (q.groupBy === 'tenant' || filters.tenant !== undefined)) {
+    return {
+      ok: false,
+      reason: `tenant cannot be combined with ${kind}: per-${kind} usage is not kept per tenant`,
+    };
+  }
+  const where = ['bucket_start >= @from', 'bucket_start < @to'];
+  const params: Record<string, string | number> = { from: q.fromSec, to: q.toSec };
+  if (kind !== undefined) {
+    where.push('principal_kind = @kind');
+    params.kind = kind;
+  }
+  for (const name of FILTERS) {
+    const value = filters[name];
+    if (value === undefined) continue;
+    where.push(`${ROLLUP_COLUMN[name]} = @f_${name}`);
+    params[`f_${name}`] = value;
+  }
+  const table = kind === undefined ? 'usage_rollup' : 'usage_rollup_principal';
+  const keyExpr =
+    q.groupBy === undefined
+      ? "''"
+      : q.groupBy === 'day'
+        ? "strftime('%Y-%m-%d', bucket_start - (bucket_start % 86400), 'unixepoch')"
+        : ROLLUP_COLUMN[q.groupBy];
+  const grouped = q.groupBy !== undefined;
+  const order = q.groupBy === 'day' ? 'key' : 'cost DESC, key';
+  const limit = grouped && q.limit !== undefined && q.limit > 0 ? ` LIMIT ${Math.floor(q.limit)}` : '';
+  // Sorting and the top-N cut happen in SQLite: a by-task report may have 10^5..10^6 groups.
+  const sql = `SELECT ${keyExpr} AS key, ${SELECT_MEASURES}${grouped ? ', COUNT(*) OVER () AS group_count' : ''}
+    FROM ${table} WHERE ${where.join(' AND ')}${grouped ? ` GROUP BY key ORDER BY ${order}${limit}` : ''}`;
+  const raw = db.prepare(sql).safeIntegers(true).all(params) as SqlRow[];
+  const rows = raw
+    .filter((r) => r.requests !== null)
+    .map((r) => ({ key: String(r.key ?? ''), ...toTotals(r) }));
+  const groupCount = grouped ? Number(raw[0]?.group_count ?? 0) : rows.length;
+  let totals = toTotals({});
+  if (groupCount > rows.length) {
+    const all = queryUsage(db, { ...q, groupBy: undefined, limit: undefined });
+    if (all.ok) totals = all.totals;
+  } else for (const r of rows) addTotals(totals, r);
+  return { ok: true, rows, totals, groupCount };
+}

@@ -1,0 +1,189 @@
+import { type FileHandle, open, stat } from 'node:fs/promises';
+import { ReadBuffer, readCompleteLines } from './completeLines.js';
+import { inodeKey, refreshTracking, startTracking, type TrackedFile } from './trackedFile.js';
+import type { FileCheckpoint, OversizedLine, TailBatch, Tailer, TailerOptions, TailLine } from './types.js';
+import { type FileKind, WatchedFiles } from './watchedFiles.js';
+
+/** A file missing from this many discoveries in a row (and read to its end) is forgotten. */
+const MISSED_DISCOVERIES_TO_FORGET = 2;
+
+/** An error from the file system (ENOENT between discovery and open, EACCES, ...): a race, not a bug. */
+function isIoError(error: unknown): boolean {
+  return error instanceof Error && typeof (error as NodeJS.ErrnoException).code === 'string';
+}
+
+/**
+ * Polling tailer over the otlp and jsonl globs: yields complete lines exactly once per file content,
+ * following files by identity (device + inode + first-line hash) through rotation, truncation, deletion
+ * and restarts from committed checkpoints. See `Tailer` in types.ts for the contract.
+ */
+export function createTailer(options: TailerOptions): Tailer {
+  const scratch = new ReadBuffer();
+  const tracked = new Map<string, TrackedFile>(); // by inode: one content per inode at a time
+  const restored = new Map<string, { checkpoint: FileCheckpoint; missed: number }>();
+  for (const cp of options.checkpoints)
+    restored.set(inodeKey(cp.dev, cp.ino), { checkpoint: { ...cp }, missed: 0 });
+  const watched = new WatchedFiles(
+    options.otlpGlobs,
+    options.jsonlGlobs,
+    options.checkpoints.map((cp): [string, FileKind] => [cp.path, cp.kind]),
+  );
+  let polling = false;
+
+  /** Finds `path`'s file among the tracked ones, or opens and starts tracking it. */
+  async function see(path: string, kind: FileKind, seen: Set<string>): Promise<void> {
+    let inode: string;
+    try {
+      const st = await stat(path);
+      if (!st.isFile()) return;
+      inode = inodeKey(st.dev, st.ino);
+    } catch (error) {
+      if (isIoError(error)) return;
+      throw error;
+    }
+    const known = tracked.get(inode);
+    if (known !== undefined) {
+      if (!seen.has(inode)) known.checkpoint.path = path; // renamed (rotated): same file, new name
+      seen.add(inode);
+      return;
+    }
+    let handle: FileHandle;
+    try {
+      handle = await open(path, 'r');
+    } catch (error) {
+      if (isIoError(error)) return;
+      throw error;
+    }
+    try {
+      const statAtMs = Date.now();
+      const st = await handle.stat();
+      const opened = inodeKey(st.dev, st.ino);
+      if (!st.isFile() || tracked.has(opened)) {
+        await handle.close(); // replaced between stat and open: found again on the next poll
+        return;
+      }
+      const prior = restored.get(opened);
+      restored.delete(opened);
+      tracked.set(opened, await startTracking(handle, st, path, kind, prior?.checkpoint, scratch, statAtMs));
+      seen.add(opened);
+    } catch (error) {
+      await handle.close().catch(() => undefined);
+      if (isIoError(error)) return;
+      throw error;
+    }
+  }
+
+  /** Re-stats every tracked file; drops deleted ones. Returns the bytes lost to deletion/truncation. */
+  async function refreshAll(seen: Set<string>): Promise<number> {
+    let lost = 0;
+    for (const [inode, file] of tracked) {
+      file.missed = seen.has(inode) ? 0 : file.missed + 1;
+      try {
+        const statAtMs = Date.now();
+        const st = await file.handle.stat();
+        if (st.nlink === 0) {
+          // Deleted: its name is gone, so nothing more is read from it (deterministic, like the collector's view).
+          lost += Math.max(0, st.size - file.checkpoint.offset);
+          tracked.delete(inode);
+          await file.handle.close().catch(() => undefined);
+          continue;
+        }
+        lost += await refreshTracking(file, st, statAtMs, scratch);
+      } catch (error) {
+        if (!isIoError(error)) throw error;
+        file.drained = true; // unreadable this poll; retried on the next
+      }
+    }
+    for (const [inode, entry] of restored) {
+      if (++entry.missed >= MISSED_DISCOVERIES_TO_FORGET) restored.delete(inode);
+    }
+    return lost;
+  }
+
+  /** Reads about `maxBytes` of complete lines, round-robin over files with data, oldest first. */
+  async function readAll(maxBytes: number, lines: TailLine[], oversized: OversizedLine[]): Promise<void> {
+    const order = [...tracked.values()]
+      .filter((f) => !f.drained)
+      .sort((a, b) => a.mtimeMs - b.mtimeMs || (a.checkpoint.path < b.checkpoint.path ? -1 : 1));
+    let budget = maxBytes;
+    let active = order;
+    while (active.length > 0 && (budget > 0 || lines.length + oversized.length === 0)) {
+      const share = Math.max(1, Math.ceil(budget / active.length));
+      for (const file of active) {
+        if (budget <= 0 && lines.length + oversized.length > 0) break;
+        const cp = file.checkpoint;
+        let got: Awaited<ReturnType<typeof readCompleteLines>>;
+        try {
+          got = await readCompleteLines(
+            file.handle,
+            cp.offset,
+            file.size,
+            share,
+            options.maxLineBytes,
+            scratch,
+          );
+        } catch (error) {
+          if (!isIoError(error)) throw error;
+          file.drained = true;
+          continue;
+        }
+        for (const line of got.lines) {
+          lines.push({ text: line.text, kind: cp.kind, path: cp.path, endOffset: line.endOffset });
+        }
+        for (const o of got.oversized)
+          oversized.push({ path: cp.path, kind: cp.kind, offset: o.offset, bytes: o.bytes });
+        const consumed = got.offset - cp.offset;
+        cp.offset = got.offset;
+        budget -= consumed;
+        if (consumed < share || cp.offset >= file.size) file.drained = true;
+      }
+      active = active.filter((f) => !f.drained);
+    }
+  }
+
+  /** Forgets files gone from every watched name for a while once nothing complete is left in them. */
+  async function forgetVanished(): Promise<number> {
+    let lost = 0;
+    for (const [inode, file] of tracked) {
+      if (file.missed < MISSED_DISCOVERIES_TO_FORGET || !file.drained) continue;
+      lost += Math.max(0, file.size - file.checkpoint.offset);
+      tracked.delete(inode);
+      await file.handle.close().catch(() => undefined);
+    }
+    return lost;
+  }
+
+  return {
+    async poll(maxBytes: number): Promise<TailBatch> {
+      if (polling) throw new Error('Tailer.poll called while a poll is running');
+      polling = true;
+      try {
+        const seen = new Set<string>();
+        for (const [path, kind] of await watched.discover()) await see(path, kind, seen);
+        let lostBytes = await refreshAll(seen);
+        const lines: TailLine[] = [];
+        const oversized: OversizedLine[] = [];
+        await readAll(maxBytes, lines, oversized);
+        lostBytes += await forgetVanished();
+        const checkpoints: FileCheckpoint[] = [];
+        const unreadBytes: Record<string, number> = {};
+        let caughtUp = true;
+        for (const file of tracked.values()) {
+          checkpoints.push({ ...file.checkpoint });
+          const path = file.checkpoint.path;
+          unreadBytes[path] = (unreadBytes[path] ?? 0) + file.size - file.checkpoint.offset;
+          if (!file.drained) caughtUp = false;
+        }
+        for (const entry of restored.values()) checkpoints.push({ ...entry.checkpoint });
+        return { lines, oversized, checkpoints, unreadBytes, caughtUp, lostBytes };
+      } finally {
+        polling = false;
+      }
+    },
+    async close(): Promise<void> {
+      const files = [...tracked.values()];
+      tracked.clear();
+      await Promise.all(files.map((f) => f.handle.close().catch(() => undefined)));
+    },
+  };
+}

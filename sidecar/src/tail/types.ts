@@ -1,0 +1,80 @@
+/**
+ * The tailer's contract with the ingest loop. The tailer yields only complete lines; the ingest loop
+ * commits the decoded records together with `checkpoints` in one ledger transaction, so a crash at any
+ * instant resumes from the last committed positions: nothing lost, nothing counted twice.
+ */
+
+/** Where reading of one file stands. Identity = device + inode + hash of the first complete line. */
+export interface FileCheckpoint {
+  /** Stable identity key: `${dev}:${ino}:${fingerprint}`. */
+  key: string;
+  /** Path the file was last seen at (informational: files are matched by identity, not path). */
+  path: string;
+  dev: number;
+  ino: number;
+  /** Hash of the first complete line ('' until the file has one; then offset is 0). */
+  fingerprint: string;
+  /** Byte offset just past the last consumed complete line. */
+  offset: number;
+  /** Which decoder its lines go to. */
+  kind: 'otlp' | 'jsonl';
+}
+
+export interface TailLine {
+  /** The line without its trailing newline (and without a trailing `\r`). */
+  text: string;
+  kind: 'otlp' | 'jsonl';
+  path: string;
+  /** Offset just past this line's newline in its file. */
+  endOffset: number;
+}
+
+export interface OversizedLine {
+  path: string;
+  kind: 'otlp' | 'jsonl';
+  /** Offset where the skipped line starts, and its length in bytes (newline excluded). */
+  offset: number;
+  bytes: number;
+}
+
+export interface TailBatch {
+  lines: TailLine[];
+  /** Lines longer than the maximum: skipped (never buffered whole) and to be counted as rejected. */
+  oversized: OversizedLine[];
+  /**
+   * The full set of checkpoints after this batch (every file still tracked). Persist it atomically with
+   * the batch's effects; files that disappeared and were fully read are no longer in it.
+   */
+  checkpoints: FileCheckpoint[];
+  /** Bytes not yet consumed per tracked path (for spendline_unread_bytes). */
+  unreadBytes: Record<string, number>;
+  /** True when every tracked file has been read to its last complete line. */
+  caughtUp: boolean;
+  /**
+   * Bytes that can never be read, found since the previous poll: the unread rest of files deleted or
+   * truncated before being read to their end (for a counter of lost data). Optional only so older
+   * producers of TailBatch keep compiling; createTailer always sets it.
+   */
+  lostBytes?: number;
+}
+
+export interface TailerOptions {
+  otlpGlobs: string[];
+  jsonlGlobs: string[];
+  /** Lines over this many bytes are skipped and reported in `oversized`. */
+  maxLineBytes: number;
+  /** Checkpoints loaded from the ledger at start ([] on first start). */
+  checkpoints: FileCheckpoint[];
+}
+
+export interface Tailer {
+  /**
+   * Discovers files (globs, plus the collector's rotated backups `<name>-<timestamp>[-size].<ext>` beside
+   * each match), detects rotation and truncation, and reads complete lines: at most about `maxBytes` of
+   * line data (at least one line when any is available). Never throws for I/O races (a file deleted
+   * mid-read is skipped); throws only for bugs.
+   */
+  poll(maxBytes: number): Promise<TailBatch>;
+  /** Releases open file handles. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,126 @@
+import { mkdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseSidecarArgs, type RunningSidecar, startSidecar } from '../index.js';
+import { type RunningReceiver, startOtlpReceiver } from '../receiver/index.js';
+import { type LocalPrometheus, startLocalPrometheus } from './localPrometheus.js';
+
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+export interface LocalPipelineOptions {
+  stateDir: string;
+  otlpListen: HostPort;
+  /** The sidecar's HTTP address (status page, /metrics, /api). */
+  listen: HostPort;
+  /** Extra sidecar flags passed through (--prices, --billing, --budgets, …). */
+  sidecarArgs: string[];
+  withPrometheus?: { prometheusListen: HostPort; alertmanagerListen: HostPort };
+  rotateBytes: number;
+  log: (line: string) => void;
+}
+
+export interface LocalPipeline {
+  otlpUrl: string;
+  sidecarUrl: string;
+  exportFile: string;
+  prometheus: LocalPrometheus | undefined;
+  sidecar: RunningSidecar;
+  receiver: RunningReceiver;
+  /** Stops accepting telemetry, lets the sidecar count what was written, commits, stops children. */
+  stop(): Promise<void>;
+}
+
+const PROMETHEUS_ASSETS = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'prometheus');
+const hostPort = (a: HostPort) => `${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`;
+
+/**
+ * The whole pipeline in one process, for a laptop: a local OTLP/HTTP receiver standing in for the
+ * collector (same file-export format and rotation), the sidecar tailing that file, and optionally
+ * Prometheus and Alertmanager as children with the project's rules.
+ */
+export async function startLocalPipeline(options: LocalPipelineOptions): Promise<LocalPipeline> {
+  const exportDir = join(options.stateDir, 'otlp');
+  mkdirSync(exportDir, { recursive: true });
+  const exportFile = join(exportDir, 'export.jsonl');
+  const parsed = parseSidecarArgs([
+    '--otlp-file',
+    exportFile,
+    '--state-dir',
+    options.stateDir,
+    '--listen',
+    hostPort(options.listen),
+    ...options.sidecarArgs,
+  ]);
+  if (!parsed.ok) throw new Error(parsed.reason);
+  if (parsed.help) throw new Error('unexpected --help');
+  const sidecar = await startSidecar(parsed.config);
+  let receiver: RunningReceiver;
+  try {
+    receiver = await startOtlpReceiver({
+      host: options.otlpListen.host,
+      port: options.otlpListen.port,
+      filePath: exportFile,
+      rotateBytes: options.rotateBytes,
+    });
+  } catch (err) {
+    await sidecar.stop();
+    throw err;
+  }
+  let prometheus: LocalPrometheus | undefined;
+  if (options.withPrometheus) {
+    const sidecarTarget = new URL(sidecar.url).host;
+    try {
+      prometheus = startLocalPrometheus({
+        dir: join(options.stateDir, 'prometheus'),
+        assetsDir: PROMETHEUS_ASSETS,
+        sidecarTarget,
+        prometheusListen: hostPort(options.withPrometheus.prometheusListen),
+        alertmanagerListen: hostPort(options.withPrometheus.alertmanagerListen),
+      });
+    } catch (err) {
+      await receiver.close();
+      await sidecar.stop();
+      throw err;
+    }
+  }
+  let stopping: Promise<void> | undefined;
+  return {
+    otlpUrl: receiver.url,
+    sidecarUrl: sidecar.url,
+    exportFile,
+    prometheus,
+    sidecar,
+    receiver,
+    stop() {
+      stopping ??= (async () => {
+        await receiver.close();
+        await waitUntilRead(sidecar.url, 15_000);
+        await sidecar.stop();
+        await prometheus?.stop();
+      })();
+      return stopping;
+    },
+  };
+}
+
+/** Waits until the sidecar reports no unread bytes, so nothing written is left for the next start. */
+async function waitUntilRead(sidecarUrl: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      const text = await (await fetch(`${sidecarUrl}/metrics`, { signal: AbortSignal.timeout(2000) })).text();
+      let unread = 0;
+      for (const line of text.split('\n')) {
+        if (line.startsWith('spendline_unread_bytes'))
+          unread += Number(line.slice(line.lastIndexOf(' ') + 1));
+      }
+      if (unread === 0) return;
+    } catch {
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

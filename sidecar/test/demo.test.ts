@@ -1,0 +1,61 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { decodeOtlpJsonLine } from '../src/decode/index.js';
+import { runDemo } from '../src/demo/traffic.js';
+import { type RunningReceiver, startOtlpReceiver } from '../src/receiver/index.js';
+
+let dir: string | undefined;
+let receiver: RunningReceiver | undefined;
+afterEach(async () => {
+  await receiver?.close();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('spendline demo', () => {
+  it('sends one usage record per call, errors included, through the SDK into the local receiver', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'spendline-demo-'));
+    const filePath = join(dir, 'export.jsonl');
+    receiver = await startOtlpReceiver({ host: '127.0.0.1', port: 0, filePath });
+    const summary = await runDemo({
+      endpoint: receiver.url,
+      requests: 40,
+      rate: 0,
+      seed: 7,
+      serviceName: 'demo-test',
+    });
+    expect(summary.calls).toBe(40);
+    expect(summary.telemetry).toMatchObject({
+      recordsEmitted: 40,
+      logsExported: 40,
+      spansExported: 40,
+      logsDropped: 0,
+      logsFailed: 0,
+    });
+
+    const records = readFileSync(filePath, 'utf8')
+      .split('\n')
+      .filter((l) => l !== '')
+      .flatMap((l) => decodeOtlpJsonLine(l).records);
+    const logs = records.filter((r) => r.source === 'log');
+    const spans = records.filter((r) => r.source === 'span');
+    expect(logs).toHaveLength(40);
+    // The span of each call carries the same usage id as its event: counted once by the sidecar.
+    expect(new Set(spans.map((r) => r.dedupKey))).toEqual(new Set(logs.map((r) => r.dedupKey)));
+    expect(logs.filter((r) => r.status === 'error')).toHaveLength(summary.errors);
+    expect(summary.errors).toBeGreaterThan(0);
+    expect(new Set(logs.map((r) => r.service))).toEqual(new Set(['demo-test']));
+    const perModel: Record<string, number> = {};
+    for (const r of logs) perModel[r.requestModel] = (perModel[r.requestModel] ?? 0) + 1;
+    expect(perModel).toEqual(summary.byModel);
+    expect(logs.filter((r) => r.operation === 'embeddings')).toHaveLength(summary.embeddings);
+    expect(logs.filter((r) => r.operation === 'ocr')).toHaveLength(summary.ocrJobs);
+    expect(new Set(logs.map((r) => r.userId)).size).toBeGreaterThan(2);
+    expect(new Set(logs.map((r) => r.feature)).size).toBeGreaterThan(2);
+    // Cached and reasoning tokens arrive exactly as the fake provider reported them.
+    const o3 = logs.find((r) => r.requestModel === 'o3-mini' && r.status === 'ok' && r.usageType === 'exact');
+    if (o3)
+      expect(o3.tokens).toMatchObject({ inputTokens: 1200, outputTokens: 900, reasoningOutputTokens: 640 });
+  }, 60_000);
+});

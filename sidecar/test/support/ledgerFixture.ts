@@ -1,0 +1,68 @@
+import { type LedgerDb, openLedgerDb } from '../../src/ledger/openLedger.js';
+import { createRollupWriter, emptyMeasures, type Measures } from '../../src/ledger/rollups.js';
+
+/** One model call (or a batch of identical ones) as the ingest pipeline would roll it up. */
+export interface KnownCall {
+  /** The record's own timestamp: ISO string or unix ms. */
+  at: string | number;
+  provider: string;
+  model?: string;
+  service?: string;
+  operation?: string;
+  feature?: string;
+  tenant?: string;
+  usageType?: 'exact' | 'estimated';
+  user?: string;
+  task?: string;
+  /** Priced cost in nano-USD (omit with `unpriced`). */
+  costNano?: number;
+  requests?: number;
+  errors?: number;
+  /** The calls had no known price: counted as unpriced, cost 0 in the sum. */
+  unpriced?: boolean;
+  inputTokens?: number;
+  outputTokens?: number;
+}
+
+export function memoryLedger(): LedgerDb {
+  return openLedgerDb(':memory:');
+}
+
+/** Writes known traffic into hourly rollups (and per-user / per-task rollups) in one transaction. */
+export function addKnownTraffic(db: LedgerDb, calls: KnownCall[]): void {
+  const writer = createRollupWriter(db);
+  db.transaction(() => {
+    for (const c of calls) {
+      const ms = typeof c.at === 'number' ? c.at : Date.parse(c.at);
+      if (Number.isNaN(ms)) throw new Error(`bad fixture time ${String(c.at)}`);
+      const seconds = Math.floor(ms / 1000);
+      const m: Measures = emptyMeasures();
+      const requests = c.requests ?? 1;
+      m.requests = requests;
+      m.errors = c.errors ?? 0;
+      m.cost_nano_usd = c.unpriced ? 0 : (c.costNano ?? 0);
+      m.unpriced_requests = c.unpriced ? requests : 0;
+      m.input_tokens = c.inputTokens ?? 0;
+      m.output_tokens = c.outputTokens ?? 0;
+      m.unpriced_tokens = c.unpriced ? m.input_tokens + m.output_tokens : 0;
+      const dims = {
+        bucketStart: seconds - (seconds % 3600),
+        bucketSeconds: 3600,
+        provider: c.provider,
+        model: c.model ?? 'model-a',
+        service: c.service ?? 'svc',
+        feature: c.feature ?? '',
+        usageType: c.usageType ?? 'exact',
+      };
+      writer.addUsage({ ...dims, operation: c.operation ?? 'chat', tenantId: c.tenant ?? '' }, m);
+      if (c.user !== undefined)
+        writer.addPrincipal({ ...dims, principalKind: 'user', principalId: c.user }, m);
+      if (c.task !== undefined)
+        writer.addPrincipal({ ...dims, principalKind: 'task', principalId: c.task }, m);
+    }
+  })();
+}
+
+/** 1 USD in nano-USD, to write expectations readably (`3 * USD + 500 * MILLI_USD`). */
+export const USD = 1_000_000_000;
+export const MILLI_USD = 1_000_000;

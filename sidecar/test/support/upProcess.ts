@@ -1,0 +1,74 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { freePort, waitForHttpOk } from '../../../test/support/ports.js';
+
+const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
+
+export interface UpProcess {
+  otlpUrl: string;
+  sidecarUrl: string;
+  child: ChildProcess;
+  output(): string;
+  /** Sends a signal and resolves with the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/** Runs the built `spendline up` as a child process on free loopback ports (npm test builds dist first). */
+export async function startUpProcess(stateDir: string, extraArgs: string[] = []): Promise<UpProcess> {
+  const otlpPort = await freePort();
+  const sidecarPort = await freePort();
+  let out = '';
+  const child = spawn(
+    process.execPath,
+    [CLI, 'up', '--state-dir', stateDir, '--otlp-listen', `127.0.0.1:${otlpPort}`, '--listen', `127.0.0.1:${sidecarPort}`, ...extraArgs],
+    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SPENDLINE_API_TOKEN: '' } },
+  );
+  child.stdout?.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  child.stderr?.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const sidecarUrl = `http://127.0.0.1:${sidecarPort}`;
+  try {
+    await waitForHttpOk(`${sidecarUrl}/healthz`, 20_000, () => child.exitCode === null);
+  } catch (err) {
+    child.kill('SIGKILL');
+    throw new Error(`spendline up did not start: ${(err as Error).message}\n${out}`);
+  }
+  return {
+    otlpUrl: `http://127.0.0.1:${otlpPort}`,
+    sidecarUrl,
+    child,
+    output: () => out,
+    stop: async (signal = 'SIGINT') => {
+      if (child.exitCode === null) child.kill(signal);
+      const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+      const code = await exited;
+      clearTimeout(timer);
+      return code;
+    },
+  };
+}
+
+/** Sum of every sample of a metric in a Prometheus text exposition. */
+export async function metricSum(sidecarUrl: string, name: string): Promise<number> {
+  const text = await (await fetch(`${sidecarUrl}/metrics`)).text();
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    if (line.startsWith(`${name}{`) || line.startsWith(`${name} `)) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return sum;
+}
+
+export async function waitForMetric(sidecarUrl: string, name: string, expected: number, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = Number.NaN;
+  while (Date.now() < deadline) {
+    last = await metricSum(sidecarUrl, name);
+    if (last === expected) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`${name} stayed at ${last}, expected ${expected}`);
+}

@@ -1,0 +1,56 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { runDemo } from '../src/demo/traffic.js';
+import { metricSum, startUpProcess, type UpProcess, waitForMetric } from './support/upProcess.js';
+
+let dir: string | undefined;
+let up: UpProcess | undefined;
+afterEach(async () => {
+  await up?.stop('SIGKILL');
+  up = undefined;
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('spendline up', () => {
+  it('counts telemetry sent to its OTLP receiver, stops cleanly on Ctrl-C, and keeps every total across a restart', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'spendline-up-'));
+    up = await startUpProcess(dir);
+    expect(up.output()).toContain('OTLP_ENDPOINT=http://127.0.0.1:');
+    const demo = await runDemo({ endpoint: up.otlpUrl, requests: 25, rate: 0, seed: 11, serviceName: 'up-test' });
+    expect(demo.telemetry).toMatchObject({ logsExported: 25, spansExported: 25 });
+    await waitForMetric(up.sidecarUrl, 'llm_requests_total', 25);
+    // Each call arrives twice (event and span) and is counted once.
+    expect(await metricSum(up.sidecarUrl, 'llm_requests_total')).toBe(25);
+    const tokens = await metricSum(up.sidecarUrl, 'llm_tokens_total');
+    const overall = (await (await fetch(`${up.sidecarUrl}/api/usage/overall`)).json()) as {
+      totals: { requests: number; errors: number; cost_usd: string; tokens: Record<string, number> };
+    };
+    expect(overall.totals.requests).toBe(25);
+    expect(overall.totals.errors).toBe(demo.errors);
+    expect(Object.values(overall.totals.tokens).reduce((a, b) => a + b, 0)).toBe(tokens);
+
+    expect(await up.stop('SIGINT')).toBe(0);
+    expect(up.output()).toContain('stopped; everything received is counted');
+
+    up = await startUpProcess(dir);
+    await waitForMetric(up.sidecarUrl, 'llm_requests_total', 25);
+    expect(await metricSum(up.sidecarUrl, 'llm_tokens_total')).toBe(tokens);
+    const again = (await (await fetch(`${up.sidecarUrl}/api/usage/overall`)).json()) as { totals: { cost_usd: string } };
+    expect(again.totals.cost_usd).toBe(overall.totals.cost_usd);
+    expect(await up.stop('SIGTERM')).toBe(0);
+  }, 90_000);
+
+  it('explains bad flags and exits 2', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const { fileURLToPath } = await import('node:url');
+    const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
+    const res = spawnSync(process.execPath, [cli, 'up', '--otlp-listen', 'nope'], { encoding: 'utf8' });
+    expect(res.status).toBe(2);
+    expect(res.stderr).toContain('--otlp-listen must be HOST:PORT');
+    const help = spawnSync(process.execPath, [cli, 'up', '--help'], { encoding: 'utf8' });
+    expect(help.status).toBe(0);
+    expect(help.stdout).toContain('--with-prometheus');
+  });
+});
