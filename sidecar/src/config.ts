@@ -43,7 +43,7 @@ export const FLAGS: FlagSpec[] = [
   { name: 'budgets', arg: '<file>', help: 'budget definitions' },
   { name: 'max-line-bytes', arg: '<bytes>', default: '16777216', help: 'longer lines are skipped and counted as rejected (line_too_long)' },
   { name: 'dedup-window', arg: '<duration>', default: '24h', help: 'how long dedup keys are kept (e.g. 30m, 24h, 7d)' },
-  { name: 'batch-bytes', arg: '<bytes>', default: '1048576', help: 'line bytes per ledger transaction' },
+  { name: 'batch-bytes', arg: '<bytes>', default: '524288', help: 'line bytes per ledger transaction' },
   { name: 'poll-interval', arg: '<duration>', default: '250ms', help: 'wait between polls once caught up' },
   { name: 'label-cap', arg: '<label=n>', repeatable: true, help: `distinct values per label before folding into "other" (labels: ${CAPPED_LABELS.join(', ')}; defaults ${CAPPED_LABELS.map((l) => `${l}=${DEFAULT_LABEL_CAPS[l]}`).join(', ')})` },
 ];

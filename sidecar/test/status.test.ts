@@ -40,13 +40,28 @@ describe('status page', () => {
     const executablePath = requireBinary('chromium');
     dir = mkdtempSync(join(tmpdir(), 'spendline-status-'));
     up = await startUpProcess(dir);
-    const demo = await runDemo({ endpoint: up.otlpUrl, requests: 30, rate: 0, seed: 5, serviceName: 'status-test' });
+    const demo = await runDemo({
+      endpoint: up.otlpUrl,
+      requests: 30,
+      rate: 0,
+      seed: 5,
+      serviceName: 'status-test',
+    });
     await waitForMetric(up.sidecarUrl, 'llm_requests_total', demo.calls);
     const overall = (await (await fetch(`${up.sidecarUrl}/api/usage/overall`)).json()) as { totals: Totals };
 
     const browser = await chromium.launch({
       executablePath,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
     try {
       const page = await browser.newPage({ viewport: { width: 1280, height: 1100 } });
@@ -56,12 +71,18 @@ describe('status page', () => {
       });
       page.on('pageerror', (e) => problems.push(e.message));
       await page.goto(`${up.sidecarUrl}/`);
-      await page.waitForFunction(() => document.getElementById('updated')?.textContent?.startsWith('updated'), null, { timeout: 15_000 });
+      await page.waitForFunction(
+        () => document.getElementById('updated')?.textContent?.startsWith('updated'),
+        null,
+        { timeout: 15_000 },
+      );
 
       expect(await page.textContent('#spend-month')).toBe(expectedMoney(overall.totals.cost_usd));
       expect(await page.textContent('#spend-today')).toBe(expectedMoney(overall.totals.cost_usd));
       expect(await page.textContent('#requests-today')).toBe(String(demo.calls));
-      const modelRows = await page.$$eval('#by-model tbody tr td:first-child', (tds) => tds.map((t) => t.textContent));
+      const modelRows = await page.$$eval('#by-model tbody tr td:first-child', (tds) =>
+        tds.map((t) => t.textContent),
+      );
       expect(new Set(modelRows)).toEqual(new Set(Object.keys(demo.byModel)));
       expect(await page.textContent('#pipeline')).toContain('ready');
       expect(await page.textContent('#unpriced')).toContain('every model seen this month has a price');

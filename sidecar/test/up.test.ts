@@ -18,7 +18,13 @@ describe('spendline up', () => {
     dir = mkdtempSync(join(tmpdir(), 'spendline-up-'));
     up = await startUpProcess(dir);
     expect(up.output()).toContain('OTLP_ENDPOINT=http://127.0.0.1:');
-    const demo = await runDemo({ endpoint: up.otlpUrl, requests: 25, rate: 0, seed: 11, serviceName: 'up-test' });
+    const demo = await runDemo({
+      endpoint: up.otlpUrl,
+      requests: 25,
+      rate: 0,
+      seed: 11,
+      serviceName: 'up-test',
+    });
     expect(demo.telemetry).toMatchObject({ logsExported: 25, spansExported: 25 });
     await waitForMetric(up.sidecarUrl, 'llm_requests_total', 25);
     // Each call arrives twice (event and span) and is counted once.
@@ -37,7 +43,9 @@ describe('spendline up', () => {
     up = await startUpProcess(dir);
     await waitForMetric(up.sidecarUrl, 'llm_requests_total', 25);
     expect(await metricSum(up.sidecarUrl, 'llm_tokens_total')).toBe(tokens);
-    const again = (await (await fetch(`${up.sidecarUrl}/api/usage/overall`)).json()) as { totals: { cost_usd: string } };
+    const again = (await (await fetch(`${up.sidecarUrl}/api/usage/overall`)).json()) as {
+      totals: { cost_usd: string };
+    };
     expect(again.totals.cost_usd).toBe(overall.totals.cost_usd);
     expect(await up.stop('SIGTERM')).toBe(0);
   }, 90_000);

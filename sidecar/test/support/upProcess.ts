@@ -20,7 +20,17 @@ export async function startUpProcess(stateDir: string, extraArgs: string[] = [])
   let out = '';
   const child = spawn(
     process.execPath,
-    [CLI, 'up', '--state-dir', stateDir, '--otlp-listen', `127.0.0.1:${otlpPort}`, '--listen', `127.0.0.1:${sidecarPort}`, ...extraArgs],
+    [
+      CLI,
+      'up',
+      '--state-dir',
+      stateDir,
+      '--otlp-listen',
+      `127.0.0.1:${otlpPort}`,
+      '--listen',
+      `127.0.0.1:${sidecarPort}`,
+      ...extraArgs,
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SPENDLINE_API_TOKEN: '' } },
   );
   child.stdout?.on('data', (d: Buffer) => {
@@ -57,12 +67,18 @@ export async function metricSum(sidecarUrl: string, name: string): Promise<numbe
   const text = await (await fetch(`${sidecarUrl}/metrics`)).text();
   let sum = 0;
   for (const line of text.split('\n')) {
-    if (line.startsWith(`${name}{`) || line.startsWith(`${name} `)) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+    if (line.startsWith(`${name}{`) || line.startsWith(`${name} `))
+      sum += Number(line.slice(line.lastIndexOf(' ') + 1));
   }
   return sum;
 }
 
-export async function waitForMetric(sidecarUrl: string, name: string, expected: number, timeoutMs = 20_000): Promise<void> {
+export async function waitForMetric(
+  sidecarUrl: string,
+  name: string,
+  expected: number,
+  timeoutMs = 20_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last = Number.NaN;
   while (Date.now() < deadline) {
