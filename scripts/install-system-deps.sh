@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests run for real (Prometheus, promtool, Alertmanager, amtool,
-# Chromium) when they are missing. Fails loudly when it cannot: tests that need them must not skip.
+# Chromium, docker-compose for `config` validation) when they are missing. Fails loudly when it
+# cannot: tests that need them must not skip.
 set -euo pipefail
 
 need=()
@@ -9,6 +10,7 @@ command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 command -v prometheus-alertmanager >/dev/null 2>&1 || need+=(prometheus-alertmanager)
 command -v amtool >/dev/null 2>&1 || need+=(prometheus-alertmanager)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
@@ -35,7 +37,7 @@ echo "install-system-deps: installing ${need[*]} (Debian packages)…" >&2
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq >&2
 $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >&2
-for bin in prometheus promtool prometheus-alertmanager amtool chromium; do
+for bin in prometheus promtool prometheus-alertmanager amtool chromium docker-compose; do
   if ! command -v "$bin" >/dev/null 2>&1; then
     echo "install-system-deps: $bin is still missing after apt-get install." >&2
     exit 1

@@ -132,7 +132,7 @@ describe('local OTLP/HTTP receiver', () => {
 
   it('rejects malformed input with 400 and a reason, and writes nothing', async () => {
     receiver = await startOtlpReceiver({ host: '127.0.0.1', port: 0, filePath: exportPath() });
-    const post = (path: string, type: string, body: string | Uint8Array, encoding?: string) =>
+    const post = (path: string, type: string, body: string | Uint8Array<ArrayBuffer>, encoding?: string) =>
       fetch(`${receiver?.url}${path}`, {
         method: 'POST',
         headers: { 'content-type': type, ...(encoding ? { 'content-encoding': encoding } : {}) },

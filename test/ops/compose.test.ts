@@ -1,0 +1,205 @@
+/**
+ * docker-compose.yml (validated, not run: there is no Docker engine here): Debian's docker-compose
+ * parses it, and the wiring that makes the stack work holds: the sidecar tails exactly the files the
+ * collector writes, on the same named volume; every long-running service has a healthcheck; every
+ * image is pinned; every published port is documented.
+ */
+import { readFileSync } from 'node:fs';
+import { posix } from 'node:path';
+import picomatch from 'picomatch';
+import { describe, expect, it } from 'vitest';
+import { isRecord, REPO_ROOT, readRepoText, readRepoYaml, recordAt, repoPath } from './support/repoFiles.js';
+import { runTool } from './support/runTool.js';
+
+const compose = readRepoYaml('docker-compose.yml');
+const services = recordAt(compose, 'services');
+const collectorConfig = readRepoYaml('collector-config/otelcol.yaml');
+
+function service(name: string): Record<string, unknown> {
+  return recordAt(services, name);
+}
+
+function list(value: unknown): string[] {
+  return Array.isArray(value) ? value.map(String) : [];
+}
+
+/** `volume:/mount[:ro]` entries of a service, as { source, target }. */
+function mounts(name: string): { source: string; target: string }[] {
+  return list(service(name).volumes).map((v) => {
+    const [source = '', target = ''] = v.split(':');
+    return { source, target };
+  });
+}
+
+/** The value following `flag` in a service's command list. */
+function flagValue(name: string, flag: string): string {
+  const command = list(service(name).command);
+  const i = command.indexOf(flag);
+  const value = command[i + 1];
+  if (i < 0 || value === undefined) throw new Error(`${name} has no ${flag}`);
+  return value;
+}
+
+/** Maps a path inside one container to the named volume and the path inside that volume. */
+function onVolume(serviceName: string, path: string): { volume: string; inner: string } {
+  const mount = mounts(serviceName).find((m) => path === m.target || path.startsWith(`${m.target}/`));
+  if (!mount) throw new Error(`${path} is not on a volume of ${serviceName}`);
+  return { volume: mount.source, inner: path.slice(mount.target.length) };
+}
+
+describe('docker-compose.yml', () => {
+  it('parses with docker-compose config -q', () => {
+    const r = runTool('docker-compose', ['-f', 'docker-compose.yml', 'config', '-q'], REPO_ROOT);
+    expect(r.output).toBe('');
+    expect(r.status).toBe(0);
+  });
+
+  it('runs every component of the stack', () => {
+    expect(Object.keys(services).sort()).toEqual([
+      'alertmanager',
+      'grafana',
+      'jaeger',
+      'opensearch',
+      'opensearch-dashboards',
+      'opensearch-init',
+      'otel-collector',
+      'prometheus',
+      'sidecar',
+      'volume-init',
+    ]);
+  });
+
+  it('the sidecar tails exactly the files the collector writes, live and rotated, on one named volume', () => {
+    const glob = flagValue('sidecar', '--otlp-file');
+    const sidecarSide = onVolume('sidecar', posix.dirname(glob));
+    const exporters = recordAt(collectorConfig, 'exporters');
+    const filePaths = Object.entries(exporters)
+      .filter(([name]) => name === 'file' || name.startsWith('file/'))
+      .map(([, e]) => String(recordAt(e).path));
+    expect(filePaths).toHaveLength(2);
+    const matches = picomatch(posix.basename(glob));
+    for (const path of filePaths) {
+      const collectorSide = onVolume('otel-collector', posix.dirname(path));
+      expect(collectorSide).toEqual(sidecarSide);
+      const name = posix.basename(path);
+      // The file exporter's rotation renames to <name>-<timestamp>.<ext> (lumberjack's format).
+      const rotated = name.replace(/\.jsonl$/, '-2026-11-22T10-00-00.000.jsonl');
+      expect(matches(name), name).toBe(true);
+      expect(matches(rotated), rotated).toBe(true);
+    }
+    expect(Object.keys(recordAt(compose, 'volumes'))).toContain(sidecarSide.volume);
+    // The sidecar only reads the export; the collector's config file is the one compose mounts.
+    expect(list(service('sidecar').volumes)).toContain('genai-export:/var/spendline/export:ro');
+    expect(list(service('otel-collector').command)).toEqual(['--config=/etc/otelcol-contrib/otelcol.yaml']);
+    expect(list(service('otel-collector').volumes)).toContain(
+      './collector-config/otelcol.yaml:/etc/otelcol-contrib/otelcol.yaml:ro',
+    );
+    expect(flagValue('sidecar', '--listen')).toBe('0.0.0.0:9464');
+  });
+
+  it('Prometheus scrapes the sidecar and collector under the names compose gives them', () => {
+    const prom = readRepoYaml('prometheus/prometheus.yml');
+    const jobs = new Map<string, string[]>();
+    for (const job of (isRecord(prom) && Array.isArray(prom.scrape_configs)
+      ? prom.scrape_configs
+      : []
+    ).filter(isRecord)) {
+      const targets = (Array.isArray(job.static_configs) ? job.static_configs : [])
+        .filter(isRecord)
+        .flatMap((s) => list(s.targets));
+      jobs.set(String(job.job_name), targets);
+    }
+    expect(jobs.get('spendline-sidecar')).toEqual(['sidecar:9464']);
+    expect(jobs.get('otel-collector')).toEqual(['otel-collector:8888']);
+    expect(jobs.get('prometheus')).toEqual(['localhost:9090']);
+  });
+
+  it('has a healthcheck on every long-running service except the scratch-based collector', () => {
+    const oneShot = ['volume-init', 'opensearch-init'];
+    for (const [name, svc] of Object.entries(services)) {
+      if (oneShot.includes(name)) {
+        expect(recordAt(svc).restart, name).toBe('no');
+        continue;
+      }
+      const hc = recordAt(svc, 'healthcheck');
+      if (name === 'otel-collector') expect(hc.disable).toBe(true);
+      else expect(list(hc.test).length, name).toBeGreaterThan(1);
+    }
+  });
+
+  it('pins every image to a version and builds the sidecar from sidecar/Dockerfile', () => {
+    for (const [name, svc] of Object.entries(services)) {
+      const image = String(recordAt(svc).image);
+      expect(image, name).toMatch(/^[\w./-]+:v?\d+\.\d+\.\d+$/);
+    }
+    expect(String(service('otel-collector').image)).toBe('otel/opentelemetry-collector-contrib:0.133.0');
+    expect(readRepoText('collector-config/otelcol.yaml')).toContain(
+      'opentelemetry-collector-contrib 0.133.0',
+    );
+    expect(recordAt(service('sidecar'), 'build')).toEqual({ context: '.', dockerfile: 'sidecar/Dockerfile' });
+    const dockerfile = readFileSync(repoPath('sidecar/Dockerfile'), 'utf8');
+    expect(dockerfile.match(/^FROM node:20/gm)).toHaveLength(2);
+    expect(dockerfile).toContain('npm ci');
+  });
+
+  it('the build context keeps every file sidecar/Dockerfile copies (.dockerignore)', () => {
+    const ignored = readRepoText('.dockerignore')
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l !== '' && !l.startsWith('#'));
+    const isIgnored = picomatch(ignored.flatMap((p) => [p, `${p}/**`]));
+    const dockerfile = readFileSync(repoPath('sidecar/Dockerfile'), 'utf8');
+    const sources = [...dockerfile.matchAll(/^COPY (?!--from)(.+) \S+$/gm)].flatMap((m) =>
+      (m[1] ?? '').split(' '),
+    );
+    expect(sources).toEqual([
+      'package.json',
+      'package-lock.json',
+      'tsconfig.base.json',
+      'tsconfig.json',
+      'sdk/package.json',
+      'sidecar/package.json',
+      'sdk',
+      'sidecar',
+    ]);
+    for (const path of [...sources, 'sdk/src/index.ts', 'sidecar/src/cli.ts', 'sidecar/public/index.html']) {
+      expect(isIgnored(path), path).toBe(false);
+    }
+    for (const path of ['node_modules/x', 'sidecar/dist/cli.js', 'sidecar/test/a.test.ts', '.git/HEAD']) {
+      expect(isIgnored(path), path).toBe(true);
+    }
+  });
+
+  it('documents every published port in the compose header and in docs/deploy.md', () => {
+    const header = readRepoText('docker-compose.yml').split('\nservices:')[0] ?? '';
+    const deploy = readRepoText('docs/deploy.md');
+    const published = Object.values(services).flatMap((svc) =>
+      list(recordAt(svc).ports).map((p) => p.split(':')[0] ?? ''),
+    );
+    expect(published.sort()).toEqual([
+      '13133',
+      '16686',
+      '3000',
+      '4317',
+      '4318',
+      '5601',
+      '8888',
+      '9090',
+      '9093',
+      '9200',
+      '9464',
+    ]);
+    for (const port of published) {
+      expect(header, port).toMatch(new RegExp(`#\\s+${port}\\s`));
+      expect(deploy, port).toContain(`| ${port} |`);
+    }
+  });
+
+  it('mounts the provisioning Grafana reads and the dashboards path its provider names', () => {
+    const provider = readRepoYaml('grafana/provisioning/dashboards/spendline.yml');
+    const providers = isRecord(provider) && Array.isArray(provider.providers) ? provider.providers : [];
+    const path = String(recordAt(providers[0], 'options').path);
+    expect(list(service('grafana').volumes)).toContain(`./grafana/dashboards:${path}:ro`);
+    expect(list(service('grafana').volumes)).toContain('./grafana/provisioning:/etc/grafana/provisioning:ro');
+  });
+});
