@@ -75,10 +75,16 @@ async function main() {
       ['(a) bare read + split + JSON.parse', `${rate(bare)} records/s, ${mbs(bare)} MB/s`],
       ['(b) full ingest to committed ledger', `${rate(ingest)} records/s, ${mbs(ingest)} MB/s`],
       ['ratio (b)/(a) (target >= 0.5)', ratio.toFixed(2)],
-      [`/metrics render at ${render.series} series (target <= 50 ms)`, `${render.medianMs.toFixed(1)} ms (median of 7)`],
+      [
+        `/metrics render at ${render.series} series (target <= 50 ms)`,
+        `${render.medianMs.toFixed(1)} ms (median of 7)`,
+      ],
       ['peak RSS during ingest (target <= 200 MB)', `${ingest.maxRssMb.toFixed(0)} MB`],
       ['longest event-loop stall during ingest (target <= 100 ms)', `${ingest.maxStallMs.toFixed(0)} ms`],
-      ['peak RSS / longest stall of bare read', `${bare.maxRssMb.toFixed(0)} MB / ${bare.maxStallMs.toFixed(0)} ms`],
+      [
+        'peak RSS / longest stall of bare read',
+        `${bare.maxRssMb.toFixed(0)} MB / ${bare.maxStallMs.toFixed(0)} ms`,
+      ],
     ];
     for (const [k, v] of rows) console.log(`${k.padEnd(58)} ${v}`);
   } finally {

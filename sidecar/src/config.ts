@@ -34,18 +34,53 @@ interface FlagSpec {
 
 /** Every flag; each is also SPENDLINE_<FLAG> (repeatables: comma-separated). */
 export const FLAGS: FlagSpec[] = [
-  { name: 'otlp-file', arg: '<glob>', repeatable: true, help: "collector file-export files (OTLP/JSON lines), e.g. '/var/lib/otel/genai*.json'" },
-  { name: 'usage-jsonl', arg: '<glob>', repeatable: true, help: 'plain JSONL usage logs (tolerant schema: ts, provider, model, usage.*)' },
-  { name: 'state-dir', arg: '<dir>', default: './spendline-state', help: 'where the ledger (ledger.sqlite) lives' },
-  { name: 'listen', arg: '<host:port>', default: '127.0.0.1:9464', help: 'HTTP address for /metrics, /healthz, /readyz, /api' },
+  {
+    name: 'otlp-file',
+    arg: '<glob>',
+    repeatable: true,
+    help: "collector file-export files (OTLP/JSON lines), e.g. '/var/lib/otel/genai*.json'",
+  },
+  {
+    name: 'usage-jsonl',
+    arg: '<glob>',
+    repeatable: true,
+    help: 'plain JSONL usage logs (tolerant schema: ts, provider, model, usage.*)',
+  },
+  {
+    name: 'state-dir',
+    arg: '<dir>',
+    default: './spendline-state',
+    help: 'where the ledger (ledger.sqlite) lives',
+  },
+  {
+    name: 'listen',
+    arg: '<host:port>',
+    default: '127.0.0.1:9464',
+    help: 'HTTP address for /metrics, /healthz, /readyz, /api',
+  },
   { name: 'prices', arg: '<file>', help: 'price overrides (negotiated or custom prices), JSON or YAML' },
   { name: 'billing', arg: '<glob>', repeatable: true, help: 'provider billing exports for reconciliation' },
   { name: 'budgets', arg: '<file>', help: 'budget definitions' },
-  { name: 'max-line-bytes', arg: '<bytes>', default: '16777216', help: 'longer lines are skipped and counted as rejected (line_too_long)' },
-  { name: 'dedup-window', arg: '<duration>', default: '24h', help: 'how long dedup keys are kept (e.g. 30m, 24h, 7d)' },
-  { name: 'batch-bytes', arg: '<bytes>', default: '524288', help: 'line bytes per ledger transaction' },
+  {
+    name: 'max-line-bytes',
+    arg: '<bytes>',
+    default: '16777216',
+    help: 'longer lines are skipped and counted as rejected (line_too_long)',
+  },
+  {
+    name: 'dedup-window',
+    arg: '<duration>',
+    default: '24h',
+    help: 'how long dedup keys are kept (e.g. 30m, 24h, 7d)',
+  },
+  { name: 'batch-bytes', arg: '<bytes>', default: '131072', help: 'line bytes per ledger transaction' },
   { name: 'poll-interval', arg: '<duration>', default: '250ms', help: 'wait between polls once caught up' },
-  { name: 'label-cap', arg: '<label=n>', repeatable: true, help: `distinct values per label before folding into "other" (labels: ${CAPPED_LABELS.join(', ')}; defaults ${CAPPED_LABELS.map((l) => `${l}=${DEFAULT_LABEL_CAPS[l]}`).join(', ')})` },
+  {
+    name: 'label-cap',
+    arg: '<label=n>',
+    repeatable: true,
+    help: `distinct values per label before folding into "other" (labels: ${CAPPED_LABELS.join(', ')}; defaults ${CAPPED_LABELS.map((l) => `${l}=${DEFAULT_LABEL_CAPS[l]}`).join(', ')})`,
+  },
 ];
 
 export function envName(flag: string): string {
@@ -55,7 +90,11 @@ export function envName(flag: string): string {
 export function sidecarHelp(): string {
   const rows = FLAGS.map((f) => {
     const left = `  --${f.name} ${f.arg}`;
-    const extra = [f.repeatable ? 'repeatable' : '', f.default !== undefined ? `default ${f.default}` : '', `env ${envName(f.name)}`]
+    const extra = [
+      f.repeatable ? 'repeatable' : '',
+      f.default !== undefined ? `default ${f.default}` : '',
+      `env ${envName(f.name)}`,
+    ]
       .filter(Boolean)
       .join('; ');
     return `${left}\n      ${f.help} (${extra})`;
@@ -87,11 +126,16 @@ function positiveInt(value: string): number | undefined {
   return /^\d+$/.test(value.trim()) && Number(value) > 0 ? Number(value) : undefined;
 }
 
-export type ParsedArgs = { ok: true; help: true } | { ok: true; help: false; config: SidecarConfig } | { ok: false; reason: string };
+export type ParsedArgs =
+  | { ok: true; help: true }
+  | { ok: true; help: false; config: SidecarConfig }
+  | { ok: false; reason: string };
 
 /** Flags win over SPENDLINE_* environment variables; errors are values (the command exits 2). */
 export function parseSidecarArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): ParsedArgs {
-  const options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }> = { help: { type: 'boolean' } };
+  const options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }> = {
+    help: { type: 'boolean' },
+  };
   for (const f of FLAGS) options[f.name] = { type: 'string', multiple: f.repeatable ?? false };
   let values: Record<string, string | boolean | (string | boolean)[] | undefined>;
   try {
@@ -111,7 +155,12 @@ export function parseSidecarArgs(argv: string[], env: NodeJS.ProcessEnv = proces
     const v = values[name];
     if (Array.isArray(v) && v.length > 0) return v.map(String);
     const e = env[envName(name)];
-    return e === undefined ? [] : e.split(',').map((s) => s.trim()).filter((s) => s !== '');
+    return e === undefined
+      ? []
+      : e
+          .split(',')
+          .map((s) => s.trim())
+          .filter((s) => s !== '');
   };
 
   const otlpGlobs = many('otlp-file');
@@ -129,12 +178,14 @@ export function parseSidecarArgs(argv: string[], env: NodeJS.ProcessEnv = proces
   const numbers: Record<string, number> = {};
   for (const name of ['max-line-bytes', 'batch-bytes']) {
     const n = positiveInt(one(name) as string);
-    if (n === undefined) return { ok: false, reason: `--${name} must be a positive integer, got "${one(name)}"` };
+    if (n === undefined)
+      return { ok: false, reason: `--${name} must be a positive integer, got "${one(name)}"` };
     numbers[name] = n;
   }
   for (const name of ['dedup-window', 'poll-interval']) {
     const n = parseDurationMs(one(name) as string);
-    if (n === undefined || n <= 0) return { ok: false, reason: `--${name} must be a duration like 250ms, 30s, 24h; got "${one(name)}"` };
+    if (n === undefined || n <= 0)
+      return { ok: false, reason: `--${name} must be a duration like 250ms, 30s, 24h; got "${one(name)}"` };
     numbers[name] = n;
   }
   const labelCaps = { ...DEFAULT_LABEL_CAPS };
@@ -142,7 +193,10 @@ export function parseSidecarArgs(argv: string[], env: NodeJS.ProcessEnv = proces
     const [label, n] = spec.split('=');
     const cap = positiveInt(n ?? '');
     if (!CAPPED_LABELS.includes(label as CappedLabel) || cap === undefined) {
-      return { ok: false, reason: `--label-cap must be <label>=<n> with label one of ${CAPPED_LABELS.join(', ')}; got "${spec}"` };
+      return {
+        ok: false,
+        reason: `--label-cap must be <label>=<n> with label one of ${CAPPED_LABELS.join(', ')}; got "${spec}"`,
+      };
     }
     labelCaps[label as CappedLabel] = cap;
   }

@@ -60,9 +60,18 @@ export async function startSidecar(config: SidecarConfig): Promise<RunningSideca
   });
   const extensions: SidecarExtension[] = config.extensions ?? EXTENSIONS;
   const started: SidecarExtension[] = [];
-  const server = await new Promise<Server>((resolve, reject) => {
-    const s = app.listen(config.listen.port, config.listen.host, (err?: Error) => (err ? reject(err) : resolve(s)));
-  });
+  let server: Server;
+  try {
+    server = await new Promise<Server>((resolve, reject) => {
+      const s = app.listen(config.listen.port, config.listen.host, (err?: Error) =>
+        err ? reject(err) : resolve(s),
+      );
+    });
+  } catch (err) {
+    await ingest.stop();
+    db.close();
+    throw err;
+  }
   try {
     for (const ext of extensions) {
       await ext.start({
@@ -88,10 +97,12 @@ export async function startSidecar(config: SidecarConfig): Promise<RunningSideca
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   let stopped: Promise<void> | undefined;
+  const failed = ingest.done.then(() => new Promise<never>(() => undefined));
+  failed.catch(() => undefined); // an embedder that never awaits `failed` must not crash on it
   return {
     url: `http://${host}:${address.port}`,
     ready: ingest.ready,
-    failed: ingest.done.then(() => new Promise<never>(() => undefined)),
+    failed,
     db,
     stop() {
       stopped ??= (async () => {

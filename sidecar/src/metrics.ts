@@ -7,9 +7,13 @@ import { Gauge, Registry } from 'prom-client';
 import { CommittedCounter, CommittedHistogram } from './pipeline/committedMetrics.js';
 
 /** Semantic-convention bucket boundaries for gen_ai client operation duration (seconds). */
-export const DURATION_BUCKETS = [0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92];
+export const DURATION_BUCKETS = [
+  0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92,
+];
 /** Semantic-convention buckets for time to first token (seconds). */
-export const TTFT_BUCKETS = [0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
+export const TTFT_BUCKETS = [
+  0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10,
+];
 
 export const NANO_PER_USD = 1_000_000_000;
 
@@ -38,18 +42,26 @@ export function createSidecarMetrics(registry: Registry = new Registry()) {
       'Calls with no known price (never counted as $0 in llm_cost_usd_total).',
       ['provider', 'model', 'service'],
     ),
-    ocrPages: new CommittedCounter('llm_ocr_pages_total', 'Pages processed by OCR calls.', ['provider', 'model', 'service']),
-    embeddingInputs: new CommittedCounter('llm_embedding_inputs_total', 'Inputs embedded by embedding calls.', [
+    ocrPages: new CommittedCounter('llm_ocr_pages_total', 'Pages processed by OCR calls.', [
       'provider',
       'model',
       'service',
     ]),
+    embeddingInputs: new CommittedCounter(
+      'llm_embedding_inputs_total',
+      'Inputs embedded by embedding calls.',
+      ['provider', 'model', 'service'],
+    ),
     records: new CommittedCounter(
       'spendline_records_total',
       'Records read, by source (log, span, jsonl; otlp/jsonl for lines not decoded to a record) and result (counted, duplicate, rejected, ignored).',
       ['source', 'result'],
     ),
-    rejected: new CommittedCounter('spendline_rejected_records_total', 'Rejected records or lines, by reason.', ['reason']),
+    rejected: new CommittedCounter(
+      'spendline_rejected_records_total',
+      'Rejected records or lines, by reason.',
+      ['reason'],
+    ),
     labelOverflow: new CommittedCounter(
       'spendline_label_overflow_total',
       'Records whose label value was folded into "other" because the label reached its distinct-value cap.',

@@ -15,7 +15,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { type RunningReceiver, startOtlpReceiver } from '../../sidecar/src/receiver/index.js';
 import { freePort, waitForHttpOk } from '../support/ports.js';
-import { requireBinary, type RunningPrometheus, startPrometheus } from '../support/prometheus.js';
+import { type RunningPrometheus, requireBinary, startPrometheus } from '../support/prometheus.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const CLI = join(root, 'sidecar/dist/cli.js');
@@ -34,12 +34,17 @@ afterAll(async () => {
 });
 
 async function emit(endpoint: string, phase: Record<string, unknown>): Promise<Truth> {
-  const { stdout } = await promisify(execFile)(process.execPath, [EMITTER, endpoint, JSON.stringify(phase)], { timeout: 60_000 });
+  const { stdout } = await promisify(execFile)(process.execPath, [EMITTER, endpoint, JSON.stringify(phase)], {
+    timeout: 60_000,
+  });
   return JSON.parse(stdout) as Truth;
 }
 
 function startSidecarChild(args: string[]): { child: ChildProcess; exited: Promise<void> } {
-  const child = spawn(process.execPath, [CLI, 'sidecar', ...args], { stdio: 'ignore', env: { ...process.env, SPENDLINE_API_TOKEN: '' } });
+  const child = spawn(process.execPath, [CLI, 'sidecar', ...args], {
+    stdio: 'ignore',
+    env: { ...process.env, SPENDLINE_API_TOKEN: '' },
+  });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   return { child, exited };
 }
@@ -80,7 +85,11 @@ describe('end to end: SDK → receiver → file → sidecar → Prometheus → A
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
 
     // Webhook receiver: records every Alertmanager notification.
-    const notifications: { path: string; at: number; body: { alerts: { labels: Record<string, string>; status: string }[] } }[] = [];
+    const notifications: {
+      path: string;
+      at: number;
+      body: { alerts: { labels: Record<string, string>; status: string }[] };
+    }[] = [];
     const webhook: Server = createServer((req, res) => {
       let body = '';
       req.on('data', (c) => {
@@ -116,19 +125,37 @@ describe('end to end: SDK → receiver → file → sidecar → Prometheus → A
     // Local receiver standing in for the collector, writing the file export.
     const exportFile = join(dir, 'export', 'genai.jsonl');
     (await import('node:fs')).mkdirSync(join(dir, 'export'));
-    const receiver: RunningReceiver = await startOtlpReceiver({ host: '127.0.0.1', port: 0, filePath: exportFile, rotateBytes: 64 * 1024 });
+    const receiver: RunningReceiver = await startOtlpReceiver({
+      host: '127.0.0.1',
+      port: 0,
+      filePath: exportFile,
+      rotateBytes: 64 * 1024,
+    });
     cleanups.push(() => receiver.close());
 
     // The sidecar, with an hourly budget of $1 that becomes the alert's threshold.
     const budgets = join(dir, 'budgets.yml');
     writeFileSync(budgets, stringify({ budgets: [{ name: 'total-hour', period: 'hour', limit_usd: '1' }] }));
     const sidecarPort = await freePort();
-    const sidecarArgs = ['--otlp-file', join(dir, 'export', 'genai*.jsonl'), '--state-dir', join(dir, 'state'), '--listen', `127.0.0.1:${sidecarPort}`, '--budgets', budgets];
+    const sidecarArgs = [
+      '--otlp-file',
+      join(dir, 'export', 'genai*.jsonl'),
+      '--state-dir',
+      join(dir, 'state'),
+      '--listen',
+      `127.0.0.1:${sidecarPort}`,
+      '--budgets',
+      budgets,
+    ];
     let sidecar = startSidecarChild(sidecarArgs);
     cleanups.push(() => {
       sidecar.child.kill('SIGKILL');
     });
-    await waitForHttpOk(`http://127.0.0.1:${sidecarPort}/healthz`, 20_000, () => sidecar.child.exitCode === null);
+    await waitForHttpOk(
+      `http://127.0.0.1:${sidecarPort}/healthz`,
+      20_000,
+      () => sidecar.child.exitCode === null,
+    );
 
     const prom: RunningPrometheus = await startPrometheus({
       scrapeConfigs: [{ job_name: 'spendline', static_configs: [{ targets: [`127.0.0.1:${sidecarPort}`] }] }],
@@ -138,7 +165,14 @@ describe('end to end: SDK → receiver → file → sidecar → Prometheus → A
     cleanups.push(() => prom.stop());
 
     // Phase 1: cheap traffic, under the threshold.
-    const base = { provider: 'openai', model: 'gpt-4o', feature: 'support-chat', outputTokens: 200, cacheRead: 512, reasoning: 0 };
+    const base = {
+      provider: 'openai',
+      model: 'gpt-4o',
+      feature: 'support-chat',
+      outputTokens: 200,
+      cacheRead: 512,
+      reasoning: 0,
+    };
     const t1 = await emit(receiver.url, { ...base, calls: 40, inputTokens: 1000 });
     await prom.waitFor('sum(llm_requests_total)', (s) => s[0]?.value[1] === '40', 30_000);
     await prom.waitFor('spendline:llm_hourly_spend_threshold_usd', (s) => s[0]?.value[1] === '1', 30_000);
@@ -149,7 +183,10 @@ describe('end to end: SDK → receiver → file → sidecar → Prometheus → A
     const metricsUrl = `http://127.0.0.1:${sidecarPort}/metrics`;
     for (let i = 0; i < 400; i++) {
       const text = await (await fetch(metricsUrl)).text().catch(() => '');
-      const counted = [...text.matchAll(/^llm_requests_total\{[^}]*\} (\d+)/gm)].reduce((a, m) => a + Number(m[1]), 0);
+      const counted = [...text.matchAll(/^llm_requests_total\{[^}]*\} (\d+)/gm)].reduce(
+        (a, m) => a + Number(m[1]),
+        0,
+      );
       if (counted > 40) break;
       await new Promise((r) => setTimeout(r, 25));
     }
@@ -158,7 +195,11 @@ describe('end to end: SDK → receiver → file → sidecar → Prometheus → A
     const t2 = await phase2;
     const crossedAt = Date.now();
     sidecar = startSidecarChild(sidecarArgs);
-    await waitForHttpOk(`http://127.0.0.1:${sidecarPort}/readyz`, 30_000, () => sidecar.child.exitCode === null);
+    await waitForHttpOk(
+      `http://127.0.0.1:${sidecarPort}/readyz`,
+      30_000,
+      () => sidecar.child.exitCode === null,
+    );
 
     // Exact totals in Prometheus equal what the service sent: nothing lost, nothing counted twice.
     const calls = t1.calls + t2.calls;
@@ -166,7 +207,9 @@ describe('end to end: SDK → receiver → file → sidecar → Prometheus → A
     const tokens = await prom.query('sum by (token_type) (llm_tokens_total)');
     const byType = Object.fromEntries(tokens.map((s) => [s.metric.token_type, Number(s.value[1])]));
     const expectedTokens = Object.fromEntries(
-      Object.keys(t1.tokens).map((k) => [k, (t1.tokens[k] ?? 0) + (t2.tokens[k] ?? 0)]).filter(([, v]) => v !== 0),
+      Object.keys(t1.tokens)
+        .map((k) => [k, (t1.tokens[k] ?? 0) + (t2.tokens[k] ?? 0)])
+        .filter(([, v]) => v !== 0),
     );
     expect(Object.fromEntries(Object.entries(byType).filter(([, v]) => v !== 0))).toEqual(expectedTokens);
     const cost = await prom.query('sum(llm_cost_usd_total)');
@@ -176,12 +219,16 @@ describe('end to end: SDK → receiver → file → sidecar → Prometheus → A
     const deadline = Date.now() + 60_000;
     let delivered: (typeof notifications)[number] | undefined;
     while (!delivered && Date.now() < deadline) {
-      delivered = notifications.find((n) => n.body.alerts.some((a) => a.labels.alertname === ALERT && a.status === 'firing'));
+      delivered = notifications.find((n) =>
+        n.body.alerts.some((a) => a.labels.alertname === ALERT && a.status === 'firing'),
+      );
       if (!delivered) await new Promise((r) => setTimeout(r, 250));
     }
     expect(delivered?.path).toBe('/oncall');
     const delay = ((delivered?.at ?? Number.NaN) - crossedAt) / 1000;
-    process.stdout.write(`e2e: hourly-spend alert reached the webhook ${delay.toFixed(1)} s after the spend crossed the threshold\n`);
+    process.stdout.write(
+      `e2e: hourly-spend alert reached the webhook ${delay.toFixed(1)} s after the spend crossed the threshold\n`,
+    );
     expect(Number.isFinite(delay)).toBe(true);
   }, 180_000);
 });

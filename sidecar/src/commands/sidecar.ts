@@ -20,7 +20,9 @@ export async function run(argv: string[]): Promise<number> {
     process.stderr.write(`spendline sidecar: cannot start: ${(err as Error).message}\n`);
     return 1;
   }
-  process.stderr.write(`spendline sidecar: listening on ${sidecar.url} (metrics at ${sidecar.url}/metrics)\n`);
+  process.stderr.write(
+    `spendline sidecar: listening on ${sidecar.url} (metrics at ${sidecar.url}/metrics)\n`,
+  );
   void sidecar.ready.then(() => process.stderr.write('spendline sidecar: backlog read; ready\n'));
   return await new Promise<number>((resolve) => {
     let stopping = false;
@@ -39,7 +41,9 @@ export async function run(argv: string[]): Promise<number> {
     process.once('SIGTERM', () => shutdown('SIGTERM'));
     process.once('SIGINT', () => shutdown('SIGINT'));
     sidecar.failed.catch((err: unknown) => {
-      process.stderr.write(`spendline sidecar: counting pipeline failed: ${(err as Error).stack ?? String(err)}\n`);
+      process.stderr.write(
+        `spendline sidecar: counting pipeline failed: ${(err as Error).stack ?? String(err)}\n`,
+      );
       void sidecar.stop().finally(() => resolve(1));
     });
   });

@@ -1,6 +1,6 @@
-import type { HistogramState } from '../pipeline/committedMetrics.js';
-import type { BatchEffects } from '../pipeline/batchEffects.js';
 import type { CounterName, HistogramName, SidecarMetrics } from '../metrics.js';
+import type { BatchEffects } from '../pipeline/batchEffects.js';
+import type { HistogramState } from '../pipeline/committedMetrics.js';
 import type { FileCheckpoint } from '../tail/types.js';
 import type { LedgerDb } from './openLedger.js';
 import { createRollupWriter } from './rollups.js';
@@ -60,14 +60,21 @@ export function createPipelineStore(db: LedgerDb, metrics: SidecarMetrics) {
     }[]) {
       const name = histByMetric.get(row.metric);
       if (name === undefined) continue;
-      const state: HistogramState = { counts: JSON.parse(row.counts) as number[], sum: row.sum, count: row.count };
+      const state: HistogramState = {
+        counts: JSON.parse(row.counts) as number[],
+        sum: row.sum,
+        count: row.count,
+      };
       metrics.histograms[name].setState(JSON.parse(row.labels) as string[], state);
     }
-    const labelValues = (db.prepare('SELECT label, value FROM label_value').all() as { label: string; value: string }[]).map(
-      (r) => [r.label, r.value] as [string, string],
-    );
+    const labelValues = (
+      db.prepare('SELECT label, value FROM label_value').all() as { label: string; value: string }[]
+    ).map((r) => [r.label, r.value] as [string, string]);
     const checkpoints = (
-      db.prepare('SELECT dev, ino, fingerprint, path, offset, kind FROM file_checkpoint').all() as Omit<FileCheckpoint, 'key'>[]
+      db.prepare('SELECT dev, ino, fingerprint, path, offset, kind FROM file_checkpoint').all() as Omit<
+        FileCheckpoint,
+        'key'
+      >[]
     ).map((r) => ({ ...r, key: `${r.dev}:${r.ino}:${r.fingerprint}` }));
     const last = db.prepare("SELECT value FROM pipeline_state WHERE name = 'last_record_ms'").pluck().get() as
       | string
@@ -109,7 +116,13 @@ export function createPipelineStore(db: LedgerDb, metrics: SidecarMetrics) {
             sum: prev.sum + s.state.sum,
             count: prev.count + s.state.count,
           };
-          upsertHist.run(h.name, JSON.stringify(s.values), JSON.stringify(state.counts), state.sum, state.count);
+          upsertHist.run(
+            h.name,
+            JSON.stringify(s.values),
+            JSON.stringify(state.counts),
+            state.sum,
+            state.count,
+          );
           histTotals.push([name, s.values, state]);
         }
       }
@@ -117,7 +130,8 @@ export function createPipelineStore(db: LedgerDb, metrics: SidecarMetrics) {
       for (const r of fx.principals.values()) rollups.addPrincipal(r.key, r.measures);
       for (const [label, value] of fx.admittedLabels) insertLabel.run(label, value);
       clearCheckpoints.run();
-      for (const cp of checkpoints) insertCheckpoint.run(cp.dev, cp.ino, cp.fingerprint, cp.path, cp.offset, cp.kind);
+      for (const cp of checkpoints)
+        insertCheckpoint.run(cp.dev, cp.ino, cp.fingerprint, cp.path, cp.offset, cp.kind);
       if (fx.lastRecordMs > 0) setState.run('last_record_ms', String(fx.lastRecordMs));
       return fx;
     })();

@@ -48,7 +48,8 @@ export class CommittedCounter {
     const values: MetricValue[] = [];
     for (const s of this.series.values()) {
       const labels: Labels = {};
-      for (let i = 0; i < this.labelNames.length; i++) labels[this.labelNames[i] as string] = s.values[i] ?? '';
+      for (let i = 0; i < this.labelNames.length; i++)
+        labels[this.labelNames[i] as string] = s.values[i] ?? '';
       values.push({ labels, value: this.scale === 1 ? s.total : s.total / this.scale });
     }
     return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
@@ -104,13 +105,22 @@ export class CommittedHistogram {
     const out: MetricValue[] = [];
     for (const s of this.series.values()) {
       const labels: Labels = {};
-      for (let i = 0; i < this.labelNames.length; i++) labels[this.labelNames[i] as string] = s.values[i] ?? '';
+      for (let i = 0; i < this.labelNames.length; i++)
+        labels[this.labelNames[i] as string] = s.values[i] ?? '';
       let cumulative = 0;
       for (let i = 0; i < this.buckets.length; i++) {
         cumulative += s.state.counts[i] ?? 0;
-        out.push({ labels: { ...labels, le: String(this.buckets[i]) }, value: cumulative, metricName: `${this.name}_bucket` });
+        out.push({
+          labels: { ...labels, le: String(this.buckets[i]) },
+          value: cumulative,
+          metricName: `${this.name}_bucket`,
+        });
       }
-      out.push({ labels: { ...labels, le: '+Inf' }, value: s.state.count, metricName: `${this.name}_bucket` });
+      out.push({
+        labels: { ...labels, le: '+Inf' },
+        value: s.state.count,
+        metricName: `${this.name}_bucket`,
+      });
       out.push({ labels, value: s.state.sum, metricName: `${this.name}_sum` });
       out.push({ labels, value: s.state.count, metricName: `${this.name}_count` });
     }

@@ -57,18 +57,24 @@ function countRecord(r: UsageRecord, fx: BatchEffects, ctx: CountContext): void 
   // The catalog (with --prices overrides) is authoritative; the emitter's own price only fills a gap.
   const price = ctx.pricer.priceUsage(
     { ...r.tokens, ocrPages: r.ocrPages, embeddingInputs: r.embeddingInputs },
-    { provider: r.provider, model: r.responseModel !== '' ? r.responseModel : r.requestModel, at: new Date(r.timestampMs) },
+    {
+      provider: r.provider,
+      model: r.responseModel !== '' ? r.responseModel : r.requestModel,
+      at: new Date(r.timestampMs),
+    },
   );
   const costNano = price.status === 'priced' ? price.costNanoUsd : r.emitterCostNanoUsd;
 
   fx.add('requests', [provider, model, service, operation, r.status], 1);
   const parts = partitionTokens(r.tokens);
-  for (const t of TOKEN_TYPES) if (parts[t] > 0) fx.add('tokens', [provider, model, service, t, r.usageType], parts[t]);
+  for (const t of TOKEN_TYPES)
+    if (parts[t] > 0) fx.add('tokens', [provider, model, service, t, r.usageType], parts[t]);
   if (costNano !== null) fx.add('cost', [provider, model, service, feature, r.usageType], costNano);
   else fx.add('unpriced', [provider, model, service], 1);
   if (r.ocrPages > 0) fx.add('ocrPages', [provider, model, service], r.ocrPages);
   if (r.embeddingInputs > 0) fx.add('embeddingInputs', [provider, model, service], r.embeddingInputs);
-  if (r.durationMs !== null) fx.observe('duration', [provider, model, service, operation], r.durationMs / 1000);
+  if (r.durationMs !== null)
+    fx.observe('duration', [provider, model, service, operation], r.durationMs / 1000);
   if (r.ttftMs !== null) fx.observe('ttft', [provider, model, service], r.ttftMs / 1000);
   if (r.timestampMs > fx.lastRecordMs) fx.lastRecordMs = r.timestampMs;
   fx.countedRecords++;
@@ -95,8 +101,40 @@ function countRecord(r: UsageRecord, fx: BatchEffects, ctx: CountContext): void 
     m.ocr_pages += r.ocrPages;
     m.embedding_inputs += r.embeddingInputs;
   };
-  const dims = { bucketStart, bucketSeconds: HOUR_SECONDS, provider: r.provider, model: labelModel, service: r.service };
-  add(fx.rollup({ ...dims, operation: r.operation, feature: r.feature, tenantId: r.tenantId, usageType: r.usageType }));
-  if (r.userId !== '') add(fx.principal({ ...dims, principalKind: 'user', principalId: r.userId, feature: r.feature, usageType: r.usageType }));
-  if (r.taskId !== '') add(fx.principal({ ...dims, principalKind: 'task', principalId: r.taskId, feature: r.feature, usageType: r.usageType }));
+  const dims = {
+    bucketStart,
+    bucketSeconds: HOUR_SECONDS,
+    provider: r.provider,
+    model: labelModel,
+    service: r.service,
+  };
+  add(
+    fx.rollup({
+      ...dims,
+      operation: r.operation,
+      feature: r.feature,
+      tenantId: r.tenantId,
+      usageType: r.usageType,
+    }),
+  );
+  if (r.userId !== '')
+    add(
+      fx.principal({
+        ...dims,
+        principalKind: 'user',
+        principalId: r.userId,
+        feature: r.feature,
+        usageType: r.usageType,
+      }),
+    );
+  if (r.taskId !== '')
+    add(
+      fx.principal({
+        ...dims,
+        principalKind: 'task',
+        principalId: r.taskId,
+        feature: r.feature,
+        usageType: r.usageType,
+      }),
+    );
 }

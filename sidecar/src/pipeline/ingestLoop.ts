@@ -3,7 +3,7 @@ import type { Pricer } from '@spendline/sdk';
 import type { LedgerDb } from '../ledger/openLedger.js';
 import { createPipelineStore } from '../ledger/pipelineStore.js';
 import type { SidecarMetrics } from '../metrics.js';
-import { createTailer } from '../tail/tailer.js';
+import { createTailer } from '../tail/index.js';
 import type { FileCheckpoint } from '../tail/types.js';
 import { countBatch } from './countBatch.js';
 import { type CappedLabel, LabelCaps } from './labelCaps.js';
@@ -38,10 +38,21 @@ function checkpointsSignature(cps: FileCheckpoint[]): string {
 }
 
 /** tail -> decode -> dedup -> price -> ledger commit -> registry, one batch at a time. */
-export function startIngestLoop(db: LedgerDb, metrics: SidecarMetrics, pricer: Pricer, options: IngestOptions): IngestLoop {
+export function startIngestLoop(
+  db: LedgerDb,
+  metrics: SidecarMetrics,
+  pricer: Pricer,
+  options: IngestOptions,
+): IngestLoop {
   // Load the price catalog now, at start, rather than inside the first batch.
   pricer.priceUsage(
-    { inputTokens: 1, outputTokens: 1, cacheReadInputTokens: 0, cacheCreationInputTokens: 0, reasoningOutputTokens: 0 },
+    {
+      inputTokens: 1,
+      outputTokens: 1,
+      cacheReadInputTokens: 0,
+      cacheCreationInputTokens: 0,
+      reasoningOutputTokens: 0,
+    },
     { provider: 'openai', model: 'gpt-4o' },
   );
   const store = createPipelineStore(db, metrics);
@@ -90,7 +101,8 @@ export function startIngestLoop(db: LedgerDb, metrics: SidecarMetrics, pricer: P
         committedSignature = signature;
       }
       metrics.gauges.unreadBytes.reset();
-      for (const [file, bytes] of Object.entries(batch.unreadBytes)) metrics.gauges.unreadBytes.set({ file }, bytes);
+      for (const [file, bytes] of Object.entries(batch.unreadBytes))
+        metrics.gauges.unreadBytes.set({ file }, bytes);
       if (batch.caughtUp) {
         metrics.gauges.ready.set(1);
         markReady();

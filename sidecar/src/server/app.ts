@@ -31,7 +31,8 @@ export function createApp(options: AppOptions): { app: Express; api: Router } {
   });
   const api = express.Router();
   app.use('/api', requireApiToken({ token: options.apiToken, loopbackOnly: options.loopbackOnly }), api);
-  if (options.publicDir !== undefined && existsSync(options.publicDir)) app.use(express.static(options.publicDir));
+  if (options.publicDir !== undefined && existsSync(options.publicDir))
+    app.use(express.static(options.publicDir));
   return { app, api };
 }
 

@@ -49,12 +49,12 @@ export async function readCompleteLines(
   let want = readSize(budget);
   while (pos < size && (consumed < budget || consumed === 0)) {
     const len = Math.min(want, size - pos);
-    const buf = scratch.get(len);
-    const { bytesRead } = await handle.read(buf, 0, len, pos);
+    const { bytesRead } = await handle.read(scratch.get(len), 0, len, pos);
     if (bytesRead === 0) break; // truncated under us: the next poll sees the new size
+    const buf = scratch.get(len).subarray(0, bytesRead); // never scan stale bytes of a grown buffer
     let start = 0;
     let nl = buf.indexOf(10, 0);
-    while (nl !== -1 && nl < bytesRead) {
+    while (nl !== -1) {
       const lineLen = nl - start;
       if (lineLen > maxLineBytes) oversized.push({ offset: pos + start, bytes: lineLen });
       else {
@@ -101,8 +101,8 @@ async function findNewline(
   for (let pos = from; pos < size; ) {
     const { bytesRead } = await handle.read(buf, 0, Math.min(READ_CHUNK_BYTES, size - pos), pos);
     if (bytesRead === 0) return -1;
-    const nl = buf.indexOf(10, 0);
-    if (nl !== -1 && nl < bytesRead) return pos + nl;
+    const nl = buf.subarray(0, bytesRead).indexOf(10);
+    if (nl !== -1) return pos + nl;
     pos += bytesRead;
   }
   return -1;

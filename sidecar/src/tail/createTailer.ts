@@ -2,7 +2,7 @@ import { type FileHandle, open, stat } from 'node:fs/promises';
 import { ReadBuffer, readCompleteLines } from './completeLines.js';
 import { inodeKey, refreshTracking, startTracking, type TrackedFile } from './trackedFile.js';
 import type { FileCheckpoint, OversizedLine, TailBatch, Tailer, TailerOptions, TailLine } from './types.js';
-import { type FileKind, WatchedFiles } from './watchedFiles.js';
+import { type FileKind, WatchedFiles, type WatchedPath } from './watchedFiles.js';
 
 /** A file missing from this many discoveries in a row (and read to its end) is forgotten. */
 const MISSED_DISCOVERIES_TO_FORGET = 2;
@@ -29,9 +29,11 @@ export function createTailer(options: TailerOptions): Tailer {
     options.checkpoints.map((cp): [string, FileKind] => [cp.path, cp.kind]),
   );
   let polling = false;
+  let closed = false;
+  let pollCount = 0;
 
   /** Finds `path`'s file among the tracked ones, or opens and starts tracking it. */
-  async function see(path: string, kind: FileKind, seen: Set<string>): Promise<void> {
+  async function see(path: string, { kind, family }: WatchedPath, seen: Set<string>): Promise<void> {
     let inode: string;
     try {
       const st = await stat(path);
@@ -43,7 +45,10 @@ export function createTailer(options: TailerOptions): Tailer {
     }
     const known = tracked.get(inode);
     if (known !== undefined) {
-      if (!seen.has(inode)) known.checkpoint.path = path; // renamed (rotated): same file, new name
+      if (!seen.has(inode)) {
+        known.checkpoint.path = path; // renamed (rotated): same file, new name
+        known.family = family;
+      }
       seen.add(inode);
       return;
     }
@@ -62,9 +67,10 @@ export function createTailer(options: TailerOptions): Tailer {
         await handle.close(); // replaced between stat and open: found again on the next poll
         return;
       }
-      const prior = restored.get(opened);
-      restored.delete(opened);
-      tracked.set(opened, await startTracking(handle, st, path, kind, prior?.checkpoint, scratch, statAtMs));
+      const prior = restored.get(opened)?.checkpoint;
+      const file = await startTracking(handle, st, path, kind, family, prior, scratch, statAtMs);
+      restored.delete(opened); // only now: an I/O error above leaves the checkpoint for the next poll
+      tracked.set(opened, file);
       seen.add(opened);
     } catch (error) {
       await handle.close().catch(() => undefined);
@@ -100,45 +106,56 @@ export function createTailer(options: TailerOptions): Tailer {
     return lost;
   }
 
-  /** Reads about `maxBytes` of complete lines, round-robin over files with data, oldest first. */
+  /**
+   * Reads about `maxBytes` of complete lines, round-robin over rotation families; within a family the
+   * oldest file with data first (a backup is finished before its successor), so lines keep their order.
+   */
   async function readAll(maxBytes: number, lines: TailLine[], oversized: OversizedLine[]): Promise<void> {
-    const order = [...tracked.values()]
-      .filter((f) => !f.drained)
-      .sort((a, b) => a.mtimeMs - b.mtimeMs || (a.checkpoint.path < b.checkpoint.path ? -1 : 1));
+    const families = new Map<string, TrackedFile[]>();
+    for (const file of tracked.values()) {
+      if (file.drained) continue;
+      const members = families.get(file.family) ?? [];
+      members.push(file);
+      families.set(file.family, members);
+    }
+    const sorted = [...families.values()].map((members) =>
+      members.sort((a, b) => a.mtimeMs - b.mtimeMs || (a.checkpoint.path < b.checkpoint.path ? -1 : 1)),
+    );
+    // Each poll starts at the next family, so small budgets do not always favour the same one.
+    const start = sorted.length === 0 ? 0 : pollCount++ % sorted.length;
+    const queues = [...sorted.slice(start), ...sorted.slice(0, start)];
     let budget = maxBytes;
-    let active = order;
+    let active = queues;
     while (active.length > 0 && (budget > 0 || lines.length + oversized.length === 0)) {
       const share = Math.max(1, Math.ceil(budget / active.length));
-      for (const file of active) {
+      for (const queue of active) {
         if (budget <= 0 && lines.length + oversized.length > 0) break;
-        const cp = file.checkpoint;
-        let got: Awaited<ReturnType<typeof readCompleteLines>>;
-        try {
-          got = await readCompleteLines(
-            file.handle,
-            cp.offset,
-            file.size,
-            share,
-            options.maxLineBytes,
-            scratch,
-          );
-        } catch (error) {
-          if (!isIoError(error)) throw error;
-          file.drained = true;
-          continue;
-        }
-        for (const line of got.lines) {
-          lines.push({ text: line.text, kind: cp.kind, path: cp.path, endOffset: line.endOffset });
-        }
-        for (const o of got.oversized)
-          oversized.push({ path: cp.path, kind: cp.kind, offset: o.offset, bytes: o.bytes });
-        const consumed = got.offset - cp.offset;
-        cp.offset = got.offset;
-        budget -= consumed;
-        if (consumed < share || cp.offset >= file.size) file.drained = true;
+        const file = queue.find((f) => !f.drained);
+        if (file !== undefined) budget -= await readFile(file, share, lines, oversized);
       }
-      active = active.filter((f) => !f.drained);
+      active = active.filter((queue) => queue.some((f) => !f.drained));
     }
+  }
+
+  /** Reads up to about `share` bytes of complete lines from one file; returns the bytes consumed. */
+  async function readFile(file: TrackedFile, share: number, lines: TailLine[], oversized: OversizedLine[]) {
+    const cp = file.checkpoint;
+    let got: Awaited<ReturnType<typeof readCompleteLines>>;
+    try {
+      got = await readCompleteLines(file.handle, cp.offset, file.size, share, options.maxLineBytes, scratch);
+    } catch (error) {
+      if (!isIoError(error)) throw error;
+      file.drained = true; // unreadable this poll; retried on the next
+      return 0;
+    }
+    for (const line of got.lines)
+      lines.push({ text: line.text, kind: cp.kind, path: cp.path, endOffset: line.endOffset });
+    for (const o of got.oversized)
+      oversized.push({ path: cp.path, kind: cp.kind, offset: o.offset, bytes: o.bytes });
+    const consumed = got.offset - cp.offset;
+    cp.offset = got.offset;
+    if (consumed < share || cp.offset >= file.size) file.drained = true;
+    return consumed;
   }
 
   /** Forgets files gone from every watched name for a while once nothing complete is left in them. */
@@ -156,10 +173,11 @@ export function createTailer(options: TailerOptions): Tailer {
   return {
     async poll(maxBytes: number): Promise<TailBatch> {
       if (polling) throw new Error('Tailer.poll called while a poll is running');
+      if (closed) throw new Error('Tailer.poll called after close');
       polling = true;
       try {
         const seen = new Set<string>();
-        for (const [path, kind] of await watched.discover()) await see(path, kind, seen);
+        for (const [path, watchedPath] of await watched.discover()) await see(path, watchedPath, seen);
         let lostBytes = await refreshAll(seen);
         const lines: TailLine[] = [];
         const oversized: OversizedLine[] = [];
@@ -181,6 +199,7 @@ export function createTailer(options: TailerOptions): Tailer {
       }
     },
     async close(): Promise<void> {
+      closed = true;
       const files = [...tracked.values()];
       tracked.clear();
       await Promise.all(files.map((f) => f.handle.close().catch(() => undefined)));

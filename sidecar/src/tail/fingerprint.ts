@@ -1,15 +1,19 @@
 import { createHash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
-import type { ReadBuffer } from './completeLines.js';
-
-/** Read step while looking for the first newline: first lines are usually short. */
-const STEP_BYTES = 64 * 1024;
+import { READ_CHUNK_BYTES, type ReadBuffer } from './completeLines.js';
 
 /**
- * Hash (sha1, 24 hex chars) of the file's first complete line, streamed so a long first line costs no
- * memory; '' while the first line is not complete (a growing partial line is not a stable identity).
+ * Bytes of the first line that are hashed at most. The prefix of a complete line never changes until the
+ * file is truncated, and collector lines can be megabytes long: hashing them whole on every look costs CPU
+ * and adds nothing.
+ */
+export const FINGERPRINT_MAX_BYTES = 64 * 1024;
+
+/**
+ * Hash (sha1, 24 hex chars) of the file's first complete line (its first FINGERPRINT_MAX_BYTES when
+ * longer); '' while the first line is not complete (a growing partial line is not a stable identity).
  * With device and inode it tells a truncated-and-rewritten file, or a reused inode, from the content a
- * checkpoint describes.
+ * checkpoint describes. Memory stays within the shared read buffer whatever the line length.
  */
 export async function fingerprintFirstLine(
   handle: FileHandle,
@@ -17,17 +21,16 @@ export async function fingerprintFirstLine(
   scratch: ReadBuffer,
 ): Promise<string> {
   const hash = createHash('sha1');
-  const buf = scratch.get(STEP_BYTES);
   for (let pos = 0; pos < size; ) {
-    const len = Math.min(STEP_BYTES, size - pos);
-    const { bytesRead } = await handle.read(buf, 0, len, pos);
+    // Short first step: first lines are usually short; then big steps to find a long line's end.
+    const step = pos === 0 ? FINGERPRINT_MAX_BYTES : READ_CHUNK_BYTES;
+    const buf = scratch.get(step);
+    const { bytesRead } = await handle.read(buf, 0, Math.min(step, size - pos), pos);
     if (bytesRead === 0) return '';
-    const nl = buf.indexOf(10, 0);
-    if (nl !== -1 && nl < bytesRead) {
-      hash.update(buf.subarray(0, nl));
-      return hash.digest('hex').slice(0, 24);
-    }
-    hash.update(buf.subarray(0, bytesRead));
+    const nl = buf.subarray(0, bytesRead).indexOf(10);
+    const lineEnd = nl === -1 ? bytesRead : nl;
+    if (pos === 0) hash.update(buf.subarray(0, lineEnd));
+    if (nl !== -1) return hash.digest('hex').slice(0, 24);
     pos += bytesRead;
   }
   return '';

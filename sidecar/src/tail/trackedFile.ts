@@ -7,6 +7,8 @@ import type { FileCheckpoint } from './types.js';
 /** One open file followed by identity (its inode), whatever name it has now. */
 export interface TrackedFile {
   checkpoint: FileCheckpoint;
+  /** Rotation family (see WatchedPath): its members are read oldest first. */
+  family: string;
   /** Kept open: a renamed (rotated) file is still read through it, and its inode cannot be reused. */
   handle: FileHandle;
   size: number;
@@ -45,6 +47,7 @@ export async function startTracking(
   st: Stats,
   path: string,
   kind: FileCheckpoint['kind'],
+  family: string,
   restored: FileCheckpoint | undefined,
   scratch: ReadBuffer,
   statAtMs: number,
@@ -65,6 +68,7 @@ export async function startTracking(
       offset: sameContent ? restored.offset : 0,
       kind,
     },
+    family,
     handle,
     size: st.size,
     mtimeMs: st.mtimeMs,

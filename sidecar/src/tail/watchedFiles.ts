@@ -1,8 +1,14 @@
 import { readdir } from 'node:fs/promises';
-import { basename, dirname, extname, join } from 'node:path';
-import { glob } from 'tinyglobby';
+import { basename, dirname, extname, join, resolve } from 'node:path';
+import { glob, isDynamicPattern } from 'tinyglobby';
 
 export type FileKind = 'otlp' | 'jsonl';
+
+export interface WatchedPath {
+  kind: FileKind;
+  /** The live path this file belongs to: a family is read oldest first, so lines keep their order. */
+  family: string;
+}
 
 /**
  * The collector's file exporter (lumberjack) rotates `<name>.<ext>` by renaming it to
@@ -26,7 +32,7 @@ export function isRotatedSibling(livePath: string, candidateName: string): boole
  */
 export class WatchedFiles {
   /** Path -> kind and how many discoveries in a row found it missing (pruned after a few). */
-  private readonly livePaths = new Map<string, { kind: FileKind; missing: number }>();
+  private readonly livePaths = new Map<string, { kind: FileKind; missing: number; pinned?: boolean }>();
 
   constructor(
     private readonly otlpGlobs: string[],
@@ -35,24 +41,37 @@ export class WatchedFiles {
     rememberedPaths: Iterable<[string, FileKind]> = [],
   ) {
     for (const [path, kind] of rememberedPaths) this.livePaths.set(path, { kind, missing: 0 });
+    // A glob that names one file is watched even while that file is missing: right after a rotation
+    // (or before the first poll) its backups may be the only files holding unread lines.
+    for (const [globs, kind] of [
+      [otlpGlobs, 'otlp'],
+      [jsonlGlobs, 'jsonl'],
+    ] as const) {
+      for (const g of globs)
+        if (!isDynamicPattern(g)) this.livePaths.set(resolve(g), { kind, missing: 0, pinned: true });
+    }
   }
 
-  /** Every path that may hold lines now: glob matches, remembered paths and their rotated siblings. */
-  async discover(): Promise<Map<string, FileKind>> {
-    const found = new Map<string, FileKind>();
+  /**
+   * Every path that may hold lines now (glob matches, remembered paths and their rotated siblings), with
+   * its kind and its rotation family (the live path it was rotated from, or itself).
+   */
+  async discover(): Promise<Map<string, WatchedPath>> {
+    const found = new Map<string, WatchedPath>();
     for (const [globs, kind] of [
       [this.otlpGlobs, 'otlp'],
       [this.jsonlGlobs, 'jsonl'],
     ] as const) {
       if (globs.length === 0) continue;
-      const paths = await glob(globs, {
-        absolute: true,
-        onlyFiles: true,
-        dot: true,
-        expandDirectories: false,
-      });
+      let paths: string[];
+      try {
+        paths = await glob(globs, { absolute: true, onlyFiles: true, dot: true, expandDirectories: false });
+      } catch (error) {
+        if (!(error instanceof Error && 'code' in error)) throw error;
+        paths = []; // a directory vanished mid-walk: the next poll looks again
+      }
       for (const path of paths) {
-        if (!found.has(path)) found.set(path, kind);
+        if (!found.has(path)) found.set(path, { kind, family: path });
         if (!this.livePaths.has(path)) this.livePaths.set(path, { kind, missing: 0 });
       }
     }
@@ -81,11 +100,14 @@ export class WatchedFiles {
         if (entry === undefined) continue;
         if (present.has(basename(live))) {
           entry.missing = 0;
-          if (!found.has(live)) found.set(live, entry.kind);
-        } else if (++entry.missing >= 3) this.livePaths.delete(live);
+          if (!found.has(live)) found.set(live, { kind: entry.kind, family: live });
+        } else if (++entry.missing >= 3 && !entry.pinned) this.livePaths.delete(live);
         for (const name of names) {
+          if (!isRotatedSibling(live, name)) continue;
           const path = join(dir, name);
-          if (isRotatedSibling(live, name) && !found.has(path)) found.set(path, entry.kind);
+          const seen = found.get(path);
+          if (seen === undefined) found.set(path, { kind: entry.kind, family: live });
+          else seen.family = live;
         }
       }
     }

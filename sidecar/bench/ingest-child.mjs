@@ -1,0 +1,72 @@
+// One measured run in a fresh process (so peak RSS is this run's): `bare <file>` reads, splits and
+// JSON.parses the file; `ingest <file> <stateDir>` runs the full sidecar pipeline to a committed ledger.
+import { open } from 'node:fs/promises';
+import { join } from 'node:path';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+
+const [mode, file, stateDir] = process.argv.slice(2);
+const stall = monitorEventLoopDelay({ resolution: 10 });
+let t0 = performance.now();
+if (mode === 'bare') stall.enable();
+let records = 0;
+if (mode === 'bare') {
+  const handle = await open(file, 'r');
+  const buf = Buffer.allocUnsafe(1 << 20);
+  let carry = '';
+  let pos = 0;
+  for (;;) {
+    const { bytesRead } = await handle.read(buf, 0, buf.length, pos);
+    if (bytesRead === 0) break;
+    pos += bytesRead;
+    const text = carry + buf.toString('utf8', 0, bytesRead);
+    const parts = text.split('\n');
+    carry = parts.pop() ?? '';
+    for (const line of parts) {
+      const o = JSON.parse(line);
+      for (const rl of o.resourceLogs ?? [])
+        for (const sl of rl.scopeLogs ?? []) records += sl.logRecords?.length ?? 0;
+    }
+  }
+  await handle.close();
+} else {
+  const { openLedgerDb } = await import('../dist/ledger/openLedger.js');
+  const { createSidecarMetrics } = await import('../dist/metrics.js');
+  const { startIngestLoop } = await import('../dist/pipeline/ingestLoop.js');
+  const { DEFAULT_LABEL_CAPS } = await import('../dist/pipeline/labelCaps.js');
+  const { createPricer } = await import('@spendline/sdk');
+  const db = openLedgerDb(join(stateDir, 'ledger.sqlite'));
+  const metrics = createSidecarMetrics();
+  const pricer = createPricer();
+  // Startup (module loading, the price catalog) is not ingest: measure from here.
+  pricer.priceUsage(
+    {
+      inputTokens: 1,
+      outputTokens: 1,
+      cacheReadInputTokens: 0,
+      cacheCreationInputTokens: 0,
+      reasoningOutputTokens: 0,
+    },
+    { provider: 'openai', model: 'gpt-4o' },
+  );
+  t0 = performance.now();
+  stall.enable();
+  const loop = startIngestLoop(db, metrics, pricer, {
+    otlpGlobs: [file],
+    jsonlGlobs: [],
+    maxLineBytes: 16 * 1024 * 1024,
+    batchBytes: Number(process.env.BATCH_BYTES ?? 131072),
+    pollIntervalMs: 50,
+    dedupWindowMs: 86_400_000,
+    labelCaps: { ...DEFAULT_LABEL_CAPS },
+    now: Date.now,
+  });
+  await loop.ready;
+  await loop.stop();
+  for (const s of metrics.counters.records.series.values()) if (s.values[1] === 'counted') records += s.total;
+  db.close();
+}
+const ms = performance.now() - t0;
+stall.disable();
+process.stdout.write(
+  `${JSON.stringify({ mode, records, ms, maxRssMb: process.resourceUsage().maxRSS / 1024, maxStallMs: stall.max / 1e6 })}\n`,
+);

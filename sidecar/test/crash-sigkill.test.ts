@@ -1,0 +1,118 @@
+/**
+ * The exactly-once guarantee under kill -9: the built CLI runs as a child process over a growing,
+ * rotating export and is SIGKILLed at random moments, then restarted; at the end /metrics and the
+ * ledger must equal the ground truth exactly.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { appendFileSync, renameSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { TOKEN_TYPES } from '@spendline/sdk/contract';
+import { afterEach, describe, expect, it } from 'vitest';
+import { freePort, waitForHttpOk } from '../../test/support/ports.js';
+import { sumSamples } from './support/metricsText.js';
+import { generateUsageLines } from './support/otlpLines.js';
+import { ledgerTotals, tempDir, truthTotals } from './support/sidecarHarness.js';
+
+const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
+const children: ChildProcess[] = [];
+const cleanups: (() => void)[] = [];
+afterEach(() => {
+  for (const c of children.splice(0)) if (c.exitCode === null) c.kill('SIGKILL');
+  for (const c of cleanups.splice(0)) c();
+});
+
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
+}
+
+function startCli(live: string, state: string, port: number): ChildProcess {
+  const child = spawn(
+    process.execPath,
+    [
+      CLI,
+      'sidecar',
+      '--otlp-file',
+      live,
+      '--state-dir',
+      state,
+      '--listen',
+      `127.0.0.1:${port}`,
+      '--batch-bytes',
+      '32768',
+      '--poll-interval',
+      '10ms',
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  children.push(child);
+  return child;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('spendline sidecar under kill -9', () => {
+  it('counts every record exactly once across 15 random SIGKILLs, rotations and restarts', async () => {
+    const t = tempDir('spendline-crash-');
+    cleanups.push(t.cleanup);
+    const live = join(t.dir, 'genai.json');
+    const state = join(t.dir, 'state');
+    const g = generateUsageLines({ records: 12_000, perLine: 15, seed: 42, kind: 'mixed', withNoise: true });
+    const random = rng(7);
+    let written = 0;
+    let rotations = 0;
+    const writeSome = (n: number) => {
+      const end = Math.min(g.lines.length, written + n);
+      appendFileSync(
+        live,
+        g.lines
+          .slice(written, end)
+          .map((l) => `${l}\n`)
+          .join(''),
+      );
+      written = end;
+      if (random() < 0.3) {
+        rotations++;
+        renameSync(
+          live,
+          join(t.dir, `genai-2026-01-01T00-00-${String(rotations).padStart(2, '0')}.000.json`),
+        );
+      }
+    };
+    for (let kill = 0; kill < 15; kill++) {
+      const child = startCli(live, state, await freePort());
+      const lifetime = 150 + Math.floor(random() * 900);
+      const deadline = Date.now() + lifetime;
+      while (Date.now() < deadline) {
+        writeSome(1 + Math.floor(random() * 40));
+        await sleep(20 + Math.floor(random() * 60));
+      }
+      child.kill('SIGKILL');
+      await new Promise((r) => child.once('exit', r));
+    }
+    writeSome(g.lines.length);
+    expect(written).toBe(g.lines.length);
+    expect(rotations).toBeGreaterThan(3);
+
+    const port = await freePort();
+    const child = startCli(live, state, port);
+    await waitForHttpOk(`http://127.0.0.1:${port}/readyz`, 30_000, () => child.exitCode === null);
+    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    const exitCode = new Promise((r) => child.once('exit', (code) => r(code)));
+    child.kill('SIGTERM');
+    expect(await exitCode).toBe(0);
+
+    const truth = truthTotals(g.truth);
+    expect(sumSamples(text, 'llm_requests_total')['']).toBe(truth.requests);
+    expect(sumSamples(text, 'llm_requests_total', 'status').error).toBe(truth.errors);
+    const tokens = sumSamples(text, 'llm_tokens_total', 'token_type');
+    for (const k of TOKEN_TYPES) expect(tokens[k] ?? 0).toBe(truth.tokens[k]);
+    const records = sumSamples(text, 'spendline_records_total', 'result');
+    expect(records.counted).toBe(g.truth.calls);
+    expect(ledgerTotals(state)).toEqual(truth);
+  }, 90_000);
+});
