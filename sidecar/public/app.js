@@ -184,9 +184,34 @@ async function refreshUsage() {
   }
 }
 
+async function refreshInsights() {
+  const { insights } = await api('/api/insights?days_back=30');
+  if (insights.length === 0) {
+    $('insights').innerHTML =
+      '<p class="muted">Nothing to change yet: no insight crossed its threshold over the last 30 days.</p>';
+    return;
+  }
+  const rows = insights
+    .slice(0, 8)
+    .map((i) => {
+      const saving =
+        i.monthly_saving_usd === 'unknown'
+          ? '<span class="muted">unknown</span>'
+          : `${formatUsd(i.monthly_saving_usd)}/month`;
+      const scope = Object.entries(i.scope)
+        .filter(([, v]) => v)
+        .map(([k, v]) => `${k}=${escapeHtml(v)}`)
+        .join(' ');
+      return `<tr><td>${escapeHtml(i.kind)}</td><td>${scope}</td><td class="num">${saving}</td><td>${escapeHtml(i.change)}</td></tr>`;
+    })
+    .join('');
+  $('insights').innerHTML =
+    `<table><thead><tr><th>kind</th><th>scope</th><th class="num">saving</th><th>change</th></tr></thead><tbody>${rows}</tbody></table>`;
+}
+
 async function refresh() {
   try {
-    await Promise.all([refreshUsage(), refreshPipeline()]);
+    await Promise.all([refreshUsage(), refreshPipeline(), refreshInsights()]);
     $('updated').textContent = `updated ${new Date().toISOString().slice(11, 19)} UTC`;
   } catch (err) {
     $('updated').textContent =

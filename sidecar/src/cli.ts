@@ -20,6 +20,7 @@ const COMMANDS: Record<string, CommandLoader> = {
   'ledger compact': async () => await import('./commands/ledger-compact.js'),
   demo: async () => await import('./commands/demo.js'),
   up: async () => await import('./commands/up.js'),
+  insights: async () => await import('./commands/insights.js'),
 };
 
 function overview(): string {

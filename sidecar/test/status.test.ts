@@ -89,6 +89,12 @@ describe('status page', () => {
       expect(await page.textContent('#unpriced')).toContain('every model seen this month has a price');
       expect(await page.textContent('#untracked')).toBe('no bills');
       expect(await page.$$eval('#chart-hourly rect', (r) => r.length)).toBe(24);
+      // The insights section renders what /api/insights answers (priced savings first).
+      const insights = (await (await fetch(`${up.sidecarUrl}/api/insights?days_back=30`)).json()) as {
+        insights: unknown[];
+      };
+      const insightRows = await page.$$eval('#insights tbody tr', (r) => r.length);
+      expect(insightRows).toBe(Math.min(8, insights.insights.length));
 
       mkdirSync(SCREENSHOTS, { recursive: true });
       const shot = join(SCREENSHOTS, 'status-page.png');

@@ -1,0 +1,31 @@
+import { createPricer } from '@spendline/sdk';
+import type { SidecarExtension } from '../extensions.js';
+import { computeInsights } from './computeInsights.js';
+import { insightToJson } from './formatInsights.js';
+
+/** GET /api/insights?days_back=N: the insights of `spendline insights`, as JSON. */
+export const insightsExtension: SidecarExtension = {
+  name: 'insights',
+  start(ctx) {
+    const pricer = createPricer(
+      ctx.config.pricesFile !== undefined ? { overrides: ctx.config.pricesFile } : undefined,
+    );
+    ctx.api.get('/insights', (req, res) => {
+      const unknown = Object.keys(req.query).filter((k) => k !== 'days_back');
+      if (unknown.length > 0) {
+        res
+          .status(400)
+          .json({ error: 'bad_request', message: `unknown parameter ${unknown[0]}; use days_back` });
+        return;
+      }
+      const raw = req.query.days_back ?? '30';
+      if (typeof raw !== 'string' || !/^\d+$/.test(raw) || Number(raw) < 1 || Number(raw) > 400) {
+        res.status(400).json({ error: 'bad_request', message: 'days_back must be an integer from 1 to 400' });
+        return;
+      }
+      const daysBack = Number(raw);
+      const list = computeInsights(ctx.db, pricer, ctx.now(), { daysBack });
+      res.json({ days_back: daysBack, insights: list.map(insightToJson) });
+    });
+  },
+};

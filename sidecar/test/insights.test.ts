@@ -1,0 +1,275 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createPricer, type PriceOverride } from '@spendline/sdk';
+import express from 'express';
+import { Registry } from 'prom-client';
+import { afterEach, describe, expect, it } from 'vitest';
+import { computeInsights } from '../src/insights/computeInsights.js';
+import { insightsExtension } from '../src/insights/extension.js';
+import { formatInsights } from '../src/insights/formatInsights.js';
+import { type LedgerDb, openLedgerDb } from '../src/ledger/openLedger.js';
+import { createRollupWriter, emptyMeasures, type Measures } from '../src/ledger/rollups.js';
+
+// A fictional provider priced only by overrides, so every figure below is computed by hand.
+const PRICES: PriceOverride[] = [
+  { provider: 'acme', model: 'acme-large', inputMtok: '10', outputMtok: '30', cacheReadMtok: '1' },
+  { provider: 'acme', model: 'acme-small', inputMtok: '1', outputMtok: '3' },
+  { provider: 'acme', model: 'acme-embed-1', inputMtok: '0.01', outputMtok: '0' },
+  { provider: 'acme', model: 'zeta-tiny', inputMtok: '0.1', outputMtok: '0.1' },
+];
+const NOW = Date.parse('2026-11-20T12:00:00Z');
+const HOUR = (iso: string) => Date.parse(iso) / 1000;
+
+interface Row {
+  at: string;
+  model: string;
+  service: string;
+  feature?: string;
+  tenant?: string;
+  usageType?: string;
+  user?: string;
+  m: Partial<Measures>;
+}
+
+function ledger(rows: Row[]): LedgerDb {
+  const db = openLedgerDb(':memory:');
+  const w = createRollupWriter(db);
+  for (const r of rows) {
+    const m = { ...emptyMeasures(), ...r.m };
+    const dims = {
+      bucketStart: HOUR(r.at),
+      bucketSeconds: 3600,
+      provider: 'acme',
+      model: r.model,
+      service: r.service,
+      feature: r.feature ?? '',
+      usageType: r.usageType ?? 'exact',
+    };
+    w.addUsage({ ...dims, operation: 'chat', tenantId: r.tenant ?? '' }, m);
+    if (r.user) w.addPrincipal({ ...dims, principalKind: 'user', principalId: r.user }, m);
+  }
+  return db;
+}
+
+const pricer = createPricer({ overrides: PRICES });
+
+describe('spendline insights', () => {
+  const traffic: Row[] = [
+    // 100 small calls on the large model: 100,000 input (avg 1,000) and 20,000 output (avg 200) tokens, 3 failed.
+    {
+      at: '2026-11-10T09:00:00Z',
+      model: 'acme-large',
+      service: 'bot',
+      feature: 'faq',
+      m: {
+        requests: 100,
+        errors: 3,
+        input_tokens: 100_000,
+        output_tokens: 20_000,
+        cost_nano_usd: 1_600_000_000,
+      },
+    },
+    // 10 large calls: 2,000,000 uncached input tokens, nothing read from cache.
+    {
+      at: '2026-11-11T09:00:00Z',
+      model: 'acme-large',
+      service: 'search',
+      feature: 'rag',
+      m: { requests: 10, input_tokens: 2_000_000, cost_nano_usd: 20_000_000_000 },
+    },
+    {
+      at: '2026-11-12T09:00:00Z',
+      model: 'acme-small',
+      service: 'stream-svc',
+      usageType: 'estimated',
+      m: { requests: 5, input_tokens: 5000, output_tokens: 1000, cost_nano_usd: 8_000_000 },
+    },
+    {
+      at: '2026-11-12T10:00:00Z',
+      model: 'mystery',
+      service: 'stream-svc',
+      m: { requests: 4, unpriced_requests: 4, input_tokens: 400, unpriced_tokens: 400 },
+    },
+  ];
+
+  it('names each change with the hand-computed monthly saving, sorted by saving', () => {
+    const list = computeInsights(ledger(traffic), pricer, NOW, { daysBack: 30 });
+    expect(list.map((i) => i.kind)).toEqual([
+      'prompt_caching',
+      'cheaper_model',
+      'failed_calls',
+      'estimated_usage',
+      'unpriced_model',
+      'spend_growth',
+      'spend_growth',
+    ]);
+    const [caching, cheaper] = list;
+    // Caching, acme-large: uncached input 100,000 + 2,000,000 = 2,100,000 tokens; half assumed to repeat;
+    // (10 − 1) USD/MTok discount: 2.1 × 9 × 0.5 = 9.45 USD over 30 days = 9.45 USD/month.
+    expect(caching?.scope).toEqual({ provider: 'acme', model: 'acme-large' });
+    expect(caching?.monthlySaving).toEqual({ known: true, nanoUsd: 9_450_000_000n });
+    expect(caching?.evidence).toMatchObject({ cache_read_share: 0, uncached_input_tokens: 2_100_000 });
+    // Cheaper model for faq: on acme-large 0.1 MTok × 10 + 0.02 MTok × 30 = 1.00 + 0.60 = 1.60 USD;
+    // on acme-small 0.1 × 1 + 0.02 × 3 = 0.16 USD; saving 1.44 USD per 30 days. zeta-tiny is another
+    // family and acme-embed-1 is not a chat model: neither is proposed.
+    expect(cheaper?.scope).toEqual({ provider: 'acme', model: 'acme-large', service: 'bot', feature: 'faq' });
+    expect(cheaper?.evidence).toMatchObject({
+      candidate: 'acme-small',
+      avg_input_tokens: 1000,
+      avg_output_tokens: 200,
+      cost_usd: '1.600000000',
+      candidate_cost_usd: '0.160000000',
+    });
+    expect(cheaper?.monthlySaving).toEqual({ known: true, nanoUsd: 1_440_000_000n });
+    expect(list[2]).toMatchObject({
+      scope: { model: 'acme-large', service: 'bot' },
+      evidence: { failed_calls: 3, requests: 100 },
+      monthlySaving: { known: false },
+    });
+    expect(list[3]).toMatchObject({
+      scope: { model: 'acme-small', service: 'stream-svc' },
+      evidence: { estimated_requests: 5 },
+    });
+    expect(list[4]).toMatchObject({ scope: { model: 'mystery' }, evidence: { unpriced_requests: 4 } });
+    // Growth against the previous 30 days (nothing then): faq +1.60, rag +20.00.
+    expect(list.slice(5).map((i) => [i.scope.feature, i.evidence.increase_usd, i.evidence.growth])).toEqual([
+      ['faq', '1.600000000', 'new'],
+      ['rag', '20.000000000', 'new'],
+    ]);
+  });
+
+  it('scales a shorter window to 30 days and is deterministic', () => {
+    const db = ledger(traffic);
+    const a = computeInsights(db, pricer, NOW, { daysBack: 15 });
+    expect(a.find((i) => i.kind === 'cheaper_model')?.monthlySaving).toEqual({
+      known: true,
+      nanoUsd: 2_880_000_000n,
+    });
+    expect(computeInsights(db, pricer, NOW, { daysBack: 15 })).toEqual(a);
+  });
+
+  it('stays silent when calls are large, caching is already used, or the window holds nothing', () => {
+    const db = ledger([
+      // Average input 5,000 tokens: not "small calls". Cache-read share 60 %: caching is in use.
+      {
+        at: '2026-11-10T09:00:00Z',
+        model: 'acme-large',
+        service: 'bot',
+        feature: 'faq',
+        m: {
+          requests: 400,
+          input_tokens: 800_000,
+          cache_read_tokens: 1_200_000,
+          output_tokens: 40_000,
+          cost_nano_usd: 10_000_000_000,
+        },
+      },
+      // Outside the window (older than 60 days): no growth either.
+      {
+        at: '2026-08-01T09:00:00Z',
+        model: 'acme-large',
+        service: 'old',
+        m: { requests: 100, input_tokens: 100_000, cost_nano_usd: 1_000_000_000 },
+      },
+    ]);
+    const kinds = computeInsights(db, pricer, NOW, { daysBack: 30, growthMinIncreaseUsd: 100 }).map(
+      (i) => i.kind,
+    );
+    expect(kinds).toEqual([]);
+    expect(computeInsights(openLedgerDb(':memory:'), pricer, NOW)).toEqual([]);
+  });
+
+  it('flags days beyond median + k·MAD and no day when spend is steady', () => {
+    const days = (extra: number) =>
+      Array.from({ length: 10 }, (_, i) => ({
+        at: `2026-11-${String(10 + i).padStart(2, '0')}T08:00:00Z`,
+        model: 'acme-small',
+        service: 'bot',
+        m: { requests: 1, input_tokens: 1, cost_nano_usd: i === 4 ? extra : 1_000_000_000 },
+      }));
+    // Ten days at 1 USD, one at 5 USD: median 1, MAD 0, threshold 1 + 3·0 = 1 → only 2026-11-14 spikes.
+    const spikes = computeInsights(ledger(days(5_000_000_000)), pricer, NOW, { growthMinIncreaseUsd: 1000 });
+    expect(spikes.map((i) => [i.kind, i.scope.day, i.evidence.threshold_usd])).toEqual([
+      ['spend_spike_day', '2026-11-14', '1.000000000'],
+    ]);
+    expect(computeInsights(ledger(days(1_000_000_000)), pricer, NOW, { growthMinIncreaseUsd: 1000 })).toEqual(
+      [],
+    );
+  });
+
+  it('formats as table, markdown and json with exact money', () => {
+    const list = computeInsights(ledger(traffic), pricer, NOW);
+    const json = JSON.parse(formatInsights(list, 'json', 30)) as {
+      insights: { kind: string; monthly_saving_usd: string }[];
+    };
+    expect(json.insights[0]).toMatchObject({ kind: 'prompt_caching', monthly_saving_usd: '9.450000000' });
+    expect(json.insights[2]?.monthly_saving_usd).toBe('unknown');
+    expect(formatInsights(list, 'table', 30)).toContain('saving:   $9.45/month');
+    expect(formatInsights(list, 'markdown', 30)).toContain(
+      '| 2 | cheaper_model | provider=acme model=acme-large service=bot feature=faq | $1.44/month |',
+    );
+  });
+});
+
+describe('GET /api/insights', () => {
+  let server: Server | undefined;
+  let dir: string | undefined;
+  afterEach(async () => {
+    await new Promise((r) => (server ? server.close(r) : r(undefined)));
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('answers the insights as JSON and 400 for bad parameters', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'spendline-insights-'));
+    const pricesFile = join(dir, 'prices.json');
+    writeFileSync(pricesFile, JSON.stringify({ prices: PRICES }));
+    const api = express.Router();
+    await insightsExtension.start({
+      db: ledger(traffic()),
+      registry: new Registry(),
+      api,
+      config: { stateDir: dir, billingGlobs: [], budgetsFile: undefined, pricesFile },
+      now: () => NOW,
+    });
+    const app = express();
+    app.use('/api', api);
+    server = app.listen(0, '127.0.0.1');
+    await new Promise((r) => server?.once('listening', r));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/insights`;
+    const ok = await fetch(`${base}?days_back=30`);
+    expect(ok.status).toBe(200);
+    const body = (await ok.json()) as {
+      days_back: number;
+      insights: { kind: string; monthly_saving_usd: string }[];
+    };
+    expect(body.days_back).toBe(30);
+    expect(body.insights.slice(0, 2)).toMatchObject([
+      { kind: 'prompt_caching', monthly_saving_usd: '9.450000000' },
+      { kind: 'cheaper_model', monthly_saving_usd: '1.440000000' },
+    ]);
+    expect((await fetch(`${base}?days_back=0`)).status).toBe(400);
+    expect((await fetch(`${base}?days=3`)).status).toBe(400);
+  });
+
+  function traffic(): Row[] {
+    return [
+      {
+        at: '2026-11-10T09:00:00Z',
+        model: 'acme-large',
+        service: 'bot',
+        feature: 'faq',
+        m: { requests: 100, input_tokens: 100_000, output_tokens: 20_000, cost_nano_usd: 1_600_000_000 },
+      },
+      {
+        at: '2026-11-11T09:00:00Z',
+        model: 'acme-large',
+        service: 'search',
+        feature: 'rag',
+        m: { requests: 10, input_tokens: 2_000_000, cost_nano_usd: 20_000_000_000 },
+      },
+    ];
+  }
+});
