@@ -1,6 +1,5 @@
-import { parseArgs } from 'node:util';
 import { importBillingFile } from '../billing/importBillingFile.js';
-import { fail, openStateLedger, stateDirOf } from '../report/commandSupport.js';
+import { fail, openStateLedger, parseCommandArgs, stateDirOf } from '../report/commandSupport.js';
 
 export const summary =
   'import provider billing exports (OpenAI, Anthropic, GCP, AWS CUR, Azure, generic JSONL)';
@@ -13,25 +12,8 @@ Rejected rows are listed with file, line and reason; the file's good rows still 
 Exit code 0: all imported; 1: a file could not be imported or had rejected rows.`;
 
 export async function run(argv: string[]): Promise<number> {
-  let parsed: ReturnType<
-    typeof parseArgs<{
-      options: { 'state-dir': { type: 'string' }; help: { type: 'boolean'; short: 'h' } };
-      allowPositionals: true;
-    }>
-  >;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      options: { 'state-dir': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
-      allowPositionals: true,
-    });
-  } catch (err) {
-    return fail(`${(err as Error).message}\n\n${HELP}`);
-  }
-  if (parsed.values.help) {
-    process.stdout.write(`${HELP}\n`);
-    return 0;
-  }
+  const parsed = parseCommandArgs(argv, { 'state-dir': { type: 'string' } }, HELP, true);
+  if (!parsed.ok) return parsed.exitCode;
   if (parsed.positionals.length === 0) return fail(`no file given\n\n${HELP}`);
   const ledger = openStateLedger(stateDirOf(parsed.values['state-dir']), true);
   if (!ledger.ok) return fail(ledger.reason, 1);

@@ -1,6 +1,5 @@
-import { parseArgs } from 'node:util';
 import { runDemo } from '../demo/traffic.js';
-import { fail, positiveInt } from '../report/commandSupport.js';
+import { fail, parseCommandArgs, positiveInt } from '../report/commandSupport.js';
 
 export const summary =
   'send demo LLM traffic (real openai/anthropic clients, built-in fake provider) to an OTLP endpoint';
@@ -20,26 +19,19 @@ listens).
   --service NAME     service.name of the demo (default spendline-demo)`;
 
 export async function run(argv: string[]): Promise<number> {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    values = parseArgs({
-      args: argv,
-      options: {
-        endpoint: { type: 'string' },
-        requests: { type: 'string' },
-        rate: { type: 'string' },
-        seed: { type: 'string' },
-        service: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }).values;
-  } catch (err) {
-    return fail(`${(err as Error).message}\n\n${HELP}`);
-  }
-  if (values.help) {
-    process.stdout.write(`${HELP}\n`);
-    return 0;
-  }
+  const parsed = parseCommandArgs(
+    argv,
+    {
+      endpoint: { type: 'string' },
+      requests: { type: 'string' },
+      rate: { type: 'string' },
+      seed: { type: 'string' },
+      service: { type: 'string' },
+    },
+    HELP,
+  );
+  if (!parsed.ok) return parsed.exitCode;
+  const { values } = parsed;
   const requests = positiveInt('requests', values.requests as string | undefined);
   if (!requests.ok) return fail(requests.reason);
   const seed = positiveInt('seed', values.seed as string | undefined);

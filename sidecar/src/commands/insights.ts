@@ -1,9 +1,14 @@
-import { parseArgs } from 'node:util';
 import { createPricer } from '@spendline/sdk';
 import { computeInsights } from '../insights/computeInsights.js';
 import { formatInsights, INSIGHT_FORMATS, type InsightFormat } from '../insights/formatInsights.js';
 import { DEFAULT_INSIGHT_OPTIONS } from '../insights/types.js';
-import { fail, openStateLedger, positiveInt, stateDirOf } from '../report/commandSupport.js';
+import {
+  fail,
+  openStateLedger,
+  parseCommandArgs,
+  positiveInt,
+  stateDirOf,
+} from '../report/commandSupport.js';
 
 export const summary = 'the changes that would cut spend most, priced on your own usage';
 
@@ -25,28 +30,21 @@ whose saving cannot be priced come last, with the reason. Thresholds: docs/insig
   --prices FILE              price overrides (as for the sidecar)`;
 
 export async function run(argv: string[]): Promise<number> {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    values = parseArgs({
-      args: argv,
-      options: {
-        'days-back': { type: 'string' },
-        format: { type: 'string' },
-        'state-dir': { type: 'string' },
-        prices: { type: 'string' },
-        'min-saving': { type: 'string' },
-        'caching-repeat-share': { type: 'string' },
-        'spike-k': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }).values;
-  } catch (err) {
-    return fail(`${(err as Error).message}\n\n${HELP}`);
-  }
-  if (values.help) {
-    process.stdout.write(`${HELP}\n`);
-    return 0;
-  }
+  const parsed = parseCommandArgs(
+    argv,
+    {
+      'days-back': { type: 'string' },
+      format: { type: 'string' },
+      'state-dir': { type: 'string' },
+      prices: { type: 'string' },
+      'min-saving': { type: 'string' },
+      'caching-repeat-share': { type: 'string' },
+      'spike-k': { type: 'string' },
+    },
+    HELP,
+  );
+  if (!parsed.ok) return parsed.exitCode;
+  const values: Record<string, string | boolean | string[] | undefined> = parsed.values;
   const days = positiveInt('days-back', values['days-back'] as string | undefined);
   if (!days.ok) return fail(days.reason);
   const format = (values.format as string | undefined) ?? 'table';

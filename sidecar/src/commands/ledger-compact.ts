@@ -1,5 +1,10 @@
-import { parseArgs } from 'node:util';
-import { fail, openStateLedger, positiveInt, stateDirOf } from '../report/commandSupport.js';
+import {
+  fail,
+  openStateLedger,
+  parseCommandArgs,
+  positiveInt,
+  stateDirOf,
+} from '../report/commandSupport.js';
 import { compactRollups, DEFAULT_HOURLY_RETENTION_DAYS } from '../retention/compactRollups.js';
 
 export const summary = 'fold hourly rollups older than the retention into daily rollups (sums preserved)';
@@ -10,23 +15,13 @@ Hourly rollups older than N days (default ${DEFAULT_HOURLY_RETENTION_DAYS}) beco
 Safe while the sidecar runs (one SQLite transaction).`;
 
 export async function run(argv: string[]): Promise<number> {
-  let values: { 'hourly-retention-days'?: string; 'state-dir'?: string; help?: boolean };
-  try {
-    values = parseArgs({
-      args: argv,
-      options: {
-        'hourly-retention-days': { type: 'string' },
-        'state-dir': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }).values;
-  } catch (err) {
-    return fail(`${(err as Error).message}\n\n${HELP}`);
-  }
-  if (values.help) {
-    process.stdout.write(`${HELP}\n`);
-    return 0;
-  }
+  const parsed = parseCommandArgs(
+    argv,
+    { 'hourly-retention-days': { type: 'string' }, 'state-dir': { type: 'string' } },
+    HELP,
+  );
+  if (!parsed.ok) return parsed.exitCode;
+  const { values } = parsed;
   const days = positiveInt('hourly-retention-days', values['hourly-retention-days']);
   if (!days.ok) return fail(days.reason);
   const ledger = openStateLedger(stateDirOf(values['state-dir']), false);

@@ -1,11 +1,16 @@
-import { parseArgs } from 'node:util';
 import {
   buildReconciliationReport,
   reportToMarkdown,
   writeReconciliationReport,
 } from '../reconcile/dailyReport.js';
 import { lastDays } from '../reconcile/reconcileDays.js';
-import { fail, openStateLedger, positiveInt, stateDirOf } from '../report/commandSupport.js';
+import {
+  fail,
+  openStateLedger,
+  parseCommandArgs,
+  positiveInt,
+  stateDirOf,
+} from '../report/commandSupport.js';
 
 export const summary = 'tracked versus billed cost per provider per UTC day, with the untracked gap';
 
@@ -17,31 +22,18 @@ Compares tracked cost (ledger, each record's own UTC day; exact and estimated ap
 writes reconciliation-<day>.md and .json into DIR. Exit code 0, or 3 when a day is beyond tolerance.`;
 
 export async function run(argv: string[]): Promise<number> {
-  let values: {
-    'days-back'?: string;
-    'write-report'?: string;
-    tolerance?: string;
-    'state-dir'?: string;
-    help?: boolean;
-  };
-  try {
-    values = parseArgs({
-      args: argv,
-      options: {
-        'days-back': { type: 'string' },
-        'write-report': { type: 'string' },
-        tolerance: { type: 'string' },
-        'state-dir': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }).values;
-  } catch (err) {
-    return fail(`${(err as Error).message}\n\n${HELP}`);
-  }
-  if (values.help) {
-    process.stdout.write(`${HELP}\n`);
-    return 0;
-  }
+  const parsed = parseCommandArgs(
+    argv,
+    {
+      'days-back': { type: 'string' },
+      'write-report': { type: 'string' },
+      tolerance: { type: 'string' },
+      'state-dir': { type: 'string' },
+    },
+    HELP,
+  );
+  if (!parsed.ok) return parsed.exitCode;
+  const { values } = parsed;
   const days = positiveInt('days-back', values['days-back']);
   if (!days.ok) return fail(days.reason);
   const tolerance = values.tolerance === undefined ? 5 : Number(values.tolerance);

@@ -1,5 +1,10 @@
-import { parseArgs } from 'node:util';
-import { fail, openStateLedger, positiveInt, stateDirOf } from '../report/commandSupport.js';
+import {
+  fail,
+  openStateLedger,
+  parseCommandArgs,
+  positiveInt,
+  stateDirOf,
+} from '../report/commandSupport.js';
 import {
   REPORT_FORMATS,
   type ReportFormat,
@@ -23,27 +28,20 @@ Table and Markdown list the 50 biggest groups (--top N, 0 = all); json and csv l
 unless --top is given. Totals always cover every group.`;
 
 export async function run(argv: string[]): Promise<number> {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    values = parseArgs({
-      args: argv,
-      options: {
-        'days-back': { type: 'string' },
-        by: { type: 'string' },
-        format: { type: 'string' },
-        'state-dir': { type: 'string' },
-        top: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-        ...Object.fromEntries(FILTERS.map((f) => [f, { type: 'string' as const }])),
-      },
-    }).values;
-  } catch (err) {
-    return fail(`${(err as Error).message}\n\n${HELP}`);
-  }
-  if (values.help) {
-    process.stdout.write(`${HELP}\n`);
-    return 0;
-  }
+  const parsed = parseCommandArgs(
+    argv,
+    {
+      'days-back': { type: 'string' },
+      by: { type: 'string' },
+      format: { type: 'string' },
+      'state-dir': { type: 'string' },
+      top: { type: 'string' },
+      ...Object.fromEntries(FILTERS.map((f) => [f, { type: 'string' as const }])),
+    },
+    HELP,
+  );
+  if (!parsed.ok) return parsed.exitCode;
+  const values: Record<string, string | boolean | string[] | undefined> = parsed.values;
   const days = positiveInt('days-back', values['days-back'] as string | undefined);
   if (!days.ok) return fail(days.reason);
   const by = values.by as string | undefined;

@@ -1,5 +1,4 @@
-import { parseArgs } from 'node:util';
-import { fail } from '../report/commandSupport.js';
+import { fail, parseCommandArgs } from '../report/commandSupport.js';
 import { type HostPort, startLocalPipeline } from '../up/localPipeline.js';
 
 export const summary = 'run the whole pipeline on a laptop: local OTLP receiver + sidecar + status page';
@@ -35,31 +34,24 @@ function parseHostPort(name: string, value: string): HostPort | string {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  let values: Record<string, string | boolean | string[] | undefined>;
-  try {
-    values = parseArgs({
-      args: argv,
-      options: {
-        'state-dir': { type: 'string' },
-        'otlp-listen': { type: 'string' },
-        listen: { type: 'string' },
-        'with-prometheus': { type: 'boolean' },
-        'prometheus-listen': { type: 'string' },
-        'alertmanager-listen': { type: 'string' },
-        'rotate-mb': { type: 'string' },
-        prices: { type: 'string' },
-        billing: { type: 'string', multiple: true },
-        budgets: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }).values;
-  } catch (err) {
-    return fail(`${(err as Error).message}\n\n${HELP}`);
-  }
-  if (values.help) {
-    process.stdout.write(`${HELP}\n`);
-    return 0;
-  }
+  const parsed = parseCommandArgs(
+    argv,
+    {
+      'state-dir': { type: 'string' },
+      'otlp-listen': { type: 'string' },
+      listen: { type: 'string' },
+      'with-prometheus': { type: 'boolean' },
+      'prometheus-listen': { type: 'string' },
+      'alertmanager-listen': { type: 'string' },
+      'rotate-mb': { type: 'string' },
+      prices: { type: 'string' },
+      billing: { type: 'string', multiple: true },
+      budgets: { type: 'string' },
+    },
+    HELP,
+  );
+  if (!parsed.ok) return parsed.exitCode;
+  const values: Record<string, string | boolean | string[] | undefined> = parsed.values;
   const addr = (name: string, fallback: string): HostPort | string =>
     parseHostPort(name, (values[name] as string | undefined) ?? fallback);
   const otlpListen = addr('otlp-listen', '127.0.0.1:4318');

@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { type LedgerDb, openLedgerDb } from '../ledger/openLedger.js';
 
 /** The ledger file inside a state directory (the sidecar writes it, commands read it). */
@@ -44,4 +45,38 @@ export function positiveInt(
 export function fail(message: string, code = 2): number {
   process.stderr.write(`spendline: ${message}\n`);
   return code;
+}
+
+type OptionSpecs = NonNullable<ParseArgsConfig['options']>;
+type HelpOption = { help: { type: 'boolean'; short: 'h' } };
+export type CommandValues<O extends OptionSpecs> = ReturnType<
+  typeof parseArgs<{ options: O & HelpOption }>
+>['values'];
+
+/**
+ * Parses a command's flags (plus `--help`/`-h`) with node's parseArgs. Bad flags print the reason and
+ * the help and give exit code 2; `--help` prints the help and gives 0; either way the caller returns
+ * `exitCode`.
+ */
+export function parseCommandArgs<const O extends OptionSpecs>(
+  argv: string[],
+  options: O,
+  help: string,
+  allowPositionals = false,
+): { ok: true; values: CommandValues<O>; positionals: string[] } | { ok: false; exitCode: number } {
+  let parsed: { values: Record<string, unknown>; positionals: string[] };
+  try {
+    parsed = parseArgs({
+      args: argv,
+      options: { ...options, help: { type: 'boolean', short: 'h' } },
+      allowPositionals,
+    });
+  } catch (err) {
+    return { ok: false, exitCode: fail(`${(err as Error).message}\n\n${help}`) };
+  }
+  if (parsed.values.help === true) {
+    process.stdout.write(`${help}\n`);
+    return { ok: false, exitCode: 0 };
+  }
+  return { ok: true, values: parsed.values as CommandValues<O>, positionals: parsed.positionals };
 }
