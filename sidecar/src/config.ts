@@ -49,7 +49,7 @@ export const FLAGS: FlagSpec[] = [
   {
     name: 'state-dir',
     arg: '<dir>',
-    default: './spendline-state',
+    default: './.spendline',
     help: 'where the ledger (ledger.sqlite) lives',
   },
   {

@@ -51,7 +51,7 @@ describe('spendline sidecar flags', () => {
       otlpGlobs: ['a.json', 'b/*.json'],
       jsonlGlobs: ['x.jsonl', 'y.jsonl'],
       listen: { host: '0.0.0.0', port: 9999 },
-      stateDir: './spendline-state',
+      stateDir: './.spendline',
       dedupWindowMs: 1_800_000,
       maxLineBytes: 16 * 1024 * 1024,
       labelCaps: { ...DEFAULT_LABEL_CAPS, model: 10 },

@@ -1,4 +1,4 @@
-import { fail, parseCommandArgs } from '../report/commandSupport.js';
+import { fail, parseCommandArgs, stateDirOf } from '../report/commandSupport.js';
 import { type HostPort, startLocalPipeline } from '../up/localPipeline.js';
 
 export const summary = 'run the whole pipeline on a laptop: local OTLP receiver + sidecar + status page';
@@ -67,8 +67,7 @@ export async function run(argv: string[]): Promise<number> {
   if (values.prices) sidecarArgs.push('--prices', values.prices as string);
   for (const b of (values.billing as string[] | undefined) ?? []) sidecarArgs.push('--billing', b);
   if (values.budgets) sidecarArgs.push('--budgets', values.budgets as string);
-  const stateDir =
-    (values['state-dir'] as string | undefined) ?? process.env.SPENDLINE_STATE_DIR ?? '.spendline';
+  const stateDir = stateDirOf(values['state-dir'] as string | undefined);
   const log = (line: string) => process.stdout.write(`${line}\n`);
   let pipeline: Awaited<ReturnType<typeof startLocalPipeline>>;
   try {

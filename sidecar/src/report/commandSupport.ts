@@ -8,9 +8,9 @@ export function ledgerPath(stateDir: string): string {
   return join(stateDir, 'ledger.sqlite');
 }
 
-/** `--state-dir` value, else `SPENDLINE_STATE_DIR`, else `./spendline-state` (the sidecar's default, config.ts). */
+/** `--state-dir` value, else `SPENDLINE_STATE_DIR`, else `./.spendline` (the default of the sidecar and of `spendline up`). */
 export function stateDirOf(flag: string | undefined): string {
-  return flag ?? process.env.SPENDLINE_STATE_DIR ?? './spendline-state';
+  return flag ?? process.env.SPENDLINE_STATE_DIR ?? './.spendline';
 }
 
 export type OpenedLedger = { ok: true; db: LedgerDb; path: string } | { ok: false; reason: string };
