@@ -1,11 +1,10 @@
-import { performance } from 'node:perf_hooks';
 import type { Pricer } from '@spendline/sdk';
 import { partitionTokens, TOKEN_TYPES } from '@spendline/sdk/contract';
 import { decodeOtlpJsonLine, decodeUsageJsonlLine } from '../decode/index.js';
 import type { UsageRecord } from '../decode/usageRecord.js';
 import type { Measures } from '../ledger/rollups.js';
 import type { SidecarMetrics } from '../metrics.js';
-import type { TailBatch, TailLine } from '../tail/types.js';
+import type { TailBatch } from '../tail/types.js';
 import { BatchEffects } from './batchEffects.js';
 import type { LabelCaps } from './labelCaps.js';
 
@@ -21,59 +20,29 @@ export interface CountContext {
 
 /** Decodes, dedups and prices a tail batch into its effects (nothing is written or shown yet). */
 export function countBatch(batch: TailBatch, ctx: CountContext): BatchEffects {
-  const fx = startBatch(batch, ctx);
-  for (const line of batch.lines) countLine(line, fx, ctx);
-  fx.admittedLabels = ctx.caps.takeAdmitted();
-  return fx;
-}
-
-/**
- * Like `countBatch`, but yields to the event loop (setImmediate) every `sliceMs` of decode work, so a
- * large batch never blocks HTTP requests for long. Must run OUTSIDE any transaction; `claimKey` here
- * only checks and remembers keys, and the caller commits them with the effects.
- */
-export async function countBatchInSlices(
-  batch: TailBatch,
-  ctx: CountContext,
-  sliceMs: number,
-): Promise<BatchEffects> {
-  const fx = startBatch(batch, ctx);
-  let sliceStart = performance.now();
-  for (const line of batch.lines) {
-    countLine(line, fx, ctx);
-    if (performance.now() - sliceStart >= sliceMs) {
-      await new Promise<void>((resolve) => setImmediate(resolve));
-      sliceStart = performance.now();
-    }
-  }
-  fx.admittedLabels = ctx.caps.takeAdmitted();
-  return fx;
-}
-
-function startBatch(batch: TailBatch, ctx: CountContext): BatchEffects {
   const fx = new BatchEffects(ctx.metrics);
   for (const o of batch.oversized) {
     fx.add('records', [o.kind, 'rejected'], 1);
     fx.add('rejected', ['line_too_long'], 1);
   }
-  return fx;
-}
-
-function countLine(line: TailLine, fx: BatchEffects, ctx: CountContext): void {
-  const outcome = line.kind === 'otlp' ? decodeOtlpJsonLine(line.text) : decodeUsageJsonlLine(line.text);
-  if (outcome.rejected.length > 0) {
-    fx.add('records', [line.kind, 'rejected'], outcome.rejected.length);
-    for (const r of outcome.rejected) fx.add('rejected', [r.reason], 1);
-  }
-  if (outcome.ignored > 0) fx.add('records', [line.kind, 'ignored'], outcome.ignored);
-  for (const record of outcome.records) {
-    if (!ctx.claimKey(record.dedupKey)) {
-      fx.add('records', [record.source, 'duplicate'], 1);
-      continue;
+  for (const line of batch.lines) {
+    const outcome = line.kind === 'otlp' ? decodeOtlpJsonLine(line.text) : decodeUsageJsonlLine(line.text);
+    if (outcome.rejected.length > 0) {
+      fx.add('records', [line.kind, 'rejected'], outcome.rejected.length);
+      for (const r of outcome.rejected) fx.add('rejected', [r.reason], 1);
     }
-    fx.add('records', [record.source, 'counted'], 1);
-    countRecord(record, fx, ctx);
+    if (outcome.ignored > 0) fx.add('records', [line.kind, 'ignored'], outcome.ignored);
+    for (const record of outcome.records) {
+      if (!ctx.claimKey(record.dedupKey)) {
+        fx.add('records', [record.source, 'duplicate'], 1);
+        continue;
+      }
+      fx.add('records', [record.source, 'counted'], 1);
+      countRecord(record, fx, ctx);
+    }
   }
+  fx.admittedLabels = ctx.caps.takeAdmitted();
+  return fx;
 }
 
 function countRecord(r: UsageRecord, fx: BatchEffects, ctx: CountContext): void {
