@@ -33,7 +33,7 @@ if (mode === 'bare') {
   const { createSidecarMetrics } = await import('../dist/metrics.js');
   const { startIngestLoop } = await import('../dist/pipeline/ingestLoop.js');
   const { DEFAULT_LABEL_CAPS } = await import('../dist/pipeline/labelCaps.js');
-  const { createPricer } = await import('@spendline/sdk');
+  const { createPricer } = await import('@spendline/sdk/core');
   const db = openLedgerDb(join(stateDir, 'ledger.sqlite'));
   const metrics = createSidecarMetrics();
   const pricer = createPricer();
@@ -54,7 +54,7 @@ if (mode === 'bare') {
     otlpGlobs: [file],
     jsonlGlobs: [],
     maxLineBytes: 16 * 1024 * 1024,
-    batchBytes: Number(process.env.BATCH_BYTES ?? 131072),
+    batchBytes: Number(process.env.BATCH_BYTES ?? 16_777_216),
     pollIntervalMs: 50,
     dedupWindowMs: 86_400_000,
     labelCaps: { ...DEFAULT_LABEL_CAPS },

@@ -73,7 +73,12 @@ export const FLAGS: FlagSpec[] = [
     default: '24h',
     help: 'how long dedup keys are kept (e.g. 30m, 24h, 7d)',
   },
-  { name: 'batch-bytes', arg: '<bytes>', default: '131072', help: 'line bytes per ledger transaction' },
+  {
+    name: 'batch-bytes',
+    arg: '<bytes>',
+    default: '16777216',
+    help: 'line bytes per ledger transaction at most (a batch also ends after 1 s, 4000 rollup rows, or when caught up)',
+  },
   { name: 'poll-interval', arg: '<duration>', default: '250ms', help: 'wait between polls once caught up' },
   {
     name: 'label-cap',

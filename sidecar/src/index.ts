@@ -6,7 +6,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createPricer } from '@spendline/sdk';
+import { createPricer } from '@spendline/sdk/core';
 import type { SidecarConfig } from './config.js';
 import { EXTENSIONS } from './extensionList.js';
 import type { SidecarExtension } from './extensions.js';

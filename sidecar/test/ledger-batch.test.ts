@@ -10,6 +10,7 @@ import { openLedgerDb } from '../src/ledger/openLedger.js';
 import { createPipelineStore } from '../src/ledger/pipelineStore.js';
 import { createSidecarMetrics } from '../src/metrics.js';
 import { BatchEffects } from '../src/pipeline/batchEffects.js';
+import { HASH_BYTES, hashKey } from '../src/pipeline/dedupIndex.js';
 import type { FileCheckpoint } from '../src/tail/types.js';
 import { generateUsageLines } from './support/otlpLines.js';
 import { runUntilCaughtUp, tempDir } from './support/sidecarHarness.js';
@@ -34,6 +35,14 @@ const cp = (offset: number): FileCheckpoint => ({
   kind: 'otlp',
 });
 const LABELS = ['openai', 'gpt-4o', 'svc', 'chat', 'ok'];
+function hashesOf(keys: string[]): Buffer {
+  const out = Buffer.alloc(keys.length * HASH_BYTES);
+  keys.forEach((k, i) => {
+    const h = hashKey(k);
+    for (let lane = 0; lane < 3; lane++) out.writeUInt32LE(h[lane] as number, i * HASH_BYTES + lane * 4);
+  });
+  return out;
+}
 
 describe('ledger batch commit', () => {
   it('commits a batch all-or-nothing and shows it in the registry only after the commit', () => {
@@ -81,7 +90,10 @@ describe('ledger batch commit', () => {
       .prepare("SELECT total FROM metric_counter WHERE metric = 'llm_requests_total'")
       .pluck();
     expect(counter.all()).toEqual([2]);
-    expect(db.prepare('SELECT key FROM dedup_key ORDER BY key').pluck().all()).toEqual(['k1', 'k2']);
+    // The committed batch's two distinct keys, as one row of 96-bit hashes; the failed batch left none.
+    expect(db.prepare('SELECT seen_ms, hashes FROM dedup_batch').all()).toEqual([
+      { seen_ms: 1_000, hashes: hashesOf(['k1', 'k2']) },
+    ]);
     expect(db.prepare('SELECT count(*) FROM label_value').pluck().get()).toBe(0);
     expect(db.prepare('SELECT offset FROM file_checkpoint').pluck().all()).toEqual([100]);
 
@@ -116,10 +128,21 @@ describe('ledger batch commit', () => {
       );
       return fresh;
     };
-    expect([claimAt(0), claimAt(59_000), claimAt(59_999)]).toEqual([true, false, false]);
-    // Keys keep their first-seen time; past the window the row is gone.
-    expect(claimAt(60_001)).toBe(true);
-    expect(db.prepare('SELECT seen_ms FROM dedup_key').pluck().all()).toEqual([60_001]);
+    expect([claimAt(0), claimAt(59_000), claimAt(59_999), claimAt(60_999)]).toEqual([
+      true,
+      false,
+      false,
+      false,
+    ]);
+    // Keys keep their first-seen time; past the window (one-second granularity) the row is gone.
+    expect(claimAt(61_000)).toBe(true);
+    expect(db.prepare('SELECT seen_ms FROM dedup_batch').pluck().all()).toEqual([61_000]);
+    // A restarted sidecar loads the committed keys: still a duplicate inside the window.
+    const again = createPipelineStore(db, createSidecarMetrics());
+    again.load();
+    expect(again.claim('same-id', 62_000, 60_000)).toBe(false);
+    expect(again.claim('other-id', 62_000, 60_000)).toBe(true);
+    expect(again.claim('same-id', 122_000, 60_000)).toBe(true);
   });
 
   it('aggregates many records into few rows, bucketed hourly by the record time, with one row per user', async () => {
@@ -172,6 +195,7 @@ describe('ledger batch commit', () => {
     expect(
       db.prepare("SELECT count(*) FROM metric_counter WHERE metric = 'llm_requests_total'").pluck().get(),
     ).toBe(requestSeries.size);
-    expect(db.prepare('SELECT count(*) FROM dedup_key').pluck().get()).toBe(4000);
+    const hashBytes = db.prepare('SELECT sum(length(hashes)) FROM dedup_batch').pluck().get();
+    expect(hashBytes).toBe(4000 * HASH_BYTES);
   });
 });

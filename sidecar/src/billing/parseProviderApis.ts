@@ -1,4 +1,4 @@
-import { centsToNano } from '@spendline/sdk';
+import { centsToNano } from '@spendline/sdk/core';
 import { emptyParse, type ParsedExport } from './types.js';
 import {
   isRecord,

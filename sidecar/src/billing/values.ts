@@ -1,4 +1,4 @@
-import { usdToNano } from '@spendline/sdk';
+import { usdToNano } from '@spendline/sdk/core';
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; reason: string };
 

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { usdToNano } from '@spendline/sdk';
+import { usdToNano } from '@spendline/sdk/core';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 

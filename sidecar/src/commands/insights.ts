@@ -1,4 +1,4 @@
-import { createPricer } from '@spendline/sdk';
+import { createPricer } from '@spendline/sdk/core';
 import { computeInsights } from '../insights/computeInsights.js';
 import { formatInsights, INSIGHT_FORMATS, type InsightFormat } from '../insights/formatInsights.js';
 import { DEFAULT_INSIGHT_OPTIONS } from '../insights/types.js';

@@ -1,5 +1,5 @@
-import { usdToNano } from '@spendline/sdk';
 import type { ServiceType } from '@spendline/sdk/contract';
+import { usdToNano } from '@spendline/sdk/core';
 
 /**
  * A non-negative USD amount to exact nano-USD, or null. Fast path for the common double with at most

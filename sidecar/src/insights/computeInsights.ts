@@ -1,4 +1,4 @@
-import { type Pricer, usdToNano } from '@spendline/sdk';
+import { type Pricer, usdToNano } from '@spendline/sdk/core';
 import type { LedgerDb } from '../ledger/openLedger.js';
 import { DEFAULT_INSIGHT_OPTIONS, INSIGHT_KINDS, type Insight, type InsightOptions } from './types.js';
 

@@ -1,4 +1,4 @@
-import { createPricer } from '@spendline/sdk';
+import { createPricer } from '@spendline/sdk/core';
 import type { SidecarExtension } from '../extensions.js';
 import { computeInsights } from './computeInsights.js';
 import { insightToJson } from './formatInsights.js';

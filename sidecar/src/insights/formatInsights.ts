@@ -1,4 +1,4 @@
-import { formatUsd } from '@spendline/sdk';
+import { formatUsd } from '@spendline/sdk/core';
 import type { Insight } from './types.js';
 
 export const INSIGHT_FORMATS = ['table', 'json', 'markdown'] as const;

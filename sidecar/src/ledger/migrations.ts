@@ -1,3 +1,6 @@
+import type Database from 'better-sqlite3';
+import { HASH_BYTES, hashKey } from '../pipeline/dedupIndex.js';
+
 /**
  * Versioned ledger schema. A migration is applied once, in order, inside a transaction; the applied
  * version is kept in `PRAGMA user_version`. Append new migrations; never edit one that has shipped.
@@ -14,6 +17,8 @@ export interface Migration {
   version: number;
   name: string;
   sql: string;
+  /** Data conversion SQL cannot express, run after `sql` in the same transaction. */
+  up?(db: Database.Database): void;
 }
 
 const MEASURES = `
@@ -31,6 +36,11 @@ const MEASURES = `
   duration_count      INTEGER NOT NULL DEFAULT 0,
   ocr_pages           INTEGER NOT NULL DEFAULT 0,
   embedding_inputs    INTEGER NOT NULL DEFAULT 0`;
+
+/** The measure columns as a SQL list (migrations cannot use MEASURE_COLUMNS: it is declared below). */
+const MEASURE_LIST = MEASURES.split(',')
+  .map((line) => line.trim().split(/\s+/)[0])
+  .join(', ');
 
 export const MIGRATIONS: Migration[] = [
   {
@@ -94,6 +104,7 @@ CREATE TABLE label_value (
 ) WITHOUT ROWID;
 
 -- Dedup keys of counted records, kept for the dedup window (seen_ms = wall clock when counted).
+-- Replaced by dedup_batch in version 3.
 CREATE TABLE dedup_key (
   key      TEXT PRIMARY KEY,
   seen_ms  INTEGER NOT NULL
@@ -157,6 +168,65 @@ CREATE TABLE billing_rejection (
 );
 CREATE INDEX billing_rejection_path ON billing_rejection (path);
 `,
+  },
+  {
+    // Ingest speed (docs/performance.md). (1) Dedup keys move from one row per key (a random-key B-tree
+    // insert per counted record) to one row per committed batch holding the batch's 96-bit key hashes
+    // (sidecar/src/pipeline/dedupIndex.ts); the sidecar keeps the window's hashes in memory and loads
+    // them from here at start. (2) usage_rollup_principal's key starts with the time bucket, like
+    // usage_rollup's: records arrive in time order, so a batch's upserts land in the few pages of the
+    // current hours instead of one random page per principal, and the separate time index goes.
+    version: 3,
+    name: 'dedup key hashes per batch; time-first principal rollup key',
+    sql: `
+CREATE TABLE dedup_batch (
+  id       INTEGER PRIMARY KEY,
+  seen_ms  INTEGER NOT NULL,
+  hashes   BLOB NOT NULL
+);
+CREATE INDEX dedup_batch_seen ON dedup_batch (seen_ms);
+
+CREATE TABLE usage_rollup_principal_v3 (
+  bucket_start    INTEGER NOT NULL,
+  bucket_seconds  INTEGER NOT NULL,
+  principal_kind  TEXT NOT NULL CHECK (principal_kind IN ('user', 'task')),
+  principal_id    TEXT NOT NULL,
+  provider        TEXT NOT NULL,
+  model           TEXT NOT NULL,
+  service         TEXT NOT NULL,
+  feature         TEXT NOT NULL,
+  usage_type      TEXT NOT NULL,
+  ${MEASURES},
+  PRIMARY KEY (bucket_start, bucket_seconds, principal_kind, principal_id, provider, model, service, feature, usage_type)
+) WITHOUT ROWID;
+INSERT INTO usage_rollup_principal_v3 (bucket_start, bucket_seconds, principal_kind, principal_id, provider, model, service, feature, usage_type, ${MEASURE_LIST})
+  SELECT bucket_start, bucket_seconds, principal_kind, principal_id, provider, model, service, feature, usage_type, ${MEASURE_LIST}
+  FROM usage_rollup_principal;
+DROP TABLE usage_rollup_principal;
+ALTER TABLE usage_rollup_principal_v3 RENAME TO usage_rollup_principal;
+`,
+    up(db) {
+      const insert = db.prepare('INSERT INTO dedup_batch (seen_ms, hashes) VALUES (?, ?)');
+      const bySeen = new Map<number, string[]>();
+      for (const row of db.prepare('SELECT key, seen_ms FROM dedup_key').iterate() as Iterable<{
+        key: string;
+        seen_ms: number;
+      }>) {
+        const list = bySeen.get(row.seen_ms);
+        if (list === undefined) bySeen.set(row.seen_ms, [row.key]);
+        else list.push(row.key);
+      }
+      for (const [seenMs, keys] of bySeen) {
+        const bytes = Buffer.alloc(keys.length * HASH_BYTES);
+        keys.forEach((key, i) => {
+          const h = hashKey(key);
+          for (let lane = 0; lane < 3; lane++)
+            bytes.writeUInt32LE(h[lane] as number, i * HASH_BYTES + lane * 4);
+        });
+        insert.run(seenMs, bytes);
+      }
+      db.exec('DROP TABLE dedup_key');
+    },
   },
 ];
 

@@ -34,6 +34,7 @@ export function applyMigrations(db: LedgerDb, migrations: readonly Migration[]):
   for (const migration of pending) {
     db.transaction(() => {
       db.exec(migration.sql);
+      migration.up?.(db);
       db.pragma(`user_version = ${migration.version}`);
     })();
   }

@@ -1,9 +1,11 @@
 import type { CounterName, HistogramName, SidecarMetrics } from '../metrics.js';
 import type { BatchEffects } from '../pipeline/batchEffects.js';
 import type { HistogramState } from '../pipeline/committedMetrics.js';
+import { DedupIndex } from '../pipeline/dedupIndex.js';
 import type { FileCheckpoint } from '../tail/types.js';
+import { runWrites, type WriteOp } from './ledgerWriter.js';
 import type { LedgerDb } from './openLedger.js';
-import { createRollupWriter } from './rollups.js';
+import { UPSERT_PRINCIPAL_SQL, UPSERT_USAGE_SQL, usageRowArgs } from './rollups.js';
 
 export interface PipelineState {
   checkpoints: FileCheckpoint[];
@@ -11,35 +13,48 @@ export interface PipelineState {
   lastRecordMs: number;
 }
 
+/** A settled batch's writes, and what to do once they committed (or failed). */
+export interface PreparedCommit {
+  /** The batch's ledger writes, to run in ONE transaction (`runWrites` or a LedgerWriter). */
+  ops: WriteOp[];
+  /** After the commit: the batch's keys become committed and the registry shows its totals. */
+  applied(): void;
+  /** The transaction failed: the batch's keys are released; the registry never saw the batch. */
+  failed(): void;
+}
+
+const UPSERT_COUNTER_SQL =
+  'INSERT INTO metric_counter (metric, labels, total) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET total = excluded.total';
+const UPSERT_HISTOGRAM_SQL = `INSERT INTO metric_histogram (metric, labels, counts, sum, count) VALUES (?, ?, ?, ?, ?)
+     ON CONFLICT DO UPDATE SET counts = excluded.counts, sum = excluded.sum, count = excluded.count`;
+const INSERT_LABEL_SQL = 'INSERT OR IGNORE INTO label_value (label, value) VALUES (?, ?)';
+const INSERT_KEYS_SQL = 'INSERT INTO dedup_batch (seen_ms, hashes) VALUES (?, ?)';
+const EXPIRE_KEYS_SQL = 'DELETE FROM dedup_batch WHERE seen_ms < ?';
+const CLEAR_CHECKPOINTS_SQL = 'DELETE FROM file_checkpoint';
+const INSERT_CHECKPOINT_SQL =
+  'INSERT INTO file_checkpoint (dev, ino, fingerprint, path, offset, kind) VALUES (?, ?, ?, ?, ?, ?)';
+const SET_STATE_SQL =
+  'INSERT INTO pipeline_state (name, value) VALUES (?, ?) ON CONFLICT DO UPDATE SET value = excluded.value';
+
 /**
- * The counting pipeline's reads and its one write: `commitBatch` commits counter totals, histogram
- * buckets, rollups, dedup keys, admitted label values and file checkpoints in ONE transaction, and only
- * then updates the registry. A crash at any instant leaves the ledger at a batch boundary.
+ * The counting pipeline's reads and its one write: a batch's counter totals, histogram buckets,
+ * rollups, dedup keys, admitted label values and file checkpoints commit in ONE transaction, and only
+ * then does the registry show them. A crash at any instant leaves the ledger at a batch boundary.
+ *
+ * `prepare` turns a settled batch into plain writes (run here by `commit`, or on the ledger writer
+ * thread by the ingest loop); prepare the next batch only after the previous one was applied, since
+ * totals build on the committed ones.
+ *
+ * Dedup keys live in memory (DedupIndex, loaded from `dedup_batch` by `load`): `claim` consults them
+ * while a batch is counted, outside any transaction, and each commit appends the batch's key hashes
+ * as one row.
  */
 export function createPipelineStore(db: LedgerDb, metrics: SidecarMetrics) {
-  const rollups = createRollupWriter(db);
   const counterByMetric = new Map<string, CounterName>();
   for (const [k, c] of Object.entries(metrics.counters)) counterByMetric.set(c.name, k as CounterName);
   const histByMetric = new Map<string, HistogramName>();
   for (const [k, h] of Object.entries(metrics.histograms)) histByMetric.set(h.name, k as HistogramName);
-
-  const upsertCounter = db.prepare(
-    'INSERT INTO metric_counter (metric, labels, total) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET total = excluded.total',
-  );
-  const upsertHist = db.prepare(
-    `INSERT INTO metric_histogram (metric, labels, counts, sum, count) VALUES (?, ?, ?, ?, ?)
-     ON CONFLICT DO UPDATE SET counts = excluded.counts, sum = excluded.sum, count = excluded.count`,
-  );
-  const insertLabel = db.prepare('INSERT OR IGNORE INTO label_value (label, value) VALUES (?, ?)');
-  const insertKey = db.prepare('INSERT OR IGNORE INTO dedup_key (key, seen_ms) VALUES (?, ?)');
-  const expireKeys = db.prepare('DELETE FROM dedup_key WHERE seen_ms < ?');
-  const clearCheckpoints = db.prepare('DELETE FROM file_checkpoint');
-  const insertCheckpoint = db.prepare(
-    'INSERT INTO file_checkpoint (dev, ino, fingerprint, path, offset, kind) VALUES (?, ?, ?, ?, ?, ?)',
-  );
-  const setState = db.prepare(
-    'INSERT INTO pipeline_state (name, value) VALUES (?, ?) ON CONFLICT DO UPDATE SET value = excluded.value',
-  );
+  const dedup = new DedupIndex();
 
   /** Restores the committed totals into the registry and returns where tailing resumes. */
   function load(): PipelineState {
@@ -76,6 +91,11 @@ export function createPipelineStore(db: LedgerDb, metrics: SidecarMetrics) {
         'key'
       >[]
     ).map((r) => ({ ...r, key: `${r.dev}:${r.ino}:${r.fingerprint}` }));
+    for (const row of db.prepare('SELECT seen_ms, hashes FROM dedup_batch').iterate() as Iterable<{
+      seen_ms: number;
+      hashes: Buffer;
+    }>)
+      dedup.loadCommitted(row.hashes, row.seen_ms, row.seen_ms, Number.POSITIVE_INFINITY);
     const last = db.prepare("SELECT value FROM pipeline_state WHERE name = 'last_record_ms'").pluck().get() as
       | string
       | undefined;
@@ -83,65 +103,123 @@ export function createPipelineStore(db: LedgerDb, metrics: SidecarMetrics) {
   }
 
   /**
-   * Runs one batch in ONE transaction: `count(claimKey)` decodes and counts the batch, where
-   * `claimKey(key)` records a dedup key and says whether it is new (not committed before, not earlier in
-   * this batch); then the batch's totals, rollups, label values and checkpoints are written. The registry
-   * is updated only after the commit. `nowMs` stamps keys; keys older than `dedupWindowMs` expire.
+   * Claims a dedup key for the batch being counted: true when it is new (not committed within the
+   * window before `nowMs`, not claimed earlier in the batch). Claims become committed with the batch.
    */
+  function claim(key: string, nowMs: number, dedupWindowMs: number): boolean {
+    return dedup.claim(key, nowMs, dedupWindowMs);
+  }
+
+  /**
+   * Turns a counted and settled batch into its writes: totals (committed + the batch's deltas),
+   * rollups, label values, the keys it claimed (stamped `nowMs`; keys older than `dedupWindowMs`
+   * expire, one-second granularity) and the checkpoints.
+   */
+  function prepare(
+    fx: BatchEffects,
+    checkpoints: FileCheckpoint[],
+    nowMs: number,
+    dedupWindowMs: number,
+  ): PreparedCommit {
+    const counterTotals: [CounterName, string[], number][] = [];
+    const histTotals: [HistogramName, string[], HistogramState][] = [];
+    const keys = dedup.takePending();
+    const ops: WriteOp[] = [[EXPIRE_KEYS_SQL, [[Math.floor((nowMs - dedupWindowMs) / 1000) * 1000]]]];
+    if (keys.length > 0) ops.push([INSERT_KEYS_SQL, [[nowMs, keys]]]);
+    const counterRows: (string | number)[][] = [];
+    for (const [name, series] of fx.counters) {
+      const c = metrics.counters[name];
+      for (const s of series.values()) {
+        const total = c.total(s.values) + s.delta;
+        counterRows.push([c.name, JSON.stringify(s.values), total]);
+        counterTotals.push([name, s.values, total]);
+      }
+    }
+    const histRows: (string | number)[][] = [];
+    for (const [name, series] of fx.histograms) {
+      const h = metrics.histograms[name];
+      for (const s of series.values()) {
+        const prev = h.state(s.values) ?? h.emptyState();
+        const state: HistogramState = {
+          counts: prev.counts.map((n, i) => n + (s.state.counts[i] ?? 0)),
+          sum: prev.sum + s.state.sum,
+          count: prev.count + s.state.count,
+        };
+        histRows.push([
+          h.name,
+          JSON.stringify(s.values),
+          JSON.stringify(state.counts),
+          state.sum,
+          state.count,
+        ]);
+        histTotals.push([name, s.values, state]);
+      }
+    }
+    ops.push([UPSERT_COUNTER_SQL, counterRows], [UPSERT_HISTOGRAM_SQL, histRows]);
+    ops.push([UPSERT_USAGE_SQL, [...fx.rollups.values()].map((r) => usageRowArgs(r.key, r.measures))]);
+    ops.push([UPSERT_PRINCIPAL_SQL, fx.principalRowArgs()]);
+    ops.push([INSERT_LABEL_SQL, fx.admittedLabels.map(([label, value]) => [label, value])]);
+    ops.push([CLEAR_CHECKPOINTS_SQL, [[]]]);
+    ops.push([
+      INSERT_CHECKPOINT_SQL,
+      checkpoints.map((cp) => [cp.dev, cp.ino, cp.fingerprint, cp.path, cp.offset, cp.kind]),
+    ]);
+    if (fx.lastRecordMs > 0) ops.push([SET_STATE_SQL, [['last_record_ms', String(fx.lastRecordMs)]]]);
+    return {
+      ops,
+      applied() {
+        dedup.commit(keys, nowMs);
+        // Only now, after the commit, does the registry show the batch.
+        for (const [name, values, total] of counterTotals) metrics.counters[name].setTotal(values, total);
+        for (const [name, values, state] of histTotals) metrics.histograms[name].setState(values, state);
+      },
+      failed() {
+        dedup.rollback(keys);
+      },
+    };
+  }
+
+  /** Commits a settled batch on this connection, in ONE transaction; throws (nothing kept) if it fails. */
+  function commit(
+    fx: BatchEffects,
+    checkpoints: FileCheckpoint[],
+    nowMs: number,
+    dedupWindowMs: number,
+  ): BatchEffects {
+    const prepared = prepare(fx, checkpoints, nowMs, dedupWindowMs);
+    try {
+      runWrites(db, prepared.ops);
+    } catch (err) {
+      prepared.failed();
+      throw err;
+    }
+    prepared.applied();
+    return fx;
+  }
+
+  /** Counts a batch with `count(claimKey)` (claims at `nowMs`) and commits it: `claim` + `commit`. */
   function commitBatch(
     count: (claimKey: (key: string) => boolean) => BatchEffects,
     checkpoints: FileCheckpoint[],
     nowMs: number,
     dedupWindowMs: number,
   ): BatchEffects {
-    const counterTotals: [CounterName, string[], number][] = [];
-    const histTotals: [HistogramName, string[], HistogramState][] = [];
-    const fx = db.transaction(() => {
-      expireKeys.run(nowMs - dedupWindowMs);
-      const fx = count((key) => insertKey.run(key, nowMs).changes === 1);
-      for (const [name, series] of fx.counters) {
-        const c = metrics.counters[name];
-        for (const s of series.values()) {
-          const total = c.total(s.values) + s.delta;
-          upsertCounter.run(c.name, JSON.stringify(s.values), total);
-          counterTotals.push([name, s.values, total]);
-        }
-      }
-      for (const [name, series] of fx.histograms) {
-        const h = metrics.histograms[name];
-        for (const s of series.values()) {
-          const prev = h.state(s.values) ?? h.emptyState();
-          const state: HistogramState = {
-            counts: prev.counts.map((n, i) => n + (s.state.counts[i] ?? 0)),
-            sum: prev.sum + s.state.sum,
-            count: prev.count + s.state.count,
-          };
-          upsertHist.run(
-            h.name,
-            JSON.stringify(s.values),
-            JSON.stringify(state.counts),
-            state.sum,
-            state.count,
-          );
-          histTotals.push([name, s.values, state]);
-        }
-      }
-      for (const r of fx.rollups.values()) rollups.addUsage(r.key, r.measures);
-      for (const r of fx.principals.values()) rollups.addPrincipal(r.key, r.measures);
-      for (const [label, value] of fx.admittedLabels) insertLabel.run(label, value);
-      clearCheckpoints.run();
-      for (const cp of checkpoints)
-        insertCheckpoint.run(cp.dev, cp.ino, cp.fingerprint, cp.path, cp.offset, cp.kind);
-      if (fx.lastRecordMs > 0) setState.run('last_record_ms', String(fx.lastRecordMs));
-      return fx;
-    })();
-    // Only now, after the commit, does the registry show the batch.
-    for (const [name, values, total] of counterTotals) metrics.counters[name].setTotal(values, total);
-    for (const [name, values, state] of histTotals) metrics.histograms[name].setState(values, state);
-    return fx;
+    let fx: BatchEffects;
+    try {
+      fx = count((key) => claim(key, nowMs, dedupWindowMs));
+    } catch (err) {
+      dedup.rollback(dedup.takePending());
+      throw err;
+    }
+    return commit(fx, checkpoints, nowMs, dedupWindowMs);
   }
 
-  return { load, commitBatch };
+  /** Dedup keys held in memory (committed within the window, or claimed by open batches). */
+  function dedupKeys(): number {
+    return dedup.size;
+  }
+
+  return { load, claim, prepare, commit, commitBatch, dedupKeys };
 }
 
 export type PipelineStore = ReturnType<typeof createPipelineStore>;

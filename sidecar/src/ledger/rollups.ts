@@ -38,30 +38,70 @@ export function addMeasures(into: Measures, from: Measures): void {
 }
 
 const measureList = MEASURE_COLUMNS.join(', ');
-const measureParams = MEASURE_COLUMNS.map((c) => `@${c}`).join(', ');
+const measureParams = MEASURE_COLUMNS.map(() => '?').join(', ');
 const measureAdd = MEASURE_COLUMNS.map((c) => `${c} = ${c} + excluded.${c}`).join(', ');
 
+/** Upserts one usage_rollup row (args: `usageRowArgs`); existing rows are incremented. */
+export const UPSERT_USAGE_SQL = `INSERT INTO usage_rollup (bucket_start, bucket_seconds, provider, model, service, operation, feature, tenant_id, usage_type, ${measureList})
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ${measureParams})
+     ON CONFLICT DO UPDATE SET ${measureAdd}`;
+/** Upserts one usage_rollup_principal row (args: `principalRowArgs`). */
+export const UPSERT_PRINCIPAL_SQL = `INSERT INTO usage_rollup_principal (bucket_start, bucket_seconds, principal_kind, principal_id, provider, model, service, feature, usage_type, ${measureList})
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ${measureParams})
+     ON CONFLICT DO UPDATE SET ${measureAdd}`;
+
+function withMeasures(dims: (string | number)[], m: Measures): (string | number)[] {
+  for (const c of MEASURE_COLUMNS) dims.push(m[c]);
+  return dims;
+}
+
+export function usageRowArgs(k: RollupKey, m: Measures): (string | number)[] {
+  return withMeasures(
+    [
+      k.bucketStart,
+      k.bucketSeconds,
+      k.provider,
+      k.model,
+      k.service,
+      k.operation,
+      k.feature,
+      k.tenantId,
+      k.usageType,
+    ],
+    m,
+  );
+}
+
+export function principalRowArgs(k: PrincipalRollupKey, m: Measures): (string | number)[] {
+  return withMeasures(
+    [
+      k.bucketStart,
+      k.bucketSeconds,
+      k.principalKind,
+      k.principalId,
+      k.provider,
+      k.model,
+      k.service,
+      k.feature,
+      k.usageType,
+    ],
+    m,
+  );
+}
+
 /**
- * Adds measures into the rollup tables (upsert: existing rows are incremented). Call inside the
- * batch's transaction so rollups commit together with counters, dedup keys and file offsets.
+ * Adds measures into the rollup tables (upsert: existing rows are incremented). Call inside a
+ * transaction (tests and fixtures; the sidecar writes the same statements through its commit).
  */
 export function createRollupWriter(db: LedgerDb) {
-  const usage = db.prepare(
-    `INSERT INTO usage_rollup (bucket_start, bucket_seconds, provider, model, service, operation, feature, tenant_id, usage_type, ${measureList})
-     VALUES (@bucketStart, @bucketSeconds, @provider, @model, @service, @operation, @feature, @tenantId, @usageType, ${measureParams})
-     ON CONFLICT DO UPDATE SET ${measureAdd}`,
-  );
-  const principal = db.prepare(
-    `INSERT INTO usage_rollup_principal (principal_kind, principal_id, bucket_start, bucket_seconds, provider, model, service, feature, usage_type, ${measureList})
-     VALUES (@principalKind, @principalId, @bucketStart, @bucketSeconds, @provider, @model, @service, @feature, @usageType, ${measureParams})
-     ON CONFLICT DO UPDATE SET ${measureAdd}`,
-  );
+  const usage = db.prepare(UPSERT_USAGE_SQL);
+  const principal = db.prepare(UPSERT_PRINCIPAL_SQL);
   return {
     addUsage(key: RollupKey, measures: Measures): void {
-      usage.run({ ...key, ...measures });
+      usage.run(usageRowArgs(key, measures));
     },
     addPrincipal(key: PrincipalRollupKey, measures: Measures): void {
-      principal.run({ ...key, ...measures });
+      principal.run(principalRowArgs(key, measures));
     },
   };
 }

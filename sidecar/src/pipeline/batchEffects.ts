@@ -1,8 +1,45 @@
-import type { PrincipalRollupKey, RollupKey } from '../ledger/rollups.js';
-import { emptyMeasures, type Measures } from '../ledger/rollups.js';
+import { MEASURE_COLUMNS } from '../ledger/migrations.js';
+import type { RollupKey } from '../ledger/rollups.js';
+import { addMeasures, emptyMeasures, type Measures } from '../ledger/rollups.js';
 import type { CounterName, HistogramName, SidecarMetrics } from '../metrics.js';
 import type { HistogramState } from './committedMetrics.js';
 import { seriesKey } from './committedMetrics.js';
+
+/**
+ * Counted usage sharing every dimension a metric or rollup needs (raw values, before label caps):
+ * records are summed into their group as they are counted, and `settleBatch` expands the groups into
+ * counter series, histogram series and rollup rows once per batch, so the per-record work is one map
+ * lookup.
+ */
+export interface UsageGroup {
+  bucketStart: number;
+  provider: string;
+  /** The label model: request model, else response model. */
+  model: string;
+  service: string;
+  operation: string;
+  feature: string;
+  tenantId: string;
+  usageType: string;
+  status: string;
+  measures: Measures;
+  /** This group's principal rows (shared by groups with the same principal dimensions). */
+  principals: PrincipalSlot;
+  duration: HistogramState | null;
+  ttft: HistogramState | null;
+}
+
+/** The per-user and per-task rows of one (bucket, provider, model, service, feature, usage type). */
+export interface PrincipalSlot {
+  bucketStart: number;
+  provider: string;
+  model: string;
+  service: string;
+  feature: string;
+  usageType: string;
+  users: Map<string, Measures>;
+  tasks: Map<string, Measures>;
+}
 
 /**
  * Everything one batch changes, gathered before the ledger transaction and applied to the registry
@@ -11,11 +48,17 @@ import { seriesKey } from './committedMetrics.js';
 export class BatchEffects {
   readonly counters = new Map<CounterName, Map<string, { values: string[]; delta: number }>>();
   readonly histograms = new Map<HistogramName, Map<string, { values: string[]; state: HistogramState }>>();
+  readonly groups = new Map<string, UsageGroup>();
   readonly rollups = new Map<string, { key: RollupKey; measures: Measures }>();
-  readonly principals = new Map<string, { key: PrincipalRollupKey; measures: Measures }>();
+  /** Principal rows by their dimensions other than the principal (see `principalSlot`). */
+  readonly principalSlots = new Map<string, PrincipalSlot>();
+  /** Principal rows in the batch. */
+  principalRows = 0;
   admittedLabels: [string, string][] = [];
   lastRecordMs = 0;
   countedRecords = 0;
+  /** Records decoded into this batch (any result): bounds the batch's size. */
+  records = 0;
 
   constructor(private readonly metrics: SidecarMetrics) {}
 
@@ -32,38 +75,97 @@ export class BatchEffects {
   }
 
   observe(histogram: HistogramName, values: string[], value: number): void {
+    const state = this.metrics.histograms[histogram].emptyState();
+    this.metrics.histograms[histogram].observeInto(state, value);
+    this.mergeHistogram(histogram, values, state);
+  }
+
+  mergeHistogram(histogram: HistogramName, values: string[], delta: HistogramState): void {
     let m = this.histograms.get(histogram);
     if (m === undefined) {
       m = new Map();
       this.histograms.set(histogram, m);
     }
-    const h = this.metrics.histograms[histogram];
     const key = seriesKey(values);
-    let s = m.get(key);
+    const s = m.get(key);
     if (s === undefined) {
-      s = { values, state: h.emptyState() };
-      m.set(key, s);
+      m.set(key, { values, state: { counts: [...delta.counts], sum: delta.sum, count: delta.count } });
+      return;
     }
-    h.observeInto(s.state, value);
+    for (let i = 0; i < delta.counts.length; i++)
+      s.state.counts[i] = (s.state.counts[i] ?? 0) + (delta.counts[i] as number);
+    s.state.sum += delta.sum;
+    s.state.count += delta.count;
   }
 
-  rollup(key: RollupKey): Measures {
-    const k = `${key.bucketStart}|${key.provider}|${key.model}|${key.service}|${key.operation}|${key.feature}|${key.tenantId}|${key.usageType}`;
-    let r = this.rollups.get(k);
-    if (r === undefined) {
-      r = { key, measures: emptyMeasures() };
-      this.rollups.set(k, r);
-    }
-    return r.measures;
+  rollup(key: RollupKey, measures: Measures): void {
+    const k = `${key.bucketStart}\u0001${key.provider}\u0001${key.model}\u0001${key.service}\u0001${key.operation}\u0001${key.feature}\u0001${key.tenantId}\u0001${key.usageType}`;
+    const r = this.rollups.get(k);
+    if (r === undefined) this.rollups.set(k, { key, measures: { ...measures } });
+    else addMeasures(r.measures, measures);
   }
 
-  principal(key: PrincipalRollupKey): Measures {
-    const k = `${key.principalKind}|${key.principalId}|${key.bucketStart}|${key.provider}|${key.model}|${key.service}|${key.feature}|${key.usageType}`;
-    let r = this.principals.get(k);
-    if (r === undefined) {
-      r = { key, measures: emptyMeasures() };
-      this.principals.set(k, r);
+  /** The principal rows of a group's dimensions (created empty on first use). */
+  principalSlot(g: Omit<PrincipalSlot, 'users' | 'tasks'>): PrincipalSlot {
+    const k = `${g.bucketStart}\u0001${g.provider}\u0001${g.model}\u0001${g.service}\u0001${g.feature}\u0001${g.usageType}`;
+    let slot = this.principalSlots.get(k);
+    if (slot === undefined) {
+      slot = {
+        bucketStart: g.bucketStart,
+        provider: g.provider,
+        model: g.model,
+        service: g.service,
+        feature: g.feature,
+        usageType: g.usageType,
+        users: new Map(),
+        tasks: new Map(),
+      };
+      this.principalSlots.set(k, slot);
     }
-    return r.measures;
+    return slot;
+  }
+
+  /** The measures of one principal's row (created empty on first use). */
+  principal(rows: Map<string, Measures>, id: string): Measures {
+    let m = rows.get(id);
+    if (m === undefined) {
+      m = emptyMeasures();
+      rows.set(id, m);
+      this.principalRows++;
+    }
+    return m;
+  }
+
+  /** Every principal row of the batch as usage_rollup_principal's positional arguments. */
+  principalRowArgs(): (string | number)[][] {
+    const rows: (string | number)[][] = [];
+    for (const slot of this.principalSlots.values()) {
+      for (const [kind, byId] of [
+        ['user', slot.users],
+        ['task', slot.tasks],
+      ] as const) {
+        for (const [id, m] of byId) {
+          const row: (string | number)[] = [
+            slot.bucketStart,
+            3600,
+            kind,
+            id,
+            slot.provider,
+            slot.model,
+            slot.service,
+            slot.feature,
+            slot.usageType,
+          ];
+          for (const c of MEASURE_COLUMNS) row.push(m[c]);
+          rows.push(row);
+        }
+      }
+    }
+    return rows;
+  }
+
+  /** Ledger rows this batch will write (bounds the commit's duration). */
+  get pendingRows(): number {
+    return this.groups.size + this.principalRows;
   }
 }

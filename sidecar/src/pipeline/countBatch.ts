@@ -1,14 +1,16 @@
-import type { Pricer } from '@spendline/sdk';
-import { partitionTokens, TOKEN_TYPES } from '@spendline/sdk/contract';
+import type { TokenCounts } from '@spendline/sdk/contract';
+import type { Pricer } from '@spendline/sdk/core';
 import { decodeOtlpJsonLine, decodeUsageJsonlLine } from '../decode/index.js';
 import type { UsageRecord } from '../decode/usageRecord.js';
-import type { Measures } from '../ledger/rollups.js';
+import { emptyMeasures, type Measures } from '../ledger/rollups.js';
 import type { SidecarMetrics } from '../metrics.js';
-import type { TailBatch } from '../tail/types.js';
-import { BatchEffects } from './batchEffects.js';
+import type { OversizedLine, TailBatch, TailLine } from '../tail/types.js';
+import { BatchEffects, type UsageGroup } from './batchEffects.js';
 import type { LabelCaps } from './labelCaps.js';
 
 const HOUR_SECONDS = 3600;
+const HOUR_MS = HOUR_SECONDS * 1000;
+const SEP = '\u0001';
 
 export interface CountContext {
   metrics: SidecarMetrics;
@@ -21,42 +23,88 @@ export interface CountContext {
 /** Decodes, dedups and prices a tail batch into its effects (nothing is written or shown yet). */
 export function countBatch(batch: TailBatch, ctx: CountContext): BatchEffects {
   const fx = new BatchEffects(ctx.metrics);
-  for (const o of batch.oversized) {
+  countOversized(fx, batch.oversized);
+  countLines(fx, batch.lines, 0, batch.lines.length, ctx);
+  settleBatch(fx, ctx.caps);
+  return fx;
+}
+
+/** Counts lines the tailer skipped for being over the maximum length as rejected. */
+export function countOversized(fx: BatchEffects, oversized: readonly OversizedLine[]): void {
+  for (const o of oversized) {
     fx.add('records', [o.kind, 'rejected'], 1);
     fx.add('rejected', ['line_too_long'], 1);
+    fx.records++;
   }
-  for (const line of batch.lines) {
+}
+
+/**
+ * Decodes, dedups and prices `lines[from..to)` into `fx` (a batch may gather many polls, each counted
+ * in slices). Usage is summed into groups; `settleBatch` turns them into series and rows before the
+ * commit.
+ */
+export function countLines(
+  fx: BatchEffects,
+  lines: readonly TailLine[],
+  from: number,
+  to: number,
+  ctx: CountContext,
+): void {
+  for (let i = from; i < to; i++) {
+    const line = lines[i] as TailLine;
     const outcome = line.kind === 'otlp' ? decodeOtlpJsonLine(line.text) : decodeUsageJsonlLine(line.text);
     if (outcome.rejected.length > 0) {
       fx.add('records', [line.kind, 'rejected'], outcome.rejected.length);
       for (const r of outcome.rejected) fx.add('rejected', [r.reason], 1);
     }
     if (outcome.ignored > 0) fx.add('records', [line.kind, 'ignored'], outcome.ignored);
+    fx.records += outcome.rejected.length + outcome.ignored + outcome.records.length;
+    let counted = 0;
+    let duplicates = 0;
+    let source: UsageRecord['source'] | undefined;
     for (const record of outcome.records) {
+      if (record.source !== source) {
+        flushOutcomes(fx, source, counted, duplicates);
+        source = record.source;
+        counted = 0;
+        duplicates = 0;
+      }
       if (!ctx.claimKey(record.dedupKey)) {
-        fx.add('records', [record.source, 'duplicate'], 1);
+        duplicates++;
         continue;
       }
-      fx.add('records', [record.source, 'counted'], 1);
+      counted++;
       countRecord(record, fx, ctx);
     }
+    flushOutcomes(fx, source, counted, duplicates);
   }
-  fx.admittedLabels = ctx.caps.takeAdmitted();
-  return fx;
+}
+
+function flushOutcomes(
+  fx: BatchEffects,
+  source: string | undefined,
+  counted: number,
+  duplicates: number,
+): void {
+  if (source === undefined) return;
+  if (counted > 0) fx.add('records', [source, 'counted'], counted);
+  if (duplicates > 0) fx.add('records', [source, 'duplicate'], duplicates);
 }
 
 function countRecord(r: UsageRecord, fx: BatchEffects, ctx: CountContext): void {
-  const overflow = (label: string) => fx.add('labelOverflow', [label], 1);
-  const labelModel = r.requestModel !== '' ? r.requestModel : r.responseModel;
-  const provider = ctx.caps.fold('provider', r.provider, overflow);
-  const model = ctx.caps.fold('model', labelModel, overflow);
-  const service = ctx.caps.fold('service', r.service, overflow);
-  const operation = ctx.caps.fold('operation', r.operation, overflow);
-  const feature = ctx.caps.fold('feature', r.feature, overflow);
-
+  const model = r.requestModel !== '' ? r.requestModel : r.responseModel;
   // The catalog (with --prices overrides) is authoritative; the emitter's own price only fills a gap.
+  const t = r.tokens;
   const price = ctx.pricer.priceUsage(
-    { ...r.tokens, ocrPages: r.ocrPages, embeddingInputs: r.embeddingInputs },
+    {
+      inputTokens: t.inputTokens,
+      outputTokens: t.outputTokens,
+      cacheReadInputTokens: t.cacheReadInputTokens,
+      cacheCreationInputTokens: t.cacheCreationInputTokens,
+      reasoningOutputTokens: t.reasoningOutputTokens,
+      ocrPages: r.ocrPages,
+      embeddingInputs: r.embeddingInputs,
+    },
     {
       provider: r.provider,
       model: r.responseModel !== '' ? r.responseModel : r.requestModel,
@@ -65,76 +113,139 @@ function countRecord(r: UsageRecord, fx: BatchEffects, ctx: CountContext): void 
   );
   const costNano = price.status === 'priced' ? price.costNanoUsd : r.emitterCostNanoUsd;
 
-  fx.add('requests', [provider, model, service, operation, r.status], 1);
-  const parts = partitionTokens(r.tokens);
-  for (const t of TOKEN_TYPES)
-    if (parts[t] > 0) fx.add('tokens', [provider, model, service, t, r.usageType], parts[t]);
-  if (costNano !== null) fx.add('cost', [provider, model, service, feature, r.usageType], costNano);
-  else fx.add('unpriced', [provider, model, service], 1);
-  if (r.ocrPages > 0) fx.add('ocrPages', [provider, model, service], r.ocrPages);
-  if (r.embeddingInputs > 0) fx.add('embeddingInputs', [provider, model, service], r.embeddingInputs);
-  if (r.durationMs !== null)
-    fx.observe('duration', [provider, model, service, operation], r.durationMs / 1000);
-  if (r.ttftMs !== null) fx.observe('ttft', [provider, model, service], r.ttftMs / 1000);
-  if (r.timestampMs > fx.lastRecordMs) fx.lastRecordMs = r.timestampMs;
-  fx.countedRecords++;
-
-  // Rollups keep the raw values (caps are for Prometheus only).
-  const bucketStart = Math.floor(r.timestampMs / 1000 / HOUR_SECONDS) * HOUR_SECONDS;
-  const add = (m: Measures) => {
-    m.requests += 1;
-    if (r.status === 'error') m.errors += 1;
-    m.input_tokens += parts.input;
-    m.cache_read_tokens += parts.cache_read;
-    m.cache_write_tokens += parts.cache_write;
-    m.output_tokens += parts.output;
-    m.reasoning_tokens += parts.reasoning;
-    if (costNano !== null) m.cost_nano_usd += costNano;
-    else {
-      m.unpriced_requests += 1;
-      m.unpriced_tokens += r.tokens.inputTokens + r.tokens.outputTokens;
-    }
-    if (r.durationMs !== null) {
-      m.duration_ms_sum += Math.round(r.durationMs);
-      m.duration_count += 1;
-    }
-    m.ocr_pages += r.ocrPages;
-    m.embedding_inputs += r.embeddingInputs;
-  };
-  const dims = {
-    bucketStart,
-    bucketSeconds: HOUR_SECONDS,
-    provider: r.provider,
-    model: labelModel,
-    service: r.service,
-  };
-  add(
-    fx.rollup({
-      ...dims,
+  const bucketStart = Math.floor(r.timestampMs / HOUR_MS) * HOUR_SECONDS;
+  const key =
+    bucketStart +
+    SEP +
+    r.provider +
+    SEP +
+    model +
+    SEP +
+    r.service +
+    SEP +
+    r.operation +
+    SEP +
+    r.feature +
+    SEP +
+    r.tenantId +
+    SEP +
+    r.usageType +
+    SEP +
+    r.status;
+  let g = fx.groups.get(key);
+  if (g === undefined) {
+    g = {
+      bucketStart,
+      provider: r.provider,
+      model,
+      service: r.service,
       operation: r.operation,
       feature: r.feature,
       tenantId: r.tenantId,
       usageType: r.usageType,
-    }),
+      status: r.status,
+      measures: emptyMeasures(),
+      principals: fx.principalSlot({
+        bucketStart,
+        provider: r.provider,
+        model,
+        service: r.service,
+        feature: r.feature,
+        usageType: r.usageType,
+      }),
+      duration: null,
+      ttft: null,
+    };
+    fx.groups.set(key, g);
+  }
+  addRecord(g.measures, r, t, costNano);
+  if (r.durationMs !== null) {
+    const h = ctx.metrics.histograms.duration;
+    if (g.duration === null) g.duration = h.emptyState();
+    h.observeInto(g.duration, r.durationMs / 1000);
+  }
+  if (r.ttftMs !== null) {
+    const h = ctx.metrics.histograms.ttft;
+    if (g.ttft === null) g.ttft = h.emptyState();
+    h.observeInto(g.ttft, r.ttftMs / 1000);
+  }
+  if (r.timestampMs > fx.lastRecordMs) fx.lastRecordMs = r.timestampMs;
+  fx.countedRecords++;
+  // Rollups keep the raw values (caps are for Prometheus only).
+  if (r.userId !== '') addRecord(fx.principal(g.principals.users, r.userId), r, t, costNano);
+  if (r.taskId !== '') addRecord(fx.principal(g.principals.tasks, r.taskId), r, t, costNano);
+}
+
+function addRecord(m: Measures, r: UsageRecord, t: TokenCounts, costNano: number | null): void {
+  m.requests += 1;
+  if (r.status === 'error') m.errors += 1;
+  // The disjoint token types (see partitionTokens in the contract): they sum to input + output.
+  m.input_tokens += Math.max(0, t.inputTokens - t.cacheReadInputTokens - t.cacheCreationInputTokens);
+  m.cache_read_tokens += t.cacheReadInputTokens;
+  m.cache_write_tokens += t.cacheCreationInputTokens;
+  m.output_tokens += Math.max(0, t.outputTokens - t.reasoningOutputTokens);
+  m.reasoning_tokens += t.reasoningOutputTokens;
+  if (costNano !== null) m.cost_nano_usd += costNano;
+  else {
+    m.unpriced_requests += 1;
+    m.unpriced_tokens += t.inputTokens + t.outputTokens;
+  }
+  if (r.durationMs !== null) {
+    m.duration_ms_sum += Math.round(r.durationMs);
+    m.duration_count += 1;
+  }
+  m.ocr_pages += r.ocrPages;
+  m.embedding_inputs += r.embeddingInputs;
+}
+
+/**
+ * Expands the batch's usage groups into counter series (labels folded under the caps, in the order
+ * the values were first counted), histogram series and hourly rollup rows, and takes the label values
+ * the caps admitted. Call once, just before the commit.
+ */
+export function settleBatch(fx: BatchEffects, caps: LabelCaps): void {
+  for (const g of fx.groups.values()) settleGroup(fx, g, caps);
+  fx.groups.clear();
+  fx.admittedLabels = caps.takeAdmitted();
+}
+
+function settleGroup(fx: BatchEffects, g: UsageGroup, caps: LabelCaps): void {
+  const m = g.measures;
+  const overflow = (label: string) => fx.add('labelOverflow', [label], m.requests);
+  const provider = caps.fold('provider', g.provider, overflow);
+  const model = caps.fold('model', g.model, overflow);
+  const service = caps.fold('service', g.service, overflow);
+  const operation = caps.fold('operation', g.operation, overflow);
+  const feature = caps.fold('feature', g.feature, overflow);
+  fx.add('requests', [provider, model, service, operation, g.status], m.requests);
+  const tokens: [string, number][] = [
+    ['input', m.input_tokens],
+    ['cache_read', m.cache_read_tokens],
+    ['cache_write', m.cache_write_tokens],
+    ['output', m.output_tokens],
+    ['reasoning', m.reasoning_tokens],
+  ];
+  for (const [type, n] of tokens)
+    if (n > 0) fx.add('tokens', [provider, model, service, type, g.usageType], n);
+  if (m.requests > m.unpriced_requests)
+    fx.add('cost', [provider, model, service, feature, g.usageType], m.cost_nano_usd);
+  if (m.unpriced_requests > 0) fx.add('unpriced', [provider, model, service], m.unpriced_requests);
+  if (m.ocr_pages > 0) fx.add('ocrPages', [provider, model, service], m.ocr_pages);
+  if (m.embedding_inputs > 0) fx.add('embeddingInputs', [provider, model, service], m.embedding_inputs);
+  if (g.duration !== null) fx.mergeHistogram('duration', [provider, model, service, operation], g.duration);
+  if (g.ttft !== null) fx.mergeHistogram('ttft', [provider, model, service], g.ttft);
+  fx.rollup(
+    {
+      bucketStart: g.bucketStart,
+      bucketSeconds: HOUR_SECONDS,
+      provider: g.provider,
+      model: g.model,
+      service: g.service,
+      operation: g.operation,
+      feature: g.feature,
+      tenantId: g.tenantId,
+      usageType: g.usageType,
+    },
+    m,
   );
-  if (r.userId !== '')
-    add(
-      fx.principal({
-        ...dims,
-        principalKind: 'user',
-        principalId: r.userId,
-        feature: r.feature,
-        usageType: r.usageType,
-      }),
-    );
-  if (r.taskId !== '')
-    add(
-      fx.principal({
-        ...dims,
-        principalKind: 'task',
-        principalId: r.taskId,
-        feature: r.feature,
-        usageType: r.usageType,
-      }),
-    );
 }

@@ -1,19 +1,24 @@
 import { performance } from 'node:perf_hooks';
-import type { Pricer } from '@spendline/sdk';
+import type { Pricer } from '@spendline/sdk/core';
 import type { LedgerDb } from '../ledger/openLedger.js';
 import { createPipelineStore } from '../ledger/pipelineStore.js';
 import type { SidecarMetrics } from '../metrics.js';
 import { createTailer } from '../tail/index.js';
-import type { FileCheckpoint } from '../tail/types.js';
-import { countBatch } from './countBatch.js';
+import type { FileCheckpoint, TailBatch } from '../tail/types.js';
+import { BatchEffects } from './batchEffects.js';
+import { countLines, countOversized, settleBatch } from './countBatch.js';
 import { type CappedLabel, LabelCaps } from './labelCaps.js';
 
 export interface IngestOptions {
   otlpGlobs: string[];
   jsonlGlobs: string[];
   maxLineBytes: number;
-  /** Line bytes read per batch (one ledger transaction each). */
+  /** Line bytes per batch at most (one ledger transaction each). */
   batchBytes: number;
+  /** A batch is committed once it has been open this long, even if smaller (default 1000 ms). */
+  batchMs?: number;
+  /** ... or once it would write this many rollup rows (bounds the commit's duration; default 4000). */
+  batchRows?: number;
   /** Wait between polls once caught up. */
   pollIntervalMs: number;
   dedupWindowMs: number;
@@ -37,7 +42,21 @@ function checkpointsSignature(cps: FileCheckpoint[]): string {
     .join('|');
 }
 
-/** tail -> decode -> dedup -> price -> ledger commit -> registry, one batch at a time. */
+/**
+ * Line bytes per tail poll, counted in one synchronous slice; the event loop runs (scrapes, I/O)
+ * between polls. Small polls keep each slice short and let the lines die young (cheap to collect).
+ */
+const POLL_BYTES = 1024 * 1024;
+/** While reading a backlog, new files are looked for this often (listing is a poll's fixed cost). */
+const REDISCOVER_MS = 250;
+
+const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/**
+ * tail -> decode -> dedup -> price -> ledger commit -> registry. A batch gathers tail polls until it
+ * is caught up, or reaches `batchBytes`, `batchRows` or `batchMs`; then it is committed in one
+ * transaction.
+ */
 export function startIngestLoop(
   db: LedgerDb,
   metrics: SidecarMetrics,
@@ -55,6 +74,8 @@ export function startIngestLoop(
     },
     { provider: 'openai', model: 'gpt-4o' },
   );
+  const batchMs = options.batchMs ?? 1000;
+  const batchRows = options.batchRows ?? 4000;
   const store = createPipelineStore(db, metrics);
   const state = store.load();
   const caps = new LabelCaps(options.labelCaps);
@@ -67,6 +88,7 @@ export function startIngestLoop(
     jsonlGlobs: options.jsonlGlobs,
     maxLineBytes: options.maxLineBytes,
     checkpoints: state.checkpoints,
+    rediscoverMs: REDISCOVER_MS,
   });
   let committedSignature = checkpointsSignature(state.checkpoints);
   let stopping = false;
@@ -77,50 +99,101 @@ export function startIngestLoop(
   });
   let batches = 0;
 
+  // The open batch: polls counted since the last commit.
+  let fx = new BatchEffects(metrics);
+  let fxBytes = 0;
+  let fxOpenedAt = 0;
+  let fxWorkMs = 0;
+  let fxDirty = false;
+  let fxCheckpoints = state.checkpoints;
+  let nowMs = options.now();
+  const ctx = {
+    metrics,
+    pricer,
+    caps,
+    claimKey: (key: string) => store.claim(key, nowMs, options.dedupWindowMs),
+  };
+
+  /** Settles the open batch and commits it in one transaction; the registry shows it only after. */
+  function commitOpenBatch(): void {
+    const t0 = performance.now();
+    settleBatch(fx, caps);
+    fx.lastRecordMs = Math.max(lastRecordMs, fx.lastRecordMs);
+    store.commit(fx, fxCheckpoints, options.now(), options.dedupWindowMs);
+    lastRecordMs = fx.lastRecordMs;
+    metrics.gauges.lastCommitSeconds.set((fxWorkMs + performance.now() - t0) / 1000);
+    metrics.gauges.batches.set(++batches);
+    if (lastRecordMs > 0) metrics.gauges.lastRecordTimestamp.set(lastRecordMs / 1000);
+    committedSignature = checkpointsSignature(fxCheckpoints);
+    fx = new BatchEffects(metrics);
+    fxBytes = 0;
+    fxWorkMs = 0;
+    fxDirty = false;
+  }
+
+  /** Counts a poll's lines (one synchronous slice). */
+  function countPoll(poll: TailBatch): void {
+    const t0 = performance.now();
+    nowMs = options.now();
+    countOversized(fx, poll.oversized);
+    countLines(fx, poll.lines, 0, poll.lines.length, ctx);
+    for (const line of poll.lines) fxBytes += line.text.length;
+    fxWorkMs += performance.now() - t0;
+  }
+
   async function run(): Promise<void> {
-    while (!stopping) {
-      const batch = await tailer.poll(options.batchBytes);
-      const signature = checkpointsSignature(batch.checkpoints);
-      if (batch.lines.length > 0 || batch.oversized.length > 0 || signature !== committedSignature) {
-        const t0 = performance.now();
-        const previousLast = lastRecordMs;
-        const fx = store.commitBatch(
-          (claimKey) => {
-            const effects = countBatch(batch, { metrics, pricer, caps, claimKey });
-            effects.lastRecordMs = Math.max(previousLast, effects.lastRecordMs);
-            return effects;
-          },
-          batch.checkpoints,
-          options.now(),
-          options.dedupWindowMs,
-        );
-        lastRecordMs = fx.lastRecordMs;
-        metrics.gauges.lastCommitSeconds.set((performance.now() - t0) / 1000);
-        metrics.gauges.batches.set(++batches);
-        if (lastRecordMs > 0) metrics.gauges.lastRecordTimestamp.set(lastRecordMs / 1000);
-        committedSignature = signature;
+    const pollBytes = Math.min(POLL_BYTES, options.batchBytes);
+    let next: Promise<TailBatch> | undefined;
+    try {
+      while (!stopping) {
+        const poll = await (next ?? tailer.poll(pollBytes));
+        next = undefined;
+        // Read ahead: the next poll's reads run on the I/O threads while this one is counted.
+        if (!poll.caughtUp) {
+          next = tailer.poll(pollBytes);
+          next.catch(() => undefined);
+        }
+        if (!fxDirty) fxOpenedAt = performance.now();
+        countPoll(poll);
+        fxCheckpoints = poll.checkpoints;
+        if (
+          poll.lines.length > 0 ||
+          poll.oversized.length > 0 ||
+          checkpointsSignature(poll.checkpoints) !== committedSignature
+        )
+          fxDirty = true;
+        const full =
+          fxBytes >= options.batchBytes ||
+          fx.pendingRows >= batchRows ||
+          performance.now() - fxOpenedAt >= batchMs;
+        if (fxDirty && (poll.caughtUp || full)) commitOpenBatch();
+        metrics.gauges.unreadBytes.reset();
+        for (const [file, bytes] of Object.entries(poll.unreadBytes))
+          metrics.gauges.unreadBytes.set({ file }, bytes);
+        if (poll.caughtUp) {
+          metrics.gauges.ready.set(1);
+          markReady();
+          if (stopping) break;
+          await new Promise<void>((resolve) => {
+            const t = setTimeout(resolve, options.pollIntervalMs);
+            wake = () => {
+              clearTimeout(t);
+              resolve();
+            };
+          });
+          wake = undefined;
+        } else if (next === undefined) {
+          await yieldToLoop();
+        }
       }
-      metrics.gauges.unreadBytes.reset();
-      for (const [file, bytes] of Object.entries(batch.unreadBytes))
-        metrics.gauges.unreadBytes.set({ file }, bytes);
-      if (batch.caughtUp) {
-        metrics.gauges.ready.set(1);
-        markReady();
-        if (stopping) break;
-        await new Promise<void>((resolve) => {
-          const t = setTimeout(resolve, options.pollIntervalMs);
-          wake = () => {
-            clearTimeout(t);
-            resolve();
-          };
-        });
-        wake = undefined;
-      } else {
-        // Let HTTP requests (scrapes) run between batches.
-        await new Promise<void>((resolve) => setImmediate(resolve));
-      }
+      // Stopping (SIGTERM): what was counted is committed before the loop ends; a read-ahead poll's
+      // lines were not counted, so they are read again after a restart.
+      if (next !== undefined) await next.catch(() => undefined);
+      if (fxDirty) commitOpenBatch();
+    } finally {
+      if (next !== undefined) await next.catch(() => undefined);
+      await tailer.close();
     }
-    await tailer.close();
   }
 
   const done = run();

@@ -1,6 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { formatUsd } from '@spendline/sdk';
+import { formatUsd } from '@spendline/sdk/core';
 import type { LedgerDb } from '../ledger/openLedger.js';
 import { usdDecimal } from '../report/money.js';
 import {

@@ -1,4 +1,4 @@
-import { nanoToUsd } from '@spendline/sdk';
+import { nanoToUsd } from '@spendline/sdk/core';
 import { Gauge, type Registry } from 'prom-client';
 import type { LedgerDb } from '../ledger/openLedger.js';
 import { lastDays, reconcileDays } from './reconcileDays.js';

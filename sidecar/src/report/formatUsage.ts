@@ -1,4 +1,4 @@
-import { formatUsd } from '@spendline/sdk';
+import { formatUsd } from '@spendline/sdk/core';
 import { costCell, usdDecimal } from './money.js';
 import type { UsageRow, UsageTotals } from './queryUsage.js';
 

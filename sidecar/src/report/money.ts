@@ -1,4 +1,4 @@
-import { formatUsd } from '@spendline/sdk';
+import { formatUsd } from '@spendline/sdk/core';
 
 /** Exact decimal USD string with 9 places ("-1234.500000000"), for JSON and CSV. */
 export function usdDecimal(nano: number | bigint): string {

@@ -31,6 +31,8 @@ export function createTailer(options: TailerOptions): Tailer {
   let polling = false;
   let closed = false;
   let pollCount = 0;
+  let lastDiscoveryMs = 0;
+  let midBacklog = false;
 
   /** Finds `path`'s file among the tracked ones, or opens and starts tracking it. */
   async function see(path: string, { kind, family }: WatchedPath, seen: Set<string>): Promise<void> {
@@ -79,11 +81,14 @@ export function createTailer(options: TailerOptions): Tailer {
     }
   }
 
-  /** Re-stats every tracked file; drops deleted ones. Returns the bytes lost to deletion/truncation. */
-  async function refreshAll(seen: Set<string>): Promise<number> {
+  /**
+   * Re-stats every tracked file; drops deleted ones. Returns the bytes lost to deletion/truncation.
+   * `seen`: the inodes this poll's discovery found (undefined when the poll did not discover).
+   */
+  async function refreshAll(seen: Set<string> | undefined): Promise<number> {
     let lost = 0;
     for (const [inode, file] of tracked) {
-      file.missed = seen.has(inode) ? 0 : file.missed + 1;
+      if (seen !== undefined) file.missed = seen.has(inode) ? 0 : file.missed + 1;
       try {
         const statAtMs = Date.now();
         const st = await file.handle.stat();
@@ -100,9 +105,10 @@ export function createTailer(options: TailerOptions): Tailer {
         file.drained = true; // unreadable this poll; retried on the next
       }
     }
-    for (const [inode, entry] of restored) {
-      if (++entry.missed >= MISSED_DISCOVERIES_TO_FORGET) restored.delete(inode);
-    }
+    if (seen !== undefined)
+      for (const [inode, entry] of restored) {
+        if (++entry.missed >= MISSED_DISCOVERIES_TO_FORGET) restored.delete(inode);
+      }
     return lost;
   }
 
@@ -176,8 +182,15 @@ export function createTailer(options: TailerOptions): Tailer {
       if (closed) throw new Error('Tailer.poll called after close');
       polling = true;
       try {
-        const seen = new Set<string>();
-        for (const [path, watchedPath] of await watched.discover()) await see(path, watchedPath, seen);
+        // Mid-backlog (the last poll stopped at its budget), the globs and directories are listed again
+        // only every `rediscoverMs`: listing is a poll's fixed cost, and new files can wait that long.
+        const now = Date.now();
+        const discover = !midBacklog || now - lastDiscoveryMs >= (options.rediscoverMs ?? 0);
+        const seen = discover ? new Set<string>() : undefined;
+        if (seen !== undefined) {
+          lastDiscoveryMs = now;
+          for (const [path, watchedPath] of await watched.discover()) await see(path, watchedPath, seen);
+        }
         let lostBytes = await refreshAll(seen);
         const lines: TailLine[] = [];
         const oversized: OversizedLine[] = [];
@@ -193,6 +206,7 @@ export function createTailer(options: TailerOptions): Tailer {
           if (!file.drained) caughtUp = false;
         }
         for (const entry of restored.values()) checkpoints.push({ ...entry.checkpoint });
+        midBacklog = !caughtUp;
         return { lines, oversized, checkpoints, unreadBytes, caughtUp, lostBytes };
       } finally {
         polling = false;

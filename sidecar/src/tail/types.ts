@@ -65,6 +65,12 @@ export interface TailerOptions {
   maxLineBytes: number;
   /** Checkpoints loaded from the ledger at start ([] on first start). */
   checkpoints: FileCheckpoint[];
+  /**
+   * While reading a backlog (the previous poll stopped at its byte budget), list the globs and
+   * directories again only this often (default 0: every poll). Tracked files are still re-stated on
+   * every poll; only finding new files waits.
+   */
+  rediscoverMs?: number;
 }
 
 export interface Tailer {

@@ -42,6 +42,14 @@ export interface GenerateOptions {
   withNoise?: boolean;
   /** Keep the per-call truth (`truth.calls`); off by default to bound memory in benchmarks. */
   withCalls?: boolean;
+  /**
+   * 'uniform' (default): every call picks model, service, feature and user independently (worst case
+   * for rollups: almost every call is its own hourly row). 'correlated': as in a real fleet, each
+   * feature belongs to one service and calls one of its three models (80/15/5 %), each user works in
+   * two features, 'estimated' usage is a property of a model's integration, and a task is one user's
+   * run within 15 minutes.
+   */
+  shape?: 'uniform' | 'correlated';
 }
 
 export interface GroupTruth {
@@ -158,14 +166,55 @@ interface Call {
   spanId: string;
 }
 
-function makeCall(i: number, rng: Rng, o: Required<Pick<GenerateOptions, 'startMs'>>, lists: Lists): Call {
+interface Choice {
+  spec: ModelSpec;
+  serviceIndex: number;
+  feature: string;
+  userId: string;
+  usageType: UsageType;
+  taskId: string;
+}
+
+function uniformChoice(rng: Rng, lists: Lists): Choice {
   const spec = rng.pick(lists.models);
   const serviceIndex = rng.int(lists.services.length);
-  const service = lists.services[serviceIndex] ?? 'svc';
   const feature = rng.pick(lists.features);
   const userId = rng.pick(lists.users);
-  const operation = spec.operation ?? 'chat';
   const usageType: UsageType = rng.int(10) === 0 ? 'estimated' : 'exact';
+  return { spec, serviceIndex, feature, userId, usageType, taskId: '' };
+}
+
+function correlatedChoice(atMs: number, rng: Rng, lists: Lists): Choice {
+  const u = rng.int(lists.users.length);
+  const nf = lists.features.length;
+  const f = rng.int(2) === 0 ? u % nf : (u * 7 + 3) % nf;
+  const roll = rng.int(100);
+  const mi = (f * 3 + (roll < 80 ? 0 : roll < 95 ? 1 : 2)) % lists.models.length;
+  const spec = lists.models[mi] as ModelSpec;
+  const usageType: UsageType = mi % 10 === 9 ? 'estimated' : 'exact';
+  const taskId = rng.int(4) === 0 ? `task-${u}-${Math.floor(atMs / 900_000)}` : '';
+  return {
+    spec,
+    serviceIndex: f % lists.services.length,
+    feature: lists.features[f] as string,
+    userId: lists.users[u] as string,
+    usageType,
+    taskId,
+  };
+}
+
+function makeCall(
+  i: number,
+  rng: Rng,
+  o: Required<Pick<GenerateOptions, 'startMs' | 'shape'>>,
+  lists: Lists,
+): Call {
+  const { spec, serviceIndex, feature, userId, usageType, taskId } =
+    o.shape === 'correlated'
+      ? correlatedChoice(o.startMs + i * STEP_MS, rng, lists)
+      : uniformChoice(rng, lists);
+  const service = lists.services[serviceIndex] ?? 'svc';
+  const operation = spec.operation ?? 'chat';
   const errorType = rng.int(50) === 0 ? (rng.int(2) === 0 ? 'RateLimitError' : 'timeout') : '';
   const durationMs = 50 + rng.int(5000);
   const endMs = o.startMs + i * STEP_MS + rng.int(STEP_MS);
@@ -185,7 +234,9 @@ function makeCall(i: number, rng: Rng, o: Required<Pick<GenerateOptions, 'startM
     tokens.reasoningOutputTokens = rng.int(output + 1);
   const usageId = rng.uuid();
   const a: object[] = [str(ATTR.userId, userId), str(ATTR.feature, feature)];
-  if (rng.int(4) === 0) a.push(str(ATTR.taskId, `task-${rng.int(1000)}`));
+  if (o.shape === 'correlated') {
+    if (taskId !== '') a.push(str(ATTR.taskId, taskId));
+  } else if (rng.int(4) === 0) a.push(str(ATTR.taskId, `task-${rng.int(1000)}`));
   a.push(
     str(ATTR.operationName, operation),
     str(ATTR.providerName, spec.provider),
@@ -451,7 +502,7 @@ export function generateUsageLines(options: GenerateOptions): GeneratedLines {
   for (let first = 0; first < options.records; first += perLine) {
     const batch: Call[] = [];
     for (let i = first; i < Math.min(options.records, first + perLine); i++) {
-      const c = makeCall(i, rng, { startMs }, lists);
+      const c = makeCall(i, rng, { startMs, shape: options.shape ?? 'uniform' }, lists);
       batch.push(c);
       truth.calls++;
       const pages = numberAttr(c.attributes, ATTR.ocrPages);
