@@ -4,8 +4,8 @@ import { decodeOtlpJsonLine, decodeUsageJsonlLine } from '../decode/index.js';
 import type { UsageRecord } from '../decode/usageRecord.js';
 import { emptyMeasures, type Measures } from '../ledger/rollups.js';
 import type { SidecarMetrics } from '../metrics.js';
-import type { OversizedLine, TailBatch, TailLine } from '../tail/types.js';
-import { BatchEffects, type UsageGroup } from './batchEffects.js';
+import type { OversizedLine, TailLine } from '../tail/types.js';
+import type { BatchEffects, UsageGroup } from './batchEffects.js';
 import type { LabelCaps } from './labelCaps.js';
 
 const HOUR_SECONDS = 3600;
@@ -18,15 +18,6 @@ export interface CountContext {
   caps: LabelCaps;
   /** Records the key; true when it is new (not seen within the dedup window, nor earlier in this batch). */
   claimKey(dedupKey: string): boolean;
-}
-
-/** Decodes, dedups and prices a tail batch into its effects (nothing is written or shown yet). */
-export function countBatch(batch: TailBatch, ctx: CountContext): BatchEffects {
-  const fx = new BatchEffects(ctx.metrics);
-  countOversized(fx, batch.oversized);
-  countLines(fx, batch.lines, 0, batch.lines.length, ctx);
-  settleBatch(fx, ctx.caps);
-  return fx;
 }
 
 /** Counts lines the tailer skipped for being over the maximum length as rejected. */
