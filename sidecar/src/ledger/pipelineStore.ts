@@ -157,7 +157,7 @@ export function createPipelineStore(db: LedgerDb, metrics: SidecarMetrics) {
     }
     ops.push([UPSERT_COUNTER_SQL, counterRows], [UPSERT_HISTOGRAM_SQL, histRows]);
     ops.push([UPSERT_USAGE_SQL, [...fx.rollups.values()].map((r) => usageRowArgs(r.key, r.measures))]);
-    ops.push([UPSERT_PRINCIPAL_SQL, fx.principalRowArgs()]);
+    ops.push([UPSERT_PRINCIPAL_SQL, fx.principalRowList()]);
     ops.push([INSERT_LABEL_SQL, fx.admittedLabels.map(([label, value]) => [label, value])]);
     ops.push([CLEAR_CHECKPOINTS_SQL, [[]]]);
     ops.push([

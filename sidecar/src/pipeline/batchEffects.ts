@@ -1,6 +1,5 @@
-import { MEASURE_COLUMNS } from '../ledger/migrations.js';
 import type { RollupKey } from '../ledger/rollups.js';
-import { addMeasures, emptyMeasures, type Measures } from '../ledger/rollups.js';
+import { addMeasures, emptyMeasures, type Measures, principalRowArgs } from '../ledger/rollups.js';
 import type { CounterName, HistogramName, SidecarMetrics } from '../metrics.js';
 import type { HistogramState } from './committedMetrics.js';
 import { seriesKey } from './committedMetrics.js';
@@ -137,29 +136,24 @@ export class BatchEffects {
   }
 
   /** Every principal row of the batch as usage_rollup_principal's positional arguments. */
-  principalRowArgs(): (string | number)[][] {
+  principalRowList(): (string | number)[][] {
     const rows: (string | number)[][] = [];
     for (const slot of this.principalSlots.values()) {
+      const dims = {
+        bucketStart: slot.bucketStart,
+        bucketSeconds: 3600,
+        provider: slot.provider,
+        model: slot.model,
+        service: slot.service,
+        feature: slot.feature,
+        usageType: slot.usageType,
+      };
       for (const [kind, byId] of [
         ['user', slot.users],
         ['task', slot.tasks],
-      ] as const) {
-        for (const [id, m] of byId) {
-          const row: (string | number)[] = [
-            slot.bucketStart,
-            3600,
-            kind,
-            id,
-            slot.provider,
-            slot.model,
-            slot.service,
-            slot.feature,
-            slot.usageType,
-          ];
-          for (const c of MEASURE_COLUMNS) row.push(m[c]);
-          rows.push(row);
-        }
-      }
+      ] as const)
+        for (const [id, m] of byId)
+          rows.push(principalRowArgs({ ...dims, principalKind: kind, principalId: id }, m));
     }
     return rows;
   }

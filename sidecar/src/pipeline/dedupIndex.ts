@@ -257,20 +257,12 @@ export class DedupIndex {
       const b = view.readUInt32LE(o + 4);
       const c = view.readUInt32LE(o + 8);
       // Rows are loaded oldest first; a key counted again after expiring keeps its newest stamp.
-      let updated = false;
-      for (const seg of this.segments) {
+      const held = this.segments.find((seg) => {
         const at = seg.find(a, b, c);
-        if (at >= 0 && (seg.slots[at + 3] as number) > DEAD && (seg.slots[at + 3] as number) < stamp) {
-          seg.put(a, b, c, stamp);
-          updated = true;
-          break;
-        }
-        if (at >= 0 && (seg.slots[at + 3] as number) >= stamp) {
-          updated = true;
-          break;
-        }
-      }
-      if (!updated) this.newest(cutoff).put(a, b, c, stamp);
+        return at >= 0 && (seg.slots[at + 3] as number) > DEAD;
+      });
+      if (held === undefined) this.newest(cutoff).put(a, b, c, stamp);
+      else if ((held.slots[held.find(a, b, c) + 3] as number) < stamp) held.put(a, b, c, stamp);
     }
   }
 }
