@@ -70,17 +70,18 @@ describe('agreement with genai-prices calcPrice', () => {
           } catch {
             return; // genai-prices rejects a few price tables for this usage shape; nothing to compare
           }
-          const ours = pricer.priceUsage(
-            {
-              inputTokens: input,
-              cacheReadInputTokens: cacheRead,
-              cacheCreationInputTokens: cacheWrite,
-              outputTokens: output,
-              reasoningOutputTokens: reasoning,
-              requests: 1,
-            },
-            { provider: providerId, model: modelId, at },
-          );
+          const usage = {
+            inputTokens: input,
+            cacheReadInputTokens: cacheRead,
+            cacheCreationInputTokens: cacheWrite,
+            outputTokens: output,
+            reasoningOutputTokens: reasoning,
+            requests: 1,
+          };
+          const ref = { provider: providerId, model: modelId, at };
+          const ours = pricer.priceUsage(usage, ref);
+          // The total-only path (the sidecar's) is the same number, or null exactly when unpriced.
+          expect(pricer.costNanoUsd(usage, ref)).toBe(ours.status === 'priced' ? ours.costNanoUsd : null);
           if (theirs === null) {
             // a few catalog ids are not names their own match rules accept (magistral-small): both miss
             expect(ours).toEqual({ status: 'unpriced', reason: 'unknown_model' });

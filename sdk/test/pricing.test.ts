@@ -318,6 +318,30 @@ describe('priceUsage against the bundled catalog (hand-computed)', () => {
     });
   });
 
+  it('gives the same totals from costNanoUsd (no parts), and null for everything unpriced', () => {
+    const pricer = createPricer();
+    const u = tokens({ inputTokens: 10, outputTokens: 10 });
+    expect(pricer.costNanoUsd(u, { provider: 'openai', model: 'gpt-9-imaginary' })).toBeNull();
+    expect(pricer.costNanoUsd(u, { provider: 'acme-llm', model: 'gpt-4o' })).toBeNull();
+    expect(pricer.costNanoUsd(u, { provider: 'mistral_ai', model: 'mistral-ocr-latest', at: AT })).toBeNull();
+    expect(
+      pricer.costNanoUsd(tokens({ inputTokens: 1.5 }), { provider: 'openai', model: 'gpt-4o' }),
+    ).toBeNull();
+    expect(pricer.costNanoUsd(tokens({}), { provider: 'openai', model: 'gpt-4o' })).toBe(0);
+    expect(
+      pricer.costNanoUsd(
+        { ...tokens({}), ocrPages: 3 },
+        { provider: 'mistral_ai', model: 'mistral-ocr-latest', at: new Date('2026-07-01T00:00:00Z') },
+      ),
+    ).toBe(12_000_000);
+    // and exactly priceUsage's total for an ordinary call
+    const haiku = { provider: 'anthropic', model: 'claude-3-5-haiku-20241022', at: AT };
+    const odd = tokens({ inputTokens: 7, outputTokens: 3 });
+    const full = pricer.priceUsage(odd, haiku);
+    expect(full.status).toBe('priced');
+    expect(pricer.costNanoUsd(odd, haiku)).toBe(full.status === 'priced' ? full.costNanoUsd : Number.NaN);
+  });
+
   it('prices a zero-token call on a known model at exactly 0 (priced, not unpriced)', () => {
     expect(priceUsage(tokens({}), { provider: 'openai', model: 'gpt-4o' })).toMatchObject({
       status: 'priced',

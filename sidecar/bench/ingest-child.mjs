@@ -55,6 +55,7 @@ if (mode === 'bare') {
     jsonlGlobs: [],
     maxLineBytes: 16 * 1024 * 1024,
     batchBytes: Number(process.env.BATCH_BYTES ?? 16_777_216),
+    batchRows: process.env.BATCH_ROWS === undefined ? undefined : Number(process.env.BATCH_ROWS),
     pollIntervalMs: 50,
     dedupWindowMs: 86_400_000,
     labelCaps: { ...DEFAULT_LABEL_CAPS },

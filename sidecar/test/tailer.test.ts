@@ -310,6 +310,37 @@ describe('createTailer', () => {
     expect(small.capacity).toBe(READ_CHUNK_BYTES);
   });
 
+  it('reads lines of any length across read chunks exactly once, whatever the budget', async () => {
+    const dir = tempDir();
+    const path = join(dir, 'mixed.json');
+    // Lengths around and past the read chunk, so lines straddle reads, and a hint from a long line
+    // meets short ones; one line over the maximum.
+    const lengths = [10, READ_CHUNK_BYTES - 3, 5, READ_CHUNK_BYTES + 7, 300_000, 2 * READ_CHUNK_BYTES + 1];
+    const maxLineBytes = 2 * READ_CHUNK_BYTES;
+    const texts = lengths.flatMap((n, i) => [String.fromCharCode(97 + i).repeat(n), `short-${i}`]);
+    writeFileSync(path, `${texts.join('\n')}\npartial`);
+    const handle = await open(path, 'r');
+    cleanups.push(() => handle.close());
+    const size = (await handle.stat()).size;
+    for (const budget of [0, 1000, READ_CHUNK_BYTES / 2, READ_CHUNK_BYTES, 3 * READ_CHUNK_BYTES, 1 << 30]) {
+      const scratch = new ReadBuffer();
+      const seen: string[] = [];
+      const skipped: number[] = [];
+      let offset = 0;
+      for (let polls = 0; polls < 100; polls++) {
+        const got = await readCompleteLines(handle, offset, size, budget, maxLineBytes, scratch);
+        seen.push(...got.lines.map((l) => l.text));
+        skipped.push(...got.oversized.map((o) => o.bytes));
+        if (got.offset === offset) break;
+        offset = got.offset;
+      }
+      expect(seen, `budget ${budget}`).toEqual(texts.filter((t) => t.length <= maxLineBytes));
+      expect(skipped).toEqual([2 * READ_CHUNK_BYTES + 1]);
+      expect(offset).toBe(size - 'partial'.length);
+      expect(scratch.capacity).toBeLessThanOrEqual(maxLineBytes + 1);
+    }
+  });
+
   it('finishes a rotated backup before reading its successor, and alternates files on tiny budgets', async () => {
     const dir = tempDir();
     const live = join(dir, 'genai.json');

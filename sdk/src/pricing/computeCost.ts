@@ -30,6 +30,27 @@ export function computeCost(
   card: RateCard,
   meta: { source: 'catalog' | 'override'; providerId: string; modelId: string },
 ): PriceResult {
+  const exact = exactParts(usage, card);
+  if (exact === undefined) return { status: 'unpriced', reason: 'no_price_for_usage' };
+  const cost = roundHalfEven(sum(exact));
+  const parts = apportion(exact, cost);
+  return { status: 'priced', costNanoUsd: Number(cost), parts, ...meta };
+}
+
+/** computeCost's total alone (integer nano-USD, the same rounding), without the parts; null when unpriced. */
+export function computeCostNano(usage: UsageToPrice, card: RateCard): number | null {
+  const exact = exactParts(usage, card);
+  return exact === undefined ? null : Number(roundHalfEven(sum(exact)));
+}
+
+function sum(values: bigint[]): bigint {
+  let total = 0n;
+  for (const v of values) total += v;
+  return total;
+}
+
+/** Each disjoint part's exact cost in 10^-24 USD; undefined when a used part has no price. */
+function exactParts(usage: UsageToPrice, card: RateCard): bigint[] | undefined {
   const { inputTokens, outputTokens, cacheReadInputTokens, cacheCreationInputTokens, reasoningOutputTokens } =
     usage;
   const pages = usage.ocrPages ?? 0;
@@ -43,7 +64,7 @@ export function computeCost(
     !isCount(pages) ||
     !isCount(requests)
   ) {
-    return { status: 'unpriced', reason: 'no_price_for_usage' };
+    return undefined;
   }
   const counts = [
     Math.max(0, inputTokens - cacheReadInputTokens - cacheCreationInputTokens),
@@ -64,23 +85,19 @@ export function computeCost(
     card.perRequest,
   ];
   const exact: bigint[] = [0n, 0n, 0n, 0n, 0n, 0n, 0n];
-  let total = 0n;
   for (let i = 0; i < 7; i++) {
     const count = counts[i] as number;
     if (count === 0) continue;
     const rate = rates[i];
     if (rate === undefined) {
       if (i === 6) continue; // no per-request price: requests cost nothing extra
-      return { status: 'unpriced', reason: 'no_price_for_usage' };
+      return undefined;
     }
     let value = BigInt(count) * rateFor(rate, inputTokens);
     if (i >= 5) value *= PER_UNIT_LIFT;
     exact[i] = value;
-    total += value;
   }
-  const cost = roundHalfEven(total);
-  const parts = apportion(exact, cost);
-  return { status: 'priced', costNanoUsd: Number(cost), parts, ...meta };
+  return exact;
 }
 
 function roundHalfEven(units: bigint): bigint {

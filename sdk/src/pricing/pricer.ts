@@ -1,6 +1,6 @@
 import type { ModelInfo, Provider } from '@pydantic/genai-prices';
 import { cardAt, compileSchedule, matchCatalogModel, type RateSchedule } from './catalog.js';
-import { computeCost } from './computeCost.js';
+import { computeCost, computeCostNano } from './computeCost.js';
 import { loadPriceOverrides, parsePriceOverrides } from './overrides.js';
 import { findCatalogProvider, providerKey } from './providers.js';
 import { baseRate, type Rate, type RateCard, type RateKey, rateToDecimal, toScaledRate } from './rates.js';
@@ -169,6 +169,10 @@ export function createPricer(options?: { overrides?: PriceOverride[] | string })
       if (!r.ok) return { status: 'unpriced', reason: r.reason };
       const card = cardAt(r.schedule, ref.at);
       return computeCost(usage, card, { source: r.source, providerId: r.providerId, modelId: r.modelId });
+    },
+    costNanoUsd(usage: UsageToPrice, ref: ModelRef): number | null {
+      const r = lookup(ref);
+      return r.ok ? computeCostNano(usage, cardAt(r.schedule, ref.at)) : null;
     },
     unitPrices(ref: ModelRef): UnitPrices | undefined {
       const r = lookup(ref);

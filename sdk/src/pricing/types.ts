@@ -48,6 +48,8 @@ export interface UnitPrices {
 
 export interface Pricer {
   priceUsage(usage: UsageToPrice, ref: ModelRef): PriceResult;
+  /** priceUsage's `costNanoUsd` alone (no parts: cheaper per call); null when unpriced. */
+  costNanoUsd(usage: UsageToPrice, ref: ModelRef): number | null;
   unitPrices(ref: ModelRef): UnitPrices | undefined;
   listModels(provider: string, at?: Date): UnitPrices[];
 }

@@ -15,7 +15,7 @@ export interface PipelineState {
 
 /** A settled batch's writes, and what to do once they committed (or failed). */
 export interface PreparedCommit {
-  /** The batch's ledger writes, to run in ONE transaction (`runWrites` or a LedgerWriter). */
+  /** The batch's ledger writes, to run in ONE transaction (`runWrites`) before the batch changes. */
   ops: WriteOp[];
   /** After the commit: the batch's keys become committed and the registry shows its totals. */
   applied(): void;
@@ -41,9 +41,9 @@ const SET_STATE_SQL =
  * rollups, dedup keys, admitted label values and file checkpoints commit in ONE transaction, and only
  * then does the registry show them. A crash at any instant leaves the ledger at a batch boundary.
  *
- * `prepare` turns a settled batch into plain writes (run here by `commit`, or on the ledger writer
- * thread by the ingest loop); prepare the next batch only after the previous one was applied, since
- * totals build on the committed ones.
+ * `prepare` turns a settled batch into its writes (run by `commit`; the principal rows are read from
+ * the batch as they are written); prepare the next batch only after the previous one was applied,
+ * since totals build on the committed ones.
  *
  * Dedup keys live in memory (DedupIndex, loaded from `dedup_batch` by `load`): `claim` consults them
  * while a batch is counted, outside any transaction, and each commit appends the batch's key hashes
@@ -157,7 +157,7 @@ export function createPipelineStore(db: LedgerDb, metrics: SidecarMetrics) {
     }
     ops.push([UPSERT_COUNTER_SQL, counterRows], [UPSERT_HISTOGRAM_SQL, histRows]);
     ops.push([UPSERT_USAGE_SQL, [...fx.rollups.values()].map((r) => usageRowArgs(r.key, r.measures))]);
-    ops.push([UPSERT_PRINCIPAL_SQL, fx.principalRowList()]);
+    ops.push([UPSERT_PRINCIPAL_SQL, (run) => fx.forEachPrincipalRow(run)]);
     ops.push([INSERT_LABEL_SQL, fx.admittedLabels.map(([label, value]) => [label, value])]);
     ops.push([CLEAR_CHECKPOINTS_SQL, [[]]]);
     ops.push([

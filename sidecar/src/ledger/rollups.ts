@@ -50,13 +50,15 @@ export const UPSERT_PRINCIPAL_SQL = `INSERT INTO usage_rollup_principal (bucket_
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ${measureParams})
      ON CONFLICT DO UPDATE SET ${measureAdd}`;
 
-function withMeasures(dims: (string | number)[], m: Measures): (string | number)[] {
-  for (const c of MEASURE_COLUMNS) dims.push(m[c]);
-  return dims;
+/** Writes the measures after the dimensions (`args[from..]`). */
+function setMeasures(args: (string | number)[], from: number, m: Measures): (string | number)[] {
+  let i = from;
+  for (const c of MEASURE_COLUMNS) args[i++] = m[c];
+  return args;
 }
 
 export function usageRowArgs(k: RollupKey, m: Measures): (string | number)[] {
-  return withMeasures(
+  return setMeasures(
     [
       k.bucketStart,
       k.bucketSeconds,
@@ -68,25 +70,30 @@ export function usageRowArgs(k: RollupKey, m: Measures): (string | number)[] {
       k.tenantId,
       k.usageType,
     ],
+    9,
     m,
   );
 }
 
-export function principalRowArgs(k: PrincipalRollupKey, m: Measures): (string | number)[] {
-  return withMeasures(
-    [
-      k.bucketStart,
-      k.bucketSeconds,
-      k.principalKind,
-      k.principalId,
-      k.provider,
-      k.model,
-      k.service,
-      k.feature,
-      k.usageType,
-    ],
-    m,
-  );
+/**
+ * usage_rollup_principal's positional arguments for one row, written into `args` when given (a batch
+ * reuses one array for all its rows: the statement binds the values as it runs).
+ */
+export function principalRowArgs(
+  k: PrincipalRollupKey,
+  m: Measures,
+  args: (string | number)[] = [],
+): (string | number)[] {
+  args[0] = k.bucketStart;
+  args[1] = k.bucketSeconds;
+  args[2] = k.principalKind;
+  args[3] = k.principalId;
+  args[4] = k.provider;
+  args[5] = k.model;
+  args[6] = k.service;
+  args[7] = k.feature;
+  args[8] = k.usageType;
+  return setMeasures(args, 9, m);
 }
 
 /**

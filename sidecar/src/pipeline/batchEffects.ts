@@ -1,4 +1,4 @@
-import type { RollupKey } from '../ledger/rollups.js';
+import type { PrincipalRollupKey, RollupKey } from '../ledger/rollups.js';
 import { addMeasures, emptyMeasures, type Measures, principalRowArgs } from '../ledger/rollups.js';
 import type { CounterName, HistogramName, SidecarMetrics } from '../metrics.js';
 import type { HistogramState } from './committedMetrics.js';
@@ -135,11 +135,14 @@ export class BatchEffects {
     return m;
   }
 
-  /** Every principal row of the batch as usage_rollup_principal's positional arguments. */
-  principalRowList(): (string | number)[][] {
-    const rows: (string | number)[][] = [];
+  /**
+   * Hands every principal row of the batch to `run` as usage_rollup_principal's positional arguments
+   * (one array, refilled for each row).
+   */
+  forEachPrincipalRow(run: (args: (string | number)[]) => void): void {
+    const args: (string | number)[] = [];
     for (const slot of this.principalSlots.values()) {
-      const dims = {
+      const key: PrincipalRollupKey = {
         bucketStart: slot.bucketStart,
         bucketSeconds: 3600,
         provider: slot.provider,
@@ -147,15 +150,20 @@ export class BatchEffects {
         service: slot.service,
         feature: slot.feature,
         usageType: slot.usageType,
+        principalKind: 'user',
+        principalId: '',
       };
       for (const [kind, byId] of [
         ['user', slot.users],
         ['task', slot.tasks],
-      ] as const)
-        for (const [id, m] of byId)
-          rows.push(principalRowArgs({ ...dims, principalKind: kind, principalId: id }, m));
+      ] as const) {
+        key.principalKind = kind;
+        for (const [id, m] of byId) {
+          key.principalId = id;
+          run(principalRowArgs(key, m, args));
+        }
+      }
     }
-    return rows;
   }
 
   /** Ledger rows this batch will write (bounds the commit's duration). */

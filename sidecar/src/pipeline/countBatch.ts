@@ -86,7 +86,7 @@ function countRecord(r: UsageRecord, fx: BatchEffects, ctx: CountContext): void 
   const model = r.requestModel !== '' ? r.requestModel : r.responseModel;
   // The catalog (with --prices overrides) is authoritative; the emitter's own price only fills a gap.
   const t = r.tokens;
-  const price = ctx.pricer.priceUsage(
+  const catalogNano = ctx.pricer.costNanoUsd(
     {
       inputTokens: t.inputTokens,
       outputTokens: t.outputTokens,
@@ -102,7 +102,7 @@ function countRecord(r: UsageRecord, fx: BatchEffects, ctx: CountContext): void 
       at: new Date(r.timestampMs),
     },
   );
-  const costNano = price.status === 'priced' ? price.costNanoUsd : r.emitterCostNanoUsd;
+  const costNano = catalogNano ?? r.emitterCostNanoUsd;
 
   const bucketStart = Math.floor(r.timestampMs / HOUR_MS) * HOUR_SECONDS;
   const key =

@@ -148,10 +148,13 @@ export function startIngestLoop(
       while (!stopping) {
         const poll = await (next ?? tailer.poll(pollBytes));
         next = undefined;
-        // Read ahead: the next poll's reads run on the I/O threads while this one is counted.
+        // Read ahead: the next poll's reads run on the I/O threads while this one is counted. One turn
+        // of the event loop first, so the poll gets as far as issuing its read (its steps run only
+        // when this thread is free).
         if (!poll.caughtUp) {
           next = tailer.poll(pollBytes);
           next.catch(() => undefined);
+          await yieldToLoop();
         }
         if (!fxDirty) fxOpenedAt = performance.now();
         countPoll(poll);

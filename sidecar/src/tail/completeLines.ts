@@ -20,6 +20,11 @@ export interface CompleteLines {
  */
 export class ReadBuffer {
   private buf = Buffer.allocUnsafe(READ_CHUNK_BYTES);
+  /**
+   * Bytes the next read should cover to hold a whole line: the last line's length and an eighth (lines
+   * longer than a read chunk would otherwise take two reads each).
+   */
+  lineHint = 0;
   get capacity(): number {
     return this.buf.length;
   }
@@ -27,12 +32,22 @@ export class ReadBuffer {
     if (this.buf.length < len) this.buf = Buffer.allocUnsafe(len);
     return this.buf;
   }
+  /** The buffer with room for `len` bytes, its first `keep` bytes preserved. */
+  grow(len: number, keep: number): Buffer {
+    if (this.buf.length < len) {
+      const bigger = Buffer.allocUnsafe(len);
+      this.buf.copy(bigger, 0, 0, keep);
+      this.buf = bigger;
+    }
+    return this.buf;
+  }
 }
 
 /**
  * Reads complete lines in [from, size), consuming about `budget` bytes at most but always at least one line
  * when one is complete. A partial last line stays unread. A line over `maxLineBytes` is skipped once its
- * newline exists (until then reading stops before it).
+ * newline exists (until then reading stops before it). Each byte is read once: a line's start stays in
+ * the buffer while the rest of it is read.
  */
 export async function readCompleteLines(
   handle: FileHandle,
@@ -44,44 +59,57 @@ export async function readCompleteLines(
 ): Promise<CompleteLines> {
   const lines: CompleteLines['lines'] = [];
   const oversized: CompleteLines['oversized'] = [];
+  const maxBuffer = Math.max(READ_CHUNK_BYTES, maxLineBytes + 1);
+  /** File offset of the buffer's first byte: just past the last consumed newline. */
   let pos = from;
+  /** Bytes at the buffer's start already read: the start of a line whose newline is not read yet. */
+  let filled = 0;
   let consumed = 0;
-  let want = readSize(budget);
+  let want = Math.max(readSize(budget), Math.min(scratch.lineHint, maxBuffer));
   while (pos < size && (consumed < budget || consumed === 0)) {
     const len = Math.min(want, size - pos);
-    const { bytesRead } = await handle.read(scratch.get(len), 0, len, pos);
+    const buf = scratch.grow(len, filled);
+    const { bytesRead } = await handle.read(buf, filled, len - filled, pos + filled);
     if (bytesRead === 0) break; // truncated under us: the next poll sees the new size
-    const buf = scratch.get(len).subarray(0, bytesRead); // never scan stale bytes of a grown buffer
+    const avail = filled + bytesRead;
+    const data = buf.subarray(0, avail); // never scan stale bytes of a grown buffer
     let start = 0;
-    let nl = buf.indexOf(10, 0);
+    let nl = data.indexOf(10, filled); // the first `filled` bytes hold no newline
     while (nl !== -1) {
       const lineLen = nl - start;
       if (lineLen > maxLineBytes) oversized.push({ offset: pos + start, bytes: lineLen });
       else {
-        const end = lineLen > 0 && buf[nl - 1] === 13 ? nl - 1 : nl;
-        lines.push({ text: buf.toString('utf8', start, end), endOffset: pos + nl + 1 });
+        const end = lineLen > 0 && data[nl - 1] === 13 ? nl - 1 : nl;
+        lines.push({ text: data.toString('utf8', start, end), endOffset: pos + nl + 1 });
+        scratch.lineHint = lineLen + (lineLen >> 3) + 1;
       }
       consumed += lineLen + 1;
       start = nl + 1;
       if (consumed >= budget) break;
-      nl = buf.indexOf(10, start);
+      nl = data.indexOf(10, start);
     }
     if (start > 0) {
       pos += start;
-      want = readSize(budget - consumed);
+      if (consumed >= budget) break;
+      // Keep the next line's start (already read) at the buffer's front.
+      filled = avail - start;
+      data.copy(buf, 0, start, avail);
+      want = Math.min(filled + readSize(budget - consumed), maxBuffer);
       continue;
     }
-    // No newline in [pos, pos + bytesRead).
-    if (bytesRead < len || pos + bytesRead >= size) break; // only a partial line is left
-    if (bytesRead <= maxLineBytes) {
-      want = Math.min(Math.max(want * 2, READ_CHUNK_BYTES), maxLineBytes + 1);
+    // No newline in [pos, pos + avail).
+    if (avail < len || pos + avail >= size) break; // only a partial line is left
+    if (avail <= maxLineBytes) {
+      filled = avail;
+      want = Math.min(Math.max(want * 2, READ_CHUNK_BYTES), maxBuffer);
       continue;
     }
-    const newline = await findNewline(handle, pos + bytesRead, size, scratch);
+    const newline = await findNewline(handle, pos + avail, size, scratch);
     if (newline === -1) break; // oversized and still incomplete: skip it once it is complete
     oversized.push({ offset: pos, bytes: newline - pos });
     consumed += newline - pos + 1;
     pos = newline + 1;
+    filled = 0;
     want = readSize(budget - consumed);
   }
   return { lines, oversized, offset: pos };
