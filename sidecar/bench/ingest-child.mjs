@@ -7,6 +7,7 @@ import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 const [mode, file, stateDir] = process.argv.slice(2);
 const stall = monitorEventLoopDelay({ resolution: 10 });
 let t0 = performance.now();
+let cpu0 = process.cpuUsage();
 if (mode === 'bare') stall.enable();
 let records = 0;
 if (mode === 'bare') {
@@ -49,6 +50,7 @@ if (mode === 'bare') {
     { provider: 'openai', model: 'gpt-4o' },
   );
   t0 = performance.now();
+  cpu0 = process.cpuUsage();
   stall.enable();
   const loop = startIngestLoop(db, metrics, pricer, {
     otlpGlobs: [file],
@@ -67,7 +69,8 @@ if (mode === 'bare') {
   db.close();
 }
 const ms = performance.now() - t0;
+const cpu = process.cpuUsage(cpu0);
 stall.disable();
 process.stdout.write(
-  `${JSON.stringify({ mode, records, ms, maxRssMb: process.resourceUsage().maxRSS / 1024, maxStallMs: stall.max / 1e6 })}\n`,
+  `${JSON.stringify({ mode, records, ms, cpuMs: (cpu.user + cpu.system) / 1000, maxRssMb: process.resourceUsage().maxRSS / 1024, maxStallMs: stall.max / 1e6 })}\n`,
 );

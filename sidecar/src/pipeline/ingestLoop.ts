@@ -50,6 +50,9 @@ const POLL_BYTES = 1024 * 1024;
 /** While reading a backlog, new files are looked for this often (listing is a poll's fixed cost). */
 const REDISCOVER_MS = 250;
 
+/** Event-loop turns the read-ahead poll gets before a poll is counted (each turn is ~0.1 ms at most). */
+const READ_AHEAD_TURNS = 4;
+
 const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /**
@@ -148,13 +151,21 @@ export function startIngestLoop(
       while (!stopping) {
         const poll = await (next ?? tailer.poll(pollBytes));
         next = undefined;
-        // Read ahead: the next poll's reads run on the I/O threads while this one is counted. One turn
-        // of the event loop first, so the poll gets as far as issuing its read (its steps run only
-        // when this thread is free).
+        // Read ahead: the next poll's reads run on the I/O threads while this one is counted. Its steps
+        // (stat, then read) continue only when this thread is free, so give it a few event-loop turns
+        // first: enough for its read to be in flight during the count.
         if (!poll.caughtUp) {
+          let settled = false;
           next = tailer.poll(pollBytes);
-          next.catch(() => undefined);
-          await yieldToLoop();
+          next.then(
+            () => {
+              settled = true;
+            },
+            () => {
+              settled = true;
+            },
+          );
+          for (let turn = 0; turn < READ_AHEAD_TURNS && !settled; turn++) await yieldToLoop();
         }
         if (!fxDirty) fxOpenedAt = performance.now();
         countPoll(poll);

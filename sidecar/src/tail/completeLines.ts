@@ -65,7 +65,9 @@ export async function readCompleteLines(
   /** Bytes at the buffer's start already read: the start of a line whose newline is not read yet. */
   let filled = 0;
   let consumed = 0;
-  let want = Math.max(readSize(budget), Math.min(scratch.lineHint, maxBuffer));
+  // Enough for the budget and the line crossing its end (sized by the last line): usually one read.
+  const hint = scratch.lineHint;
+  let want = Math.min(maxBuffer, hint >= budget ? Math.max(readSize(budget), hint) : readSize(budget) + hint);
   while (pos < size && (consumed < budget || consumed === 0)) {
     const len = Math.min(want, size - pos);
     const buf = scratch.grow(len, filled);
@@ -94,7 +96,7 @@ export async function readCompleteLines(
       // Keep the next line's start (already read) at the buffer's front.
       filled = avail - start;
       data.copy(buf, 0, start, avail);
-      want = Math.min(filled + readSize(budget - consumed), maxBuffer);
+      want = Math.min(filled + Math.max(readSize(budget - consumed), scratch.lineHint), maxBuffer);
       continue;
     }
     // No newline in [pos, pos + avail).
