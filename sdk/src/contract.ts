@@ -1,15 +1,11 @@
 /**
  * The usage-record contract between emitters (this SDK, or any OpenTelemetry GenAI instrumentation)
  * and the spendline sidecar. One name, one place: the sidecar imports these very constants.
- * GenAI names come from `@opentelemetry/semantic-conventions/incubating` (v1.41) where they exist.
+ * GenAI names are semantic-convention names (semconv 1.41, see semconv.ts) where they exist.
  */
 import {
   ATTR_DEPLOYMENT_ENVIRONMENT_NAME,
   ATTR_ERROR_TYPE,
-  ATTR_SERVICE_NAME,
-  ATTR_SERVICE_VERSION,
-} from '@opentelemetry/semantic-conventions';
-import {
   ATTR_GEN_AI_AGENT_NAME,
   ATTR_GEN_AI_CONVERSATION_ID,
   ATTR_GEN_AI_INPUT_MESSAGES,
@@ -28,10 +24,12 @@ import {
   ATTR_GEN_AI_USAGE_OUTPUT_TOKENS,
   ATTR_GEN_AI_USAGE_PROMPT_TOKENS,
   ATTR_GEN_AI_USAGE_REASONING_OUTPUT_TOKENS,
+  ATTR_SERVICE_NAME,
+  ATTR_SERVICE_VERSION,
   ATTR_SESSION_ID,
   ATTR_USER_ID,
   EVENT_GEN_AI_CLIENT_INFERENCE_OPERATION_DETAILS,
-} from '@opentelemetry/semantic-conventions/incubating';
+} from './semconv.js';
 
 /** Event name of the one log record emitted per model call (embedding batch, OCR job). */
 export const USAGE_EVENT_NAME = EVENT_GEN_AI_CLIENT_INFERENCE_OPERATION_DETAILS;
