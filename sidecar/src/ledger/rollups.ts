@@ -28,9 +28,24 @@ export interface PrincipalRollupKey {
 }
 
 export function emptyMeasures(): Measures {
-  const m = {} as Measures;
-  for (const c of MEASURE_COLUMNS) m[c] = 0;
-  return m;
+  // One literal: one object shape, no per-field transitions (the Measures type makes it list exactly
+  // MEASURE_COLUMNS).
+  return {
+    requests: 0,
+    errors: 0,
+    unpriced_requests: 0,
+    unpriced_tokens: 0,
+    input_tokens: 0,
+    cache_read_tokens: 0,
+    cache_write_tokens: 0,
+    output_tokens: 0,
+    reasoning_tokens: 0,
+    cost_nano_usd: 0,
+    duration_ms_sum: 0,
+    duration_count: 0,
+    ocr_pages: 0,
+    embedding_inputs: 0,
+  };
 }
 
 export function addMeasures(into: Measures, from: Measures): void {

@@ -1,5 +1,5 @@
 import type { TokenCounts } from '@spendline/sdk/contract';
-import type { Pricer } from '@spendline/sdk/core';
+import type { ModelRef, Pricer, UsageToPrice } from '@spendline/sdk/core';
 import { decodeOtlpJsonLine, decodeUsageJsonlLine } from '../decode/index.js';
 import type { UsageRecord } from '../decode/usageRecord.js';
 import { emptyMeasures, type Measures } from '../ledger/rollups.js';
@@ -82,26 +82,37 @@ function flushOutcomes(
   if (duplicates > 0) fx.add('records', [source, 'duplicate'], duplicates);
 }
 
+/** The pricer's arguments, refilled for each record (the pricer keeps none of them). */
+const priceArgs = (() => {
+  const at = new Date(0);
+  const usage: Required<Omit<UsageToPrice, 'requests'>> = {
+    inputTokens: 0,
+    outputTokens: 0,
+    cacheReadInputTokens: 0,
+    cacheCreationInputTokens: 0,
+    reasoningOutputTokens: 0,
+    ocrPages: 0,
+    embeddingInputs: 0,
+  };
+  const ref: ModelRef = { provider: '', model: '', at };
+  return { at, usage, ref };
+})();
+
 function countRecord(r: UsageRecord, fx: BatchEffects, ctx: CountContext): void {
   const model = r.requestModel !== '' ? r.requestModel : r.responseModel;
   // The catalog (with --prices overrides) is authoritative; the emitter's own price only fills a gap.
   const t = r.tokens;
-  const catalogNano = ctx.pricer.costNanoUsd(
-    {
-      inputTokens: t.inputTokens,
-      outputTokens: t.outputTokens,
-      cacheReadInputTokens: t.cacheReadInputTokens,
-      cacheCreationInputTokens: t.cacheCreationInputTokens,
-      reasoningOutputTokens: t.reasoningOutputTokens,
-      ocrPages: r.ocrPages,
-      embeddingInputs: r.embeddingInputs,
-    },
-    {
-      provider: r.provider,
-      model: r.responseModel !== '' ? r.responseModel : r.requestModel,
-      at: new Date(r.timestampMs),
-    },
-  );
+  priceArgs.usage.inputTokens = t.inputTokens;
+  priceArgs.usage.outputTokens = t.outputTokens;
+  priceArgs.usage.cacheReadInputTokens = t.cacheReadInputTokens;
+  priceArgs.usage.cacheCreationInputTokens = t.cacheCreationInputTokens;
+  priceArgs.usage.reasoningOutputTokens = t.reasoningOutputTokens;
+  priceArgs.usage.ocrPages = r.ocrPages;
+  priceArgs.usage.embeddingInputs = r.embeddingInputs;
+  priceArgs.ref.provider = r.provider;
+  priceArgs.ref.model = r.responseModel !== '' ? r.responseModel : r.requestModel;
+  priceArgs.at.setTime(r.timestampMs);
+  const catalogNano = ctx.pricer.costNanoUsd(priceArgs.usage, priceArgs.ref);
   const costNano = catalogNano ?? r.emitterCostNanoUsd;
 
   const bucketStart = Math.floor(r.timestampMs / HOUR_MS) * HOUR_SECONDS;
