@@ -47,6 +47,8 @@ function checkpointsSignature(cps: FileCheckpoint[]): string {
  * between polls. Small polls keep each slice short and let the lines die young (cheap to collect).
  */
 const POLL_BYTES = 1024 * 1024;
+/** Smallest poll budget (see pollRows in run). */
+const MIN_POLL_BYTES = 64 * 1024;
 /** While reading a backlog, new files are looked for this often (listing is a poll's fixed cost). */
 const REDISCOVER_MS = 250;
 
@@ -117,14 +119,22 @@ export function startIngestLoop(
     claimKey: (key: string) => store.claim(key, nowMs, options.dedupWindowMs),
   };
 
-  /** Settles the open batch and commits it in one transaction; the registry shows it only after. */
-  function commitOpenBatch(): void {
+  /**
+   * Settles the open batch and commits it in one transaction; the registry shows it only after.
+   * `yieldFirst`: the event loop runs before the settle and again before the commit, so the poll's
+   * count, the settle and the commit are three synchronous slices rather than one.
+   */
+  async function commitOpenBatch(yieldFirst: boolean): Promise<void> {
+    if (yieldFirst) await yieldToLoop();
     const t0 = performance.now();
     settleBatch(fx, caps);
+    const settleMs = performance.now() - t0;
+    if (yieldFirst) await yieldToLoop();
+    const t1 = performance.now();
     fx.lastRecordMs = Math.max(lastRecordMs, fx.lastRecordMs);
     store.commit(fx, fxCheckpoints, options.now(), options.dedupWindowMs);
     lastRecordMs = fx.lastRecordMs;
-    metrics.gauges.lastCommitSeconds.set((fxWorkMs + performance.now() - t0) / 1000);
+    metrics.gauges.lastCommitSeconds.set((fxWorkMs + settleMs + performance.now() - t1) / 1000);
     metrics.gauges.batches.set(++batches);
     if (lastRecordMs > 0) metrics.gauges.lastRecordTimestamp.set(lastRecordMs / 1000);
     committedSignature = checkpointsSignature(fxCheckpoints);
@@ -134,29 +144,36 @@ export function startIngestLoop(
     fxDirty = false;
   }
 
-  /** Counts a poll's lines (one synchronous slice). */
-  function countPoll(poll: TailBatch): void {
+  /** Counts a poll's lines (one synchronous slice); returns the line bytes counted. */
+  function countPoll(poll: TailBatch): number {
     const t0 = performance.now();
     nowMs = options.now();
     countOversized(fx, poll.oversized);
     countLines(fx, poll.lines, 0, poll.lines.length, ctx);
-    for (const line of poll.lines) fxBytes += line.text.length;
+    let bytes = 0;
+    for (const line of poll.lines) bytes += line.text.length;
+    fxBytes += bytes;
     fxWorkMs += performance.now() - t0;
+    return bytes;
   }
 
   async function run(): Promise<void> {
     const pollBytes = Math.min(POLL_BYTES, options.batchBytes);
+    // Polls shrink when their lines add many rows (every call its own rollup row): a batch then
+    // overshoots `batchRows` by at most about POLL_ROWS rows, which bounds the commit's duration.
+    const pollRows = Math.max(250, batchRows / 4);
+    let pollBudget = pollBytes;
     let next: Promise<TailBatch> | undefined;
     try {
       while (!stopping) {
-        const poll = await (next ?? tailer.poll(pollBytes));
+        const poll = await (next ?? tailer.poll(pollBudget));
         next = undefined;
         // Read ahead: the next poll's reads run on the I/O threads while this one is counted. Its steps
         // (stat, then read) continue only when this thread is free, so give it a few event-loop turns
         // first: enough for its read to be in flight during the count.
         if (!poll.caughtUp) {
           let settled = false;
-          next = tailer.poll(pollBytes);
+          next = tailer.poll(pollBudget);
           next.then(
             () => {
               settled = true;
@@ -168,7 +185,13 @@ export function startIngestLoop(
           for (let turn = 0; turn < READ_AHEAD_TURNS && !settled; turn++) await yieldToLoop();
         }
         if (!fxDirty) fxOpenedAt = performance.now();
-        countPoll(poll);
+        const rowsBefore = fx.pendingRows;
+        const bytes = countPoll(poll);
+        const rowsAdded = fx.pendingRows - rowsBefore;
+        if (bytes > 0) {
+          const target = rowsAdded > 0 ? Math.floor((pollRows * bytes) / rowsAdded) : pollBytes;
+          pollBudget = Math.min(pollBytes, Math.max(MIN_POLL_BYTES, target));
+        }
         fxCheckpoints = poll.checkpoints;
         if (
           poll.lines.length > 0 ||
@@ -180,7 +203,7 @@ export function startIngestLoop(
           fxBytes >= options.batchBytes ||
           fx.pendingRows >= batchRows ||
           performance.now() - fxOpenedAt >= batchMs;
-        if (fxDirty && (poll.caughtUp || full)) commitOpenBatch();
+        if (fxDirty && (poll.caughtUp || full)) await commitOpenBatch(!poll.caughtUp);
         metrics.gauges.unreadBytes.reset();
         for (const [file, bytes] of Object.entries(poll.unreadBytes))
           metrics.gauges.unreadBytes.set({ file }, bytes);
@@ -203,7 +226,7 @@ export function startIngestLoop(
       // Stopping (SIGTERM): what was counted is committed before the loop ends; a read-ahead poll's
       // lines were not counted, so they are read again after a restart.
       if (next !== undefined) await next.catch(() => undefined);
-      if (fxDirty) commitOpenBatch();
+      if (fxDirty) await commitOpenBatch(false);
     } finally {
       if (next !== undefined) await next.catch(() => undefined);
       await tailer.close();
