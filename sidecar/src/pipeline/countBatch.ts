@@ -206,7 +206,26 @@ function addRecord(m: Measures, r: UsageRecord, t: TokenCounts, costNano: number
  * the caps admitted. Call once, just before the commit.
  */
 export function settleBatch(fx: BatchEffects, caps: LabelCaps): void {
-  for (const g of fx.groups.values()) settleGroup(fx, g, caps);
+  const groups = [...fx.groups.values()];
+  settleGroups(fx, groups, 0, groups.length, caps);
+  finishSettle(fx, caps);
+}
+
+/**
+ * `settleBatch` in steps: settles `groups[from..to)` (the batch's groups, in order). Nothing may count
+ * into the batch between the steps; `finishSettle` ends it.
+ */
+export function settleGroups(
+  fx: BatchEffects,
+  groups: readonly UsageGroup[],
+  from: number,
+  to: number,
+  caps: LabelCaps,
+): void {
+  for (let i = from; i < to; i++) settleGroup(fx, groups[i] as UsageGroup, caps);
+}
+
+export function finishSettle(fx: BatchEffects, caps: LabelCaps): void {
   fx.groups.clear();
   fx.admittedLabels = caps.takeAdmitted();
 }

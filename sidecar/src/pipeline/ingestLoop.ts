@@ -6,7 +6,7 @@ import type { SidecarMetrics } from '../metrics.js';
 import { createTailer } from '../tail/index.js';
 import type { FileCheckpoint, TailBatch } from '../tail/types.js';
 import { BatchEffects } from './batchEffects.js';
-import { countLines, countOversized, settleBatch } from './countBatch.js';
+import { countLines, countOversized, finishSettle, settleBatch, settleGroups } from './countBatch.js';
 import { type CappedLabel, LabelCaps } from './labelCaps.js';
 
 export interface IngestOptions {
@@ -17,7 +17,10 @@ export interface IngestOptions {
   batchBytes: number;
   /** A batch is committed once it has been open this long, even if smaller (default 1000 ms). */
   batchMs?: number;
-  /** ... or once it would write this many rollup rows (bounds the commit's duration; default 4000). */
+  /**
+   * ... or once it would write this many rollup rows (bounds the commit's duration). Default: adapts
+   * so a commit takes about COMMIT_TARGET_MS on this machine (2000 to 16000 rows, starting at 2000).
+   */
   batchRows?: number;
   /** Wait between polls once caught up. */
   pollIntervalMs: number;
@@ -47,6 +50,12 @@ function checkpointsSignature(cps: FileCheckpoint[]): string {
  * between polls. Small polls keep each slice short and let the lines die young (cheap to collect).
  */
 const POLL_BYTES = 1024 * 1024;
+/** A backlog batch's commit should take about this long (see adaptBatchRows). */
+const COMMIT_TARGET_MS = 50;
+const MIN_BATCH_ROWS = 2000;
+const MAX_BATCH_ROWS = 16000;
+/** Usage groups settled per synchronous step of a backlog batch's settle. */
+const SETTLE_GROUPS = 500;
 /** Smallest poll budget (see pollRows in run). */
 const MIN_POLL_BYTES = 64 * 1024;
 /** While reading a backlog, new files are looked for this often (listing is a poll's fixed cost). */
@@ -80,7 +89,7 @@ export function startIngestLoop(
     { provider: 'openai', model: 'gpt-4o' },
   );
   const batchMs = options.batchMs ?? 1000;
-  const batchRows = options.batchRows ?? 4000;
+  let batchRows = options.batchRows ?? MIN_BATCH_ROWS;
   const store = createPipelineStore(db, metrics);
   const state = store.load();
   const caps = new LabelCaps(options.labelCaps);
@@ -121,20 +130,35 @@ export function startIngestLoop(
 
   /**
    * Settles the open batch and commits it in one transaction; the registry shows it only after.
-   * `yieldFirst`: the event loop runs before the settle and again before the commit, so the poll's
-   * count, the settle and the commit are three synchronous slices rather than one.
+   * `yieldFirst`: the event loop runs before the settle, between its steps and before the commit, so
+   * the poll's count, the settle and the commit are separate synchronous slices rather than one.
    */
   async function commitOpenBatch(yieldFirst: boolean): Promise<void> {
     if (yieldFirst) await yieldToLoop();
-    const t0 = performance.now();
-    settleBatch(fx, caps);
-    const settleMs = performance.now() - t0;
-    if (yieldFirst) await yieldToLoop();
+    const rows = fx.pendingRows;
+    let settleMs = 0;
+    if (yieldFirst) {
+      // Settled in steps: expanding thousands of groups is itself a long synchronous piece.
+      const groups = [...fx.groups.values()];
+      for (let i = 0; i < groups.length; i += SETTLE_GROUPS) {
+        const t = performance.now();
+        settleGroups(fx, groups, i, Math.min(groups.length, i + SETTLE_GROUPS), caps);
+        settleMs += performance.now() - t;
+        await yieldToLoop();
+      }
+      finishSettle(fx, caps);
+    } else {
+      const t = performance.now();
+      settleBatch(fx, caps);
+      settleMs = performance.now() - t;
+    }
     const t1 = performance.now();
     fx.lastRecordMs = Math.max(lastRecordMs, fx.lastRecordMs);
     store.commit(fx, fxCheckpoints, options.now(), options.dedupWindowMs);
+    const commitMs = performance.now() - t1;
+    if (options.batchRows === undefined && yieldFirst) adaptBatchRows(rows, commitMs);
     lastRecordMs = fx.lastRecordMs;
-    metrics.gauges.lastCommitSeconds.set((fxWorkMs + settleMs + performance.now() - t1) / 1000);
+    metrics.gauges.lastCommitSeconds.set((fxWorkMs + settleMs + commitMs) / 1000);
     metrics.gauges.batches.set(++batches);
     if (lastRecordMs > 0) metrics.gauges.lastRecordTimestamp.set(lastRecordMs / 1000);
     committedSignature = checkpointsSignature(fxCheckpoints);
@@ -142,6 +166,18 @@ export function startIngestLoop(
     fxBytes = 0;
     fxWorkMs = 0;
     fxDirty = false;
+  }
+
+  /**
+   * Moves the row bound towards what commits in COMMIT_TARGET_MS at the speed just measured (a
+   * backlog batch's commit; small batches say little about the per-row cost): fewer, larger batches
+   * where the ledger is fast, while a commit stays a short synchronous slice.
+   */
+  function adaptBatchRows(rows: number, commitMs: number): void {
+    if (rows < MIN_BATCH_ROWS / 2 || commitMs <= 0) return;
+    const fit = (COMMIT_TARGET_MS * rows) / commitMs;
+    const next = Math.round(0.7 * batchRows + 0.3 * fit);
+    batchRows = Math.min(MAX_BATCH_ROWS, Math.max(MIN_BATCH_ROWS, next));
   }
 
   /** Counts a poll's lines (one synchronous slice); returns the line bytes counted. */
@@ -160,8 +196,7 @@ export function startIngestLoop(
   async function run(): Promise<void> {
     const pollBytes = Math.min(POLL_BYTES, options.batchBytes);
     // Polls shrink when their lines add many rows (every call its own rollup row): a batch then
-    // overshoots `batchRows` by at most about POLL_ROWS rows, which bounds the commit's duration.
-    const pollRows = Math.max(250, batchRows / 4);
+    // overshoots `batchRows` by at most about a quarter of it, which bounds the commit's duration.
     let pollBudget = pollBytes;
     let next: Promise<TailBatch> | undefined;
     try {
@@ -189,6 +224,7 @@ export function startIngestLoop(
         const bytes = countPoll(poll);
         const rowsAdded = fx.pendingRows - rowsBefore;
         if (bytes > 0) {
+          const pollRows = Math.max(250, batchRows / 4);
           const target = rowsAdded > 0 ? Math.floor((pollRows * bytes) / rowsAdded) : pollBytes;
           pollBudget = Math.min(pollBytes, Math.max(MIN_POLL_BYTES, target));
         }
