@@ -1,13 +1,13 @@
 // `npm run bench -w sidecar` (after `npx tsc -b`): generates >= 1M usage records in collector format
 // (100 per line; 50 models, 20 services, 30 features, 500 users, correlated as in a real fleet: see
 // `shape` in test/support/otlpLines.ts), then measures in fresh processes (a) bare read + split +
-// JSON.parse and (b) full sidecar ingest to a committed ledger, in BENCH_PAIRS (default 3) interleaved
+// JSON.parse and (b) full sidecar ingest to a committed ledger, in BENCH_PAIRS (default 5) interleaved
 // pairs; the median ratio (b)/(a) (the lower middle one for an even count); /metrics render time at
 // 10k series; peak RSS; longest event-loop stall during ingest. Then the same for a smaller worst
 // case: every call picks model, service, feature and user independently, so almost every call is its
 // own hourly rollup row (BENCH_UNIFORM_RECORDS, default 100k; 0 skips it).
 import { execFileSync } from 'node:child_process';
-import { appendFileSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { appendFileSync, closeSync, fsyncSync, mkdtempSync, openSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,7 +16,7 @@ import { loadOtlpLinesGenerator } from './decode.mjs';
 const RECORDS = Number(process.env.BENCH_RECORDS ?? 1_000_000);
 const UNIFORM_RECORDS = Number(process.env.BENCH_UNIFORM_RECORDS ?? 100_000);
 /** Interleaved (bare, ingest) pairs per input; the median ratio is reported. */
-const PAIRS = Number(process.env.BENCH_PAIRS ?? 3);
+const PAIRS = Number(process.env.BENCH_PAIRS ?? 5);
 const PER_LINE = 100;
 const CHUNK = 50_000;
 const child = fileURLToPath(new URL('./ingest-child.mjs', import.meta.url));
@@ -67,6 +67,12 @@ async function generate(file, records, shape) {
     calls += truth.calls;
     appendFileSync(file, lines.map((l) => `${l}\n`).join(''));
   }
+  // Written to disk before anything is measured: otherwise the kernel writes the freshly generated
+  // gigabyte back during the first runs, and a ledger checkpoint's fsync waits behind it (the sidecar
+  // reading a backlog reads a file written long ago).
+  const fd = openSync(file, 'r');
+  fsyncSync(fd);
+  closeSync(fd);
   return calls;
 }
 

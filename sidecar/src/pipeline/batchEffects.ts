@@ -6,7 +6,7 @@ import { seriesKey } from './committedMetrics.js';
 
 /**
  * Counted usage sharing every dimension a metric or rollup needs (raw values, before label caps):
- * records are summed into their group as they are counted, and `settleBatch` expands the groups into
+ * records are summed into their group as they are counted, and `settleGroups` expands the groups into
  * counter series, histogram series and rollup rows once per batch, so the per-record work is one map
  * lookup.
  */

@@ -31,7 +31,7 @@ export function countOversized(fx: BatchEffects, oversized: readonly OversizedLi
 
 /**
  * Decodes, dedups and prices `lines[from..to)` into `fx` (a batch may gather many polls, each counted
- * in slices). Usage is summed into groups; `settleBatch` turns them into series and rows before the
+ * in slices). Usage is summed into groups; `settleGroups` turns them into series and rows before the
  * commit.
  */
 export function countLines(
@@ -202,18 +202,9 @@ function addRecord(m: Measures, r: UsageRecord, t: TokenCounts, costNano: number
 
 /**
  * Expands the batch's usage groups into counter series (labels folded under the caps, in the order
- * the values were first counted), histogram series and hourly rollup rows, and takes the label values
- * the caps admitted. Call once, just before the commit.
- */
-export function settleBatch(fx: BatchEffects, caps: LabelCaps): void {
-  const groups = [...fx.groups.values()];
-  settleGroups(fx, groups, 0, groups.length, caps);
-  finishSettle(fx, caps);
-}
-
-/**
- * `settleBatch` in steps: settles `groups[from..to)` (the batch's groups, in order). Nothing may count
- * into the batch between the steps; `finishSettle` ends it.
+ * the values were first counted), histogram series and hourly rollup rows: `groups[from..to)` of the
+ * batch's groups, in order, in as many steps as the caller likes (nothing may count into the batch in
+ * between); `finishSettle` then ends the batch's settle, just before the commit.
  */
 export function settleGroups(
   fx: BatchEffects,
@@ -225,6 +216,7 @@ export function settleGroups(
   for (let i = from; i < to; i++) settleGroup(fx, groups[i] as UsageGroup, caps);
 }
 
+/** Clears the settled groups and takes the label values the caps admitted. */
 export function finishSettle(fx: BatchEffects, caps: LabelCaps): void {
   fx.groups.clear();
   fx.admittedLabels = caps.takeAdmitted();

@@ -6,7 +6,7 @@ import type { SidecarMetrics } from '../metrics.js';
 import { createTailer } from '../tail/index.js';
 import type { FileCheckpoint, TailBatch } from '../tail/types.js';
 import { BatchEffects } from './batchEffects.js';
-import { countLines, countOversized, finishSettle, settleBatch, settleGroups } from './countBatch.js';
+import { countLines, countOversized, finishSettle, settleGroups } from './countBatch.js';
 import { type CappedLabel, LabelCaps } from './labelCaps.js';
 
 export interface IngestOptions {
@@ -54,7 +54,7 @@ const POLL_BYTES = 1024 * 1024;
 const COMMIT_TARGET_MS = 50;
 const MIN_BATCH_ROWS = 2000;
 const MAX_BATCH_ROWS = 16000;
-/** Usage groups settled per synchronous step of a backlog batch's settle. */
+/** Usage groups settled per synchronous step of a batch's settle. */
 const SETTLE_GROUPS = 500;
 /** Smallest poll budget (see pollRows in run). */
 const MIN_POLL_BYTES = 64 * 1024;
@@ -134,24 +134,18 @@ export function startIngestLoop(
    * the poll's count, the settle and the commit are separate synchronous slices rather than one.
    */
   async function commitOpenBatch(yieldFirst: boolean): Promise<void> {
-    if (yieldFirst) await yieldToLoop();
     const rows = fx.pendingRows;
+    // Settled in steps: expanding thousands of groups is itself a long synchronous piece.
+    const groups = [...fx.groups.values()];
     let settleMs = 0;
-    if (yieldFirst) {
-      // Settled in steps: expanding thousands of groups is itself a long synchronous piece.
-      const groups = [...fx.groups.values()];
-      for (let i = 0; i < groups.length; i += SETTLE_GROUPS) {
-        const t = performance.now();
-        settleGroups(fx, groups, i, Math.min(groups.length, i + SETTLE_GROUPS), caps);
-        settleMs += performance.now() - t;
-        await yieldToLoop();
-      }
-      finishSettle(fx, caps);
-    } else {
+    for (let i = 0; i < groups.length; i += SETTLE_GROUPS) {
+      if (yieldFirst) await yieldToLoop();
       const t = performance.now();
-      settleBatch(fx, caps);
-      settleMs = performance.now() - t;
+      settleGroups(fx, groups, i, Math.min(groups.length, i + SETTLE_GROUPS), caps);
+      settleMs += performance.now() - t;
     }
+    finishSettle(fx, caps);
+    if (yieldFirst) await yieldToLoop();
     const t1 = performance.now();
     fx.lastRecordMs = Math.max(lastRecordMs, fx.lastRecordMs);
     store.commit(fx, fxCheckpoints, options.now(), options.dedupWindowMs);
@@ -208,15 +202,11 @@ export function startIngestLoop(
         // first: enough for its read to be in flight during the count.
         if (!poll.caughtUp) {
           let settled = false;
+          const markSettled = () => {
+            settled = true;
+          };
           next = tailer.poll(pollBudget);
-          next.then(
-            () => {
-              settled = true;
-            },
-            () => {
-              settled = true;
-            },
-          );
+          next.then(markSettled, markSettled);
           for (let turn = 0; turn < READ_AHEAD_TURNS && !settled; turn++) await yieldToLoop();
         }
         if (!fxDirty) fxOpenedAt = performance.now();
