@@ -13,16 +13,6 @@ export interface PipelineState {
   lastRecordMs: number;
 }
 
-/** A settled batch's writes, and what to do once they committed (or failed). */
-export interface PreparedCommit {
-  /** The batch's ledger writes, to run in ONE transaction (`runWrites`) before the batch changes. */
-  ops: WriteOp[];
-  /** After the commit: the batch's keys become committed and the registry shows its totals. */
-  applied(): void;
-  /** The transaction failed: the batch's keys are released; the registry never saw the batch. */
-  failed(): void;
-}
-
 const UPSERT_COUNTER_SQL =
   'INSERT INTO metric_counter (metric, labels, total) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET total = excluded.total';
 const UPSERT_HISTOGRAM_SQL = `INSERT INTO metric_histogram (metric, labels, counts, sum, count) VALUES (?, ?, ?, ?, ?)
@@ -41,9 +31,7 @@ const SET_STATE_SQL =
  * rollups, dedup keys, admitted label values and file checkpoints commit in ONE transaction, and only
  * then does the registry show them. A crash at any instant leaves the ledger at a batch boundary.
  *
- * `prepare` turns a settled batch into its writes (run by `commit`; the principal rows are read from
- * the batch as they are written); prepare the next batch only after the previous one was applied,
- * since totals build on the committed ones.
+ * Commit batches one after another: a batch's totals build on the committed ones.
  *
  * Dedup keys live in memory (DedupIndex, loaded from `dedup_batch` by `load`): `claim` consults them
  * while a batch is counted, outside any transaction, and each commit appends the batch's key hashes
@@ -111,16 +99,18 @@ export function createPipelineStore(db: LedgerDb, metrics: SidecarMetrics) {
   }
 
   /**
-   * Turns a counted and settled batch into its writes: totals (committed + the batch's deltas),
-   * rollups, label values, the keys it claimed (stamped `nowMs`; keys older than `dedupWindowMs`
-   * expire, one-second granularity) and the checkpoints.
+   * Commits a counted and settled batch in ONE transaction on this connection: totals (committed +
+   * the batch's deltas), rollups, label values, the keys it claimed (stamped `nowMs`; keys older than
+   * `dedupWindowMs` expire, one-second granularity) and the checkpoints. Only then do its keys become
+   * committed and the registry show its totals; if the transaction fails, its keys are released,
+   * nothing is kept, and this throws.
    */
-  function prepare(
+  function commit(
     fx: BatchEffects,
     checkpoints: FileCheckpoint[],
     nowMs: number,
     dedupWindowMs: number,
-  ): PreparedCommit {
+  ): BatchEffects {
     const counterTotals: [CounterName, string[], number][] = [];
     const histTotals: [HistogramName, string[], HistogramState][] = [];
     const keys = dedup.takePending();
@@ -165,35 +155,16 @@ export function createPipelineStore(db: LedgerDb, metrics: SidecarMetrics) {
       checkpoints.map((cp) => [cp.dev, cp.ino, cp.fingerprint, cp.path, cp.offset, cp.kind]),
     ]);
     if (fx.lastRecordMs > 0) ops.push([SET_STATE_SQL, [['last_record_ms', String(fx.lastRecordMs)]]]);
-    return {
-      ops,
-      applied() {
-        dedup.commit(keys, nowMs);
-        // Only now, after the commit, does the registry show the batch.
-        for (const [name, values, total] of counterTotals) metrics.counters[name].setTotal(values, total);
-        for (const [name, values, state] of histTotals) metrics.histograms[name].setState(values, state);
-      },
-      failed() {
-        dedup.rollback(keys);
-      },
-    };
-  }
-
-  /** Commits a settled batch on this connection, in ONE transaction; throws (nothing kept) if it fails. */
-  function commit(
-    fx: BatchEffects,
-    checkpoints: FileCheckpoint[],
-    nowMs: number,
-    dedupWindowMs: number,
-  ): BatchEffects {
-    const prepared = prepare(fx, checkpoints, nowMs, dedupWindowMs);
     try {
-      runWrites(db, prepared.ops);
+      runWrites(db, ops);
     } catch (err) {
-      prepared.failed();
+      dedup.rollback(keys);
       throw err;
     }
-    prepared.applied();
+    dedup.commit(keys, nowMs);
+    // Only now, after the commit, does the registry show the batch.
+    for (const [name, values, total] of counterTotals) metrics.counters[name].setTotal(values, total);
+    for (const [name, values, state] of histTotals) metrics.histograms[name].setState(values, state);
     return fx;
   }
 
@@ -214,12 +185,7 @@ export function createPipelineStore(db: LedgerDb, metrics: SidecarMetrics) {
     return commit(fx, checkpoints, nowMs, dedupWindowMs);
   }
 
-  /** Dedup keys held in memory (committed within the window, or claimed by open batches). */
-  function dedupKeys(): number {
-    return dedup.size;
-  }
-
-  return { load, claim, prepare, commit, commitBatch, dedupKeys };
+  return { load, claim, commit, commitBatch };
 }
 
 export type PipelineStore = ReturnType<typeof createPipelineStore>;

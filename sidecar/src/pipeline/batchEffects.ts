@@ -8,18 +8,9 @@ import { seriesKey } from './committedMetrics.js';
  * Counted usage sharing every dimension a metric or rollup needs (raw values, before label caps):
  * records are summed into their group as they are counted, and `settleGroups` expands the groups into
  * counter series, histogram series and rollup rows once per batch, so the per-record work is one map
- * lookup.
+ * lookup. `model` is the label model: request model, else response model.
  */
-export interface UsageGroup {
-  bucketStart: number;
-  provider: string;
-  /** The label model: request model, else response model. */
-  model: string;
-  service: string;
-  operation: string;
-  feature: string;
-  tenantId: string;
-  usageType: string;
+export interface UsageGroup extends Omit<RollupKey, 'bucketSeconds'> {
   status: string;
   measures: Measures;
   /** This group's principal rows (shared by groups with the same principal dimensions). */
@@ -29,13 +20,8 @@ export interface UsageGroup {
 }
 
 /** The per-user and per-task rows of one (bucket, provider, model, service, feature, usage type). */
-export interface PrincipalSlot {
-  bucketStart: number;
-  provider: string;
-  model: string;
-  service: string;
-  feature: string;
-  usageType: string;
+export interface PrincipalSlot
+  extends Omit<PrincipalRollupKey, 'bucketSeconds' | 'principalKind' | 'principalId'> {
   users: Map<string, Measures>;
   tasks: Map<string, Measures>;
 }
@@ -55,7 +41,6 @@ export class BatchEffects {
   principalRows = 0;
   admittedLabels: [string, string][] = [];
   lastRecordMs = 0;
-  countedRecords = 0;
   /** Records decoded into this batch (any result): bounds the batch's size. */
   records = 0;
 

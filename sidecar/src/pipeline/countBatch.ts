@@ -172,7 +172,6 @@ function countRecord(r: UsageRecord, fx: BatchEffects, ctx: CountContext): void 
     h.observeInto(g.ttft, r.ttftMs / 1000);
   }
   if (r.timestampMs > fx.lastRecordMs) fx.lastRecordMs = r.timestampMs;
-  fx.countedRecords++;
   // Rollups keep the raw values (caps are for Prometheus only).
   if (r.userId !== '') addRecord(fx.principal(g.principals.users, r.userId), r, t, costNano);
   if (r.taskId !== '') addRecord(fx.principal(g.principals.tasks, r.taskId), r, t, costNano);
