@@ -15,6 +15,11 @@ export interface SidecarConfig {
   batchBytes: number;
   pollIntervalMs: number;
   labelCaps: Record<CappedLabel, number>;
+  /**
+   * A new counter series is exposed at 0 and shows its first increment only after a scrape and this
+   * long (>= 2 scrape intervals), so Prometheus' increase() counts it (--first-increment-hold; 0 = off).
+   */
+  firstIncrementHoldMs: number;
   /** Bearer token for /api (SPENDLINE_API_TOKEN). */
   apiToken: string | undefined;
   /** Static status page folder served at `/` when it exists (default: the package's public/). */
@@ -80,6 +85,12 @@ export const FLAGS: FlagSpec[] = [
     help: 'line bytes per ledger transaction at most (a batch also ends after 1 s, at its rollup-row bound (~50 ms commits), or when caught up)',
   },
   { name: 'poll-interval', arg: '<duration>', default: '250ms', help: 'wait between polls once caught up' },
+  {
+    name: 'first-increment-hold',
+    arg: '<duration>',
+    default: '30s',
+    help: 'a new counter series is exposed at 0 and shows its first increment only after a scrape and this long, so increase() counts it; at least 2x the longest scrape interval of any Prometheus scraping (0s turns it off)',
+  },
   {
     name: 'label-cap',
     arg: '<label=n>',
@@ -193,6 +204,12 @@ export function parseSidecarArgs(argv: string[], env: NodeJS.ProcessEnv = proces
       return { ok: false, reason: `--${name} must be a duration like 250ms, 30s, 24h; got "${one(name)}"` };
     numbers[name] = n;
   }
+  const holdMs = parseDurationMs(one('first-increment-hold') as string);
+  if (holdMs === undefined)
+    return {
+      ok: false,
+      reason: `--first-increment-hold must be a duration like 0s, 30s, 1m; got "${one('first-increment-hold')}"`,
+    };
   const labelCaps = { ...DEFAULT_LABEL_CAPS };
   for (const spec of many('label-cap')) {
     const [label, n] = spec.split('=');
@@ -221,6 +238,7 @@ export function parseSidecarArgs(argv: string[], env: NodeJS.ProcessEnv = proces
       dedupWindowMs: numbers['dedup-window'] as number,
       pollIntervalMs: numbers['poll-interval'] as number,
       labelCaps,
+      firstIncrementHoldMs: holdMs,
       apiToken: env.SPENDLINE_API_TOKEN,
     },
   };

@@ -12,6 +12,7 @@ import { EXTENSIONS } from './extensionList.js';
 import type { SidecarExtension } from './extensions.js';
 import { type LedgerDb, openLedgerDb } from './ledger/openLedger.js';
 import { createSidecarMetrics } from './metrics.js';
+import { FirstIncrementHold } from './pipeline/committedMetrics.js';
 import { startIngestLoop } from './pipeline/ingestLoop.js';
 import { createApp, isLoopbackHost } from './server/app.js';
 
@@ -35,7 +36,7 @@ const DEFAULT_PUBLIC_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '
 export async function startSidecar(config: SidecarConfig): Promise<RunningSidecar> {
   const now = config.now ?? Date.now;
   const db = openLedgerDb(join(config.stateDir, 'ledger.sqlite'));
-  const metrics = createSidecarMetrics();
+  const metrics = createSidecarMetrics(undefined, new FirstIncrementHold(config.firstIncrementHoldMs, now));
   const pricer = createPricer(config.pricesFile !== undefined ? { overrides: config.pricesFile } : undefined);
   const ingest = startIngestLoop(db, metrics, pricer, {
     otlpGlobs: config.otlpGlobs,
@@ -53,6 +54,7 @@ export async function startSidecar(config: SidecarConfig): Promise<RunningSideca
   });
   const { app, api } = createApp({
     registry: metrics.registry,
+    onScrape: () => metrics.hold.beginScrape(),
     isReady: () => ready,
     apiToken: config.apiToken,
     loopbackOnly: isLoopbackHost(config.listen.host),

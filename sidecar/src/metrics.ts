@@ -4,7 +4,12 @@
  * and are restored from it at start, so they never reset. `user.id` is never a label.
  */
 import { Gauge, Registry } from 'prom-client';
-import { CommittedCounter, CommittedHistogram } from './pipeline/committedMetrics.js';
+import {
+  CommittedCounter,
+  CommittedHistogram,
+  type FirstIncrementHold,
+  NO_HOLD,
+} from './pipeline/committedMetrics.js';
 
 /** Semantic-convention bucket boundaries for gen_ai client operation duration (seconds). */
 export const DURATION_BUCKETS = [
@@ -17,7 +22,14 @@ export const TTFT_BUCKETS = [
 
 export const NANO_PER_USD = 1_000_000_000;
 
-export function createSidecarMetrics(registry: Registry = new Registry()) {
+/**
+ * `hold`: how long a new counter or histogram series is exposed at 0 before its first increment
+ * (--first-increment-hold); the server calls `hold.beginScrape()` on every /metrics scrape.
+ */
+export function createSidecarMetrics(
+  registry: Registry = new Registry(),
+  hold: FirstIncrementHold = NO_HOLD,
+) {
   const counters = {
     requests: new CommittedCounter('llm_requests_total', 'Model calls counted (each usage record once).', [
       'provider',
@@ -82,8 +94,8 @@ export function createSidecarMetrics(registry: Registry = new Registry()) {
       TTFT_BUCKETS,
     ),
   };
-  for (const c of Object.values(counters)) c.register(registry);
-  for (const h of Object.values(histograms)) h.register(registry);
+  for (const c of Object.values(counters)) c.register(registry, hold);
+  for (const h of Object.values(histograms)) h.register(registry, hold);
 
   const gauges = {
     unreadBytes: new Gauge({
@@ -113,7 +125,7 @@ export function createSidecarMetrics(registry: Registry = new Registry()) {
       registers: [registry],
     }),
   };
-  return { registry, counters, histograms, gauges };
+  return { registry, hold, counters, histograms, gauges };
 }
 
 export type SidecarMetrics = ReturnType<typeof createSidecarMetrics>;

@@ -46,6 +46,9 @@ function startCli(live: string, state: string, port: number): ChildProcess {
       '32768',
       '--poll-interval',
       '10ms',
+      // /metrics is read directly here, not through Prometheus: show totals at once.
+      '--first-increment-hold',
+      '0s',
     ],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );

@@ -36,6 +36,8 @@ function startCli(file: string, state: string, port: number): ChildProcess {
       `127.0.0.1:${port}`,
       '--poll-interval',
       '50ms',
+      '--first-increment-hold',
+      '2s', // two 1 s scrape intervals
     ],
     { stdio: 'ignore' },
   );
@@ -95,11 +97,11 @@ describe('Prometheus across a SIGKILL and restart of the sidecar', () => {
       TOKEN_TYPES.map((k) => [k, b.truth.totals.tokens[k]]).filter(([, n]) => n !== 0),
     );
     expect(Object.fromEntries(Object.entries(delta).filter(([, n]) => n !== 0))).toEqual(want);
-    // Prometheus' first sample already held A, so increase() over the whole run is B plus its edge
-    // extrapolation (under 2x with these few samples); a reset at the restart would count A + B anew.
-    const inc = Number(value(await prom.query('sum(increase(llm_requests_total[10m]))')));
-    expect(inc).toBeGreaterThanOrEqual(b.truth.totals.requests);
-    expect(inc).toBeLessThan(total);
+    // Every series was first exposed at 0 (the first-increment hold), so increase() over the whole
+    // run, evaluated at the newest sample (no extrapolation), is exactly A + B; a reset at the
+    // restart would count A again.
+    const lastTs = Number(value(await prom.query('max(timestamp(llm_requests_total))')));
+    expect(value(await prom.query('sum(increase(llm_requests_total[10m]))', lastTs))).toBe(String(total));
     expect(value(await prom.query('sum(spendline_records_total{result="duplicate"})'))).toBe(
       String(a.truth.decodedRecords - a.truth.calls),
     );

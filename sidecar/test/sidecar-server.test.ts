@@ -30,6 +30,7 @@ function baseConfig(dir: string, port: number, extra: Partial<SidecarConfig> = {
     batchBytes: 1 << 20,
     pollIntervalMs: 20,
     labelCaps: DEFAULT_LABEL_CAPS,
+    firstIncrementHoldMs: 0,
     apiToken: undefined,
     extensions: [],
     ...extra,

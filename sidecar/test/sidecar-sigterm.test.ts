@@ -35,6 +35,9 @@ function start(file: string, state: string, port: number): { child: ChildProcess
       `127.0.0.1:${port}`,
       '--batch-bytes',
       '2048',
+      // /metrics is read directly here, not through Prometheus: show totals at once.
+      '--first-increment-hold',
+      '0s',
     ],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );

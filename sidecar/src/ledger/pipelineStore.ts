@@ -52,7 +52,8 @@ export function createPipelineStore(db: LedgerDb, metrics: SidecarMetrics) {
       total: number;
     }[]) {
       const name = counterByMetric.get(row.metric);
-      if (name !== undefined) metrics.counters[name].setTotal(JSON.parse(row.labels) as string[], row.total);
+      if (name !== undefined)
+        metrics.counters[name].restoreTotal(JSON.parse(row.labels) as string[], row.total);
     }
     for (const row of db.prepare('SELECT metric, labels, counts, sum, count FROM metric_histogram').all() as {
       metric: string;
@@ -68,7 +69,7 @@ export function createPipelineStore(db: LedgerDb, metrics: SidecarMetrics) {
         sum: row.sum,
         count: row.count,
       };
-      metrics.histograms[name].setState(JSON.parse(row.labels) as string[], state);
+      metrics.histograms[name].restoreState(JSON.parse(row.labels) as string[], state);
     }
     const labelValues = (
       db.prepare('SELECT label, value FROM label_value').all() as { label: string; value: string }[]

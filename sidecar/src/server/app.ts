@@ -5,6 +5,8 @@ import { requireApiToken } from '../api/auth.js';
 
 export interface AppOptions {
   registry: Registry;
+  /** Called on every /metrics scrape before rendering (the first-increment hold counts scrapes). */
+  onScrape?: () => void;
   /** True once the backlog present at start has been read and committed. */
   isReady(): boolean;
   apiToken: string | undefined;
@@ -20,6 +22,7 @@ export function createApp(options: AppOptions): { app: Express; api: Router } {
   app.disable('x-powered-by');
   app.get('/metrics', async (_req, res) => {
     res.set('Content-Type', options.registry.contentType);
+    options.onScrape?.();
     res.send(await options.registry.metrics());
   });
   app.get('/healthz', (_req, res) => {

@@ -3,7 +3,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseSidecarArgs, type RunningSidecar, startSidecar } from '../index.js';
 import { type RunningReceiver, startOtlpReceiver } from '../receiver/index.js';
-import { type LocalPrometheus, startLocalPrometheus } from './localPrometheus.js';
+import { LOCAL_SCRAPE_INTERVAL_S, type LocalPrometheus, startLocalPrometheus } from './localPrometheus.js';
 
 export interface HostPort {
   host: string;
@@ -52,6 +52,9 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
     options.stateDir,
     '--listen',
     hostPort(options.listen),
+    // Two intervals of the local Prometheus' 5 s scrape (LOCAL_SCRAPE_INTERVAL_S).
+    '--first-increment-hold',
+    `${2 * LOCAL_SCRAPE_INTERVAL_S}s`,
     ...options.sidecarArgs,
   ]);
   if (!parsed.ok) throw new Error(parsed.reason);

@@ -3,6 +3,9 @@ import { copyFileSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 
+/** Scrape and rule-evaluation interval of the local Prometheus (seconds). */
+export const LOCAL_SCRAPE_INTERVAL_S = 5;
+
 export interface LocalPrometheusOptions {
   /** Folder for configs and data (under the state dir). */
   dir: string;
@@ -47,7 +50,10 @@ export function startLocalPrometheus(options: LocalPrometheusOptions): LocalProm
   writeFileSync(
     join(options.dir, 'prometheus.yml'),
     stringify({
-      global: { scrape_interval: '5s', evaluation_interval: '5s' },
+      global: {
+        scrape_interval: `${LOCAL_SCRAPE_INTERVAL_S}s`,
+        evaluation_interval: `${LOCAL_SCRAPE_INTERVAL_S}s`,
+      },
       rule_files: ruleFiles.map((f) => join(options.dir, 'rules', f)),
       alerting: { alertmanagers: [{ static_configs: [{ targets: [options.alertmanagerListen] }] }] },
       scrape_configs: [
