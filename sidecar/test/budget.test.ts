@@ -90,20 +90,21 @@ const gauge = async (name: string) =>
   (await registry.getSingleMetric(name)?.get())?.values.map((v) => [
     v.labels.budget,
     v.labels.period,
+    v.labels.scope,
     v.value,
   ]);
 
 describe('budgets', () => {
   it('gauges llm_budget_limit_usd and llm_budget_spent_usd for the current UTC hour/day/month', async () => {
     expect(await gauge('llm_budget_limit_usd')).toEqual([
-      ['total-month', 'month', 10],
-      ['openai-day', 'day', 2.5],
-      ['search-hour', 'hour', 1],
+      ['total-month', 'month', 'total', 10],
+      ['openai-day', 'day', 'provider', 2.5],
+      ['search-hour', 'hour', 'feature', 1],
     ]);
     expect(await gauge('llm_budget_spent_usd')).toEqual([
-      ['total-month', 'month', 7.3],
-      ['openai-day', 'day', 1.6],
-      ['search-hour', 'hour', 0.6],
+      ['total-month', 'month', 'total', 7.3],
+      ['openai-day', 'day', 'provider', 1.6],
+      ['search-hour', 'hour', 'feature', 0.6],
     ]);
   });
 
@@ -140,7 +141,7 @@ describe('budgets', () => {
     ]);
     const after = await check('feature=search');
     expect([after.status, after.remaining_usd]).toEqual(['exceeded', '0.000000000']);
-    expect((await gauge('llm_budget_spent_usd'))?.[2]).toEqual(['search-hour', 'hour', 1]);
+    expect((await gauge('llm_budget_spent_usd'))?.[2]).toEqual(['search-hour', 'hour', 'feature', 1]);
   });
 
   it('budget files are validated with a clear reason (JSON or YAML)', () => {

@@ -11,6 +11,7 @@ const RULE_TEST_FILES = ['tests/alerts.test.yml', 'tests/spike.test.yml'];
 
 const EXPECTED_ALERTS = [
   'LLMErrorRateHigh',
+  'LLMHourlySpendBurnRateHigh',
   'LLMHourlySpendOverThreshold',
   'LLMLatencyP95High',
   'LLMSpendSpike',
@@ -25,6 +26,8 @@ const EXPECTED_ALERTS = [
 interface AlertRule {
   alert: string;
   expr: string;
+  for?: string;
+  keep_firing_for?: string;
   labels: Record<string, string>;
   annotations: Record<string, string>;
 }
@@ -36,6 +39,8 @@ function alertRules(): AlertRule[] {
     (Array.isArray(g.rules) ? g.rules : []).filter(isRecord).map((r) => ({
       alert: String(r.alert),
       expr: String(r.expr),
+      ...(typeof r.for === 'string' ? { for: r.for } : {}),
+      ...(typeof r.keep_firing_for === 'string' ? { keep_firing_for: r.keep_firing_for } : {}),
       labels: (isRecord(r.labels) ? r.labels : {}) as Record<string, string>,
       annotations: (isRecord(r.annotations) ? r.annotations : {}) as Record<string, string>,
     })),
@@ -71,8 +76,8 @@ describe('prometheus/ configs', () => {
 
   it('recording and alert rules pass promtool check rules', () => {
     const r = runTool('promtool', ['check', 'rules', 'rules/recording.yml', 'rules/alerts.yml'], PROM_DIR);
-    expect(r.output).toContain('SUCCESS: 9 rules found');
-    expect(r.output).toContain('SUCCESS: 10 rules found');
+    expect(r.output).toContain('Checking rules/recording.yml\n  SUCCESS: 11 rules found');
+    expect(r.output).toContain('Checking rules/alerts.yml\n  SUCCESS: 11 rules found');
     expect(r.status, r.output).toBe(0);
   });
 
@@ -114,9 +119,19 @@ describe('prometheus/ configs', () => {
     }
   });
 
-  it('the hourly threshold comes from the budgets gauge with a default', () => {
+  it('the hourly-spend alert fires at the first evaluation over the threshold and holds through dips', () => {
+    // The alert must reach Alertmanager within a minute of the crossing (scrape 15 s + evaluation
+    // 15 s + group_wait 10 s; measured in test/e2e); keep_firing_for stops flapping near the threshold.
+    const rule = alertRules().find((r) => r.alert === 'LLMHourlySpendOverThreshold');
+    expect(rule?.for).toBe('0s');
+    expect(rule?.keep_firing_for).toBe('10m');
+    const prom = readRepoYaml('prometheus/prometheus.yml') as { global: Record<string, string> };
+    expect(prom.global).toMatchObject({ scrape_interval: '15s', evaluation_interval: '15s' });
+  });
+
+  it('the hourly threshold comes from the unscoped (total) hourly budget gauge with a default', () => {
     const recording = readRepoText('prometheus/rules/recording.yml');
-    expect(recording).toContain('max(llm_budget_limit_usd{period="hour"}) or on() vector(100)');
+    expect(recording).toContain('min(llm_budget_limit_usd{period="hour",scope="total"}) or on() vector(100)');
     expect(recording).toContain(
       'max by (provider, day) (llm_billed_cost_usd) - sum by (provider, day) (llm_tracked_cost_usd)',
     );
