@@ -13,7 +13,9 @@ Runs, in one process:
     file-export format, rotated like the collector's file exporter;
   - the sidecar tailing that file: ledger, /metrics, /api, and the status page at /.
 With --with-prometheus it also starts prometheus and prometheus-alertmanager (when installed) on
-loopback with the project's recording and alert rules.
+loopback with the project's recording and alert rules (every group, by absolute path; the sidecar
+scraped as job spendline-sidecar; OtelCollectorDown left out, as there is no collector). Their
+output goes to <state-dir>/prometheus/prometheus.log and alertmanager.log, named on failure.
 
   --state-dir DIR              state (ledger, export files) (default ./.spendline)
   --otlp-listen HOST:PORT      OTLP/HTTP receiver (default 127.0.0.1:4318)
@@ -101,6 +103,7 @@ export async function run(argv: string[]): Promise<number> {
   if (pipeline.prometheus) {
     log(`  Prometheus      ${pipeline.prometheus.prometheusUrl}`);
     log(`  Alertmanager    ${pipeline.prometheus.alertmanagerUrl}`);
+    log(`  Their output    ${pipeline.prometheus.logs.prometheus}, ${pipeline.prometheus.logs.alertmanager}`);
   }
   log('');
   log('  Try: npm run demo   (sends traffic through the real openai/anthropic clients to a fake provider)');

@@ -76,7 +76,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
   if (options.withPrometheus) {
     const sidecarTarget = new URL(sidecar.url).host;
     try {
-      prometheus = startLocalPrometheus({
+      prometheus = await startLocalPrometheus({
         dir: join(options.stateDir, 'prometheus'),
         assetsDir: PROMETHEUS_ASSETS,
         sidecarTarget,

@@ -14,7 +14,12 @@ export interface UpProcess {
 }
 
 /** Runs the built `spendline up` as a child process on free loopback ports (npm test builds dist first). */
-export async function startUpProcess(stateDir: string, extraArgs: string[] = []): Promise<UpProcess> {
+export async function startUpProcess(
+  /** undefined: no --state-dir (the default ./.spendline under `cwd`). */
+  stateDir: string | undefined,
+  extraArgs: string[] = [],
+  options: { cwd?: string } = {},
+): Promise<UpProcess> {
   const otlpPort = await freePort();
   const sidecarPort = await freePort();
   let out = '';
@@ -23,15 +28,18 @@ export async function startUpProcess(stateDir: string, extraArgs: string[] = [])
     [
       CLI,
       'up',
-      '--state-dir',
-      stateDir,
+      ...(stateDir === undefined ? [] : ['--state-dir', stateDir]),
       '--otlp-listen',
       `127.0.0.1:${otlpPort}`,
       '--listen',
       `127.0.0.1:${sidecarPort}`,
       ...extraArgs,
     ],
-    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SPENDLINE_API_TOKEN: '' } },
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, SPENDLINE_API_TOKEN: '' },
+      ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
+    },
   );
   child.stdout?.on('data', (d: Buffer) => {
     out += d.toString();
