@@ -182,6 +182,14 @@ async function refreshUsage() {
     $('untracked-note').textContent =
       `${share}% of ${formatNano(billed)} billed · ${recon.flagged.length} day(s) beyond tolerance`;
   }
+  // Tokens, next to dollars, for the days whose export carries a token total.
+  const tokenDays = recon.days.filter((d) => d.billed_tokens !== null && d.billed_tokens !== undefined);
+  $('untracked-tokens').textContent =
+    tokenDays.length === 0
+      ? ''
+      : `tokens: ${tokenDays.reduce((a, d) => a + d.billed_tokens, 0).toLocaleString('en-US')} billed vs ${tokenDays
+          .reduce((a, d) => a + d.tracked_tokens, 0)
+          .toLocaleString('en-US')} tracked (${tokenDays.length} provider-day(s) with token totals)`;
 }
 
 async function refreshInsights() {

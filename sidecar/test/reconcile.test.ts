@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { importBillingFile } from '../src/billing/importBillingFile.js';
 import { run as reconcileCommand } from '../src/commands/reconcile.js';
 import { type LedgerDb, openLedgerDb } from '../src/ledger/openLedger.js';
-import { buildReconciliationReport } from '../src/reconcile/dailyReport.js';
+import { buildReconciliationReport, reportToJson, reportToMarkdown } from '../src/reconcile/dailyReport.js';
 import { registerReconciliationGauges } from '../src/reconcile/gauges.js';
 import { lastDays, reconcileDays } from '../src/reconcile/reconcileDays.js';
 import { ledgerPath } from '../src/report/commandSupport.js';
@@ -77,6 +77,8 @@ describe('reconciliation per provider per UTC day', () => {
         billingSource: 'invoice',
         untrackedNano: 0,
         untrackedShare: 0,
+        trackedTokens: 100,
+        billedTokens: null,
         status: 'within_tolerance',
       },
       {
@@ -90,6 +92,8 @@ describe('reconciliation per provider per UTC day', () => {
         billingSource: 'invoice',
         untrackedNano: 100 * MILLI_USD,
         untrackedShare: 0.0625,
+        trackedTokens: 0,
+        billedTokens: null,
         status: 'beyond_tolerance',
       },
       {
@@ -103,6 +107,8 @@ describe('reconciliation per provider per UTC day', () => {
         billingSource: 'invoice',
         untrackedNano: 40 * MILLI_USD,
         untrackedShare: 40 / 2040,
+        trackedTokens: 0,
+        billedTokens: null,
         status: 'within_tolerance',
       },
     ]);
@@ -182,6 +188,67 @@ describe('reconciliation per provider per UTC day', () => {
   });
 });
 
+describe('token reconciliation', () => {
+  it('puts billed vs tracked tokens next to dollars where the export carries token totals', async () => {
+    addKnownTraffic(db, [
+      {
+        at: '2026-09-02T09:00:00Z',
+        provider: 'mistral',
+        model: 'mistral-large',
+        costNano: 1 * USD,
+        inputTokens: 9_000,
+        outputTokens: 1_000,
+      },
+    ]);
+    const path = join(dir, 'tokens.jsonl');
+    writeFileSync(
+      path,
+      [
+        {
+          date: '2026-09-02',
+          provider: 'mistral',
+          cost_usd: '1.25',
+          tokens_total: 12_500,
+          source: 'invoice',
+        },
+        // A day billed with an explicit 0 tokens: reported, not "unknown".
+        { date: '2026-09-01', provider: 'mistral', cost_usd: '0', tokens_total: 0, source: 'invoice' },
+      ]
+        .map((l) => JSON.stringify(l))
+        .join('\n'),
+    );
+    expect(importBillingFile(db, path)).toMatchObject({ ok: true, rejected: 0 });
+    const days = reconcileDays(db, lastDays(NOW, 3), 5);
+    const pick = (provider: string, day: string) =>
+      days.find((d) => d.provider === provider && d.day === day);
+    expect(pick('mistral', '2026-09-02')).toMatchObject({ trackedTokens: 10_000, billedTokens: 12_500 });
+    expect(pick('mistral', '2026-09-01')).toMatchObject({ trackedTokens: 0, billedTokens: 0 });
+    // The export without token totals: billed tokens unknown (null), never 0.
+    expect(pick('openai', '2026-09-01')).toMatchObject({ billedTokens: null });
+
+    const registry = new Registry();
+    registerReconciliationGauges(registry, db, () => NOW, 35);
+    const values = async (name: string) =>
+      (await registry.getSingleMetric(name)?.get())?.values
+        .filter((v) => v.labels.provider === 'mistral' || v.labels.provider === 'openai')
+        .map((v) => [v.labels.provider, v.labels.day, v.value]);
+    expect(await values('llm_billed_tokens')).toEqual([
+      ['mistral', '2026-09-01', 0],
+      ['mistral', '2026-09-02', 12_500],
+    ]);
+    expect(await values('llm_tracked_tokens')).toEqual([
+      ['mistral', '2026-09-01', 0],
+      ['openai', '2026-09-01', 0],
+      ['mistral', '2026-09-02', 10_000],
+      ['openai', '2026-09-02', 0],
+    ]);
+    const report = buildReconciliationReport(db, lastDays(NOW, 3), 5);
+    const json = reportToJson(report).days.find((d) => d.provider === 'mistral' && d.day === '2026-09-02');
+    expect(json).toMatchObject({ billed_usd: '1.250000000', tracked_tokens: 10_000, billed_tokens: 12_500 });
+    expect(reportToMarkdown(report)).toContain('| 10000 | 12500 |');
+  });
+});
+
 describe('spendline reconcile', () => {
   it('writes the Markdown and JSON daily report and exits 3 when a day is beyond tolerance', async () => {
     const stateDir = join(dir, 'state');
@@ -231,6 +298,8 @@ describe('spendline reconcile', () => {
         billing_source: 'invoice',
         untracked_usd: '2.000000000',
         untracked_share: 0.2,
+        tracked_tokens: 0,
+        billed_tokens: null,
         status: 'beyond_tolerance',
         top_models: [{ model: 'gpt-4o', tracked_usd: '8.000000000' }],
         top_services: [{ service: 'chat', tracked_usd: '8.000000000' }],

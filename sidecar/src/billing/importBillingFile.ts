@@ -35,6 +35,8 @@ interface DayTotal {
   source: string;
   costNano: number;
   tokens: number;
+  /** Every line of the day carried a token total. */
+  tokensReported: boolean;
   rows: number;
 }
 
@@ -75,8 +77,9 @@ export function importBillingFile(
     if (t) {
       t.costNano += line.costNano;
       t.tokens += line.tokens;
+      t.tokensReported &&= line.tokensReported === true;
       t.rows += rows;
-    } else totals.set(key, { ...line, rows });
+    } else totals.set(key, { ...line, tokensReported: line.tokensReported === true, rows });
   }
 
   const previous = db.prepare('SELECT file_sha256 FROM billing_file WHERE path = ?').get(path) as
@@ -86,10 +89,11 @@ export function importBillingFile(
     'SELECT export_version, file_sha256 FROM billing_daily WHERE provider = ? AND day = ? AND source = ?',
   );
   const upsert = db.prepare(`
-    INSERT INTO billing_daily (provider, day, source, cost_nano_usd, tokens_total, line_count, export_version, file_path, file_sha256)
-    VALUES (@provider, @day, @source, @costNano, @tokens, @rows, @version, @path, @sha)
+    INSERT INTO billing_daily (provider, day, source, cost_nano_usd, tokens_total, tokens_reported, line_count, export_version, file_path, file_sha256)
+    VALUES (@provider, @day, @source, @costNano, @tokens, @tokensReported, @rows, @version, @path, @sha)
     ON CONFLICT (provider, day, source) DO UPDATE SET
-      cost_nano_usd = excluded.cost_nano_usd, tokens_total = excluded.tokens_total, line_count = excluded.line_count,
+      cost_nano_usd = excluded.cost_nano_usd, tokens_total = excluded.tokens_total,
+      tokens_reported = excluded.tokens_reported, line_count = excluded.line_count,
       export_version = excluded.export_version, file_path = excluded.file_path, file_sha256 = excluded.file_sha256`);
   let daysWritten = 0;
   let daysKeptNewer = 0;
@@ -102,7 +106,7 @@ export function importBillingFile(
         daysKeptNewer++;
         continue;
       }
-      upsert.run({ ...t, version, path, sha });
+      upsert.run({ ...t, tokensReported: t.tokensReported ? 1 : 0, version, path, sha });
       daysWritten++;
     }
     db.prepare(`

@@ -57,6 +57,7 @@ export function parseGenericJsonl(text: string): ParsedExport {
       source,
       costNano: cost.value,
       tokens: tokens.value ?? 0,
+      tokensReported: tokens.value !== undefined,
     });
   }
   return out;

@@ -11,6 +11,8 @@ export interface BilledLine {
   costNano: number;
   /** Tokens billed, when the export says so (0 otherwise). */
   tokens: number;
+  /** True when the export carries a token total for this line (then `tokens` is it, 0 included). */
+  tokensReported?: boolean;
   /** 0 for the zero line an empty daily bucket yields (a billed $0 day), 1 for an export row. */
   rows?: 0;
 }

@@ -228,6 +228,17 @@ ALTER TABLE usage_rollup_principal_v3 RENAME TO usage_rollup_principal;
       db.exec('DROP TABLE dedup_key');
     },
   },
+  {
+    // Owned by reconciliation (issue 14). tokens_total is 0 both when an export carries no token
+    // column and when it says 0 tokens; tokens_reported tells them apart. Rows imported before this
+    // migration count as reported when they hold tokens.
+    version: 6,
+    name: 'billing_daily.tokens_reported',
+    sql: `
+ALTER TABLE billing_daily ADD COLUMN tokens_reported INTEGER NOT NULL DEFAULT 0;
+UPDATE billing_daily SET tokens_reported = 1 WHERE tokens_total > 0;
+`,
+  },
 ];
 
 /** Measure column names, in table order: every rollup table has exactly these. */

@@ -54,6 +54,8 @@ function dayJson(d: ReconciledDay) {
     billing_source: d.billingSource,
     untracked_usd: d.untrackedNano === null ? null : usdDecimal(d.untrackedNano),
     untracked_share: d.untrackedShare,
+    tracked_tokens: d.trackedTokens,
+    billed_tokens: d.billedTokens,
     status: d.status,
   };
 }
@@ -80,11 +82,11 @@ export function reportToMarkdown(report: ReconciliationReport): string {
     '',
     `Tracked = ledger (each record's own UTC day); billed = provider export; untracked = billed − tracked. Tolerance ±${report.tolerancePct}%.`,
     '',
-    '| day | provider | tracked | exact | estimated | unpriced req | billed | untracked | share | status |',
-    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
+    '| day | provider | tracked | exact | estimated | unpriced req | billed | untracked | share | tracked tokens | billed tokens | status |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
     ...report.days.map(
       (d) =>
-        `| ${d.day} | ${d.provider} | ${money(d.trackedNano)} | ${money(d.trackedExactNano)} | ${money(d.trackedEstimatedNano)} | ${d.unpricedRequests} | ${money(d.billedNano)} | ${money(d.untrackedNano)} | ${shareText(d.untrackedShare)} | ${d.status === 'beyond_tolerance' ? '**beyond tolerance**' : d.status.replace(/_/g, ' ')} |`,
+        `| ${d.day} | ${d.provider} | ${money(d.trackedNano)} | ${money(d.trackedExactNano)} | ${money(d.trackedEstimatedNano)} | ${d.unpricedRequests} | ${money(d.billedNano)} | ${money(d.untrackedNano)} | ${shareText(d.untrackedShare)} | ${d.trackedTokens} | ${d.billedTokens ?? '—'} | ${d.status === 'beyond_tolerance' ? '**beyond tolerance**' : d.status.replace(/_/g, ' ')} |`,
     ),
     '',
     `## Days beyond tolerance (${report.flagged.length})`,

@@ -4,9 +4,10 @@ import type { LedgerDb } from '../ledger/openLedger.js';
 import { lastDays, reconcileDays } from './reconcileDays.js';
 
 /**
- * `llm_tracked_cost_usd`, `llm_billed_cost_usd`, `llm_untracked_cost_usd` {provider, day} for the last
- * `daysBack` UTC days, read from the ledger at scrape time (so they survive restarts and late records).
- * Billed and untracked are absent for a day with no export yet.
+ * `llm_tracked_cost_usd`, `llm_billed_cost_usd`, `llm_untracked_cost_usd`, `llm_tracked_tokens`,
+ * `llm_billed_tokens` {provider, day} for the last `daysBack` UTC days, read from the ledger at scrape
+ * time (so they survive restarts and late records). Billed and untracked are absent for a day with no
+ * export yet; billed tokens also when the export carries no token total.
  */
 export function registerReconciliationGauges(
   registry: Registry,
@@ -57,6 +58,28 @@ export function registerReconciliationGauges(
       for (const d of refresh()) {
         if (d.untrackedNano !== null)
           this.set({ provider: d.provider, day: d.day }, nanoToUsd(d.untrackedNano));
+      }
+    },
+  });
+  new Gauge({
+    name: 'llm_tracked_tokens',
+    help: 'Tokens tracked in the ledger per provider and UTC day (input + output, every kind).',
+    labelNames: ['provider', 'day'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const d of refresh()) this.set({ provider: d.provider, day: d.day }, d.trackedTokens);
+    },
+  });
+  new Gauge({
+    name: 'llm_billed_tokens',
+    help: 'Tokens billed by the provider per UTC day, when its billing export carries a token total.',
+    labelNames: ['provider', 'day'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const d of refresh()) {
+        if (d.billedTokens !== null) this.set({ provider: d.provider, day: d.day }, d.billedTokens);
       }
     },
   });

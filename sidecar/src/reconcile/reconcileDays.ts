@@ -20,6 +20,10 @@ export interface ReconciledDay {
   untrackedNano: number | null;
   /** untracked / billed; null when nothing (or $0) was billed. */
   untrackedShare: number | null;
+  /** Tokens tracked in the ledger (input + output, every kind). */
+  trackedTokens: number;
+  /** Tokens the chosen export says were billed; null when it carries no token total. */
+  billedTokens: number | null;
   status: DayStatus;
 }
 
@@ -55,7 +59,8 @@ export function reconcileDays(db: LedgerDb, range: DayRange, tolerancePct: numbe
       `SELECT provider, bucket_start - (bucket_start % ${DAY_SECONDS}) AS day_start,
          SUM(CASE WHEN usage_type = 'exact' THEN cost_nano_usd ELSE 0 END) AS exact,
          SUM(CASE WHEN usage_type = 'exact' THEN 0 ELSE cost_nano_usd END) AS estimated,
-         SUM(unpriced_requests) AS unpriced
+         SUM(unpriced_requests) AS unpriced,
+         SUM(input_tokens + cache_read_tokens + cache_write_tokens + output_tokens + reasoning_tokens) AS tokens
        FROM usage_rollup WHERE bucket_start >= ? AND bucket_start < ?
        GROUP BY provider, day_start`,
     )
@@ -65,13 +70,22 @@ export function reconcileDays(db: LedgerDb, range: DayRange, tolerancePct: numbe
     exact: number;
     estimated: number;
     unpriced: number;
+    tokens: number;
   }[];
   const billed = db
     .prepare(
-      `SELECT provider, day, source, cost_nano_usd AS cost FROM billing_daily WHERE day >= ? AND day <= ?
+      `SELECT provider, day, source, cost_nano_usd AS cost, tokens_total AS tokens, tokens_reported AS reported
+       FROM billing_daily WHERE day >= ? AND day <= ?
        ORDER BY provider, day, export_version DESC, source`,
     )
-    .all(range.fromDay, range.toDay) as { provider: string; day: string; source: string; cost: number }[];
+    .all(range.fromDay, range.toDay) as {
+    provider: string;
+    day: string;
+    source: string;
+    cost: number;
+    tokens: number;
+    reported: number;
+  }[];
 
   const rows = new Map<string, ReconciledDay>();
   const rowFor = (provider: string, day: string): ReconciledDay => {
@@ -89,6 +103,8 @@ export function reconcileDays(db: LedgerDb, range: DayRange, tolerancePct: numbe
         billingSource: null,
         untrackedNano: null,
         untrackedShare: null,
+        trackedTokens: 0,
+        billedTokens: null,
         status: 'not_billed_yet',
       };
       rows.set(key, row);
@@ -101,12 +117,14 @@ export function reconcileDays(db: LedgerDb, range: DayRange, tolerancePct: numbe
     row.trackedEstimatedNano = t.estimated;
     row.trackedNano = t.exact + t.estimated;
     row.unpricedRequests = t.unpriced;
+    row.trackedTokens = t.tokens;
   }
   for (const b of billed) {
     const row = rowFor(b.provider, b.day);
     if (row.billingSource !== null) continue; // newest export already chosen (ORDER BY export_version DESC)
     row.billedNano = b.cost;
     row.billingSource = b.source;
+    row.billedTokens = b.reported === 1 ? b.tokens : null;
   }
   const toleranceBp = BigInt(Math.round(tolerancePct * 100));
   for (const row of rows.values()) {
