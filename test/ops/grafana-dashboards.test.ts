@@ -22,6 +22,8 @@ const SIDECAR_METRICS = [
   'llm_tracked_cost_usd',
   'llm_billed_cost_usd',
   'llm_untracked_cost_usd',
+  'llm_billed_tokens',
+  'llm_tracked_tokens',
   'llm_budget_limit_usd',
   'llm_budget_spent_usd',
   'spendline_records_total',
@@ -83,6 +85,36 @@ describe('grafana dashboards (static)', () => {
     }
     // Every sidecar metric family the design lists is on some dashboard.
     for (const name of SIDECAR_METRICS) expect([...used], name).toContain(name);
+  });
+
+  it('merges the queries of every multi-query table and names a column after each query', () => {
+    let tables = 0;
+    for (const file of ['llm-cost', 'llm-performance', 'pipeline-health', 'reconciliation']) {
+      const json = readRepoJson(`grafana/dashboards/${file}.json`) as { panels: Record<string, unknown>[] };
+      for (const panel of json.panels) {
+        const targets = (panel.targets ?? []) as { refId: string }[];
+        if (panel.type !== 'table' || targets.length < 2) continue;
+        tables++;
+        const transformations = (panel.transformations ?? []) as {
+          id: string;
+          options?: { renameByName?: Record<string, string> };
+        }[];
+        const ids = transformations.map((t) => t.id);
+        expect(ids.includes('merge') || ids.includes('joinByField'), `${file}: ${panel.title}`).toBe(true);
+        const renames = transformations.find((t) => t.id === 'organize')?.options?.renameByName ?? {};
+        for (const t of targets)
+          expect(renames[`Value #${t.refId}`], `${panel.title} ${t.refId}`).toBeTruthy();
+      }
+    }
+    expect(tables).toBeGreaterThanOrEqual(2);
+  });
+
+  it('the calls/errors/latency table has an errors query', () => {
+    const json = readRepoJson('grafana/dashboards/llm-performance.json') as {
+      panels: { title: string; targets?: { expr: string }[] }[];
+    };
+    const panel = json.panels.find((p) => /errors/i.test(p.title) && /calls/i.test(p.title));
+    expect(panel?.targets?.some((t) => t.expr.includes('status="error"'))).toBe(true);
   });
 
   it('shows latency as p50, p90 and p99 histogram quantiles', () => {

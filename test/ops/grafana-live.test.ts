@@ -5,7 +5,7 @@
  * series is present because Prometheus scrapes a collector target where nothing listens.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -94,6 +94,9 @@ describe('grafana panels against a real sidecar and Prometheus', () => {
         join(dir, 'billing', '*.jsonl'),
         '--budgets',
         join(dir, 'budgets.yml'),
+        // Two of this Prometheus' 1 s scrape intervals (the default 30 s suits 15 s scrapes).
+        '--first-increment-hold',
+        '2s',
       ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
@@ -159,6 +162,37 @@ describe('grafana panels against a real sidecar and Prometheus', () => {
     const gaugeNano = Math.round(Number(gauge[0]?.value[1]) * 1e9);
     expect(gauge).toHaveLength(1);
     expect(recordedNano).toBe(gaugeNano);
+  });
+
+  it("a multi-query table's merged rows take a column from every query", async () => {
+    // Grafana's merge transformation joins the instant table frames on their label columns; a row
+    // that every query fills shows the table is really merged, not just the first query.
+    const json = (name: string) =>
+      JSON.parse(readFileSync(repoPath(`grafana/dashboards/${name}.json`), 'utf8')) as {
+        panels: { type: string; title: string; targets?: { refId: string; expr: string }[] }[];
+      };
+    const checked: string[] = [];
+    for (const name of ['llm-performance', 'reconciliation']) {
+      for (const panel of json(name).panels) {
+        const targets = panel.targets ?? [];
+        if (panel.type !== 'table' || targets.length < 2) continue;
+        const rows = new Map<string, Set<string>>();
+        for (const t of targets) {
+          const result = await prom!.query(substituteVariables(t.expr, { __range: '1h' }));
+          for (const s of result) {
+            const { __name__: _, ...labels } = s.metric;
+            const key = JSON.stringify(Object.entries(labels).sort());
+            const filled = rows.get(key) ?? new Set<string>();
+            filled.add(t.refId);
+            rows.set(key, filled);
+          }
+        }
+        const complete = [...rows.values()].filter((f) => f.size === targets.length).length;
+        expect(complete, `${panel.title}: rows with every column`).toBeGreaterThan(0);
+        checked.push(panel.title);
+      }
+    }
+    expect(checked.length).toBe(2);
   });
 
   it('every panel query returns data (variables set to All)', async () => {
