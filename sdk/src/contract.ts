@@ -107,10 +107,25 @@ export const CONTENT_ATTRS = [
   ATTR_GEN_AI_TOOL_DEFINITIONS,
   'gen_ai.prompt*',
   'gen_ai.completion*',
+  // OpenLIT events' content, semconv tool-call content.
+  'gen_ai.content.*',
+  'gen_ai.tool.call.arguments',
+  'gen_ai.tool.call.result',
+  // OpenInference.
   'llm.input_messages*',
   'llm.output_messages*',
+  'llm.prompts*',
+  'llm.prompt_template*',
   'input.value',
   'output.value',
+  'retrieval.documents*',
+  'reranker.input_documents*',
+  'reranker.output_documents*',
+  'reranker.query',
+  'embedding.embeddings*',
+  // OpenLLMetry (Traceloop) workflow and task input/output.
+  'traceloop.entity.input',
+  'traceloop.entity.output',
 ] as const;
 
 export const OPERATION_NAMES = ['chat', 'text_completion', 'generate_content', 'embeddings', 'ocr'] as const;

@@ -78,10 +78,22 @@ describe('usage-record contract', () => {
       'gen_ai.tool.definitions',
       'gen_ai.prompt*',
       'gen_ai.completion*',
+      'gen_ai.content.*',
+      'gen_ai.tool.call.arguments',
+      'gen_ai.tool.call.result',
       'llm.input_messages*',
       'llm.output_messages*',
+      'llm.prompts*',
+      'llm.prompt_template*',
       'input.value',
       'output.value',
+      'retrieval.documents*',
+      'reranker.input_documents*',
+      'reranker.output_documents*',
+      'reranker.query',
+      'embedding.embeddings*',
+      'traceloop.entity.input',
+      'traceloop.entity.output',
     ]);
   });
 

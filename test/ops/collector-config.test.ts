@@ -1,7 +1,8 @@
 /**
- * The collector config (validated, not run: no collector binary here): every pipeline's components
- * are defined, GenAI-only pipelines feed the rotated JSON file export, and content attributes are
- * deleted before every exporter.
+ * The collector configs (validated, not run: no collector binary here): every pipeline's components
+ * are defined, GenAI-only pipelines feed the rotated JSON file export, content is deleted before
+ * every exporter, the file export never shares an exporter with OpenSearch or Jaeger, the backends
+ * collector fixes timestamps for OpenSearch, and the gateway example routes by trace ID.
  */
 import { ALIAS_ATTR, ATTR, CONTENT_ATTRS } from '@spendline/sdk/contract';
 import { describe, expect, it } from 'vitest';
@@ -9,6 +10,33 @@ import { isRecord, readRepoYaml, recordAt, stringsAt } from './support/repoFiles
 
 const config = readRepoYaml('collector-config/otelcol.yaml');
 const pipelines = recordAt(config, 'service', 'pipelines');
+const backends = readRepoYaml('collector-config/otelcol-backends.yaml');
+const gateway = readRepoYaml('collector-config/otelcol-gateway-example.yaml');
+
+/** Every pipeline's receivers, processors and exporters (and the extensions) are defined. */
+function expectComponentsDefined(doc: unknown): void {
+  for (const [name, pipeline] of Object.entries(recordAt(doc, 'service', 'pipelines'))) {
+    for (const kind of ['receivers', 'processors', 'exporters'] as const) {
+      const defined = recordAt(doc, kind);
+      for (const component of stringsAt(pipeline, kind)) {
+        expect(Object.keys(defined), `${name} ${kind}`).toContain(component);
+      }
+    }
+  }
+  const extensions = recordAt(doc, 'service').extensions;
+  for (const extension of Array.isArray(extensions) ? extensions.map(String) : []) {
+    expect(Object.keys(recordAt(doc, 'extensions'))).toContain(extension);
+  }
+}
+
+/** The OTTL statements of one context of a transform processor. */
+function transformStatements(doc: unknown, processor: string, kind: string, context: string): string[] {
+  const groups = recordAt(doc, 'processors', processor)[kind];
+  if (!Array.isArray(groups)) throw new Error(`${processor} has no ${kind}`);
+  const group = groups.filter(isRecord).find((g) => g.context === context);
+  if (!group || !Array.isArray(group.statements)) throw new Error(`no ${context} statements`);
+  return group.statements.map(String);
+}
 
 /**
  * `delete_key(attributes, "x")` for exact names, `delete_matching_keys(attributes, "^x.*")` for `x*`.
@@ -23,28 +51,17 @@ function deletionFor(attr: string): string {
 }
 
 function statementsFor(kind: 'log_statements' | 'trace_statements', context: string): string[] {
-  const groups = recordAt(config, 'processors', 'transform/strip_content')[kind];
-  if (!Array.isArray(groups)) throw new Error(`transform/strip_content has no ${kind}`);
-  const group = groups.filter(isRecord).find((g) => g.context === context);
-  if (!group || !Array.isArray(group.statements)) throw new Error(`no ${context} statements`);
-  return group.statements.map(String);
+  return transformStatements(config, 'transform/strip_content', kind, context);
 }
 
 describe('collector-config/otelcol.yaml', () => {
   it('defines every receiver, processor, exporter and extension that a pipeline uses', () => {
     expect(Object.keys(pipelines).sort()).toEqual(['logs', 'logs/genai', 'traces', 'traces/genai']);
-    for (const [name, pipeline] of Object.entries(pipelines)) {
-      for (const kind of ['receivers', 'processors', 'exporters'] as const) {
-        const defined = recordAt(config, kind);
-        for (const component of stringsAt(pipeline, kind)) {
-          expect(Object.keys(defined), `${name} ${kind}`).toContain(component);
-        }
-      }
-    }
-    for (const extension of stringsAt(config, 'service', 'extensions')) {
-      expect(Object.keys(recordAt(config, 'extensions'))).toContain(extension);
-    }
+    expectComponentsDefined(config);
+    expectComponentsDefined(backends);
+    expectComponentsDefined(gateway);
     expect(stringsAt(config, 'service', 'extensions')).toEqual(['health_check']);
+    expect(stringsAt(backends, 'service', 'extensions')).toEqual(['health_check']);
   });
 
   it('receives OTLP on gRPC 4317 and HTTP 4318 and exposes its own metrics on 8888', () => {
@@ -55,9 +72,9 @@ describe('collector-config/otelcol.yaml', () => {
     expect(readers).toEqual([{ pull: { exporter: { prometheus: { host: '0.0.0.0', port: 8888 } } } }]);
   });
 
-  it('routes ordinary logs to OpenSearch, traces to Jaeger, and only GenAI records to the file', () => {
-    expect(stringsAt(pipelines, 'logs', 'exporters')).toEqual(['opensearch']);
-    expect(stringsAt(pipelines, 'traces', 'exporters')).toEqual(['otlp/jaeger']);
+  it('forwards everything to the backends collector, and only GenAI records to the file', () => {
+    expect(stringsAt(pipelines, 'logs', 'exporters')).toEqual(['otlp/backends']);
+    expect(stringsAt(pipelines, 'traces', 'exporters')).toEqual(['otlp/backends']);
     expect(stringsAt(pipelines, 'logs/genai', 'exporters')).toEqual(['file/genai_logs']);
     expect(stringsAt(pipelines, 'traces/genai', 'exporters')).toEqual(['file/genai_traces']);
     for (const name of ['logs/genai', 'traces/genai']) {
@@ -89,10 +106,49 @@ describe('collector-config/otelcol.yaml', () => {
 
   it('deletes exactly the contract CONTENT_ATTRS from log records, spans and span events', () => {
     const expected = CONTENT_ATTRS.map(deletionFor);
-    expect(expected).toHaveLength(10);
-    expect(statementsFor('log_statements', 'log')).toEqual(expected);
+    expect(expected).toHaveLength(22);
+    expect(statementsFor('log_statements', 'log').slice(0, expected.length)).toEqual(expected);
     expect(statementsFor('trace_statements', 'span')).toEqual(expected);
     expect(statementsFor('trace_statements', 'spanevent')).toEqual(expected);
+  });
+
+  it('covers the OpenInference, OpenLLMetry and OpenLIT content keys', () => {
+    const names: readonly string[] = CONTENT_ATTRS;
+    for (const key of [
+      'llm.prompts*',
+      'llm.prompt_template*',
+      'retrieval.documents*',
+      'embedding.embeddings*',
+      'reranker.input_documents*',
+      'input.value',
+      'output.value',
+      'gen_ai.prompt*',
+      'gen_ai.completion*',
+      'gen_ai.content.*',
+      'traceloop.entity.input',
+      'traceloop.entity.output',
+    ])
+      expect(names, key).toContain(key);
+  });
+
+  it('clears the body of GenAI log records (older semconv events carry the content there)', () => {
+    const statements = statementsFor('log_statements', 'log');
+    expect(statements).toHaveLength(CONTENT_ATTRS.length + 1);
+    const body = statements.at(-1) ?? '';
+    expect(body.startsWith('set(body, "") where ')).toBe(true);
+    for (const marker of ['gen_ai.system', 'gen_ai.provider.name', 'gen_ai.operation.name', 'event.name'])
+      expect(body).toContain(`attributes["${marker}"]`);
+    expect(body).toContain('IsMatch(attributes["event.name"], "^gen_ai\\\\.")');
+  });
+
+  it('never lets OpenSearch or Jaeger hold up the file export: separate exporters, a queue, retries', () => {
+    const exporters = Object.keys(recordAt(config, 'exporters')).sort();
+    expect(exporters).toEqual(['file/genai_logs', 'file/genai_traces', 'otlp/backends']);
+    const forward = recordAt(config, 'exporters', 'otlp/backends');
+    expect(recordAt(forward, 'sending_queue').enabled).toBe(true);
+    expect(recordAt(forward, 'retry_on_failure').enabled).toBe(true);
+    for (const name of ['logs/genai', 'traces/genai'])
+      expect(stringsAt(pipelines, name, 'exporters').every((e) => e.startsWith('file/'))).toBe(true);
   });
 
   it('writes the file export as rotated OTLP JSON flushed every second', () => {
@@ -106,15 +162,44 @@ describe('collector-config/otelcol.yaml', () => {
     }
   });
 
-  it('sends to OpenSearch with the ss4o mapping the index template expects, and to Jaeger over OTLP', () => {
-    const os = recordAt(config, 'exporters', 'opensearch');
+  it('the backends collector sends logs to OpenSearch (timestamps fixed, copies for the template) and traces to Jaeger', () => {
+    const bp = recordAt(backends, 'service', 'pipelines');
+    expect(stringsAt(bp, 'logs', 'exporters')).toEqual(['opensearch']);
+    expect(stringsAt(bp, 'logs', 'processors')).toEqual(['memory_limiter', 'transform/opensearch', 'batch']);
+    expect(stringsAt(bp, 'traces', 'exporters')).toEqual(['otlp/jaeger']);
+    expect(transformStatements(backends, 'transform/opensearch', 'log_statements', 'log')).toEqual([
+      'set(observed_time, Now()) where observed_time_unix_nano == 0',
+      'set(time, observed_time) where time_unix_nano == 0',
+      'set(attributes["spendline.error.type"], attributes["error.type"]) where attributes["error.type"] != nil',
+      'set(attributes["spendline.user.id"], attributes["user.id"]) where attributes["user.id"] != nil',
+      'set(attributes["spendline.session.id"], attributes["session.id"]) where attributes["session.id"] != nil',
+    ]);
+    for (const name of ['opensearch', 'otlp/jaeger']) {
+      const e = recordAt(backends, 'exporters', name);
+      expect(recordAt(e, 'sending_queue').enabled, name).toBe(true);
+      expect(recordAt(e, 'retry_on_failure').enabled, name).toBe(true);
+    }
+    const os = recordAt(backends, 'exporters', 'opensearch');
     expect(recordAt(os, 'http').endpoint).toBe('http://opensearch:9200');
     expect([os.dataset, os.namespace, recordAt(os, 'mapping').mode]).toEqual([
       'spendline',
       'default',
       'ss4o',
     ]);
-    const jaeger = recordAt(config, 'exporters', 'otlp/jaeger');
+    const jaeger = recordAt(backends, 'exporters', 'otlp/jaeger');
     expect(jaeger.endpoint).toBe('jaeger:4317');
+  });
+
+  it("the gateway example load-balances logs and traces by trace ID, so a call's event and span meet", () => {
+    const lb = recordAt(gateway, 'exporters', 'loadbalancing');
+    expect(lb.routing_key).toBe('traceID');
+    expect(Object.keys(recordAt(lb, 'protocol'))).toEqual(['otlp']);
+    const resolver = recordAt(lb, 'resolver');
+    expect(Object.keys(resolver)).toEqual(['dns']);
+    expect(typeof recordAt(resolver, 'dns').hostname).toBe('string');
+    const gp = recordAt(gateway, 'service', 'pipelines');
+    expect(Object.keys(gp).sort()).toEqual(['logs', 'traces']);
+    for (const name of ['logs', 'traces'])
+      expect(stringsAt(gp, name, 'exporters')).toEqual(['loadbalancing']);
   });
 });

@@ -23,11 +23,28 @@ function list(value: unknown): string[] {
   return Array.isArray(value) ? value.map(String) : [];
 }
 
-/** `volume:/mount[:ro]` entries of a service, as { source, target }. */
-function mounts(name: string): { source: string; target: string }[] {
-  return list(service(name).volumes).map((v) => {
-    const [source = '', target = ''] = v.split(':');
-    return { source, target };
+interface Mount {
+  source: string;
+  target: string;
+  readOnly: boolean;
+  nocopy: boolean;
+}
+
+/** A service's volumes, short (`volume:/mount[:ro]`) or long syntax, as one shape. */
+function mounts(name: string): Mount[] {
+  const volumes = service(name).volumes;
+  return (Array.isArray(volumes) ? volumes : []).map((v) => {
+    if (typeof v === 'string') {
+      const [source = '', target = '', mode = ''] = v.split(':');
+      return { source, target, readOnly: mode === 'ro', nocopy: false };
+    }
+    const m = recordAt(v);
+    return {
+      source: String(m.source),
+      target: String(m.target),
+      readOnly: m.read_only === true,
+      nocopy: isRecord(m.volume) && m.volume.nocopy === true,
+    };
   });
 }
 
@@ -63,6 +80,7 @@ describe('docker-compose.yml', () => {
       'opensearch-dashboards',
       'opensearch-init',
       'otel-collector',
+      'otel-collector-backends',
       'prometheus',
       'sidecar',
       'volume-init',
@@ -89,11 +107,19 @@ describe('docker-compose.yml', () => {
     }
     expect(Object.keys(recordAt(compose, 'volumes'))).toContain(sidecarSide.volume);
     // The sidecar only reads the export; the collector's config file is the one compose mounts.
-    expect(list(service('sidecar').volumes)).toContain('genai-export:/var/spendline/export:ro');
+    expect(mounts('sidecar')).toContainEqual({
+      source: 'genai-export',
+      target: '/var/spendline/export',
+      readOnly: true,
+      nocopy: true,
+    });
     expect(list(service('otel-collector').command)).toEqual(['--config=/etc/otelcol-contrib/otelcol.yaml']);
-    expect(list(service('otel-collector').volumes)).toContain(
-      './collector-config/otelcol.yaml:/etc/otelcol-contrib/otelcol.yaml:ro',
-    );
+    expect(mounts('otel-collector')).toContainEqual({
+      source: './collector-config/otelcol.yaml',
+      target: '/etc/otelcol-contrib/otelcol.yaml',
+      readOnly: true,
+      nocopy: false,
+    });
     expect(flagValue('sidecar', '--listen')).toBe('0.0.0.0:9464');
   });
 
@@ -110,7 +136,7 @@ describe('docker-compose.yml', () => {
       jobs.set(String(job.job_name), targets);
     }
     expect(jobs.get('spendline-sidecar')).toEqual(['sidecar:9464']);
-    expect(jobs.get('otel-collector')).toEqual(['otel-collector:8888']);
+    expect(jobs.get('otel-collector')).toEqual(['otel-collector:8888', 'otel-collector-backends:8888']);
     expect(jobs.get('prometheus')).toEqual(['localhost:9090']);
   });
 
@@ -122,9 +148,53 @@ describe('docker-compose.yml', () => {
         continue;
       }
       const hc = recordAt(svc, 'healthcheck');
-      if (name === 'otel-collector') expect(hc.disable).toBe(true);
+      if (name.startsWith('otel-collector')) expect(hc.disable).toBe(true);
       else expect(list(hc.test).length, name).toBeGreaterThan(1);
     }
+  });
+
+  it('the state and export volumes keep the owner compose runs the sidecar and collector as', () => {
+    // Compose runs the sidecar as 10001 (the collector image's user); volume-init chowns the shared
+    // volumes to it, the services mount them with nocopy (no copy-up resets the owner afterwards),
+    // and the sidecar image's own directories are owned by the same UID.
+    expect(service('sidecar').user).toBe('10001:10001');
+    expect(list(service('volume-init').command).join(' ')).toContain(
+      'chown -R 10001:10001 /var/spendline/export /var/lib/spendline',
+    );
+    for (const [svc, volume] of [
+      ['sidecar', 'genai-export'],
+      ['sidecar', 'sidecar-state'],
+      ['otel-collector', 'genai-export'],
+    ] as const) {
+      const mount = mounts(svc).find((m) => m.source === volume);
+      expect(mount?.nocopy, `${svc} ${volume}`).toBe(true);
+    }
+    const dockerfile = readFileSync(repoPath('sidecar/Dockerfile'), 'utf8');
+    expect(dockerfile).toContain('ARG SPENDLINE_UID=10001');
+    expect(dockerfile).toMatch(
+      /chown \$\{SPENDLINE_UID\}:\$\{SPENDLINE_UID\} \/var\/lib\/spendline \/var\/spendline\/export/,
+    );
+    expect(dockerfile).toMatch(/^USER \$\{SPENDLINE_UID\}:\$\{SPENDLINE_UID\}$/m);
+  });
+
+  it('the file export depends on nothing but the volumes; the backends collector waits for opensearch-init', () => {
+    expect(recordAt(service('otel-collector'), 'depends_on')).toEqual({
+      'volume-init': { condition: 'service_completed_successfully' },
+    });
+    expect(recordAt(service('otel-collector-backends'), 'depends_on')).toEqual({
+      'opensearch-init': { condition: 'service_completed_successfully' },
+      jaeger: { condition: 'service_healthy' },
+    });
+    expect(list(service('otel-collector-backends').command)).toEqual([
+      '--config=/etc/otelcol-contrib/otelcol-backends.yaml',
+    ]);
+    expect(list(service('opensearch-init').entrypoint)).toEqual(['sh', '/opensearch/init.sh']);
+    expect(recordAt(service('opensearch-init'), 'depends_on')).toEqual({
+      opensearch: { condition: 'service_healthy' },
+    });
+    // The front collector forwards to the backends collector by its compose name.
+    const forward = recordAt(collectorConfig, 'exporters', 'otlp/backends');
+    expect(forward.endpoint).toBe('otel-collector-backends:4317');
   });
 
   it('pins every image to a version and builds the sidecar from sidecar/Dockerfile', () => {
