@@ -125,6 +125,10 @@ describe('prometheus/ configs', () => {
     const rule = alertRules().find((r) => r.alert === 'LLMHourlySpendOverThreshold');
     expect(rule?.for).toBe('0s');
     expect(rule?.keep_firing_for).toBe('10m');
+    // It inlines the recording rules (another group's evaluation would add up to 15 s), with the
+    // same threshold expression.
+    expect(rule?.expr).toContain('sum(increase(llm_cost_usd_total[1h]))');
+    expect(rule?.expr).toContain('min(llm_budget_limit_usd{period="hour",scope="total"}) or on() vector(100)');
     const prom = readRepoYaml('prometheus/prometheus.yml') as { global: Record<string, string> };
     expect(prom.global).toMatchObject({ scrape_interval: '15s', evaluation_interval: '15s' });
   });
