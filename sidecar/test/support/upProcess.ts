@@ -51,6 +51,11 @@ export async function startUpProcess(
   const sidecarUrl = `http://127.0.0.1:${sidecarPort}`;
   try {
     await waitForHttpOk(`${sidecarUrl}/healthz`, 20_000, () => child.exitCode === null);
+    // The sidecar answers before the receiver (and Prometheus) are up: wait for the banner too.
+    const deadline = Date.now() + 60_000;
+    while (!out.includes('spendline is up.') && child.exitCode === null && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 50));
+    if (!out.includes('spendline is up.')) throw new Error('no "spendline is up." banner');
   } catch (err) {
     child.kill('SIGKILL');
     throw new Error(`spendline up did not start: ${(err as Error).message}\n${out}`);

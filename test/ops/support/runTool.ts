@@ -7,9 +7,9 @@ export interface ToolResult {
   output: string;
 }
 
-export function runTool(name: string, args: string[], cwd: string): ToolResult {
+export function runTool(name: string, args: string[], cwd: string, timeoutMs = 50_000): ToolResult {
   const binary = requireBinary(name);
-  const result = spawnSync(binary, args, { cwd, encoding: 'utf8', timeout: 50_000 });
+  const result = spawnSync(binary, args, { cwd, encoding: 'utf8', timeout: timeoutMs });
   if (result.error) throw result.error;
   return { status: result.status, output: `${result.stdout}${result.stderr}` };
 }
