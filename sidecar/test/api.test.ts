@@ -146,6 +146,13 @@ describe('usage API answers', () => {
     ]);
   });
 
+  it('GET /reconciliation?format=csv has the token columns after the dollars (billed tokens empty without an export)', async () => {
+    const res = await get('/reconciliation?days=3&format=csv');
+    const [header, first] = (await res.text()).split('\r\n');
+    expect(header?.split(',').slice(-3)).toEqual(['status', 'tracked_tokens', 'billed_tokens']);
+    expect(first?.split(',').at(-1)).toBe('');
+  });
+
   it('GET /reconciliation?days= lists tracked per provider per day (not billed yet here)', async () => {
     const { body } = await getJson('/reconciliation?days=3');
     expect(

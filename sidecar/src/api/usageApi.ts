@@ -147,6 +147,8 @@ export function createUsageApi(
         'untracked_usd',
         'untracked_share',
         'status',
+        'tracked_tokens',
+        'billed_tokens',
       ] as const;
       const lines = [cols.join(','), ...json.days.map((d) => cols.map((c) => String(d[c] ?? '')).join(','))];
       res
