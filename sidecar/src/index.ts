@@ -36,7 +36,7 @@ const DEFAULT_PUBLIC_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '
 export async function startSidecar(config: SidecarConfig): Promise<RunningSidecar> {
   const now = config.now ?? Date.now;
   const db = openLedgerDb(join(config.stateDir, 'ledger.sqlite'));
-  const metrics = createSidecarMetrics(undefined, new FirstIncrementHold(config.firstIncrementHoldMs, now));
+  const metrics = createSidecarMetrics(undefined, new FirstIncrementHold(config.firstIncrementHoldMs));
   const pricer = createPricer(config.pricesFile !== undefined ? { overrides: config.pricesFile } : undefined);
   const ingest = startIngestLoop(db, metrics, pricer, {
     otlpGlobs: config.otlpGlobs,

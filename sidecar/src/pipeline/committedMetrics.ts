@@ -21,7 +21,8 @@ export class FirstIncrementHold {
   private renders = 0;
   constructor(
     readonly holdMs: number,
-    private readonly now: () => number = Date.now,
+    /** Monotonic milliseconds: a wall-clock step must not shorten or stretch the hold. */
+    private readonly now: () => number = () => performance.now(),
   ) {}
 
   /** Call once per /metrics scrape, before rendering. */
