@@ -4,6 +4,7 @@ import type { LedgerDb } from '../ledger/openLedger.js';
 import { buildReconciliationReport, reportToJson } from '../reconcile/dailyReport.js';
 import { lastDays } from '../reconcile/reconcileDays.js';
 import { parseTolerancePct } from '../reconcile/tolerance.js';
+import { toCsv } from '../report/csv.js';
 import { totalsToJson, usageToCsv } from '../report/formatUsage.js';
 import { FILTERS, GROUP_BY, type GroupBy, queryUsage, type UsageFilters } from '../report/queryUsage.js';
 import { budgetCheckHandler } from './budgetCheck.js';
@@ -150,11 +151,15 @@ export function createUsageApi(
         'untracked_share',
         'status',
       ] as const;
-      const lines = [cols.join(','), ...json.days.map((d) => cols.map((c) => String(d[c] ?? '')).join(','))];
       res
         .type('text/csv')
         .attachment('spendline-reconciliation.csv')
-        .send(`${lines.join('\r\n')}\r\n`);
+        .send(
+          toCsv(
+            cols,
+            json.days.map((d) => cols.map((c) => d[c])),
+          ),
+        );
       return;
     }
     res.json(json);
