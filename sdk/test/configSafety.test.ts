@@ -105,7 +105,7 @@ describe('bad configuration never throws: one warning, a fallback, a working han
     {
       name: "headers: 'abc'",
       options: (c) => ({ endpoint: c, env: {}, headers: 'abc' }),
-      problem: /headers "abc"/,
+      problem: /headers \(a string\) is not an object/,
     },
     {
       name: 'a header value with CR/LF',
@@ -156,6 +156,16 @@ describe('bad configuration never throws: one warning, a fallback, a working han
       expect(warnings).toHaveLength(1); // nothing else went wrong
     });
   }
+
+  it('warnings never echo header values or URL credentials', () => {
+    const { t, warnings } = startWith({
+      env: { OTLP_ENDPOINT: 'http://user:s3cret@:99999' },
+      headers: 'Bearer s3cret',
+      shutdownTimeoutMillis: 50,
+    });
+    expect(t.configProblems).toHaveLength(2);
+    expect(warnings.join('\n')).not.toContain('s3cret');
+  });
 
   it('an endpoint with no valid fallback uses the default localhost:4318 and still never throws', () => {
     const { t, warnings } = startWith({ endpoint: 'not a url', env: {}, shutdownTimeoutMillis: 50 });

@@ -110,8 +110,12 @@ export function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/** A refused value as shown in a warning: short, and without URL credentials (`//user:pass@`). */
 export function show(v: unknown): string {
-  if (typeof v === 'string') return JSON.stringify(v.length > 80 ? `${v.slice(0, 80)}…` : v);
+  if (typeof v === 'string') {
+    const t = v.replace(/\/\/[^/@\s]*@/g, '//***@');
+    return JSON.stringify(t.length > 80 ? `${t.slice(0, 80)}…` : t);
+  }
   if (typeof v === 'number' || typeof v === 'boolean' || v === null || v === undefined) return String(v);
   return typeof v;
 }
@@ -197,7 +201,7 @@ export function headersFor(
   };
   if (option !== undefined) {
     if (isRecord(option)) add('headers option', option);
-    else report(`headers ${show(option)} is not an object; ignored`);
+    else report(`headers (a ${typeof option}) is not an object; ignored`);
   }
   add('OTEL_EXPORTER_OTLP_HEADERS', parseKeyValueList(env.OTEL_EXPORTER_OTLP_HEADERS));
   const perSignal = `OTEL_EXPORTER_OTLP_${signal}_HEADERS`;
