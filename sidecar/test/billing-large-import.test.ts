@@ -28,7 +28,7 @@ async function writeLargeExport(path: string): Promise<void> {
     const ok = out.write(
       `{"date":"2026-09-${day}","provider":"openai","tokens_total":1200,"cost_usd":"0.02","source":"invoice","note":"row ${i} padding padding"}\n`,
     );
-    if (!ok) await new Promise((r) => out.once('drain', r));
+    if (!ok) await new Promise<void>((r) => out.once('drain', () => r()));
   }
   await new Promise<void>((resolve, reject) =>
     out.end((err?: Error | null) => (err ? reject(err) : resolve())),

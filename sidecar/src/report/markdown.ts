@@ -1,4 +1,5 @@
 /** C0 controls (ESC starts terminal escape sequences), DEL and C1 controls; a newline is handled apart. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
 const CONTROL = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]/g;
 
 /**
