@@ -133,6 +133,11 @@ describe('bad configuration never throws: one warning, a fallback, a working han
       problem: /captureContent "yes"/,
     },
     { name: 'env: 42', options: (c) => ({ endpoint: c, env: 42 }), problem: /env 42/ },
+    {
+      name: 'a non-string environment value',
+      options: (c) => ({ endpoint: c, env: { OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: 7 } }),
+      problem: /env\.OTEL_EXPORTER_OTLP_LOGS_ENDPOINT 7 is not a string/,
+    },
   ];
 
   for (const c of cases) {

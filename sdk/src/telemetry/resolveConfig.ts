@@ -63,8 +63,15 @@ export function resolveConfig(rawOptions: unknown, processEnv: Env): ResolvedCon
 
   let env: Env = processEnv;
   if (o.env !== undefined) {
-    if (isRecord(o.env)) env = o.env as Env;
-    else problems.push(`env ${show(o.env)} is not an object; reading process.env`);
+    if (isRecord(o.env)) {
+      // Only strings are environment values; anything else is named and left out.
+      const strings: Record<string, string> = {};
+      for (const [k, v] of Object.entries(o.env)) {
+        if (typeof v === 'string') strings[k] = v;
+        else if (v !== undefined) problems.push(`env.${k} ${show(v)} is not a string; ignored`);
+      }
+      env = strings;
+    } else problems.push(`env ${show(o.env)} is not an object; reading process.env`);
   }
 
   let onWarning: (message: string) => void = (m) => console.warn(m);
