@@ -1,3 +1,6 @@
+import { spawn } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { ExportResult } from '@opentelemetry/core';
 import OpenAI from 'openai';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -7,6 +10,9 @@ import type { TelemetryOptions } from '../src/telemetry/options.js';
 import { resolveConfig } from '../src/telemetry/resolveConfig.js';
 import { startFakeProvider } from '../src/testing/index.js';
 import { type OtlpReceiver, startOtlpReceiver } from './support/otlpReceiver.js';
+
+/** The built SDK (`npm test` builds first), for tests that run a service as its own process. */
+const SDK_DIST = new URL('../dist/index.js', import.meta.url).href;
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -289,4 +295,55 @@ describe('shutdown() with a hanging collector is bounded (issue 15 #10)', () => 
     await t.shutdown();
     expect(t.stats().logsUnsent).toBe(5);
   }, 20_000);
+
+  it('closes abandoned requests: a process whose collector hangs exits right after shutdown()', async () => {
+    let open = 0;
+    let connections = 0;
+    const hang = createServer(() => {}); // accepts requests, never answers
+    hang.on('connection', (socket) => {
+      open++;
+      connections++;
+      socket.once('close', () => open--);
+    });
+    await new Promise<void>((resolve) => hang.listen(0, '127.0.0.1', resolve));
+    cleanups.push(
+      () =>
+        new Promise<void>((resolve) => {
+          hang.closeAllConnections();
+          hang.close(() => resolve());
+        }),
+    );
+    // A service process (the built SDK): exports hang for up to a minute; it shuts down when told.
+    const script = `
+      import { recordLLMUsage, startTelemetry } from ${JSON.stringify(SDK_DIST)};
+      const t = startTelemetry({ endpoint: process.argv[1], env: {}, scheduledDelayMillis: 0,
+        exportTimeoutMillis: 60000, shutdownTimeoutMillis: 300, onWarning: () => {} });
+      recordLLMUsage({ provider: 'openai', model: 'gpt-4o-mini', inputTokens: 1, outputTokens: 1 });
+      process.stdin.once('data', async () => {
+        process.stdin.destroy();
+        await t.shutdown();
+        process.stdout.write(JSON.stringify(t.stats()));
+      });`;
+    const child = spawn(
+      process.execPath,
+      ['--input-type=module', '-e', script, `http://127.0.0.1:${(hang.address() as AddressInfo).port}`],
+      { stdio: ['pipe', 'pipe', 'inherit'] },
+    );
+    cleanups.push(async () => {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    });
+    let out = '';
+    child.stdout?.on('data', (b: Buffer) => {
+      out += b.toString();
+    });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    for (let i = 0; i < 2000 && open < 2 && child.exitCode === null; i++)
+      await new Promise((r) => setTimeout(r, 10));
+    expect(open).toBe(2); // one hanging request per signal
+    child.stdin?.write('go\n');
+    // The export timeout is a minute; the test's 30 s timeout bounds this wait.
+    expect(await exited).toBe(0);
+    expect(JSON.parse(out)).toMatchObject({ logsUnsent: 1, spansUnsent: 1, logsFailed: 0 });
+    expect(connections).toBe(2); // no retry reconnected after shutdown
+  }, 30_000);
 });

@@ -10,6 +10,7 @@ import { BasicTracerProvider, type ReadableSpan } from '@opentelemetry/sdk-trace
 import { SDK_SCOPE_NAME } from '../contract.js';
 import { createUsagePricer } from '../record/price.js';
 import { BoundedBatchQueue, beforeDeadline, type QueueListener } from './boundedBatchQueue.js';
+import { closableAgents } from './closableAgents.js';
 import { type Env, resourceAttributesFor, type TelemetryOptions } from './options.js';
 import { QueuedLogRecordProcessor, QueuedSpanProcessor } from './processors.js';
 import { type ResolvedConfig, resolveConfig } from './resolveConfig.js';
@@ -114,11 +115,14 @@ function start(config: ResolvedConfig): TelemetryHandle {
     },
   });
 
+  const agents = closableAgents();
+  const httpAgentOptions = agents.factory;
   const logQueue = new BoundedBatchQueue<SdkLogRecord>(
     new OTLPLogExporter({
       url: endpoints.logsUrl,
       headers: config.logsHeaders,
       timeoutMillis: limits.exportTimeoutMillis,
+      httpAgentOptions,
     }),
     limits,
     listener('logs'),
@@ -128,6 +132,7 @@ function start(config: ResolvedConfig): TelemetryHandle {
       url: endpoints.tracesUrl,
       headers: config.tracesHeaders,
       timeoutMillis: limits.exportTimeoutMillis,
+      httpAgentOptions,
     }),
     limits,
     listener('spans'),
@@ -184,6 +189,7 @@ function start(config: ResolvedConfig): TelemetryHandle {
         // The queues own the deadline; the providers' shutdown then finds them already shut down.
         await Promise.all([logQueue.shutdown(deadline), spanQueue.shutdown(deadline)]);
         await beforeDeadline(Promise.all([tracerProvider.shutdown(), loggerProvider.shutdown()]), deadline);
+        agents.closeAll();
       })().catch(() => {
         s.internalErrors++;
       });
