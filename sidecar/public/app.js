@@ -53,7 +53,7 @@ function table(rows, columns) {
     .map((r) => {
       const cells = columns.map((c) => `<td class="${c.num ? 'num' : ''}">${c.value(r)}</td>`).join('');
       const width = max > 0 ? Math.max(1, Math.round((Number(r.cost_usd) / max) * 100)) : 0;
-      return `<tr>${cells}<td style="width:30%"><div class="bar" style="width:${width}%"></div></td></tr>`;
+      return `<tr>${cells}<td class="bar-cell"><div class="bar" data-width="${width}"></div></td></tr>`;
     })
     .join('');
   return `<table><thead><tr>${head}<th></th></tr></thead><tbody>${body}</tbody></table>`;
@@ -61,12 +61,18 @@ function table(rows, columns) {
 
 const escapeHtml = (s) => String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
+// The page's Content-Security-Policy forbids inline style attributes; bar widths are set through the DOM.
+function sizeBars(root) {
+  for (const bar of root.querySelectorAll('.bar[data-width]')) bar.style.width = `${bar.dataset.width}%`;
+}
+
 function breakdown(id, key, rows) {
   $(id).innerHTML = table(rows.slice(0, 10), [
     { label: key, value: (r) => escapeHtml(r[key] === '' ? '(none)' : r[key]) },
     { label: 'requests', num: true, value: (r) => intFmt(r.requests) },
     { label: 'cost', num: true, value: (r) => costText(r) },
   ]);
+  sizeBars($(id));
 }
 
 function hourlyChart(hours) {

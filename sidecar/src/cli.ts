@@ -58,5 +58,14 @@ export async function main(argv: string[]): Promise<number> {
   return command.run(argv.slice(twoWord ? 2 : 1));
 }
 
-const exitCode = await main(process.argv.slice(2));
-process.exitCode = exitCode;
+/** Any error a command did not turn into a message is still one line and exit code 2, never a stack trace. */
+async function runCli(argv: string[]): Promise<number> {
+  try {
+    return await main(argv);
+  } catch (err) {
+    process.stderr.write(`spendline: ${err instanceof Error ? err.message : String(err)}\n`);
+    return 2;
+  }
+}
+
+process.exitCode = await runCli(process.argv.slice(2));

@@ -14,7 +14,7 @@ import { type LedgerDb, openLedgerDb } from './ledger/openLedger.js';
 import { createSidecarMetrics } from './metrics.js';
 import { FirstIncrementHold } from './pipeline/committedMetrics.js';
 import { startIngestLoop } from './pipeline/ingestLoop.js';
-import { createApp, isLoopbackHost } from './server/app.js';
+import { createApp } from './server/app.js';
 
 export type { SidecarConfig } from './config.js';
 export { parseSidecarArgs } from './config.js';
@@ -52,12 +52,11 @@ export async function startSidecar(config: SidecarConfig): Promise<RunningSideca
   void ingest.ready.then(() => {
     ready = true;
   });
-  const { app, api } = createApp({
+  const { app, api, bind, seal } = createApp({
     registry: metrics.registry,
     onScrape: () => metrics.hold.beginScrape(),
     isReady: () => ready,
     apiToken: config.apiToken,
-    loopbackOnly: isLoopbackHost(config.listen.host),
     publicDir: config.publicDir ?? DEFAULT_PUBLIC_DIR,
   });
   const extensions: SidecarExtension[] = config.extensions ?? EXTENSIONS;
@@ -74,6 +73,7 @@ export async function startSidecar(config: SidecarConfig): Promise<RunningSideca
     db.close();
     throw err;
   }
+  bind(server.address() as AddressInfo);
   try {
     for (const ext of extensions) {
       await ext.start({
@@ -90,6 +90,7 @@ export async function startSidecar(config: SidecarConfig): Promise<RunningSideca
       });
       started.push(ext);
     }
+    seal();
   } catch (err) {
     await ingest.stop();
     server.close();

@@ -112,6 +112,14 @@ function importText(name: string, text: string) {
   return r;
 }
 
+function importRefused(name: string, text: string) {
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  const r = importBillingFile(db, path, 1_800_000_000_000);
+  if (r.ok) throw new Error('expected the file to be refused');
+  return r;
+}
+
 function billed() {
   return db
     .prepare(
@@ -123,7 +131,7 @@ function billed() {
 describe('billing import: cloud billing exports and generic JSONL (exact USD per UTC day)', () => {
   it('GCP billing export CSV: net of negative credits, other services ignored', () => {
     const r = importText('gcp.csv', GCP_CSV);
-    expect([r.format, r.accepted, r.rejected, r.ignored]).toEqual(['gcp_billing_export_csv', 2, 0, 1]);
+    expect([r.format, r.accepted, r.ignored]).toEqual(['gcp_billing_export_csv', 2, 1]);
     expect(billed()).toEqual([
       {
         provider: 'gcp.vertex_ai',
@@ -137,7 +145,7 @@ describe('billing import: cloud billing exports and generic JSONL (exact USD per
 
   it('GCP billing export JSONL: credits[] summed, UTC day of usage_start_time', () => {
     const r = importText('gcp.jsonl', GCP_JSONL);
-    expect([r.format, r.accepted, r.rejected]).toEqual(['gcp_billing_export_jsonl', 3, 0]);
+    expect([r.format, r.accepted]).toEqual(['gcp_billing_export_jsonl', 3]);
     expect(billed()).toEqual([
       {
         provider: 'gcp.vertex_ai',
@@ -151,7 +159,7 @@ describe('billing import: cloud billing exports and generic JSONL (exact USD per
 
   it('GCP cost table CSV: "," in numbers, credit rows negative, Total row ignored', () => {
     const r = importText('cost-table.csv', GCP_COST_TABLE);
-    expect([r.format, r.accepted, r.rejected, r.ignored]).toEqual(['gcp_cost_table_csv', 3, 0, 1]);
+    expect([r.format, r.accepted, r.ignored]).toEqual(['gcp_cost_table_csv', 3, 1]);
     expect(billed()).toEqual([
       {
         provider: 'gcp.vertex_ai',
@@ -164,26 +172,33 @@ describe('billing import: cloud billing exports and generic JSONL (exact USD per
   });
 
   it('AWS CUR 2.0: Bedrock lines by product family (Marketplace codes too); month-long lines rejected', () => {
-    const r = importText('cur.csv', AWS_CUR);
-    expect([r.format, r.accepted, r.rejected, r.ignored]).toEqual(['aws_cur2_csv', 4, 1, 1]);
-    expect(r.rejections).toEqual([
+    const bad = importRefused('cur-monthly.csv', AWS_CUR);
+    expect(bad.rejections).toEqual([
       {
         location: 'line 7',
         reason: 'usage period spans more than one UTC day (export CUR with hourly or daily granularity)',
       },
     ]);
+    expect(billed()).toEqual([]);
+    const r = importText('cur.csv', AWS_CUR.split('\n').slice(0, -1).join('\n'));
+    expect([r.format, r.accepted, r.ignored]).toEqual(['aws_cur2_csv', 4, 1]);
     expect(billed()).toEqual([
       { provider: 'aws.bedrock', day: '2026-09-01', source: 'aws.cur2', nano: 5_589_000_000, tokens: 0 },
     ]);
   });
 
   it('Azure cost export: MM/DD/YYYY dates, OpenAI meters only, non-USD and bad dates rejected by line', () => {
-    const r = importText('azure.csv', AZURE_CSV);
-    expect([r.format, r.accepted, r.rejected, r.ignored]).toEqual(['azure_cost_csv', 2, 2, 1]);
-    expect(r.rejections).toEqual([
-      { location: 'line 5', reason: 'currency "EUR" is not USD' },
+    const bad = importRefused('azure-bad.csv', AZURE_CSV);
+    expect(bad.rejections).toEqual([
+      {
+        location: 'line 5',
+        reason: 'currency "EUR" is not USD: only USD exports are imported (no conversion is guessed)',
+      },
       { location: 'line 6', reason: 'Date: not a calendar date: 2026-13-45' },
     ]);
+    expect(billed()).toEqual([]);
+    const r = importText('azure.csv', AZURE_CSV.split('\r\n').slice(0, 4).join('\r\n'));
+    expect([r.format, r.accepted, r.ignored]).toEqual(['azure_cost_csv', 2, 1]);
     expect(billed()).toEqual([
       {
         provider: 'azure.ai.openai',
@@ -195,8 +210,8 @@ describe('billing import: cloud billing exports and generic JSONL (exact USD per
     ]);
   });
 
-  it('generic JSONL: good rows count, bad rows are rejected with their line and reason', () => {
-    const text = [
+  it('generic JSONL: bad rows are listed with their line and reason and refuse the file; a clean file imports', () => {
+    const rows = [
       '{"date":"2026-09-01","provider":"openrouter","tokens_total":1200,"cost_usd":0.1,"usage_type":"llm","source":"openrouter.activity"}',
       '{"date":"2026-09-01","provider":"openrouter","tokens_total":800,"cost_usd":"0.2","usage_type":"llm","source":"openrouter.activity"}',
       '',
@@ -204,14 +219,17 @@ describe('billing import: cloud billing exports and generic JSONL (exact USD per
       'not json',
       '{"date":"2026-02-30","provider":"openrouter","cost_usd":1,"source":"openrouter.activity"}',
       '{"date":"2026-09-02T23:59:59Z","provider":"mistral_ai","tokens_total":5,"cost_usd":1e-9}',
-    ].join('\n');
-    const r = importText('generic.jsonl', text);
-    expect([r.format, r.accepted, r.rejected]).toEqual(['generic_jsonl', 3, 3]);
-    expect(r.rejections).toEqual([
+    ];
+    const bad = importRefused('generic-bad.jsonl', rows.join('\n'));
+    expect(bad.rejections).toEqual([
       { location: 'line 4', reason: 'cost_usd: not a decimal number: "abc"' },
       { location: 'line 5', reason: 'not valid JSON' },
       { location: 'line 6', reason: 'date: not a calendar date: 2026-02-30' },
     ]);
+    expect(billed()).toEqual([]);
+    expect(db.prepare('SELECT count(*) AS n FROM billing_file').get()).toEqual({ n: 0 });
+    const r = importText('generic.jsonl', [rows[0], rows[1], rows[2], rows[6]].join('\n'));
+    expect([r.format, r.accepted]).toEqual(['generic_jsonl', 3]);
     // 0.1 + 0.2 summed exactly (no float drift).
     expect(billed()).toEqual([
       { provider: 'mistral_ai', day: '2026-09-02', source: 'jsonl', nano: 1, tokens: 5 },
@@ -223,8 +241,6 @@ describe('billing import: cloud billing exports and generic JSONL (exact USD per
         tokens: 2000,
       },
     ]);
-    const stored = db.prepare('SELECT location, reason FROM billing_rejection ORDER BY rowid').all();
-    expect(stored).toHaveLength(3);
   });
 
   it('CSV reader: quoted commas, "" escapes, multi-line fields, CRLF; records keep the line they start on', () => {

@@ -101,6 +101,14 @@ function importText(name: string, text: string) {
   return r;
 }
 
+function importRefused(name: string, text: string) {
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  const r = importBillingFile(db, path, 1_800_000_000_000);
+  if (r.ok) throw new Error('expected the file to be refused');
+  return r;
+}
+
 function billed() {
   return db
     .prepare(
@@ -112,7 +120,7 @@ function billed() {
 describe('billing import: provider cost APIs (exact USD per UTC day)', () => {
   it('OpenAI costs page: dollars as number or string; an empty bucket is a billed $0 day', () => {
     const r = importText('costs.json', OPENAI_PAGE);
-    expect([r.format, r.accepted, r.rejected]).toEqual(['openai_costs', 3, 0]);
+    expect([r.format, r.accepted]).toEqual(['openai_costs', 3]);
     expect(billed()).toEqual([
       {
         provider: 'openai',
@@ -127,7 +135,7 @@ describe('billing import: provider cost APIs (exact USD per UTC day)', () => {
 
   it('Anthropic cost report: amount is a decimal string in cents (636.4 cents = $6.364)', () => {
     const r = importText('anthropic.json', ANTHROPIC_REPORT);
-    expect([r.format, r.accepted, r.rejected]).toEqual(['anthropic_cost_report', 5, 0]);
+    expect([r.format, r.accepted]).toEqual(['anthropic_cost_report', 5]);
     expect(billed()).toEqual([
       {
         provider: 'anthropic',
@@ -151,16 +159,21 @@ describe('billing import: provider cost APIs (exact USD per UTC day)', () => {
       completion_tokens: 71,
       reasoning_tokens: 0,
     });
-    const r = importText(
-      'or.json',
+    const bad = importRefused(
+      'or-bad.json',
       JSON.stringify(
         { data: [row('2026-09-01', 0.0041), row('2026-09-01', '0.0009', 5), row('2026-09-01', 'n/a')] },
         null,
         2,
       ),
     );
-    expect([r.format, r.accepted, r.rejected]).toEqual(['openrouter_activity', 2, 1]);
-    expect(r.rejections).toEqual([{ location: 'data[2]', reason: 'usage: not a decimal number: "n/a"' }]);
+    expect(bad.rejections).toEqual([{ location: 'data[2]', reason: 'usage: not a decimal number: "n/a"' }]);
+    expect(billed()).toEqual([]); // all-or-nothing: the good rows of a refused file are not written either
+    const r = importText(
+      'or.json',
+      JSON.stringify({ data: [row('2026-09-01', 0.0041), row('2026-09-01', '0.0009', 5)] }, null, 2),
+    );
+    expect([r.format, r.accepted]).toEqual(['openrouter_activity', 2]);
     expect(billed()).toEqual([
       {
         provider: 'openrouter',

@@ -94,7 +94,7 @@ describe('billing re-imports', () => {
     }
   });
 
-  it('spendline billing import: reports rejected rows as file:line and exits 1, good rows still stored', async () => {
+  it('spendline billing import: reports rejected rows as file:line, exits 1 and writes nothing of that file', async () => {
     const stateDir = join(dir, 'state');
     const path = write(
       'cli.jsonl',
@@ -113,13 +113,14 @@ describe('billing re-imports', () => {
       e.mockRestore();
     }
     expect(code).toBe(1);
-    expect(out.join('')).toContain('generic_jsonl: 1 rows accepted, 1 rejected');
-    expect(err.join('')).toBe(`${path}:2: rejected: cost_usd: expected an amount, got undefined\n`);
+    expect(out.join('')).toBe('');
+    expect(err.join('')).toBe(
+      `${path}:2: rejected: cost_usd: expected an amount, got undefined\n` +
+        `${path}: not imported: generic_jsonl: 1 row(s) rejected, so nothing from this file is imported (all-or-nothing per file); fix or remove them and import again\n`,
+    );
     const ledger = openLedgerDb(ledgerPath(stateDir));
     try {
-      expect(ledger.prepare('SELECT cost_nano_usd AS n FROM billing_daily').get()).toEqual({
-        n: 2_500_000_000,
-      });
+      expect(ledger.prepare('SELECT count(*) AS n FROM billing_daily').get()).toEqual({ n: 0 });
     } finally {
       ledger.close();
     }

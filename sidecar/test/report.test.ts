@@ -211,7 +211,7 @@ describe('spendline report', () => {
       err: 'spendline: --by must be one of provider, model, service, feature, user, task, tenant, day; got "colour"\n',
     });
     expect((await report(['--days-back', '0'])).err).toBe(
-      'spendline: --days-back must be a positive integer, got "0"\n',
+      'spendline: --days-back must be an integer 1..3660, got "0"\n',
     );
   });
 });

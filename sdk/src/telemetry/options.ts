@@ -31,6 +31,8 @@ export interface TelemetryOptions {
   scheduledDelayMillis?: number;
   /** Per-request export timeout (retries included). Default 10000 ms. */
   exportTimeoutMillis?: number;
+  /** Longest `shutdown()` waits for queued and in-flight exports; what is still unsent then is counted as unsent. Default 5000 ms. */
+  shutdownTimeoutMillis?: number;
   /** Receives the (rate-limited) warning about failed or dropped exports. Default: `console.warn`. */
   onWarning?: (message: string) => void;
   /** At most one warning per this many ms. Default 60000. */
@@ -49,6 +51,9 @@ export interface ResolvedEndpoints {
 }
 
 const DEFAULT_BASE = 'http://localhost:4318';
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+
 const SIGNAL_SUFFIX = /\/v1\/(logs|traces)\/?$/;
 
 function nonEmpty(v: string | undefined): string | undefined {
@@ -59,23 +64,6 @@ function nonEmpty(v: string | undefined): string | undefined {
 /** A base URL; a value already ending in `/v1/logs` or `/v1/traces` means its base. */
 export function baseUrlOf(value: string): string {
   return value.replace(SIGNAL_SUFFIX, '').replace(/\/+$/, '');
-}
-
-/**
- * Endpoint precedence (design.md): per-signal `OTEL_EXPORTER_OTLP_{LOGS,TRACES}_ENDPOINT` (used as is),
- * then `OTEL_EXPORTER_OTLP_ENDPOINT`, then `OTLP_ENDPOINT`, then the `endpoint` option, then localhost:4318.
- */
-export function resolveEndpoints(env: Env, endpointOption?: string): ResolvedEndpoints {
-  const base = baseUrlOf(
-    nonEmpty(env.OTEL_EXPORTER_OTLP_ENDPOINT) ??
-      nonEmpty(env.OTLP_ENDPOINT) ??
-      nonEmpty(endpointOption) ??
-      DEFAULT_BASE,
-  );
-  return {
-    logsUrl: nonEmpty(env.OTEL_EXPORTER_OTLP_LOGS_ENDPOINT) ?? `${base}/v1/logs`,
-    tracesUrl: nonEmpty(env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) ?? `${base}/v1/traces`,
-  };
 }
 
 /** Parses the W3C-baggage-like `k=v,k2=v2` lists of OTEL_EXPORTER_OTLP_HEADERS / OTEL_RESOURCE_ATTRIBUTES. */
@@ -100,18 +88,6 @@ function safeDecode(s: string): string {
   }
 }
 
-export function headersFor(
-  env: Env,
-  signal: 'LOGS' | 'TRACES',
-  option?: Record<string, string>,
-): Record<string, string> {
-  return {
-    ...option,
-    ...parseKeyValueList(env.OTEL_EXPORTER_OTLP_HEADERS),
-    ...parseKeyValueList(env[`OTEL_EXPORTER_OTLP_${signal}_HEADERS`]),
-  };
-}
-
 export function isTrue(v: string | undefined): boolean {
   return v?.trim().toLowerCase() === 'true';
 }
@@ -128,4 +104,112 @@ export function resourceAttributesFor(env: Env, o: TelemetryOptions): Record<str
   if (attrs[RESOURCE_ATTR.serviceName] === undefined)
     attrs[RESOURCE_ATTR.serviceName] = 'unknown_service:node';
   return attrs;
+}
+
+export function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** A refused value as shown in a warning: short, and without URL credentials (`//user:pass@`). */
+export function show(v: unknown): string {
+  if (typeof v === 'string') {
+    const t = v.replace(/\/\/[^/@\s]*@/g, '//***@');
+    return JSON.stringify(t.length > 80 ? `${t.slice(0, 80)}…` : t);
+  }
+  if (typeof v === 'number' || typeof v === 'boolean' || v === null || v === undefined) return String(v);
+  return typeof v;
+}
+
+/** A usable OTLP/HTTP URL, or the reason it is not one. */
+export function checkUrl(value: string): { ok: true } | { ok: false; reason: string } {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return { ok: false, reason: 'not an absolute URL with a port in 1-65535' };
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    return { ok: false, reason: `a ${url.protocol} URL, not http: or https:` };
+  if (url.port === '0') return { ok: false, reason: 'a URL with port 0' };
+  return { ok: true };
+}
+
+/**
+ * Endpoint precedence (design.md): per-signal `OTEL_EXPORTER_OTLP_{LOGS,TRACES}_ENDPOINT` (used as is),
+ * then `OTEL_EXPORTER_OTLP_ENDPOINT`, then `OTLP_ENDPOINT`, then the `endpoint` option, then localhost:4318.
+ * A source whose value is not a usable http(s) URL is skipped and named in `problems`, so a typo in
+ * one falls back to the next source instead of crashing the service.
+ */
+export function resolveEndpoints(
+  env: Env,
+  endpointOption?: unknown,
+  problems: string[] = [],
+): ResolvedEndpoints {
+  const candidates: [string, unknown][] = [
+    ['OTEL_EXPORTER_OTLP_ENDPOINT', env.OTEL_EXPORTER_OTLP_ENDPOINT],
+    ['OTLP_ENDPOINT', env.OTLP_ENDPOINT],
+    ['endpoint option', endpointOption],
+  ];
+  let base = DEFAULT_BASE;
+  for (const [name, raw] of candidates) {
+    if (raw === undefined) continue;
+    if (typeof raw !== 'string') {
+      problems.push(`${name} ${show(raw)} is not a string; ignored`);
+      continue;
+    }
+    if (!raw.trim()) continue;
+    const candidate = baseUrlOf(raw.trim());
+    const check = checkUrl(`${candidate}/v1/logs`);
+    if (check.ok) {
+      base = candidate;
+      break;
+    }
+    problems.push(`${name} ${show(raw)} is ${check.reason}; ignored`);
+  }
+  const perSignal = (name: string): string | undefined => {
+    const raw = env[name]?.trim();
+    if (!raw) return undefined;
+    const check = checkUrl(raw);
+    if (check.ok) return raw;
+    problems.push(`${name} ${show(raw)} is ${check.reason}; ignored`);
+    return undefined;
+  };
+  return {
+    logsUrl: perSignal('OTEL_EXPORTER_OTLP_LOGS_ENDPOINT') ?? `${base}/v1/logs`,
+    tracesUrl: perSignal('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT') ?? `${base}/v1/traces`,
+  };
+}
+
+/** Option headers, then `OTEL_EXPORTER_OTLP_HEADERS`, then the per-signal variable; invalid entries dropped. */
+export function headersFor(
+  env: Env,
+  signal: 'LOGS' | 'TRACES',
+  option: unknown,
+  problems: string[],
+): Record<string, string> {
+  const out: Record<string, string> = {};
+  // Problems are reported from the LOGS pass only, so each bad entry is named once.
+  const report = (m: string): void => {
+    if (signal === 'LOGS') problems.push(m);
+  };
+  const add = (source: string, entries: Record<string, unknown>): void => {
+    for (const [k, v] of Object.entries(entries)) {
+      if (typeof v !== 'string' || !HEADER_NAME.test(k) || !HEADER_VALUE.test(v))
+        report(`${source} header ${show(k)} is not a valid HTTP header name and string value; ignored`);
+      else out[k] = v;
+    }
+  };
+  if (option !== undefined) {
+    if (isRecord(option)) add('headers option', option);
+    else report(`headers (a ${typeof option}) is not an object; ignored`);
+  }
+  add('OTEL_EXPORTER_OTLP_HEADERS', parseKeyValueList(env.OTEL_EXPORTER_OTLP_HEADERS));
+  const perSignal = `OTEL_EXPORTER_OTLP_${signal}_HEADERS`;
+  const entries = parseKeyValueList(env[perSignal]);
+  for (const [k, v] of Object.entries(entries)) {
+    if (!HEADER_NAME.test(k) || !HEADER_VALUE.test(v))
+      problems.push(`${perSignal} header ${show(k)} is not a valid HTTP header; ignored`);
+    else out[k] = v;
+  }
+  return out;
 }

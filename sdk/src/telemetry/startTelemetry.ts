@@ -9,16 +9,11 @@ import { LoggerProvider, type SdkLogRecord } from '@opentelemetry/sdk-logs';
 import { BasicTracerProvider, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { SDK_SCOPE_NAME } from '../contract.js';
 import { createUsagePricer } from '../record/price.js';
-import { BoundedBatchQueue, type QueueLimits } from './boundedBatchQueue.js';
-import {
-  type Env,
-  headersFor,
-  isTrue,
-  resolveEndpoints,
-  resourceAttributesFor,
-  type TelemetryOptions,
-} from './options.js';
+import { BoundedBatchQueue, beforeDeadline, type QueueListener } from './boundedBatchQueue.js';
+import { closableAgents } from './closableAgents.js';
+import { type Env, resourceAttributesFor, type TelemetryOptions } from './options.js';
 import { QueuedLogRecordProcessor, QueuedSpanProcessor } from './processors.js';
+import { type ResolvedConfig, resolveConfig } from './resolveConfig.js';
 import { activeRuntime, setActiveRuntime, type TelemetryRuntime } from './runtime.js';
 import { emptyStats, StatsKeeper, type TelemetryStats } from './stats.js';
 
@@ -26,22 +21,28 @@ const SDK_VERSION = '0.1.0';
 
 /** What {@link startTelemetry} returns. `shutdown()` flushes first. */
 export interface TelemetryHandle {
-  /** True when `SPENDLINE_DISABLED=true` or `disabled: true` made the SDK a no-op. */
+  /** True when `SPENDLINE_DISABLED=true`, `disabled: true`, or a failure to start made the SDK a no-op. */
   readonly disabled: boolean;
   /** Where logs and traces go (after environment precedence). */
   readonly endpoints: { logsUrl: string; tracesUrl: string } | undefined;
+  /** Options and variables that were refused (each named, with what is used instead); also warned once. */
+  readonly configProblems: readonly string[];
   /** Finishes pending records and exports everything queued. Never rejects. */
   forceFlush(): Promise<void>;
-  /** Flushes, then stops exporting; later calls are no-ops. Never rejects. */
+  /**
+   * Flushes, then stops exporting; later calls are no-ops. Never rejects, and resolves within
+   * `shutdownTimeoutMillis` (default 5 s): records still unsent then are counted in `stats()`.
+   */
   shutdown(): Promise<void>;
   /** A copy of the SDK's own counters. */
   stats(): TelemetryStats;
 }
 
-function disabledHandle(): TelemetryHandle {
+function disabledHandle(configProblems: readonly string[]): TelemetryHandle {
   return {
     disabled: true,
     endpoints: undefined,
+    configProblems,
     forceFlush: async () => {},
     shutdown: async () => {},
     stats: emptyStats,
@@ -52,68 +53,89 @@ function disabledHandle(): TelemetryHandle {
  * Starts exporting usage records over OTLP/HTTP (JSON) and makes this instance the one that
  * `recordLLMUsage` and instrumented clients emit through. Builds its own logger and tracer
  * providers; registers nothing global unless `registerGlobal: true`.
+ *
+ * Never throws: an invalid option or variable is warned about once and replaced by its default
+ * (or the next endpoint source); if starting fails anyway, the SDK is disabled with a warning.
  */
 export function startTelemetry(options: TelemetryOptions = {}): TelemetryHandle {
-  const env: Env = options.env ?? process.env;
-  if (options.disabled || isTrue(env.SPENDLINE_DISABLED)) return disabledHandle();
+  let config: ResolvedConfig | undefined;
+  try {
+    config = resolveConfig(options, process.env);
+    if (config.problems.length > 0) {
+      warnOnce(
+        config.onWarning,
+        `@spendline/sdk: invalid configuration, falling back: ${config.problems.join('; ')}.`,
+      );
+    }
+    if (config.disabled) return disabledHandle(config.problems);
+    return start(config);
+  } catch (err) {
+    const problems = [
+      ...(config?.problems ?? []),
+      `start failed: ${err instanceof Error ? err.message : String(err)}`,
+    ];
+    warnOnce(
+      config?.onWarning ?? ((m) => console.warn(m)),
+      `@spendline/sdk: could not start (${problems[problems.length - 1]}); telemetry is disabled, instrumented calls work unrecorded.`,
+    );
+    return disabledHandle(problems);
+  }
+}
 
-  const stats = new StatsKeeper(
-    options.onWarning ?? ((m) => console.warn(m)),
-    options.warningIntervalMillis ?? 60_000,
-  );
-  const endpoints = resolveEndpoints(env, options.endpoint);
-  const resource = resourceFromAttributes(resourceAttributesFor(env, options));
-  const limits: QueueLimits = {
-    maxQueueSize: options.maxQueueSize ?? 2048,
-    maxExportBatchSize: Math.min(options.maxExportBatchSize ?? 512, options.maxQueueSize ?? 2048),
-    scheduledDelayMillis: options.scheduledDelayMillis ?? 1000,
-    exportTimeoutMillis: options.exportTimeoutMillis ?? 10_000,
-  };
+function warnOnce(warn: (message: string) => void, message: string): void {
+  try {
+    warn(message);
+  } catch {
+    // A throwing warning sink must not stop the host from starting.
+  }
+}
+
+function start(config: ResolvedConfig): TelemetryHandle {
+  const env: Env = config.env;
+  const stats = new StatsKeeper(config.onWarning, config.warningIntervalMillis);
+  const { endpoints, limits } = config;
+  const resource = resourceFromAttributes(resourceAttributesFor(env, config.resource));
   const s = stats.s;
+  const listener = (signal: 'logs' | 'spans'): QueueListener => ({
+    exported: (n) => {
+      s[`${signal}Exported`] += n;
+    },
+    failed: (n) => {
+      s[`${signal}Failed`] += n;
+      s.exportFailures++;
+      stats.lost();
+    },
+    dropped: (n) => {
+      s[`${signal}Dropped`] += n;
+      stats.lost();
+    },
+    unsent: (n) => {
+      s[`${signal}Unsent`] += n;
+      stats.lost();
+    },
+  });
 
+  const agents = closableAgents();
+  const httpAgentOptions = agents.factory;
   const logQueue = new BoundedBatchQueue<SdkLogRecord>(
     new OTLPLogExporter({
       url: endpoints.logsUrl,
-      headers: headersFor(env, 'LOGS', options.headers),
+      headers: config.logsHeaders,
       timeoutMillis: limits.exportTimeoutMillis,
+      httpAgentOptions,
     }),
     limits,
-    {
-      exported: (n) => {
-        s.logsExported += n;
-      },
-      failed: (n) => {
-        s.logsFailed += n;
-        s.exportFailures++;
-        stats.lost();
-      },
-      dropped: (n) => {
-        s.logsDropped += n;
-        stats.lost();
-      },
-    },
+    listener('logs'),
   );
   const spanQueue = new BoundedBatchQueue<ReadableSpan>(
     new OTLPTraceExporter({
       url: endpoints.tracesUrl,
-      headers: headersFor(env, 'TRACES', options.headers),
+      headers: config.tracesHeaders,
       timeoutMillis: limits.exportTimeoutMillis,
+      httpAgentOptions,
     }),
     limits,
-    {
-      exported: (n) => {
-        s.spansExported += n;
-      },
-      failed: (n) => {
-        s.spansFailed += n;
-        s.exportFailures++;
-        stats.lost();
-      },
-      dropped: (n) => {
-        s.spansDropped += n;
-        stats.lost();
-      },
-    },
+    listener('spans'),
   );
   const loggerProvider = new LoggerProvider({
     resource,
@@ -124,7 +146,7 @@ export function startTelemetry(options: TelemetryOptions = {}): TelemetryHandle 
     spanProcessors: [new QueuedSpanProcessor(spanQueue)],
   });
 
-  if (options.registerGlobal) {
+  if (config.registerGlobal) {
     context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
     propagation.setGlobalPropagator(new W3CTraceContextPropagator());
     trace.setGlobalTracerProvider(tracerProvider);
@@ -135,10 +157,10 @@ export function startTelemetry(options: TelemetryOptions = {}): TelemetryHandle 
     tracer: tracerProvider.getTracer(SDK_SCOPE_NAME, SDK_VERSION),
     logger: loggerProvider.getLogger(SDK_SCOPE_NAME, SDK_VERSION),
     stats,
-    captureContent: options.captureContent === true || isTrue(env.SPENDLINE_CAPTURE_CONTENT),
-    price: createUsagePricer(options.priceOverrides, (m) => {
+    captureContent: config.captureContent,
+    price: createUsagePricer(config.priceOverrides, (m) => {
       stats.s.internalErrors++;
-      (options.onWarning ?? console.warn)(m);
+      warnOnce(config.onWarning, m);
     }),
     pending: new Set(),
   };
@@ -156,17 +178,21 @@ export function startTelemetry(options: TelemetryOptions = {}): TelemetryHandle 
   return {
     disabled: false,
     endpoints,
+    configProblems: config.problems,
     forceFlush,
     shutdown: () => {
       shutdownPromise ??= (async () => {
-        await forceFlush();
+        const deadline = Date.now() + config.limits.shutdownTimeoutMillis;
+        // Records finishing later (tokenizer estimates) get the same deadline as the exports.
+        await beforeDeadline(Promise.all([...runtime.pending]), deadline);
         if (activeRuntime() === runtime) setActiveRuntime(undefined);
-        try {
-          await Promise.all([tracerProvider.shutdown(), loggerProvider.shutdown()]);
-        } catch {
-          s.internalErrors++;
-        }
-      })();
+        // The queues own the deadline; the providers' shutdown then finds them already shut down.
+        await Promise.all([logQueue.shutdown(deadline), spanQueue.shutdown(deadline)]);
+        await beforeDeadline(Promise.all([tracerProvider.shutdown(), loggerProvider.shutdown()]), deadline);
+        agents.closeAll();
+      })().catch(() => {
+        s.internalErrors++;
+      });
       return shutdownPromise;
     },
     stats: () => stats.snapshot(),

@@ -15,6 +15,9 @@ export interface TelemetryStats {
   /** Log records / spans dropped because the bounded queue was full. */
   logsDropped: number;
   spansDropped: number;
+  /** Log records / spans still queued or in flight when `shutdown()` reached its deadline. */
+  logsUnsent: number;
+  spansUnsent: number;
   /** Failed OTLP requests (batches). */
   exportFailures: number;
   /** Warnings actually printed (rate-limited). */
@@ -34,6 +37,8 @@ export function emptyStats(): TelemetryStats {
     spansFailed: 0,
     logsDropped: 0,
     spansDropped: 0,
+    logsUnsent: 0,
+    spansUnsent: 0,
     exportFailures: 0,
     warnings: 0,
     internalErrors: 0,
@@ -64,8 +69,8 @@ export class StatsKeeper {
     try {
       this.warn(
         `@spendline/sdk: telemetry export is failing; usage records are being lost ` +
-          `(failed exports: ${s.exportFailures}, logs failed/dropped: ${s.logsFailed}/${s.logsDropped}, ` +
-          `spans failed/dropped: ${s.spansFailed}/${s.spansDropped}). Further warnings suppressed for ${Math.round(this.intervalMs / 1000)}s.`,
+          `(failed exports: ${s.exportFailures}, logs failed/dropped/unsent: ${s.logsFailed}/${s.logsDropped}/${s.logsUnsent}, ` +
+          `spans failed/dropped/unsent: ${s.spansFailed}/${s.spansDropped}/${s.spansUnsent}). Further warnings suppressed for ${Math.round(this.intervalMs / 1000)}s.`,
       );
     } catch {
       this.s.internalErrors++;

@@ -4,8 +4,8 @@ import type { NextFunction, Request, Response } from 'express';
 export interface ApiAuthOptions {
   /** Bearer token from `SPENDLINE_API_TOKEN`; undefined or '' when not set. */
   token: string | undefined;
-  /** True when the server listens on a loopback address only. */
-  loopbackOnly: boolean;
+  /** True when the server is bound to a loopback address (decided from `server.address()`, not the `--listen` text). */
+  loopbackOnly: boolean | (() => boolean);
 }
 
 function sameToken(a: string, b: string): boolean {
@@ -23,7 +23,9 @@ export function requireApiToken(options: ApiAuthOptions) {
   return (req: Request, res: Response, next: NextFunction): void => {
     const token = options.token ?? '';
     if (token === '') {
-      if (options.loopbackOnly) {
+      const loopback =
+        typeof options.loopbackOnly === 'function' ? options.loopbackOnly() : options.loopbackOnly;
+      if (loopback) {
         next();
         return;
       }

@@ -3,6 +3,8 @@ import type { Budget } from '../budgets/budgetFile.js';
 import type { LedgerDb } from '../ledger/openLedger.js';
 import { buildReconciliationReport, reportToJson } from '../reconcile/dailyReport.js';
 import { lastDays } from '../reconcile/reconcileDays.js';
+import { parseTolerancePct } from '../reconcile/tolerance.js';
+import { toCsv } from '../report/csv.js';
 import { totalsToJson, usageToCsv } from '../report/formatUsage.js';
 import { FILTERS, GROUP_BY, type GroupBy, queryUsage, type UsageFilters } from '../report/queryUsage.js';
 import { budgetCheckHandler } from './budgetCheck.js';
@@ -121,16 +123,17 @@ export function createUsageApi(
   router.get('/reconciliation', (req, res) => {
     const q = unwrap(res, readQuery(req, ['days', 'tolerance', 'format']));
     if (q === undefined) return;
-    const days = q.days === undefined ? 35 : Number(q.days);
+    const days = q.days === undefined ? 35 : /^\d{1,3}$/.test(q.days) ? Number(q.days) : Number.NaN;
     if (!Number.isInteger(days) || days < 1 || days > 400) {
       badRequest(res, `"days" must be an integer 1..400; got ${JSON.stringify(q.days)}`);
       return;
     }
-    const tolerance = q.tolerance === undefined ? (options.tolerancePct ?? 5) : Number(q.tolerance);
-    if (!Number.isFinite(tolerance) || tolerance < 0) {
-      badRequest(res, `"tolerance" must be a percentage >= 0; got ${JSON.stringify(q.tolerance)}`);
+    const parsedTolerance = q.tolerance === undefined ? undefined : parseTolerancePct(q.tolerance);
+    if (parsedTolerance !== undefined && !parsedTolerance.ok) {
+      badRequest(res, `"tolerance" ${parsedTolerance.reason}`);
       return;
     }
+    const tolerance = parsedTolerance?.value ?? options.tolerancePct ?? 5;
     const format = unwrap(res, oneOf('format', q.format, FORMATS));
     if (format === undefined && q.format !== undefined) return;
     const json = reportToJson(buildReconciliationReport(db, lastDays(now(), days), tolerance));
@@ -150,11 +153,15 @@ export function createUsageApi(
         'tracked_tokens',
         'billed_tokens',
       ] as const;
-      const lines = [cols.join(','), ...json.days.map((d) => cols.map((c) => String(d[c] ?? '')).join(','))];
       res
         .type('text/csv')
         .attachment('spendline-reconciliation.csv')
-        .send(`${lines.join('\r\n')}\r\n`);
+        .send(
+          toCsv(
+            cols,
+            json.days.map((d) => cols.map((c) => d[c])),
+          ),
+        );
       return;
     }
     res.json(json);

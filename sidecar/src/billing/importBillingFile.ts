@@ -1,9 +1,7 @@
-import { createHash } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
-import { resolve } from 'node:path';
 import type { LedgerDb } from '../ledger/openLedger.js';
-import { detectAndParseExport } from './detectFormat.js';
-import type { BillingFormat, BillingRejection } from './types.js';
+import { type BillingExport, type BillingExportRefused, readBillingExport } from './readBillingExport.js';
+import { readExportOffThread } from './readExportOffThread.js';
+import type { BillingFormat } from './types.js';
 
 export interface BillingImportSummary {
   ok: true;
@@ -11,10 +9,8 @@ export interface BillingImportSummary {
   format: BillingFormat;
   /** Export rows read into billed amounts. */
   accepted: number;
-  rejected: number;
   /** Valid rows that are not AI spend (other services, totals). */
   ignored: number;
-  rejections: BillingRejection[];
   /** (provider, day, source) amounts written by this import. */
   daysWritten: number;
   /** (provider, day, source) amounts left alone because a newer export is already imported. */
@@ -22,66 +18,41 @@ export interface BillingImportSummary {
   /** True when the file's content was already imported: nothing changed. */
   unchanged: boolean;
 }
-export type BillingImportResult = BillingImportSummary | { ok: false; path: string; reason: string };
-
-function lineOf(location: string): number {
-  const m = /^line (\d+)$/.exec(location);
-  return m ? Number(m[1]) : 0;
-}
-
-interface DayTotal {
-  provider: string;
-  day: string;
-  source: string;
-  costNano: number;
-  tokens: number;
-  /** Every line of the day carried a token total. */
-  tokensReported: boolean;
-  rows: number;
-}
+/** Not imported: nothing was written; `rejections` lists every bad row when they are the reason. */
+export type BillingImportResult = BillingImportSummary | BillingExportRefused;
 
 /**
  * Imports one billing export into `billing_daily`. The file is a complete statement for each
  * (provider, UTC day, source) it mentions: its totals replace what an older export said, unless the
  * stored amount comes from a newer export (its `export_time`, else the file's mtime). Re-importing
- * identical content changes nothing. Bad rows are kept as rejections; the good rows still count.
+ * identical content changes nothing. All-or-nothing: a file with any bad row writes nothing.
  */
 export function importBillingFile(
   db: LedgerDb,
   file: string,
   nowMs: number = Date.now(),
 ): BillingImportResult {
-  const path = resolve(file);
-  let text: string;
-  let stat: { size: number; mtimeMs: number };
-  try {
-    text = readFileSync(path, 'utf8');
-    stat = statSync(path);
-  } catch (err) {
-    return { ok: false, path, reason: `cannot read: ${(err as NodeJS.ErrnoException).code ?? String(err)}` };
-  }
-  const sha = createHash('sha256').update(text).digest('hex');
-  const detected = detectAndParseExport(text);
-  if (!detected.ok) return { ok: false, path, reason: detected.reason };
-  const { parsed, format } = detected;
-  parsed.rejections.sort((a, b) => lineOf(a.location) - lineOf(b.location)); // stable: JSON paths keep their order
-  const version = Math.floor(parsed.exportTimeMs ?? stat.mtimeMs);
+  return storeBillingExport(db, readBillingExport(file), nowMs);
+}
 
-  const totals = new Map<string, DayTotal>();
-  let accepted = 0;
-  for (const line of parsed.lines) {
-    const key = `${line.provider}\u0000${line.day}\u0000${line.source}`;
-    const rows = line.rows ?? 1;
-    accepted += rows;
-    const t = totals.get(key);
-    if (t) {
-      t.costNano += line.costNano;
-      t.tokens += line.tokens;
-      t.tokensReported &&= line.tokensReported === true;
-      t.rows += rows;
-    } else totals.set(key, { ...line, tokensReported: line.tokensReported === true, rows });
-  }
+/** The same, with the file read and parsed in a worker thread (the `--billing` watcher). */
+export async function importBillingFileOffThread(
+  db: LedgerDb,
+  file: string,
+  nowMs: number = Date.now(),
+): Promise<BillingImportResult> {
+  return storeBillingExport(db, await readExportOffThread(file), nowMs);
+}
 
+/** Writes a read export in one transaction; a refused one writes nothing. */
+export function storeBillingExport(
+  db: LedgerDb,
+  read: BillingExport | BillingExportRefused,
+  nowMs: number,
+): BillingImportResult {
+  if (!read.ok) return read;
+  const { path, format, version, totals, accepted } = read;
+  const sha = read.sha256;
   const previous = db.prepare('SELECT file_sha256 FROM billing_file WHERE path = ?').get(path) as
     | { file_sha256: string }
     | undefined;
@@ -98,7 +69,7 @@ export function importBillingFile(
   let daysWritten = 0;
   let daysKeptNewer = 0;
   db.transaction(() => {
-    for (const t of totals.values()) {
+    for (const t of totals) {
       const stored = existing.get(t.provider, t.day, t.source) as
         | { export_version: number; file_sha256: string }
         | undefined;
@@ -119,26 +90,23 @@ export function importBillingFile(
       path,
       format,
       sha,
-      stat.size,
-      Math.floor(stat.mtimeMs),
+      read.sizeBytes,
+      read.mtimeMs,
       version,
       accepted,
-      parsed.rejections.length,
-      parsed.ignored,
+      0,
+      read.ignored,
       nowMs,
     );
+    // An imported file has no rejected rows (all-or-nothing); clear what an older version recorded.
     db.prepare('DELETE FROM billing_rejection WHERE path = ?').run(path);
-    const reject = db.prepare('INSERT INTO billing_rejection (path, location, reason) VALUES (?, ?, ?)');
-    for (const r of parsed.rejections) reject.run(path, r.location, r.reason);
   })();
   return {
     ok: true,
     path,
     format,
     accepted,
-    rejected: parsed.rejections.length,
-    ignored: parsed.ignored,
-    rejections: parsed.rejections,
+    ignored: read.ignored,
     daysWritten,
     daysKeptNewer,
     unchanged: previous?.file_sha256 === sha,

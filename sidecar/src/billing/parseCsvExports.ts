@@ -1,7 +1,21 @@
 import { type CsvRecord, headerIndex, parseCsv } from './csv.js';
 import { gcpProviderOf, isAzureOpenAiMeter, isBedrockLine } from './providers.js';
 import { type BilledLine, emptyParse, type ParsedExport } from './types.js';
-import { isUsd, type Parsed, parseDay, parseUsdNano, parseUtcInstantMs, utcDayOfMs } from './values.js';
+import {
+  isUsd,
+  notUsd,
+  type Parsed,
+  parseDay,
+  parseUsdNano,
+  parseUtcInstantMs,
+  utcDayOfMs,
+} from './values.js';
+
+/** CUR line item types that are credits, refunds or discounts: their cost is negative by definition. */
+function isCurCreditType(type: string | undefined): boolean {
+  const t = type?.trim() ?? '';
+  return t === 'Credit' || t === 'Refund' || t === 'SavingsPlanNegation' || t.endsWith('Discount');
+}
 
 type Cell = (name: string) => string | undefined;
 /** Reads one data row: returns a billed line, 'ignored' (not AI spend), or a rejection reason. */
@@ -54,12 +68,12 @@ export function parseGcpExportCsv(text: string): ParsedExport {
     (cell) => {
       const provider = gcpProviderOf(cell('service.description'));
       if (provider === undefined) return 'ignored';
-      if (!isUsd(cell('currency')))
-        return { reason: `currency ${JSON.stringify(cell('currency'))} is not USD` };
+      if (!isUsd(cell('currency'))) return notUsd(cell('currency'));
       const start = parseUtcInstantMs(cell('usage_start_time'));
       const cost = parseUsdNano(cell('cost'));
       const creditsCell = cell('credits_total')?.trim() ?? '';
-      const credits = creditsCell === '' ? ({ ok: true, value: 0 } as const) : parseUsdNano(creditsCell);
+      const credits =
+        creditsCell === '' ? ({ ok: true, value: 0 } as const) : parseUsdNano(creditsCell, 'credit');
       const bad = fail('usage_start_time', start) ?? fail('cost', cost) ?? fail('credits_total', credits);
       if (bad || !start.ok || !cost.ok || !credits.ok) return bad ?? { reason: 'unreadable row' };
       const exported = parseUtcInstantMs(cell('export_time'));
@@ -101,7 +115,9 @@ export function parseGcpCostTableCsv(text: string): ParsedExport {
       if (provider === undefined) return 'ignored';
       if (!usd) return { reason: `cost column ${JSON.stringify(costHeader)} is not in USD` };
       const day = parseDay(cell('Usage start date'));
-      const cost = parseUsdNano(cell(costHeader));
+      // A promotion or other credit is its own row with a "Credit type"; only such rows may be negative.
+      const isCredit = (cell('Credit type')?.trim() ?? '') !== '';
+      const cost = parseUsdNano(cell(costHeader), isCredit ? 'credit' : 'charge');
       const bad = fail('Usage start date', day) ?? fail(costHeader, cost);
       if (bad || !day.ok || !cost.ok) return bad ?? { reason: 'unreadable row' };
       return { provider, day: day.value, source: 'gcp.cost_table', costNano: cost.value, tokens: 0 };
@@ -122,11 +138,12 @@ export function parseAwsCur2Csv(text: string): ParsedExport {
     ['line_item_usage_start_date', 'line_item_unblended_cost', 'line_item_currency_code'],
     (cell) => {
       if (!isBedrockLine(cell('product_product_family'), cell('line_item_product_code'))) return 'ignored';
-      if (!isUsd(cell('line_item_currency_code'))) {
-        return { reason: `currency ${JSON.stringify(cell('line_item_currency_code'))} is not USD` };
-      }
+      if (!isUsd(cell('line_item_currency_code'))) return notUsd(cell('line_item_currency_code'));
       const start = parseUtcInstantMs(cell('line_item_usage_start_date'));
-      const cost = parseUsdNano(cell('line_item_unblended_cost'));
+      const cost = parseUsdNano(
+        cell('line_item_unblended_cost'),
+        isCurCreditType(cell('line_item_line_item_type')) ? 'credit' : 'charge',
+      );
       const bad = fail('line_item_usage_start_date', start) ?? fail('line_item_unblended_cost', cost);
       if (bad || !start.ok || !cost.ok) return bad ?? { reason: 'unreadable row' };
       const endText = cell('line_item_usage_end_date');
@@ -159,9 +176,12 @@ export function parseAzureCostCsv(text: string): ParsedExport {
     (cell) => {
       if (!isAzureOpenAiMeter(cell('MeterCategory'), cell('MeterSubCategory'))) return 'ignored';
       const currency = cell('BillingCurrency') ?? cell('Currency') ?? cell('BillingCurrencyCode');
-      if (!isUsd(currency)) return { reason: `currency ${JSON.stringify(currency)} is not USD` };
+      if (!isUsd(currency)) return notUsd(currency);
       const day = parseDay(cell('Date'));
-      const cost = parseUsdNano(cell('CostInBillingCurrency') ?? cell('Cost') ?? cell('PreTaxCost'));
+      const cost = parseUsdNano(
+        cell('CostInBillingCurrency') ?? cell('Cost') ?? cell('PreTaxCost'),
+        cell('ChargeType')?.trim() === 'Refund' ? 'credit' : 'charge',
+      );
       const bad = fail('Date', day) ?? fail('CostInBillingCurrency', cost);
       if (bad || !day.ok || !cost.ok) return bad ?? { reason: 'unreadable row' };
       return {

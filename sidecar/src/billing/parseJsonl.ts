@@ -1,6 +1,6 @@
 import { gcpProviderOf } from './providers.js';
 import { emptyParse, type ParsedExport } from './types.js';
-import { isRecord, isUsd, parseCount, parseDay, parseUsdNano, parseUtcInstantMs } from './values.js';
+import { isRecord, isUsd, notUsd, parseCount, parseDay, parseUsdNano, parseUtcInstantMs } from './values.js';
 
 export interface JsonlLine {
   line: number;
@@ -33,6 +33,11 @@ export function parseGenericJsonl(text: string): ParsedExport {
     const day = parseDay(value.date);
     if (!day.ok) {
       out.rejections.push({ location: loc, reason: `date: ${day.reason}` });
+      continue;
+    }
+    // cost_usd is USD by name; a row that says otherwise is refused, not converted.
+    if (value.currency !== undefined && !isUsd(value.currency)) {
+      out.rejections.push({ location: loc, ...notUsd(value.currency) });
       continue;
     }
     if (typeof value.provider !== 'string' || value.provider.trim() === '') {
@@ -81,7 +86,7 @@ export function parseGcpExportJsonl(text: string): ParsedExport {
       continue;
     }
     if (!isUsd(value.currency)) {
-      out.rejections.push({ location: loc, reason: `currency ${JSON.stringify(value.currency)} is not USD` });
+      out.rejections.push({ location: loc, ...notUsd(value.currency) });
       continue;
     }
     const start = parseUtcInstantMs(value.usage_start_time);
@@ -100,7 +105,7 @@ export function parseGcpExportJsonl(text: string): ParsedExport {
     if (!Array.isArray(credits)) badCredit = 'credits is not an array';
     else {
       for (const credit of credits) {
-        const amount = parseUsdNano(isRecord(credit) ? credit.amount : undefined);
+        const amount = parseUsdNano(isRecord(credit) ? credit.amount : undefined, 'credit');
         if (!amount.ok) {
           badCredit = `credits[].amount: ${amount.reason}`;
           break;

@@ -3,6 +3,7 @@ import { emptyParse, type ParsedExport } from './types.js';
 import {
   isRecord,
   isUsd,
+  notUsd,
   parseCount,
   parseDay,
   parseUsdNano,
@@ -16,11 +17,34 @@ function pagesOf(doc: unknown): unknown[] {
 }
 
 /**
+ * Buckets by start time across every page of a document. The APIs paginate by whole buckets, so a
+ * start seen twice means a page was saved twice: summing it would double the bill, so it is refused.
+ */
+function bucketIndex() {
+  const first = new Map<string, string>();
+  return {
+    repeated(start: string, at: string, out: ParsedExport): boolean {
+      const earlier = first.get(start);
+      if (earlier === undefined) {
+        first.set(start, at);
+        return false;
+      }
+      out.rejections.push({
+        location: at,
+        reason: `bucket ${start} appears again (first at ${earlier}): a page saved twice? nothing is summed twice`,
+      });
+      return true;
+    },
+  };
+}
+
+/**
  * OpenAI `GET /v1/organization/costs` pages: daily buckets (unix s), `amount.value` in dollars as a
  * number or (seen live) a string. An empty bucket is a billed $0 day, recorded as such.
  */
 export function parseOpenAiCosts(doc: unknown): ParsedExport {
   const out = emptyParse();
+  const seen = bucketIndex();
   pagesOf(doc).forEach((page, p) => {
     const where = Array.isArray(doc) ? `[${p}].` : '';
     const data = isRecord(page) ? page.data : undefined;
@@ -35,6 +59,7 @@ export function parseOpenAiCosts(doc: unknown): ParsedExport {
         return;
       }
       const day = utcDayOfMs(bucket.start_time * 1000);
+      if (seen.repeated(String(bucket.start_time), at, out)) return;
       out.lines.push({
         provider: 'openai',
         day,
@@ -51,10 +76,7 @@ export function parseOpenAiCosts(doc: unknown): ParsedExport {
           return;
         }
         if (!isUsd(amount.currency)) {
-          out.rejections.push({
-            location: loc,
-            reason: `currency ${JSON.stringify(amount.currency)} is not usd`,
-          });
+          out.rejections.push({ location: loc, ...notUsd(amount.currency) });
           return;
         }
         const cost = parseUsdNano(amount.value);
@@ -85,6 +107,7 @@ export function parseOpenAiCosts(doc: unknown): ParsedExport {
  */
 export function parseAnthropicCostReport(doc: unknown): ParsedExport {
   const out = emptyParse();
+  const seen = bucketIndex();
   pagesOf(doc).forEach((page, p) => {
     const where = Array.isArray(doc) ? `[${p}].` : '';
     const data = isRecord(page) ? page.data : undefined;
@@ -100,6 +123,7 @@ export function parseAnthropicCostReport(doc: unknown): ParsedExport {
         return;
       }
       const day = utcDayOfMs(start.value);
+      if (seen.repeated(String(start.value), at, out)) return;
       out.lines.push({
         provider: 'anthropic',
         day,
@@ -115,10 +139,7 @@ export function parseAnthropicCostReport(doc: unknown): ParsedExport {
           return;
         }
         if (!isUsd(result.currency)) {
-          out.rejections.push({
-            location: loc,
-            reason: `currency ${JSON.stringify(result.currency)} is not USD`,
-          });
+          out.rejections.push({ location: loc, ...notUsd(result.currency) });
           return;
         }
         const amount = result.amount;
@@ -129,6 +150,13 @@ export function parseAnthropicCostReport(doc: unknown): ParsedExport {
         const cost = centsToNano(amount);
         if (!cost.ok) {
           out.rejections.push({ location: loc, reason: `amount: ${cost.reason}` });
+          return;
+        }
+        if (cost.nano < 0) {
+          out.rejections.push({
+            location: loc,
+            reason: `amount: negative amount ${JSON.stringify(amount)} refused: the cost report defines no credits`,
+          });
           return;
         }
         out.lines.push({

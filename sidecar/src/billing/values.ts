@@ -46,27 +46,60 @@ export function parseDay(value: unknown): Parsed<string> {
   return { ok: true, value: utcDayOfMs(instant.value) };
 }
 
+/** Thousands grouped by "," with a "." decimal part: "1,234.50". The only form with a comma accepted. */
+const GROUPED_DECIMAL = /^\d{1,3}(,\d{3})+\.\d+$/;
+
+/** Whether an export format defines this amount as a credit, refund or discount (the only amounts that may be negative). */
+export type AmountKind = 'charge' | 'credit';
+
 /**
- * USD amount from JSON (number or decimal string) or a CSV cell ("1,234.50", "$3.10", " -0.1 ").
- * Empty is an error: a missing amount is not $0.
+ * USD amount from JSON (number or decimal string) or a CSV cell ("1234.50", "1,234.50", "$3.10").
+ * Refused with the reason: an empty cell (a missing amount is not $0), an ambiguous decimal form
+ * ("10,00", "1.234,56", "1,234": is the comma a decimal or a thousands separator?), and a
+ * negative charge (only a field the format defines as a credit may be negative).
  */
-export function parseUsdNano(value: unknown): Parsed<number> {
+export function parseUsdNano(value: unknown, kind: AmountKind = 'charge'): Parsed<number> {
+  const r = parseSignedUsdNano(value);
+  if (r.ok && r.value < 0 && kind === 'charge') {
+    return {
+      ok: false,
+      reason: `negative amount ${JSON.stringify(value)} refused: this field is a charge, and the format defines no credit for it`,
+    };
+  }
+  return r;
+}
+
+function parseSignedUsdNano(value: unknown): Parsed<number> {
   if (typeof value === 'number') {
     const r = usdToNano(value);
     return r.ok ? { ok: true, value: r.nano } : r;
   }
   if (typeof value !== 'string') return { ok: false, reason: `expected an amount, got ${typeof value}` };
-  const cleaned = value
-    .trim()
-    .replace(/^(-?)\$/, '$1')
-    .replace(/,/g, '');
-  if (cleaned === '') return { ok: false, reason: 'empty amount' };
-  const r = usdToNano(cleaned);
+  const trimmed = value.trim();
+  const sign = trimmed.startsWith('-') ? '-' : '';
+  const unsigned = trimmed.replace(/^-?\$?/, '');
+  if (unsigned === '') return { ok: false, reason: 'empty amount' };
+  if (unsigned.includes(',')) {
+    if (!GROUPED_DECIMAL.test(unsigned)) {
+      return {
+        ok: false,
+        reason: `ambiguous amount ${JSON.stringify(value)}: a comma is accepted only as a thousands separator with a "." decimal part (1,234.50)`,
+      };
+    }
+  }
+  const r = usdToNano(`${sign}${unsigned.replace(/,/g, '')}`);
   return r.ok ? { ok: true, value: r.nano } : r;
 }
 
 export function isUsd(currency: unknown): boolean {
   return typeof currency === 'string' && currency.trim().toUpperCase() === 'USD';
+}
+
+/** The rejection of a non-USD amount, naming the currency (spendline reconciles in USD only; no conversion). */
+export function notUsd(currency: unknown): { reason: string } {
+  return {
+    reason: `currency ${JSON.stringify(currency ?? null)} is not USD: only USD exports are imported (no conversion is guessed)`,
+  };
 }
 
 export function isRecord(v: unknown): v is Record<string, unknown> {
@@ -76,6 +109,9 @@ export function isRecord(v: unknown): v is Record<string, unknown> {
 /** Non-negative integer count from JSON/CSV, or undefined when absent/empty. */
 export function parseCount(value: unknown): Parsed<number | undefined> {
   if (value === undefined || value === null || value === '') return { ok: true, value: undefined };
+  // Thousands separators only in groups of three: "10,00" is not a count.
+  if (typeof value === 'string' && value.includes(',') && !/^\s*\d{1,3}(,\d{3})+\s*$/.test(value))
+    return { ok: false, reason: `not a non-negative integer: ${JSON.stringify(value)}` };
   const n = typeof value === 'string' ? Number(value.replace(/,/g, '')) : value;
   if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) {
     return { ok: false, reason: `not a non-negative integer: ${JSON.stringify(value)}` };

@@ -2,7 +2,7 @@ import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { glob } from 'tinyglobby';
 import type { LedgerDb } from '../ledger/openLedger.js';
-import { type BillingImportResult, importBillingFile } from './importBillingFile.js';
+import { type BillingImportResult, importBillingFileOffThread } from './importBillingFile.js';
 
 export interface BillingWatcher {
   /** One pass: import every matching file whose size or mtime changed since it was last imported. */
@@ -13,7 +13,8 @@ export interface BillingWatcher {
 /**
  * Polls `--billing` globs (exports are dropped by cron jobs or sync tools, often on network
  * filesystems where inotify is unreliable, so size+mtime polling is the dependable signal).
- * Files already imported with the same size and mtime (also before a restart) are skipped.
+ * Files already imported with the same size and mtime (also before a restart) are skipped. Each
+ * file is read and parsed in a worker thread, so a large export never stalls scrapes or ingestion.
  */
 export function watchBillingFiles(
   db: LedgerDb,
@@ -39,7 +40,7 @@ export function watchBillingFiles(
       if (seen && seen.size_bytes === stat.size && seen.mtime_ms === Math.floor(stat.mtimeMs)) continue;
       const version = `${stat.size}:${Math.floor(stat.mtimeMs)}`;
       if (refused.get(path) === version) continue;
-      const result = importBillingFile(db, path, options.now?.() ?? Date.now());
+      const result = await importBillingFileOffThread(db, path, options.now?.() ?? Date.now());
       if (result.ok) refused.delete(path);
       else refused.set(path, version);
       results.push(result);

@@ -8,8 +8,10 @@ const HELP = `usage: spendline billing import <file>... [--state-dir DIR]
 
 Reads each export (format recognised from its content), stores billed cost per provider per UTC day.
 Importing the same file again changes nothing; a newer export of the same day replaces the older.
-Rejected rows are listed with file, line and reason; the file's good rows still count.
-Exit code 0: all imported; 1: a file could not be imported or had rejected rows.`;
+All-or-nothing per file: one bad row (unreadable amount or date, a currency other than USD, an
+ambiguous decimal such as "10,00", a negative charge, a page saved twice) refuses the whole file,
+nothing of it is written, and every bad row is listed as file:line: reason.
+Exit code 0: all imported; 1: a file was not imported.`;
 
 export async function run(argv: string[]): Promise<number> {
   const parsed = parseCommandArgs(argv, { 'state-dir': { type: 'string' } }, HELP, true);
@@ -22,17 +24,16 @@ export async function run(argv: string[]): Promise<number> {
     for (const file of parsed.positionals) {
       const r = importBillingFile(ledger.db, file);
       if (!r.ok) {
+        for (const rej of r.rejections ?? [])
+          process.stderr.write(`${r.path}:${rej.location.replace(/^line /, '')}: rejected: ${rej.reason}\n`);
         process.stderr.write(`${file}: not imported: ${r.reason}\n`);
         exit = 1;
         continue;
       }
       process.stdout.write(
-        `${r.path}: ${r.format}: ${r.accepted} rows accepted, ${r.rejected} rejected, ${r.ignored} ignored (not AI spend); ` +
+        `${r.path}: ${r.format}: ${r.accepted} rows accepted, ${r.ignored} ignored (not AI spend); ` +
           `${r.daysWritten} provider-days written${r.daysKeptNewer > 0 ? `, ${r.daysKeptNewer} kept (newer export already imported)` : ''}${r.unchanged ? ' (unchanged)' : ''}\n`,
       );
-      for (const rej of r.rejections)
-        process.stderr.write(`${r.path}:${rej.location.replace(/^line /, '')}: rejected: ${rej.reason}\n`);
-      if (r.rejected > 0) exit = 1;
     }
   } finally {
     ledger.db.close();

@@ -13,7 +13,7 @@ OTLP/HTTP to --endpoint (default: OTLP_ENDPOINT, else http://127.0.0.1:4318, whe
 listens).
 
   --endpoint URL     OTLP/HTTP base URL (the SDK appends /v1/logs and /v1/traces)
-  --requests N       calls to make (default 60)
+  --requests N       calls to make (default 60, at most 1000000)
   --rate N           calls per second (default 10; 0 = as fast as possible)
   --seed N           traffic seed; the same seed sends the same calls (default 1)
   --service NAME     service.name of the demo (default spendline-demo)`;
@@ -32,9 +32,9 @@ export async function run(argv: string[]): Promise<number> {
   );
   if (!parsed.ok) return parsed.exitCode;
   const { values } = parsed;
-  const requests = positiveInt('requests', values.requests as string | undefined);
+  const requests = positiveInt('requests', values.requests as string | undefined, 1_000_000);
   if (!requests.ok) return fail(requests.reason);
-  const seed = positiveInt('seed', values.seed as string | undefined);
+  const seed = positiveInt('seed', values.seed as string | undefined, 2 ** 31 - 1);
   if (!seed.ok) return fail(seed.reason);
   const rateText = (values.rate as string | undefined) ?? '10';
   if (!/^\d+(\.\d+)?$/.test(rateText))

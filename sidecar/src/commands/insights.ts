@@ -4,6 +4,7 @@ import { formatInsights, INSIGHT_FORMATS, type InsightFormat } from '../insights
 import { DEFAULT_INSIGHT_OPTIONS } from '../insights/types.js';
 import {
   fail,
+  MAX_DAYS_BACK,
   openStateLedger,
   parseCommandArgs,
   positiveInt,
@@ -21,7 +22,7 @@ fixes, spend growth, spike days), each with its evidence and the estimated savin
 priced with the catalog (and --prices overrides) on the ledger's usage. Sorted by saving; insights
 whose saving cannot be priced come last, with the reason. Thresholds: docs/insights.md.
 
-  --days-back N              days of usage examined, today included (default ${d.daysBack})
+  --days-back N              days of usage examined, today included (default ${d.daysBack}, at most 3660)
   --format F                 table (default), json or markdown
   --min-saving USD           hide priced insights saving less per 30 days (default ${d.minMonthlySavingUsd})
   --caching-repeat-share F   share of uncached input assumed to repeat (default ${d.cachingAssumedRepeatShare})
@@ -45,7 +46,7 @@ export async function run(argv: string[]): Promise<number> {
   );
   if (!parsed.ok) return parsed.exitCode;
   const values: Record<string, string | boolean | string[] | undefined> = parsed.values;
-  const days = positiveInt('days-back', values['days-back'] as string | undefined);
+  const days = positiveInt('days-back', values['days-back'] as string | undefined, MAX_DAYS_BACK);
   if (!days.ok) return fail(days.reason);
   const format = (values.format as string | undefined) ?? 'table';
   if (!(INSIGHT_FORMATS as readonly string[]).includes(format))

@@ -1,5 +1,6 @@
 import {
   fail,
+  MAX_DAYS_BACK,
   openStateLedger,
   parseCommandArgs,
   positiveInt,
@@ -11,7 +12,7 @@ export const summary = 'fold hourly rollups older than the retention into daily 
 
 const HELP = `usage: spendline ledger compact [--hourly-retention-days N] [--state-dir DIR]
 
-Hourly rollups older than N days (default ${DEFAULT_HOURLY_RETENTION_DAYS}) become daily rollups; totals are unchanged.
+Hourly rollups older than N days (default ${DEFAULT_HOURLY_RETENTION_DAYS}, at most 3660) become daily rollups; totals are unchanged.
 Safe while the sidecar runs (one SQLite transaction).`;
 
 export async function run(argv: string[]): Promise<number> {
@@ -22,7 +23,7 @@ export async function run(argv: string[]): Promise<number> {
   );
   if (!parsed.ok) return parsed.exitCode;
   const { values } = parsed;
-  const days = positiveInt('hourly-retention-days', values['hourly-retention-days']);
+  const days = positiveInt('hourly-retention-days', values['hourly-retention-days'], MAX_DAYS_BACK);
   if (!days.ok) return fail(days.reason);
   const ledger = openStateLedger(stateDirOf(values['state-dir']), false);
   if (!ledger.ok) return fail(ledger.reason, 1);

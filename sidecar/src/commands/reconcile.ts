@@ -4,8 +4,10 @@ import {
   writeReconciliationReport,
 } from '../reconcile/dailyReport.js';
 import { lastDays } from '../reconcile/reconcileDays.js';
+import { parseTolerancePct } from '../reconcile/tolerance.js';
 import {
   fail,
+  MAX_DAYS_BACK,
   openStateLedger,
   parseCommandArgs,
   positiveInt,
@@ -17,8 +19,8 @@ export const summary = 'tracked versus billed cost per provider per UTC day, wit
 const HELP = `usage: spendline reconcile [--days-back N] [--write-report DIR] [--tolerance PCT] [--state-dir DIR]
 
 Compares tracked cost (ledger, each record's own UTC day; exact and estimated apart) with billed cost
-(imported exports) for the last N UTC days (default 35). Days whose gap exceeds the tolerance
-(default 5%) are flagged with their top models and services. Prints Markdown; --write-report also
+(imported exports) for the last N UTC days (default 35, at most 3660). Days whose gap exceeds the tolerance
+(default 5%; 0..1000, at most 2 decimals) are flagged with their top models and services. Prints Markdown; --write-report also
 writes reconciliation-<day>.md and .json into DIR. Exit code 0, or 3 when a day is beyond tolerance.`;
 
 export async function run(argv: string[]): Promise<number> {
@@ -34,11 +36,12 @@ export async function run(argv: string[]): Promise<number> {
   );
   if (!parsed.ok) return parsed.exitCode;
   const { values } = parsed;
-  const days = positiveInt('days-back', values['days-back']);
+  const days = positiveInt('days-back', values['days-back'], MAX_DAYS_BACK);
   if (!days.ok) return fail(days.reason);
-  const tolerance = values.tolerance === undefined ? 5 : Number(values.tolerance);
-  if (!Number.isFinite(tolerance) || tolerance < 0)
-    return fail(`--tolerance must be a percentage >= 0, got ${JSON.stringify(values.tolerance)}`);
+  const parsedTolerance = values.tolerance === undefined ? undefined : parseTolerancePct(values.tolerance);
+  if (parsedTolerance !== undefined && !parsedTolerance.ok)
+    return fail(`--tolerance ${parsedTolerance.reason}`);
+  const tolerance = parsedTolerance?.value ?? 5;
   const ledger = openStateLedger(stateDirOf(values['state-dir']), false);
   if (!ledger.ok) return fail(ledger.reason, 1);
   try {

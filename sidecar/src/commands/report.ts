@@ -1,5 +1,6 @@
 import {
   fail,
+  MAX_DAYS_BACK,
   openStateLedger,
   parseCommandArgs,
   positiveInt,
@@ -22,7 +23,7 @@ const HELP = `usage: spendline report [--days-back N] [--by ${GROUP_BY.join('|')
                         [--provider P] [--model M] [--service S] [--feature F] [--user U] [--task T] [--tenant T]
                         [--top N] [--state-dir DIR]
 
-Totals over the last N UTC days (default 30, today included) from the ledger's rollups, with the
+Totals over the last N UTC days (default 30, at most 3660, today included) from the ledger's rollups, with the
 exact/estimated split. Unpriced usage is listed apart: it is never counted as $0.
 Table and Markdown list the 50 biggest groups (--top N, 0 = all); json and csv list all
 unless --top is given. Totals always cover every group.`;
@@ -42,7 +43,7 @@ export async function run(argv: string[]): Promise<number> {
   );
   if (!parsed.ok) return parsed.exitCode;
   const values: Record<string, string | boolean | string[] | undefined> = parsed.values;
-  const days = positiveInt('days-back', values['days-back'] as string | undefined);
+  const days = positiveInt('days-back', values['days-back'] as string | undefined, MAX_DAYS_BACK);
   if (!days.ok) return fail(days.reason);
   const by = values.by as string | undefined;
   if (by !== undefined && !(GROUP_BY as readonly string[]).includes(by)) {

@@ -1,4 +1,5 @@
 import { formatUsd } from '@spendline/sdk/core';
+import { mdText, plainText } from '../report/markdown.js';
 import type { Insight } from './types.js';
 
 export const INSIGHT_FORMATS = ['table', 'json', 'markdown'] as const;
@@ -48,17 +49,17 @@ export function formatInsights(list: Insight[], format: InsightFormat, daysBack:
     ];
     list.forEach((i, n) => {
       lines.push(
-        `| ${n + 1} | ${i.kind} | ${scopeText(i)} | ${savingText(i)} | ${i.change.replace(/\|/g, '\\|')} | ${evidenceText(i)} |`,
+        `| ${n + 1} | ${i.kind} | ${mdText(scopeText(i))} | ${mdText(savingText(i))} | ${mdText(i.change)} | ${mdText(evidenceText(i))} |`,
       );
     });
     return `${lines.join('\n')}\n`;
   }
   const out = [`spendline insights — last ${daysBack} days, sorted by estimated saving per 30 days`, ''];
   list.forEach((i, n) => {
-    out.push(`${n + 1}. [${i.kind}] ${scopeText(i)}`);
-    out.push(`   saving:   ${savingText(i)}`);
-    out.push(`   change:   ${i.change}`);
-    out.push(`   evidence: ${evidenceText(i)}`);
+    out.push(`${n + 1}. [${i.kind}] ${plainText(scopeText(i))}`);
+    out.push(`   saving:   ${plainText(savingText(i))}`);
+    out.push(`   change:   ${plainText(i.change)}`);
+    out.push(`   evidence: ${plainText(evidenceText(i))}`);
     out.push('');
   });
   return out.join('\n');

@@ -2,6 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { formatUsd } from '@spendline/sdk/core';
 import type { LedgerDb } from '../ledger/openLedger.js';
+import { mdText } from '../report/markdown.js';
 import { usdDecimal } from '../report/money.js';
 import {
   type DayRange,
@@ -86,7 +87,7 @@ export function reportToMarkdown(report: ReconciliationReport): string {
     '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
     ...report.days.map(
       (d) =>
-        `| ${d.day} | ${d.provider} | ${money(d.trackedNano)} | ${money(d.trackedExactNano)} | ${money(d.trackedEstimatedNano)} | ${d.unpricedRequests} | ${money(d.billedNano)} | ${money(d.untrackedNano)} | ${shareText(d.untrackedShare)} | ${d.trackedTokens} | ${d.billedTokens ?? '—'} | ${d.status === 'beyond_tolerance' ? '**beyond tolerance**' : d.status.replace(/_/g, ' ')} |`,
+        `| ${d.day} | ${mdText(d.provider)} | ${money(d.trackedNano)} | ${money(d.trackedExactNano)} | ${money(d.trackedEstimatedNano)} | ${d.unpricedRequests} | ${money(d.billedNano)} | ${money(d.untrackedNano)} | ${shareText(d.untrackedShare)} | ${d.trackedTokens} | ${d.billedTokens ?? '—'} | ${d.status === 'beyond_tolerance' ? '**beyond tolerance**' : d.status.replace(/_/g, ' ')} |`,
     ),
     '',
     `## Days beyond tolerance (${report.flagged.length})`,
@@ -95,10 +96,10 @@ export function reportToMarkdown(report: ReconciliationReport): string {
   if (report.flagged.length === 0) lines.push('None.');
   for (const d of report.flagged) {
     lines.push(
-      `### ${d.day} ${d.provider}: untracked ${money(d.untrackedNano)} (${shareText(d.untrackedShare)} of ${money(d.billedNano)} billed)`,
+      `### ${d.day} ${mdText(d.provider)}: untracked ${money(d.untrackedNano)} (${shareText(d.untrackedShare)} of ${money(d.billedNano)} billed)`,
       '',
-      `- Top models by tracked spend: ${d.topModels.map((m) => `${m.name} ${formatUsd(m.trackedNano)}`).join(', ') || 'none tracked'}`,
-      `- Top services by tracked spend: ${d.topServices.map((s) => `${s.name} ${formatUsd(s.trackedNano)}`).join(', ') || 'none tracked'}`,
+      `- Top models by tracked spend: ${d.topModels.map((m) => `${mdText(m.name)} ${formatUsd(m.trackedNano)}`).join(', ') || 'none tracked'}`,
+      `- Top services by tracked spend: ${d.topServices.map((s) => `${mdText(s.name)} ${formatUsd(s.trackedNano)}`).join(', ') || 'none tracked'}`,
       d.unpricedRequests > 0
         ? `- ${d.unpricedRequests} unpriced requests tracked that day (their cost is unknown, not $0).`
         : '',

@@ -16,9 +16,11 @@ export interface ReconciliationExtensionOptions {
 }
 
 function describe(r: BillingImportResult): string {
-  if (!r.ok) return `billing: ${r.path}: not imported: ${r.reason}`;
-  const rejected = r.rejections.map((x) => `\n  ${r.path}: ${x.location}: ${x.reason}`).join('');
-  return `billing: ${r.path}: ${r.format}: ${r.accepted} accepted, ${r.rejected} rejected, ${r.ignored} ignored, ${r.daysWritten} provider-days written${rejected}`;
+  if (!r.ok) {
+    const rejected = (r.rejections ?? []).map((x) => `\n  ${r.path}: ${x.location}: ${x.reason}`).join('');
+    return `billing: ${r.path}: not imported: ${r.reason}${rejected}`;
+  }
+  return `billing: ${r.path}: ${r.format}: ${r.accepted} accepted, ${r.ignored} ignored, ${r.daysWritten} provider-days written`;
 }
 
 /**

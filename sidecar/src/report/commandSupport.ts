@@ -31,14 +31,18 @@ export function openStateLedger(stateDir: string, create: boolean): OpenedLedger
   }
 }
 
-/** Parses a positive integer flag; undefined when absent. */
+/** Longest look-back of a command's `--days-back` (ten years): dates beyond it are out of range. */
+export const MAX_DAYS_BACK = 3660;
+
+/** Parses an integer flag in 1..max; undefined when absent. */
 export function positiveInt(
   name: string,
   value: string | undefined,
+  max: number,
 ): { ok: true; value: number | undefined } | { ok: false; reason: string } {
   if (value === undefined) return { ok: true, value: undefined };
-  if (!/^\d+$/.test(value) || Number(value) < 1)
-    return { ok: false, reason: `--${name} must be a positive integer, got ${JSON.stringify(value)}` };
+  if (!/^\d{1,16}$/.test(value) || Number(value) < 1 || Number(value) > max)
+    return { ok: false, reason: `--${name} must be an integer 1..${max}, got ${JSON.stringify(value)}` };
   return { ok: true, value: Number(value) };
 }
 

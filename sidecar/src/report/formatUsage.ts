@@ -1,4 +1,6 @@
 import { formatUsd } from '@spendline/sdk/core';
+import { toCsv } from './csv.js';
+import { mdText, plainText } from './markdown.js';
 import { costCell, usdDecimal } from './money.js';
 import type { UsageRow, UsageTotals } from './queryUsage.js';
 
@@ -49,38 +51,28 @@ const CSV_HEADER = [
   'embedding_inputs',
 ];
 
-function csvField(v: string | number): string {
-  const s = String(v);
-  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-}
-
 /** CSV for billing/finance tools: exact decimal USD, one row per group, no total row. */
 export function usageToCsv(groupBy: string, rows: UsageRow[]): string {
-  const lines = [[groupBy, ...CSV_HEADER].join(',')];
-  for (const r of rows) {
-    lines.push(
-      [
-        r.key,
-        usdDecimal(r.costNano),
-        usdDecimal(r.exactCostNano),
-        usdDecimal(r.estimatedCostNano),
-        r.unpricedRequests,
-        r.unpricedTokens,
-        r.requests,
-        r.errors,
-        r.inputTokens,
-        r.cacheReadTokens,
-        r.cacheWriteTokens,
-        r.outputTokens,
-        r.reasoningTokens,
-        r.ocrPages,
-        r.embeddingInputs,
-      ]
-        .map(csvField)
-        .join(','),
-    );
-  }
-  return `${lines.join('\r\n')}\r\n`;
+  return toCsv(
+    [groupBy, ...CSV_HEADER],
+    rows.map((r) => [
+      r.key,
+      usdDecimal(r.costNano),
+      usdDecimal(r.exactCostNano),
+      usdDecimal(r.estimatedCostNano),
+      r.unpricedRequests,
+      r.unpricedTokens,
+      r.requests,
+      r.errors,
+      r.inputTokens,
+      r.cacheReadTokens,
+      r.cacheWriteTokens,
+      r.outputTokens,
+      r.reasoningTokens,
+      r.ocrPages,
+      r.embeddingInputs,
+    ]),
+  );
 }
 
 function cells(label: string, t: UsageTotals): string[] {
@@ -114,7 +106,7 @@ function moreNote(hidden: number): string[] {
 export function usageToTable(groupBy: string, rows: UsageRow[], totals: UsageTotals, hiddenRows = 0): string {
   const body = [
     header(groupBy),
-    ...rows.map((r) => cells(r.key === '' ? '(unset)' : r.key, r)),
+    ...rows.map((r) => cells(r.key === '' ? '(unset)' : plainText(r.key), r)),
     cells('TOTAL', totals),
   ];
   const widths = (body[0] ?? []).map((_, i) =>
@@ -144,14 +136,14 @@ export function usageToMarkdown(
 ): string {
   const h = header(groupBy);
   const lines = [
-    `# ${title}`,
+    `# ${mdText(title)}`,
     '',
     `| ${h.join(' | ')} |`,
     `| --- | ${h
       .slice(1)
       .map(() => '---:')
       .join(' | ')} |`,
-    ...rows.map((r) => `| ${cells(r.key === '' ? '(unset)' : r.key, r).join(' | ')} |`),
+    ...rows.map((r) => `| ${cells(r.key === '' ? '(unset)' : mdText(r.key), r).join(' | ')} |`),
     `| ${cells('**total**', totals).join(' | ')} |`,
     '',
     ...moreNote(hiddenRows),

@@ -1,7 +1,10 @@
 import { existsSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
 import express, { type Express, type Router } from 'express';
 import type { Registry } from 'prom-client';
 import { requireApiToken } from '../api/auth.js';
+import { type BoundAddress, isLoopbackAddress, requireLoopbackHost } from './hostCheck.js';
+import { jsonErrors, notFound, securityHeaders } from './httpHardening.js';
 
 export interface AppOptions {
   registry: Registry;
@@ -10,16 +13,29 @@ export interface AppOptions {
   /** True once the backlog present at start has been read and committed. */
   isReady(): boolean;
   apiToken: string | undefined;
-  /** True when the listen address is loopback (the API may then run without a token). */
-  loopbackOnly: boolean;
   /** Served at `/` when the folder exists (the status page). */
   publicDir: string | undefined;
 }
 
+export interface SidecarApp {
+  app: Express;
+  /** Where extensions mount their `/api` routes. */
+  api: Router;
+  /** Tells the app the address it is bound to (after listen): loopback is decided from it. */
+  bind(address: AddressInfo): void;
+  /** Adds the 404 and error handlers; call after every route is mounted. */
+  seal(): void;
+}
+
 /** The sidecar's HTTP surface: /metrics, /healthz, /readyz, /api (behind the bearer token), static `/`. */
-export function createApp(options: AppOptions): { app: Express; api: Router } {
+export function createApp(options: AppOptions): SidecarApp {
   const app = express();
+  const token = options.apiToken ?? '';
+  let bound: BoundAddress | undefined;
+  const loopback = (): boolean => bound !== undefined && isLoopbackAddress(bound.address);
   app.disable('x-powered-by');
+  app.use(securityHeaders);
+  app.use(requireLoopbackHost(() => (token === '' && loopback() ? bound : undefined)));
   app.get('/metrics', async (_req, res) => {
     res.set('Content-Type', options.registry.contentType);
     options.onScrape?.();
@@ -33,12 +49,21 @@ export function createApp(options: AppOptions): { app: Express; api: Router } {
     else res.status(503).type('text/plain').send('reading backlog\n');
   });
   const api = express.Router();
-  app.use('/api', requireApiToken({ token: options.apiToken, loopbackOnly: options.loopbackOnly }), api);
+  app.use('/api', requireApiToken({ token: options.apiToken, loopbackOnly: loopback }), api);
   if (options.publicDir !== undefined && existsSync(options.publicDir))
     app.use(express.static(options.publicDir));
-  return { app, api };
-}
-
-export function isLoopbackHost(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\./.test(host);
+  let sealed = false;
+  return {
+    app,
+    api,
+    bind(address) {
+      bound = { address: address.address, family: address.family, port: address.port };
+    },
+    seal() {
+      if (sealed) return;
+      sealed = true;
+      app.use(notFound);
+      app.use(jsonErrors);
+    },
+  };
 }

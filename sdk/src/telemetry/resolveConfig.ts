@@ -1,0 +1,157 @@
+import type { AttributeValue } from '@opentelemetry/api';
+import type { PriceOverride } from '../pricing/index.js';
+import type { QueueLimits } from './boundedBatchQueue.js';
+import {
+  type Env,
+  headersFor,
+  isRecord,
+  isTrue,
+  type ResolvedEndpoints,
+  resolveEndpoints,
+  show,
+  type TelemetryOptions,
+} from './options.js';
+
+/** The largest delay `setTimeout` honours (larger values fire at once). */
+const MAX_TIMER_MS = 2_147_483_647;
+
+/** Every numeric option: its default and the bounds a value must respect (integers, inclusive). */
+export const NUMERIC_OPTIONS = {
+  maxQueueSize: { default: 2048, min: 1, max: 1_000_000 },
+  maxExportBatchSize: { default: 512, min: 1, max: 1_000_000 },
+  scheduledDelayMillis: { default: 1000, min: 0, max: MAX_TIMER_MS },
+  // The queue's own guard waits exportTimeoutMillis + 1 s, which must stay a valid timer delay.
+  exportTimeoutMillis: { default: 10_000, min: 1, max: MAX_TIMER_MS - 1000 },
+  shutdownTimeoutMillis: { default: 5000, min: 1, max: MAX_TIMER_MS },
+  warningIntervalMillis: { default: 60_000, min: 0, max: Number.MAX_SAFE_INTEGER },
+} as const;
+type NumericOption = keyof typeof NUMERIC_OPTIONS;
+
+/** Options after validation: every field has a usable value. */
+export interface ResolvedConfig {
+  env: Env;
+  disabled: boolean;
+  endpoints: ResolvedEndpoints;
+  logsHeaders: Record<string, string>;
+  tracesHeaders: Record<string, string>;
+  limits: QueueLimits;
+  warningIntervalMillis: number;
+  onWarning: (message: string) => void;
+  captureContent: boolean;
+  registerGlobal: boolean;
+  priceOverrides: PriceOverride[] | string | undefined;
+  resource: {
+    serviceName?: string;
+    serviceVersion?: string;
+    environment?: string;
+    resourceAttributes?: Record<string, AttributeValue>;
+  };
+  /** One line per value that was refused, naming the value and what is used instead. */
+  problems: string[];
+}
+
+/**
+ * Validates every option and environment variable `startTelemetry` reads. Nothing here throws: a
+ * refused value is replaced by its default (or the next source in the precedence order) and named
+ * in `problems`, which `startTelemetry` prints once.
+ */
+export function resolveConfig(rawOptions: unknown, processEnv: Env): ResolvedConfig {
+  const problems: string[] = [];
+  const o: TelemetryOptions = isRecord(rawOptions) ? (rawOptions as TelemetryOptions) : {};
+  if (rawOptions !== undefined && !isRecord(rawOptions))
+    problems.push(`options ${show(rawOptions)} is not an object; using defaults`);
+
+  let env: Env = processEnv;
+  if (o.env !== undefined) {
+    if (isRecord(o.env)) {
+      // Only strings are environment values; anything else is named and left out.
+      const strings: Record<string, string> = {};
+      for (const [k, v] of Object.entries(o.env)) {
+        if (typeof v === 'string') strings[k] = v;
+        else if (v !== undefined) problems.push(`env.${k} ${show(v)} is not a string; ignored`);
+      }
+      env = strings;
+    } else problems.push(`env ${show(o.env)} is not an object; reading process.env`);
+  }
+
+  let onWarning: (message: string) => void = (m) => console.warn(m);
+  if (o.onWarning !== undefined) {
+    if (typeof o.onWarning === 'function') onWarning = o.onWarning;
+    else problems.push(`onWarning ${show(o.onWarning)} is not a function; using console.warn`);
+  }
+
+  const num = (name: NumericOption): number => {
+    const spec = NUMERIC_OPTIONS[name];
+    const v: unknown = o[name];
+    if (v === undefined) return spec.default;
+    if (typeof v === 'number' && Number.isInteger(v) && v >= spec.min && v <= spec.max) return v;
+    problems.push(`${name} ${show(v)} is not an integer in ${spec.min}..${spec.max}; using ${spec.default}`);
+    return spec.default;
+  };
+  const maxQueueSize = num('maxQueueSize');
+  const limits: QueueLimits = {
+    maxQueueSize,
+    // A batch larger than the queue could never fill; the queue size bounds it (not a problem).
+    maxExportBatchSize: Math.min(num('maxExportBatchSize'), maxQueueSize),
+    scheduledDelayMillis: num('scheduledDelayMillis'),
+    exportTimeoutMillis: num('exportTimeoutMillis'),
+    shutdownTimeoutMillis: num('shutdownTimeoutMillis'),
+  };
+
+  const flag = (name: 'disabled' | 'captureContent' | 'registerGlobal'): boolean => {
+    const v: unknown = o[name];
+    if (v === undefined || typeof v === 'boolean') return v === true;
+    problems.push(`${name} ${show(v)} is not a boolean; using false`);
+    return false;
+  };
+
+  const text = (name: 'serviceName' | 'serviceVersion' | 'environment'): string | undefined => {
+    const v: unknown = o[name];
+    if (v === undefined || typeof v === 'string') return v;
+    problems.push(`${name} ${show(v)} is not a string; ignored`);
+    return undefined;
+  };
+
+  let resourceAttributes: Record<string, AttributeValue> | undefined;
+  if (o.resourceAttributes !== undefined) {
+    if (isRecord(o.resourceAttributes)) {
+      resourceAttributes = {};
+      for (const [k, v] of Object.entries(o.resourceAttributes)) {
+        if (typeof v === 'string' || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v)))
+          resourceAttributes[k] = v;
+        else
+          problems.push(
+            `resourceAttributes.${k} ${show(v)} is not a string, finite number or boolean; ignored`,
+          );
+      }
+    } else problems.push(`resourceAttributes ${show(o.resourceAttributes)} is not an object; ignored`);
+  }
+
+  let priceOverrides: PriceOverride[] | string | undefined;
+  if (o.priceOverrides !== undefined) {
+    if (typeof o.priceOverrides === 'string' || Array.isArray(o.priceOverrides))
+      priceOverrides = o.priceOverrides;
+    else problems.push(`priceOverrides ${show(o.priceOverrides)} is not a list or a file path; ignored`);
+  }
+
+  return {
+    env,
+    disabled: flag('disabled') || isTrue(env.SPENDLINE_DISABLED),
+    endpoints: resolveEndpoints(env, o.endpoint, problems),
+    logsHeaders: headersFor(env, 'LOGS', o.headers, problems),
+    tracesHeaders: headersFor(env, 'TRACES', o.headers, problems),
+    limits,
+    warningIntervalMillis: num('warningIntervalMillis'),
+    onWarning,
+    captureContent: flag('captureContent') || isTrue(env.SPENDLINE_CAPTURE_CONTENT),
+    registerGlobal: flag('registerGlobal'),
+    priceOverrides,
+    resource: {
+      serviceName: text('serviceName'),
+      serviceVersion: text('serviceVersion'),
+      environment: text('environment'),
+      resourceAttributes,
+    },
+    problems,
+  };
+}

@@ -1,0 +1,53 @@
+import type { NextFunction, Request, Response } from 'express';
+
+/**
+ * The status page loads only its own script, style and data; nothing may frame it. Applied to every
+ * response (page, API, metrics, errors) so no answer can be rendered as active content elsewhere.
+ */
+export const CONTENT_SECURITY_POLICY =
+  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
+  "form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+
+export function securityHeaders(_req: Request, res: Response, next: NextFunction): void {
+  res.setHeader('Content-Security-Policy', CONTENT_SECURITY_POLICY);
+  res.setHeader('X-Content-Type-Options', 'nosniff');
+  res.setHeader('X-Frame-Options', 'DENY');
+  res.setHeader('Referrer-Policy', 'no-referrer');
+  next();
+}
+
+/** Unknown paths: JSON under /api, plain text elsewhere; never Express' HTML page. */
+export function notFound(req: Request, res: Response): void {
+  if (req.path.startsWith('/api/') || req.path === '/api')
+    res.status(404).json({ error: 'not_found', message: `no such endpoint: ${req.method} ${req.path}` });
+  else res.status(404).type('text/plain').send('not found\n');
+}
+
+/**
+ * The last middleware: every error becomes a JSON body without internals (no stack, no paths). A
+ * client error Express raised itself (malformed URL encoding, …) keeps its 4xx status; anything
+ * else is a bug, logged on the sidecar's stderr and answered 500.
+ */
+export function jsonErrors(err: unknown, req: Request, res: Response, _next: NextFunction): void {
+  const status = clientErrorStatus(err);
+  if (status === undefined) {
+    process.stderr.write(
+      `spendline: ${req.method} ${req.path} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+    );
+  }
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  if (status !== undefined) res.status(status).json({ error: 'bad_request', message: 'malformed request' });
+  else
+    res
+      .status(500)
+      .json({ error: 'internal_error', message: 'the request failed inside the sidecar; see its log' });
+}
+
+function clientErrorStatus(err: unknown): number | undefined {
+  if (typeof err !== 'object' || err === null) return undefined;
+  const status = (err as { status?: unknown }).status;
+  return typeof status === 'number' && status >= 400 && status < 500 ? status : undefined;
+}
