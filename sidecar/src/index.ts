@@ -11,12 +11,14 @@ import type { SidecarConfig } from './config.js';
 import { EXTENSIONS } from './extensionList.js';
 import type { SidecarExtension } from './extensions.js';
 import { type LedgerDb, openLedgerDb } from './ledger/openLedger.js';
+import { lockStateDir } from './ledger/stateDirLock.js';
 import { createSidecarMetrics } from './metrics.js';
 import { startIngestLoop } from './pipeline/ingestLoop.js';
 import { createApp, isLoopbackHost } from './server/app.js';
 
 export type { SidecarConfig } from './config.js';
 export { parseSidecarArgs } from './config.js';
+export { StateDirLockedError } from './ledger/stateDirLock.js';
 
 export interface RunningSidecar {
   /** Base URL, e.g. http://127.0.0.1:9464 (the real port when 0 was asked for). */
@@ -34,7 +36,15 @@ const DEFAULT_PUBLIC_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '
 
 export async function startSidecar(config: SidecarConfig): Promise<RunningSidecar> {
   const now = config.now ?? Date.now;
-  const db = openLedgerDb(join(config.stateDir, 'ledger.sqlite'));
+  // One counting process per state dir: a second one would count every record again.
+  const lock = lockStateDir(config.stateDir);
+  let db: LedgerDb;
+  try {
+    db = openLedgerDb(join(config.stateDir, 'ledger.sqlite'));
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
   const metrics = createSidecarMetrics();
   const pricer = createPricer(config.pricesFile !== undefined ? { overrides: config.pricesFile } : undefined);
   const ingest = startIngestLoop(db, metrics, pricer, {
@@ -70,6 +80,7 @@ export async function startSidecar(config: SidecarConfig): Promise<RunningSideca
   } catch (err) {
     await ingest.stop();
     db.close();
+    lock.release();
     throw err;
   }
   try {
@@ -92,6 +103,7 @@ export async function startSidecar(config: SidecarConfig): Promise<RunningSideca
     await ingest.stop();
     server.close();
     db.close();
+    lock.release();
     throw err;
   }
   const address = server.address() as AddressInfo;
@@ -113,6 +125,7 @@ export async function startSidecar(config: SidecarConfig): Promise<RunningSideca
           server.closeAllConnections();
         });
         db.close();
+        lock.release();
       })();
       return stopped;
     },

@@ -1,3 +1,4 @@
+import { StateDirLockedError } from '../ledger/stateDirLock.js';
 import { fail, parseCommandArgs, stateDirOf } from '../report/commandSupport.js';
 import { type HostPort, startLocalPipeline } from '../up/localPipeline.js';
 
@@ -86,7 +87,7 @@ export async function run(argv: string[]): Promise<number> {
       log,
     });
   } catch (err) {
-    return fail(`could not start: ${(err as Error).message}`, 1);
+    return fail(`could not start: ${(err as Error).message}`, err instanceof StateDirLockedError ? 2 : 1);
   }
   log('spendline is up.');
   log('');
