@@ -145,7 +145,37 @@ async function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer>
   return Buffer.concat(chunks, total);
 }
 
+/**
+ * Deepest nesting accepted in a request. OTLP itself is about 8 levels deep plus 4 per nested AnyValue;
+ * deeper documents are refused before any recursive walk (normalising ids, writing) could overflow the stack.
+ */
+export const MAX_JSON_NESTING = 256;
+
+/** Deepest `[`/`{` nesting of a JSON text, scanning bytes (strings skipped); stops past `limit`. */
+export function jsonNestingDepth(body: Uint8Array, limit: number): number {
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < body.length; i++) {
+    const c = body[i];
+    if (inString) {
+      if (c === 0x5c)
+        i++; // backslash: skip the escaped byte
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) {
+      if (++depth > max) {
+        max = depth;
+        if (max > limit) return max;
+      }
+    } else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return max;
+}
+
 function parseJsonRequest(signal: OtlpSignal, body: Buffer): Record<string, unknown> {
+  if (jsonNestingDepth(body, MAX_JSON_NESTING) > MAX_JSON_NESTING)
+    throw new HttpError(400, `JSON nested deeper than ${MAX_JSON_NESTING} levels`);
   let parsed: unknown;
   try {
     parsed = JSON.parse(body.toString('utf8'));
