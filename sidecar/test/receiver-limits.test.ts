@@ -1,12 +1,21 @@
 /**
  * The local OTLP receiver under hostile or faulty input: what it acknowledges is what the sidecar
- * counts. Deep nesting is a 400, not a crash.
+ * counts. Deep nesting is a 400, not a crash; a request bigger than the sidecar's line limit is
+ * split between records, and a collector's line over the limit is counted as the records it held;
+ * a failed write leaves no partial line and is answered 503 so the exporter retries.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { OTLPLogExporter } from '@opentelemetry/exporter-logs-otlp-http';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { BatchLogRecordProcessor, LoggerProvider } from '@opentelemetry/sdk-logs';
+import { ATTR, USAGE_EVENT_NAME } from '@spendline/sdk/contract';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type RunningReceiver, startOtlpReceiver } from '../src/receiver/index.js';
+import { RecordMarkerCounter } from '../src/tail/recordMarkers.js';
+import { generateUsageLines } from './support/otlpLines.js';
+import { recordCounts, registryTotals, runUntilCaughtUp, truthTotals } from './support/sidecarHarness.js';
 
 let dir: string;
 let receiver: RunningReceiver | undefined;
@@ -104,4 +113,129 @@ describe('JSON nesting', () => {
     expect(ok.status).toBe(200);
     expect(readFileSync(exportPath(), 'utf8').split('\n').filter(Boolean)).toHaveLength(2);
   });
+});
+
+const MiB = 1024 * 1024;
+const fileLines = (path: string) =>
+  readFileSync(path, 'utf8')
+    .split('\n')
+    .filter((l) => l !== '');
+
+describe('requests bigger than the sidecar reads in one line', () => {
+  it('a 17.6 MiB request (15,500 records) through the real receiver is acknowledged and every record is counted', async () => {
+    const g = generateUsageLines({ records: 15_500, perLine: 15_500, seed: 21 });
+    expect(g.lines).toHaveLength(1);
+    const body = g.lines[0] as string;
+    expect(Buffer.byteLength(body)).toBeGreaterThan(17.5 * MiB);
+    expect(Buffer.byteLength(body)).toBeLessThan(20 * MiB); // the receiver's (and collector's) body limit
+    const otlpDir = join(dir, 'otlp');
+    mkdirSync(otlpDir);
+    const path = join(otlpDir, 'export.jsonl');
+    receiver = await startOtlpReceiver({ host: '127.0.0.1', port: 0, filePath: path });
+    const res = await fetch(`${receiver.url}/v1/logs`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body,
+    });
+    expect(res.status).toBe(200);
+    const written = fileLines(path);
+    expect(written.length).toBeGreaterThanOrEqual(2);
+    for (const line of written) expect(Buffer.byteLength(line)).toBeLessThanOrEqual(16 * MiB);
+    expect(receiver.stats()).toMatchObject({ accepted: 1, linesWritten: written.length });
+
+    const m = await runUntilCaughtUp(join(dir, 'state'), { otlpGlobs: [path], maxLineBytes: 16 * MiB });
+    expect(registryTotals(m)).toEqual(truthTotals(g.truth));
+    expect(recordCounts(m)).toEqual({ counted: 15_500 });
+  }, 120_000);
+
+  it("a collector's line over --max-line-bytes is counted as the records it held, not as one line", async () => {
+    const g = generateUsageLines({ records: 3_000, perLine: 3_000, seed: 22, kind: 'spans' });
+    const logs = generateUsageLines({ records: 2_000, perLine: 2_000, seed: 23 });
+    const small = generateUsageLines({ records: 10, perLine: 5, seed: 24, startMs: Date.UTC(2026, 1, 1) });
+    const path = join(dir, 'genai.json');
+    // As the collector's file exporter writes: one line per export request, whatever its size.
+    writeFileSync(path, [g.lines[0], ...small.lines, logs.lines[0], ''].join('\n'));
+    const m = await runUntilCaughtUp(join(dir, 'state'), { otlpGlobs: [path], maxLineBytes: 256 * 1024 });
+    expect(registryTotals(m)).toEqual(truthTotals(small.truth));
+    // Every span of the line: the 3,000 inference spans and the agent spans around them.
+    expect(g.truth.ignored).toBeGreaterThan(0);
+    expect(m.counters.rejected.total(['line_too_long'])).toBe(3_000 + g.truth.ignored + 2_000);
+    expect(m.counters.records.total(['span', 'rejected'])).toBe(3_000 + g.truth.ignored);
+    expect(m.counters.records.total(['log', 'rejected'])).toBe(2_000);
+  }, 60_000);
+
+  it('counts record markers the same whatever the chunking', () => {
+    const g = generateUsageLines({ records: 40, perLine: 40, seed: 25, kind: 'mixed' });
+    for (const line of g.lines) {
+      const whole = new RecordMarkerCounter();
+      whole.feed(Buffer.from(line));
+      for (const size of [1, 7, 16, 1000]) {
+        const chunked = new RecordMarkerCounter();
+        const buf = Buffer.from(line);
+        for (let i = 0; i < buf.length; i += size) chunked.feed(buf.subarray(i, i + size));
+        expect(chunked.result()).toEqual(whole.result());
+      }
+    }
+    const counter = new RecordMarkerCounter();
+    counter.feed(Buffer.from(g.lines.find((l) => l.startsWith('{"resourceLogs"')) as string));
+    expect(counter.result()).toEqual({ signal: 'logs', records: 40 });
+  });
+});
+
+describe('a failed write to the export file', () => {
+  it('leaves no partial line, answers 503, and the real exporter retry is counted with everything after it', async () => {
+    const path = join(dir, 'export.jsonl');
+    // A disk that fills up in the middle of one write: part of the buffer lands, then ENOSPC.
+    let failNext = false;
+    const disk = (fd: number, buffer: Buffer, offset: number): number => {
+      if (failNext) {
+        failNext = false;
+        writeSync(fd, buffer, offset, Math.floor((buffer.length - offset) / 2));
+        throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+      }
+      return writeSync(fd, buffer, offset);
+    };
+    receiver = await startOtlpReceiver({ host: '127.0.0.1', port: 0, filePath: path, writeSync: disk });
+    const provider = new LoggerProvider({
+      resource: resourceFromAttributes({ 'service.name': 'checkout' }),
+      processors: [
+        new BatchLogRecordProcessor({
+          exporter: new OTLPLogExporter({ url: `${receiver.url}/v1/logs` }),
+          scheduledDelayMillis: 10,
+        }),
+      ],
+    });
+    const logger = provider.getLogger('t');
+    const emit = (from: number, n: number) => {
+      for (let i = from; i < from + n; i++) {
+        logger.emit({
+          eventName: USAGE_EVENT_NAME,
+          attributes: {
+            [ATTR.operationName]: 'chat',
+            [ATTR.providerName]: 'openai',
+            [ATTR.requestModel]: 'gpt-4o-mini',
+            [ATTR.inputTokens]: 100,
+            [ATTR.outputTokens]: 10,
+            [ATTR.usageId]: `u-${i}`,
+          },
+        });
+      }
+    };
+    emit(0, 100);
+    await provider.forceFlush();
+    failNext = true;
+    emit(100, 100); // its first attempt tears; the exporter retries on 503
+    await provider.forceFlush();
+    expect(failNext).toBe(false);
+    emit(200, 100);
+    await provider.forceFlush();
+    await provider.shutdown();
+
+    const text = readFileSync(path, 'utf8');
+    expect(text.endsWith('\n')).toBe(true);
+    expect(receiver.stats().writeFailures).toBe(1);
+    const m = await runUntilCaughtUp(join(dir, 'state'), { otlpGlobs: [path] });
+    expect(recordCounts(m)).toEqual({ counted: 300 });
+    expect(m.counters.requests.total(['openai', 'gpt-4o-mini', 'checkout', 'chat', 'ok'])).toBe(300);
+  }, 60_000);
 });

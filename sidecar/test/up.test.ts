@@ -38,7 +38,11 @@ describe('spendline up', () => {
     expect(Object.values(overall.totals.tokens).reduce((a, b) => a + b, 0)).toBe(tokens);
 
     expect(await up.stop('SIGINT')).toBe(0);
-    expect(up.output()).toContain('stopped; everything received is counted');
+    expect(up.output()).toContain(
+      'stopped; every acknowledged request was read and committed to the ledger.',
+    );
+    expect(up.output()).not.toContain('rejected');
+    expect(up.output()).not.toContain('answered 503');
 
     up = await startUpProcess(dir);
     await waitForMetric(up.sidecarUrl, 'llm_requests_total', 25);

@@ -20,12 +20,17 @@ export interface CountContext {
   claimKey(dedupKey: string): boolean;
 }
 
-/** Counts lines the tailer skipped for being over the maximum length as rejected. */
+/**
+ * Counts lines the tailer skipped for being over the maximum length as rejected: every record they
+ * held (the tailer counts them while skipping), so the size of the loss shows, not one per line.
+ */
 export function countOversized(fx: BatchEffects, oversized: readonly OversizedLine[]): void {
   for (const o of oversized) {
-    fx.add('records', [o.kind, 'rejected'], 1);
-    fx.add('rejected', ['line_too_long'], 1);
-    fx.records++;
+    const records = o.records ?? 1;
+    const source = o.signal === 'logs' ? 'log' : o.signal === 'spans' ? 'span' : o.kind;
+    fx.add('records', [source, 'rejected'], records);
+    fx.add('rejected', ['line_too_long'], records);
+    fx.records += records;
   }
 }
 

@@ -1,4 +1,5 @@
 import type { FileHandle } from 'node:fs/promises';
+import { RecordMarkerCounter } from './recordMarkers.js';
 
 /** Bytes read per positional read: big reads keep ingest close to bare JSON.parse speed. */
 export const READ_CHUNK_BYTES = 1024 * 1024;
@@ -8,8 +9,11 @@ const MIN_READ_BYTES = 64 * 1024;
 export interface CompleteLines {
   /** Complete lines (newline and a trailing `\r` removed), each with the offset just past its newline. */
   lines: { text: string; endOffset: number }[];
-  /** Lines over the maximum: skipped to their newline without being buffered whole. */
-  oversized: { offset: number; bytes: number }[];
+  /**
+   * Lines over the maximum: skipped to their newline without being buffered whole, with the OTLP
+   * records they hold counted as they stream past (see RecordMarkerCounter).
+   */
+  oversized: { offset: number; bytes: number; signal: 'logs' | 'spans' | undefined; records: number }[];
   /** Offset just past the last consumed newline (never inside a partial last line). */
   offset: number;
 }
@@ -79,8 +83,11 @@ export async function readCompleteLines(
     let nl = data.indexOf(10, filled); // the first `filled` bytes hold no newline
     while (nl !== -1) {
       const lineLen = nl - start;
-      if (lineLen > maxLineBytes) oversized.push({ offset: pos + start, bytes: lineLen });
-      else {
+      if (lineLen > maxLineBytes) {
+        const counter = new RecordMarkerCounter();
+        counter.feed(data.subarray(start, nl));
+        oversized.push({ offset: pos + start, bytes: lineLen, ...counter.result() });
+      } else {
         const end = lineLen > 0 && data[nl - 1] === 13 ? nl - 1 : nl;
         lines.push({ text: data.toString('utf8', start, end), endOffset: pos + nl + 1 });
         scratch.lineHint = lineLen + (lineLen >> 3) + 1;
@@ -106,9 +113,11 @@ export async function readCompleteLines(
       want = Math.min(Math.max(want * 2, READ_CHUNK_BYTES), maxBuffer);
       continue;
     }
-    const newline = await findNewline(handle, pos + avail, size, scratch);
+    const counter = new RecordMarkerCounter();
+    counter.feed(data);
+    const newline = await findNewline(handle, pos + avail, size, scratch, counter);
     if (newline === -1) break; // oversized and still incomplete: skip it once it is complete
-    oversized.push({ offset: pos, bytes: newline - pos });
+    oversized.push({ offset: pos, bytes: newline - pos, ...counter.result() });
     consumed += newline - pos + 1;
     pos = newline + 1;
     filled = 0;
@@ -126,12 +135,14 @@ async function findNewline(
   from: number,
   size: number,
   scratch: ReadBuffer,
+  counter: RecordMarkerCounter,
 ): Promise<number> {
   const buf = scratch.get(READ_CHUNK_BYTES);
   for (let pos = from; pos < size; ) {
     const { bytesRead } = await handle.read(buf, 0, Math.min(READ_CHUNK_BYTES, size - pos), pos);
     if (bytesRead === 0) return -1;
     const nl = buf.subarray(0, bytesRead).indexOf(10);
+    counter.feed(buf.subarray(0, nl === -1 ? bytesRead : nl));
     if (nl !== -1) return pos + nl;
     pos += bytesRead;
   }

@@ -157,7 +157,14 @@ export function createTailer(options: TailerOptions): Tailer {
     for (const line of got.lines)
       lines.push({ text: line.text, kind: cp.kind, path: cp.path, endOffset: line.endOffset });
     for (const o of got.oversized)
-      oversized.push({ path: cp.path, kind: cp.kind, offset: o.offset, bytes: o.bytes });
+      oversized.push({
+        path: cp.path,
+        kind: cp.kind,
+        offset: o.offset,
+        bytes: o.bytes,
+        signal: cp.kind === 'otlp' ? o.signal : undefined,
+        records: cp.kind === 'otlp' ? o.records : 1,
+      });
     const consumed = got.offset - cp.offset;
     cp.offset = got.offset;
     if (consumed < share || cp.offset >= file.size) file.drained = true;
