@@ -15,6 +15,9 @@ export interface SidecarConfig {
   batchBytes: number;
   pollIntervalMs: number;
   labelCaps: Record<CappedLabel, number>;
+  /** Records dated before now minus this, or after now plus maxFutureSkewMs, are rejected (defaults in ingestLoop). */
+  maxRecordAgeMs?: number;
+  maxFutureSkewMs?: number;
   /** Bearer token for /api (SPENDLINE_API_TOKEN). */
   apiToken: string | undefined;
   /** Static status page folder served at `/` when it exists (default: the package's public/). */
@@ -80,6 +83,18 @@ export const FLAGS: FlagSpec[] = [
     help: 'line bytes per ledger transaction at most (a batch also ends after 1 s, at its rollup-row bound (~50 ms commits), or when caught up)',
   },
   { name: 'poll-interval', arg: '<duration>', default: '250ms', help: 'wait between polls once caught up' },
+  {
+    name: 'max-record-age',
+    arg: '<duration>',
+    default: '3650d',
+    help: 'records dated longer ago than this are rejected (timestamp_out_of_range), in metrics and ledger alike',
+  },
+  {
+    name: 'max-future-skew',
+    arg: '<duration>',
+    default: '10m',
+    help: 'records dated further ahead of this host clock are rejected (timestamp_out_of_range)',
+  },
   {
     name: 'label-cap',
     arg: '<label=n>',
@@ -187,7 +202,7 @@ export function parseSidecarArgs(argv: string[], env: NodeJS.ProcessEnv = proces
       return { ok: false, reason: `--${name} must be a positive integer, got "${one(name)}"` };
     numbers[name] = n;
   }
-  for (const name of ['dedup-window', 'poll-interval']) {
+  for (const name of ['dedup-window', 'poll-interval', 'max-record-age', 'max-future-skew']) {
     const n = parseDurationMs(one(name) as string);
     if (n === undefined || n <= 0)
       return { ok: false, reason: `--${name} must be a duration like 250ms, 30s, 24h; got "${one(name)}"` };
@@ -220,6 +235,8 @@ export function parseSidecarArgs(argv: string[], env: NodeJS.ProcessEnv = proces
       batchBytes: numbers['batch-bytes'] as number,
       dedupWindowMs: numbers['dedup-window'] as number,
       pollIntervalMs: numbers['poll-interval'] as number,
+      maxRecordAgeMs: numbers['max-record-age'] as number,
+      maxFutureSkewMs: numbers['max-future-skew'] as number,
       labelCaps,
       apiToken: env.SPENDLINE_API_TOKEN,
     },

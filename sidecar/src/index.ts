@@ -55,6 +55,8 @@ export async function startSidecar(config: SidecarConfig): Promise<RunningSideca
     pollIntervalMs: config.pollIntervalMs,
     dedupWindowMs: config.dedupWindowMs,
     labelCaps: config.labelCaps,
+    maxRecordAgeMs: config.maxRecordAgeMs,
+    maxFutureSkewMs: config.maxFutureSkewMs,
     now,
   });
   let ready = false;

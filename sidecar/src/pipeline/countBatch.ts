@@ -18,6 +18,11 @@ export interface CountContext {
   caps: LabelCaps;
   /** Records the key; true when it is new (not seen within the dedup window, nor earlier in this batch). */
   claimKey(dedupKey: string): boolean;
+  /**
+   * True when a record's own time is plausible (within --max-record-age before now and
+   * --max-future-skew after it); others are rejected as timestamp_out_of_range, in metrics and ledger alike.
+   */
+  plausibleTime(timestampMs: number): boolean;
 }
 
 /**
@@ -64,6 +69,12 @@ export function countLines(
         source = record.source;
         counted = 0;
         duplicates = 0;
+      }
+      // Checked before the dedup claim: a rejected record keeps no key.
+      if (!ctx.plausibleTime(record.timestampMs)) {
+        fx.add('records', [record.source, 'rejected'], 1);
+        fx.add('rejected', ['timestamp_out_of_range'], 1);
+        continue;
       }
       if (!ctx.claimKey(record.dedupKey)) {
         duplicates++;
