@@ -7,6 +7,7 @@ import type { SidecarMetrics } from '../metrics.js';
 import type { OversizedLine, TailLine } from '../tail/types.js';
 import type { BatchEffects, UsageGroup } from './batchEffects.js';
 import type { LabelCaps } from './labelCaps.js';
+import { capRecordValues } from './valueLength.js';
 
 const HOUR_SECONDS = 3600;
 const HOUR_MS = HOUR_SECONDS * 1000;
@@ -81,6 +82,7 @@ export function countLines(
         continue;
       }
       counted++;
+      capRecordValues(record, (label) => fx.add('labelTruncated', [label], 1));
       countRecord(record, fx, ctx);
     }
     flushOutcomes(fx, source, counted, duplicates);
