@@ -62,7 +62,7 @@ const varint = (n: number): number[] => {
  * ExportLogsServiceRequest bytes whose one log record's body is an AnyValue nested `depth` kvlists
  * deep, written by hand (sizes first, then outside in) because encoders recurse.
  */
-function deepProtobuf(depth: number): Uint8Array {
+function deepProtobuf(depth: number): Uint8Array<ArrayBuffer> {
   // Per level, outermost first: AnyValue.kvlist_value (6) > KeyValueList.values (1) > KeyValue.value (2).
   const inner = [0x0a, 1, 0x78]; // AnyValue { string_value: "x" }
   const key = [0x0a, 1, 0x6b]; // KeyValue.key = "k"
@@ -92,7 +92,7 @@ function deepProtobuf(depth: number): Uint8Array {
 describe('JSON nesting', () => {
   it('answers 400 with a reason, not 500, for 10k and 1M levels in JSON and 10k in protobuf', async () => {
     receiver = await startOtlpReceiver({ host: '127.0.0.1', port: 0, filePath: exportPath() });
-    const post = (body: string | Uint8Array, type: string) =>
+    const post = (body: string | Uint8Array<ArrayBuffer>, type: string) =>
       fetch(`${receiver?.url}/v1/logs`, { method: 'POST', headers: { 'content-type': type }, body });
     for (const depth of [10_000, 1_000_000]) {
       const arrays = `{"resourceLogs":[${'['.repeat(depth)}${']'.repeat(depth)}]}`;
