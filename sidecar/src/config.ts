@@ -1,6 +1,11 @@
 import { parseArgs } from 'node:util';
 import type { SidecarExtension } from './extensions.js';
-import { CAPPED_LABELS, type CappedLabel, DEFAULT_LABEL_CAPS } from './pipeline/labelCaps.js';
+import {
+  CAPPED_LABELS,
+  type CappedLabel,
+  DEFAULT_LABEL_CAPS,
+  DEFAULT_MAX_SERIES,
+} from './pipeline/labelCaps.js';
 
 export interface SidecarConfig {
   otlpGlobs: string[];
@@ -15,6 +20,8 @@ export interface SidecarConfig {
   batchBytes: number;
   pollIntervalMs: number;
   labelCaps: Record<CappedLabel, number>;
+  /** Distinct label combinations in /metrics (default DEFAULT_MAX_SERIES). */
+  maxSeries?: number;
   /** Records dated before now minus this, or after now plus maxFutureSkewMs, are rejected (defaults in ingestLoop). */
   maxRecordAgeMs?: number;
   maxFutureSkewMs?: number;
@@ -100,6 +107,12 @@ export const FLAGS: FlagSpec[] = [
     arg: '<label=n>',
     repeatable: true,
     help: `distinct values per label before folding into "other" (labels: ${CAPPED_LABELS.join(', ')}; defaults ${CAPPED_LABELS.map((l) => `${l}=${DEFAULT_LABEL_CAPS[l]}`).join(', ')})`,
+  },
+  {
+    name: 'max-series',
+    arg: '<n>',
+    default: String(DEFAULT_MAX_SERIES),
+    help: 'distinct provider/model/service/operation/feature combinations in /metrics; later ones fold into "other" (spendline_label_overflow_total{label="series"}); bounds the exposition size',
   },
 ];
 
@@ -196,7 +209,7 @@ export function parseSidecarArgs(argv: string[], env: NodeJS.ProcessEnv = proces
   }
   const host = (lm[1] as string).replace(/^\[|\]$/g, '');
   const numbers: Record<string, number> = {};
-  for (const name of ['max-line-bytes', 'batch-bytes']) {
+  for (const name of ['max-line-bytes', 'batch-bytes', 'max-series']) {
     const n = positiveInt(one(name) as string);
     if (n === undefined)
       return { ok: false, reason: `--${name} must be a positive integer, got "${one(name)}"` };
@@ -238,6 +251,7 @@ export function parseSidecarArgs(argv: string[], env: NodeJS.ProcessEnv = proces
       maxRecordAgeMs: numbers['max-record-age'] as number,
       maxFutureSkewMs: numbers['max-future-skew'] as number,
       labelCaps,
+      maxSeries: numbers['max-series'] as number,
       apiToken: env.SPENDLINE_API_TOKEN,
     },
   };

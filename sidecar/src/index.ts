@@ -55,6 +55,7 @@ export async function startSidecar(config: SidecarConfig): Promise<RunningSideca
     pollIntervalMs: config.pollIntervalMs,
     dedupWindowMs: config.dedupWindowMs,
     labelCaps: config.labelCaps,
+    maxSeries: config.maxSeries,
     maxRecordAgeMs: config.maxRecordAgeMs,
     maxFutureSkewMs: config.maxFutureSkewMs,
     now,

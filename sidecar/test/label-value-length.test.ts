@@ -69,6 +69,34 @@ describe('label value length', () => {
     }
   }, 120_000);
 
+  it('bounds /metrics by --max-series label combinations: later ones fold into other, counted, totals kept, across restarts', async () => {
+    const t = tempDir('spendline-series-');
+    cleanups.push(t.cleanup);
+    const file = join(t.dir, 'genai.json');
+    const state = join(t.dir, 'state');
+    const g = generateUsageLines({ records: 2000, perLine: 20, seed: 32, services: 40, features: 40 });
+    writeFileSync(file, g.lines.map((l) => `${l}\n`).join(''));
+    const m = await runUntilCaughtUp(state, { otlpGlobs: [file], maxSeries: 100 });
+    const combos = (metrics: typeof m) =>
+      new Set([...metrics.counters.cost.series.values()].map((s) => s.values.slice(0, 4).join('|')));
+    // Cost series are (provider, model, service, feature): at most 100 admitted + the all-other one.
+    expect(combos(m).size).toBeLessThanOrEqual(101);
+    expect(combos(m).has('other|other|other|other')).toBe(true);
+    const folded = m.counters.labelOverflow.total(['series']);
+    expect(folded).toBeGreaterThan(0);
+    const otherRequests = [...m.counters.requests.series.values()]
+      .filter((s) => s.values.slice(0, 4).every((v) => v === 'other'))
+      .reduce((a, s) => a + s.total, 0);
+    expect(otherRequests).toBe(folded);
+    expect(registryTotals(m)).toEqual(truthTotals(g.truth)); // folding moves counts, never loses them
+    // A restart restores the admitted combinations: same series, same totals.
+    const again = await runUntilCaughtUp(state, { otlpGlobs: [file], maxSeries: 100 });
+    expect(combos(again)).toEqual(combos(m));
+    const series = (metrics: typeof m) =>
+      [...metrics.counters.requests.series.values()].map((s) => `${s.values.join('|')}=${s.total}`).sort();
+    expect(series(again)).toEqual(series(m));
+  }, 60_000);
+
   it('cuts only values over the limit, deterministically, without splitting a surrogate pair', () => {
     expect(capValueLength('gpt-4o')).toBe('gpt-4o');
     const exact = 'a'.repeat(MAX_VALUE_LENGTH);

@@ -242,11 +242,16 @@ export function finishSettle(fx: BatchEffects, caps: LabelCaps): void {
 function settleGroup(fx: BatchEffects, g: UsageGroup, caps: LabelCaps): void {
   const m = g.measures;
   const overflow = (label: string) => fx.add('labelOverflow', [label], m.requests);
-  const provider = caps.fold('provider', g.provider, overflow);
-  const model = caps.fold('model', g.model, overflow);
-  const service = caps.fold('service', g.service, overflow);
-  const operation = caps.fold('operation', g.operation, overflow);
-  const feature = caps.fold('feature', g.feature, overflow);
+  const [provider, model, service, operation, feature] = caps.foldSeries(
+    [
+      caps.fold('provider', g.provider, overflow),
+      caps.fold('model', g.model, overflow),
+      caps.fold('service', g.service, overflow),
+      caps.fold('operation', g.operation, overflow),
+      caps.fold('feature', g.feature, overflow),
+    ],
+    overflow,
+  ) as [string, string, string, string, string];
   fx.add('requests', [provider, model, service, operation, g.status], m.requests);
   const tokens: [string, number][] = [
     ['input', m.input_tokens],

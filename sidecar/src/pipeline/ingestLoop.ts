@@ -26,6 +26,8 @@ export interface IngestOptions {
   pollIntervalMs: number;
   dedupWindowMs: number;
   labelCaps: Record<CappedLabel, number>;
+  /** Distinct label combinations in /metrics before folding into `other` (default DEFAULT_MAX_SERIES). */
+  maxSeries?: number;
   /** Records dated more than this before now are rejected (timestamp_out_of_range); default 3650 days. */
   maxRecordAgeMs?: number;
   /** Records dated more than this after now are rejected (timestamp_out_of_range); default 10 minutes. */
@@ -102,7 +104,7 @@ export function startIngestLoop(
   let batchRows = options.batchRows ?? MIN_BATCH_ROWS;
   const store = createPipelineStore(db, metrics);
   const state = store.load();
-  const caps = new LabelCaps(options.labelCaps);
+  const caps = new LabelCaps(options.labelCaps, options.maxSeries);
   for (const [label, value] of state.labelValues) caps.restore(label, value);
   // A newest-record time from the future (stored before records were checked against the clock)
   // would hold the freshness gauge for good: it is dropped, and the next record sets it.

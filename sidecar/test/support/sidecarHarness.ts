@@ -86,6 +86,7 @@ export interface RunOptions {
   dedupWindowMs?: number;
   maxRecordAgeMs?: number;
   maxFutureSkewMs?: number;
+  maxSeries?: number;
 }
 
 const pricer = createPricer();
@@ -102,6 +103,7 @@ export async function runUntilCaughtUp(stateDir: string, options: RunOptions): P
     pollIntervalMs: 5,
     dedupWindowMs: options.dedupWindowMs ?? 86_400_000,
     labelCaps: { ...DEFAULT_LABEL_CAPS, ...options.labelCaps },
+    maxSeries: options.maxSeries,
     maxRecordAgeMs: options.maxRecordAgeMs,
     maxFutureSkewMs: options.maxFutureSkewMs,
     now: options.now ?? Date.now,
