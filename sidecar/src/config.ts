@@ -75,7 +75,7 @@ export const FLAGS: FlagSpec[] = [
     name: 'max-line-bytes',
     arg: '<bytes>',
     default: '16777216',
-    help: 'longer lines are skipped and counted as rejected (line_too_long)',
+    help: 'longer lines are skipped unbuffered; each record they held is counted as rejected (line_too_long)',
   },
   {
     name: 'dedup-window',
@@ -137,6 +137,8 @@ export function sidecarHelp(): string {
     '',
     'Tails the collector file export, counts every usage record exactly once into the ledger and',
     'serves Prometheus metrics. SIGTERM/SIGINT: commits the current batch, then exits 0.',
+    'One counting process per --state-dir: a second one exits 2 naming the holder (an OS lock that',
+    'dies with its holder). Limits and defaults: docs/security.md.',
     '',
     'options:',
     ...rows,
