@@ -23,7 +23,9 @@ function flowDepth(text: string, limit: number): number {
       else if (c === quote) quote = '';
     } else if (c === '"' || c === "'") quote = c;
     else if (c === '[' || c === '{') {
-      if (++depth > max && (max = depth) > limit) return max;
+      depth++;
+      if (depth > max) max = depth;
+      if (max > limit) return max;
     } else if (c === ']' || c === '}') depth--;
   }
   return max;
