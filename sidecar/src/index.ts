@@ -36,6 +36,8 @@ const DEFAULT_PUBLIC_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '
 
 export async function startSidecar(config: SidecarConfig): Promise<RunningSidecar> {
   const now = config.now ?? Date.now;
+  const metrics = createSidecarMetrics();
+  const pricer = createPricer(config.pricesFile !== undefined ? { overrides: config.pricesFile } : undefined);
   // One counting process per state dir: a second one would count every record again.
   const lock = lockStateDir(config.stateDir);
   let db: LedgerDb;
@@ -45,8 +47,6 @@ export async function startSidecar(config: SidecarConfig): Promise<RunningSideca
     lock.release();
     throw err;
   }
-  const metrics = createSidecarMetrics();
-  const pricer = createPricer(config.pricesFile !== undefined ? { overrides: config.pricesFile } : undefined);
   const ingest = startIngestLoop(db, metrics, pricer, {
     otlpGlobs: config.otlpGlobs,
     jsonlGlobs: config.jsonlGlobs,
