@@ -122,11 +122,12 @@ export function createPipelineStore(db: LedgerDb, metrics: SidecarMetrics) {
     const keys = dedup.takePending();
     const ops: WriteOp[] = [[EXPIRE_KEYS_SQL, [[Math.floor((nowMs - dedupWindowMs) / 1000) * 1000]]]];
     if (keys.length > 0) ops.push([INSERT_KEYS_SQL, [[nowMs, keys]]]);
-    const counterRows: (string | number)[][] = [];
+    const counterRows: (string | number | bigint)[][] = [];
     for (const [name, series] of fx.counters) {
       const c = metrics.counters[name];
       for (const s of series.values()) {
-        const total = c.total(s.values) + s.delta;
+        // The registry's float; the ledger adds the exact delta.
+        const total = c.total(s.values) + Number(s.delta);
         counterRows.push([c.name, JSON.stringify(s.values), s.delta]);
         counterTotals.push([name, s.values, total]);
       }

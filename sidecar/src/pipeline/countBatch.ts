@@ -2,7 +2,7 @@ import type { TokenCounts } from '@spendline/sdk/contract';
 import type { ModelRef, Pricer, UsageToPrice } from '@spendline/sdk/core';
 import { decodeOtlpJsonLine, decodeUsageJsonlLine } from '../decode/index.js';
 import type { UsageRecord } from '../decode/usageRecord.js';
-import { emptyMeasures, type Measures } from '../ledger/rollups.js';
+import { addCost, emptyMeasures, costNano as exactCost, type Measures } from '../ledger/rollups.js';
 import type { SidecarMetrics } from '../metrics.js';
 import type { OversizedLine, TailLine } from '../tail/types.js';
 import type { BatchEffects, UsageGroup } from './batchEffects.js';
@@ -204,7 +204,7 @@ function addRecord(m: Measures, r: UsageRecord, t: TokenCounts, costNano: number
   m.cache_write_tokens += t.cacheCreationInputTokens;
   m.output_tokens += Math.max(0, t.outputTokens - t.reasoningOutputTokens);
   m.reasoning_tokens += t.reasoningOutputTokens;
-  if (costNano !== null) m.cost_nano_usd += costNano;
+  if (costNano !== null) addCost(m, costNano);
   else {
     m.unpriced_requests += 1;
     m.unpriced_tokens += t.inputTokens + t.outputTokens;
@@ -263,7 +263,7 @@ function settleGroup(fx: BatchEffects, g: UsageGroup, caps: LabelCaps): void {
   for (const [type, n] of tokens)
     if (n > 0) fx.add('tokens', [provider, model, service, type, g.usageType], n);
   if (m.requests > m.unpriced_requests)
-    fx.add('cost', [provider, model, service, feature, g.usageType], m.cost_nano_usd);
+    fx.add('cost', [provider, model, service, feature, g.usageType], exactCost(m));
   if (m.unpriced_requests > 0) fx.add('unpriced', [provider, model, service], m.unpriced_requests);
   if (m.ocr_pages > 0) fx.add('ocrPages', [provider, model, service], m.ocr_pages);
   if (m.embedding_inputs > 0) fx.add('embeddingInputs', [provider, model, service], m.embedding_inputs);
