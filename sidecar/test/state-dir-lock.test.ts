@@ -111,6 +111,10 @@ describe('state dir lock', () => {
     const report = spawnCli(['report', '--state-dir', state, '--days-back', '3650', '--format', 'json']);
     expect(await exitCode(report)).toBe(0);
     expect(JSON.parse(report.output()).totals.requests).toBe(g.truth.totals.requests);
+    const insights = spawnCli(['insights', '--state-dir', state]);
+    expect(await exitCode(insights)).toBe(0);
+    const reconcile = spawnCli(['reconcile', '--state-dir', state]);
+    expect(await exitCode(reconcile)).toBe(0); // nothing billed: no day flagged
 
     // SIGKILL: no cleanup runs, yet the next sidecar starts at once and counts nothing twice.
     first.child.kill('SIGKILL');
