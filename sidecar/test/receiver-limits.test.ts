@@ -12,8 +12,10 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BatchLogRecordProcessor, LoggerProvider } from '@opentelemetry/sdk-logs';
 import { ATTR, USAGE_EVENT_NAME } from '@spendline/sdk/contract';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { decodeOtlpJsonLine } from '../src/decode/index.js';
 import { type RunningReceiver, startOtlpReceiver } from '../src/receiver/index.js';
 import { RecordMarkerCounter } from '../src/tail/recordMarkers.js';
+import { OtlpLineSplitter } from '../src/tail/splitOtlpLine.js';
 import { generateUsageLines } from './support/otlpLines.js';
 import { recordCounts, registryTotals, runUntilCaughtUp, truthTotals } from './support/sidecarHarness.js';
 
@@ -148,21 +150,66 @@ describe('requests bigger than the sidecar reads in one line', () => {
     expect(recordCounts(m)).toEqual({ counted: 15_500 });
   }, 120_000);
 
-  it("a collector's line over --max-line-bytes is counted as the records it held, not as one line", async () => {
-    const g = generateUsageLines({ records: 3_000, perLine: 3_000, seed: 22, kind: 'spans' });
-    const logs = generateUsageLines({ records: 2_000, perLine: 2_000, seed: 23 });
+  it("decodes a collector's lines over --max-line-bytes record by record, as they stream past", async () => {
+    const spans = generateUsageLines({ records: 1_500, perLine: 1_500, seed: 22, kind: 'spans' });
+    const logs = generateUsageLines({ records: 1_500, perLine: 1_500, seed: 23 });
     const small = generateUsageLines({ records: 10, perLine: 5, seed: 24, startMs: Date.UTC(2026, 1, 1) });
     const path = join(dir, 'genai.json');
     // As the collector's file exporter writes: one line per export request, whatever its size.
-    writeFileSync(path, [g.lines[0], ...small.lines, logs.lines[0], ''].join('\n'));
-    const m = await runUntilCaughtUp(join(dir, 'state'), { otlpGlobs: [path], maxLineBytes: 256 * 1024 });
-    expect(registryTotals(m)).toEqual(truthTotals(small.truth));
-    // Every span of the line: the 3,000 inference spans and the agent spans around them.
-    expect(g.truth.ignored).toBeGreaterThan(0);
-    expect(m.counters.rejected.total(['line_too_long'])).toBe(3_000 + g.truth.ignored + 2_000);
-    expect(m.counters.records.total(['span', 'rejected'])).toBe(3_000 + g.truth.ignored);
-    expect(m.counters.records.total(['log', 'rejected'])).toBe(2_000);
+    writeFileSync(path, [spans.lines[0], ...small.lines, logs.lines[0], ''].join('\n'));
+    const longest = Math.max(...[spans, logs].map((g) => Buffer.byteLength(g.lines[0] as string)));
+    const maxLineBytes = Math.floor(longest / 3); // both lines are over it; their records fit the output cap
+    expect(Buffer.byteLength(logs.lines[0] as string)).toBeGreaterThan(maxLineBytes);
+    const m = await runUntilCaughtUp(join(dir, 'state'), { otlpGlobs: [path], maxLineBytes });
+    expect(registryTotals(m)).toEqual(truthTotals(spans.truth, logs.truth, small.truth));
+    expect(recordCounts(m)).toEqual({ counted: 3_010, ignored: spans.truth.ignored });
   }, 60_000);
+
+  it('counts the records past the decode cap (4 x --max-line-bytes) as line_too_long, each one', async () => {
+    const logs = generateUsageLines({ records: 2_000, perLine: 2_000, seed: 26 });
+    const line = logs.lines[0] as string;
+    const path = join(dir, 'genai.json');
+    writeFileSync(path, `${line}\n`);
+    const m = await runUntilCaughtUp(join(dir, 'state'), {
+      otlpGlobs: [path],
+      maxLineBytes: Math.floor(Buffer.byteLength(line) / 8),
+    });
+    const counts = recordCounts(m);
+    expect(counts.counted).toBeGreaterThan(0);
+    expect(counts.rejected).toBeGreaterThan(0);
+    expect((counts.counted ?? 0) + (counts.rejected ?? 0)).toBe(2_000);
+    expect(m.counters.rejected.total(['line_too_long'])).toBe(counts.rejected);
+    expect(m.counters.records.total(['log', 'rejected'])).toBe(counts.rejected);
+  }, 60_000);
+
+  it('a 17.6 MiB line written by a collector is counted in full', async () => {
+    const g = generateUsageLines({ records: 15_500, perLine: 15_500, seed: 21 });
+    const path = join(dir, 'genai.json');
+    writeFileSync(path, `${g.lines[0]}\n`);
+    const m = await runUntilCaughtUp(join(dir, 'state'), { otlpGlobs: [path], maxLineBytes: 16 * MiB });
+    expect(registryTotals(m)).toEqual(truthTotals(g.truth));
+    expect(recordCounts(m)).toEqual({ counted: 15_500 });
+  }, 120_000);
+
+  it('cuts out the same records as the decoder reads from the whole line, whatever the chunking', () => {
+    const g = generateUsageLines({ records: 60, perLine: 30, seed: 27, kind: 'mixed', withNoise: true });
+    const summary = (lines: string[]) =>
+      lines
+        .flatMap((l) => decodeOtlpJsonLine(l).records)
+        .map((r) => [r.dedupKey, r.service, r.provider, r.requestModel, r.tokens.inputTokens, r.timestampMs]);
+    for (const line of g.lines) {
+      const expected = summary([line]);
+      for (const size of [1, 13, 4096, 1 << 20]) {
+        const splitter = new OtlpLineSplitter(1 << 20, 1 << 30);
+        const buf = Buffer.from(line);
+        for (let i = 0; i < buf.length; i += size) splitter.feed(buf.subarray(i, i + size));
+        splitter.finish();
+        expect(summary(splitter.lines)).toEqual(expected);
+        const ignored = (ls: string[]) => ls.reduce((a, l) => a + decodeOtlpJsonLine(l).ignored, 0);
+        if (splitter.emitted > 0) expect(ignored(splitter.lines)).toBe(ignored([line]));
+      }
+    }
+  });
 
   it('counts record markers the same whatever the chunking', () => {
     const g = generateUsageLines({ records: 40, perLine: 40, seed: 25, kind: 'mixed' });

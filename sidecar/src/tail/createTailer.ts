@@ -148,7 +148,15 @@ export function createTailer(options: TailerOptions): Tailer {
     const cp = file.checkpoint;
     let got: Awaited<ReturnType<typeof readCompleteLines>>;
     try {
-      got = await readCompleteLines(file.handle, cp.offset, file.size, share, options.maxLineBytes, scratch);
+      got = await readCompleteLines(
+        file.handle,
+        cp.offset,
+        file.size,
+        share,
+        options.maxLineBytes,
+        scratch,
+        cp.kind === 'otlp',
+      );
     } catch (error) {
       if (!isIoError(error)) throw error;
       file.drained = true; // unreadable this poll; retried on the next
