@@ -75,7 +75,7 @@ export const FLAGS: FlagSpec[] = [
     name: 'max-line-bytes',
     arg: '<bytes>',
     default: '16777216',
-    help: 'longer lines are skipped unbuffered; each record they held is counted as rejected (line_too_long)',
+    help: 'longer lines are never held whole: OTLP records are cut out as the line streams past (up to 4x this per line); the rest count as rejected (line_too_long), one per record',
   },
   {
     name: 'dedup-window',
