@@ -211,6 +211,33 @@ describe('requests bigger than the sidecar reads in one line', () => {
     }
   });
 
+  it('never throws on hostile long lines: 64 MiB of nesting (given up at depth 256), corruption, truncation', () => {
+    const deep = new OtlpLineSplitter(1 << 20, 1 << 22);
+    for (let i = 0; i < 64; i++) deep.feed(Buffer.alloc(1 << 20, 0x5b)); // 64 MiB of '['
+    deep.finish();
+    expect(deep.lines).toEqual([]);
+    const g = generateUsageLines({ records: 50, perLine: 50, seed: 28, kind: 'mixed' });
+    let seed = 7;
+    const rand = (n: number) => {
+      seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
+      return seed % n;
+    };
+    for (let round = 0; round < 200; round++) {
+      const buf = Buffer.from(g.lines[round % g.lines.length] as string);
+      for (let k = 0; k < 1 + rand(20); k++) buf[rand(buf.length)] = '{}[]",:\\x'.charCodeAt(rand(10));
+      const cut = buf.subarray(0, buf.length - rand(buf.length));
+      const splitter = new OtlpLineSplitter(1 << 20, 1 << 22);
+      for (let i = 0; i < cut.length; ) {
+        const n = 1 + rand(5000);
+        splitter.feed(cut.subarray(i, i + n));
+        i += n;
+      }
+      splitter.finish();
+      // What it cuts out goes to the ordinary decoder, which never throws either.
+      for (const line of splitter.lines) decodeOtlpJsonLine(line);
+    }
+  });
+
   it('counts record markers the same whatever the chunking', () => {
     const g = generateUsageLines({ records: 40, perLine: 40, seed: 25, kind: 'mixed' });
     for (const line of g.lines) {

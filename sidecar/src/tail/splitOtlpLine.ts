@@ -11,6 +11,8 @@
  */
 const GROUP_BYTES = 1024 * 1024;
 const MAX_KEY_BYTES = 64;
+/** Nesting past this is not OTLP: the splitter stops there (the rest is left to the marker count). */
+const MAX_DEPTH = 256;
 
 const OPEN_OBJ = 0x7b;
 const CLOSE_OBJ = 0x7d;
@@ -71,6 +73,8 @@ export class OtlpLineSplitter {
   private group: string[] = [];
   private groupBytes = 0;
   private outputBytes = 0;
+  /** Nested past MAX_DEPTH: nothing more is cut out of this line. */
+  private gaveUp = false;
   /** Lines emitted so far. */
   readonly lines: string[] = [];
   /** Records emitted in lines, and records cut out but not emitted (too long, or past the output cap). */
@@ -83,6 +87,7 @@ export class OtlpLineSplitter {
   ) {}
 
   feed(chunk: Buffer): void {
+    if (this.gaveUp) return;
     let captureFrom = this.capture !== Capture.None ? 0 : -1;
     for (let i = 0; i < chunk.length; i++) {
       const c = chunk[i] as number;
@@ -101,6 +106,12 @@ export class OtlpLineSplitter {
         this.readingKey = (frame?.isObject ?? false) && this.expectKey;
         this.keyBytes = [];
       } else if (c === OPEN_OBJ || c === OPEN_ARR) {
+        if (this.stack.length >= MAX_DEPTH) {
+          this.gaveUp = true;
+          this.capture = Capture.None;
+          this.captureParts = [];
+          return;
+        }
         const role = this.childRole(c === OPEN_OBJ);
         if (this.capture === Capture.None && c === OPEN_OBJ) {
           const what = this.captureOf(role);
