@@ -3,5 +3,6 @@
  * OpenTelemetry, no client wrappers). For processes that only price and count usage — the sidecar,
  * the report CLI — this keeps start-up time and memory small.
  */
+export * from './configText.js';
 export * from './money.js';
 export * from './pricing/index.js';

@@ -1,6 +1,11 @@
 import { parseArgs } from 'node:util';
 import type { SidecarExtension } from './extensions.js';
-import { CAPPED_LABELS, type CappedLabel, DEFAULT_LABEL_CAPS } from './pipeline/labelCaps.js';
+import {
+  CAPPED_LABELS,
+  type CappedLabel,
+  DEFAULT_LABEL_CAPS,
+  DEFAULT_MAX_SERIES,
+} from './pipeline/labelCaps.js';
 
 export interface SidecarConfig {
   otlpGlobs: string[];
@@ -20,6 +25,11 @@ export interface SidecarConfig {
    * long (>= 2 scrape intervals), so Prometheus' increase() counts it (--first-increment-hold; 0 = off).
    */
   firstIncrementHoldMs: number;
+  /** Distinct label combinations in /metrics (default DEFAULT_MAX_SERIES). */
+  maxSeries?: number;
+  /** Records dated before now minus this, or after now plus maxFutureSkewMs, are rejected (defaults in ingestLoop). */
+  maxRecordAgeMs?: number;
+  maxFutureSkewMs?: number;
   /** Bearer token for /api (SPENDLINE_API_TOKEN). */
   apiToken: string | undefined;
   /** Static status page folder served at `/` when it exists (default: the package's public/). */
@@ -70,7 +80,7 @@ export const FLAGS: FlagSpec[] = [
     name: 'max-line-bytes',
     arg: '<bytes>',
     default: '16777216',
-    help: 'longer lines are skipped and counted as rejected (line_too_long)',
+    help: 'longer lines are never held whole: OTLP records are cut out as the line streams past (up to 4x this per line); the rest count as rejected (line_too_long), one per record',
   },
   {
     name: 'dedup-window',
@@ -92,10 +102,28 @@ export const FLAGS: FlagSpec[] = [
     help: 'a new counter series is exposed at 0 and shows its first increment only after a scrape and this long, so increase() counts it; at least 2x the longest scrape interval of any Prometheus scraping (0s turns it off)',
   },
   {
+    name: 'max-record-age',
+    arg: '<duration>',
+    default: '3650d',
+    help: 'records dated longer ago than this are rejected (timestamp_out_of_range), in metrics and ledger alike',
+  },
+  {
+    name: 'max-future-skew',
+    arg: '<duration>',
+    default: '10m',
+    help: 'records dated further ahead of this host clock are rejected (timestamp_out_of_range)',
+  },
+  {
     name: 'label-cap',
     arg: '<label=n>',
     repeatable: true,
     help: `distinct values per label before folding into "other" (labels: ${CAPPED_LABELS.join(', ')}; defaults ${CAPPED_LABELS.map((l) => `${l}=${DEFAULT_LABEL_CAPS[l]}`).join(', ')})`,
+  },
+  {
+    name: 'max-series',
+    arg: '<n>',
+    default: String(DEFAULT_MAX_SERIES),
+    help: 'distinct provider/model/service/operation/feature combinations in /metrics; later ones fold into "other" (spendline_label_overflow_total{label="series"}); bounds the exposition size',
   },
 ];
 
@@ -120,6 +148,8 @@ export function sidecarHelp(): string {
     '',
     'Tails the collector file export, counts every usage record exactly once into the ledger and',
     'serves Prometheus metrics. SIGTERM/SIGINT: commits the current batch, then exits 0.',
+    'One counting process per --state-dir: a second one exits 2 naming the holder (an OS lock that',
+    'dies with its holder). Limits and defaults: docs/security.md.',
     '',
     'options:',
     ...rows,
@@ -192,13 +222,13 @@ export function parseSidecarArgs(argv: string[], env: NodeJS.ProcessEnv = proces
   }
   const host = (lm[1] as string).replace(/^\[|\]$/g, '');
   const numbers: Record<string, number> = {};
-  for (const name of ['max-line-bytes', 'batch-bytes']) {
+  for (const name of ['max-line-bytes', 'batch-bytes', 'max-series']) {
     const n = positiveInt(one(name) as string);
     if (n === undefined)
       return { ok: false, reason: `--${name} must be a positive integer, got "${one(name)}"` };
     numbers[name] = n;
   }
-  for (const name of ['dedup-window', 'poll-interval']) {
+  for (const name of ['dedup-window', 'poll-interval', 'max-record-age', 'max-future-skew']) {
     const n = parseDurationMs(one(name) as string);
     if (n === undefined || n <= 0)
       return { ok: false, reason: `--${name} must be a duration like 250ms, 30s, 24h; got "${one(name)}"` };
@@ -237,8 +267,11 @@ export function parseSidecarArgs(argv: string[], env: NodeJS.ProcessEnv = proces
       batchBytes: numbers['batch-bytes'] as number,
       dedupWindowMs: numbers['dedup-window'] as number,
       pollIntervalMs: numbers['poll-interval'] as number,
+      maxRecordAgeMs: numbers['max-record-age'] as number,
+      maxFutureSkewMs: numbers['max-future-skew'] as number,
       labelCaps,
       firstIncrementHoldMs: holdMs,
+      maxSeries: numbers['max-series'] as number,
       apiToken: env.SPENDLINE_API_TOKEN,
     },
   };

@@ -11,6 +11,7 @@ import type { SidecarConfig } from './config.js';
 import { EXTENSIONS } from './extensionList.js';
 import type { SidecarExtension } from './extensions.js';
 import { type LedgerDb, openLedgerDb } from './ledger/openLedger.js';
+import { lockStateDir } from './ledger/stateDirLock.js';
 import { createSidecarMetrics } from './metrics.js';
 import { FirstIncrementHold } from './pipeline/committedMetrics.js';
 import { startIngestLoop } from './pipeline/ingestLoop.js';
@@ -18,6 +19,7 @@ import { createApp } from './server/app.js';
 
 export type { SidecarConfig } from './config.js';
 export { parseSidecarArgs } from './config.js';
+export { StateDirLockedError } from './ledger/stateDirLock.js';
 
 export interface RunningSidecar {
   /** Base URL, e.g. http://127.0.0.1:9464 (the real port when 0 was asked for). */
@@ -35,9 +37,17 @@ const DEFAULT_PUBLIC_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '
 
 export async function startSidecar(config: SidecarConfig): Promise<RunningSidecar> {
   const now = config.now ?? Date.now;
-  const db = openLedgerDb(join(config.stateDir, 'ledger.sqlite'));
   const metrics = createSidecarMetrics(undefined, new FirstIncrementHold(config.firstIncrementHoldMs));
   const pricer = createPricer(config.pricesFile !== undefined ? { overrides: config.pricesFile } : undefined);
+  // One counting process per state dir: a second one would count every record again.
+  const lock = lockStateDir(config.stateDir);
+  let db: LedgerDb;
+  try {
+    db = openLedgerDb(join(config.stateDir, 'ledger.sqlite'));
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
   const ingest = startIngestLoop(db, metrics, pricer, {
     otlpGlobs: config.otlpGlobs,
     jsonlGlobs: config.jsonlGlobs,
@@ -46,6 +56,9 @@ export async function startSidecar(config: SidecarConfig): Promise<RunningSideca
     pollIntervalMs: config.pollIntervalMs,
     dedupWindowMs: config.dedupWindowMs,
     labelCaps: config.labelCaps,
+    maxSeries: config.maxSeries,
+    maxRecordAgeMs: config.maxRecordAgeMs,
+    maxFutureSkewMs: config.maxFutureSkewMs,
     now,
   });
   let ready = false;
@@ -71,6 +84,7 @@ export async function startSidecar(config: SidecarConfig): Promise<RunningSideca
   } catch (err) {
     await ingest.stop();
     db.close();
+    lock.release();
     throw err;
   }
   bind(server.address() as AddressInfo);
@@ -95,6 +109,7 @@ export async function startSidecar(config: SidecarConfig): Promise<RunningSideca
     await ingest.stop();
     server.close();
     db.close();
+    lock.release();
     throw err;
   }
   const address = server.address() as AddressInfo;
@@ -116,6 +131,7 @@ export async function startSidecar(config: SidecarConfig): Promise<RunningSideca
           server.closeAllConnections();
         });
         db.close();
+        lock.release();
       })();
       return stopped;
     },

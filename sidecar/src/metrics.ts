@@ -79,6 +79,11 @@ export function createSidecarMetrics(
       'Records whose label value was folded into "other" because the label reached its distinct-value cap.',
       ['label'],
     ),
+    labelTruncated: new CommittedCounter(
+      'spendline_label_truncated_total',
+      'Records with a value over 128 characters, cut to 115 characters + "…~" + 12 hex digits of its SHA-256 (in /metrics and the ledger alike), by dimension (provider, model, service, operation, feature, tenant, user, task).',
+      ['label'],
+    ),
   };
   const histograms = {
     duration: new CommittedHistogram(

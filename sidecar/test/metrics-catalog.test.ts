@@ -17,6 +17,7 @@ const DESIGN: Record<string, { type: string; labels: string[] }> = {
   spendline_records_total: { type: 'counter', labels: ['source', 'result'] },
   spendline_rejected_records_total: { type: 'counter', labels: ['reason'] },
   spendline_label_overflow_total: { type: 'counter', labels: ['label'] },
+  spendline_label_truncated_total: { type: 'counter', labels: ['label'] },
 };
 
 describe('sidecar metric catalogue', () => {

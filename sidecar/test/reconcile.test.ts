@@ -69,13 +69,13 @@ describe('reconciliation per provider per UTC day', () => {
       {
         day: '2026-09-01',
         provider: 'anthropic',
-        trackedExactNano: 3 * USD,
-        trackedEstimatedNano: 0,
-        trackedNano: 3 * USD,
+        trackedExactNano: BigInt(3 * USD),
+        trackedEstimatedNano: BigInt(0),
+        trackedNano: BigInt(3 * USD),
         unpricedRequests: 2,
-        billedNano: 3 * USD,
+        billedNano: BigInt(3 * USD),
         billingSource: 'invoice',
-        untrackedNano: 0,
+        untrackedNano: BigInt(0),
         untrackedShare: 0,
         trackedTokens: 100,
         billedTokens: null,
@@ -84,13 +84,13 @@ describe('reconciliation per provider per UTC day', () => {
       {
         day: '2026-09-01',
         provider: 'openai',
-        trackedExactNano: 1 * USD,
-        trackedEstimatedNano: 500 * MILLI_USD,
-        trackedNano: 1500 * MILLI_USD,
+        trackedExactNano: BigInt(1 * USD),
+        trackedEstimatedNano: BigInt(500 * MILLI_USD),
+        trackedNano: BigInt(1500 * MILLI_USD),
         unpricedRequests: 0,
-        billedNano: 1600 * MILLI_USD,
+        billedNano: BigInt(1600 * MILLI_USD),
         billingSource: 'invoice',
-        untrackedNano: 100 * MILLI_USD,
+        untrackedNano: BigInt(100 * MILLI_USD),
         untrackedShare: 0.0625,
         trackedTokens: 0,
         billedTokens: null,
@@ -99,13 +99,13 @@ describe('reconciliation per provider per UTC day', () => {
       {
         day: '2026-09-02',
         provider: 'openai',
-        trackedExactNano: 2 * USD,
-        trackedEstimatedNano: 0,
-        trackedNano: 2 * USD,
+        trackedExactNano: BigInt(2 * USD),
+        trackedEstimatedNano: BigInt(0),
+        trackedNano: BigInt(2 * USD),
         unpricedRequests: 0,
-        billedNano: 2040 * MILLI_USD,
+        billedNano: BigInt(2040 * MILLI_USD),
         billingSource: 'invoice',
-        untrackedNano: 40 * MILLI_USD,
+        untrackedNano: BigInt(40 * MILLI_USD),
         untrackedShare: 40 / 2040,
         trackedTokens: 0,
         billedTokens: null,
@@ -122,8 +122,8 @@ describe('reconciliation per provider per UTC day', () => {
       (d) => d.provider === 'openai' && d.day === '2026-09-01',
     );
     expect([day1?.trackedNano, day1?.untrackedNano, day1?.status]).toEqual([
-      1600 * MILLI_USD,
-      0,
+      BigInt(1600 * MILLI_USD),
+      0n,
       'within_tolerance',
     ]);
   });
@@ -136,7 +136,7 @@ describe('reconciliation per provider per UTC day', () => {
     bill([{ date: '2026-09-03', provider: 'aws.bedrock', cost: '0' }]);
     const today = reconcileDays(db, lastDays(NOW, 1), 5);
     expect(today.map((d) => [d.provider, d.status, d.untrackedNano, d.untrackedShare])).toEqual([
-      ['aws.bedrock', 'beyond_tolerance', -9, null],
+      ['aws.bedrock', 'beyond_tolerance', -9n, null],
       ['openai', 'not_billed_yet', null, null],
     ]);
   });
@@ -148,12 +148,12 @@ describe('reconciliation per provider per UTC day', () => {
         '2026-09-01',
         'openai',
         [
-          { name: 'gpt-4o', trackedNano: 1 * USD },
-          { name: 'gpt-4o-mini', trackedNano: 500 * MILLI_USD },
+          { name: 'gpt-4o', trackedNano: BigInt(1 * USD) },
+          { name: 'gpt-4o-mini', trackedNano: BigInt(500 * MILLI_USD) },
         ],
         [
-          { name: 'chat', trackedNano: 1 * USD },
-          { name: 'search', trackedNano: 500 * MILLI_USD },
+          { name: 'chat', trackedNano: BigInt(1 * USD) },
+          { name: 'search', trackedNano: BigInt(500 * MILLI_USD) },
         ],
       ],
     ]);

@@ -106,7 +106,9 @@ describe('createTailer', () => {
     const batch = await t.poll(1 << 20);
     const prefix = createHash('sha1').update(head.slice(0, FINGERPRINT_MAX_BYTES)).digest('hex');
     expect(batch.checkpoints[0]?.fingerprint).toBe(prefix.slice(0, 24));
-    expect(batch.oversized).toEqual([{ path: live, kind: 'otlp', offset: 0, bytes: head.length }]);
+    expect(batch.oversized).toEqual([
+      { path: live, kind: 'otlp', offset: 0, bytes: head.length, records: 1 },
+    ]);
     expect(batch.lines.map((l) => l.text)).toEqual(['next']);
   });
 
@@ -281,10 +283,14 @@ describe('createTailer', () => {
     expect(first.oversized).toEqual([]);
     appendFileSync(live, `\n${'y'.repeat(101)}\nok2\r\n`);
     const skipped = await t.poll(1 << 20); // skipping counts against the byte budget
-    expect(skipped.oversized).toEqual([{ path: live, kind: 'otlp', offset: 4, bytes: big.length }]);
+    expect(skipped.oversized).toEqual([
+      { path: live, kind: 'otlp', offset: 4, bytes: big.length, records: 1 },
+    ]);
     expect(skipped.lines).toEqual([]);
     const batch = await t.poll(1 << 20);
-    expect(batch.oversized).toEqual([{ path: live, kind: 'otlp', offset: 5 + big.length, bytes: 101 }]);
+    expect(batch.oversized).toEqual([
+      { path: live, kind: 'otlp', offset: 5 + big.length, bytes: 101, records: 1 },
+    ]);
     expect(batch.lines.map((l) => l.text)).toEqual(['ok2']);
     expect(batch.checkpoints[0]?.offset).toBe(statSync(live).size);
   });
@@ -300,7 +306,7 @@ describe('createTailer', () => {
     const maxLineBytes = 2 * READ_CHUNK_BYTES + 10;
     const scratch = new ReadBuffer();
     const got = await readCompleteLines(handle, 0, size, 1 << 30, maxLineBytes, scratch);
-    expect(got.oversized).toEqual([{ offset: 0, bytes: 5 * READ_CHUNK_BYTES }]);
+    expect(got.oversized).toEqual([{ offset: 0, bytes: 5 * READ_CHUNK_BYTES, records: 1 }]);
     expect(got.lines.map((l) => l.text.length)).toEqual([long.length, 3]);
     expect(got.offset).toBe(size);
     expect(scratch.capacity).toBeLessThanOrEqual(maxLineBytes + 1);

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { stopReport } from '../src/commands/up.js';
 import { runDemo } from '../src/demo/traffic.js';
 import { metricSum, startUpProcess, type UpProcess, waitForMetric } from './support/upProcess.js';
 
@@ -38,7 +39,11 @@ describe('spendline up', () => {
     expect(Object.values(overall.totals.tokens).reduce((a, b) => a + b, 0)).toBe(tokens);
 
     expect(await up.stop('SIGINT')).toBe(0);
-    expect(up.output()).toContain('stopped; everything received is counted');
+    expect(up.output()).toContain(
+      'stopped; every acknowledged request was read and committed to the ledger.',
+    );
+    expect(up.output()).not.toContain('rejected');
+    expect(up.output()).not.toContain('answered 503');
 
     up = await startUpProcess(dir);
     await waitForMetric(up.sidecarUrl, 'llm_requests_total', 25);
@@ -49,6 +54,20 @@ describe('spendline up', () => {
     expect(again.totals.cost_usd).toBe(overall.totals.cost_usd);
     expect(await up.stop('SIGTERM')).toBe(0);
   }, 90_000);
+
+  it('says at stop only what it established: unread bytes, rejected records, failed writes', () => {
+    expect(stopReport({ unreadBytes: 0, rejectedRecords: 0, writeFailures: 0 })).toEqual([
+      'stopped; every acknowledged request was read and committed to the ledger.',
+    ]);
+    expect(stopReport({ unreadBytes: 512, rejectedRecords: 3, writeFailures: 2 })).toEqual([
+      'stopped with 512 bytes of the export not yet read; the next start counts them.',
+      '3 records were rejected, not counted (by reason in spendline_rejected_records_total).',
+      '2 requests could not be written to the export file and were answered 503 (exporters retry them).',
+    ]);
+    expect(stopReport({ unreadBytes: -1, rejectedRecords: 0, writeFailures: 0 })[0]).toMatch(
+      /could not confirm/,
+    );
+  });
 
   it('explains bad flags and exits 2', async () => {
     const { spawnSync } = await import('node:child_process');

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
+import { parseConfigText } from '../configText.js';
 import { parseExactDecimal } from '../money.js';
 import type { PriceOverride } from './types.js';
 
@@ -91,13 +91,11 @@ export function loadPriceOverrides(path: string): OverridesResult {
     const code = (err as NodeJS.ErrnoException).code ?? 'read_error';
     return { ok: false, reason: `cannot read price overrides ${path}: ${code}` };
   }
-  let doc: unknown;
-  try {
-    doc = path.toLowerCase().endsWith('.json') ? JSON.parse(text) : parseYaml(text);
-  } catch (err) {
-    const kind = path.toLowerCase().endsWith('.json') ? 'JSON' : 'YAML';
-    return { ok: false, reason: `${path}: invalid ${kind}: ${(err as Error).message.split('\n')[0]}` };
-  }
+  const json = path.toLowerCase().endsWith('.json');
+  const docText = parseConfigText(text, json ? 'json' : 'yaml');
+  if (!docText.ok)
+    return { ok: false, reason: `${path}: invalid ${json ? 'JSON' : 'YAML'}: ${docText.reason}` };
+  const doc = docText.doc;
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc) || !('prices' in doc)) {
     return { ok: false, reason: `${path}: expected a top-level "prices" list` };
   }

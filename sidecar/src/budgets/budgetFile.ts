@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { usdToNano } from '@spendline/sdk/core';
-import { parse as parseYaml } from 'yaml';
+import { parseConfigText, usdToNano } from '@spendline/sdk/core';
 import { z } from 'zod';
 
 export const BUDGET_PERIODS = ['hour', 'day', 'month'] as const;
@@ -80,15 +79,10 @@ export function loadBudgetsFile(path: string): BudgetsResult {
       reason: `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
     };
   }
-  let doc: unknown;
-  try {
-    doc = path.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
-  } catch (err) {
-    return {
-      ok: false,
-      reason: `${path}: not valid ${path.endsWith('.json') ? 'JSON' : 'YAML'}: ${(err as Error).message}`,
-    };
-  }
-  const r = parseBudgets(doc);
+  const json = path.endsWith('.json');
+  const parsed = parseConfigText(text, json ? 'json' : 'yaml');
+  if (!parsed.ok)
+    return { ok: false, reason: `${path}: not valid ${json ? 'JSON' : 'YAML'}: ${parsed.reason}` };
+  const r = parseBudgets(parsed.doc);
   return r.ok ? r : { ok: false, reason: `${path}: ${r.reason}` };
 }

@@ -1,5 +1,6 @@
+import { StateDirLockedError } from '../ledger/stateDirLock.js';
 import { fail, parseCommandArgs, stateDirOf } from '../report/commandSupport.js';
-import { type HostPort, startLocalPipeline } from '../up/localPipeline.js';
+import { type HostPort, type StopSummary, startLocalPipeline } from '../up/localPipeline.js';
 
 export const summary = 'run the whole pipeline on a laptop: local OTLP receiver + sidecar + status page';
 
@@ -26,13 +27,35 @@ output goes to <state-dir>/prometheus/prometheus.log and alertmanager.log, named
   --rotate-mb N                rotate the export file at N MiB (default 100)
   --prices, --billing, --budgets   passed to the sidecar (see "spendline sidecar --help")
 
-Ctrl-C stops cleanly: the receiver stops accepting, the sidecar counts everything written and
-commits, children stop. Nothing is lost; a restart continues where it stopped.`;
+Ctrl-C stops cleanly: the receiver stops accepting, the sidecar reads everything written and
+commits, children stop; it then says what it established (anything left unread, rejected records,
+requests refused because the export file could not be written). A restart continues where it stopped.
+A second \`up\` or sidecar on the same --state-dir is refused (exit 2).`;
 
 function parseHostPort(name: string, value: string): HostPort | string {
   const m = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(value);
   if (!m || Number(m[2]) > 65535) return `--${name} must be HOST:PORT, got ${JSON.stringify(value)}`;
   return { host: (m[1] ?? '').replace(/^\[|\]$/g, ''), port: Number(m[2]) };
+}
+
+/** What `up` says when it stops: only what the stop established. */
+export function stopReport(s: StopSummary): string[] {
+  const out: string[] = [];
+  if (s.unreadBytes === 0)
+    out.push('stopped; every acknowledged request was read and committed to the ledger.');
+  else if (s.unreadBytes > 0)
+    out.push(`stopped with ${s.unreadBytes} bytes of the export not yet read; the next start counts them.`);
+  else
+    out.push('stopped; could not confirm that the export was read to the end; the next start continues it.');
+  if (s.rejectedRecords > 0)
+    out.push(
+      `${s.rejectedRecords} records were rejected, not counted (by reason in spendline_rejected_records_total).`,
+    );
+  if (s.writeFailures > 0)
+    out.push(
+      `${s.writeFailures} requests could not be written to the export file and were answered 503 (exporters retry them).`,
+    );
+  return out;
 }
 
 export async function run(argv: string[]): Promise<number> {
@@ -88,7 +111,7 @@ export async function run(argv: string[]): Promise<number> {
       log,
     });
   } catch (err) {
-    return fail(`could not start: ${(err as Error).message}`, 1);
+    return fail(`could not start: ${(err as Error).message}`, err instanceof StateDirLockedError ? 2 : 1);
   }
   log('spendline is up.');
   log('');
@@ -116,8 +139,8 @@ export async function run(argv: string[]): Promise<number> {
       process.off('SIGINT', onInt);
       process.off('SIGTERM', onTerm);
       pipeline.stop().then(
-        () => {
-          log('spendline up: stopped; everything received is counted.');
+        (summary) => {
+          for (const line of stopReport(summary)) log(`spendline up: ${line}`);
           resolveExit(code);
         },
         (err: Error) => {

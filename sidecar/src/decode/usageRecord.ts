@@ -48,6 +48,7 @@ export type RejectReason =
   | 'missing_model'
   | 'missing_provider'
   | 'bad_timestamp'
+  | 'timestamp_out_of_range'
   | 'line_too_long';
 
 export const REJECT_REASONS: readonly RejectReason[] = [
@@ -61,6 +62,7 @@ export const REJECT_REASONS: readonly RejectReason[] = [
   'missing_model',
   'missing_provider',
   'bad_timestamp',
+  'timestamp_out_of_range',
   'line_too_long',
 ];
 

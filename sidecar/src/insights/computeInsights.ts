@@ -16,13 +16,14 @@ interface TokenSums {
   cacheWrite: number;
   output: number;
   reasoning: number;
-  costNano: number;
+  /** Exact decimal text of the nano-USD sum (SQLite sums integers exactly; a JS number would not past 2^53). */
+  costNano: string;
   unpricedRequests: number;
 }
 
 const SUMS = `SUM(requests) AS requests, SUM(errors) AS errors, SUM(input_tokens) AS input,
   SUM(cache_read_tokens) AS cacheRead, SUM(cache_write_tokens) AS cacheWrite, SUM(output_tokens) AS output,
-  SUM(reasoning_tokens) AS reasoning, SUM(cost_nano_usd) AS costNano, SUM(unpriced_requests) AS unpricedRequests`;
+  SUM(reasoning_tokens) AS reasoning, CAST(SUM(cost_nano_usd) AS TEXT) AS costNano, SUM(unpriced_requests) AS unpricedRequests`;
 
 /** Rollup token partition back to semconv counts (input includes cache, output includes reasoning). */
 function semconv(t: TokenSums) {
@@ -35,7 +36,7 @@ function semconv(t: TokenSums) {
   };
 }
 
-const usd = (nano: bigint | number) => {
+const usd = (nano: bigint | number | string) => {
   const n = BigInt(nano);
   const neg = n < 0n;
   const a = neg ? -n : n;

@@ -13,8 +13,9 @@ export interface PipelineState {
   lastRecordMs: number;
 }
 
-const UPSERT_COUNTER_SQL =
-  'INSERT INTO metric_counter (metric, labels, total) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET total = excluded.total';
+/** Adds a batch's delta in SQLite (exact int64), so a total past 2^53 (nano-USD) never rounds. */
+const ADD_COUNTER_SQL =
+  'INSERT INTO metric_counter (metric, labels, total) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET total = total + excluded.total';
 const UPSERT_HISTOGRAM_SQL = `INSERT INTO metric_histogram (metric, labels, counts, sum, count) VALUES (?, ?, ?, ?, ?)
      ON CONFLICT DO UPDATE SET counts = excluded.counts, sum = excluded.sum, count = excluded.count`;
 const INSERT_LABEL_SQL = 'INSERT OR IGNORE INTO label_value (label, value) VALUES (?, ?)';
@@ -46,14 +47,18 @@ export function createPipelineStore(db: LedgerDb, metrics: SidecarMetrics) {
 
   /** Restores the committed totals into the registry and returns where tailing resumes. */
   function load(): PipelineState {
-    for (const row of db.prepare('SELECT metric, labels, total FROM metric_counter').all() as {
+    // Exact (bigint) from the ledger; the registry holds the float Prometheus exposes anyway.
+    for (const row of db
+      .prepare('SELECT metric, labels, total FROM metric_counter')
+      .safeIntegers(true)
+      .all() as {
       metric: string;
       labels: string;
-      total: number;
+      total: bigint;
     }[]) {
       const name = counterByMetric.get(row.metric);
       if (name !== undefined)
-        metrics.counters[name].restoreTotal(JSON.parse(row.labels) as string[], row.total);
+        metrics.counters[name].restoreTotal(JSON.parse(row.labels) as string[], Number(row.total));
     }
     for (const row of db.prepare('SELECT metric, labels, counts, sum, count FROM metric_histogram').all() as {
       metric: string;
@@ -117,12 +122,13 @@ export function createPipelineStore(db: LedgerDb, metrics: SidecarMetrics) {
     const keys = dedup.takePending();
     const ops: WriteOp[] = [[EXPIRE_KEYS_SQL, [[Math.floor((nowMs - dedupWindowMs) / 1000) * 1000]]]];
     if (keys.length > 0) ops.push([INSERT_KEYS_SQL, [[nowMs, keys]]]);
-    const counterRows: (string | number)[][] = [];
+    const counterRows: (string | number | bigint)[][] = [];
     for (const [name, series] of fx.counters) {
       const c = metrics.counters[name];
       for (const s of series.values()) {
-        const total = c.total(s.values) + s.delta;
-        counterRows.push([c.name, JSON.stringify(s.values), total]);
+        // The registry's float; the ledger adds the exact delta.
+        const total = c.total(s.values) + Number(s.delta);
+        counterRows.push([c.name, JSON.stringify(s.values), s.delta]);
         counterTotals.push([name, s.values, total]);
       }
     }
@@ -146,7 +152,7 @@ export function createPipelineStore(db: LedgerDb, metrics: SidecarMetrics) {
         histTotals.push([name, s.values, state]);
       }
     }
-    ops.push([UPSERT_COUNTER_SQL, counterRows], [UPSERT_HISTOGRAM_SQL, histRows]);
+    ops.push([ADD_COUNTER_SQL, counterRows], [UPSERT_HISTOGRAM_SQL, histRows]);
     ops.push([UPSERT_USAGE_SQL, [...fx.rollups.values()].map((r) => usageRowArgs(r.key, r.measures))]);
     ops.push([UPSERT_PRINCIPAL_SQL, (run) => fx.forEachPrincipalRow(run)]);
     ops.push([INSERT_LABEL_SQL, fx.admittedLabels.map(([label, value]) => [label, value])]);

@@ -1,7 +1,24 @@
 import { MEASURE_COLUMNS, type MeasureColumn } from './migrations.js';
 import type { LedgerDb } from './openLedger.js';
 
-export type Measures = Record<MeasureColumn, number>;
+/**
+ * A rollup row's measures. Cost is exact past 2^53 nano-USD: `cost_nano_usd` stays a safe integer
+ * and whatever would overflow it goes to `costCarryNano` (a bigint, created only then, so the hot
+ * path adds plain numbers). The exact cost is `costNano(m)`.
+ */
+export type Measures = Record<MeasureColumn, number> & { costCarryNano?: bigint };
+
+/** Adds a non-negative integer cost exactly (see Measures). */
+export function addCost(m: Measures, nano: number): void {
+  const sum = m.cost_nano_usd + nano;
+  if (sum <= Number.MAX_SAFE_INTEGER) m.cost_nano_usd = sum;
+  else m.costCarryNano = (m.costCarryNano ?? 0n) + BigInt(nano);
+}
+
+/** The exact cost of measures: a number while it is a safe integer, else a bigint. */
+export function costNano(m: Measures): number | bigint {
+  return m.costCarryNano === undefined ? m.cost_nano_usd : BigInt(m.cost_nano_usd) + m.costCarryNano;
+}
 
 export interface RollupKey {
   bucketStart: number;
@@ -49,7 +66,9 @@ export function emptyMeasures(): Measures {
 }
 
 export function addMeasures(into: Measures, from: Measures): void {
-  for (const c of MEASURE_COLUMNS) into[c] += from[c];
+  for (const c of MEASURE_COLUMNS) if (c !== 'cost_nano_usd') into[c] += from[c];
+  addCost(into, from.cost_nano_usd);
+  if (from.costCarryNano !== undefined) into.costCarryNano = (into.costCarryNano ?? 0n) + from.costCarryNano;
 }
 
 const measureList = MEASURE_COLUMNS.join(', ');
@@ -66,13 +85,15 @@ export const UPSERT_PRINCIPAL_SQL = `INSERT INTO usage_rollup_principal (bucket_
      ON CONFLICT DO UPDATE SET ${measureAdd}`;
 
 /** Writes the measures after the dimensions (`args[from..]`). */
-function setMeasures(args: (string | number)[], from: number, m: Measures): (string | number)[] {
+export type RowArg = string | number | bigint;
+
+function setMeasures(args: RowArg[], from: number, m: Measures): RowArg[] {
   let i = from;
-  for (const c of MEASURE_COLUMNS) args[i++] = m[c];
+  for (const c of MEASURE_COLUMNS) args[i++] = c === 'cost_nano_usd' ? costNano(m) : m[c];
   return args;
 }
 
-export function usageRowArgs(k: RollupKey, m: Measures): (string | number)[] {
+export function usageRowArgs(k: RollupKey, m: Measures): RowArg[] {
   return setMeasures(
     [
       k.bucketStart,
@@ -94,11 +115,7 @@ export function usageRowArgs(k: RollupKey, m: Measures): (string | number)[] {
  * usage_rollup_principal's positional arguments for one row, written into `args` when given (a batch
  * reuses one array for all its rows: the statement binds the values as it runs).
  */
-export function principalRowArgs(
-  k: PrincipalRollupKey,
-  m: Measures,
-  args: (string | number)[] = [],
-): (string | number)[] {
+export function principalRowArgs(k: PrincipalRollupKey, m: Measures, args: RowArg[] = []): RowArg[] {
   args[0] = k.bucketStart;
   args[1] = k.bucketSeconds;
   args[2] = k.principalKind;

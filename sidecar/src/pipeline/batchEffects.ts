@@ -1,5 +1,11 @@
 import type { PrincipalRollupKey, RollupKey } from '../ledger/rollups.js';
-import { addMeasures, emptyMeasures, type Measures, principalRowArgs } from '../ledger/rollups.js';
+import {
+  addMeasures,
+  emptyMeasures,
+  type Measures,
+  principalRowArgs,
+  type RowArg,
+} from '../ledger/rollups.js';
 import type { CounterName, HistogramName, SidecarMetrics } from '../metrics.js';
 import type { HistogramState } from './committedMetrics.js';
 import { seriesKey } from './committedMetrics.js';
@@ -31,7 +37,8 @@ export interface PrincipalSlot
  * only after it commits (the registry never shows an uncommitted batch).
  */
 export class BatchEffects {
-  readonly counters = new Map<CounterName, Map<string, { values: string[]; delta: number }>>();
+  /** Deltas are exact: a number while a safe integer, else a bigint (nano-USD past 2^53). */
+  readonly counters = new Map<CounterName, Map<string, { values: string[]; delta: number | bigint }>>();
   readonly histograms = new Map<HistogramName, Map<string, { values: string[]; state: HistogramState }>>();
   readonly groups = new Map<string, UsageGroup>();
   readonly rollups = new Map<string, { key: RollupKey; measures: Measures }>();
@@ -46,7 +53,7 @@ export class BatchEffects {
 
   constructor(private readonly metrics: SidecarMetrics) {}
 
-  add(counter: CounterName, values: string[], delta: number): void {
+  add(counter: CounterName, values: string[], delta: number | bigint): void {
     let m = this.counters.get(counter);
     if (m === undefined) {
       m = new Map();
@@ -55,7 +62,13 @@ export class BatchEffects {
     const key = seriesKey(values);
     const s = m.get(key);
     if (s === undefined) m.set(key, { values, delta });
-    else s.delta += delta;
+    else if (
+      typeof s.delta === 'number' &&
+      typeof delta === 'number' &&
+      Number.isSafeInteger(s.delta + delta)
+    )
+      s.delta += delta;
+    else s.delta = BigInt(s.delta) + BigInt(delta);
   }
 
   observe(histogram: HistogramName, values: string[], value: number): void {
@@ -124,8 +137,8 @@ export class BatchEffects {
    * Hands every principal row of the batch to `run` as usage_rollup_principal's positional arguments
    * (one array, refilled for each row).
    */
-  forEachPrincipalRow(run: (args: (string | number)[]) => void): void {
-    const args: (string | number)[] = [];
+  forEachPrincipalRow(run: (args: RowArg[]) => void): void {
+    const args: RowArg[] = [];
     for (const slot of this.principalSlots.values()) {
       const key: PrincipalRollupKey = {
         bucketStart: slot.bucketStart,

@@ -2,11 +2,12 @@ import type { TokenCounts } from '@spendline/sdk/contract';
 import type { ModelRef, Pricer, UsageToPrice } from '@spendline/sdk/core';
 import { decodeOtlpJsonLine, decodeUsageJsonlLine } from '../decode/index.js';
 import type { UsageRecord } from '../decode/usageRecord.js';
-import { emptyMeasures, type Measures } from '../ledger/rollups.js';
+import { addCost, emptyMeasures, costNano as exactCost, type Measures } from '../ledger/rollups.js';
 import type { SidecarMetrics } from '../metrics.js';
 import type { OversizedLine, TailLine } from '../tail/types.js';
 import type { BatchEffects, UsageGroup } from './batchEffects.js';
 import type { LabelCaps } from './labelCaps.js';
+import { capRecordValues } from './valueLength.js';
 
 const HOUR_SECONDS = 3600;
 const HOUR_MS = HOUR_SECONDS * 1000;
@@ -18,14 +19,24 @@ export interface CountContext {
   caps: LabelCaps;
   /** Records the key; true when it is new (not seen within the dedup window, nor earlier in this batch). */
   claimKey(dedupKey: string): boolean;
+  /**
+   * True when a record's own time is plausible (within --max-record-age before now and
+   * --max-future-skew after it); others are rejected as timestamp_out_of_range, in metrics and ledger alike.
+   */
+  plausibleTime(timestampMs: number): boolean;
 }
 
-/** Counts lines the tailer skipped for being over the maximum length as rejected. */
+/**
+ * Counts lines the tailer skipped for being over the maximum length as rejected: every record they
+ * held (the tailer counts them while skipping), so the size of the loss shows, not one per line.
+ */
 export function countOversized(fx: BatchEffects, oversized: readonly OversizedLine[]): void {
   for (const o of oversized) {
-    fx.add('records', [o.kind, 'rejected'], 1);
-    fx.add('rejected', ['line_too_long'], 1);
-    fx.records++;
+    const records = o.records ?? 1;
+    const source = o.signal === 'logs' ? 'log' : o.signal === 'spans' ? 'span' : o.kind;
+    fx.add('records', [source, 'rejected'], records);
+    fx.add('rejected', ['line_too_long'], records);
+    fx.records += records;
   }
 }
 
@@ -60,11 +71,18 @@ export function countLines(
         counted = 0;
         duplicates = 0;
       }
+      // Checked before the dedup claim: a rejected record keeps no key.
+      if (!ctx.plausibleTime(record.timestampMs)) {
+        fx.add('records', [record.source, 'rejected'], 1);
+        fx.add('rejected', ['timestamp_out_of_range'], 1);
+        continue;
+      }
       if (!ctx.claimKey(record.dedupKey)) {
         duplicates++;
         continue;
       }
       counted++;
+      capRecordValues(record, (label) => fx.add('labelTruncated', [label], 1));
       countRecord(record, fx, ctx);
     }
     flushOutcomes(fx, source, counted, duplicates);
@@ -186,7 +204,7 @@ function addRecord(m: Measures, r: UsageRecord, t: TokenCounts, costNano: number
   m.cache_write_tokens += t.cacheCreationInputTokens;
   m.output_tokens += Math.max(0, t.outputTokens - t.reasoningOutputTokens);
   m.reasoning_tokens += t.reasoningOutputTokens;
-  if (costNano !== null) m.cost_nano_usd += costNano;
+  if (costNano !== null) addCost(m, costNano);
   else {
     m.unpriced_requests += 1;
     m.unpriced_tokens += t.inputTokens + t.outputTokens;
@@ -224,11 +242,16 @@ export function finishSettle(fx: BatchEffects, caps: LabelCaps): void {
 function settleGroup(fx: BatchEffects, g: UsageGroup, caps: LabelCaps): void {
   const m = g.measures;
   const overflow = (label: string) => fx.add('labelOverflow', [label], m.requests);
-  const provider = caps.fold('provider', g.provider, overflow);
-  const model = caps.fold('model', g.model, overflow);
-  const service = caps.fold('service', g.service, overflow);
-  const operation = caps.fold('operation', g.operation, overflow);
-  const feature = caps.fold('feature', g.feature, overflow);
+  const [provider, model, service, operation, feature] = caps.foldSeries(
+    [
+      caps.fold('provider', g.provider, overflow),
+      caps.fold('model', g.model, overflow),
+      caps.fold('service', g.service, overflow),
+      caps.fold('operation', g.operation, overflow),
+      caps.fold('feature', g.feature, overflow),
+    ],
+    overflow,
+  ) as [string, string, string, string, string];
   fx.add('requests', [provider, model, service, operation, g.status], m.requests);
   const tokens: [string, number][] = [
     ['input', m.input_tokens],
@@ -240,7 +263,7 @@ function settleGroup(fx: BatchEffects, g: UsageGroup, caps: LabelCaps): void {
   for (const [type, n] of tokens)
     if (n > 0) fx.add('tokens', [provider, model, service, type, g.usageType], n);
   if (m.requests > m.unpriced_requests)
-    fx.add('cost', [provider, model, service, feature, g.usageType], m.cost_nano_usd);
+    fx.add('cost', [provider, model, service, feature, g.usageType], exactCost(m));
   if (m.unpriced_requests > 0) fx.add('unpriced', [provider, model, service], m.unpriced_requests);
   if (m.ocr_pages > 0) fx.add('ocrPages', [provider, model, service], m.ocr_pages);
   if (m.embedding_inputs > 0) fx.add('embeddingInputs', [provider, model, service], m.embedding_inputs);

@@ -26,6 +26,12 @@ export interface IngestOptions {
   pollIntervalMs: number;
   dedupWindowMs: number;
   labelCaps: Record<CappedLabel, number>;
+  /** Distinct label combinations in /metrics before folding into `other` (default DEFAULT_MAX_SERIES). */
+  maxSeries?: number;
+  /** Records dated more than this before now are rejected (timestamp_out_of_range); default 3650 days. */
+  maxRecordAgeMs?: number;
+  /** Records dated more than this after now are rejected (timestamp_out_of_range); default 10 minutes. */
+  maxFutureSkewMs?: number;
   now(): number;
 }
 
@@ -44,6 +50,10 @@ function checkpointsSignature(cps: FileCheckpoint[]): string {
     .sort()
     .join('|');
 }
+
+/** --max-record-age and --max-future-skew defaults (see docs/security.md). */
+export const DEFAULT_MAX_RECORD_AGE_MS = 3650 * 86_400_000;
+export const DEFAULT_MAX_FUTURE_SKEW_MS = 10 * 60_000;
 
 /**
  * Line bytes per tail poll, counted in one synchronous slice; the event loop runs (scrapes, I/O)
@@ -89,12 +99,16 @@ export function startIngestLoop(
     { provider: 'openai', model: 'gpt-4o' },
   );
   const batchMs = options.batchMs ?? 1000;
+  const maxRecordAgeMs = options.maxRecordAgeMs ?? DEFAULT_MAX_RECORD_AGE_MS;
+  const maxFutureSkewMs = options.maxFutureSkewMs ?? DEFAULT_MAX_FUTURE_SKEW_MS;
   let batchRows = options.batchRows ?? MIN_BATCH_ROWS;
   const store = createPipelineStore(db, metrics);
   const state = store.load();
-  const caps = new LabelCaps(options.labelCaps);
+  const caps = new LabelCaps(options.labelCaps, options.maxSeries);
   for (const [label, value] of state.labelValues) caps.restore(label, value);
-  let lastRecordMs = state.lastRecordMs;
+  // A newest-record time from the future (stored before records were checked against the clock)
+  // would hold the freshness gauge for good: it is dropped, and the next record sets it.
+  let lastRecordMs = state.lastRecordMs > options.now() + maxFutureSkewMs ? 0 : state.lastRecordMs;
   if (lastRecordMs > 0) metrics.gauges.lastRecordTimestamp.set(lastRecordMs / 1000);
   metrics.gauges.ready.set(0);
   const tailer = createTailer({
@@ -126,6 +140,7 @@ export function startIngestLoop(
     pricer,
     caps,
     claimKey: (key: string) => store.claim(key, nowMs, options.dedupWindowMs),
+    plausibleTime: (ms: number) => ms >= nowMs - maxRecordAgeMs && ms <= nowMs + maxFutureSkewMs,
   };
 
   /**

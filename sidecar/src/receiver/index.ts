@@ -6,3 +6,4 @@ export {
 } from './otlpHttpReceiver.js';
 export { decodeOtlpProtobuf, encodeOtlpProtobuf, type OtlpSignal } from './otlpProto.js';
 export { listBackups, RotatingFile } from './rotatingFile.js';
+export { splitExportRequest } from './splitRequest.js';

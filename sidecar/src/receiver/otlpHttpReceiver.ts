@@ -2,7 +2,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { createGunzip, createInflate } from 'node:zlib';
 import { decodeOtlpProtobuf, type OtlpSignal } from './otlpProto.js';
-import { RotatingFile } from './rotatingFile.js';
+import { RotatingFile, type RotatingFileOptions } from './rotatingFile.js';
+import { splitExportRequest } from './splitRequest.js';
 
 export interface ReceiverOptions {
   host: string;
@@ -11,8 +12,15 @@ export interface ReceiverOptions {
   filePath: string;
   /** Largest accepted request body after decompression (collector default: 20 MiB). */
   maxBodyBytes?: number;
+  /**
+   * Longest line written (default 16 MiB, the sidecar's --max-line-bytes): a bigger request is split
+   * into several lines between records, so nothing acknowledged is a line the sidecar skips.
+   */
+  maxLineBytes?: number;
   rotateBytes?: number;
   maxBackups?: number;
+  /** Test seam: the export file's write call (simulates a full disk). */
+  writeSync?: RotatingFileOptions['writeSync'];
 }
 
 export interface ReceiverStats {
@@ -21,6 +29,8 @@ export interface ReceiverStats {
   rejected: number;
   linesWritten: number;
   bytesWritten: number;
+  /** Requests answered 503 because the export file could not be written (nothing of them kept). */
+  writeFailures: number;
 }
 
 export interface RunningReceiver {
@@ -29,6 +39,11 @@ export interface RunningReceiver {
   /** Stops accepting, finishes requests in flight, flushes the file. */
   close(): Promise<void>;
 }
+
+/** The collector's default `max_request_body_size` (confighttp): 20 MiB. */
+export const DEFAULT_MAX_BODY_BYTES = 20 * 1024 * 1024;
+/** The sidecar's default --max-line-bytes. */
+export const DEFAULT_MAX_LINE_BYTES = 16 * 1024 * 1024;
 
 const PATHS: Record<string, OtlpSignal> = { '/v1/logs': 'logs', '/v1/traces': 'traces' };
 const TOP_KEY: Record<OtlpSignal, string> = { logs: 'resourceLogs', traces: 'resourceSpans' };
@@ -48,13 +63,22 @@ class HttpError extends Error {
  * file, exactly the format of the collector's `file` exporter with `format: json`.
  */
 export async function startOtlpReceiver(options: ReceiverOptions): Promise<RunningReceiver> {
-  const maxBody = options.maxBodyBytes ?? 20 * 1024 * 1024;
+  const maxBody = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const maxLine = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
   const file = new RotatingFile({
     path: options.filePath,
     maxBytes: options.rotateBytes ?? 100 * 1024 * 1024,
     maxBackups: options.maxBackups ?? 10,
+    writeSync: options.writeSync,
   });
-  const stats: ReceiverStats = { requests: 0, accepted: 0, rejected: 0, linesWritten: 0, bytesWritten: 0 };
+  const stats: ReceiverStats = {
+    requests: 0,
+    accepted: 0,
+    rejected: 0,
+    linesWritten: 0,
+    bytesWritten: 0,
+    writeFailures: 0,
+  };
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     stats.requests++;
@@ -75,10 +99,18 @@ export async function startOtlpReceiver(options: ReceiverOptions): Promise<Runni
       const body = await readBody(req, maxBody);
       const message = isJson ? parseJsonRequest(signal, body) : parseProtoRequest(signal, body);
       if (hasRecords(signal, message)) {
-        const line = JSON.stringify(message);
-        file.appendLine(line);
-        stats.linesWritten++;
-        stats.bytesWritten += Buffer.byteLength(line) + 1;
+        const split = splitExportRequest(signal, message, maxLine);
+        if (!split.ok) throw new HttpError(413, split.reason);
+        try {
+          file.appendLines(split.lines);
+        } catch (err) {
+          // Nothing of the request is kept (the file is cut back to its last complete line): 503 asks
+          // the exporter to retry, which OTLP exporters do.
+          stats.writeFailures++;
+          throw new HttpError(503, `could not write the export file: ${(err as Error).message}`);
+        }
+        stats.linesWritten += split.lines.length;
+        for (const line of split.lines) stats.bytesWritten += Buffer.byteLength(line) + 1;
       }
       stats.accepted++;
       if (isJson) {
@@ -91,7 +123,11 @@ export async function startOtlpReceiver(options: ReceiverOptions): Promise<Runni
       const status = err instanceof HttpError ? err.status : 500;
       const message = err instanceof Error ? err.message : String(err);
       if (!res.headersSent)
-        res.writeHead(status, { 'content-type': 'application/json', connection: 'close' });
+        res.writeHead(status, {
+          'content-type': 'application/json',
+          connection: 'close',
+          ...(status === 503 ? { 'retry-after': '1' } : {}),
+        });
       res.end(JSON.stringify({ code: status, message }));
       req.resume();
     }
@@ -145,7 +181,37 @@ async function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer>
   return Buffer.concat(chunks, total);
 }
 
+/**
+ * Deepest nesting accepted in a request. OTLP itself is about 8 levels deep plus 4 per nested AnyValue;
+ * deeper documents are refused before any recursive walk (normalising ids, writing) could overflow the stack.
+ */
+export const MAX_JSON_NESTING = 256;
+
+/** Deepest `[`/`{` nesting of a JSON text, scanning bytes (strings skipped); stops past `limit`. */
+export function jsonNestingDepth(body: Uint8Array, limit: number): number {
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < body.length; i++) {
+    const c = body[i];
+    if (inString) {
+      if (c === 0x5c)
+        i++; // backslash: skip the escaped byte
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) {
+      if (++depth > max) {
+        max = depth;
+        if (max > limit) return max;
+      }
+    } else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return max;
+}
+
 function parseJsonRequest(signal: OtlpSignal, body: Buffer): Record<string, unknown> {
+  if (jsonNestingDepth(body, MAX_JSON_NESTING) > MAX_JSON_NESTING)
+    throw new HttpError(400, `JSON nested deeper than ${MAX_JSON_NESTING} levels`);
   let parsed: unknown;
   try {
     parsed = JSON.parse(body.toString('utf8'));

@@ -159,20 +159,21 @@ export type DecodeProtobufResult =
 /** Decodes an OTLP protobuf request body into its OTLP/JSON object form. */
 export function decodeOtlpProtobuf(signal: OtlpSignal, body: Uint8Array): DecodeProtobufResult {
   const type = types()[signal];
-  let decoded: protobuf.Message;
+  // Hostile input fails here as a value: malformed bytes, or AnyValues nested so deep that decoding
+  // or converting them overflows the stack (RangeError).
   try {
-    decoded = type.decode(body);
+    const plain = type.toObject(type.decode(body), {
+      longs: String,
+      enums: Number,
+      bytes: Uint8Array,
+      defaults: false,
+      oneofs: false,
+    });
+    return { ok: true, message: toOtlpJson(plain) as Record<string, unknown> };
   } catch (err) {
-    return { ok: false, reason: `invalid protobuf: ${(err as Error).message}` };
+    const reason = err instanceof RangeError ? 'nested too deep' : (err as Error).message;
+    return { ok: false, reason: `invalid protobuf: ${reason}` };
   }
-  const plain = type.toObject(decoded, {
-    longs: String,
-    enums: Number,
-    bytes: Uint8Array,
-    defaults: false,
-    oneofs: false,
-  });
-  return { ok: true, message: toOtlpJson(plain) as Record<string, unknown> };
 }
 
 /** Encodes an OTLP/JSON-shaped object as protobuf (used by tests and clients of the receiver). */

@@ -1,6 +1,7 @@
 import {
   closeSync,
   fsyncSync,
+  ftruncateSync,
   openSync,
   readdirSync,
   renameSync,
@@ -18,6 +19,8 @@ export interface RotatingFileOptions {
   maxBackups: number;
   /** Injectable clock for backup names. */
   now?: () => Date;
+  /** Injectable `fs.writeSync` (tests simulate a full disk with it). */
+  writeSync?: (fd: number, buffer: Buffer, offset: number) => number;
 }
 
 /**
@@ -28,22 +31,53 @@ export interface RotatingFileOptions {
  */
 export class RotatingFile {
   private fd: number;
+  /** Bytes of complete lines in the file: a failed append is truncated back to this. */
   private size: number;
+  /** A failed append could not be truncated away yet: the next append truncates first. */
+  private torn = false;
   private readonly now: () => Date;
+  private readonly write: (fd: number, buffer: Buffer, offset: number) => number;
 
   constructor(private readonly options: RotatingFileOptions) {
     this.now = options.now ?? (() => new Date());
+    this.write = options.writeSync ?? ((fd, buffer, offset) => writeSync(fd, buffer, offset));
     this.fd = openSync(options.path, 'a');
     this.size = statSync(options.path).size;
   }
 
   /** Appends one line (a newline is added). */
   appendLine(line: string): void {
-    const data = Buffer.from(`${line}\n`);
+    this.appendLines([line]);
+  }
+
+  /**
+   * Appends lines (newlines added) all or nothing: if a write fails (disk full, I/O error), the file
+   * is truncated back to its last complete line and this throws, so a reader never sees a fragment
+   * that the next line would be glued to.
+   */
+  appendLines(lines: readonly string[]): void {
+    if (lines.length === 0) return;
+    const data = Buffer.from(`${lines.join('\n')}\n`);
+    if (this.torn) this.truncateToComplete();
     if (this.size > 0 && this.size + data.length > this.options.maxBytes) this.rotate();
     let written = 0;
-    while (written < data.length) written += writeSync(this.fd, data, written);
+    try {
+      while (written < data.length) written += this.write(this.fd, data, written);
+    } catch (err) {
+      this.torn = true;
+      try {
+        this.truncateToComplete();
+      } catch {
+        // Still torn: the next append truncates first (and fails until it can).
+      }
+      throw err;
+    }
     this.size += data.length;
+  }
+
+  private truncateToComplete(): void {
+    ftruncateSync(this.fd, this.size);
+    this.torn = false;
   }
 
   /** Flushes to disk (called on shutdown). */

@@ -77,7 +77,7 @@ export function reportToJson(report: ReconciliationReport) {
 }
 
 export function reportToMarkdown(report: ReconciliationReport): string {
-  const money = (n: number | null) => (n === null ? '—' : formatUsd(n));
+  const money = (n: bigint | null) => (n === null ? '—' : formatUsd(n));
   const lines = [
     `# Reconciliation ${report.range.fromDay} … ${report.range.toDay}`,
     '',

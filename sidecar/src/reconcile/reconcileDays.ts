@@ -8,16 +8,17 @@ export interface ReconciledDay {
   /** UTC day `YYYY-MM-DD`. */
   day: string;
   provider: string;
-  trackedExactNano: number;
-  trackedEstimatedNano: number;
-  trackedNano: number;
+  /** Money is exact bigint nano-USD: a provider's day can pass 2^53 nano-USD (~$9M). */
+  trackedExactNano: bigint;
+  trackedEstimatedNano: bigint;
+  trackedNano: bigint;
   /** Requests the ledger could not price (their cost is unknown, not $0). */
   unpricedRequests: number;
-  billedNano: number | null;
+  billedNano: bigint | null;
   /** The export the billed figure comes from (newest export when several sources cover the day). */
   billingSource: string | null;
   /** billed − tracked; negative when more was tracked than billed. */
-  untrackedNano: number | null;
+  untrackedNano: bigint | null;
   /** untracked / billed; null when nothing (or $0) was billed. */
   untrackedShare: number | null;
   /** Tokens tracked in the ledger (input + output, every kind). */
@@ -64,13 +65,14 @@ export function reconcileDays(db: LedgerDb, range: DayRange, tolerancePct: numbe
        FROM usage_rollup WHERE bucket_start >= ? AND bucket_start < ?
        GROUP BY provider, day_start`,
     )
+    .safeIntegers(true)
     .all(from, to) as {
     provider: string;
-    day_start: number;
-    exact: number;
-    estimated: number;
-    unpriced: number;
-    tokens: number;
+    day_start: bigint;
+    exact: bigint;
+    estimated: bigint;
+    unpriced: bigint;
+    tokens: bigint;
   }[];
   const billed = db
     .prepare(
@@ -78,13 +80,14 @@ export function reconcileDays(db: LedgerDb, range: DayRange, tolerancePct: numbe
        FROM billing_daily WHERE day >= ? AND day <= ?
        ORDER BY provider, day, export_version DESC, source`,
     )
+    .safeIntegers(true)
     .all(range.fromDay, range.toDay) as {
     provider: string;
     day: string;
     source: string;
-    cost: number;
-    tokens: number;
-    reported: number;
+    cost: bigint;
+    tokens: bigint;
+    reported: bigint;
   }[];
 
   const rows = new Map<string, ReconciledDay>();
@@ -95,9 +98,9 @@ export function reconcileDays(db: LedgerDb, range: DayRange, tolerancePct: numbe
       row = {
         day,
         provider,
-        trackedExactNano: 0,
-        trackedEstimatedNano: 0,
-        trackedNano: 0,
+        trackedExactNano: 0n,
+        trackedEstimatedNano: 0n,
+        trackedNano: 0n,
         unpricedRequests: 0,
         billedNano: null,
         billingSource: null,
@@ -112,28 +115,29 @@ export function reconcileDays(db: LedgerDb, range: DayRange, tolerancePct: numbe
     return row;
   };
   for (const t of tracked) {
-    const row = rowFor(t.provider, dayOfSeconds(t.day_start));
+    const row = rowFor(t.provider, dayOfSeconds(Number(t.day_start)));
     row.trackedExactNano = t.exact;
     row.trackedEstimatedNano = t.estimated;
     row.trackedNano = t.exact + t.estimated;
-    row.unpricedRequests = t.unpriced;
-    row.trackedTokens = t.tokens;
+    row.unpricedRequests = Number(t.unpriced);
+    row.trackedTokens = Number(t.tokens);
   }
   for (const b of billed) {
     const row = rowFor(b.provider, b.day);
     if (row.billingSource !== null) continue; // newest export already chosen (ORDER BY export_version DESC)
     row.billedNano = b.cost;
     row.billingSource = b.source;
-    row.billedTokens = b.reported === 1 ? b.tokens : null;
+    row.billedTokens = b.reported === 1n ? Number(b.tokens) : null;
   }
   const toleranceBp = BigInt(Math.round(tolerancePct * 100));
   for (const row of rows.values()) {
     if (row.billedNano === null) continue;
     const untracked = row.billedNano - row.trackedNano;
     row.untrackedNano = untracked;
-    row.untrackedShare = row.billedNano === 0 ? null : untracked / row.billedNano;
-    const gap = BigInt(Math.abs(untracked)) * 10_000n;
-    const allowed = toleranceBp * BigInt(Math.abs(row.billedNano));
+    row.untrackedShare = row.billedNano === 0n ? null : Number(untracked) / Number(row.billedNano);
+    const abs = (n: bigint) => (n < 0n ? -n : n);
+    const gap = abs(untracked) * 10_000n;
+    const allowed = toleranceBp * abs(row.billedNano);
     row.status = gap > allowed ? 'beyond_tolerance' : 'within_tolerance';
   }
   return [...rows.values()].sort(
@@ -143,7 +147,7 @@ export function reconcileDays(db: LedgerDb, range: DayRange, tolerancePct: numbe
 
 export interface TopSpender {
   name: string;
-  trackedNano: number;
+  trackedNano: bigint;
 }
 
 /** The models and services with the most tracked spend for one provider on one UTC day. */
@@ -162,7 +166,8 @@ export function topSpenders(
            WHERE provider = ? AND bucket_start >= ? AND bucket_start < ?
            GROUP BY ${column} ORDER BY cost DESC, name LIMIT ?`,
         )
-        .all(provider, from, from + DAY_SECONDS, limit) as { name: string; cost: number }[]
+        .safeIntegers(true)
+        .all(provider, from, from + DAY_SECONDS, limit) as { name: string; cost: bigint }[]
     ).map((r) => ({ name: r.name === '' ? '(unset)' : r.name, trackedNano: r.cost }));
   return { models: top('model'), services: top('service') };
 }

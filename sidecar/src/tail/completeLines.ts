@@ -1,4 +1,36 @@
 import type { FileHandle } from 'node:fs/promises';
+import { RecordMarkerCounter } from './recordMarkers.js';
+import { OtlpLineSplitter } from './splitOtlpLine.js';
+
+/** Lines cut out of one oversized OTLP line may hold at most this many times --max-line-bytes. */
+const SPLIT_OUTPUT_FACTOR = 4;
+
+/**
+ * One line over the maximum as it streams past: its records counted (markers) and, for OTLP files,
+ * cut out into small lines of their own (OtlpLineSplitter).
+ */
+class OversizedLineReader {
+  private readonly counter = new RecordMarkerCounter();
+  private readonly splitter: OtlpLineSplitter | undefined;
+  constructor(split: boolean, maxLineBytes: number) {
+    this.splitter = split
+      ? new OtlpLineSplitter(maxLineBytes, SPLIT_OUTPUT_FACTOR * maxLineBytes)
+      : undefined;
+  }
+  feed(chunk: Buffer): void {
+    this.counter.feed(chunk);
+    this.splitter?.feed(chunk);
+  }
+  /** The lines cut out, and the records not among them (the loss, at least 1 when nothing was cut out). */
+  finish(): { lines: string[]; signal: 'logs' | 'spans' | undefined; records: number } {
+    const counted = this.counter.result();
+    const s = this.splitter;
+    if (s === undefined) return { lines: [], ...counted };
+    s.finish();
+    if (s.emitted === 0) return { lines: [], ...counted };
+    return { lines: s.lines, signal: counted.signal, records: Math.max(0, counted.records - s.emitted) };
+  }
+}
 
 /** Bytes read per positional read: big reads keep ingest close to bare JSON.parse speed. */
 export const READ_CHUNK_BYTES = 1024 * 1024;
@@ -8,8 +40,11 @@ const MIN_READ_BYTES = 64 * 1024;
 export interface CompleteLines {
   /** Complete lines (newline and a trailing `\r` removed), each with the offset just past its newline. */
   lines: { text: string; endOffset: number }[];
-  /** Lines over the maximum: skipped to their newline without being buffered whole. */
-  oversized: { offset: number; bytes: number }[];
+  /**
+   * Lines over the maximum: skipped to their newline without being buffered whole, with the OTLP
+   * records they hold counted as they stream past (see RecordMarkerCounter).
+   */
+  oversized: { offset: number; bytes: number; signal: 'logs' | 'spans' | undefined; records: number }[];
   /** Offset just past the last consumed newline (never inside a partial last line). */
   offset: number;
 }
@@ -56,6 +91,8 @@ export async function readCompleteLines(
   budget: number,
   maxLineBytes: number,
   scratch: ReadBuffer,
+  /** Cut the records of OTLP lines over the maximum into lines of their own (OTLP files). */
+  splitOversized = false,
 ): Promise<CompleteLines> {
   const lines: CompleteLines['lines'] = [];
   const oversized: CompleteLines['oversized'] = [];
@@ -79,8 +116,11 @@ export async function readCompleteLines(
     let nl = data.indexOf(10, filled); // the first `filled` bytes hold no newline
     while (nl !== -1) {
       const lineLen = nl - start;
-      if (lineLen > maxLineBytes) oversized.push({ offset: pos + start, bytes: lineLen });
-      else {
+      if (lineLen > maxLineBytes) {
+        const reader = new OversizedLineReader(splitOversized, maxLineBytes);
+        reader.feed(data.subarray(start, nl));
+        addOversized(reader.finish(), pos + start, lineLen, pos + nl + 1, lines, oversized);
+      } else {
         const end = lineLen > 0 && data[nl - 1] === 13 ? nl - 1 : nl;
         lines.push({ text: data.toString('utf8', start, end), endOffset: pos + nl + 1 });
         scratch.lineHint = lineLen + (lineLen >> 3) + 1;
@@ -106,9 +146,11 @@ export async function readCompleteLines(
       want = Math.min(Math.max(want * 2, READ_CHUNK_BYTES), maxBuffer);
       continue;
     }
-    const newline = await findNewline(handle, pos + avail, size, scratch);
+    const reader = new OversizedLineReader(splitOversized, maxLineBytes);
+    reader.feed(data);
+    const newline = await findNewline(handle, pos + avail, size, scratch, reader);
     if (newline === -1) break; // oversized and still incomplete: skip it once it is complete
-    oversized.push({ offset: pos, bytes: newline - pos });
+    addOversized(reader.finish(), pos, newline - pos, newline + 1, lines, oversized);
     consumed += newline - pos + 1;
     pos = newline + 1;
     filled = 0;
@@ -126,14 +168,29 @@ async function findNewline(
   from: number,
   size: number,
   scratch: ReadBuffer,
+  counter: OversizedLineReader,
 ): Promise<number> {
   const buf = scratch.get(READ_CHUNK_BYTES);
   for (let pos = from; pos < size; ) {
     const { bytesRead } = await handle.read(buf, 0, Math.min(READ_CHUNK_BYTES, size - pos), pos);
     if (bytesRead === 0) return -1;
     const nl = buf.subarray(0, bytesRead).indexOf(10);
+    counter.feed(buf.subarray(0, nl === -1 ? bytesRead : nl));
     if (nl !== -1) return pos + nl;
     pos += bytesRead;
   }
   return -1;
+}
+
+/** The lines cut out of an oversized line (all ending at its end) and what could not be. */
+function addOversized(
+  got: ReturnType<OversizedLineReader['finish']>,
+  offset: number,
+  bytes: number,
+  endOffset: number,
+  lines: CompleteLines['lines'],
+  oversized: CompleteLines['oversized'],
+): void {
+  for (const text of got.lines) lines.push({ text, endOffset });
+  if (got.records > 0) oversized.push({ offset, bytes, signal: got.signal, records: got.records });
 }

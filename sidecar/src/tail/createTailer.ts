@@ -148,7 +148,15 @@ export function createTailer(options: TailerOptions): Tailer {
     const cp = file.checkpoint;
     let got: Awaited<ReturnType<typeof readCompleteLines>>;
     try {
-      got = await readCompleteLines(file.handle, cp.offset, file.size, share, options.maxLineBytes, scratch);
+      got = await readCompleteLines(
+        file.handle,
+        cp.offset,
+        file.size,
+        share,
+        options.maxLineBytes,
+        scratch,
+        cp.kind === 'otlp',
+      );
     } catch (error) {
       if (!isIoError(error)) throw error;
       file.drained = true; // unreadable this poll; retried on the next
@@ -157,7 +165,14 @@ export function createTailer(options: TailerOptions): Tailer {
     for (const line of got.lines)
       lines.push({ text: line.text, kind: cp.kind, path: cp.path, endOffset: line.endOffset });
     for (const o of got.oversized)
-      oversized.push({ path: cp.path, kind: cp.kind, offset: o.offset, bytes: o.bytes });
+      oversized.push({
+        path: cp.path,
+        kind: cp.kind,
+        offset: o.offset,
+        bytes: o.bytes,
+        signal: cp.kind === 'otlp' ? o.signal : undefined,
+        records: cp.kind === 'otlp' ? o.records : 1,
+      });
     const consumed = got.offset - cp.offset;
     cp.offset = got.offset;
     if (consumed < share || cp.offset >= file.size) file.drained = true;

@@ -35,6 +35,10 @@ export interface OversizedLine {
   /** Offset where the skipped line starts, and its length in bytes (newline excluded). */
   offset: number;
   bytes: number;
+  /** OTLP signal of the line, when its top-level key was seen. */
+  signal?: 'logs' | 'spans' | undefined;
+  /** Records the line held (OTLP: counted by a streaming scan, at least 1; JSONL: 1). */
+  records?: number;
 }
 
 export interface TailBatch {

@@ -30,7 +30,17 @@ export interface LocalPipeline {
   sidecar: RunningSidecar;
   receiver: RunningReceiver;
   /** Stops accepting telemetry, lets the sidecar count what was written, commits, stops children. */
-  stop(): Promise<void>;
+  stop(): Promise<StopSummary>;
+}
+
+/** What `stop` could establish, so `up` says only what is true. */
+export interface StopSummary {
+  /** Export bytes the sidecar had not read when it stopped (-1: unknown, /metrics did not answer). */
+  unreadBytes: number;
+  /** Records the sidecar rejected since its ledger began (by reason in spendline_rejected_records_total). */
+  rejectedRecords: number;
+  /** Requests answered 503 because the export file could not be written (exporters retry them). */
+  writeFailures: number;
 }
 
 const PROMETHEUS_ASSETS = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'prometheus');
@@ -67,6 +77,8 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
       port: options.otlpListen.port,
       filePath: exportFile,
       rotateBytes: options.rotateBytes,
+      // Lines the receiver writes are never longer than what the sidecar reads.
+      maxLineBytes: parsed.config.maxLineBytes,
     });
   } catch (err) {
     await sidecar.stop();
@@ -89,7 +101,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
       throw err;
     }
   }
-  let stopping: Promise<void> | undefined;
+  let stopping: Promise<StopSummary> | undefined;
   return {
     otlpUrl: receiver.url,
     sidecarUrl: sidecar.url,
@@ -100,30 +112,42 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
     stop() {
       stopping ??= (async () => {
         await receiver.close();
-        await waitUntilRead(sidecar.url, 15_000);
+        const read = await waitUntilRead(sidecar.url, 15_000);
         await sidecar.stop();
         await prometheus?.stop();
+        return { ...read, writeFailures: receiver.stats().writeFailures };
       })();
       return stopping;
     },
   };
 }
 
-/** Waits until the sidecar reports no unread bytes, so nothing written is left for the next start. */
-async function waitUntilRead(sidecarUrl: string, timeoutMs: number): Promise<void> {
+/**
+ * Waits until the sidecar reports no unread bytes, so nothing written is left for the next start;
+ * returns the last unread and rejected figures it saw (-1 unread if /metrics never answered).
+ */
+async function waitUntilRead(
+  sidecarUrl: string,
+  timeoutMs: number,
+): Promise<{ unreadBytes: number; rejectedRecords: number }> {
   const deadline = Date.now() + timeoutMs;
+  let last = { unreadBytes: -1, rejectedRecords: 0 };
   while (Date.now() < deadline) {
     try {
       const text = await (await fetch(`${sidecarUrl}/metrics`, { signal: AbortSignal.timeout(2000) })).text();
       let unread = 0;
+      let rejected = 0;
       for (const line of text.split('\n')) {
-        if (line.startsWith('spendline_unread_bytes'))
-          unread += Number(line.slice(line.lastIndexOf(' ') + 1));
+        const value = Number(line.slice(line.lastIndexOf(' ') + 1));
+        if (line.startsWith('spendline_unread_bytes')) unread += value;
+        else if (line.startsWith('spendline_rejected_records_total')) rejected += value;
       }
-      if (unread === 0) return;
+      last = { unreadBytes: unread, rejectedRecords: rejected };
+      if (unread === 0) return last;
     } catch {
-      return;
+      return last;
     }
     await new Promise((r) => setTimeout(r, 100));
   }
+  return last;
 }

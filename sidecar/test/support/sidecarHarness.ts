@@ -84,6 +84,9 @@ export interface RunOptions {
   labelCaps?: Partial<typeof DEFAULT_LABEL_CAPS>;
   now?: () => number;
   dedupWindowMs?: number;
+  maxRecordAgeMs?: number;
+  maxFutureSkewMs?: number;
+  maxSeries?: number;
 }
 
 const pricer = createPricer();
@@ -100,6 +103,9 @@ export async function runUntilCaughtUp(stateDir: string, options: RunOptions): P
     pollIntervalMs: 5,
     dedupWindowMs: options.dedupWindowMs ?? 86_400_000,
     labelCaps: { ...DEFAULT_LABEL_CAPS, ...options.labelCaps },
+    maxSeries: options.maxSeries,
+    maxRecordAgeMs: options.maxRecordAgeMs,
+    maxFutureSkewMs: options.maxFutureSkewMs,
     now: options.now ?? Date.now,
   });
   try {

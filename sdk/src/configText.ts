@@ -1,0 +1,51 @@
+import { parse as parseYaml } from 'yaml';
+
+/**
+ * Deepest nesting a configuration file (price overrides, budgets) may have. Real files are a few
+ * levels deep; the YAML parser recurses, so a hostile file thousands of levels deep would otherwise
+ * overflow the stack or, at times, abort the process while formatting its error.
+ */
+export const MAX_CONFIG_NESTING = 64;
+/** Deepest indentation (columns) of a YAML line: block nesting is nesting too. */
+export const MAX_CONFIG_INDENT = 256;
+
+export type ConfigTextResult = { ok: true; doc: unknown } | { ok: false; reason: string };
+
+/** Flow nesting (`[`, `{`) outside quoted strings; stops counting past `limit`. */
+function flowDepth(text: string, limit: number): number {
+  let depth = 0;
+  let max = 0;
+  let quote = '';
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (quote !== '') {
+      if (quote === '"' && c === '\\') i++;
+      else if (c === quote) quote = '';
+    } else if (c === '"' || c === "'") quote = c;
+    else if (c === '[' || c === '{') {
+      depth++;
+      if (depth > max) max = depth;
+      if (max > limit) return max;
+    } else if (c === ']' || c === '}') depth--;
+  }
+  return max;
+}
+
+function deepestIndent(text: string): number {
+  let max = 0;
+  for (const m of text.matchAll(/^[ \t]+/gm)) max = Math.max(max, m[0].length);
+  return max;
+}
+
+/** Parses a configuration file's text as JSON or YAML, refusing documents nested too deeply first. */
+export function parseConfigText(text: string, format: 'json' | 'yaml'): ConfigTextResult {
+  if (flowDepth(text, MAX_CONFIG_NESTING) > MAX_CONFIG_NESTING)
+    return { ok: false, reason: `nested deeper than ${MAX_CONFIG_NESTING} levels` };
+  if (format === 'yaml' && deepestIndent(text) > MAX_CONFIG_INDENT)
+    return { ok: false, reason: `indented deeper than ${MAX_CONFIG_INDENT} columns` };
+  try {
+    return { ok: true, doc: format === 'json' ? JSON.parse(text) : parseYaml(text) };
+  } catch (err) {
+    return { ok: false, reason: (err as Error).message.split('\n')[0] ?? 'parse error' };
+  }
+}
