@@ -1,5 +1,5 @@
 import { fail, parseCommandArgs, stateDirOf } from '../report/commandSupport.js';
-import { type HostPort, startLocalPipeline } from '../up/localPipeline.js';
+import { type FinalCounts, type HostPort, startLocalPipeline } from '../up/localPipeline.js';
 
 export const summary = 'run the whole pipeline on a laptop: local OTLP receiver + sidecar + status page';
 
@@ -22,10 +22,28 @@ loopback with the project's recording and alert rules.
   --prometheus-listen H:P      (default 127.0.0.1:9090)
   --alertmanager-listen H:P    (default 127.0.0.1:9093)
   --rotate-mb N                rotate the export file at N MiB (default 100)
-  --prices, --billing, --budgets   passed to the sidecar (see "spendline sidecar --help")
+  --prices, --billing, --budgets   passed to the sidecar (see "npx spendline sidecar --help")
 
-Ctrl-C stops cleanly: the receiver stops accepting, the sidecar counts everything written and
-commits, children stop. Nothing is lost; a restart continues where it stopped.`;
+Ctrl-C (SIGINT), SIGTERM and SIGHUP stop cleanly: the receiver stops accepting, the sidecar counts
+everything written and commits, Prometheus and Alertmanager stop, and the final counts are printed.
+Nothing is lost; a restart continues where it stopped.`;
+
+const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+
+/** The command that sends demo traffic to this receiver, in the form the user started `up` with. */
+export function demoHint(otlpUrl: string, viaNpm: boolean): string {
+  const endpoint = otlpUrl === 'http://127.0.0.1:4318' ? '' : ` --endpoint ${otlpUrl}`;
+  if (viaNpm) return endpoint === '' ? 'npm run demo' : `npm run demo --${endpoint}`;
+  return `npx spendline demo${endpoint}`;
+}
+
+function formatFinalCounts(c: FinalCounts): string {
+  const records =
+    c.records === undefined
+      ? 'record counts unavailable (the sidecar did not answer)'
+      : ['counted', 'duplicate', 'rejected', 'ignored'].map((r) => `${c.records?.[r] ?? 0} ${r}`).join(', ');
+  return `spendline up: final counts: ${c.requestsAccepted} OTLP requests received, ${c.linesWritten} lines written; records: ${records}`;
+}
 
 function parseHostPort(name: string, value: string): HostPort | string {
   const m = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(value);
@@ -103,30 +121,36 @@ export async function run(argv: string[]): Promise<number> {
     log(`  Alertmanager    ${pipeline.prometheus.alertmanagerUrl}`);
   }
   log('');
-  log('  Try: npm run demo   (sends traffic through the real openai/anthropic clients to a fake provider)');
-  log('  Ctrl-C stops everything cleanly.');
+  // npm sets npm_lifecycle_event for `npm start`; then `npm run demo` is the matching command.
+  const viaNpm = process.env.npm_lifecycle_event === 'start';
+  log(
+    `  Try: ${demoHint(pipeline.otlpUrl, viaNpm)}   (sends traffic through the real openai/anthropic clients to a fake provider)`,
+  );
+  log('  Ctrl-C (or SIGTERM) stops everything cleanly.');
 
   return new Promise<number>((resolveExit) => {
     let code = 0;
+    let stopping = false;
     const shutdown = (signal: string) => {
+      if (stopping) return; // a second signal (npm forwards one, the terminal sends one) changes nothing
+      stopping = true;
       log(`spendline up: ${signal}: counting what was received, then stopping…`);
-      process.off('SIGINT', onInt);
-      process.off('SIGTERM', onTerm);
       pipeline.stop().then(
-        () => {
+        (counts) => {
+          for (const s of STOP_SIGNALS) process.off(s, onSignal);
+          log(formatFinalCounts(counts));
           log('spendline up: stopped; everything received is counted.');
           resolveExit(code);
         },
         (err: Error) => {
+          for (const s of STOP_SIGNALS) process.off(s, onSignal);
           process.stderr.write(`spendline up: stop failed: ${err.message}\n`);
           resolveExit(1);
         },
       );
     };
-    const onInt = () => shutdown('SIGINT');
-    const onTerm = () => shutdown('SIGTERM');
-    process.on('SIGINT', onInt);
-    process.on('SIGTERM', onTerm);
+    const onSignal = (signal: NodeJS.Signals) => shutdown(signal);
+    for (const s of STOP_SIGNALS) process.on(s, onSignal);
     pipeline.sidecar.failed.catch((err: Error) => {
       process.stderr.write(`spendline up: the sidecar failed: ${err.message}\n`);
       code = 1;

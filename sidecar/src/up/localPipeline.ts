@@ -30,7 +30,16 @@ export interface LocalPipeline {
   sidecar: RunningSidecar;
   receiver: RunningReceiver;
   /** Stops accepting telemetry, lets the sidecar count what was written, commits, stops children. */
-  stop(): Promise<void>;
+  stop(): Promise<FinalCounts>;
+}
+
+/** What this run received and counted, printed when `spendline up` stops. */
+export interface FinalCounts {
+  /** OTLP requests the receiver accepted and lines it wrote to the export file. */
+  requestsAccepted: number;
+  linesWritten: number;
+  /** `spendline_records_total` by result (counted, duplicate, rejected, ignored); undefined if unreadable. */
+  records: Record<string, number> | undefined;
 }
 
 const PROMETHEUS_ASSETS = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'prometheus');
@@ -86,7 +95,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
       throw err;
     }
   }
-  let stopping: Promise<void> | undefined;
+  let stopping: Promise<FinalCounts> | undefined;
   return {
     otlpUrl: receiver.url,
     sidecarUrl: sidecar.url,
@@ -96,31 +105,53 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
     receiver,
     stop() {
       stopping ??= (async () => {
+        // Children stop in parallel with the sidecar's final commit, so the whole stop stays short.
+        const children = prometheus?.stop();
         await receiver.close();
-        await waitUntilRead(sidecar.url, 15_000);
+        const metricsText = await waitUntilRead(sidecar.url, 15_000);
         await sidecar.stop();
-        await prometheus?.stop();
+        await children;
+        const { accepted, linesWritten } = receiver.stats();
+        return {
+          requestsAccepted: accepted,
+          linesWritten,
+          records: metricsText === undefined ? undefined : recordsByResult(metricsText),
+        };
       })();
       return stopping;
     },
   };
 }
 
-/** Waits until the sidecar reports no unread bytes, so nothing written is left for the next start. */
-async function waitUntilRead(sidecarUrl: string, timeoutMs: number): Promise<void> {
+/** `spendline_records_total` summed by its `result` label. */
+function recordsByResult(metricsText: string): Record<string, number> {
+  const byResult: Record<string, number> = {};
+  for (const line of metricsText.split('\n')) {
+    const m = /^spendline_records_total\{[^}]*result="([^"]+)"[^}]*\} (\S+)$/.exec(line);
+    if (m) byResult[m[1] ?? ''] = (byResult[m[1] ?? ''] ?? 0) + Number(m[2]);
+  }
+  return byResult;
+}
+
+/**
+ * Waits until the sidecar reports no unread bytes, so nothing written is left for the next start.
+ * Returns the last /metrics text read (undefined when the sidecar did not answer).
+ */
+async function waitUntilRead(sidecarUrl: string, timeoutMs: number): Promise<string | undefined> {
   const deadline = Date.now() + timeoutMs;
+  let text: string | undefined;
   while (Date.now() < deadline) {
     try {
-      const text = await (await fetch(`${sidecarUrl}/metrics`, { signal: AbortSignal.timeout(2000) })).text();
-      let unread = 0;
-      for (const line of text.split('\n')) {
-        if (line.startsWith('spendline_unread_bytes'))
-          unread += Number(line.slice(line.lastIndexOf(' ') + 1));
-      }
-      if (unread === 0) return;
+      text = await (await fetch(`${sidecarUrl}/metrics`, { signal: AbortSignal.timeout(2000) })).text();
     } catch {
-      return;
+      return text;
     }
+    let unread = 0;
+    for (const line of text.split('\n')) {
+      if (line.startsWith('spendline_unread_bytes')) unread += Number(line.slice(line.lastIndexOf(' ') + 1));
+    }
+    if (unread === 0) return text;
     await new Promise((r) => setTimeout(r, 100));
   }
+  return text;
 }
