@@ -1,4 +1,4 @@
-import { formatUsd } from '@spendline/sdk/core';
+import { usdExact } from '../report/money.js';
 import type { Insight } from './types.js';
 
 export const INSIGHT_FORMATS = ['table', 'json', 'markdown'] as const;
@@ -11,7 +11,7 @@ const scopeText = (i: Insight) =>
     .join(' ');
 const savingText = (i: Insight) =>
   i.monthlySaving.known
-    ? `${formatUsd(i.monthlySaving.nanoUsd)}/month`
+    ? `${usdExact(i.monthlySaving.nanoUsd)}/month`
     : `unknown (${i.monthlySaving.reason})`;
 const evidenceText = (i: Insight) =>
   Object.entries(i.evidence)
