@@ -27,17 +27,16 @@ const row = (key: string, exact: bigint, estimated = 0n): UsageRow => ({
   exactCostNano: exact,
   estimatedCostNano: estimated,
 });
-const totalOf = (rows: UsageRow[]): UsageTotals =>
-  rows.reduce(
-    (t, r) => ({
-      ...t,
-      requests: t.requests + r.requests,
-      costNano: t.costNano + r.costNano,
-      exactCostNano: t.exactCostNano + r.exactCostNano,
-      estimatedCostNano: t.estimatedCostNano + r.estimatedCostNano,
-    }),
-    { ...zero, requests: 0 },
-  );
+const totalOf = (rows: UsageRow[]): UsageTotals => {
+  const t = { ...zero, requests: 0 };
+  for (const r of rows) {
+    t.requests += r.requests;
+    t.costNano += r.costNano;
+    t.exactCostNano += r.exactCostNano;
+    t.estimatedCostNano += r.estimatedCostNano;
+  }
+  return t;
+};
 
 /** "$1,234.0001875" → its value in units of 10^-places USD. */
 const displayed = (cell: string, places: number): bigint => {
