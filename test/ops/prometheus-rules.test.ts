@@ -80,7 +80,7 @@ describe('prometheus/ configs', () => {
     const r = runTool('promtool', ['test', 'rules', ...RULE_TEST_FILES], PROM_DIR);
     expect(r.output).not.toContain('FAILED');
     expect(r.status, r.output).toBe(0);
-  }, 50_000);
+  }, 120_000);
 
   it('alertmanager.yml passes amtool check-config with both receivers', () => {
     const r = runTool('amtool', ['check-config', 'alertmanager.yml'], PROM_DIR);
