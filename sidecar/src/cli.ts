@@ -4,6 +4,8 @@
  * Each command module exports `summary` (one line for the overview) and `run(argv)` resolving to
  * the process exit code. Commands print their own `--help`.
  */
+import { HOW_TO_RUN } from './howToRun.js';
+
 export interface Command {
   summary: string;
   run(argv: string[]): Promise<number>;
@@ -32,9 +34,11 @@ function overview(): string {
     'LLM cost observability: count every usage record exactly once, price it, reconcile it.',
     '',
     'commands:',
-    ...names.map((n) => `  ${n.padEnd(width)}  (run "spendline ${n} --help")`),
+    ...names.map((n) => `  ${n.padEnd(width)}  (run "npx spendline ${n} --help")`),
     '',
     'Every flag of a long-running command can also be set as SPENDLINE_<FLAG> (e.g. SPENDLINE_STATE_DIR).',
+    '',
+    HOW_TO_RUN,
   ].join('\n');
 }
 

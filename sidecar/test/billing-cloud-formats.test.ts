@@ -7,9 +7,7 @@ import { importBillingFile } from '../src/billing/importBillingFile.js';
 import type { LedgerDb } from '../src/ledger/openLedger.js';
 import { memoryLedger } from './support/ledgerFixture.js';
 
-// Synthetic exports in the documented shapes (shared/reference/billing-exports.md).
-
-// Synthetic exports in the documented shapes (shared/reference/billing-exports.md).
+// Synthetic exports in the shapes the providers document (see docs/reconciliation.md, "Sample exports").
 const GCP_CSV = `billing_account_id,service.id,service.description,sku.id,sku.description,usage_start_time,usage_end_time,project.id,location.region,cost,currency,usage.amount,usage.unit,credits_total,invoice.month,cost_type
 000000-SYNTH0-000001,SYNT-HETI-C001,Vertex AI,SYNT-SKU0-0001,SYNTHETIC Gemini 2.5 Flash input text,2026-09-01 07:00:00 UTC,2026-09-01 08:00:00 UTC,synthetic-project-1,us-central1,0.375,USD,1250000,count,-0.1,202609,regular
 000000-SYNTH0-000001,SYNT-HETI-C001,Vertex AI,SYNT-SKU0-0002,SYNTHETIC Gemini 2.5 Flash output text,2026-09-01 07:00:00 UTC,2026-09-01 08:00:00 UTC,synthetic-project-1,us-central1,0.5,USD,200000,count,0,202609,regular

@@ -6,9 +6,7 @@ import { importBillingFile } from '../src/billing/importBillingFile.js';
 import type { LedgerDb } from '../src/ledger/openLedger.js';
 import { memoryLedger } from './support/ledgerFixture.js';
 
-// Synthetic exports in the documented shapes (shared/reference/billing-exports.md).
-
-// Synthetic exports in the documented shapes (shared/reference/billing-exports.md).
+// Synthetic exports in the shapes the providers document (see docs/reconciliation.md, "Sample exports").
 const OPENAI_PAGE = JSON.stringify({
   object: 'page',
   data: [

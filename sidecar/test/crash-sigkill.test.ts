@@ -117,5 +117,5 @@ describe('spendline sidecar under kill -9', () => {
     const records = sumSamples(text, 'spendline_records_total', 'result');
     expect(records.counted).toBe(g.truth.calls);
     expect(ledgerTotals(state)).toEqual(truth);
-  }, 90_000);
+  }, 180_000);
 });

@@ -3,7 +3,7 @@ import { ALIAS_ATTR, ATTR, USAGE_EVENT_NAME } from '@spendline/sdk/contract';
 import { describe, expect, it } from 'vitest';
 import { decodeOtlpJsonLine, MAX_TOKENS_PER_RECORD, type UsageRecord } from '../src/decode/index.js';
 
-const FIXTURES = new URL('../../../shared/fixtures/collector/', import.meta.url);
+const FIXTURES = new URL('./fixtures/collector/', import.meta.url);
 const fixture = (name: string) => readFileSync(new URL(name, FIXTURES), 'utf8');
 
 type Value =

@@ -10,7 +10,9 @@ let dir: string | undefined;
 let receiver: RunningReceiver | undefined;
 afterEach(async () => {
   await receiver?.close();
+  receiver = undefined;
   if (dir) rmSync(dir, { recursive: true, force: true });
+  dir = undefined;
 });
 
 describe('spendline demo', () => {
@@ -58,4 +60,19 @@ describe('spendline demo', () => {
     if (o3)
       expect(o3.tokens).toMatchObject({ inputTokens: 1200, outputTokens: 900, reasoningOutputTokens: 640 });
   }, 60_000);
+
+  it('exits 1 at once with a hint when nothing listens at the endpoint', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const { fileURLToPath } = await import('node:url');
+    const { freePort } = await import('../../test/support/ports.js');
+    const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
+    const endpoint = `http://127.0.0.1:${await freePort()}`;
+    const res = spawnSync(process.execPath, [cli, 'demo', '--endpoint', endpoint, '--requests', '5'], {
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    expect(res.status).toBe(1);
+    expect(res.stderr).toContain(`nothing is listening at ${endpoint}; is \`npm start\` running?`);
+    expect(res.stdout).not.toContain('calls (');
+  }, 40_000);
 });

@@ -68,7 +68,7 @@ describe('Prometheus across a SIGKILL and restart of the sidecar', () => {
     });
     cleanups.push(() => prom.stop());
     const is = (want: number) => (r: PromSample[]) => value(r) === String(want);
-    await prom.waitFor('sum(llm_requests_total)', is(a.truth.totals.requests), 20_000);
+    await prom.waitFor('sum(llm_requests_total)', is(a.truth.totals.requests), 40_000);
     const beforeKill = Date.now() / 1000;
 
     child.kill('SIGKILL');
@@ -78,7 +78,7 @@ describe('Prometheus across a SIGKILL and restart of the sidecar', () => {
     child = startCli(file, state, port);
     await waitForHttpOk(`http://127.0.0.1:${port}/readyz`, 30_000, () => child.exitCode === null);
     const total = a.truth.totals.requests + b.truth.totals.requests;
-    await prom.waitFor('sum(llm_requests_total)', is(total), 20_000);
+    await prom.waitFor('sum(llm_requests_total)', is(total), 40_000);
 
     expect(value(await prom.query('sum(resets(llm_requests_total[10m]))'))).toBe('0');
     expect(value(await prom.query('sum(resets(llm_tokens_total[10m]))'))).toBe('0');
@@ -105,5 +105,5 @@ describe('Prometheus across a SIGKILL and restart of the sidecar', () => {
     expect(value(await prom.query('sum(spendline_records_total{result="duplicate"})'))).toBe(
       String(a.truth.decodedRecords - a.truth.calls),
     );
-  }, 90_000);
+  }, 150_000);
 });

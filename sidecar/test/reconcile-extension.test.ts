@@ -99,7 +99,7 @@ describe('reconciliation extension in a sidecar', () => {
       scrapeConfigs: [{ job_name: 'sidecar', static_configs: [{ targets: [base.replace('http://', '')] }] }],
     });
     const untracked = `llm_untracked_cost_usd{provider="openai",day="${yesterday}"}`;
-    const first = await prom.waitFor(untracked, (s) => s.length === 1, 15_000);
+    const first = await prom.waitFor(untracked, (s) => s.length === 1, 40_000);
     expect(first[0]?.value[1]).toBe('2.5');
     const budget = await prom.waitFor(
       'llm_budget_spent_usd{budget="openai-month"}',
@@ -109,9 +109,9 @@ describe('reconciliation extension in a sidecar', () => {
     expect(budget[0]?.metric.period).toBe('month');
 
     writeBill('10', 1_790_000_100);
-    const after = await prom.waitFor(untracked, (s) => s[0]?.value[1] === '0', 15_000);
+    const after = await prom.waitFor(untracked, (s) => s[0]?.value[1] === '0', 40_000);
     expect(after[0]?.value[1]).toBe('0');
     const billed = await prom.query(`llm_billed_cost_usd{provider="openai",day="${yesterday}"}`);
     expect(billed[0]?.value[1]).toBe('10');
-  });
+  }, 150_000);
 });

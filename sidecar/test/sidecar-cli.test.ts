@@ -7,8 +7,25 @@ const run = (args: string[], env: Record<string, string> = {}) =>
   spawnSync(process.execPath, [CLI, 'sidecar', ...args], {
     encoding: 'utf8',
     env: { PATH: process.env.PATH ?? '', ...env },
-    timeout: 15_000,
+    timeout: 60_000,
   });
+
+describe('the spendline command in a checkout', () => {
+  it('runs as `npx spendline` after npm install (the linked bin shim), and its help says how to run it', () => {
+    const root = fileURLToPath(new URL('../..', import.meta.url));
+    // --offline: if the bin were not linked, npx must fail here rather than fetch a package.
+    const r = spawnSync('npx', ['--offline', 'spendline', '--help'], {
+      cwd: root,
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('usage: spendline <command>');
+    expect(r.stdout).toContain('"npx spendline <command>"');
+    expect(r.stdout).toContain('"npm run spendline -- <command>"');
+    expect(r.stdout).toContain('(run "npx spendline billing import --help")');
+  });
+});
 
 describe('spendline sidecar command line', () => {
   it('explains every flag and its environment variable under --help', () => {

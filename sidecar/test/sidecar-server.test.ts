@@ -135,14 +135,14 @@ describe('spendline sidecar with a real Prometheus', () => {
     });
     cleanups.push(() => prom.stop());
     const total = (want: number) => (r: { value: [number, string] }[]) => r[0]?.value[1] === String(want);
-    await prom.waitFor('sum(llm_requests_total)', total(a.truth.totals.requests), 20_000);
+    await prom.waitFor('sum(llm_requests_total)', total(a.truth.totals.requests), 40_000);
     const beforeRestart = Date.now() / 1000;
     await s.stop();
     writeFileSync(join(t.dir, 'genai.json'), lines([...a.lines, ...b.lines]));
     s = await startSidecar(baseConfig(t.dir, port));
     await s.ready;
     const want = a.truth.totals.requests + b.truth.totals.requests;
-    await prom.waitFor('sum(llm_requests_total)', total(want), 20_000);
+    await prom.waitFor('sum(llm_requests_total)', total(want), 40_000);
     const resets = await prom.query('sum(resets(llm_requests_total[10m]))');
     expect(resets[0]?.value[1]).toBe('0');
     // Evaluated at the moment before the restart, the sum was A; now it is A + B, with no reset between.
@@ -150,5 +150,5 @@ describe('spendline sidecar with a real Prometheus', () => {
     expect(before[0]?.value[1]).toBe(String(a.truth.totals.requests));
     const inc = await prom.query('sum(increase(llm_requests_total[10m]))');
     expect(Number(inc[0]?.value[1])).toBeGreaterThanOrEqual(b.truth.totals.requests);
-  }, 60_000);
+  }, 150_000);
 });

@@ -75,7 +75,7 @@ describe('status page', () => {
       await page.waitForFunction(
         () => document.getElementById('updated')?.textContent?.startsWith('updated'),
         null,
-        { timeout: 15_000 },
+        { timeout: 40_000 },
       );
 
       expect(await page.textContent('#spend-month')).toBe(expectedMoney(overall.totals.cost_usd));

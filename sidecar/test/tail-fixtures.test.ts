@@ -12,7 +12,7 @@ import {
   truthTotals,
 } from './support/sidecarHarness.js';
 
-const FIXTURES = fileURLToPath(new URL('../../../shared/fixtures/collector/', import.meta.url));
+const FIXTURES = fileURLToPath(new URL('./fixtures/collector/', import.meta.url));
 const cleanups: (() => void)[] = [];
 afterEach(() => {
   for (const c of cleanups.splice(0)) c();

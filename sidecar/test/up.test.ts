@@ -19,6 +19,8 @@ describe('spendline up', () => {
     dir = mkdtempSync(join(tmpdir(), 'spendline-up-'));
     up = await startUpProcess(dir);
     expect(up.output()).toContain('OTLP_ENDPOINT=http://127.0.0.1:');
+    // Started outside npm on a non-default port: the hint is the matching npx command.
+    expect(up.output()).toContain(`Try: npx spendline demo --endpoint ${up.otlpUrl} `);
     const demo = await runDemo({
       endpoint: up.otlpUrl,
       requests: 25,
@@ -42,7 +44,7 @@ describe('spendline up', () => {
     expect(up.output()).toContain(
       'stopped; every acknowledged request was read and committed to the ledger.',
     );
-    expect(up.output()).not.toContain('rejected');
+    expect(up.output()).not.toContain('records were rejected');
     expect(up.output()).not.toContain('answered 503');
 
     up = await startUpProcess(dir);

@@ -156,7 +156,7 @@ describe('grafana panels against a real sidecar and Prometheus', () => {
 
   it("the untracked recording rule equals the sidecar's own untracked gauge, to the nano-dollar", async () => {
     const rule = `provider_day:llm_untracked_cost_usd:billed_minus_tracked{provider="openai",day="${today}"}`;
-    const recorded = await prom!.waitFor(rule, (s) => s.length === 1, 15_000);
+    const recorded = await prom!.waitFor(rule, (s) => s.length === 1, 40_000);
     const gauge = await prom!.query(`llm_untracked_cost_usd{provider="openai",day="${today}"}`);
     const recordedNano = Math.round(Number(recorded[0]?.value[1]) * 1e9);
     const gaugeNano = Math.round(Number(gauge[0]?.value[1]) * 1e9);

@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { runDemo } from '../demo/traffic.js';
 import { fail, parseCommandArgs, positiveInt } from '../report/commandSupport.js';
 
@@ -16,7 +17,26 @@ listens).
   --requests N       calls to make (default 60, at most 1000000)
   --rate N           calls per second (default 10; 0 = as fast as possible)
   --seed N           traffic seed; the same seed sends the same calls (default 1)
-  --service NAME     service.name of the demo (default spendline-demo)`;
+  --service NAME     service.name of the demo (default spendline-demo)
+
+Exits 1 at once when nothing accepts connections at the endpoint, and after the run when any
+telemetry could not be exported.`;
+
+/** Whether something accepts TCP connections at the URL's host and port (bounded by `timeoutMs`). */
+async function isListening(url: URL, timeoutMs: number): Promise<boolean> {
+  const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  return new Promise((done) => {
+    const socket = connect({ host, port });
+    const finish = (ok: boolean) => {
+      socket.destroy();
+      done(ok);
+    };
+    socket.setTimeout(timeoutMs, () => finish(false));
+    socket.once('connect', () => finish(true));
+    socket.once('error', () => finish(false));
+  });
+}
 
 export async function run(argv: string[]): Promise<number> {
   const parsed = parseCommandArgs(
@@ -41,11 +61,14 @@ export async function run(argv: string[]): Promise<number> {
     return fail(`--rate must be a number >= 0, got ${JSON.stringify(rateText)}`);
   const endpoint =
     (values.endpoint as string | undefined) ?? process.env.OTLP_ENDPOINT ?? 'http://127.0.0.1:4318';
+  let endpointUrl: URL;
   try {
-    new URL(endpoint);
+    endpointUrl = new URL(endpoint);
   } catch {
     return fail(`--endpoint must be a URL, got ${JSON.stringify(endpoint)}`);
   }
+  if (!(await isListening(endpointUrl, 3000)))
+    return fail(`nothing is listening at ${endpoint}; is \`npm start\` running?`, 1);
   process.stdout.write(`demo: sending ${requests.value ?? 60} calls to ${endpoint}\n`);
   const result = await runDemo({
     endpoint,
@@ -61,5 +84,12 @@ export async function run(argv: string[]): Promise<number> {
       `${result.embeddings} embeddings, ${result.ocrJobs} OCR jobs)\n` +
       `demo: telemetry ${JSON.stringify(t)}\n`,
   );
+  const lost = t.logsFailed + t.spansFailed + t.logsDropped + t.spansDropped;
+  if (lost > 0) {
+    process.stderr.write(
+      `spendline: ${lost} log records/spans could not be exported to ${endpoint}; is \`npm start\` still running?\n`,
+    );
+    return 1;
+  }
   return 0;
 }

@@ -6,7 +6,7 @@ export const summary = 'tail the collector file export, count usage exactly once
 export async function run(argv: string[]): Promise<number> {
   const parsed = parseSidecarArgs(argv, process.env);
   if (!parsed.ok) {
-    process.stderr.write(`spendline sidecar: ${parsed.reason}\n(run "spendline sidecar --help")\n`);
+    process.stderr.write(`spendline sidecar: ${parsed.reason}\n(run "npx spendline sidecar --help")\n`);
     return 2;
   }
   if (parsed.help) {

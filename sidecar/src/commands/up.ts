@@ -25,12 +25,30 @@ output goes to <state-dir>/prometheus/prometheus.log and alertmanager.log, named
   --prometheus-listen H:P      (default 127.0.0.1:9090)
   --alertmanager-listen H:P    (default 127.0.0.1:9093)
   --rotate-mb N                rotate the export file at N MiB (default 100)
-  --prices, --billing, --budgets   passed to the sidecar (see "spendline sidecar --help")
+  --prices, --billing, --budgets   passed to the sidecar (see "npx spendline sidecar --help")
 
-Ctrl-C stops cleanly: the receiver stops accepting, the sidecar reads everything written and
-commits, children stop; it then says what it established (anything left unread, rejected records,
-requests refused because the export file could not be written). A restart continues where it stopped.
-A second \`up\` or sidecar on the same --state-dir is refused (exit 2).`;
+Ctrl-C (SIGINT), SIGTERM and SIGHUP stop cleanly: the receiver stops accepting, the sidecar counts
+everything written and commits, Prometheus and Alertmanager stop, and the final counts are printed.
+It then says what it established (anything left unread, rejected records, requests refused
+because the export file could not be written). A restart continues where it stopped. A second
+\`up\` or sidecar on the same --state-dir is refused (exit 2).`;
+
+const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+
+/** The command that sends demo traffic to this receiver, in the form the user started `up` with. */
+export function demoHint(otlpUrl: string, viaNpm: boolean): string {
+  const endpoint = otlpUrl === 'http://127.0.0.1:4318' ? '' : ` --endpoint ${otlpUrl}`;
+  if (viaNpm) return endpoint === '' ? 'npm run demo' : `npm run demo --${endpoint}`;
+  return `npx spendline demo${endpoint}`;
+}
+
+function formatFinalCounts(c: StopSummary): string {
+  const records =
+    c.records === undefined
+      ? 'record counts unavailable (the sidecar did not answer)'
+      : ['counted', 'duplicate', 'rejected', 'ignored'].map((r) => `${c.records?.[r] ?? 0} ${r}`).join(', ');
+  return `spendline up: final counts: ${c.requestsAccepted} OTLP requests received, ${c.linesWritten} lines written; records: ${records}`;
+}
 
 function parseHostPort(name: string, value: string): HostPort | string {
   const m = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(value);
@@ -39,7 +57,9 @@ function parseHostPort(name: string, value: string): HostPort | string {
 }
 
 /** What `up` says when it stops: only what the stop established. */
-export function stopReport(s: StopSummary): string[] {
+export function stopReport(
+  s: Pick<StopSummary, 'unreadBytes' | 'rejectedRecords' | 'writeFailures'>,
+): string[] {
   const out: string[] = [];
   if (s.unreadBytes === 0)
     out.push('stopped; every acknowledged request was read and committed to the ledger.');
@@ -129,30 +149,36 @@ export async function run(argv: string[]): Promise<number> {
     log(`  Their output    ${pipeline.prometheus.logs.prometheus}, ${pipeline.prometheus.logs.alertmanager}`);
   }
   log('');
-  log('  Try: npm run demo   (sends traffic through the real openai/anthropic clients to a fake provider)');
-  log('  Ctrl-C stops everything cleanly.');
+  // npm sets npm_lifecycle_event for `npm start`; then `npm run demo` is the matching command.
+  const viaNpm = process.env.npm_lifecycle_event === 'start';
+  log(
+    `  Try: ${demoHint(pipeline.otlpUrl, viaNpm)}   (sends traffic through the real openai/anthropic clients to a fake provider)`,
+  );
+  log('  Ctrl-C (or SIGTERM) stops everything cleanly.');
 
   return new Promise<number>((resolveExit) => {
     let code = 0;
+    let stopping = false;
     const shutdown = (signal: string) => {
+      if (stopping) return; // a second signal (npm forwards one, the terminal sends one) changes nothing
+      stopping = true;
       log(`spendline up: ${signal}: counting what was received, then stopping…`);
-      process.off('SIGINT', onInt);
-      process.off('SIGTERM', onTerm);
       pipeline.stop().then(
         (summary) => {
+          for (const s of STOP_SIGNALS) process.off(s, onSignal);
+          log(formatFinalCounts(summary));
           for (const line of stopReport(summary)) log(`spendline up: ${line}`);
           resolveExit(code);
         },
         (err: Error) => {
+          for (const s of STOP_SIGNALS) process.off(s, onSignal);
           process.stderr.write(`spendline up: stop failed: ${err.message}\n`);
           resolveExit(1);
         },
       );
     };
-    const onInt = () => shutdown('SIGINT');
-    const onTerm = () => shutdown('SIGTERM');
-    process.on('SIGINT', onInt);
-    process.on('SIGTERM', onTerm);
+    const onSignal = (signal: NodeJS.Signals) => shutdown(signal);
+    for (const s of STOP_SIGNALS) process.on(s, onSignal);
     pipeline.sidecar.failed.catch((err: Error) => {
       process.stderr.write(`spendline up: the sidecar failed: ${err.message}\n`);
       code = 1;

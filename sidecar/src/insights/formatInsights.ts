@@ -1,5 +1,5 @@
-import { formatUsd } from '@spendline/sdk/core';
 import { mdText, plainText } from '../report/markdown.js';
+import { usdExact } from '../report/money.js';
 import type { Insight } from './types.js';
 
 export const INSIGHT_FORMATS = ['table', 'json', 'markdown'] as const;
@@ -12,7 +12,7 @@ const scopeText = (i: Insight) =>
     .join(' ');
 const savingText = (i: Insight) =>
   i.monthlySaving.known
-    ? `${formatUsd(i.monthlySaving.nanoUsd)}/month`
+    ? `${usdExact(i.monthlySaving.nanoUsd)}/month`
     : `unknown (${i.monthlySaving.reason})`;
 const evidenceText = (i: Insight) =>
   Object.entries(i.evidence)

@@ -1,9 +1,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { formatUsd } from '@spendline/sdk/core';
 import type { LedgerDb } from '../ledger/openLedger.js';
 import { mdText } from '../report/markdown.js';
-import { usdDecimal } from '../report/money.js';
+import { usdDecimal, usdFormatter } from '../report/money.js';
 import {
   type DayRange,
   type ReconciledDay,
@@ -77,7 +76,18 @@ export function reportToJson(report: ReconciliationReport) {
 }
 
 export function reportToMarkdown(report: ReconciliationReport): string {
-  const money = (n: bigint | null) => (n === null ? '—' : formatUsd(n));
+  // One exact number of decimals for every amount in the report (docs/reconciliation.md, "Money").
+  const usd = usdFormatter([
+    ...report.days.flatMap((d) => [
+      d.trackedNano,
+      d.trackedExactNano,
+      d.trackedEstimatedNano,
+      d.billedNano,
+      d.untrackedNano,
+    ]),
+    ...report.flagged.flatMap((d) => [...d.topModels, ...d.topServices].map((t) => t.trackedNano)),
+  ]);
+  const money = (n: bigint | number | null) => (n === null ? '—' : usd(n));
   const lines = [
     `# Reconciliation ${report.range.fromDay} … ${report.range.toDay}`,
     '',
@@ -98,8 +108,8 @@ export function reportToMarkdown(report: ReconciliationReport): string {
     lines.push(
       `### ${d.day} ${mdText(d.provider)}: untracked ${money(d.untrackedNano)} (${shareText(d.untrackedShare)} of ${money(d.billedNano)} billed)`,
       '',
-      `- Top models by tracked spend: ${d.topModels.map((m) => `${mdText(m.name)} ${formatUsd(m.trackedNano)}`).join(', ') || 'none tracked'}`,
-      `- Top services by tracked spend: ${d.topServices.map((s) => `${mdText(s.name)} ${formatUsd(s.trackedNano)}`).join(', ') || 'none tracked'}`,
+      `- Top models by tracked spend: ${d.topModels.map((m) => `${mdText(m.name)} ${usd(m.trackedNano)}`).join(', ') || 'none tracked'}`,
+      `- Top services by tracked spend: ${d.topServices.map((s) => `${mdText(s.name)} ${usd(s.trackedNano)}`).join(', ') || 'none tracked'}`,
       d.unpricedRequests > 0
         ? `- ${d.unpricedRequests} unpriced requests tracked that day (their cost is unknown, not $0).`
         : '',

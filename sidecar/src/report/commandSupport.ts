@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
+import { HOW_TO_RUN } from '../howToRun.js';
 import { type LedgerDb, openLedgerDb } from '../ledger/openLedger.js';
 
 /** The ledger file inside a state directory (the sidecar writes it, commands read it). */
@@ -79,7 +80,7 @@ export function parseCommandArgs<const O extends OptionSpecs>(
     return { ok: false, exitCode: fail(`${(err as Error).message}\n\n${help}`) };
   }
   if (parsed.values.help === true) {
-    process.stdout.write(`${help}\n`);
+    process.stdout.write(`${help}\n\n${HOW_TO_RUN}\n`);
     return { ok: false, exitCode: 0 };
   }
   return { ok: true, values: parsed.values as CommandValues<O>, positionals: parsed.positionals };

@@ -1,7 +1,6 @@
-import { formatUsd } from '@spendline/sdk/core';
 import { toCsv } from './csv.js';
 import { mdText, plainText } from './markdown.js';
-import { costCell, usdDecimal } from './money.js';
+import { costCell, usdDecimal, usdFormatter } from './money.js';
 import type { UsageRow, UsageTotals } from './queryUsage.js';
 
 export const REPORT_FORMATS = ['table', 'json', 'csv', 'markdown'] as const;
@@ -75,12 +74,19 @@ export function usageToCsv(groupBy: string, rows: UsageRow[]): string {
   );
 }
 
-function cells(label: string, t: UsageTotals): string[] {
+type Usd = (nano: number | bigint) => string;
+
+/** One shared exact number of decimals for every money cell of a table (see exactPlaces). */
+function tableUsd(rows: UsageTotals[], totals: UsageTotals): Usd {
+  return usdFormatter([...rows, totals].flatMap((t) => [t.costNano, t.exactCostNano, t.estimatedCostNano]));
+}
+
+function cells(label: string, t: UsageTotals, usd: Usd): string[] {
   return [
     label,
-    costCell(t.costNano, t.unpricedRequests),
-    formatUsd(t.exactCostNano),
-    formatUsd(t.estimatedCostNano),
+    costCell(t.costNano, t.unpricedRequests, usd),
+    usd(t.exactCostNano),
+    usd(t.estimatedCostNano),
     t.unpricedRequests === 0 ? '-' : `${t.unpricedRequests} req / ${t.unpricedTokens} tok`,
     String(t.requests),
     String(totalTokens(t)),
@@ -104,10 +110,11 @@ function moreNote(hidden: number): string[] {
 
 /** Aligned plain-text table with a total row (the default output); `hiddenRows` = groups cut by --top. */
 export function usageToTable(groupBy: string, rows: UsageRow[], totals: UsageTotals, hiddenRows = 0): string {
+  const usd = tableUsd(rows, totals);
   const body = [
     header(groupBy),
-    ...rows.map((r) => cells(r.key === '' ? '(unset)' : plainText(r.key), r)),
-    cells('TOTAL', totals),
+    ...rows.map((r) => cells(r.key === '' ? '(unset)' : plainText(r.key), r, usd)),
+    cells('TOTAL', totals, usd),
   ];
   const widths = (body[0] ?? []).map((_, i) =>
     body.reduce((w, row) => Math.max(w, (row[i] ?? '').length), 0),
@@ -135,6 +142,7 @@ export function usageToMarkdown(
   hiddenRows = 0,
 ): string {
   const h = header(groupBy);
+  const usd = tableUsd(rows, totals);
   const lines = [
     `# ${mdText(title)}`,
     '',
@@ -143,8 +151,8 @@ export function usageToMarkdown(
       .slice(1)
       .map(() => '---:')
       .join(' | ')} |`,
-    ...rows.map((r) => `| ${cells(r.key === '' ? '(unset)' : mdText(r.key), r).join(' | ')} |`),
-    `| ${cells('**total**', totals).join(' | ')} |`,
+    ...rows.map((r) => `| ${cells(r.key === '' ? '(unset)' : mdText(r.key), r, usd).join(' | ')} |`),
+    `| ${cells('**total**', totals, usd).join(' | ')} |`,
     '',
     ...moreNote(hiddenRows),
     ...unpricedNote(totals),

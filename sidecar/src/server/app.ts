@@ -49,6 +49,9 @@ export function createApp(options: AppOptions): SidecarApp {
     else res.status(503).type('text/plain').send('reading backlog\n');
   });
   const api = express.Router();
+  api.get('/', (_req, res) => {
+    res.json({ endpoints: apiEndpoints(api), docs: 'docs/api.md' });
+  });
   app.use('/api', requireApiToken({ token: options.apiToken, loopbackOnly: loopback }), api);
   if (options.publicDir !== undefined && existsSync(options.publicDir))
     app.use(express.static(options.publicDir));
@@ -66,4 +69,35 @@ export function createApp(options: AppOptions): SidecarApp {
       app.use(jsonErrors);
     },
   };
+}
+
+interface RouteLayer {
+  route?: { path: unknown; methods: Record<string, boolean> };
+  /** A nested router mounted with `use(router)` (at the router's root: `slash`). */
+  handle?: { stack?: unknown };
+  slash?: boolean;
+}
+
+/**
+ * `GET /api`: every endpoint mounted on the API router, read from the router itself at request time
+ * so that routes extensions add (usage, reconciliation, insights, …) are listed too. Nested routers
+ * are read when mounted at the router's root, as every API module is.
+ */
+function apiEndpoints(api: Router): { method: string; path: string }[] {
+  const out: { method: string; path: string }[] = [];
+  const walk = (stack: RouteLayer[]) => {
+    for (const layer of stack) {
+      const route = layer.route;
+      if (route !== undefined && typeof route.path === 'string') {
+        const path = `/api${route.path === '/' ? '' : route.path}`;
+        for (const [method, on] of Object.entries(route.methods)) {
+          if (on && method !== '_all') out.push({ method: method.toUpperCase(), path });
+        }
+      } else if (layer.slash === true && Array.isArray(layer.handle?.stack)) {
+        walk(layer.handle.stack as RouteLayer[]);
+      }
+    }
+  };
+  walk((api as unknown as { stack: RouteLayer[] }).stack);
+  return out;
 }

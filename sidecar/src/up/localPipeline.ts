@@ -33,8 +33,13 @@ export interface LocalPipeline {
   stop(): Promise<StopSummary>;
 }
 
-/** What `stop` could establish, so `up` says only what is true. */
+/** What this run received and counted and what `stop` could establish, so `up` says only what is true. */
 export interface StopSummary {
+  /** OTLP requests the receiver accepted and lines it wrote to the export file. */
+  requestsAccepted: number;
+  linesWritten: number;
+  /** `spendline_records_total` by result (counted, duplicate, rejected, ignored); undefined if unreadable. */
+  records: Record<string, number> | undefined;
   /** Export bytes the sidecar had not read when it stopped (-1: unknown, /metrics did not answer). */
   unreadBytes: number;
   /** Records the sidecar rejected since its ledger began (by reason in spendline_rejected_records_total). */
@@ -111,43 +116,71 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
     receiver,
     stop() {
       stopping ??= (async () => {
+        // Children stop in parallel with the sidecar's final commit, so the whole stop stays short.
+        const children = prometheus?.stop();
         await receiver.close();
-        const read = await waitUntilRead(sidecar.url, 15_000);
+        const metricsText = await waitUntilRead(sidecar.url, 15_000);
         await sidecar.stop();
-        await prometheus?.stop();
-        return { ...read, writeFailures: receiver.stats().writeFailures };
+        await children;
+        const { accepted, linesWritten, writeFailures } = receiver.stats();
+        return {
+          requestsAccepted: accepted,
+          linesWritten,
+          records: metricsText === undefined ? undefined : recordsByResult(metricsText),
+          ...unreadAndRejected(metricsText),
+          writeFailures,
+        };
       })();
       return stopping;
     },
   };
 }
 
+/** `spendline_records_total` summed by its `result` label. */
+function recordsByResult(metricsText: string): Record<string, number> {
+  const byResult: Record<string, number> = {};
+  for (const line of metricsText.split('\n')) {
+    const m = /^spendline_records_total\{[^}]*result="([^"]+)"[^}]*\} (\S+)$/.exec(line);
+    if (m) byResult[m[1] ?? ''] = (byResult[m[1] ?? ''] ?? 0) + Number(m[2]);
+  }
+  return byResult;
+}
+
+/** Unread export bytes (-1 when unknown) and rejected records, from a /metrics text. */
+function unreadAndRejected(metricsText: string | undefined): {
+  unreadBytes: number;
+  rejectedRecords: number;
+} {
+  if (metricsText === undefined) return { unreadBytes: -1, rejectedRecords: 0 };
+  let unread = 0;
+  let rejected = 0;
+  for (const line of metricsText.split('\n')) {
+    const value = Number(line.slice(line.lastIndexOf(' ') + 1));
+    if (line.startsWith('spendline_unread_bytes')) unread += value;
+    else if (line.startsWith('spendline_rejected_records_total')) rejected += value;
+  }
+  return { unreadBytes: unread, rejectedRecords: rejected };
+}
+
 /**
- * Waits until the sidecar reports no unread bytes, so nothing written is left for the next start;
- * returns the last unread and rejected figures it saw (-1 unread if /metrics never answered).
+ * Waits until the sidecar reports no unread bytes, so nothing written is left for the next start.
+ * Returns the last /metrics text read (undefined when the sidecar did not answer).
  */
-async function waitUntilRead(
-  sidecarUrl: string,
-  timeoutMs: number,
-): Promise<{ unreadBytes: number; rejectedRecords: number }> {
+async function waitUntilRead(sidecarUrl: string, timeoutMs: number): Promise<string | undefined> {
   const deadline = Date.now() + timeoutMs;
-  let last = { unreadBytes: -1, rejectedRecords: 0 };
+  let text: string | undefined;
   while (Date.now() < deadline) {
     try {
-      const text = await (await fetch(`${sidecarUrl}/metrics`, { signal: AbortSignal.timeout(2000) })).text();
-      let unread = 0;
-      let rejected = 0;
-      for (const line of text.split('\n')) {
-        const value = Number(line.slice(line.lastIndexOf(' ') + 1));
-        if (line.startsWith('spendline_unread_bytes')) unread += value;
-        else if (line.startsWith('spendline_rejected_records_total')) rejected += value;
-      }
-      last = { unreadBytes: unread, rejectedRecords: rejected };
-      if (unread === 0) return last;
+      text = await (await fetch(`${sidecarUrl}/metrics`, { signal: AbortSignal.timeout(2000) })).text();
     } catch {
-      return last;
+      return text;
     }
+    let unread = 0;
+    for (const line of text.split('\n')) {
+      if (line.startsWith('spendline_unread_bytes')) unread += Number(line.slice(line.lastIndexOf(' ') + 1));
+    }
+    if (unread === 0) return text;
     await new Promise((r) => setTimeout(r, 100));
   }
-  return last;
+  return text;
 }
