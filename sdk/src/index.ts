@@ -7,6 +7,10 @@ export {
 } from './context/usageContext.js';
 export * from './contract.js';
 export { instrumentAnthropic } from './instrument/anthropic.js';
+export {
+  SpendlineInstrumentation,
+  type SpendlineInstrumentationConfig,
+} from './instrument/instrumentation.js';
 export { instrumentOpenAI } from './instrument/openai.js';
 export * from './money.js';
 export * from './pricing/index.js';
@@ -32,3 +36,4 @@ export type { TokenInput } from './record/validate.js';
 export { resolveEndpoints, type TelemetryOptions } from './telemetry/options.js';
 export { startTelemetry, type TelemetryHandle } from './telemetry/startTelemetry.js';
 export type { TelemetryStats } from './telemetry/stats.js';
+export { UsageRecordProcessor, type UsageRecordProcessorOptions } from './telemetry/usageRecordProcessor.js';

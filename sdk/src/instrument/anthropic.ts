@@ -98,3 +98,6 @@ export function instrumentAnthropic<T extends object>(client: T): T {
   }
   return client;
 }
+
+/** The instrumented `@anthropic-ai/sdk` method, for prototype patching by `SpendlineInstrumentation`. */
+export const ANTHROPIC_MESSAGES = messages;

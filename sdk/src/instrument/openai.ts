@@ -198,3 +198,6 @@ export function instrumentOpenAI<T extends object>(client: T): T {
   }
   return client;
 }
+
+/** The instrumented `openai` methods, for prototype patching by `SpendlineInstrumentation`. */
+export const OPENAI_METHODS = { chatCompletions, responses, embeddings } as const;

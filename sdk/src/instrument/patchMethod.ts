@@ -20,7 +20,12 @@ export interface MethodInstrumentation {
 
 const PATCHED = Symbol.for('spendline.instrumented');
 
-type AnyMethod = (this: unknown, ...args: unknown[]) => unknown;
+export type AnyMethod = (this: unknown, ...args: unknown[]) => unknown;
+
+/** True when `fn` is already a spendline wrapper (so no call is recorded twice). */
+export function isInstrumented(fn: unknown): boolean {
+  return typeof fn === 'function' && (fn as unknown as Record<symbol, unknown>)[PATCHED] === true;
+}
 
 /**
  * Replaces `target[name]` (an instance's own property, so other clients are untouched) with a
@@ -32,9 +37,21 @@ export function patchMethod(target: unknown, name: string, how: MethodInstrument
   const holder = target as Record<string, unknown>;
   const original = holder[name];
   if (typeof original !== 'function') return false;
-  if ((original as unknown as Record<symbol, unknown>)[PATCHED]) return true;
-  const originalFn = original as AnyMethod;
+  if (isInstrumented(original)) return true;
+  Object.defineProperty(holder, name, {
+    value: wrapMethod(original as AnyMethod, how),
+    writable: true,
+    configurable: true,
+    enumerable: false,
+  });
+  return true;
+}
 
+/**
+ * The recording wrapper of one client method (used on an instance by `instrumentOpenAI` and on a
+ * class prototype by `SpendlineInstrumentation`). With no telemetry running it only forwards.
+ */
+export function wrapMethod(originalFn: AnyMethod, how: MethodInstrumentation): AnyMethod {
   const wrapped: AnyMethod = function (this: unknown, ...args: unknown[]): unknown {
     const rt = activeRuntime();
     const body = args[0];
@@ -83,11 +100,5 @@ export function patchMethod(target: unknown, name: string, how: MethodInstrument
     }
   };
   (wrapped as unknown as Record<symbol, unknown>)[PATCHED] = true;
-  Object.defineProperty(holder, name, {
-    value: wrapped,
-    writable: true,
-    configurable: true,
-    enumerable: false,
-  });
-  return true;
+  return wrapped;
 }

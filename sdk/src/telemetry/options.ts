@@ -1,4 +1,5 @@
 import type { AttributeValue } from '@opentelemetry/api';
+import type { Instrumentation } from '@opentelemetry/instrumentation';
 import { RESOURCE_ATTR } from '../contract.js';
 import type { PriceOverride } from '../pricing/index.js';
 
@@ -35,8 +36,13 @@ export interface TelemetryOptions {
   onWarning?: (message: string) => void;
   /** At most one warning per this many ms. Default 60000. */
   warningIntervalMillis?: number;
-  /** Also register the providers and an AsyncLocalStorage context manager as OpenTelemetry globals. Default false. */
+  /**
+   * @deprecated Ignored: startTelemetry runs a `NodeSDK`, which always registers its providers,
+   * context manager and propagator as the OpenTelemetry globals.
+   */
   registerGlobal?: boolean;
+  /** More OpenTelemetry instrumentations to run (e.g. `@opentelemetry/instrumentation-http`). */
+  instrumentations?: Instrumentation[];
   /** Custom or negotiated prices: a list, or the path of an overrides file (see the pricing module). */
   priceOverrides?: PriceOverride[] | string;
   /** Environment to read instead of `process.env` (tests). */

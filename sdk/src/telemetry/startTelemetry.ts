@@ -1,28 +1,21 @@
-import { context, propagation, trace } from '@opentelemetry/api';
+import { context, ProxyTracerProvider, propagation, type TracerProvider, trace } from '@opentelemetry/api';
 import { logs } from '@opentelemetry/api-logs';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import { OTLPLogExporter } from '@opentelemetry/exporter-logs-otlp-http';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import type { Instrumentation } from '@opentelemetry/instrumentation';
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import { LoggerProvider, type SdkLogRecord } from '@opentelemetry/sdk-logs';
-import { BasicTracerProvider, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
-import { SDK_SCOPE_NAME } from '../contract.js';
-import { createUsagePricer } from '../record/price.js';
-import { BoundedBatchQueue, type QueueLimits } from './boundedBatchQueue.js';
+import type { LoggerProvider } from '@opentelemetry/sdk-logs';
+import { NodeSDK } from '@opentelemetry/sdk-node';
+import { SpendlineInstrumentation } from '../instrument/instrumentation.js';
+import { logExportQueue, spanExportQueue } from './exportQueues.js';
 import {
   type Env,
-  headersFor,
   isTrue,
   resolveEndpoints,
   resourceAttributesFor,
   type TelemetryOptions,
 } from './options.js';
 import { QueuedLogRecordProcessor, QueuedSpanProcessor } from './processors.js';
-import { activeRuntime, setActiveRuntime, type TelemetryRuntime } from './runtime.js';
+import { activeRuntime, setActiveRuntime } from './runtime.js';
 import { emptyStats, StatsKeeper, type TelemetryStats } from './stats.js';
-
-const SDK_VERSION = '0.1.0';
 
 /** What {@link startTelemetry} returns. `shutdown()` flushes first. */
 export interface TelemetryHandle {
@@ -49,105 +42,58 @@ function disabledHandle(): TelemetryHandle {
 }
 
 /**
- * Starts exporting usage records over OTLP/HTTP (JSON) and makes this instance the one that
- * `recordLLMUsage` and instrumented clients emit through. Builds its own logger and tracer
- * providers; registers nothing global unless `registerGlobal: true`.
+ * Starts an OpenTelemetry `NodeSDK` for a service that has no OpenTelemetry setup of its own:
+ * OTLP/HTTP (JSON) export of spans and log records over bounded queues, `OTEL_*` variables and
+ * resource detectors honoured, the {@link SpendlineInstrumentation} (so `openai`,
+ * `@anthropic-ai/sdk`, ... loaded from now on are recorded without wrapping) plus any
+ * `instrumentations` given. Registers the global tracer and logger providers, context manager
+ * and propagator, as NodeSDK does; `shutdown()` flushes and unregisters them. A service that
+ * already runs NodeSDK adds `SpendlineInstrumentation` to it instead.
  */
 export function startTelemetry(options: TelemetryOptions = {}): TelemetryHandle {
   const env: Env = options.env ?? process.env;
-  if (options.disabled || isTrue(env.SPENDLINE_DISABLED)) return disabledHandle();
+  if (options.disabled || isTrue(env.SPENDLINE_DISABLED) || isTrue(env.OTEL_SDK_DISABLED))
+    return disabledHandle();
 
-  const stats = new StatsKeeper(
-    options.onWarning ?? ((m) => console.warn(m)),
-    options.warningIntervalMillis ?? 60_000,
-  );
+  const onWarning = options.onWarning ?? ((m: string) => console.warn(m));
+  const stats = new StatsKeeper(onWarning, options.warningIntervalMillis ?? 60_000);
   const endpoints = resolveEndpoints(env, options.endpoint);
-  const resource = resourceFromAttributes(resourceAttributesFor(env, options));
-  const limits: QueueLimits = {
-    maxQueueSize: options.maxQueueSize ?? 2048,
-    maxExportBatchSize: Math.min(options.maxExportBatchSize ?? 512, options.maxQueueSize ?? 2048),
-    scheduledDelayMillis: options.scheduledDelayMillis ?? 1000,
-    exportTimeoutMillis: options.exportTimeoutMillis ?? 10_000,
-  };
   const s = stats.s;
-
-  const logQueue = new BoundedBatchQueue<SdkLogRecord>(
-    new OTLPLogExporter({
-      url: endpoints.logsUrl,
-      headers: headersFor(env, 'LOGS', options.headers),
-      timeoutMillis: limits.exportTimeoutMillis,
-    }),
-    limits,
-    {
-      exported: (n) => {
-        s.logsExported += n;
-      },
-      failed: (n) => {
-        s.logsFailed += n;
-        s.exportFailures++;
-        stats.lost();
-      },
-      dropped: (n) => {
-        s.logsDropped += n;
-        stats.lost();
-      },
-    },
-  );
-  const spanQueue = new BoundedBatchQueue<ReadableSpan>(
-    new OTLPTraceExporter({
-      url: endpoints.tracesUrl,
-      headers: headersFor(env, 'TRACES', options.headers),
-      timeoutMillis: limits.exportTimeoutMillis,
-    }),
-    limits,
-    {
-      exported: (n) => {
-        s.spansExported += n;
-      },
-      failed: (n) => {
-        s.spansFailed += n;
-        s.exportFailures++;
-        stats.lost();
-      },
-      dropped: (n) => {
-        s.spansDropped += n;
-        stats.lost();
-      },
-    },
-  );
-  const loggerProvider = new LoggerProvider({
-    resource,
-    processors: [new QueuedLogRecordProcessor(logQueue)],
-  });
-  const tracerProvider = new BasicTracerProvider({
-    resource,
-    spanProcessors: [new QueuedSpanProcessor(spanQueue)],
-  });
-
-  if (options.registerGlobal) {
-    context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-    propagation.setGlobalPropagator(new W3CTraceContextPropagator());
-    trace.setGlobalTracerProvider(tracerProvider);
-    logs.setGlobalLoggerProvider(loggerProvider);
-  }
-
-  const runtime: TelemetryRuntime = {
-    tracer: tracerProvider.getTracer(SDK_SCOPE_NAME, SDK_VERSION),
-    logger: loggerProvider.getLogger(SDK_SCOPE_NAME, SDK_VERSION),
-    stats,
+  const instrumentation = new SpendlineInstrumentation({
+    enabled: false, // NodeSDK enables it once its providers are set
     captureContent: options.captureContent === true || isTrue(env.SPENDLINE_CAPTURE_CONTENT),
-    price: createUsagePricer(options.priceOverrides, (m) => {
-      stats.s.internalErrors++;
-      (options.onWarning ?? console.warn)(m);
-    }),
-    pending: new Set(),
-  };
+    priceOverrides: options.priceOverrides,
+    onWarning,
+    statsKeeper: stats,
+  });
+  const sdk = new NodeSDK({
+    resource: resourceFromAttributes(resourceAttributesFor(env, options)),
+    // A test's own environment stands for process.env; detectors would read the real one.
+    autoDetectResources: options.env === undefined,
+    spanProcessors: [new QueuedSpanProcessor(spanExportQueue(env, endpoints, options, stats))],
+    logRecordProcessors: [new QueuedLogRecordProcessor(logExportQueue(env, endpoints, options, stats))],
+    // No metrics pipeline unless asked for: NodeSDK's default would push OTLP metrics every minute.
+    ...(env.OTEL_METRICS_EXPORTER ? {} : { metricReaders: [] }),
+    instrumentations: [instrumentation, ...(options.instrumentations ?? [])],
+  });
+  sdk.start();
+  // NodeSDK keeps its providers to itself; records go through them directly, so they are exported
+  // by this pipeline even if another setup already holds the globals.
+  const own = sdk as unknown as { _tracerProvider?: TracerProvider; _loggerProvider?: LoggerProvider };
+  if (own._tracerProvider) instrumentation.setTracerProvider(own._tracerProvider);
+  if (own._loggerProvider) instrumentation.setLoggerProvider(own._loggerProvider);
+  const global = trace.getTracerProvider();
+  const ownsGlobals = global instanceof ProxyTracerProvider && global.getDelegate() === own._tracerProvider;
+  const runtime = instrumentation.runtime;
   setActiveRuntime(runtime);
 
   const forceFlush = async (): Promise<void> => {
     try {
-      while (runtime.pending.size > 0) await Promise.all([...runtime.pending]);
-      await Promise.all([tracerProvider.forceFlush(), loggerProvider.forceFlush()]);
+      await instrumentation.forceFlush();
+      await Promise.all([
+        (own._tracerProvider as { forceFlush?: () => Promise<void> } | undefined)?.forceFlush?.(),
+        own._loggerProvider?.forceFlush(),
+      ]);
     } catch {
       s.internalErrors++;
     }
@@ -160,11 +106,18 @@ export function startTelemetry(options: TelemetryOptions = {}): TelemetryHandle 
     shutdown: () => {
       shutdownPromise ??= (async () => {
         await forceFlush();
+        instrumentation.disable();
         if (activeRuntime() === runtime) setActiveRuntime(undefined);
         try {
-          await Promise.all([tracerProvider.shutdown(), loggerProvider.shutdown()]);
+          await sdk.shutdown();
         } catch {
           s.internalErrors++;
+        }
+        if (ownsGlobals) {
+          trace.disable();
+          logs.disable();
+          context.disable();
+          propagation.disable();
         }
       })();
       return shutdownPromise;
