@@ -17,6 +17,8 @@ function textOf(content: unknown): string {
 }
 
 const messages: MethodInstrumentation = {
+  // @anthropic-ai/sdk emits its own GenAI client span; the sidecar would count the call twice.
+  suppressInnerSpans: true,
   spec: (body: Obj) =>
     typeof body.model === 'string' && body.model !== ''
       ? { operation: 'chat', serviceType: 'llm', provider: 'anthropic', requestModel: body.model, body }

@@ -1,3 +1,5 @@
+import { context as otelContext } from '@opentelemetry/api';
+import { suppressTracing } from '@opentelemetry/core';
 import { activeRuntime, type TelemetryRuntime } from '../telemetry/runtime.js';
 import { type ApiPromiseLike, isApiPromise, observeApiPromise } from './apiPromise.js';
 import { type CallSpec, ModelCall } from './modelCall.js';
@@ -6,6 +8,11 @@ import { type CallSpec, ModelCall } from './modelCall.js';
 export interface MethodInstrumentation {
   /** Describes the call; `undefined` leaves it uninstrumented (e.g. no model given). */
   spec(body: Record<string, unknown>): CallSpec | undefined;
+  /**
+   * Run the call with tracing suppressed: for clients that emit their own GenAI span (the Anthropic
+   * SDK does), which the sidecar would count as a second record of the same call.
+   */
+  suppressInnerSpans?: boolean;
   /** May return a changed request body (e.g. to ask for streamed usage), never mutating the caller's. */
   prepare?(body: Record<string, unknown>): Record<string, unknown>;
   /** Called with the parsed result when the caller reads it; returns nothing, changes nothing. */
@@ -73,7 +80,9 @@ export function wrapMethod(originalFn: AnyMethod, how: MethodInstrumentation): A
     const forwarded = sent === body ? args : [sent, ...args.slice(1)];
     let result: unknown;
     try {
-      result = originalFn.apply(this, forwarded);
+      result = how.suppressInnerSpans
+        ? otelContext.with(suppressTracing(otelContext.active()), () => originalFn.apply(this, forwarded))
+        : originalFn.apply(this, forwarded);
     } catch (err) {
       call.finish({ error: err });
       throw err;
