@@ -2,6 +2,7 @@ import type { TokenCounts } from '../contract.js';
 import { tapStream } from './apiPromise.js';
 import { type MethodInstrumentation, patchMethod } from './patchMethod.js';
 import { anthropicUsageTokens, asObject, stringField } from './providerUsage.js';
+import { anthropicFeatures } from './requestFeatures.js';
 
 type Obj = Record<string, unknown>;
 
@@ -21,7 +22,14 @@ const messages: MethodInstrumentation = {
   suppressInnerSpans: true,
   spec: (body: Obj) =>
     typeof body.model === 'string' && body.model !== ''
-      ? { operation: 'chat', serviceType: 'llm', provider: 'anthropic', requestModel: body.model, body }
+      ? {
+          operation: 'chat',
+          serviceType: 'llm',
+          provider: 'anthropic',
+          requestModel: body.model,
+          body,
+          features: anthropicFeatures(body),
+        }
       : undefined,
   onResult(call, data, rt, body) {
     if (body.stream !== true) {

@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { type Context, context as otelContext } from '@opentelemetry/api';
 import { currentUsageContext, type UsageContext } from '../context/usageContext.js';
-import type { OperationName, ServiceType, TokenCounts } from '../contract.js';
+import type { OperationName, RequestFeatures, ServiceType, TokenCounts } from '../contract.js';
 import { emitUsage } from '../record/emitUsage.js';
 import { type TelemetryRuntime, trackPending } from '../telemetry/runtime.js';
 import { errorTypeOf } from './errorType.js';
@@ -14,6 +14,8 @@ export interface CallSpec {
   requestModel: string;
   /** The request body (for tokenizer estimates and, with content capture on, the prompt). */
   body: unknown;
+  /** Tools / structured output / search grounding requested. */
+  features?: RequestFeatures | undefined;
 }
 
 /** What is known when a call ends; missing `tokens` means "estimate them". */
@@ -106,6 +108,7 @@ export class ModelCall {
           : undefined,
       usageContext: this.#usageContext,
       parentContext: this.#parent,
+      features: this.spec.features,
     });
   }
 }
