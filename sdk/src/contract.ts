@@ -71,6 +71,8 @@ export const ATTR = {
   requestTools: 'spendline.request.tools',
   requestStructuredOutput: 'spendline.request.structured_output',
   requestSearchGrounding: 'spendline.request.search_grounding',
+  /** `true` when the call was over a budget and let through (`enforce: 'warn'`). */
+  budgetExceeded: 'spendline.budget.exceeded',
 } as const;
 
 /** Values of `spendline.cost.source`. */

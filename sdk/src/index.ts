@@ -1,3 +1,6 @@
+export type { BudgetAnswer } from './budget/budgetAnswer.js';
+export { BudgetExceededError, type BudgetState } from './budget/budgetExceededError.js';
+export type { BudgetOptions } from './budget/budgetGuard.js';
 export {
   currentUsageContext,
   type UsageContext,

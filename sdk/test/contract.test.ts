@@ -51,6 +51,7 @@ describe('usage-record contract', () => {
       requestTools: 'spendline.request.tools',
       requestStructuredOutput: 'spendline.request.structured_output',
       requestSearchGrounding: 'spendline.request.search_grounding',
+      budgetExceeded: 'spendline.budget.exceeded',
     });
   });
 

@@ -3,10 +3,11 @@ import {
   type InstrumentationConfig,
   InstrumentationNodeModuleDefinition,
 } from '@opentelemetry/instrumentation';
+import { BudgetGuard, type BudgetOptions } from '../budget/budgetGuard.js';
 import { SDK_SCOPE_NAME } from '../contract.js';
 import type { PriceOverride } from '../pricing/index.js';
 import { createUsagePricer } from '../record/price.js';
-import { isTrue } from '../telemetry/options.js';
+import { type Env, isTrue } from '../telemetry/options.js';
 import { activeRuntime, setActiveRuntime, type TelemetryRuntime } from '../telemetry/runtime.js';
 import { StatsKeeper, type TelemetryStats } from '../telemetry/stats.js';
 import { SDK_VERSION } from '../version.js';
@@ -22,8 +23,12 @@ export interface SpendlineInstrumentationConfig extends InstrumentationConfig {
   priceOverrides?: PriceOverride[] | string;
   /** Receives the SDK's (rate-limited) warnings. Default: `console.warn`. */
   onWarning?: (message: string) => void;
+  /** Enforce the sidecar's budgets before each call (also from `SPENDLINE_BUDGET_URL`). */
+  budgets?: BudgetOptions;
   /** @internal startTelemetry shares its counters with the instrumentation it starts. */
   statsKeeper?: StatsKeeper;
+  /** @internal Environment to read instead of `process.env` (tests). */
+  env?: Env;
 }
 
 type Obj = Record<string, unknown>;
@@ -124,12 +129,14 @@ export class SpendlineInstrumentation extends InstrumentationBase<SpendlineInstr
         return get.logger();
       },
       stats,
-      captureContent: config.captureContent === true || isTrue(process.env.SPENDLINE_CAPTURE_CONTENT),
+      captureContent:
+        config.captureContent === true || isTrue((config.env ?? process.env).SPENDLINE_CAPTURE_CONTENT),
       price: createUsagePricer(config.priceOverrides, (m) => {
         stats.s.internalErrors++;
         onWarning(m);
       }),
       pending: new Set(),
+      budget: BudgetGuard.from(config.budgets, config.env ?? process.env, stats),
     };
     return this.rt;
   }

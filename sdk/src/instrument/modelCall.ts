@@ -41,11 +41,22 @@ export class ModelCall {
   readonly #parent: Context = otelContext.active();
   #ttftMs: number | undefined;
   #done = false;
+  #overBudget = false;
 
   constructor(
     private readonly rt: TelemetryRuntime,
     private readonly spec: CallSpec,
   ) {}
+
+  /** The usage context captured when the call started. */
+  get usageContext(): Readonly<UsageContext> {
+    return this.#usageContext;
+  }
+
+  /** A budget was exceeded and `enforce: 'warn'` let the call through: the record says so. */
+  overBudget(): void {
+    this.#overBudget = true;
+  }
 
   firstToken(): void {
     if (this.#ttftMs === undefined) this.#ttftMs = performance.now() - this.#t0;
@@ -109,6 +120,7 @@ export class ModelCall {
       usageContext: this.#usageContext,
       parentContext: this.#parent,
       features: this.spec.features,
+      overBudget: this.#overBudget || undefined,
     });
   }
 }

@@ -58,6 +58,8 @@ export interface UsageRecord {
   parentContext?: Context | undefined;
   /** The emitter's own price (manual API); recorded instead of the SDK's, labelled `emitter`. */
   costUsdOverride?: number | undefined;
+  /** The call went over a budget with `enforce: 'warn'`. */
+  overBudget?: boolean | undefined;
   /** Tools / structured output / search grounding used by the request. */
   features?: RequestFeatures | undefined;
   /** Extra attributes given by the caller of the manual API (cannot override contract attributes). */
@@ -109,6 +111,7 @@ export function usageAttributes(
     if (f.structuredOutput) a[ATTR.requestStructuredOutput] = true;
     if (f.searchGrounding) a[ATTR.requestSearchGrounding] = true;
   }
+  if (r.overBudget) a[ATTR.budgetExceeded] = true;
   if (r.costUsdOverride !== undefined) {
     a[ATTR.costUsd] = r.costUsdOverride;
     a[ATTR.costSource] = 'emitter';

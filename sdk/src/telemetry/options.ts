@@ -1,5 +1,6 @@
 import type { AttributeValue } from '@opentelemetry/api';
 import type { Instrumentation } from '@opentelemetry/instrumentation';
+import type { BudgetOptions } from '../budget/budgetGuard.js';
 import { RESOURCE_ATTR } from '../contract.js';
 import type { PriceOverride } from '../pricing/index.js';
 
@@ -41,6 +42,8 @@ export interface TelemetryOptions {
    * context manager and propagator as the OpenTelemetry globals.
    */
   registerGlobal?: boolean;
+  /** Enforce the sidecar's budgets before each instrumented call (also from `SPENDLINE_BUDGET_URL`). */
+  budgets?: BudgetOptions;
   /** More OpenTelemetry instrumentations to run (e.g. `@opentelemetry/instrumentation-http`). */
   instrumentations?: Instrumentation[];
   /** Custom or negotiated prices: a list, or the path of an overrides file (see the pricing module). */

@@ -64,6 +64,8 @@ export function startTelemetry(options: TelemetryOptions = {}): TelemetryHandle 
     priceOverrides: options.priceOverrides,
     onWarning,
     statsKeeper: stats,
+    budgets: options.budgets,
+    env,
   });
   const sdk = new NodeSDK({
     resource: resourceFromAttributes(resourceAttributesFor(env, options)),
