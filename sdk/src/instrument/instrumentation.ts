@@ -12,6 +12,7 @@ import { activeRuntime, setActiveRuntime, type TelemetryRuntime } from '../telem
 import { StatsKeeper, type TelemetryStats } from '../telemetry/stats.js';
 import { SDK_VERSION } from '../version.js';
 import { ANTHROPIC_MESSAGES } from './anthropic.js';
+import { GOOGLE_GENAI_METHODS } from './google.js';
 import { OPENAI_METHODS } from './openai.js';
 import { type AnyMethod, isInstrumented, type MethodInstrumentation, wrapMethod } from './patchMethod.js';
 
@@ -60,13 +61,20 @@ function openAIPatches(exports: unknown): Patch[] {
   return out;
 }
 
+function googleGenAIPatches(exports: unknown): Patch[] {
+  const target = proto((exports as Obj | undefined)?.Models);
+  if (!target) return [];
+  return Object.entries(GOOGLE_GENAI_METHODS).map(([name, how]) => ({ target, name, how }));
+}
+
 function anthropicPatches(exports: unknown): Patch[] {
   const target = proto(clientClass(exports, 'Anthropic')?.Messages);
   return target ? [{ target, name: 'create', how: ANTHROPIC_MESSAGES }] : [];
 }
 
 /**
- * An OpenTelemetry instrumentation: records every `openai` and `@anthropic-ai/sdk` call made in
+ * An OpenTelemetry instrumentation: records every `openai`, `@anthropic-ai/sdk`, `@google/genai` and
+ * `@aws-sdk/client-bedrock-runtime` call made in
  * the process, with no wrapping, by patching the client classes when their module is loaded
  * (CommonJS through require-in-the-middle, ES modules through import-in-the-middle). Use it in
  * `new NodeSDK({ instrumentations: [new SpendlineInstrumentation()] })`: records are emitted
@@ -97,6 +105,7 @@ export class SpendlineInstrumentation extends InstrumentationBase<SpendlineInstr
     return [
       def('openai', ['>=5.0.0 <7'], openAIPatches),
       def('@anthropic-ai/sdk', ['>=0.50.0 <2'], anthropicPatches),
+      def('@google/genai', ['>=1.0.0 <3'], googleGenAIPatches),
     ];
   }
 

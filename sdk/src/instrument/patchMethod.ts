@@ -8,8 +8,8 @@ import { type CallSpec, ModelCall } from './modelCall.js';
 
 /** How one client method is observed. */
 export interface MethodInstrumentation {
-  /** Describes the call; `undefined` leaves it uninstrumented (e.g. no model given). */
-  spec(body: Record<string, unknown>): CallSpec | undefined;
+  /** Describes the call (`self`: the method's receiver); `undefined` leaves it uninstrumented (e.g. no model given). */
+  spec(body: Record<string, unknown>, self: unknown): CallSpec | undefined;
   /**
    * Run the call with tracing suppressed: for clients that emit their own GenAI span (the Anthropic
    * SDK does), which the sidecar would count as a second record of the same call.
@@ -73,7 +73,7 @@ export function wrapMethod(originalFn: AnyMethod, how: MethodInstrumentation): A
     let sent = body as Record<string, unknown>;
     let gate: Gate | Promise<Gate>;
     try {
-      const spec = how.spec(sent);
+      const spec = how.spec(sent, this);
       if (spec) {
         call = new ModelCall(rt, spec);
         if (how.prepare) sent = how.prepare(sent);
