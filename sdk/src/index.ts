@@ -10,6 +10,7 @@ export {
 } from './context/usageContext.js';
 export * from './contract.js';
 export { instrumentAnthropic } from './instrument/anthropic.js';
+export { instrumentBedrock } from './instrument/bedrock.js';
 export { instrumentGoogleGenAI } from './instrument/google.js';
 export {
   SpendlineInstrumentation,

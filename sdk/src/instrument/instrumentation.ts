@@ -12,6 +12,7 @@ import { activeRuntime, setActiveRuntime, type TelemetryRuntime } from '../telem
 import { StatsKeeper, type TelemetryStats } from '../telemetry/stats.js';
 import { SDK_VERSION } from '../version.js';
 import { ANTHROPIC_MESSAGES } from './anthropic.js';
+import { BEDROCK_SEND } from './bedrock.js';
 import { GOOGLE_GENAI_METHODS } from './google.js';
 import { OPENAI_METHODS } from './openai.js';
 import { type AnyMethod, isInstrumented, type MethodInstrumentation, wrapMethod } from './patchMethod.js';
@@ -67,6 +68,11 @@ function googleGenAIPatches(exports: unknown): Patch[] {
   return Object.entries(GOOGLE_GENAI_METHODS).map(([name, how]) => ({ target, name, how }));
 }
 
+function bedrockPatches(exports: unknown): Patch[] {
+  const target = proto((exports as Obj | undefined)?.BedrockRuntimeClient);
+  return target ? [{ target, name: 'send', how: BEDROCK_SEND }] : [];
+}
+
 function anthropicPatches(exports: unknown): Patch[] {
   const target = proto(clientClass(exports, 'Anthropic')?.Messages);
   return target ? [{ target, name: 'create', how: ANTHROPIC_MESSAGES }] : [];
@@ -106,6 +112,7 @@ export class SpendlineInstrumentation extends InstrumentationBase<SpendlineInstr
       def('openai', ['>=5.0.0 <7'], openAIPatches),
       def('@anthropic-ai/sdk', ['>=0.50.0 <2'], anthropicPatches),
       def('@google/genai', ['>=1.0.0 <3'], googleGenAIPatches),
+      def('@aws-sdk/client-bedrock-runtime', ['>=3.0.0 <4'], bedrockPatches),
     ];
   }
 
