@@ -17,6 +17,7 @@ export {
   type SpendlineInstrumentationConfig,
 } from './instrument/instrumentation.js';
 export { instrumentOpenAI } from './instrument/openai.js';
+export { spendlineMiddleware } from './instrument/vercelAI.js';
 export * from './money.js';
 export * from './pricing/index.js';
 export {
