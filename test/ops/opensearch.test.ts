@@ -104,7 +104,15 @@ describe('opensearch/', () => {
     ];
     for (const name of numeric) expect(NUMERIC, name).toContain(mapped.get(`attributes.${name}`));
     expect(mapped.get(`attributes.${ATTR.costUsd}`)).toBe('double');
-    for (const name of Object.values(ATTR).filter((n) => !numeric.includes(n))) {
+    // Flags are true when set (absent otherwise): booleans.
+    const flags: string[] = [
+      ATTR.requestTools,
+      ATTR.requestStructuredOutput,
+      ATTR.requestSearchGrounding,
+      ATTR.budgetExceeded,
+    ];
+    for (const name of flags) expect(mapped.get(`attributes.${name}`), name).toBe('boolean');
+    for (const name of Object.values(ATTR).filter((n) => !numeric.includes(n) && !flags.includes(n))) {
       expect(mapped.get(`attributes.${name}`), name).toBe('keyword');
     }
     for (const content of CONTENT_ATTRS) {
