@@ -3,6 +3,7 @@ import {
   ConverseCommand,
   ConverseStreamCommand,
   InvokeModelCommand,
+  InvokeModelWithResponseStreamCommand,
 } from '@aws-sdk/client-bedrock-runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TokenCounts } from '../src/contract.js';
@@ -156,5 +157,40 @@ describe('@aws-sdk/client-bedrock-runtime', () => {
     });
     // Not in the catalog: no price rather than $0.
     expect(cohere?.attributes[ATTR.costUsd]).toBeUndefined();
+  });
+
+  it('InvokeModelWithResponseStream (Anthropic): one exact record from the model’s own stream events', async () => {
+    const before = (await h.collect()).logs.length;
+    const r = await bedrock.send(
+      new InvokeModelWithResponseStreamCommand({
+        modelId: CLAUDE,
+        contentType: 'application/json',
+        body: new TextEncoder().encode(
+          JSON.stringify({
+            anthropic_version: 'bedrock-2023-05-31',
+            max_tokens: 64,
+            messages: [{ role: 'user', content: 'hi' }],
+          }),
+        ),
+      }),
+    );
+    let text = '';
+    for await (const e of r.body ?? []) {
+      const ev = JSON.parse(new TextDecoder().decode(e.chunk?.bytes));
+      if (ev.type === 'content_block_delta') text += ev.delta.text;
+    }
+    expect(text).toBe('Hello from fake Bedrock.');
+    const logs = await newLogs(before);
+    expect(logs).toHaveLength(1);
+    expect(logs[0]?.attributes).toMatchObject({
+      [ATTR.operationName]: 'chat',
+      [ATTR.inputTokens]: 4300,
+      [ATTR.outputTokens]: 120,
+      [ATTR.cacheReadInputTokens]: 3000,
+      [ATTR.cacheCreationInputTokens]: 500,
+      [ATTR.usageType]: 'exact',
+      [ATTR.costUsd]: cost(CLAUDE, EXPECTED),
+    });
+    expect(typeof logs[0]?.attributes[ATTR.ttftMs]).toBe('number');
   });
 });

@@ -1,5 +1,6 @@
+import type { TelemetryRuntime } from '../telemetry/runtime.js';
 import { asyncGeneratorTap } from './asyncTap.js';
-import type { CallSpec } from './modelCall.js';
+import type { CallSpec, ModelCall } from './modelCall.js';
 import { type MethodInstrumentation, patchMethod } from './patchMethod.js';
 import { anthropicUsageTokens, asObject, bedrockUsageTokens } from './providerUsage.js';
 import { converseFeatures } from './requestFeatures.js';
@@ -75,6 +76,15 @@ function specOf(command: Obj): CallSpec | undefined {
       requestModel: model,
       body: { messages: input.messages, system: input.system },
       features: converseFeatures(input),
+    };
+  }
+  if (name === 'InvokeModelWithResponseStreamCommand') {
+    return {
+      operation: 'chat',
+      serviceType: 'llm',
+      provider: PROVIDER,
+      requestModel: model,
+      body: jsonBody(input.body) ?? {},
     };
   }
   if (name === 'InvokeModelCommand') {
@@ -153,6 +163,10 @@ const send: MethodInstrumentation = {
       else call.finish({});
       return;
     }
+    if (name === 'InvokeModelWithResponseStreamCommand') {
+      tapInvokeStream(call, d, rt);
+      return;
+    }
     // InvokeModel: the model's own JSON, else the token-count headers.
     const input = asObject(asObject(command)?.input);
     const model = modelIdOf(input) ?? '';
@@ -185,11 +199,75 @@ const send: MethodInstrumentation = {
   },
 };
 
+/**
+ * InvokeModelWithResponseStream: each event's `chunk.bytes` is the model's own stream event (for
+ * Anthropic: message_start / content_block_delta / message_delta); the last one also carries
+ * `amazon-bedrock-invocationMetrics`, used when the model's events have no usage.
+ */
+function tapInvokeStream(call: ModelCall, d: Obj | undefined, rt: TelemetryRuntime): void {
+  let startUsage: Obj | undefined;
+  let deltaUsage: Obj | undefined;
+  let metrics: Obj | undefined;
+  let model: string | undefined;
+  let text = '';
+  const decoder = new TextDecoder();
+  const tapped = asyncGeneratorTap<unknown>(
+    d?.body,
+    {
+      onItem(event) {
+        const bytes = asObject(asObject(event)?.chunk)?.bytes;
+        if (!(bytes instanceof Uint8Array)) return;
+        const e = asObject(JSON.parse(decoder.decode(bytes)));
+        if (!e) return;
+        if (e.type === 'message_start') {
+          const m = asObject(e.message);
+          startUsage = asObject(m?.usage);
+          if (typeof m?.model === 'string') model = m.model;
+        } else if (e.type === 'message_delta') deltaUsage = { ...deltaUsage, ...asObject(e.usage) };
+        else if (e.type === 'content_block_delta') {
+          const t = asObject(e.delta)?.text;
+          if (typeof t === 'string') {
+            call.firstToken();
+            text += t;
+          }
+        }
+        const m = asObject(e['amazon-bedrock-invocationMetrics']);
+        if (m) metrics = m;
+      },
+      onEnd(outcome) {
+        let tokens =
+          deltaUsage && startUsage ? anthropicUsageTokens({ ...startUsage, ...deltaUsage }) : undefined;
+        if (!tokens && typeof metrics?.inputTokenCount === 'number') {
+          tokens = bedrockUsageTokens({
+            inputTokens: metrics.inputTokenCount,
+            outputTokens: metrics.outputTokenCount,
+            cacheReadInputTokens: metrics.cacheReadInputTokenCount,
+            cacheWriteInputTokens: metrics.cacheWriteInputTokenCount,
+          });
+        }
+        call.finish({
+          tokens,
+          knownInputTokens: startUsage ? anthropicUsageTokens(startUsage)?.inputTokens : undefined,
+          responseModel: model,
+          outputText: text,
+          error: outcome.kind === 'error' ? outcome.error : undefined,
+        });
+      },
+    },
+    () => {
+      rt.stats.s.internalErrors++;
+    },
+  );
+  if (tapped && d) d.body = tapped;
+  else call.finish({});
+}
+
 export const BEDROCK_SEND = send;
 
 /**
  * Instruments a `BedrockRuntimeClient` in place and returns it: `send()` of `ConverseCommand`,
- * `ConverseStreamCommand` and `InvokeModelCommand` (Anthropic models; Titan and Cohere embeddings).
+ * `ConverseStreamCommand`, `InvokeModelCommand` (Anthropic models; Titan and Cohere embeddings) and
+ * `InvokeModelWithResponseStreamCommand` (Anthropic models).
  * With `SpendlineInstrumentation` running this is not needed.
  */
 export function instrumentBedrock<T extends object>(client: T): T {

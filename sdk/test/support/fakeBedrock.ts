@@ -86,6 +86,49 @@ export async function startFakeBedrock(usage: BedrockUsage): Promise<FakeBedrock
         res.write(eventMessage('contentBlockStop', { contentBlockIndex: 0 }));
         res.write(eventMessage('messageStop', { stopReason: 'end_turn' }));
         res.end(eventMessage('metadata', { usage: converseUsage, metrics: { latencyMs: 12 } }));
+      } else if (op === 'invoke-with-response-stream' && model.includes('anthropic.')) {
+        // Each event's payload is {"bytes": base64(the model's own stream event)}.
+        const chunk = (e: unknown) =>
+          eventMessage('chunk', { bytes: Buffer.from(JSON.stringify(e)).toString('base64') });
+        res.writeHead(200, { 'content-type': 'application/vnd.amazon.eventstream' });
+        res.write(
+          chunk({
+            type: 'message_start',
+            message: {
+              id: 'msg_fake',
+              type: 'message',
+              role: 'assistant',
+              model: 'claude-3-5-haiku-20241022',
+              content: [],
+              usage: {
+                input_tokens: usage.inputTokens,
+                output_tokens: 1,
+                cache_read_input_tokens: usage.cacheReadInputTokens ?? 0,
+                cache_creation_input_tokens: usage.cacheWriteInputTokens ?? 0,
+              },
+            },
+          }),
+        );
+        for (const text of REPLY)
+          res.write(chunk({ type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text } }));
+        res.write(
+          chunk({
+            type: 'message_delta',
+            delta: { stop_reason: 'end_turn' },
+            usage: { output_tokens: usage.outputTokens },
+          }),
+        );
+        res.end(
+          chunk({
+            type: 'message_stop',
+            'amazon-bedrock-invocationMetrics': {
+              inputTokenCount: usage.inputTokens,
+              outputTokenCount: usage.outputTokens,
+              invocationLatency: 12,
+              firstByteLatency: 3,
+            },
+          }),
+        );
       } else if (op === 'invoke' && model.includes('anthropic.')) {
         const input = usage.inputTokens;
         json(
