@@ -1,6 +1,6 @@
 import { context, ProxyTracerProvider, propagation, type TracerProvider, trace } from '@opentelemetry/api';
 import { logs } from '@opentelemetry/api-logs';
-import { resourceFromAttributes } from '@opentelemetry/resources';
+import { envDetector, hostDetector, resourceFromAttributes } from '@opentelemetry/resources';
 import type { LoggerProvider } from '@opentelemetry/sdk-logs';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import { SpendlineInstrumentation } from '../instrument/instrumentation.js';
@@ -71,6 +71,9 @@ export function startTelemetry(options: TelemetryOptions = {}): TelemetryHandle 
     resource: resourceFromAttributes(resourceAttributesFor(env, options)),
     // A test's own environment stands for process.env; detectors would read the real one.
     autoDetectResources: options.env === undefined,
+    // NodeSDK's default adds the process detector, whose process.command_args can carry credentials
+    // given on the command line; OTEL_NODE_RESOURCE_DETECTORS still chooses when set.
+    ...(env.OTEL_NODE_RESOURCE_DETECTORS ? {} : { resourceDetectors: [envDetector, hostDetector] }),
     spanProcessors: [new QueuedSpanProcessor(spanExportQueue(env, endpoints, options, stats))],
     logRecordProcessors: [new QueuedLogRecordProcessor(logExportQueue(env, endpoints, options, stats))],
     // No metrics pipeline unless asked for: NodeSDK's default would push OTLP metrics every minute.
