@@ -7,6 +7,7 @@
 // Writes the figures into docs/performance.md between the sdk-bench markers.
 import { readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
+import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { SpanKind } from '@opentelemetry/api';
@@ -59,9 +60,23 @@ const queue = { maxQueueSize: 4 * BATCH, maxExportBatchSize: 512, scheduledDelay
 
 // (a) bare OpenTelemetry
 const resource = resourceFromAttributes({ 'service.name': 'bench' });
+// Spans ended per instrumentation scope: proves each peer really recorded its calls.
+const spansByScope = new Map();
+const countingProcessor = {
+  onStart() {},
+  onEnd(span) {
+    const k = span.instrumentationScope.name;
+    spansByScope.set(k, (spansByScope.get(k) ?? 0) + 1);
+  },
+  forceFlush: async () => {},
+  shutdown: async () => {},
+};
 const tracerProvider = new BasicTracerProvider({
   resource,
-  spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter({ url: `${sinkUrl}/v1/traces` }), queue)],
+  spanProcessors: [
+    countingProcessor,
+    new BatchSpanProcessor(new OTLPTraceExporter({ url: `${sinkUrl}/v1/traces` }), queue),
+  ],
 });
 const loggerProvider = new LoggerProvider({
   resource,
@@ -110,8 +125,20 @@ const input = {
   durationMs: 120,
 };
 const record = () => recordLLMUsage(input);
+const sdkFlush = () => telemetry.forceFlush();
 
-// (c) openai against an in-process fetch
+const a = await measure(bareEmit, bareFlush);
+// The usage context is set once (as a request handler would), and read by every record.
+const b = await withUsageContext({ userId: 'u-1', feature: 'bench' }, () => measure(record, sdkFlush));
+
+// (c) openai against an in-process fetch: bare, spendline, OpenLLMetry, OpenInference, non-streaming and streaming.
+const usage = {
+  prompt_tokens: 1000,
+  completion_tokens: 500,
+  total_tokens: 1500,
+  prompt_tokens_details: { cached_tokens: 200 },
+  completion_tokens_details: { reasoning_tokens: 100 },
+};
 const completion = JSON.stringify({
   id: 'chatcmpl-bench',
   object: 'chat.completion',
@@ -125,38 +152,149 @@ const completion = JSON.stringify({
       finish_reason: 'stop',
     },
   ],
-  usage: {
-    prompt_tokens: 1000,
-    completion_tokens: 500,
-    total_tokens: 1500,
-    prompt_tokens_details: { cached_tokens: 200 },
-  },
+  usage,
 });
-const fakeFetch = async () =>
-  new Response(completion, { status: 200, headers: { 'content-type': 'application/json' } });
+const chunk = (delta, finish, extra = {}) =>
+  `data: ${JSON.stringify({
+    id: 'chatcmpl-bench',
+    object: 'chat.completion.chunk',
+    created: 1_700_000_000,
+    model: 'gpt-4o-mini-2024-07-18',
+    choices: delta ? [{ index: 0, delta, logprobs: null, finish_reason: finish }] : [],
+    ...extra,
+  })}\n\n`;
+const sse = new TextEncoder().encode(
+  [
+    chunk({ role: 'assistant', content: '' }, null),
+    ...['Hello', ' from', ' the', ' bench', '.'].map((c) => chunk({ content: c }, null)),
+    chunk({}, 'stop'),
+    chunk(null, null, { usage }),
+    'data: [DONE]\n\n',
+  ].join(''),
+);
+const fakeFetch = async (_url, init) => {
+  const streaming = typeof init?.body === 'string' && init.body.includes('"stream":true');
+  return streaming
+    ? new Response(sse, { status: 200, headers: { 'content-type': 'text/event-stream' } })
+    : new Response(completion, { status: 200, headers: { 'content-type': 'application/json' } });
+};
 const clientOptions = {
   apiKey: 'sk-bench',
   baseURL: 'http://fake.invalid/v1',
   fetch: fakeFetch,
   maxRetries: 0,
 };
-const plain = new OpenAI(clientOptions);
-const wrapped = instrumentOpenAI(new OpenAI(clientOptions));
-const req = { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] };
-const sdkFlush = () => telemetry.forceFlush();
 
-const a = await measure(bareEmit, bareFlush);
-// The usage context is set once (as a request handler would), and read by every record.
-const b = await withUsageContext({ userId: 'u-1', feature: 'bench' }, () => measure(record, sdkFlush));
-// Interleave unwrapped/wrapped rounds so drift (GC, JIT, other processes) hits both alike.
-const plainRounds = [];
-const wrappedRounds = [];
-for (let round = 0; round < 3; round++) {
-  plainRounds.push(await measure(() => plain.chat.completions.create(req), sdkFlush, true));
-  wrappedRounds.push(await measure(() => wrapped.chat.completions.create(req), sdkFlush, true));
+/**
+ * The peers patch `X.prototype.create` of the module they are given; handing them a module whose
+ * "prototypes" are one client's resource objects patches that client only, so all four variants
+ * live in one process and can be interleaved.
+ */
+function instanceModule(client) {
+  return {
+    Chat: { Completions: { prototype: client.chat.completions } },
+    Completions: { prototype: client.completions },
+    Embeddings: { prototype: client.embeddings },
+    Responses: { prototype: client.responses },
+  };
 }
-const cPlain = median(plainRounds);
-const cWrapped = median(wrappedRounds);
+const variants = { bare: new OpenAI(clientOptions), spendline: instrumentOpenAI(new OpenAI(clientOptions)) };
+const peers = {};
+const peerRequire = createRequire(fileURLToPath(new URL('../../bench/peers/package.json', import.meta.url)));
+try {
+  const { OpenAIInstrumentation } = peerRequire('@traceloop/instrumentation-openai');
+  const inst = new OpenAIInstrumentation({ enrichTokens: false, traceContent: false });
+  inst.setTracerProvider(tracerProvider);
+  const client = new OpenAI(clientOptions);
+  inst.manuallyInstrument(instanceModule(client));
+  variants.openllmetry = client;
+  peers.openllmetry = '@traceloop/instrumentation-openai';
+} catch (err) {
+  console.log(`OpenLLMetry not measured (npm install --prefix bench/peers): ${err.message}`);
+}
+try {
+  const { OpenAIInstrumentation } = peerRequire('@arizeai/openinference-instrumentation-openai');
+  const inst = new OpenAIInstrumentation({ traceConfig: { hideInputs: true, hideOutputs: true } });
+  inst.setTracerProvider(tracerProvider);
+  const client = new OpenAI(clientOptions);
+  const m = instanceModule(client);
+  inst.manuallyInstrument({ ...m, OpenAI: m });
+  variants.openinference = client;
+  peers.openinference = '@arizeai/openinference-instrumentation-openai';
+} catch (err) {
+  console.log(`OpenInference not measured (npm install --prefix bench/peers): ${err.message}`);
+}
+const peerFlush = async () => {
+  await Promise.all([sdkFlush(), bareFlush()]);
+};
+const req = { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] };
+const reqStream = { ...req, stream: true };
+const calls = {
+  'non-streaming': (client) => () => client.chat.completions.create(req),
+  streaming: (client) => async () => {
+    const stream = await client.chat.completions.create(reqStream);
+    let n = 0;
+    for await (const _c of stream) n++;
+    return n;
+  },
+};
+
+/** One timed batch: per-call µs samples and the caller thread's CPU µs (exports run after it, uncharged). */
+async function timedBatch(fn, samples) {
+  const c0 = process.cpuUsage();
+  for (let i = 0; i < BATCH; i++) {
+    const t0 = performance.now();
+    await fn(i);
+    if (samples) samples.push((performance.now() - t0) * 1000);
+  }
+  const c = process.cpuUsage(c0);
+  await peerFlush();
+  return c.user + c.system;
+}
+
+// Rounds of batches: within a round every variant runs one batch in turn (order rotated each
+// batch), so the machine's drift hits all variants alike. Added latency is each variant's median
+// minus the same round's bare median; the report gives the median over rounds.
+const C_ROUNDS = Number(process.env.SDK_BENCH_ROUNDS ?? 5);
+const C_BATCHES = Number(process.env.SDK_BENCH_C_BATCHES ?? 10);
+const names = Object.keys(variants);
+const results = {};
+for (const mode of Object.keys(calls)) {
+  const fns = Object.fromEntries(names.map((n) => [n, calls[mode](variants[n])]));
+  for (let w = 0; w < WARMUP_BATCHES; w++) for (const n of names) await timedBatch(fns[n]);
+  const per = Object.fromEntries(names.map((n) => [n, { median: [], cpu: [], added: [], addedCpu: [] }]));
+  for (let round = 0; round < C_ROUNDS; round++) {
+    const samples = Object.fromEntries(names.map((n) => [n, []]));
+    const cpu = Object.fromEntries(names.map((n) => [n, 0]));
+    for (let b = 0; b < C_BATCHES; b++) {
+      for (let k = 0; k < names.length; k++) {
+        const n = names[(k + b + round) % names.length];
+        cpu[n] += await timedBatch(fns[n], samples[n]);
+      }
+    }
+    const got = Object.fromEntries(
+      names.map((n) => [n, { median: median(samples[n]), cpu: cpu[n] / (C_BATCHES * BATCH) }]),
+    );
+    for (const n of names) {
+      per[n].median.push(got[n].median);
+      per[n].cpu.push(got[n].cpu);
+      per[n].added.push(got[n].median - got.bare.median);
+      per[n].addedCpu.push(got[n].cpu - got.bare.cpu);
+    }
+  }
+  results[mode] = Object.fromEntries(
+    names.map((n) => [
+      n,
+      {
+        median: median(per[n].median),
+        cpu: median(per[n].cpu),
+        added: median(per[n].added),
+        addedCpu: median(per[n].addedCpu),
+        rounds: per[n].added,
+      },
+    ]),
+  );
+}
 const stats = telemetry.stats();
 await telemetry.shutdown();
 await Promise.all([tracerProvider.shutdown(), loggerProvider.shutdown()]);
@@ -164,15 +302,28 @@ sink.close();
 
 const f = (x) => x.toFixed(1);
 const ratioB = b / a;
-const added = cWrapped - cPlain;
 const lines = [
-  `samples per figure: ${BATCHES * BATCH} calls (median), node ${process.version}, ${process.platform}/${process.arch}`,
+  `samples: (a)(b) ${BATCHES * BATCH} calls; (c) ${C_ROUNDS} interleaved rounds x ${C_BATCHES * BATCH} calls per variant; node ${process.version}, ${process.platform}/${process.arch}`,
   `(a) bare OTel span + log emit:            ${f(a)} µs`,
   `(b) recordLLMUsage:                       ${f(b)} µs   ratio b/a = ${ratioB.toFixed(2)} (target <= 2.00)`,
-  `(c) openai chat, unwrapped:               ${f(cPlain)} µs`,
-  `(c) openai chat, instrumentOpenAI:        ${f(cWrapped)} µs   added = ${f(added)} µs (target <= 25.0), ratio = ${(cWrapped / cPlain).toFixed(2)}`,
-  `records emitted ${stats.recordsEmitted}, exported logs ${stats.logsExported}, dropped ${stats.logsDropped}, failed ${stats.logsFailed}`,
 ];
+const rows = [];
+for (const [mode, r] of Object.entries(results)) {
+  for (const n of names) {
+    const x = r[n];
+    const vsOll = r.openllmetry && n !== 'bare' ? (x.added / r.openllmetry.added).toFixed(2) : '—';
+    lines.push(
+      `(c) ${mode.padEnd(13)} ${n.padEnd(13)} ${f(x.median)} µs  added ${n === 'bare' ? '—' : `${f(x.added)} µs`}  cpu ${f(x.cpu)} µs/call (added ${n === 'bare' ? '—' : f(x.addedCpu)})  added vs OpenLLMetry ${vsOll}  rounds ${x.rounds.map(f).join(', ')}`,
+    );
+    rows.push(
+      `| ${mode} | ${n === 'bare' ? 'bare `openai` call' : n === 'spendline' ? 'spendline (`instrumentOpenAI`)' : `${n} (\`${peers[n]}\`)`} | ${f(x.median)} | ${n === 'bare' ? '—' : f(x.added)} | ${f(x.cpu)} | ${n === 'bare' ? '—' : f(x.addedCpu)} | ${vsOll} |`,
+    );
+  }
+}
+lines.push(`spans ended per scope (peers): ${JSON.stringify(Object.fromEntries(spansByScope))}`);
+lines.push(
+  `records emitted ${stats.recordsEmitted}, exported logs ${stats.logsExported}, dropped ${stats.logsDropped}, failed ${stats.logsFailed}`,
+);
 for (const l of lines) console.log(l);
 
 const docPath = fileURLToPath(new URL('../../docs/performance.md', import.meta.url));
@@ -182,14 +333,20 @@ const section = [
   START,
   '## SDK: per-call cost on the caller’s thread',
   '',
-  `Measured by \`npm run bench -w sdk\` (median of ${BATCHES * BATCH} calls each, exports flushed to a loopback sink between timed batches; ${new Date().toISOString().slice(0, 10)}, node ${process.version}, ${process.platform}/${process.arch}, shared 2-core machine).`,
+  `Measured by \`npm run bench -w sdk\` (${new Date().toISOString().slice(0, 10)}, node ${process.version}, ${process.platform}/${process.arch}, shared 2-core machine). Exports go to a loopback sink and are flushed between timed batches, so background export work is not charged to the timed calls.`,
+  '',
+  `(a) and (b): median of ${BATCHES * BATCH} calls each.`,
   '',
   '| measure | median µs/call | ratio | target |',
   '| --- | ---: | ---: | --- |',
   `| (a) bare OpenTelemetry span + log record emit | ${f(a)} | 1.00 | baseline |`,
   `| (b) \`recordLLMUsage\` (validation, context, pricing, span + log) | ${f(b)} | ${ratioB.toFixed(2)} × (a) | ≤ 2 × (a): ${ratioB <= 2 ? 'met' : 'NOT met'} |`,
-  `| (c) openai \`chat.completions.create\`, unwrapped (in-process fake \`fetch\`) | ${f(cPlain)} | 1.00 | baseline |`,
-  `| (c) same call through \`instrumentOpenAI\` | ${f(cWrapped)} | ${(cWrapped / cPlain).toFixed(2)} × | adds ≤ 25 µs: added ${f(added)} µs, ${added <= 25 ? 'met' : 'NOT met'} |`,
+  '',
+  `(c) the same mocked \`openai\` \`chat.completions.create\` (in-process \`fetch\`; usage with cached and reasoning tokens), bare and through each instrumentation, ${C_ROUNDS} interleaved rounds of ${C_BATCHES * BATCH} calls per variant (each round: one batch of 500 calls per variant in turn, order rotated every batch). "Added" is the variant's median minus the same round's bare median, then the median over rounds; CPU is the caller thread's user+system time per call during the timed batches. spendline emits a span and a log record per call with cost; OpenLLMetry and OpenInference emit one span (content capture off for all three).`,
+  '',
+  '| mode | variant | median µs/call | added µs | CPU µs/call | added CPU µs | added ÷ OpenLLMetry’s |',
+  '| --- | --- | ---: | ---: | ---: | ---: | ---: |',
+  ...rows,
   '',
   END,
 ].join('\n');

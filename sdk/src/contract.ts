@@ -57,6 +57,8 @@ export const ATTR = {
   usageType: 'spendline.usage.type',
   serviceType: 'spendline.service.type',
   costUsd: 'spendline.cost.usd',
+  /** Who priced `spendline.cost.usd`: `sdk` (the SDK's catalog and overrides) or `emitter` (the caller's own price). */
+  costSource: 'spendline.cost.source',
   durationMs: 'spendline.duration.ms',
   ttftMs: 'spendline.ttft.ms',
   feature: 'spendline.feature',
@@ -65,7 +67,27 @@ export const ATTR = {
   executionPath: 'spendline.execution_path',
   ocrPages: 'spendline.ocr.pages',
   embeddingInputs: 'spendline.embedding.inputs',
+  /** Request features (booleans, set only when true): tools offered, structured output, search grounding. */
+  requestTools: 'spendline.request.tools',
+  requestStructuredOutput: 'spendline.request.structured_output',
+  requestSearchGrounding: 'spendline.request.search_grounding',
+  /** `true` when the call was over a budget and let through (`enforce: 'warn'`). */
+  budgetExceeded: 'spendline.budget.exceeded',
 } as const;
+
+/** Values of `spendline.cost.source`. */
+export const COST_SOURCES = ['sdk', 'emitter'] as const;
+export type CostSource = (typeof COST_SOURCES)[number];
+
+/** Request features recorded as `spendline.request.*` attributes. */
+export interface RequestFeatures {
+  /** The request offered the model tools (function calling). */
+  tools?: boolean;
+  /** The request asked for structured output (a JSON schema or JSON mode). */
+  structuredOutput?: boolean;
+  /** The request used search grounding (web search, Google Search grounding). */
+  searchGrounding?: boolean;
+}
 
 /** Resource attributes every emitter sets. */
 export const RESOURCE_ATTR = {

@@ -39,6 +39,7 @@ describe('usage-record contract', () => {
       usageType: 'spendline.usage.type',
       serviceType: 'spendline.service.type',
       costUsd: 'spendline.cost.usd',
+      costSource: 'spendline.cost.source',
       durationMs: 'spendline.duration.ms',
       ttftMs: 'spendline.ttft.ms',
       feature: 'spendline.feature',
@@ -47,6 +48,10 @@ describe('usage-record contract', () => {
       executionPath: 'spendline.execution_path',
       ocrPages: 'spendline.ocr.pages',
       embeddingInputs: 'spendline.embedding.inputs',
+      requestTools: 'spendline.request.tools',
+      requestStructuredOutput: 'spendline.request.structured_output',
+      requestSearchGrounding: 'spendline.request.search_grounding',
+      budgetExceeded: 'spendline.budget.exceeded',
     });
   });
 

@@ -172,4 +172,50 @@ describe('manual API', () => {
     });
     expect((await h.collect()).logs.length).toBe(before);
   });
+
+  it('costUsd: the emitter’s own price is recorded and labelled as such; an invalid one is refused', async () => {
+    const before = await mark();
+    const r = recordLLMUsage({
+      provider: 'my-gateway',
+      model: 'house-model',
+      inputTokens: 100,
+      outputTokens: 10,
+      costUsd: 0.00042,
+      features: { tools: true, structuredOutput: true, searchGrounding: true },
+    });
+    expect(r.ok).toBe(true);
+    const sdkPriced = recordLLMUsage({
+      provider: 'openai',
+      model: 'gpt-4o-mini',
+      inputTokens: 1,
+      outputTokens: 1,
+    });
+    expect(sdkPriced.ok).toBe(true);
+    const logs = (await h.collect()).logs.slice(before);
+    expect(logs).toHaveLength(2);
+    expect(logs[0]?.attributes).toMatchObject({
+      [ATTR.costUsd]: 0.00042,
+      [ATTR.costSource]: 'emitter',
+      [ATTR.requestTools]: true,
+      [ATTR.requestStructuredOutput]: true,
+      [ATTR.requestSearchGrounding]: true,
+    });
+    expect(logs[1]?.attributes[ATTR.costSource]).toBe('sdk');
+    expect(logs[1]?.attributes[ATTR.requestTools]).toBeUndefined();
+    for (const costUsd of [-1, Number.NaN, Number.POSITIVE_INFINITY, '1' as unknown as number]) {
+      expect(
+        recordLLMUsage({
+          provider: 'openai',
+          model: 'gpt-4o-mini',
+          inputTokens: 1,
+          outputTokens: 1,
+          costUsd,
+        }),
+      ).toEqual({
+        ok: false,
+        reason: 'cost_usd_invalid',
+      });
+    }
+    expect((await h.collect()).logs.length).toBe(before + 2);
+  });
 });

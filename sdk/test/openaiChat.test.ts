@@ -228,7 +228,9 @@ describe('instrumentOpenAI: chat.completions.create', () => {
         [ATTR.inputTokens]: 20,
         [ATTR.outputTokens]: 7,
         [ATTR.usageType]: 'exact',
+        [ATTR.requestTools]: true,
       });
+      expect(r.log.attributes[ATTR.requestStructuredOutput]).toBeUndefined();
     }
     expect(typeof recs[1]?.log.attributes[ATTR.ttftMs]).toBe('number');
   });

@@ -204,3 +204,16 @@ describe('switches', () => {
     );
   });
 });
+
+describe('resource detection', () => {
+  it('detects host and environment attributes but never exports the command line (it can hold credentials)', async () => {
+    const r = await receiver();
+    const t = start({ endpoint: r.url, serviceName: 'detect-test', scheduledDelayMillis: 60_000 });
+    expect(recordLLMUsage(usage).ok).toBe(true);
+    await t.forceFlush();
+    const resource = r.logs()[0]?.resource ?? {};
+    if (!process.env.OTEL_SERVICE_NAME) expect(resource['service.name']).toBe('detect-test');
+    expect(typeof resource['host.name']).toBe('string');
+    expect(Object.keys(resource).filter((k) => k.startsWith('process.command'))).toEqual([]);
+  });
+});

@@ -198,7 +198,7 @@ describe('usage API rejects bad parameters with 400 and a clear message', () => 
     ['/reconciliation?days=0', '"days" must be an integer 1..400; got "0"'],
     [
       '/budgets/check?colour=red',
-      'unknown parameter "colour"; allowed: provider, service, feature, user, tenant',
+      'unknown parameter "colour"; allowed: provider, service, feature, user, task, tenant',
     ],
   ];
   for (const [path, message] of cases) {

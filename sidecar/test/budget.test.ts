@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requireApiToken } from '../src/api/auth.js';
 import { createUsageApi } from '../src/api/usageApi.js';
 import { type Budget, loadBudgetsFile, parseBudgets } from '../src/budgets/budgetFile.js';
+import { budgetApplies, budgetStatus } from '../src/budgets/budgetSpend.js';
 import { registerBudgetGauges } from '../src/budgets/gauges.js';
 import { addKnownTraffic, MILLI_USD, memoryLedger, USD } from './support/ledgerFixture.js';
 
@@ -144,10 +145,42 @@ describe('budgets', () => {
     expect((await gauge('llm_budget_spent_usd'))?.[2]).toEqual(['search-hour', 'hour', 'feature', 1]);
   });
 
+  it('a per-task lifetime budget counts the task’s whole spend, across months', () => {
+    const ledger = memoryLedger();
+    try {
+      addKnownTraffic(ledger, [
+        { at: '2025-01-10T00:00:00Z', provider: 'openai', task: 't-1', costNano: 1 * USD },
+        { at: '2026-09-15T10:00:00Z', provider: 'openai', task: 't-1', costNano: 700 * MILLI_USD },
+        { at: '2026-09-15T10:00:00Z', provider: 'openai', task: 't-2', costNano: 100 * MILLI_USD },
+      ]);
+      const parsed = parseBudgets({
+        budgets: [{ name: 'task-total', period: 'lifetime', scope: { task: '*' }, limit_usd: '1.5' }],
+      });
+      if (!parsed.ok) throw new Error(parsed.reason);
+      const [b] = parsed.budgets as [Budget];
+      expect(budgetApplies(b, { user: 'alice' })).toBe(false);
+      const t1 = budgetStatus(ledger, b, NOW, { task: 't-1' });
+      expect([t1.spentNano, t1.remainingNano, t1.exceeded]).toEqual([1_700_000_000n, -200_000_000n, true]);
+      const t2 = budgetStatus(ledger, b, NOW, { task: 't-2' });
+      expect([t2.spentNano, t2.exceeded]).toEqual([100_000_000n, false]);
+    } finally {
+      ledger.close();
+    }
+    expect(
+      parseBudgets({
+        budgets: [{ name: 'a', period: 'day', limit_usd: 1, scope: { task: 'x', user: 'y' } }],
+      }),
+    ).toEqual({
+      ok: false,
+      reason:
+        'budgets.0.scope: task cannot be combined with user or tenant (per-task spend is kept on its own)',
+    });
+  });
+
   it('budget files are validated with a clear reason (JSON or YAML)', () => {
     expect(parseBudgets({ budgets: [{ name: 'a', period: 'week', limit_usd: 1 }] })).toEqual({
       ok: false,
-      reason: 'budgets.0.period: Invalid option: expected one of "hour"|"day"|"month"',
+      reason: 'budgets.0.period: Invalid option: expected one of "hour"|"day"|"month"|"lifetime"',
     });
     expect(parseBudgets({ budgets: [{ name: 'a', period: 'day', limit_usd: '0' }] })).toEqual({
       ok: false,

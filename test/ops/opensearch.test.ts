@@ -196,8 +196,18 @@ describe('opensearch/', () => {
     ];
     for (const name of numeric) expect(NUMERIC, name).toContain(mapped.get(`attributes.${name}`));
     expect(mapped.get(`attributes.${ATTR.costUsd}`)).toBe('double');
+    // Flags are true when set (absent otherwise): booleans.
+    const flags: string[] = [
+      ATTR.requestTools,
+      ATTR.requestStructuredOutput,
+      ATTR.requestSearchGrounding,
+      ATTR.budgetExceeded,
+    ];
+    for (const name of flags) expect(mapped.get(`attributes.${name}`), name).toBe('boolean');
     const copied = new Set(Object.values(OPENSEARCH_COPIES));
-    for (const name of Object.values(ATTR).filter((n) => !numeric.includes(n) && !copied.has(n))) {
+    for (const name of Object.values(ATTR).filter(
+      (n) => !numeric.includes(n) && !flags.includes(n) && !copied.has(n),
+    )) {
       expect(mapped.get(`attributes.${name}`), name).toBe('keyword');
     }
     for (const content of CONTENT_ATTRS) {

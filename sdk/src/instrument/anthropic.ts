@@ -2,6 +2,7 @@ import type { TokenCounts } from '../contract.js';
 import { tapStream } from './apiPromise.js';
 import { type MethodInstrumentation, patchMethod } from './patchMethod.js';
 import { anthropicUsageTokens, asObject, stringField } from './providerUsage.js';
+import { anthropicFeatures } from './requestFeatures.js';
 
 type Obj = Record<string, unknown>;
 
@@ -17,9 +18,18 @@ function textOf(content: unknown): string {
 }
 
 const messages: MethodInstrumentation = {
+  // @anthropic-ai/sdk emits its own GenAI client span; the sidecar would count the call twice.
+  suppressInnerSpans: true,
   spec: (body: Obj) =>
     typeof body.model === 'string' && body.model !== ''
-      ? { operation: 'chat', serviceType: 'llm', provider: 'anthropic', requestModel: body.model, body }
+      ? {
+          operation: 'chat',
+          serviceType: 'llm',
+          provider: 'anthropic',
+          requestModel: body.model,
+          body,
+          features: anthropicFeatures(body),
+        }
       : undefined,
   onResult(call, data, rt, body) {
     if (body.stream !== true) {
@@ -98,3 +108,6 @@ export function instrumentAnthropic<T extends object>(client: T): T {
   }
   return client;
 }
+
+/** The instrumented `@anthropic-ai/sdk` method, for prototype patching by `SpendlineInstrumentation`. */
+export const ANTHROPIC_MESSAGES = messages;

@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { type Context, context as otelContext } from '@opentelemetry/api';
 import { currentUsageContext, type UsageContext } from '../context/usageContext.js';
-import type { OperationName, ServiceType, TokenCounts } from '../contract.js';
+import type { OperationName, RequestFeatures, ServiceType, TokenCounts } from '../contract.js';
 import { emitUsage } from '../record/emitUsage.js';
 import { type TelemetryRuntime, trackPending } from '../telemetry/runtime.js';
 import { errorTypeOf } from './errorType.js';
@@ -14,6 +14,8 @@ export interface CallSpec {
   requestModel: string;
   /** The request body (for tokenizer estimates and, with content capture on, the prompt). */
   body: unknown;
+  /** Tools / structured output / search grounding requested. */
+  features?: RequestFeatures | undefined;
 }
 
 /** What is known when a call ends; missing `tokens` means "estimate them". */
@@ -39,11 +41,22 @@ export class ModelCall {
   readonly #parent: Context = otelContext.active();
   #ttftMs: number | undefined;
   #done = false;
+  #overBudget = false;
 
   constructor(
     private readonly rt: TelemetryRuntime,
     private readonly spec: CallSpec,
   ) {}
+
+  /** The usage context captured when the call started. */
+  get usageContext(): Readonly<UsageContext> {
+    return this.#usageContext;
+  }
+
+  /** A budget was exceeded and `enforce: 'warn'` let the call through: the record says so. */
+  overBudget(): void {
+    this.#overBudget = true;
+  }
 
   firstToken(): void {
     if (this.#ttftMs === undefined) this.#ttftMs = performance.now() - this.#t0;
@@ -106,6 +119,8 @@ export class ModelCall {
           : undefined,
       usageContext: this.#usageContext,
       parentContext: this.#parent,
+      features: this.spec.features,
+      overBudget: this.#overBudget || undefined,
     });
   }
 }

@@ -8,6 +8,7 @@ import {
   responsesUsageTokens,
   stringField,
 } from './providerUsage.js';
+import { openAIChatFeatures, openAIResponsesFeatures } from './requestFeatures.js';
 
 type Obj = Record<string, unknown>;
 const PROVIDER = 'openai';
@@ -33,7 +34,14 @@ const chatCompletions: MethodInstrumentation = {
   spec: (body) => {
     const model = modelOf(body);
     return model
-      ? { operation: 'chat', serviceType: 'llm', provider: PROVIDER, requestModel: model, body }
+      ? {
+          operation: 'chat',
+          serviceType: 'llm',
+          provider: PROVIDER,
+          requestModel: model,
+          body,
+          features: openAIChatFeatures(body),
+        }
       : undefined;
   },
   prepare: (body) =>
@@ -104,7 +112,14 @@ const responses: MethodInstrumentation = {
   spec: (body) => {
     const model = modelOf(body);
     return model
-      ? { operation: 'chat', serviceType: 'llm', provider: PROVIDER, requestModel: model, body }
+      ? {
+          operation: 'chat',
+          serviceType: 'llm',
+          provider: PROVIDER,
+          requestModel: model,
+          body,
+          features: openAIResponsesFeatures(body),
+        }
       : undefined;
   },
   onResult(call, data, rt, body) {
@@ -198,3 +213,6 @@ export function instrumentOpenAI<T extends object>(client: T): T {
   }
   return client;
 }
+
+/** The instrumented `openai` methods, for prototype patching by `SpendlineInstrumentation`. */
+export const OPENAI_METHODS = { chatCompletions, responses, embeddings } as const;

@@ -1,26 +1,44 @@
+import { context as otelContext } from '@opentelemetry/api';
+import { suppressTracing } from '@opentelemetry/core';
+import { BudgetExceededError } from '../budget/budgetExceededError.js';
+import type { Gate } from '../budget/budgetGuard.js';
 import { activeRuntime, type TelemetryRuntime } from '../telemetry/runtime.js';
 import { type ApiPromiseLike, isApiPromise, observeApiPromise } from './apiPromise.js';
 import { type CallSpec, ModelCall } from './modelCall.js';
 
 /** How one client method is observed. */
 export interface MethodInstrumentation {
-  /** Describes the call; `undefined` leaves it uninstrumented (e.g. no model given). */
-  spec(body: Record<string, unknown>): CallSpec | undefined;
+  /** Describes the call (`self`: the method's receiver); `undefined` leaves it uninstrumented (e.g. no model given). */
+  spec(body: Record<string, unknown>, self: unknown): CallSpec | undefined;
+  /**
+   * Run the call with tracing suppressed: for clients that emit their own GenAI span (the Anthropic
+   * SDK does), which the sidecar would count as a second record of the same call.
+   */
+  suppressInnerSpans?: boolean;
   /** May return a changed request body (e.g. to ask for streamed usage), never mutating the caller's. */
   prepare?(body: Record<string, unknown>): Record<string, unknown>;
-  /** Called with the parsed result when the caller reads it; returns nothing, changes nothing. */
+  /**
+   * Called with the parsed result when the caller reads it. Returns nothing and changes nothing,
+   * except for results that can only be observed by replacing them (a plain async generator), which
+   * it returns.
+   */
   onResult(
     call: ModelCall,
     data: unknown,
     rt: TelemetryRuntime,
     body: Record<string, unknown>,
     sentBody: Record<string, unknown>,
-  ): void;
+  ): unknown;
 }
 
 const PATCHED = Symbol.for('spendline.instrumented');
 
-type AnyMethod = (this: unknown, ...args: unknown[]) => unknown;
+export type AnyMethod = (this: unknown, ...args: unknown[]) => unknown;
+
+/** True when `fn` is already a spendline wrapper (so no call is recorded twice). */
+export function isInstrumented(fn: unknown): boolean {
+  return typeof fn === 'function' && (fn as unknown as Record<symbol, unknown>)[PATCHED] === true;
+}
 
 /**
  * Replaces `target[name]` (an instance's own property, so other clients are untouched) with a
@@ -32,20 +50,34 @@ export function patchMethod(target: unknown, name: string, how: MethodInstrument
   const holder = target as Record<string, unknown>;
   const original = holder[name];
   if (typeof original !== 'function') return false;
-  if ((original as unknown as Record<symbol, unknown>)[PATCHED]) return true;
-  const originalFn = original as AnyMethod;
+  if (isInstrumented(original)) return true;
+  Object.defineProperty(holder, name, {
+    value: wrapMethod(original as AnyMethod, how),
+    writable: true,
+    configurable: true,
+    enumerable: false,
+  });
+  return true;
+}
 
+/**
+ * The recording wrapper of one client method (used on an instance by `instrumentOpenAI` and on a
+ * class prototype by `SpendlineInstrumentation`). With no telemetry running it only forwards.
+ */
+export function wrapMethod(originalFn: AnyMethod, how: MethodInstrumentation): AnyMethod {
   const wrapped: AnyMethod = function (this: unknown, ...args: unknown[]): unknown {
     const rt = activeRuntime();
     const body = args[0];
     if (!rt || typeof body !== 'object' || body === null) return originalFn.apply(this, args);
     let call: ModelCall | undefined;
     let sent = body as Record<string, unknown>;
+    let gate: Gate | Promise<Gate>;
     try {
-      const spec = how.spec(sent);
+      const spec = how.spec(sent, this);
       if (spec) {
         call = new ModelCall(rt, spec);
         if (how.prepare) sent = how.prepare(sent);
+        gate = rt.budget?.gate(call.usageContext, spec.provider);
       }
     } catch {
       rt.stats.s.internalErrors++;
@@ -53,41 +85,91 @@ export function patchMethod(target: unknown, name: string, how: MethodInstrument
       sent = body as Record<string, unknown>;
     }
     if (!call) return originalFn.apply(this, args);
+    const c = call;
     const forwarded = sent === body ? args : [sent, ...args.slice(1)];
-    let result: unknown;
-    try {
-      result = originalFn.apply(this, forwarded);
-    } catch (err) {
-      call.finish({ error: err });
-      throw err;
+    const run = (): unknown =>
+      invoke(this, originalFn, forwarded, how, c, rt, body as Record<string, unknown>, sent);
+    if (gate === undefined) return run();
+    if (gate === 'warn') {
+      c.overBudget();
+      return run();
     }
-    try {
-      if (!isApiPromise(result)) return result;
-      const c = call;
-      const original = body as Record<string, unknown>;
-      return observeApiPromise(
-        result as ApiPromiseLike<unknown>,
-        (data) => {
-          try {
-            how.onResult(c, data, rt, original, sent);
-          } catch {
-            rt.stats.s.internalErrors++;
-          }
-          return data;
-        },
-        (err) => c.finish({ error: err }),
-      );
-    } catch {
-      rt.stats.s.internalErrors++;
-      return result;
-    }
+    if (gate instanceof BudgetExceededError) return deferred(Promise.reject(gate));
+    return deferred(
+      gate.then((g) => {
+        if (g instanceof BudgetExceededError) throw g;
+        if (g === 'warn') c.overBudget();
+        return { value: run() };
+      }),
+    );
   };
   (wrapped as unknown as Record<symbol, unknown>)[PATCHED] = true;
-  Object.defineProperty(holder, name, {
-    value: wrapped,
-    writable: true,
-    configurable: true,
-    enumerable: false,
-  });
-  return true;
+  return wrapped;
+}
+
+/** Calls the client method and observes its result (a Stainless APIPromise, or a plain promise). */
+function invoke(
+  self: unknown,
+  originalFn: AnyMethod,
+  forwarded: unknown[],
+  how: MethodInstrumentation,
+  call: ModelCall,
+  rt: TelemetryRuntime,
+  original: Record<string, unknown>,
+  sent: Record<string, unknown>,
+): unknown {
+  let result: unknown;
+  try {
+    result = how.suppressInnerSpans
+      ? otelContext.with(suppressTracing(otelContext.active()), () => originalFn.apply(self, forwarded))
+      : originalFn.apply(self, forwarded);
+  } catch (err) {
+    call.finish({ error: err });
+    throw err;
+  }
+  const observe = (data: unknown): unknown => {
+    try {
+      const replaced = how.onResult(call, data, rt, original, sent);
+      return replaced === undefined ? data : replaced;
+    } catch {
+      rt.stats.s.internalErrors++;
+      return data;
+    }
+  };
+  try {
+    if (isApiPromise(result)) {
+      return observeApiPromise(result as ApiPromiseLike<unknown>, observe, (err) =>
+        call.finish({ error: err }),
+      );
+    }
+    if (result instanceof Promise) {
+      return result.then(observe, (err: unknown) => {
+        call.finish({ error: err });
+        throw err;
+      });
+    }
+    return result;
+  } catch {
+    rt.stats.s.internalErrors++;
+    return result;
+  }
+}
+
+/**
+ * A call that waits for its budget check: a real Promise of the call's result that also offers
+ * the Stainless `asResponse()` / `withResponse()`, so callers see the same surface.
+ */
+function deferred(box: Promise<{ value: unknown }>): Promise<unknown> {
+  const p = box.then((b) => b.value) as Promise<unknown> & Record<string, unknown>;
+  // A caller that only uses withResponse() handles the error there, not on this promise.
+  p.catch(() => undefined);
+  for (const name of ['asResponse', 'withResponse'] as const) {
+    p[name] = () =>
+      box.then((b) => {
+        const m = (b.value as Record<string, unknown> | null)?.[name];
+        if (typeof m !== 'function') throw new TypeError(`${name} is not available on this call`);
+        return (m as () => unknown).call(b.value);
+      });
+  }
+  return p;
 }

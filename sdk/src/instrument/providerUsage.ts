@@ -72,3 +72,42 @@ export function stringField(v: unknown, key: string): string | undefined {
 }
 
 export { obj as asObject };
+
+/**
+ * Gemini `usageMetadata` → semconv: `promptTokenCount` already includes `cachedContentTokenCount`;
+ * tool-use prompt tokens are input too; `thoughtsTokenCount` is billed as output but not included
+ * in `candidatesTokenCount`, so it is added to the output (and is its reasoning subset).
+ */
+export function geminiUsageTokens(usage: unknown): TokenCounts | undefined {
+  const u = obj(usage);
+  if (!u || typeof u.promptTokenCount !== 'number') return undefined;
+  const thoughts = num(u.thoughtsTokenCount);
+  return {
+    inputTokens: num(u.promptTokenCount) + num(u.toolUsePromptTokenCount),
+    outputTokens: num(u.candidatesTokenCount) + thoughts,
+    cacheReadInputTokens: num(u.cachedContentTokenCount),
+    cacheCreationInputTokens: 0,
+    reasoningOutputTokens: thoughts,
+  };
+}
+
+/**
+ * Bedrock Converse `usage` (camelCase) and Anthropic-on-Bedrock InvokeModel `usage` (snake_case):
+ * `inputTokens` excludes cache reads and writes, which semconv input includes.
+ */
+export function bedrockUsageTokens(usage: unknown): TokenCounts | undefined {
+  const u = obj(usage);
+  if (!u) return undefined;
+  if (typeof u.inputTokens === 'number') {
+    const cacheRead = num(u.cacheReadInputTokens);
+    const cacheWrite = num(u.cacheWriteInputTokens);
+    return {
+      inputTokens: num(u.inputTokens) + cacheRead + cacheWrite,
+      outputTokens: num(u.outputTokens),
+      cacheReadInputTokens: cacheRead,
+      cacheCreationInputTokens: cacheWrite,
+      reasoningOutputTokens: 0,
+    };
+  }
+  return anthropicUsageTokens(u);
+}

@@ -39,8 +39,127 @@ export function computeCost(
 
 /** computeCost's total alone (integer nano-USD, the same rounding), without the parts; null when unpriced. */
 export function computeCostNano(usage: UsageToPrice, card: RateCard): number | null {
+  const fast = costNanoSafeInteger(usage, card);
+  if (fast !== undefined) return fast;
   const exact = exactParts(usage, card);
   return exact === undefined ? null : Number(roundHalfEven(sum(exact)));
+}
+
+/** A rate (10^-24 USD per unit) split so that count x part stays a safe integer: a*10^15 + c*10^7 + d. */
+interface SplitRate {
+  a: number;
+  c: number;
+  d: number;
+}
+const splits = new Map<bigint, SplitRate | null>();
+const MAX = Number.MAX_SAFE_INTEGER;
+
+function splitRate(units: bigint): SplitRate | null {
+  let s = splits.get(units);
+  if (s === undefined) {
+    const a = units / UNIT_PER_NANO;
+    const r = units % UNIT_PER_NANO;
+    s = a > BigInt(MAX) ? null : { a: Number(a), c: Number(r / 10_000_000n), d: Number(r % 10_000_000n) };
+    if (splits.size < 4096) splits.set(units, s);
+  }
+  return s;
+}
+
+/** floor(x / m) and x mod m for safe non-negative integers, corrected for float rounding. */
+function divMod(x: number, m: number): [number, number] {
+  let q = Math.floor(x / m);
+  let r = x - q * m;
+  if (r < 0) {
+    q--;
+    r += m;
+  } else if (r >= m) {
+    q++;
+    r -= m;
+  }
+  return [q, r];
+}
+
+/**
+ * The same exact total as the BigInt path, in safe-integer arithmetic (BigInt costs several µs per
+ * call on the record path). Every rate is split into a*10^15 + c*10^7 + d (10^-24 USD units), so
+ * count x part stays below 2^53 for realistic counts; `undefined` (use BigInt) when any product or
+ * sum would not — never an approximation. Property-tested against the BigInt path.
+ */
+function costNanoSafeInteger(usage: UsageToPrice, card: RateCard): number | null | undefined {
+  const { inputTokens, outputTokens, cacheReadInputTokens, cacheCreationInputTokens, reasoningOutputTokens } =
+    usage;
+  const pages = usage.ocrPages ?? 0;
+  const requests = usage.requests ?? 1;
+  if (
+    !isCount(inputTokens) ||
+    !isCount(outputTokens) ||
+    !isCount(cacheReadInputTokens) ||
+    !isCount(cacheCreationInputTokens) ||
+    !isCount(reasoningOutputTokens) ||
+    !isCount(pages) ||
+    !isCount(requests)
+  ) {
+    return null;
+  }
+  let A = 0;
+  let C = 0;
+  let D = 0;
+  for (let i = 0; i < 7; i++) {
+    const count =
+      i === 0
+        ? Math.max(0, inputTokens - cacheReadInputTokens - cacheCreationInputTokens)
+        : i === 1
+          ? cacheReadInputTokens
+          : i === 2
+            ? cacheCreationInputTokens
+            : i === 3
+              ? Math.max(0, outputTokens - reasoningOutputTokens)
+              : i === 4
+                ? reasoningOutputTokens
+                : i === 5
+                  ? pages
+                  : requests;
+    if (count === 0) continue;
+    const rate =
+      i === 0
+        ? card.input
+        : i === 1
+          ? (card.cacheRead ?? card.input)
+          : i === 2
+            ? (card.cacheWrite ?? card.input)
+            : i === 3
+              ? card.output
+              : i === 4
+                ? (card.reasoning ?? card.output)
+                : i === 5
+                  ? card.perPage
+                  : card.perRequest;
+    if (rate === undefined) {
+      if (i === 6) continue;
+      return null;
+    }
+    let units = rateFor(rate, inputTokens);
+    if (i >= 5) units *= PER_UNIT_LIFT;
+    const s = splitRate(units);
+    if (s === null) return undefined;
+    const pa = count * s.a;
+    const pc = count * s.c;
+    const pd = count * s.d;
+    if (pa > MAX || pc > MAX || pd > MAX) return undefined;
+    A += pa;
+    C += pc;
+    D += pd;
+    if (A > MAX || C > MAX || D > MAX) return undefined;
+  }
+  // units = 10^15*A + 10^7*C + D; C = 10^8*C1 + C0, so units = 10^15*(A + C1) + (10^7*C0 + D).
+  const [c1, c0] = divMod(C, 100_000_000);
+  const rest = c0 * 10_000_000 + D;
+  if (rest > MAX) return undefined;
+  const [carry, rem] = divMod(rest, 1e15);
+  let q = A + c1 + carry;
+  const twice = rem * 2;
+  if (twice > 1e15 || (twice === 1e15 && q % 2 === 1)) q += 1;
+  return q > MAX ? undefined : q;
 }
 
 function sum(values: bigint[]): bigint {

@@ -13,6 +13,7 @@ import {
   ATTR,
   CONTENT_ATTRS,
   type OperationName,
+  type RequestFeatures,
   type ServiceType,
   type TokenCounts,
   USAGE_EVENT_NAME,
@@ -55,6 +56,12 @@ export interface UsageRecord {
   /** Usage context and OpenTelemetry context captured when the call started (defaults: current). */
   usageContext?: Readonly<UsageContext> | undefined;
   parentContext?: Context | undefined;
+  /** The emitter's own price (manual API); recorded instead of the SDK's, labelled `emitter`. */
+  costUsdOverride?: number | undefined;
+  /** The call went over a budget with `enforce: 'warn'`. */
+  overBudget?: boolean | undefined;
+  /** Tools / structured output / search grounding used by the request. */
+  features?: RequestFeatures | undefined;
   /** Extra attributes given by the caller of the manual API (cannot override contract attributes). */
   extraAttributes?: Record<string, AttributeValue> | undefined;
 }
@@ -98,8 +105,18 @@ export function usageAttributes(
   a[ATTR.durationMs] = r.durationMs;
   if (r.ttftMs !== undefined) a[ATTR.ttftMs] = r.ttftMs;
   if (r.errorType) a[ATTR.errorType] = r.errorType;
-  // A failed call is priced too when it consumed something (e.g. a stream cut mid-way).
-  if (t || r.ocrPages !== undefined || r.embeddingInputs !== undefined) {
+  const f = r.features;
+  if (f) {
+    if (f.tools) a[ATTR.requestTools] = true;
+    if (f.structuredOutput) a[ATTR.requestStructuredOutput] = true;
+    if (f.searchGrounding) a[ATTR.requestSearchGrounding] = true;
+  }
+  if (r.overBudget) a[ATTR.budgetExceeded] = true;
+  if (r.costUsdOverride !== undefined) {
+    a[ATTR.costUsd] = r.costUsdOverride;
+    a[ATTR.costSource] = 'emitter';
+  } else if (t || r.ocrPages !== undefined || r.embeddingInputs !== undefined) {
+    // A failed call is priced too when it consumed something (e.g. a stream cut mid-way).
     let usage: PricedUsage = t ?? NO_TOKENS;
     if (r.ocrPages !== undefined || r.embeddingInputs !== undefined) {
       usage = { ...usage, ocrPages: r.ocrPages ?? 0, embeddingInputs: r.embeddingInputs ?? 0 };
@@ -111,7 +128,10 @@ export function usageAttributes(
       // Prices are date-dependent; building a Date per record costs more than it buys for calls that started just now.
       Date.now() - r.startTimeMs > 60_000 ? new Date(r.startTimeMs) : undefined,
     );
-    if (cost !== undefined) a[ATTR.costUsd] = cost;
+    if (cost !== undefined) {
+      a[ATTR.costUsd] = cost;
+      a[ATTR.costSource] = 'sdk';
+    }
   }
   if (rt.captureContent) {
     if (r.inputContent !== undefined) a[INPUT_MESSAGES_ATTR] = r.inputContent;

@@ -1,5 +1,5 @@
 import type { AttributeValue } from '@opentelemetry/api';
-import type { OperationName, UsageType } from '../contract.js';
+import type { OperationName, RequestFeatures, UsageType } from '../contract.js';
 import { activeRuntime, type TelemetryRuntime } from '../telemetry/runtime.js';
 import { emitUsage, type UsageRecord } from './emitUsage.js';
 import {
@@ -30,6 +30,14 @@ interface CommonUsageInput {
   startTimeMs?: number;
   /** `error.type` when the call failed. */
   errorType?: string;
+  /**
+   * Your own price of the call in USD (e.g. a gateway's bill). Recorded as `spendline.cost.usd`
+   * labelled `spendline.cost.source=emitter` instead of the SDK's price. The sidecar still prices
+   * from its catalog when it knows the model; yours fills the gap when it does not.
+   */
+  costUsd?: number;
+  /** Request features, recorded as `spendline.request.*` attributes. */
+  features?: RequestFeatures;
   /** Additional attributes; contract attributes computed by the SDK take precedence. */
   attributes?: Record<string, AttributeValue>;
 }
@@ -72,6 +80,9 @@ function validateCommon(input: CommonUsageInput): Checked<CommonFields> {
     return new Reason('duration_ms_invalid');
   const u = input.usageType;
   if (u !== undefined && u !== 'exact' && u !== 'estimated') return new Reason('usage_type_invalid');
+  const c = input.costUsd;
+  if (c !== undefined && (typeof c !== 'number' || !Number.isFinite(c) || c < 0))
+    return new Reason('cost_usd_invalid');
   const duration = d ?? 0;
   const start = input.startTimeMs;
   return {
@@ -84,6 +95,18 @@ function validateCommon(input: CommonUsageInput): Checked<CommonFields> {
     durationMs: duration,
     errorType: typeof input.errorType === 'string' && input.errorType ? input.errorType : undefined,
     extraAttributes: input.attributes,
+    costUsdOverride: c,
+    features: featuresOf(input.features),
+  };
+}
+
+function featuresOf(f: unknown): RequestFeatures | undefined {
+  if (typeof f !== 'object' || f === null) return undefined;
+  const x = f as Record<string, unknown>;
+  return {
+    tools: x.tools === true,
+    structuredOutput: x.structuredOutput === true,
+    searchGrounding: x.searchGrounding === true,
   };
 }
 

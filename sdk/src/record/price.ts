@@ -33,8 +33,9 @@ export function createUsagePricer(
     );
     pricer = createPricer();
   }
+  // The total alone (no per-part apportioning): the record carries one cost figure.
   return (usage, provider, model, at) => {
-    const r = pricer.priceUsage(usage, at ? { provider, model, at } : { provider, model });
-    return r.status === 'priced' ? nanoToUsd(r.costNanoUsd) : undefined;
+    const nano = pricer.costNanoUsd(usage, at ? { provider, model, at } : { provider, model });
+    return nano === null ? undefined : nanoToUsd(nano);
   };
 }

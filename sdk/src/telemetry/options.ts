@@ -1,4 +1,6 @@
 import type { AttributeValue } from '@opentelemetry/api';
+import type { Instrumentation } from '@opentelemetry/instrumentation';
+import type { BudgetOptions } from '../budget/budgetGuard.js';
 import { RESOURCE_ATTR } from '../contract.js';
 import type { PriceOverride } from '../pricing/index.js';
 
@@ -37,8 +39,15 @@ export interface TelemetryOptions {
   onWarning?: (message: string) => void;
   /** At most one warning per this many ms. Default 60000. */
   warningIntervalMillis?: number;
-  /** Also register the providers and an AsyncLocalStorage context manager as OpenTelemetry globals. Default false. */
+  /**
+   * @deprecated Ignored: startTelemetry runs a `NodeSDK`, which always registers its providers,
+   * context manager and propagator as the OpenTelemetry globals.
+   */
   registerGlobal?: boolean;
+  /** Enforce the sidecar's budgets before each instrumented call (also from `SPENDLINE_BUDGET_URL`). */
+  budgets?: BudgetOptions;
+  /** More OpenTelemetry instrumentations to run (e.g. `@opentelemetry/instrumentation-http`). */
+  instrumentations?: Instrumentation[];
   /** Custom or negotiated prices: a list, or the path of an overrides file (see the pricing module). */
   priceOverrides?: PriceOverride[] | string;
   /** Environment to read instead of `process.env` (tests). */

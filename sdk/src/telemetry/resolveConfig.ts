@@ -136,7 +136,7 @@ export function resolveConfig(rawOptions: unknown, processEnv: Env): ResolvedCon
 
   return {
     env,
-    disabled: flag('disabled') || isTrue(env.SPENDLINE_DISABLED),
+    disabled: flag('disabled') || isTrue(env.SPENDLINE_DISABLED) || isTrue(env.OTEL_SDK_DISABLED),
     endpoints: resolveEndpoints(env, o.endpoint, problems),
     logsHeaders: headersFor(env, 'LOGS', o.headers, problems),
     tracesHeaders: headersFor(env, 'TRACES', o.headers, problems),

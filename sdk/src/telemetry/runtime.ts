@@ -1,5 +1,6 @@
 import type { Tracer } from '@opentelemetry/api';
 import type { Logger } from '@opentelemetry/api-logs';
+import type { BudgetGuard } from '../budget/budgetGuard.js';
 import type { UsagePricer } from '../record/price.js';
 import type { StatsKeeper } from './stats.js';
 
@@ -10,6 +11,8 @@ export interface TelemetryRuntime {
   readonly stats: StatsKeeper;
   readonly captureContent: boolean;
   readonly price: UsagePricer;
+  /** Budget enforcement before each instrumented call, when configured. */
+  readonly budget?: BudgetGuard | undefined;
   /** Work that finishes a record later (tokenizer estimates); `forceFlush` waits for it. */
   readonly pending: Set<Promise<unknown>>;
 }

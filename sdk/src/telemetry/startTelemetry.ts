@@ -1,23 +1,18 @@
-import { context, propagation, trace } from '@opentelemetry/api';
+import { context, ProxyTracerProvider, propagation, type TracerProvider, trace } from '@opentelemetry/api';
 import { logs } from '@opentelemetry/api-logs';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import { OTLPLogExporter } from '@opentelemetry/exporter-logs-otlp-http';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { resourceFromAttributes } from '@opentelemetry/resources';
-import { LoggerProvider, type SdkLogRecord } from '@opentelemetry/sdk-logs';
-import { BasicTracerProvider, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
-import { SDK_SCOPE_NAME } from '../contract.js';
-import { createUsagePricer } from '../record/price.js';
-import { BoundedBatchQueue, beforeDeadline, type QueueListener } from './boundedBatchQueue.js';
+import { envDetector, hostDetector, resourceFromAttributes } from '@opentelemetry/resources';
+import type { LoggerProvider } from '@opentelemetry/sdk-logs';
+import { NodeSDK } from '@opentelemetry/sdk-node';
+import { SpendlineInstrumentation } from '../instrument/instrumentation.js';
+import { beforeDeadline } from './boundedBatchQueue.js';
 import { closableAgents } from './closableAgents.js';
-import { type Env, resourceAttributesFor, type TelemetryOptions } from './options.js';
+import { logExportQueue, spanExportQueue } from './exportQueues.js';
+import type { TelemetryOptions } from './options.js';
+import { type Env, resourceAttributesFor } from './options.js';
 import { QueuedLogRecordProcessor, QueuedSpanProcessor } from './processors.js';
 import { type ResolvedConfig, resolveConfig } from './resolveConfig.js';
-import { activeRuntime, setActiveRuntime, type TelemetryRuntime } from './runtime.js';
+import { activeRuntime, setActiveRuntime } from './runtime.js';
 import { emptyStats, StatsKeeper, type TelemetryStats } from './stats.js';
-
-const SDK_VERSION = '0.1.0';
 
 /** What {@link startTelemetry} returns. `shutdown()` flushes first. */
 export interface TelemetryHandle {
@@ -50,9 +45,14 @@ function disabledHandle(configProblems: readonly string[]): TelemetryHandle {
 }
 
 /**
- * Starts exporting usage records over OTLP/HTTP (JSON) and makes this instance the one that
- * `recordLLMUsage` and instrumented clients emit through. Builds its own logger and tracer
- * providers; registers nothing global unless `registerGlobal: true`.
+/**
+ * Starts an OpenTelemetry `NodeSDK` for a service that has no OpenTelemetry setup of its own:
+ * OTLP/HTTP (JSON) export of spans and log records over bounded queues, `OTEL_*` variables and
+ * resource detectors honoured, the {@link SpendlineInstrumentation} (so `openai`,
+ * `@anthropic-ai/sdk`, ... loaded from now on are recorded without wrapping) plus any
+ * `instrumentations` given. Registers the global tracer and logger providers, context manager
+ * and propagator, as NodeSDK does; `shutdown()` flushes and unregisters them. A service that
+ * already runs NodeSDK adds `SpendlineInstrumentation` to it instead.
  *
  * Never throws: an invalid option or variable is warned about once and replaced by its default
  * (or the next endpoint source); if starting fails anyway, the SDK is disabled with a warning.
@@ -68,7 +68,7 @@ export function startTelemetry(options: TelemetryOptions = {}): TelemetryHandle 
       );
     }
     if (config.disabled) return disabledHandle(config.problems);
-    return start(config);
+    return start(options, config);
   } catch (err) {
     const problems = [
       ...(config?.problems ?? []),
@@ -90,86 +90,67 @@ function warnOnce(warn: (message: string) => void, message: string): void {
   }
 }
 
-function start(config: ResolvedConfig): TelemetryHandle {
+function start(options: TelemetryOptions, config: ResolvedConfig): TelemetryHandle {
   const env: Env = config.env;
   const stats = new StatsKeeper(config.onWarning, config.warningIntervalMillis);
-  const { endpoints, limits } = config;
-  const resource = resourceFromAttributes(resourceAttributesFor(env, config.resource));
+  const { endpoints } = config;
   const s = stats.s;
-  const listener = (signal: 'logs' | 'spans'): QueueListener => ({
-    exported: (n) => {
-      s[`${signal}Exported`] += n;
-    },
-    failed: (n) => {
-      s[`${signal}Failed`] += n;
-      s.exportFailures++;
-      stats.lost();
-    },
-    dropped: (n) => {
-      s[`${signal}Dropped`] += n;
-      stats.lost();
-    },
-    unsent: (n) => {
-      s[`${signal}Unsent`] += n;
-      stats.lost();
-    },
-  });
-
+  // Sockets the exporters open, closed at the shutdown deadline so nothing keeps the process alive.
   const agents = closableAgents();
-  const httpAgentOptions = agents.factory;
-  const logQueue = new BoundedBatchQueue<SdkLogRecord>(
-    new OTLPLogExporter({
-      url: endpoints.logsUrl,
-      headers: config.logsHeaders,
-      timeoutMillis: limits.exportTimeoutMillis,
-      httpAgentOptions,
-    }),
-    limits,
-    listener('logs'),
-  );
-  const spanQueue = new BoundedBatchQueue<ReadableSpan>(
-    new OTLPTraceExporter({
-      url: endpoints.tracesUrl,
-      headers: config.tracesHeaders,
-      timeoutMillis: limits.exportTimeoutMillis,
-      httpAgentOptions,
-    }),
-    limits,
-    listener('spans'),
-  );
-  const loggerProvider = new LoggerProvider({
-    resource,
-    processors: [new QueuedLogRecordProcessor(logQueue)],
-  });
-  const tracerProvider = new BasicTracerProvider({
-    resource,
-    spanProcessors: [new QueuedSpanProcessor(spanQueue)],
-  });
-
-  if (config.registerGlobal) {
-    context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-    propagation.setGlobalPropagator(new W3CTraceContextPropagator());
-    trace.setGlobalTracerProvider(tracerProvider);
-    logs.setGlobalLoggerProvider(loggerProvider);
-  }
-
-  const runtime: TelemetryRuntime = {
-    tracer: tracerProvider.getTracer(SDK_SCOPE_NAME, SDK_VERSION),
-    logger: loggerProvider.getLogger(SDK_SCOPE_NAME, SDK_VERSION),
+  const logQueue = logExportQueue(
+    endpoints.logsUrl,
+    config.logsHeaders,
+    config.limits,
     stats,
+    agents.factory,
+  );
+  const spanQueue = spanExportQueue(
+    endpoints.tracesUrl,
+    config.tracesHeaders,
+    config.limits,
+    stats,
+    agents.factory,
+  );
+  const instrumentation = new SpendlineInstrumentation({
+    enabled: false, // NodeSDK enables it once its providers are set
     captureContent: config.captureContent,
-    price: createUsagePricer(config.priceOverrides, (m) => {
-      stats.s.internalErrors++;
-      warnOnce(config.onWarning, m);
-    }),
-    pending: new Set(),
-  };
+    priceOverrides: config.priceOverrides,
+    onWarning: config.onWarning,
+    statsKeeper: stats,
+    budgets: options.budgets,
+    env,
+  });
+  const sdk = new NodeSDK({
+    resource: resourceFromAttributes(resourceAttributesFor(env, config.resource)),
+    // A test's own environment stands for process.env; detectors would read the real one.
+    autoDetectResources: options.env === undefined,
+    // NodeSDK's default adds the process detector, whose process.command_args can carry credentials
+    // given on the command line; OTEL_NODE_RESOURCE_DETECTORS still chooses when set.
+    ...(env.OTEL_NODE_RESOURCE_DETECTORS ? {} : { resourceDetectors: [envDetector, hostDetector] }),
+    spanProcessors: [new QueuedSpanProcessor(spanQueue)],
+    logRecordProcessors: [new QueuedLogRecordProcessor(logQueue)],
+    // No metrics pipeline unless asked for: NodeSDK's default would push OTLP metrics every minute.
+    ...(env.OTEL_METRICS_EXPORTER ? {} : { metricReaders: [] }),
+    instrumentations: [instrumentation, ...(options.instrumentations ?? [])],
+  });
+  sdk.start();
+  // NodeSDK keeps its providers to itself; records go through them directly, so they are exported
+  // by this pipeline even if another setup already holds the globals.
+  const own = sdk as unknown as { _tracerProvider?: TracerProvider; _loggerProvider?: LoggerProvider };
+  if (own._tracerProvider) instrumentation.setTracerProvider(own._tracerProvider);
+  if (own._loggerProvider) instrumentation.setLoggerProvider(own._loggerProvider);
+  const global = trace.getTracerProvider();
+  const ownsGlobals = global instanceof ProxyTracerProvider && global.getDelegate() === own._tracerProvider;
+  const runtime = instrumentation.runtime;
   setActiveRuntime(runtime);
 
   const forceFlush = async (): Promise<void> => {
     try {
-      while (runtime.pending.size > 0) await Promise.all([...runtime.pending]);
-      await Promise.all([tracerProvider.forceFlush(), loggerProvider.forceFlush()]);
+      await instrumentation.forceFlush();
+      await Promise.all([
+        (own._tracerProvider as { forceFlush?: () => Promise<void> } | undefined)?.forceFlush?.(),
+        own._loggerProvider?.forceFlush(),
+      ]);
     } catch {
       s.internalErrors++;
     }
@@ -185,11 +166,18 @@ function start(config: ResolvedConfig): TelemetryHandle {
         const deadline = Date.now() + config.limits.shutdownTimeoutMillis;
         // Records finishing later (tokenizer estimates) get the same deadline as the exports.
         await beforeDeadline(Promise.all([...runtime.pending]), deadline);
+        instrumentation.disable();
         if (activeRuntime() === runtime) setActiveRuntime(undefined);
-        // The queues own the deadline; the providers' shutdown then finds them already shut down.
+        // The queues own the deadline; the SDK's shutdown then finds them already shut down.
         await Promise.all([logQueue.shutdown(deadline), spanQueue.shutdown(deadline)]);
-        await beforeDeadline(Promise.all([tracerProvider.shutdown(), loggerProvider.shutdown()]), deadline);
+        await beforeDeadline(sdk.shutdown(), deadline);
         agents.closeAll();
+        if (ownsGlobals) {
+          trace.disable();
+          logs.disable();
+          context.disable();
+          propagation.disable();
+        }
       })().catch(() => {
         s.internalErrors++;
       });

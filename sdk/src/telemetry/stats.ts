@@ -24,6 +24,12 @@ export interface TelemetryStats {
   warnings: number;
   /** Internal errors swallowed so that the host never sees them. */
   internalErrors: number;
+  /** Budget check requests sent to the sidecar, and those that got no usable answer. */
+  budgetChecks: number;
+  budgetChecksFailed: number;
+  /** Calls refused by a budget (enforce=block, or fail-closed), and over-budget calls let through (enforce=warn). */
+  budgetRefusals: number;
+  budgetWarnings: number;
 }
 
 export function emptyStats(): TelemetryStats {
@@ -42,6 +48,10 @@ export function emptyStats(): TelemetryStats {
     exportFailures: 0,
     warnings: 0,
     internalErrors: 0,
+    budgetChecks: 0,
+    budgetChecksFailed: 0,
+    budgetRefusals: 0,
+    budgetWarnings: 0,
   };
 }
 

@@ -7,7 +7,7 @@ import type { UsageFilters } from '../report/queryUsage.js';
 import { readQuery } from './usageParams.js';
 
 /**
- * `GET /budgets/check?user=…&feature=…`: every budget that governs such a request, its spend in the
+ * `GET /budgets/check?user=…&task=…&feature=…`: every budget that governs such a request, its spend in the
  * current period and what remains. `status` is `exceeded` when any applicable budget is spent
  * (spent >= limit), so a service can refuse work before it spends.
  */
@@ -37,8 +37,9 @@ export function budgetCheckHandler(db: LedgerDb, now: () => number, budgets: Bud
         budget: s.budget.name,
         period: s.budget.period,
         scope: s.scope,
-        period_start: new Date(s.window.startSec * 1000).toISOString(),
-        period_end: new Date(s.window.endSec * 1000).toISOString(),
+        period_start:
+          s.budget.period === 'lifetime' ? null : new Date(s.window.startSec * 1000).toISOString(),
+        period_end: s.budget.period === 'lifetime' ? null : new Date(s.window.endSec * 1000).toISOString(),
         limit_usd: usdDecimal(s.budget.limitNano),
         spent_usd: usdDecimal(s.spentNano),
         remaining_usd: usdDecimal(s.remainingNano),

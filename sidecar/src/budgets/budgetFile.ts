@@ -2,9 +2,10 @@ import { readFileSync } from 'node:fs';
 import { parseConfigText, usdToNano } from '@spendline/sdk/core';
 import { z } from 'zod';
 
-export const BUDGET_PERIODS = ['hour', 'day', 'month'] as const;
+/** UTC hour, day, calendar month, or `lifetime` (all spend ever recorded, e.g. a task's total). */
+export const BUDGET_PERIODS = ['hour', 'day', 'month', 'lifetime'] as const;
 export type BudgetPeriod = (typeof BUDGET_PERIODS)[number];
-export const BUDGET_SCOPE_KEYS = ['provider', 'service', 'feature', 'user', 'tenant'] as const;
+export const BUDGET_SCOPE_KEYS = ['provider', 'service', 'feature', 'user', 'task', 'tenant'] as const;
 export type BudgetScopeKey = (typeof BUDGET_SCOPE_KEYS)[number];
 
 export interface Budget {
@@ -21,6 +22,7 @@ const scopeSchema = z
     service: z.string().min(1).optional(),
     feature: z.string().min(1).optional(),
     user: z.string().min(1).optional(),
+    task: z.string().min(1).optional(),
     tenant: z.string().min(1).optional(),
   })
   .strict();
@@ -61,6 +63,12 @@ export function parseBudgets(doc: unknown): BudgetsResult {
       return {
         ok: false,
         reason: `budgets.${i}.scope: user and tenant cannot be combined (per-user spend is not kept per tenant)`,
+      };
+    }
+    if (scope.task !== undefined && (scope.user !== undefined || scope.tenant !== undefined)) {
+      return {
+        ok: false,
+        reason: `budgets.${i}.scope: task cannot be combined with user or tenant (per-task spend is kept on its own)`,
       };
     }
     budgets.push({ name: b.name, period: b.period, scope, limitNano: limit.nano });

@@ -7,9 +7,13 @@ export interface PeriodWindow {
   endSec: number;
 }
 
-/** The UTC hour, day or calendar month containing `nowMs`. */
+/** End of the `lifetime` window: 9999-12-31T23:59:59Z, later than any record. */
+export const LIFETIME_END_SEC = 253_402_300_799;
+
+/** The UTC hour, day or calendar month containing `nowMs`; `lifetime` is everything ever recorded. */
 export function currentPeriod(period: BudgetPeriod, nowMs: number): PeriodWindow {
   const s = Math.floor(nowMs / 1000);
+  if (period === 'lifetime') return { startSec: 0, endSec: LIFETIME_END_SEC };
   if (period === 'hour') return { startSec: s - (s % 3600), endSec: s - (s % 3600) + 3600 };
   if (period === 'day') return { startSec: s - (s % 86_400), endSec: s - (s % 86_400) + 86_400 };
   const d = new Date(nowMs);

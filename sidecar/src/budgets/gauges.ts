@@ -39,7 +39,7 @@ export function registerBudgetGauges(
   });
   new Gauge({
     name: 'llm_budget_spent_usd',
-    help: 'Tracked spend in the current UTC period of the budget (hour, day or month), USD; unpriced usage not included.',
+    help: 'Tracked spend in the current UTC period of the budget (hour, day, month, or lifetime), USD; unpriced usage not included.',
     labelNames: ['budget', 'period', 'scope'],
     registers: [registry],
     collect() {

@@ -1,0 +1,167 @@
+import { type Counter, context, metrics } from '@opentelemetry/api';
+import { suppressTracing } from '@opentelemetry/core';
+import type { UsageContext } from '../context/usageContext.js';
+import { SDK_SCOPE_NAME } from '../contract.js';
+import type { Env } from '../telemetry/options.js';
+import type { StatsKeeper } from '../telemetry/stats.js';
+import { type BudgetAnswer, parseBudgetAnswer } from './budgetAnswer.js';
+import { BudgetExceededError } from './budgetExceededError.js';
+
+/** Budget enforcement of instrumented calls, against the sidecar's `/api/budgets/check`. */
+export interface BudgetOptions {
+  /** The sidecar's HTTP base URL (its `--listen` address), e.g. `http://127.0.0.1:9464`. Env `SPENDLINE_BUDGET_URL`. */
+  url?: string;
+  /** `block`: refuse an over-budget call with {@link BudgetExceededError}; `warn`: send it, mark the record. Default `block`; env `SPENDLINE_BUDGET_ENFORCE`. */
+  enforce?: 'block' | 'warn';
+  /** How long an answer is reused for the same scope (ms). Default 5000; env `SPENDLINE_BUDGET_TTL_MS`. */
+  ttlMs?: number;
+  /** When the check cannot be answered: `false` (default) lets calls through, `true` refuses them. Env `SPENDLINE_BUDGET_FAIL_CLOSED`. */
+  failClosed?: boolean;
+  /** Budget check request timeout (ms). Default 1000. */
+  timeoutMs?: number;
+  /** Bearer token of the sidecar's API. Env `SPENDLINE_API_TOKEN`. */
+  token?: string;
+  /** `service` value of the checked scope (default: none, so service-scoped budgets do not apply). */
+  service?: string;
+}
+
+/** What the wrapper does with a call: go on, go on marked over budget, or refuse it. */
+export type Gate = undefined | 'warn' | BudgetExceededError;
+
+interface Cached {
+  expiresAt: number;
+  answer: BudgetAnswer;
+}
+
+const SCOPE_KEYS = [
+  ['user', 'userId'],
+  ['task', 'taskId'],
+  ['tenant', 'tenantId'],
+  ['feature', 'feature'],
+] as const;
+
+/**
+ * Asks the sidecar whether a call's scope is over budget. One request per scope per TTL (an answer,
+ * or a failure, is reused for `ttlMs`); concurrent callers of a scope share one in-flight request,
+ * so a cache hit decides synchronously and the network is on a call's path at most once per TTL.
+ */
+export class BudgetGuard {
+  readonly #cache = new Map<string, Cached>();
+  readonly #inFlight = new Map<string, Promise<BudgetAnswer>>();
+  #refusals: Counter | undefined;
+  readonly #checkUrl: string;
+
+  constructor(
+    private readonly o: Required<Omit<BudgetOptions, 'token' | 'service'>> &
+      Pick<BudgetOptions, 'token' | 'service'>,
+    private readonly stats: StatsKeeper,
+  ) {
+    this.#checkUrl = `${o.url.replace(/\/+$/, '')}/api/budgets/check`;
+  }
+
+  /** Budget options from `options` and the environment; `undefined` when no budget URL is set. */
+  static from(options: BudgetOptions | undefined, env: Env, stats: StatsKeeper): BudgetGuard | undefined {
+    const url = options?.url ?? env.SPENDLINE_BUDGET_URL?.trim();
+    if (!url) return undefined;
+    const enforceEnv = env.SPENDLINE_BUDGET_ENFORCE?.trim().toLowerCase();
+    const enforce = options?.enforce ?? (enforceEnv === 'warn' ? 'warn' : 'block');
+    const ttlEnv = Number(env.SPENDLINE_BUDGET_TTL_MS);
+    return new BudgetGuard(
+      {
+        url,
+        enforce,
+        ttlMs: options?.ttlMs ?? (Number.isFinite(ttlEnv) && ttlEnv >= 0 ? ttlEnv : 5000),
+        failClosed: options?.failClosed ?? env.SPENDLINE_BUDGET_FAIL_CLOSED?.trim().toLowerCase() === 'true',
+        timeoutMs: options?.timeoutMs ?? 1000,
+        token: options?.token ?? env.SPENDLINE_API_TOKEN,
+        service: options?.service,
+      },
+      stats,
+    );
+  }
+
+  /** The decision for a call made in `ctx` to `provider`: synchronous on a cache hit. */
+  gate(ctx: Readonly<UsageContext>, provider: string): Gate | Promise<Gate> {
+    const params = new URLSearchParams();
+    for (const [param, field] of SCOPE_KEYS) {
+      const v = ctx[field];
+      if (v) params.set(param, v);
+    }
+    params.set('provider', provider);
+    if (this.o.service) params.set('service', this.o.service);
+    const key = params.toString();
+    const hit = this.#cache.get(key);
+    if (hit && hit.expiresAt > Date.now()) return this.#decide(hit.answer, params);
+    let pending = this.#inFlight.get(key);
+    if (!pending) {
+      pending = this.#ask(key, params);
+      this.#inFlight.set(key, pending);
+    }
+    return pending.then((answer) => this.#decide(answer, params));
+  }
+
+  async #ask(key: string, params: URLSearchParams): Promise<BudgetAnswer> {
+    let answer: BudgetAnswer;
+    try {
+      answer = await this.#fetch(params);
+    } catch (err) {
+      answer = {
+        status: 'unavailable',
+        reason: (err as Error)?.name === 'TimeoutError' ? 'timeout' : 'unreachable',
+      };
+    }
+    if (answer.status === 'unavailable') this.stats.s.budgetChecksFailed++;
+    this.stats.s.budgetChecks++;
+    this.#cache.set(key, { expiresAt: Date.now() + this.o.ttlMs, answer });
+    this.#inFlight.delete(key);
+    return answer;
+  }
+
+  #fetch(params: URLSearchParams): Promise<BudgetAnswer> {
+    // The check is spendline's own traffic: no span of the host's HTTP instrumentation for it.
+    return context.with(suppressTracing(context.active()), async (): Promise<BudgetAnswer> => {
+      const res = await fetch(`${this.#checkUrl}?${params}`, {
+        headers: this.o.token ? { authorization: `Bearer ${this.o.token}` } : {},
+        signal: AbortSignal.timeout(this.o.timeoutMs),
+      });
+      if (!res.ok) {
+        await res.body?.cancel();
+        return { status: 'unavailable', reason: `http_${res.status}` };
+      }
+      let body: unknown;
+      try {
+        body = await res.json();
+      } catch {
+        return { status: 'unavailable', reason: 'bad_json' };
+      }
+      return parseBudgetAnswer(body);
+    });
+  }
+
+  #decide(answer: BudgetAnswer, params: URLSearchParams): Gate {
+    if (answer.status === 'within') return undefined;
+    if (answer.status === 'unavailable') {
+      if (!this.o.failClosed) return undefined;
+      this.#count('block', 'unavailable');
+      return new BudgetExceededError('unavailable', Object.fromEntries(params), []);
+    }
+    if (this.o.enforce === 'warn') {
+      this.#count('warn', 'exceeded');
+      return 'warn';
+    }
+    this.#count('block', 'exceeded');
+    return new BudgetExceededError('exceeded', Object.fromEntries(params), answer.budgets);
+  }
+
+  #count(enforce: 'block' | 'warn', reason: 'exceeded' | 'unavailable'): void {
+    if (enforce === 'block') this.stats.s.budgetRefusals++;
+    else this.stats.s.budgetWarnings++;
+    // Created on first use: the host's NodeSDK registers its meter provider after the instrumentation exists.
+    this.#refusals ??= metrics.getMeter(SDK_SCOPE_NAME).createCounter('spendline.budget.refusals', {
+      description:
+        'Instrumented model calls refused (enforce=block) or let through over budget (enforce=warn).',
+      unit: '{call}',
+    });
+    this.#refusals.add(1, { 'spendline.budget.enforce': enforce, 'spendline.budget.reason': reason });
+  }
+}

@@ -1,0 +1,180 @@
+import {
+  InstrumentationBase,
+  type InstrumentationConfig,
+  InstrumentationNodeModuleDefinition,
+} from '@opentelemetry/instrumentation';
+import { BudgetGuard, type BudgetOptions } from '../budget/budgetGuard.js';
+import { SDK_SCOPE_NAME } from '../contract.js';
+import type { PriceOverride } from '../pricing/index.js';
+import { createUsagePricer } from '../record/price.js';
+import { type Env, isTrue } from '../telemetry/options.js';
+import { activeRuntime, setActiveRuntime, type TelemetryRuntime } from '../telemetry/runtime.js';
+import { StatsKeeper, type TelemetryStats } from '../telemetry/stats.js';
+import { SDK_VERSION } from '../version.js';
+import { ANTHROPIC_MESSAGES } from './anthropic.js';
+import { BEDROCK_SEND } from './bedrock.js';
+import { GOOGLE_GENAI_METHODS } from './google.js';
+import { OPENAI_METHODS } from './openai.js';
+import { type AnyMethod, isInstrumented, type MethodInstrumentation, wrapMethod } from './patchMethod.js';
+
+/** Options of {@link SpendlineInstrumentation}. */
+export interface SpendlineInstrumentationConfig extends InstrumentationConfig {
+  /** Capture prompt and completion text into the record. Off unless this or `SPENDLINE_CAPTURE_CONTENT=true`. */
+  captureContent?: boolean;
+  /** Custom or negotiated prices: a list, or the path of an overrides file. */
+  priceOverrides?: PriceOverride[] | string;
+  /** Receives the SDK's (rate-limited) warnings. Default: `console.warn`. */
+  onWarning?: (message: string) => void;
+  /** Enforce the sidecar's budgets before each call (also from `SPENDLINE_BUDGET_URL`). */
+  budgets?: BudgetOptions;
+  /** @internal startTelemetry shares its counters with the instrumentation it starts. */
+  statsKeeper?: StatsKeeper;
+  /** @internal Environment to read instead of `process.env` (tests). */
+  env?: Env;
+}
+
+type Obj = Record<string, unknown>;
+type Patch = { target: Obj; name: string; how: MethodInstrumentation };
+
+function proto(cls: unknown): Obj | undefined {
+  const p = typeof cls === 'function' ? (cls as { prototype?: unknown }).prototype : undefined;
+  return typeof p === 'object' && p !== null ? (p as Obj) : undefined;
+}
+
+/** The class of a Stainless client module (`openai`, `@anthropic-ai/sdk`), CommonJS or ES module. */
+function clientClass(exports: unknown, name: string): Obj | undefined {
+  const e = exports as Obj | undefined;
+  const cls = e?.[name] ?? e?.default;
+  return typeof cls === 'function' ? (cls as unknown as Obj) : undefined;
+}
+
+function openAIPatches(exports: unknown): Patch[] {
+  const OpenAI = clientClass(exports, 'OpenAI');
+  const chat = OpenAI?.Chat as Obj | undefined;
+  const out: Patch[] = [];
+  const add = (cls: unknown, how: MethodInstrumentation): void => {
+    const target = proto(cls);
+    if (target) out.push({ target, name: 'create', how });
+  };
+  add(chat?.Completions, OPENAI_METHODS.chatCompletions);
+  add(OpenAI?.Responses, OPENAI_METHODS.responses);
+  add(OpenAI?.Embeddings, OPENAI_METHODS.embeddings);
+  return out;
+}
+
+function googleGenAIPatches(exports: unknown): Patch[] {
+  const target = proto((exports as Obj | undefined)?.Models);
+  if (!target) return [];
+  return Object.entries(GOOGLE_GENAI_METHODS).map(([name, how]) => ({ target, name, how }));
+}
+
+function bedrockPatches(exports: unknown): Patch[] {
+  const target = proto((exports as Obj | undefined)?.BedrockRuntimeClient);
+  return target ? [{ target, name: 'send', how: BEDROCK_SEND }] : [];
+}
+
+function anthropicPatches(exports: unknown): Patch[] {
+  const target = proto(clientClass(exports, 'Anthropic')?.Messages);
+  return target ? [{ target, name: 'create', how: ANTHROPIC_MESSAGES }] : [];
+}
+
+/**
+ * An OpenTelemetry instrumentation: records every `openai`, `@anthropic-ai/sdk`, `@google/genai` and
+ * `@aws-sdk/client-bedrock-runtime` call made in
+ * the process, with no wrapping, by patching the client classes when their module is loaded
+ * (CommonJS through require-in-the-middle, ES modules through import-in-the-middle). Use it in
+ * `new NodeSDK({ instrumentations: [new SpendlineInstrumentation()] })`: records are emitted
+ * through the tracer and logger providers the SDK registers, so they go out through the service's
+ * own exporters, in the service's traces.
+ */
+export class SpendlineInstrumentation extends InstrumentationBase<SpendlineInstrumentationConfig> {
+  // `declare`: the base constructor calls enable() before class fields would be initialised.
+  declare private rt: TelemetryRuntime | undefined;
+
+  constructor(config: SpendlineInstrumentationConfig = {}) {
+    super(SDK_SCOPE_NAME, SDK_VERSION, config);
+  }
+
+  protected init(): InstrumentationNodeModuleDefinition[] {
+    const def = (name: string, versions: string[], patches: (exports: unknown) => Patch[]) =>
+      new InstrumentationNodeModuleDefinition(
+        name,
+        versions,
+        (exports) => {
+          for (const p of patches(exports)) this.#wrap(p);
+          return exports;
+        },
+        (exports) => {
+          for (const p of patches(exports)) this.#unwrap(p);
+        },
+      );
+    return [
+      def('openai', ['>=5.0.0 <7'], openAIPatches),
+      def('@anthropic-ai/sdk', ['>=0.50.0 <2'], anthropicPatches),
+      def('@google/genai', ['>=1.0.0 <3'], googleGenAIPatches),
+      def('@aws-sdk/client-bedrock-runtime', ['>=3.0.0 <4'], bedrockPatches),
+    ];
+  }
+
+  #wrap(p: Patch): void {
+    // Another instance (or a second module copy) already patched it: one record per call.
+    if (isInstrumented(p.target[p.name])) return;
+    this._wrap(p.target, p.name, (original) => wrapMethod(original as AnyMethod, p.how));
+  }
+
+  #unwrap(p: Patch): void {
+    if (isInstrumented(p.target[p.name])) this._unwrap(p.target, p.name);
+  }
+
+  /** What instrumented calls emit through: this instrumentation's tracer and logger. */
+  get runtime(): TelemetryRuntime {
+    if (this.rt) return this.rt;
+    const config = this.getConfig();
+    const onWarning = config.onWarning ?? ((m: string) => console.warn(m));
+    const stats = config.statsKeeper ?? new StatsKeeper(onWarning, 60_000);
+    // Getters: NodeSDK hands the instrumentation its providers after constructing it.
+    const get = {
+      tracer: () => this.tracer,
+      logger: () => this.logger,
+    };
+    this.rt = {
+      get tracer() {
+        return get.tracer();
+      },
+      get logger() {
+        return get.logger();
+      },
+      stats,
+      captureContent:
+        config.captureContent === true || isTrue((config.env ?? process.env).SPENDLINE_CAPTURE_CONTENT),
+      price: createUsagePricer(config.priceOverrides, (m) => {
+        stats.s.internalErrors++;
+        onWarning(m);
+      }),
+      pending: new Set(),
+      budget: BudgetGuard.from(config.budgets, config.env ?? process.env, stats),
+    };
+    return this.rt;
+  }
+
+  /** A copy of the SDK's own counters (records emitted, rejected inputs, internal errors). */
+  stats(): TelemetryStats {
+    return this.runtime.stats.snapshot();
+  }
+
+  /** Waits for records still being finished (tokenizer estimates). */
+  async forceFlush(): Promise<void> {
+    const rt = this.runtime;
+    while (rt.pending.size > 0) await Promise.all([...rt.pending]);
+  }
+
+  override enable(): void {
+    super.enable();
+    setActiveRuntime(this.runtime);
+  }
+
+  override disable(): void {
+    super.disable();
+    if (this.rt && activeRuntime() === this.rt) setActiveRuntime(undefined);
+  }
+}

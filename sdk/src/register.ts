@@ -1,0 +1,31 @@
+/**
+ * Zero-code start: `node --import @spendline/sdk/register app.js` (ES module and CommonJS apps).
+ * Registers the import-in-the-middle loader hook (so `import OpenAI from 'openai'` is patched on
+ * load), then {@link startTelemetry} from the environment (`OTLP_ENDPOINT`, `OTEL_*`,
+ * `SPENDLINE_*`). Records are flushed when the process is about to exit, or on SIGTERM / SIGINT.
+ */
+import { register } from 'node:module';
+import { startTelemetry } from './telemetry/startTelemetry.js';
+
+register('@opentelemetry/instrumentation/hook.mjs', import.meta.url);
+
+const telemetry = startTelemetry();
+
+let stopping: Promise<void> | undefined;
+const stop = (): Promise<void> => {
+  stopping ??= telemetry.shutdown();
+  return stopping;
+};
+// beforeExit fires when the event loop is empty; the flush's own I/O keeps the process alive until it is done.
+process.once('beforeExit', () => {
+  void stop();
+});
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  process.once(signal, () => {
+    // With another handler the app decides when to exit; alone, exit as the signal would have.
+    const alone = process.listenerCount(signal) === 0;
+    void stop().finally(() => {
+      if (alone) process.kill(process.pid, signal);
+    });
+  });
+}

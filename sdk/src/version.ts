@@ -1,0 +1,2 @@
+/** The SDK's version, as reported in its instrumentation scope. */
+export const SDK_VERSION = '0.1.0';
