@@ -15,6 +15,13 @@ export interface SidecarConfig {
   batchBytes: number;
   pollIntervalMs: number;
   labelCaps: Record<CappedLabel, number>;
+  /**
+   * Live stream (`GET /api/stream`): usage events kept for replay, concurrent streams, heartbeat
+   * (defaults as the flags').
+   */
+  streamBuffer?: number;
+  maxStreams?: number;
+  streamHeartbeatMs?: number;
   /** Bearer token for /api (SPENDLINE_API_TOKEN). */
   apiToken: string | undefined;
   /** Static status page folder served at `/` when it exists (default: the package's public/). */
@@ -80,6 +87,19 @@ export const FLAGS: FlagSpec[] = [
     help: 'line bytes per ledger transaction at most (a batch also ends after 1 s, at its rollup-row bound (~50 ms commits), or when caught up)',
   },
   { name: 'poll-interval', arg: '<duration>', default: '250ms', help: 'wait between polls once caught up' },
+  {
+    name: 'stream-buffer',
+    arg: '<events>',
+    default: '10000',
+    help: 'usage events kept in memory for /api/stream clients resuming with Last-Event-ID (older ids get a reset event)',
+  },
+  { name: 'max-streams', arg: '<n>', default: '64', help: 'concurrent /api/stream clients (503 beyond)' },
+  {
+    name: 'stream-heartbeat',
+    arg: '<duration>',
+    default: '15s',
+    help: 'how often /api/stream sends a heartbeat comment',
+  },
   {
     name: 'label-cap',
     arg: '<label=n>',
@@ -181,13 +201,13 @@ export function parseSidecarArgs(argv: string[], env: NodeJS.ProcessEnv = proces
   }
   const host = (lm[1] as string).replace(/^\[|\]$/g, '');
   const numbers: Record<string, number> = {};
-  for (const name of ['max-line-bytes', 'batch-bytes']) {
+  for (const name of ['max-line-bytes', 'batch-bytes', 'stream-buffer', 'max-streams']) {
     const n = positiveInt(one(name) as string);
     if (n === undefined)
       return { ok: false, reason: `--${name} must be a positive integer, got "${one(name)}"` };
     numbers[name] = n;
   }
-  for (const name of ['dedup-window', 'poll-interval']) {
+  for (const name of ['dedup-window', 'poll-interval', 'stream-heartbeat']) {
     const n = parseDurationMs(one(name) as string);
     if (n === undefined || n <= 0)
       return { ok: false, reason: `--${name} must be a duration like 250ms, 30s, 24h; got "${one(name)}"` };
@@ -221,6 +241,9 @@ export function parseSidecarArgs(argv: string[], env: NodeJS.ProcessEnv = proces
       dedupWindowMs: numbers['dedup-window'] as number,
       pollIntervalMs: numbers['poll-interval'] as number,
       labelCaps,
+      streamBuffer: numbers['stream-buffer'] as number,
+      maxStreams: numbers['max-streams'] as number,
+      streamHeartbeatMs: numbers['stream-heartbeat'] as number,
       apiToken: env.SPENDLINE_API_TOKEN,
     },
   };

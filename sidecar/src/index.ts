@@ -7,13 +7,16 @@ import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createPricer } from '@spendline/sdk/core';
+import { mountStreamApi } from './api/streamApi.js';
 import type { SidecarConfig } from './config.js';
 import { EXTENSIONS } from './extensionList.js';
 import type { SidecarExtension } from './extensions.js';
 import { type LedgerDb, openLedgerDb } from './ledger/openLedger.js';
+import { readEventSeq } from './ledger/usageTotals.js';
 import { createSidecarMetrics } from './metrics.js';
 import { startIngestLoop } from './pipeline/ingestLoop.js';
 import { createApp, isLoopbackHost } from './server/app.js';
+import { UsageStream } from './stream/usageStream.js';
 
 export type { SidecarConfig } from './config.js';
 export { parseSidecarArgs } from './config.js';
@@ -37,6 +40,10 @@ export async function startSidecar(config: SidecarConfig): Promise<RunningSideca
   const db = openLedgerDb(join(config.stateDir, 'ledger.sqlite'));
   const metrics = createSidecarMetrics();
   const pricer = createPricer(config.pricesFile !== undefined ? { overrides: config.pricesFile } : undefined);
+  const stream = new UsageStream(readEventSeq(db), {
+    bufferSize: config.streamBuffer ?? 10_000,
+    maxStreams: config.maxStreams ?? 64,
+  });
   const ingest = startIngestLoop(db, metrics, pricer, {
     otlpGlobs: config.otlpGlobs,
     jsonlGlobs: config.jsonlGlobs,
@@ -46,6 +53,7 @@ export async function startSidecar(config: SidecarConfig): Promise<RunningSideca
     dedupWindowMs: config.dedupWindowMs,
     labelCaps: config.labelCaps,
     now,
+    onCommit: (deltas) => stream.publish(deltas),
   });
   let ready = false;
   void ingest.ready.then(() => {
@@ -58,6 +66,7 @@ export async function startSidecar(config: SidecarConfig): Promise<RunningSideca
     loopbackOnly: isLoopbackHost(config.listen.host),
     publicDir: config.publicDir ?? DEFAULT_PUBLIC_DIR,
   });
+  mountStreamApi(api, db, stream, now, { heartbeatMs: config.streamHeartbeatMs ?? 15_000 });
   const extensions: SidecarExtension[] = config.extensions ?? EXTENSIONS;
   const started: SidecarExtension[] = [];
   let server: Server;

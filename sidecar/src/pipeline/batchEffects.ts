@@ -1,5 +1,14 @@
 import type { PrincipalRollupKey, RollupKey } from '../ledger/rollups.js';
 import { addMeasures, emptyMeasures, type Measures, principalRowArgs } from '../ledger/rollups.js';
+import {
+  addDelta,
+  emptyTotalDelta,
+  TOTAL_KINDS,
+  type TotalDelta,
+  type TotalKind,
+  totalRowArgs,
+  type UsageDelta,
+} from '../ledger/usageTotals.js';
 import type { CounterName, HistogramName, SidecarMetrics } from '../metrics.js';
 import type { HistogramState } from './committedMetrics.js';
 import { seriesKey } from './committedMetrics.js';
@@ -43,6 +52,35 @@ export class BatchEffects {
   lastRecordMs = 0;
   /** Records decoded into this batch (any result): bounds the batch's size. */
   records = 0;
+  /** Every counted record's delta, in counting order (usage events once committed). */
+  readonly deltas: UsageDelta[] = [];
+  /** Batch sums of usage_total rows, per kind and key. */
+  readonly totals: Record<TotalKind, Map<string, TotalDelta>> = {
+    session: new Map(),
+    user: new Map(),
+    tenant: new Map(),
+    feature: new Map(),
+    service: new Map(),
+  };
+  /** latency_rollup rows: histogram bucket counts per (hour, provider, model, metric, bucket). */
+  readonly latency = new Map<
+    string,
+    { bucketStart: number; provider: string; model: string; metric: string; le: number; count: number }
+  >();
+  /** error_rollup rows: failed calls per (hour, provider, model, service, error type). */
+  readonly errorRows = new Map<
+    string,
+    {
+      bucketStart: number;
+      provider: string;
+      model: string;
+      service: string;
+      errorType: string;
+      requests: number;
+    }
+  >();
+  /** Id of the batch's first usage event (set at commit: the committed sequence + 1). */
+  firstEventId = 0;
 
   constructor(private readonly metrics: SidecarMetrics) {}
 
@@ -151,8 +189,58 @@ export class BatchEffects {
     }
   }
 
+  /** Adds a counted record's delta: to the batch's events and to each of its running totals. */
+  addUsageDelta(d: UsageDelta): void {
+    const index = this.deltas.length;
+    this.deltas.push(d);
+    this.addTotal('session', d.session, d, index);
+    this.addTotal('user', d.user, d, index);
+    this.addTotal('tenant', d.tenant, d, index);
+    this.addTotal('feature', d.feature, d, index);
+    this.addTotal('service', d.service, d, index);
+  }
+
+  private addTotal(kind: TotalKind, key: string, d: UsageDelta, index: number): void {
+    if (key === '') return;
+    const rows = this.totals[kind];
+    let t = rows.get(key);
+    if (t === undefined) {
+      t = emptyTotalDelta();
+      rows.set(key, t);
+    }
+    addDelta(t, d, index);
+  }
+
+  /** Adds histogram bucket counts (non-cumulative, `counts[i]` for bucket i) to latency_rollup rows. */
+  addLatency(bucketStart: number, provider: string, model: string, metric: string, counts: number[]): void {
+    for (let le = 0; le < counts.length; le++) {
+      const n = counts[le] as number;
+      if (n === 0) continue;
+      const k = `${bucketStart}\u0001${provider}\u0001${model}\u0001${metric}\u0001${le}`;
+      const row = this.latency.get(k);
+      if (row === undefined) this.latency.set(k, { bucketStart, provider, model, metric, le, count: n });
+      else row.count += n;
+    }
+  }
+
+  addError(bucketStart: number, provider: string, model: string, service: string, errorType: string): void {
+    const k = `${bucketStart}\u0001${provider}\u0001${model}\u0001${service}\u0001${errorType}`;
+    const row = this.errorRows.get(k);
+    if (row === undefined)
+      this.errorRows.set(k, { bucketStart, provider, model, service, errorType, requests: 1 });
+    else row.requests++;
+  }
+
+  /** Hands every usage_total row of the batch to `run` (one array, refilled for each row). */
+  forEachTotalRow(run: (args: (string | number | null)[]) => void): void {
+    const args: (string | number | null)[] = [];
+    for (const kind of TOTAL_KINDS)
+      for (const [key, t] of this.totals[kind])
+        run(totalRowArgs(kind, key, t, this.firstEventId + t.lastIndex, args));
+  }
+
   /** Ledger rows this batch will write (bounds the commit's duration). */
   get pendingRows(): number {
-    return this.groups.size + this.principalRows;
+    return this.groups.size + this.principalRows + this.totals.session.size;
   }
 }

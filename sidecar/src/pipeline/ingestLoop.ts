@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import type { Pricer } from '@spendline/sdk/core';
 import type { LedgerDb } from '../ledger/openLedger.js';
 import { createPipelineStore } from '../ledger/pipelineStore.js';
+import type { UsageDelta } from '../ledger/usageTotals.js';
 import type { SidecarMetrics } from '../metrics.js';
 import { createTailer } from '../tail/index.js';
 import type { FileCheckpoint, TailBatch } from '../tail/types.js';
@@ -27,6 +28,11 @@ export interface IngestOptions {
   dedupWindowMs: number;
   labelCaps: Record<CappedLabel, number>;
   now(): number;
+  /**
+   * Called right after each commit with the batch's usage deltas (ids set, in counting order): the
+   * live stream publishes them. Must not throw.
+   */
+  onCommit?(deltas: readonly UsageDelta[]): void;
 }
 
 export interface IngestLoop {
@@ -150,6 +156,7 @@ export function startIngestLoop(
     fx.lastRecordMs = Math.max(lastRecordMs, fx.lastRecordMs);
     store.commit(fx, fxCheckpoints, options.now(), options.dedupWindowMs);
     const commitMs = performance.now() - t1;
+    if (fx.deltas.length > 0) options.onCommit?.(fx.deltas);
     if (options.batchRows === undefined && yieldFirst) adaptBatchRows(rows, commitMs);
     lastRecordMs = fx.lastRecordMs;
     metrics.gauges.lastCommitSeconds.set((fxWorkMs + settleMs + commitMs) / 1000);
