@@ -17,6 +17,10 @@ const RECORDS = Number(process.env.BENCH_RECORDS ?? 1_000_000);
 const UNIFORM_RECORDS = Number(process.env.BENCH_UNIFORM_RECORDS ?? 100_000);
 /** Interleaved (bare, ingest) pairs per input; the median ratio is reported. */
 const PAIRS = Number(process.env.BENCH_PAIRS ?? 5);
+/** Every call carries a session.id (one per user per 10 minutes: many short sessions); BENCH_SESSIONS=0 drops them. */
+const SESSIONS = process.env.BENCH_SESSIONS !== '0';
+/** Calls per second written during the live-stream latency measurement (0 skips it). */
+const STREAM_RATE = Number(process.env.BENCH_STREAM_RATE ?? 200);
 const PER_LINE = 100;
 const CHUNK = 50_000;
 const child = fileURLToPath(new URL('./ingest-child.mjs', import.meta.url));
@@ -62,6 +66,7 @@ async function generate(file, records, shape) {
       features: 30,
       users: 500,
       shape,
+      withSessions: SESSIONS,
       startMs: Date.UTC(2026, 0, 1) + i * 250,
     });
     calls += truth.calls;

@@ -53,7 +53,8 @@ export async function startSidecar(config: SidecarConfig): Promise<RunningSideca
     dedupWindowMs: config.dedupWindowMs,
     labelCaps: config.labelCaps,
     now,
-    onCommit: (deltas) => stream.publish(deltas),
+    onCommit: (deltas, dropped) => stream.publish(deltas, dropped),
+    keepDeltas: () => stream.keepDeltas(),
   });
   let ready = false;
   void ingest.ready.then(() => {

@@ -5,7 +5,9 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type RunningSidecar, type SidecarConfig, startSidecar } from '../src/index.js';
 import { openLedgerDb } from '../src/ledger/openLedger.js';
+import type { UsageDelta } from '../src/ledger/usageTotals.js';
 import { DEFAULT_LABEL_CAPS } from '../src/pipeline/labelCaps.js';
+import { UsageStream } from '../src/stream/usageStream.js';
 import { runUntilCaughtUp } from './support/sidecarHarness.js';
 
 /** A JSONL usage line for a model the catalog does not price: its emitter cost is the cost, exactly. */
@@ -220,6 +222,10 @@ function config(d: string, port: number, extra: Partial<SidecarConfig> = {}): Si
   };
 }
 
+/** `requests` of an event's running total. */
+const totalRequests = (e: SseEvent | undefined): number =>
+  (e?.data.total as { requests: number } | undefined)?.requests ?? Number.NaN;
+
 interface SseEvent {
   event: string;
   id: string;
@@ -359,11 +365,9 @@ describe('GET /api/stream', () => {
     await until('replay', () => b.events.length === expectAfter.length);
     expect(b.events.map((e) => Number(e.id))).toEqual(expectAfter.map((x) => x.id));
     // Replayed totals continue from the last total the client saw, without repeating it.
-    expect((b.events[0]?.data.total as { requests: number }).requests).toBe(
-      ((seen.at(-1) as SseEvent).data.total as { requests: number }).requests + 1,
-    );
+    expect(totalRequests(b.events[0])).toBe(totalRequests(seen.at(-1)) + 1);
     const now = (await (await fetch(`${base}/api/usage/sessions/sess-1`)).json()) as { requests: number };
-    expect((b.events.at(-1)?.data.total as { requests: number }).requests).toBe(now.requests);
+    expect(totalRequests(b.events.at(-1))).toBe(now.requests);
     b.close();
     all.close();
 
@@ -375,7 +379,7 @@ describe('GET /api/stream', () => {
       id: '65',
       data: { reason: 'too_old', last_event_id: 65 },
     });
-    expect((old.events[0]?.data.total as { requests: number }).requests).toBe(now.requests);
+    expect(totalRequests(old.events[0])).toBe(now.requests);
     old.close();
 
     // Restart: ids continue from the ledger's sequence; a client that saw everything resumes with no reset.
@@ -391,7 +395,7 @@ describe('GET /api/stream', () => {
     const tailMine = tail.map((t, i) => ({ t, id: 66 + i })).filter(({ t }) => t.session === 'sess-1');
     await until('events after restart', () => c.events.length === tailMine.length);
     expect(c.events.map((e) => [e.event, Number(e.id)])).toEqual(tailMine.map((x) => ['usage', x.id]));
-    expect((c.events[0]?.data.total as { requests: number }).requests).toBe(now.requests + 1);
+    expect(totalRequests(c.events[0])).toBe(now.requests + 1);
     c.close();
     // A client that missed events committed before the restart gets a reset (the buffer is memory only).
     const d = openStream(`${base}/api/stream?session=sess-1`, { 'Last-Event-ID': '60' });
@@ -424,4 +428,64 @@ describe('GET /api/stream', () => {
     s2.close();
     expect((await fetch(`${sidecar.url}/api/usage/sessions/nope`, { headers: auth })).status).toBe(404);
   }, 30_000);
+});
+
+describe('UsageStream', () => {
+  const delta = (id: number, session: string): UsageDelta => ({
+    id,
+    atMs: id,
+    session,
+    user: '',
+    tenant: '',
+    feature: '',
+    service: 'svc',
+    provider: 'p',
+    model: 'm',
+    usageType: 'exact',
+    status: 'ok',
+    errorType: '',
+    input: 1,
+    cacheRead: 0,
+    cacheWrite: 0,
+    output: 1,
+    reasoning: 0,
+    costNano: 5,
+  });
+
+  it('replays only consecutive ids it still holds, and resets subscribers when a batch was counted unheard', () => {
+    const stream = new UsageStream(10, { bufferSize: 4, maxStreams: 1 });
+    expect(stream.keepDeltas()).toBe(4);
+    stream.publish([11, 12, 13].map((id) => delta(id, 'a')));
+    expect(stream.replay(10)).toMatchObject({ ok: true, events: [{ id: 11 }, { id: 12 }, { id: 13 }] });
+    stream.publish([14, 15].map((id) => delta(id, id === 15 ? 'b' : 'a')));
+    expect(stream.replay(10)).toEqual({ ok: false, reason: 'too_old' });
+    expect(stream.replay(11)).toMatchObject({
+      ok: true,
+      events: [{ id: 12 }, { id: 13 }, { id: 14 }, { id: 15 }],
+    });
+    expect(stream.replay(16)).toEqual({ ok: false, reason: 'unknown_id' });
+
+    const got: number[] = [];
+    let resets = 0;
+    const sub = {
+      filter: { kind: 'session' as const, key: 'a' },
+      deliver: (d: UsageDelta) => got.push(d.id),
+      reset: () => resets++,
+    };
+    expect(stream.subscribe(sub)).toBe(true);
+    expect(stream.subscribe({ ...sub })).toBe(false);
+    expect(stream.keepDeltas()).toBe(Number.POSITIVE_INFINITY);
+    stream.publish([16, 17].map((id) => delta(id, id === 16 ? 'b' : 'a')));
+    expect(got).toEqual([17]);
+    // Events 18..20 were not kept: the subscriber is reset and the buffer restarts at 21.
+    stream.publish(
+      [21, 22].map((id) => delta(id, 'a')),
+      3,
+    );
+    expect(resets).toBe(1);
+    expect(got).toEqual([17]);
+    expect(stream.lastEventId).toBe(22);
+    expect(stream.replay(17)).toEqual({ ok: false, reason: 'too_old' });
+    expect(stream.replay(20)).toMatchObject({ ok: true, events: [{ id: 21 }, { id: 22 }] });
+  });
 });

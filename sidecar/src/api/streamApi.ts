@@ -153,7 +153,7 @@ export function streamHandler(db: LedgerDb, stream: UsageStream, options: Stream
       Connection: 'keep-alive',
       'X-Accel-Buffering': 'no',
     });
-    const total: RunningTotal | null =
+    let total: RunningTotal | null =
       filter === null
         ? null
         : (readRunningTotal(db, filter.kind, filter.key) ?? zeroTotal(filter.kind, filter.key));
@@ -199,6 +199,11 @@ export function streamHandler(db: LedgerDb, stream: UsageStream, options: Stream
           return;
         }
         sendUsage(d, committedAtMs);
+      },
+      reset() {
+        if (filter !== null)
+          total = readRunningTotal(db, filter.kind, filter.key) ?? zeroTotal(filter.kind, filter.key);
+        send('reset', stream.lastEventId, state('backlog'));
       },
     };
     const heartbeat = setInterval(() => res.write(': heartbeat\n\n'), options.heartbeatMs);

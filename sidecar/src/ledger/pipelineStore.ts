@@ -160,7 +160,7 @@ export function createPipelineStore(db: LedgerDb, metrics: SidecarMetrics) {
     // Usage events: each counted record gets the next id of a sequence kept in the ledger, so ids
     // stay monotonic across restarts and the running totals and the sequence commit together.
     fx.firstEventId = eventSeq + 1;
-    const nextSeq = eventSeq + fx.deltas.length;
+    const nextSeq = eventSeq + fx.deltaCount;
     ops.push([UPSERT_TOTAL_SQL, (run) => fx.forEachTotalRow(run)]);
     ops.push([
       UPSERT_LATENCY_SQL,
@@ -193,7 +193,8 @@ export function createPipelineStore(db: LedgerDb, metrics: SidecarMetrics) {
     }
     dedup.commit(keys, nowMs);
     eventSeq = nextSeq;
-    for (let i = 0; i < fx.deltas.length; i++) (fx.deltas[i] as { id: number }).id = fx.firstEventId + i;
+    const firstKept = fx.firstEventId + fx.droppedDeltas;
+    for (let i = 0; i < fx.deltas.length; i++) (fx.deltas[i] as { id: number }).id = firstKept + i;
     // Only now, after the commit, does the registry show the batch.
     for (const [name, values, total] of counterTotals) metrics.counters[name].setTotal(values, total);
     for (const [name, values, state] of histTotals) metrics.histograms[name].setState(values, state);

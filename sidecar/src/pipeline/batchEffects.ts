@@ -52,8 +52,15 @@ export class BatchEffects {
   lastRecordMs = 0;
   /** Records decoded into this batch (any result): bounds the batch's size. */
   records = 0;
-  /** Every counted record's delta, in counting order (usage events once committed). */
-  readonly deltas: UsageDelta[] = [];
+  /**
+   * Counted records' deltas, in counting order (usage events once committed): all of them, or the
+   * newest when `keepDeltas` bounds them (nobody is listening live: only the replay buffer's worth matters).
+   */
+  deltas: UsageDelta[] = [];
+  /** Records counted into the batch (each gets an event id at commit, kept in `deltas` or not). */
+  deltaCount = 0;
+  /** Deltas kept at least (between this and twice this); Infinity keeps all. */
+  keepDeltas = Number.POSITIVE_INFINITY;
   /** Batch sums of usage_total rows, per kind and key. */
   readonly totals: Record<TotalKind, Map<string, TotalDelta>> = {
     session: new Map(),
@@ -79,6 +86,11 @@ export class BatchEffects {
       requests: number;
     }
   >();
+  /** Counted records whose deltas were not kept (the first ones of the batch). */
+  get droppedDeltas(): number {
+    return this.deltaCount - this.deltas.length;
+  }
+
   /** Id of the batch's first usage event (set at commit: the committed sequence + 1). */
   firstEventId = 0;
 
@@ -191,7 +203,9 @@ export class BatchEffects {
 
   /** Adds a counted record's delta: to the batch's events and to each of its running totals. */
   addUsageDelta(d: UsageDelta): void {
-    const index = this.deltas.length;
+    const index = this.deltaCount++;
+    if (this.deltas.length >= 2 * this.keepDeltas)
+      this.deltas = this.deltas.slice(this.deltas.length - this.keepDeltas);
     this.deltas.push(d);
     this.addTotal('session', d.session, d, index);
     this.addTotal('user', d.user, d, index);

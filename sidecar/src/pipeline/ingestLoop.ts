@@ -29,10 +29,13 @@ export interface IngestOptions {
   labelCaps: Record<CappedLabel, number>;
   now(): number;
   /**
-   * Called right after each commit with the batch's usage deltas (ids set, in counting order): the
-   * live stream publishes them. Must not throw.
+   * Called right after each commit with the batch's usage deltas (ids set, in counting order) and
+   * how many deltas before them were not kept (`keepDeltas`): the live stream publishes them. Must
+   * not throw.
    */
-  onCommit?(deltas: readonly UsageDelta[]): void;
+  onCommit?(deltas: readonly UsageDelta[], dropped: number): void;
+  /** How many of a batch's deltas to keep at least when counting starts (default all; see BatchEffects). */
+  keepDeltas?(): number;
 }
 
 export interface IngestLoop {
@@ -156,7 +159,7 @@ export function startIngestLoop(
     fx.lastRecordMs = Math.max(lastRecordMs, fx.lastRecordMs);
     store.commit(fx, fxCheckpoints, options.now(), options.dedupWindowMs);
     const commitMs = performance.now() - t1;
-    if (fx.deltas.length > 0) options.onCommit?.(fx.deltas);
+    if (fx.deltaCount > 0) options.onCommit?.(fx.deltas, fx.droppedDeltas);
     if (options.batchRows === undefined && yieldFirst) adaptBatchRows(rows, commitMs);
     lastRecordMs = fx.lastRecordMs;
     metrics.gauges.lastCommitSeconds.set((fxWorkMs + settleMs + commitMs) / 1000);
@@ -185,6 +188,7 @@ export function startIngestLoop(
   function countPoll(poll: TailBatch): number {
     const t0 = performance.now();
     nowMs = options.now();
+    fx.keepDeltas = options.keepDeltas?.() ?? Number.POSITIVE_INFINITY;
     countOversized(fx, poll.oversized);
     countLines(fx, poll.lines, 0, poll.lines.length, ctx);
     let bytes = 0;

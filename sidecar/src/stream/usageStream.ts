@@ -14,6 +14,8 @@ export interface StreamSubscriber {
   filter: StreamFilter;
   /** Called synchronously with each committed event that matches the filter, in id order. */
   deliver(event: UsageDelta, committedAtMs: number): void;
+  /** Called when events it should have had were not kept (it connected during a backlog batch). */
+  reset(): void;
 }
 
 export type ReplayResult =
@@ -57,9 +59,20 @@ export class UsageStream {
     return first === undefined ? this.last : first.id - 1;
   }
 
-  publish(deltas: readonly UsageDelta[]): void {
+  /**
+   * Publishes a committed batch's events: `deltas` are its newest, `dropped` events before them were
+   * not kept (the batch was counted while nobody listened; see `keepDeltas`).
+   */
+  /** Deltas a batch must keep: all while someone listens, else the replay buffer's worth. */
+  keepDeltas(): number {
+    return this.subscribers.size > 0 ? Number.POSITIVE_INFINITY : this.options.bufferSize;
+  }
+
+  publish(deltas: readonly UsageDelta[], dropped = 0): void {
     const committedAtMs = Date.now();
     const cap = this.options.bufferSize;
+    // The buffer holds consecutive ids: after a gap it restarts at the first kept event.
+    if (dropped > 0) this.buffer = [];
     if (deltas.length >= cap) this.buffer = deltas.slice(deltas.length - cap);
     else {
       const drop = this.buffer.length + deltas.length - cap;
@@ -67,9 +80,12 @@ export class UsageStream {
       for (const d of deltas) this.buffer.push(d);
     }
     const lastDelta = deltas[deltas.length - 1];
-    if (lastDelta !== undefined) this.last = lastDelta.id;
-    for (const s of this.subscribers)
-      for (const d of deltas) if (matches(s.filter, d)) s.deliver(d, committedAtMs);
+    this.last = lastDelta === undefined ? this.last + dropped : lastDelta.id;
+    for (const s of this.subscribers) {
+      // A subscriber that connected while this batch was counted unheard: it restarts from the ledger.
+      if (dropped > 0) s.reset();
+      else for (const d of deltas) if (matches(s.filter, d)) s.deliver(d, committedAtMs);
+    }
   }
 
   /** The events after `afterId` (all of them, in order), or why they cannot be replayed. */
