@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadOtlpLinesGenerator } from './decode.mjs';
+import { measureStreamLatency } from './stream-latency.mjs';
 
 const RECORDS = Number(process.env.BENCH_RECORDS ?? 1_000_000);
 const UNIFORM_RECORDS = Number(process.env.BENCH_UNIFORM_RECORDS ?? 100_000);
@@ -151,6 +152,19 @@ async function main() {
         `${render.medianMs.toFixed(1)} ms (median of 7)`,
       ],
     ]);
+    if (STREAM_RATE > 0) {
+      const live = await measureStreamLatency({ rate: STREAM_RATE, seconds: 10 });
+      print([
+        [
+          `live stream: commit -> event at the client, ${live.events} events (target p99 <= 200 ms)`,
+          `p50 ${live.commit.p50} ms, p99 ${live.commit.p99} ms, max ${live.commit.max} ms`,
+        ],
+        [
+          `live stream: call written -> event (includes the 250 ms poll)`,
+          `p50 ${live.write.p50} ms, p99 ${live.write.p99} ms, max ${live.write.max} ms`,
+        ],
+      ]);
+    }
     if (UNIFORM_RECORDS > 0) {
       console.log('== worst case: independent dimensions, ~2 rollup rows per call ==');
       print(runRows(await ingestRun(dir, 'uniform', UNIFORM_RECORDS, 'uniform', PAIRS)));
