@@ -5,7 +5,10 @@
 // pairs; the median ratio (b)/(a) (the lower middle one for an even count); /metrics render time at
 // 10k series; peak RSS; longest event-loop stall during ingest. Then the same for a smaller worst
 // case: every call picks model, service, feature and user independently, so almost every call is its
-// own hourly rollup row (BENCH_UNIFORM_RECORDS, default 100k; 0 skips it).
+// own hourly rollup row (BENCH_UNIFORM_RECORDS, default 100k; 0 skips it). Every call carries a
+// session id (BENCH_SESSIONS=0 drops them). Then the live stream's commit -> event latency, with one
+// client following GET /api/stream while calls are written at BENCH_STREAM_RATE per second (default
+// 200; 0 skips it).
 import { execFileSync } from 'node:child_process';
 import { appendFileSync, closeSync, fsyncSync, mkdtempSync, openSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
