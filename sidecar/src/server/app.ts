@@ -1,4 +1,6 @@
 import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import express, { type Express, type Router } from 'express';
 import type { Registry } from 'prom-client';
 import { requireApiToken } from '../api/auth.js';
@@ -31,8 +33,14 @@ export function createApp(options: AppOptions): { app: Express; api: Router } {
   });
   const api = express.Router();
   app.use('/api', requireApiToken({ token: options.apiToken, loopbackOnly: options.loopbackOnly }), api);
-  if (options.publicDir !== undefined && existsSync(options.publicDir))
+  if (options.publicDir !== undefined && existsSync(options.publicDir)) {
+    // The charting library is served from its installed package (no CDN: nothing is fetched from the
+    // internet): the two files the status page loads.
+    const uplotDist = dirname(createRequire(import.meta.url).resolve('uplot/dist/uPlot.esm.js'));
+    for (const file of ['uPlot.esm.js', 'uPlot.min.css'])
+      app.get(`/vendor/${file}`, (_req, res) => res.sendFile(join(uplotDist, file)));
     app.use(express.static(options.publicDir));
+  }
   return { app, api };
 }
 
