@@ -210,7 +210,7 @@ async function breakdownRows(page: Page, dim: string, range: { from: number; to:
   );
   return await page.$$eval('#breakdown tbody tr', (trs) =>
     trs.map((tr) => {
-      const cells = [...tr.querySelectorAll('td')].map((td) => td.textContent ?? '');
+      const cells = Array.from(tr.querySelectorAll('td')).map((td) => td.textContent ?? '');
       return [cells[0] ?? '', cells[3] ?? ''];
     }),
   );
@@ -222,7 +222,7 @@ async function overflow(page: Page): Promise<string[]> {
     const out: string[] = [];
     if (document.documentElement.scrollWidth > document.documentElement.clientWidth)
       out.push(`document ${document.documentElement.scrollWidth} > ${document.documentElement.clientWidth}`);
-    for (const e of document.body.querySelectorAll('*')) {
+    for (const e of Array.from(document.body.querySelectorAll('*'))) {
       const r = e.getBoundingClientRect();
       if (r.width > 0 && r.right > window.innerWidth + 1 && !e.closest('details:not([open])'))
         out.push(
@@ -230,9 +230,9 @@ async function overflow(page: Page): Promise<string[]> {
         );
     }
     // Nothing sticks out of its card either (a table wider than its panel).
-    for (const card of document.querySelectorAll('.panel, .tile')) {
+    for (const card of Array.from(document.querySelectorAll('.panel, .tile'))) {
       const edge = card.getBoundingClientRect().right;
-      for (const e of card.querySelectorAll('*')) {
+      for (const e of Array.from(card.querySelectorAll('*'))) {
         const r = e.getBoundingClientRect();
         if (r.width > 0 && r.right > edge + 1 && !e.closest('details:not([open])'))
           out.push(
@@ -248,11 +248,11 @@ async function overflow(page: Page): Promise<string[]> {
 async function wrappedIdentifiers(page: Page, cut: boolean): Promise<string[]> {
   return await page.evaluate((checkCut) => {
     const out: string[] = [];
-    for (const td of document.querySelectorAll<HTMLElement>('td.id')) {
+    for (const td of Array.from(document.querySelectorAll<HTMLElement>('td.id'))) {
       if (td.offsetParent === null) continue;
       const range = document.createRange();
       range.selectNodeContents(td);
-      const lines = new Set([...range.getClientRects()].map((r) => Math.round(r.top)));
+      const lines = new Set(Array.from(range.getClientRects()).map((r) => Math.round(r.top)));
       if (lines.size > 1) out.push(`wraps: ${td.textContent}`);
       if (checkCut && td.scrollWidth > td.clientWidth + 1)
         out.push(`cut: ${td.textContent} in ${td.closest('section')?.querySelector('h2')?.textContent}`);
