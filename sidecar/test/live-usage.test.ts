@@ -2,12 +2,15 @@ import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type RunningSidecar, type SidecarConfig, startSidecar } from '../src/index.js';
-import { openLedgerDb } from '../src/ledger/openLedger.js';
+import { MIGRATIONS } from '../src/ledger/migrations.js';
+import { applyMigrations, openLedgerDb } from '../src/ledger/openLedger.js';
 import type { UsageDelta } from '../src/ledger/usageTotals.js';
 import { DEFAULT_LABEL_CAPS } from '../src/pipeline/labelCaps.js';
 import { UsageStream } from '../src/stream/usageStream.js';
+import { addKnownTraffic } from './support/ledgerFixture.js';
 import { runUntilCaughtUp } from './support/sidecarHarness.js';
 
 /** A JSONL usage line for a model the catalog does not price: its emitter cost is the cost, exactly. */
@@ -487,5 +490,130 @@ describe('UsageStream', () => {
     expect(stream.lastEventId).toBe(22);
     expect(stream.replay(17)).toEqual({ ok: false, reason: 'too_old' });
     expect(stream.replay(20)).toMatchObject({ ok: true, events: [{ id: 21 }, { id: 22 }] });
+  });
+});
+
+describe('ledger migration 5', () => {
+  it('fills user, tenant, feature and service totals from the rollups of a ledger counted before it', () => {
+    const db = new Database(':memory:');
+    try {
+      applyMigrations(
+        db,
+        MIGRATIONS.filter((m) => m.version < 5),
+      );
+      addKnownTraffic(db, [
+        {
+          at: '2026-09-01T09:10:00Z',
+          provider: 'openai',
+          feature: 'chat',
+          tenant: 't1',
+          user: 'alice',
+          costNano: 7,
+          requests: 2,
+          inputTokens: 10,
+        },
+        {
+          at: '2026-09-01T11:10:00Z',
+          provider: 'openai',
+          feature: 'chat',
+          tenant: 't1',
+          user: 'alice',
+          costNano: 5,
+          usageType: 'estimated',
+          inputTokens: 4,
+        },
+        {
+          at: '2026-09-02T11:10:00Z',
+          provider: 'openai',
+          feature: 'rank',
+          user: 'bob',
+          unpriced: true,
+          inputTokens: 3,
+        },
+      ]);
+      applyMigrations(db, MIGRATIONS);
+      const rows = db
+        .prepare(
+          'SELECT kind, key, requests, unpriced_requests, input_tokens, exact_cost_nano_usd, estimated_cost_nano_usd, first_seen_ms, last_seen_ms, last_event_id FROM usage_total ORDER BY kind, key',
+        )
+        .all();
+      const h = (iso: string) => Date.parse(iso);
+      expect(rows).toEqual([
+        {
+          kind: 'feature',
+          key: 'chat',
+          requests: 3,
+          unpriced_requests: 0,
+          input_tokens: 14,
+          exact_cost_nano_usd: 7,
+          estimated_cost_nano_usd: 5,
+          first_seen_ms: h('2026-09-01T09:00:00Z'),
+          last_seen_ms: h('2026-09-01T12:00:00Z') - 1,
+          last_event_id: null,
+        },
+        {
+          kind: 'feature',
+          key: 'rank',
+          requests: 1,
+          unpriced_requests: 1,
+          input_tokens: 3,
+          exact_cost_nano_usd: 0,
+          estimated_cost_nano_usd: 0,
+          first_seen_ms: h('2026-09-02T11:00:00Z'),
+          last_seen_ms: h('2026-09-02T12:00:00Z') - 1,
+          last_event_id: null,
+        },
+        {
+          kind: 'service',
+          key: 'svc',
+          requests: 4,
+          unpriced_requests: 1,
+          input_tokens: 17,
+          exact_cost_nano_usd: 7,
+          estimated_cost_nano_usd: 5,
+          first_seen_ms: h('2026-09-01T09:00:00Z'),
+          last_seen_ms: h('2026-09-02T12:00:00Z') - 1,
+          last_event_id: null,
+        },
+        {
+          kind: 'tenant',
+          key: 't1',
+          requests: 3,
+          unpriced_requests: 0,
+          input_tokens: 14,
+          exact_cost_nano_usd: 7,
+          estimated_cost_nano_usd: 5,
+          first_seen_ms: h('2026-09-01T09:00:00Z'),
+          last_seen_ms: h('2026-09-01T12:00:00Z') - 1,
+          last_event_id: null,
+        },
+        {
+          kind: 'user',
+          key: 'alice',
+          requests: 3,
+          unpriced_requests: 0,
+          input_tokens: 14,
+          exact_cost_nano_usd: 7,
+          estimated_cost_nano_usd: 5,
+          first_seen_ms: h('2026-09-01T09:00:00Z'),
+          last_seen_ms: h('2026-09-01T12:00:00Z') - 1,
+          last_event_id: null,
+        },
+        {
+          kind: 'user',
+          key: 'bob',
+          requests: 1,
+          unpriced_requests: 1,
+          input_tokens: 3,
+          exact_cost_nano_usd: 0,
+          estimated_cost_nano_usd: 0,
+          first_seen_ms: h('2026-09-02T11:00:00Z'),
+          last_seen_ms: h('2026-09-02T12:00:00Z') - 1,
+          last_event_id: null,
+        },
+      ]);
+    } finally {
+      db.close();
+    }
   });
 });
