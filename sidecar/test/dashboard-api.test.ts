@@ -8,6 +8,7 @@ import { histogramQuantileMs } from '../src/api/dashboardApi.js';
 import { createUsageApi } from '../src/api/usageApi.js';
 import { type LedgerDb, openLedgerDb } from '../src/ledger/openLedger.js';
 import { DURATION_BUCKETS } from '../src/metrics.js';
+import { compactRollups } from '../src/retention/compactRollups.js';
 import { runUntilCaughtUp, tempDir } from './support/sidecarHarness.js';
 
 const NOW = Date.parse('2026-12-01T12:00:00Z');
@@ -165,6 +166,23 @@ describe('usage API for the status page', () => {
     ]);
     const budgets = await get<{ configured: boolean }>('/api/budgets');
     expect(budgets.configured).toBe(false);
+  });
+
+  it('keeps latency and errors exactly when old hours are folded into days', async () => {
+    const before = await Promise.all([
+      get('/api/latency?from=2026-10-01&to=2026-12-02'),
+      get('/api/errors?from=2026-10-01&to=2026-12-02'),
+    ]);
+    const folded = compactRollups(db, NOW + 200 * 86_400_000);
+    expect(folded.foldedUsageRows).toBeGreaterThan(0);
+    expect(db.prepare('SELECT COUNT(*) FROM latency_rollup WHERE bucket_seconds = 3600').pluck().get()).toBe(
+      0,
+    );
+    const after = await Promise.all([
+      get('/api/latency?from=2026-10-01&to=2026-12-02'),
+      get('/api/errors?from=2026-10-01&to=2026-12-02'),
+    ]);
+    expect(after).toEqual(before);
   });
 
   it('interpolates quantiles like histogram_quantile and marks the open +Inf bucket', () => {

@@ -1,6 +1,7 @@
 import type { Router } from 'express';
 import type { Budget } from '../budgets/budgetFile.js';
 import { budgetStatus, isPerValueBudget } from '../budgets/budgetSpend.js';
+import { LATENCY_COUNT_COLUMNS } from '../ledger/migrations.js';
 import type { LedgerDb } from '../ledger/openLedger.js';
 import { DURATION_BUCKETS, TTFT_BUCKETS } from '../metrics.js';
 import { usdDecimal } from '../report/money.js';
@@ -58,16 +59,14 @@ export function mountDashboardApi(
     }
     const rows = db
       .prepare(
-        `SELECT provider, model, metric, le_index, SUM(count) AS count FROM latency_rollup
-         WHERE bucket_start >= ? AND bucket_start < ? GROUP BY provider, model, metric, le_index`,
+        `SELECT provider, model, metric, ${LATENCY_COUNT_COLUMNS.map((c) => `SUM(${c}) AS ${c}`).join(', ')}
+         FROM latency_rollup WHERE bucket_start >= ? AND bucket_start < ? GROUP BY provider, model, metric`,
       )
-      .all(range.value.fromSec, range.value.toSec) as {
+      .all(range.value.fromSec, range.value.toSec) as ({
       provider: string;
       model: string;
       metric: 'duration' | 'ttft';
-      le_index: number;
-      count: number;
-    }[];
+    } & Record<string, number>)[];
     const byModel = new Map<
       string,
       { provider: string; model: string; duration: number[]; ttft: number[] }
@@ -85,7 +84,7 @@ export function mountDashboardApi(
         byModel.set(k, m);
       }
       const counts = m[r.metric];
-      if (r.le_index >= 0 && r.le_index < counts.length) counts[r.le_index] = r.count;
+      for (let i = 0; i < counts.length; i++) counts[i] = r[`c${i}`] ?? 0;
     }
     const summary = (bounds: readonly number[], counts: number[]) => {
       const out: Record<string, unknown> = { count: counts.reduce((a, b) => a + b, 0) };

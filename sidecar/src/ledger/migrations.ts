@@ -42,6 +42,10 @@ const MEASURE_LIST = MEASURES.split(',')
   .map((line) => line.trim().split(/\s+/)[0])
   .join(', ');
 
+/** Bucket count columns of latency_rollup: enough for the larger histogram (TTFT: 16 bounds + +Inf). */
+export const LATENCY_COUNT_COLUMNS = Array.from({ length: 17 }, (_, i) => `c${i}`);
+const LATENCY_COUNT_DDL = LATENCY_COUNT_COLUMNS.map((c) => `${c} INTEGER NOT NULL DEFAULT 0`).join(',\n  ');
+
 const TOTAL_BACKFILL_COLUMNS =
   'requests, errors, unpriced_requests, unpriced_tokens, usage_unknown_requests, input_tokens, cache_read_tokens, cache_write_tokens, output_tokens, reasoning_tokens, exact_cost_nano_usd, estimated_cost_nano_usd, first_seen_ms, last_seen_ms';
 const TOTAL_BACKFILL_SELECT = `SUM(requests), SUM(errors), SUM(unpriced_requests), SUM(unpriced_tokens),
@@ -242,7 +246,9 @@ ALTER TABLE usage_rollup_principal_v3 RENAME TO usage_rollup_principal;
     // tenant, feature and service, written in the same transaction as the rollups (so the live stream's
     // totals are ledger figures). A rowid table: a new session is appended at the end (sessions are many
     // and short, so the rows being updated are the last few pages), and the (kind, key) index is the
-    // only random insert. latency_rollup and error_rollup: per-hour latency histogram counts and errors
+    // only random insert. latency_rollup (one row per hour, model and metric; c0..c16 = the counts of
+    // the metric's histogram buckets, as llm_request_duration_seconds / llm_time_to_first_token_seconds
+    // have them, the last non-empty one being +Inf) and error_rollup: per-hour latency and errors
     // by type, for the status page's percentiles and error breakdown over a chosen time range.
     // pipeline_state 'event_seq' (no DDL): the id of the last committed usage event.
     version: 5,
@@ -279,9 +285,8 @@ CREATE TABLE latency_rollup (
   provider        TEXT NOT NULL,
   model           TEXT NOT NULL,
   metric          TEXT NOT NULL CHECK (metric IN ('duration', 'ttft')),
-  le_index        INTEGER NOT NULL,
-  count           INTEGER NOT NULL,
-  PRIMARY KEY (bucket_start, bucket_seconds, provider, model, metric, le_index)
+  ${LATENCY_COUNT_DDL},
+  PRIMARY KEY (bucket_start, bucket_seconds, provider, model, metric)
 ) WITHOUT ROWID;
 
 CREATE TABLE error_rollup (

@@ -4,6 +4,7 @@ import type { HistogramState } from '../pipeline/committedMetrics.js';
 import { DedupIndex } from '../pipeline/dedupIndex.js';
 import type { FileCheckpoint } from '../tail/types.js';
 import { runWrites, type WriteOp } from './ledgerWriter.js';
+import { LATENCY_COUNT_COLUMNS } from './migrations.js';
 import type { LedgerDb } from './openLedger.js';
 import { UPSERT_PRINCIPAL_SQL, UPSERT_USAGE_SQL, usageRowArgs } from './rollups.js';
 import { readEventSeq, UPSERT_TOTAL_SQL } from './usageTotals.js';
@@ -26,8 +27,9 @@ const EXPIRE_KEYS_SQL = 'DELETE FROM dedup_batch WHERE seen_ms < ?';
 const CLEAR_CHECKPOINTS_SQL = 'DELETE FROM file_checkpoint';
 const INSERT_CHECKPOINT_SQL =
   'INSERT INTO file_checkpoint (dev, ino, fingerprint, path, offset, kind) VALUES (?, ?, ?, ?, ?, ?)';
-const UPSERT_LATENCY_SQL = `INSERT INTO latency_rollup (bucket_start, bucket_seconds, provider, model, metric, le_index, count)
-     VALUES (?, 3600, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET count = count + excluded.count`;
+const UPSERT_LATENCY_SQL = `INSERT INTO latency_rollup (bucket_start, bucket_seconds, provider, model, metric, ${LATENCY_COUNT_COLUMNS.join(', ')})
+     VALUES (?, 3600, ?, ?, ?, ${LATENCY_COUNT_COLUMNS.map(() => '?').join(', ')})
+     ON CONFLICT DO UPDATE SET ${LATENCY_COUNT_COLUMNS.map((c) => `${c} = ${c} + excluded.${c}`).join(', ')}`;
 const UPSERT_ERROR_SQL = `INSERT INTO error_rollup (bucket_start, bucket_seconds, provider, model, service, error_type, requests)
      VALUES (?, 3600, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET requests = requests + excluded.requests`;
 const SET_STATE_SQL =
@@ -164,7 +166,13 @@ export function createPipelineStore(db: LedgerDb, metrics: SidecarMetrics) {
     ops.push([UPSERT_TOTAL_SQL, (run) => fx.forEachTotalRow(run)]);
     ops.push([
       UPSERT_LATENCY_SQL,
-      [...fx.latency.values()].map((r) => [r.bucketStart, r.provider, r.model, r.metric, r.le, r.count]),
+      [...fx.latency.values()].map((r) => [
+        r.bucketStart,
+        r.provider,
+        r.model,
+        r.metric,
+        ...LATENCY_COUNT_COLUMNS.map((_, i) => r.counts[i] ?? 0),
+      ]),
     ]);
     ops.push([
       UPSERT_ERROR_SQL,

@@ -69,10 +69,10 @@ export class BatchEffects {
     feature: new Map(),
     service: new Map(),
   };
-  /** latency_rollup rows: histogram bucket counts per (hour, provider, model, metric, bucket). */
+  /** latency_rollup rows: histogram bucket counts per (hour, provider, model, metric). */
   readonly latency = new Map<
     string,
-    { bucketStart: number; provider: string; model: string; metric: string; le: number; count: number }
+    { bucketStart: number; provider: string; model: string; metric: string; counts: number[] }
   >();
   /** error_rollup rows: failed calls per (hour, provider, model, service, error type). */
   readonly errorRows = new Map<
@@ -225,16 +225,12 @@ export class BatchEffects {
     addDelta(t, d, index);
   }
 
-  /** Adds histogram bucket counts (non-cumulative, `counts[i]` for bucket i) to latency_rollup rows. */
+  /** Adds histogram bucket counts (non-cumulative, `counts[i]` for bucket i) to a latency_rollup row. */
   addLatency(bucketStart: number, provider: string, model: string, metric: string, counts: number[]): void {
-    for (let le = 0; le < counts.length; le++) {
-      const n = counts[le] as number;
-      if (n === 0) continue;
-      const k = `${bucketStart}\u0001${provider}\u0001${model}\u0001${metric}\u0001${le}`;
-      const row = this.latency.get(k);
-      if (row === undefined) this.latency.set(k, { bucketStart, provider, model, metric, le, count: n });
-      else row.count += n;
-    }
+    const k = `${bucketStart}\u0001${provider}\u0001${model}\u0001${metric}`;
+    const row = this.latency.get(k);
+    if (row === undefined) this.latency.set(k, { bucketStart, provider, model, metric, counts: [...counts] });
+    else for (let i = 0; i < counts.length; i++) row.counts[i] = (row.counts[i] ?? 0) + (counts[i] as number);
   }
 
   addError(bucketStart: number, provider: string, model: string, service: string, errorType: string): void {

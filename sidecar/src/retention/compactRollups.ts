@@ -1,4 +1,4 @@
-import { MEASURE_COLUMNS } from '../ledger/migrations.js';
+import { LATENCY_COUNT_COLUMNS, MEASURE_COLUMNS } from '../ledger/migrations.js';
 import type { LedgerDb } from '../ledger/openLedger.js';
 
 export const DEFAULT_HOURLY_RETENTION_DAYS = 90;
@@ -43,11 +43,11 @@ export function compactRollups(
     ON CONFLICT DO UPDATE SET ${adds}`);
   // Latency histograms and errors by type fold the same way (counts add).
   const foldLatency = db.prepare(`
-    INSERT INTO latency_rollup (bucket_start, bucket_seconds, provider, model, metric, le_index, count)
-    SELECT bucket_start - (bucket_start % 86400), 86400, provider, model, metric, le_index, SUM(count)
+    INSERT INTO latency_rollup (bucket_start, bucket_seconds, provider, model, metric, ${LATENCY_COUNT_COLUMNS.join(', ')})
+    SELECT bucket_start - (bucket_start % 86400), 86400, provider, model, metric, ${LATENCY_COUNT_COLUMNS.map((c) => `SUM(${c})`).join(', ')}
     FROM latency_rollup WHERE bucket_seconds < 86400 AND bucket_start < @cutoff
-    GROUP BY 1, provider, model, metric, le_index
-    ON CONFLICT DO UPDATE SET count = count + excluded.count`);
+    GROUP BY 1, provider, model, metric
+    ON CONFLICT DO UPDATE SET ${LATENCY_COUNT_COLUMNS.map((c) => `${c} = ${c} + excluded.${c}`).join(', ')}`);
   const foldErrors = db.prepare(`
     INSERT INTO error_rollup (bucket_start, bucket_seconds, provider, model, service, error_type, requests)
     SELECT bucket_start - (bucket_start % 86400), 86400, provider, model, service, error_type, SUM(requests)
