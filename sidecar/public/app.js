@@ -174,7 +174,9 @@ function periods(range, groupBy) {
 let chart;
 function drawChart(range, groupBy, rows) {
   const byKey = new Map(rows.map((r) => [r[groupBy], r]));
-  const ps = periods(range, groupBy);
+  // Periods that have not started yet are not drawn as zero.
+  const nowSec = Date.now() / 1000;
+  const ps = periods(range, groupBy).filter((p) => p.t <= nowSec);
   const xs = ps.map((p) => p.t);
   const spend = ps.map((p) => Number(toNano(byKey.get(p.key)?.cost_usd ?? '0')) / 1e9);
   const tokens = ps.map((p) => tokensOf(byKey.get(p.key) ?? {}));
@@ -212,7 +214,19 @@ function drawChart(range, groupBy, rows) {
       },
     ],
     axes: [
-      { label: 'time (UTC)', labelSize: 18, size: 40 },
+      {
+        label: 'time (UTC)',
+        labelSize: 18,
+        size: 40,
+        // 24-hour UTC times within a day, dates (month-day) across days.
+        values: (_u, ticks) => {
+          const spacing = ticks.length > 1 ? ticks[1] - ticks[0] : DAY;
+          return ticks.map((t) => {
+            const iso = new Date(t * 1000).toISOString();
+            return spacing < DAY ? iso.slice(11, 16) : iso.slice(5, 10);
+          });
+        },
+      },
       {
         scale: 'usd',
         label: 'spend (USD)',
