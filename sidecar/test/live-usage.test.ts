@@ -425,7 +425,19 @@ describe('GET /api/stream', () => {
     const third = await fetch(`${sidecar.url}/api/stream`, { headers: auth });
     expect(third.status).toBe(503);
     expect(((await third.json()) as { error: string }).error).toBe('too_many_streams');
+    // A closed stream frees its slot.
     s1.close();
+    let s3: ReturnType<typeof openStream> | undefined;
+    for (let attempt = 0; attempt < 100; attempt++) {
+      const s = openStream(`${sidecar.url}/api/stream?feature=f`, auth);
+      if ((await s.status) === 200) {
+        s3 = s;
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(s3).toBeDefined();
+    s3?.close();
     const res = await fetch(`${sidecar.url}/api/stream?user=a&session=b`, { headers: auth });
     expect(res.status).toBe(400);
     s2.close();
