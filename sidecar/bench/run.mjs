@@ -5,18 +5,26 @@
 // pairs; the median ratio (b)/(a) (the lower middle one for an even count); /metrics render time at
 // 10k series; peak RSS; longest event-loop stall during ingest. Then the same for a smaller worst
 // case: every call picks model, service, feature and user independently, so almost every call is its
-// own hourly rollup row (BENCH_UNIFORM_RECORDS, default 100k; 0 skips it).
+// own hourly rollup row (BENCH_UNIFORM_RECORDS, default 100k; 0 skips it). Every call carries a
+// session id (BENCH_SESSIONS=0 drops them). Then the live stream's commit -> event latency, with one
+// client following GET /api/stream while calls are written at BENCH_STREAM_RATE per second (default
+// 200; 0 skips it).
 import { execFileSync } from 'node:child_process';
 import { appendFileSync, closeSync, fsyncSync, mkdtempSync, openSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadOtlpLinesGenerator } from './decode.mjs';
+import { measureStreamLatency } from './stream-latency.mjs';
 
 const RECORDS = Number(process.env.BENCH_RECORDS ?? 1_000_000);
 const UNIFORM_RECORDS = Number(process.env.BENCH_UNIFORM_RECORDS ?? 100_000);
 /** Interleaved (bare, ingest) pairs per input; the median ratio is reported. */
 const PAIRS = Number(process.env.BENCH_PAIRS ?? 5);
+/** Every call carries a session.id (one per user per 10 minutes: many short sessions); BENCH_SESSIONS=0 drops them. */
+const SESSIONS = process.env.BENCH_SESSIONS !== '0';
+/** Calls per second written during the live-stream latency measurement (0 skips it). */
+const STREAM_RATE = Number(process.env.BENCH_STREAM_RATE ?? 200);
 const PER_LINE = 100;
 const CHUNK = 50_000;
 const child = fileURLToPath(new URL('./ingest-child.mjs', import.meta.url));
@@ -62,6 +70,7 @@ async function generate(file, records, shape) {
       features: 30,
       users: 500,
       shape,
+      withSessions: SESSIONS,
       startMs: Date.UTC(2026, 0, 1) + i * 250,
     });
     calls += truth.calls;
@@ -146,6 +155,19 @@ async function main() {
         `${render.medianMs.toFixed(1)} ms (median of 7)`,
       ],
     ]);
+    if (STREAM_RATE > 0) {
+      const live = await measureStreamLatency({ rate: STREAM_RATE, seconds: 10 });
+      print([
+        [
+          `live stream: commit -> event at the client, ${live.events} events (target p99 <= 200 ms)`,
+          `p50 ${live.commit.p50} ms, p99 ${live.commit.p99} ms, max ${live.commit.max} ms`,
+        ],
+        [
+          `live stream: call written -> event (includes the 250 ms poll)`,
+          `p50 ${live.write.p50} ms, p99 ${live.write.p99} ms, max ${live.write.max} ms`,
+        ],
+      ]);
+    }
     if (UNIFORM_RECORDS > 0) {
       console.log('== worst case: independent dimensions, ~2 rollup rows per call ==');
       print(runRows(await ingestRun(dir, 'uniform', UNIFORM_RECORDS, 'uniform', PAIRS)));

@@ -30,6 +30,13 @@ export interface SidecarConfig {
   /** Records dated before now minus this, or after now plus maxFutureSkewMs, are rejected (defaults in ingestLoop). */
   maxRecordAgeMs?: number;
   maxFutureSkewMs?: number;
+  /**
+   * Live stream (`GET /api/stream`): usage events kept for replay, concurrent streams, heartbeat
+   * (defaults as the flags').
+   */
+  streamBuffer?: number;
+  maxStreams?: number;
+  streamHeartbeatMs?: number;
   /** Bearer token for /api (SPENDLINE_API_TOKEN). */
   apiToken: string | undefined;
   /** Static status page folder served at `/` when it exists (default: the package's public/). */
@@ -112,6 +119,19 @@ export const FLAGS: FlagSpec[] = [
     arg: '<duration>',
     default: '10m',
     help: 'records dated further ahead of this host clock are rejected (timestamp_out_of_range)',
+  },
+  {
+    name: 'stream-buffer',
+    arg: '<events>',
+    default: '10000',
+    help: 'usage events kept in memory for /api/stream clients resuming with Last-Event-ID (older ids get a reset event)',
+  },
+  { name: 'max-streams', arg: '<n>', default: '64', help: 'concurrent /api/stream clients (503 beyond)' },
+  {
+    name: 'stream-heartbeat',
+    arg: '<duration>',
+    default: '15s',
+    help: 'how often /api/stream sends a heartbeat comment',
   },
   {
     name: 'label-cap',
@@ -222,13 +242,19 @@ export function parseSidecarArgs(argv: string[], env: NodeJS.ProcessEnv = proces
   }
   const host = (lm[1] as string).replace(/^\[|\]$/g, '');
   const numbers: Record<string, number> = {};
-  for (const name of ['max-line-bytes', 'batch-bytes', 'max-series']) {
+  for (const name of ['max-line-bytes', 'batch-bytes', 'max-series', 'stream-buffer', 'max-streams']) {
     const n = positiveInt(one(name) as string);
     if (n === undefined)
       return { ok: false, reason: `--${name} must be a positive integer, got "${one(name)}"` };
     numbers[name] = n;
   }
-  for (const name of ['dedup-window', 'poll-interval', 'max-record-age', 'max-future-skew']) {
+  for (const name of [
+    'dedup-window',
+    'poll-interval',
+    'max-record-age',
+    'max-future-skew',
+    'stream-heartbeat',
+  ]) {
     const n = parseDurationMs(one(name) as string);
     if (n === undefined || n <= 0)
       return { ok: false, reason: `--${name} must be a duration like 250ms, 30s, 24h; got "${one(name)}"` };
@@ -272,6 +298,9 @@ export function parseSidecarArgs(argv: string[], env: NodeJS.ProcessEnv = proces
       labelCaps,
       firstIncrementHoldMs: holdMs,
       maxSeries: numbers['max-series'] as number,
+      streamBuffer: numbers['stream-buffer'] as number,
+      maxStreams: numbers['max-streams'] as number,
+      streamHeartbeatMs: numbers['stream-heartbeat'] as number,
       apiToken: env.SPENDLINE_API_TOKEN,
     },
   };

@@ -7,15 +7,18 @@ import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createPricer } from '@spendline/sdk/core';
+import { mountStreamApi } from './api/streamApi.js';
 import type { SidecarConfig } from './config.js';
 import { EXTENSIONS } from './extensionList.js';
 import type { SidecarExtension } from './extensions.js';
 import { type LedgerDb, openLedgerDb } from './ledger/openLedger.js';
 import { lockStateDir } from './ledger/stateDirLock.js';
+import { readEventSeq } from './ledger/usageTotals.js';
 import { createSidecarMetrics } from './metrics.js';
 import { FirstIncrementHold } from './pipeline/committedMetrics.js';
 import { startIngestLoop } from './pipeline/ingestLoop.js';
 import { createApp } from './server/app.js';
+import { UsageStream } from './stream/usageStream.js';
 
 export type { SidecarConfig } from './config.js';
 export { parseSidecarArgs } from './config.js';
@@ -48,6 +51,10 @@ export async function startSidecar(config: SidecarConfig): Promise<RunningSideca
     lock.release();
     throw err;
   }
+  const stream = new UsageStream(readEventSeq(db), {
+    bufferSize: config.streamBuffer ?? 10_000,
+    maxStreams: config.maxStreams ?? 64,
+  });
   const ingest = startIngestLoop(db, metrics, pricer, {
     otlpGlobs: config.otlpGlobs,
     jsonlGlobs: config.jsonlGlobs,
@@ -60,6 +67,8 @@ export async function startSidecar(config: SidecarConfig): Promise<RunningSideca
     maxRecordAgeMs: config.maxRecordAgeMs,
     maxFutureSkewMs: config.maxFutureSkewMs,
     now,
+    onCommit: (deltas, dropped) => stream.publish(deltas, dropped),
+    keepDeltas: () => stream.keepDeltas(),
   });
   let ready = false;
   void ingest.ready.then(() => {
@@ -72,6 +81,7 @@ export async function startSidecar(config: SidecarConfig): Promise<RunningSideca
     apiToken: config.apiToken,
     publicDir: config.publicDir ?? DEFAULT_PUBLIC_DIR,
   });
+  mountStreamApi(api, db, stream, now, { heartbeatMs: config.streamHeartbeatMs ?? 15_000 });
   const extensions: SidecarExtension[] = config.extensions ?? EXTENSIONS;
   const started: SidecarExtension[] = [];
   let server: Server;

@@ -173,7 +173,7 @@ describe('usage API rejects bad parameters with 400 and a clear message', () => 
   const cases: [string, string][] = [
     [
       '/usage?group_by=colour',
-      '"group_by" must be one of provider, model, service, feature, user, task, tenant, day; got "colour"',
+      '"group_by" must be one of provider, model, service, feature, user, task, tenant, hour, day, week, month; got "colour"',
     ],
     [
       '/usage?from=yesterday',
@@ -182,7 +182,7 @@ describe('usage API rejects bad parameters with 400 and a clear message', () => 
     ['/usage?from=2026-09-03&to=2026-09-01', '"from" must be before "to"'],
     [
       '/usage?groupby=model',
-      'unknown parameter "groupby"; allowed: from, to, group_by, format, limit, provider, model, service, feature, user, task, tenant',
+      'unknown parameter "groupby"; allowed: from, to, group_by, format, limit, search, provider, model, service, feature, user, task, tenant',
     ],
     ['/usage?provider=a&provider=b', 'parameter "provider" must be given once, as a plain value'],
     ['/usage?format=xml', '"format" must be one of json, csv; got "xml"'],
@@ -192,7 +192,7 @@ describe('usage API rejects bad parameters with 400 and a clear message', () => 
     ],
     [
       '/usage/users/alice?group_by=task',
-      '"group_by" must be one of provider, model, service, feature, day; got "task"',
+      '"group_by" must be one of provider, model, service, feature, hour, day, week, month; got "task"',
     ],
     ['/usage?group_by=model&limit=0', '"limit" must be an integer 1..9999999; got "0"'],
     ['/reconciliation?days=0', '"days" must be an integer 1..400; got "0"'],

@@ -10,6 +10,8 @@ import { fileURLToPath } from 'node:url';
 import { TOKEN_TYPES } from '@spendline/sdk/contract';
 import { afterEach, describe, expect, it } from 'vitest';
 import { freePort, waitForHttpOk } from '../../test/support/ports.js';
+import { openLedgerDb } from '../src/ledger/openLedger.js';
+import { readEventSeq } from '../src/ledger/usageTotals.js';
 import { sumSamples } from './support/metricsText.js';
 import { generateUsageLines } from './support/otlpLines.js';
 import { ledgerTotals, tempDir, truthTotals } from './support/sidecarHarness.js';
@@ -64,7 +66,14 @@ describe('spendline sidecar under kill -9', () => {
     cleanups.push(t.cleanup);
     const live = join(t.dir, 'genai.json');
     const state = join(t.dir, 'state');
-    const g = generateUsageLines({ records: 12_000, perLine: 15, seed: 42, kind: 'mixed', withNoise: true });
+    const g = generateUsageLines({
+      records: 12_000,
+      perLine: 15,
+      seed: 42,
+      kind: 'mixed',
+      withNoise: true,
+      withSessions: true,
+    });
     const random = rng(7);
     let written = 0;
     let rotations = 0;
@@ -117,5 +126,21 @@ describe('spendline sidecar under kill -9', () => {
     const records = sumSamples(text, 'spendline_records_total', 'result');
     expect(records.counted).toBe(g.truth.calls);
     expect(ledgerTotals(state)).toEqual(truth);
+    // Session totals and usage event ids were committed with the same batches: every call once.
+    const db = openLedgerDb(join(state, 'ledger.sqlite'), { readonly: true });
+    try {
+      const sessions = db
+        .prepare(
+          `SELECT SUM(requests) AS requests, SUM(errors) AS errors,
+             SUM(input_tokens + cache_read_tokens + cache_write_tokens + output_tokens + reasoning_tokens) AS tokens
+           FROM usage_total WHERE kind = 'session'`,
+        )
+        .get() as { requests: number; errors: number; tokens: number };
+      const allTokens = TOKEN_TYPES.reduce((a, k) => a + truth.tokens[k], 0);
+      expect(sessions).toEqual({ requests: truth.requests, errors: truth.errors, tokens: allTokens });
+      expect(readEventSeq(db)).toBe(truth.requests);
+    } finally {
+      db.close();
+    }
   }, 180_000);
 });

@@ -208,7 +208,7 @@ describe('spendline report', () => {
     expect(await report(['--by', 'colour'])).toEqual({
       code: 2,
       out: '',
-      err: 'spendline: --by must be one of provider, model, service, feature, user, task, tenant, day; got "colour"\n',
+      err: 'spendline: --by must be one of provider, model, service, feature, user, task, tenant, hour, day, week, month; got "colour"\n',
     });
     expect((await report(['--days-back', '0'])).err).toBe(
       'spendline: --days-back must be an integer 1..3660, got "0"\n',

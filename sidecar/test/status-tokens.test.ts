@@ -1,6 +1,6 @@
 /// <reference lib="dom" />
 /**
- * The status page's reconciliation tile shows billed vs tracked tokens next to dollars when a
+ * The status page's reconciliation table shows billed vs tracked tokens next to dollars when a
  * billing export carries token totals (headless Chromium against `spendline up`).
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -21,7 +21,7 @@ afterEach(async () => {
 });
 
 describe('status page: token reconciliation', () => {
-  it('puts billed vs tracked tokens in the reconciliation tile', async () => {
+  it('puts billed vs tracked tokens in the reconciliation table', async () => {
     const executablePath = requireBinary('chromium');
     dir = mkdtempSync(join(tmpdir(), 'spendline-status-tokens-'));
     const today = new Date().toISOString().slice(0, 10);
@@ -59,14 +59,18 @@ describe('status page: token reconciliation', () => {
     try {
       const page = await browser.newPage();
       await page.goto(`${sidecarUrl}/`);
+      // The reconciliation table's row for today's openai bill: billed vs tracked tokens beside dollars.
+      const want = `1,234,567 / ${(openai?.tracked_tokens ?? 0).toLocaleString('en-US')}`;
       await page.waitForFunction(
-        () => document.getElementById('untracked-tokens')?.textContent?.startsWith('tokens:'),
-        null,
+        (text) =>
+          Array.from(document.querySelectorAll('#reconciliation tbody tr')).some(
+            (tr) => tr.textContent?.includes('openai') && tr.textContent.includes(text),
+          ),
+        want,
         { timeout: 15_000 },
       );
-      expect(await page.textContent('#untracked-tokens')).toBe(
-        `tokens: 1,234,567 billed vs ${(openai?.tracked_tokens ?? 0).toLocaleString('en-US')} tracked (1 provider-day(s) with token totals)`,
-      );
+      const header = await page.textContent('#reconciliation thead');
+      expect(header).toContain('tokens billed / tracked');
     } finally {
       await browser.close();
     }

@@ -8,6 +8,7 @@ import { toCsv } from '../report/csv.js';
 import { totalsToJson, usageToCsv } from '../report/formatUsage.js';
 import { FILTERS, GROUP_BY, type GroupBy, queryUsage, type UsageFilters } from '../report/queryUsage.js';
 import { budgetCheckHandler } from './budgetCheck.js';
+import { mountDashboardApi } from './dashboardApi.js';
 import { oneOf, type ParamResult, parseRange, readQuery } from './usageParams.js';
 
 export interface UsageApiOptions {
@@ -45,7 +46,10 @@ export function createUsageApi(
     (fixed: UsageFilters, extraGroupBys: readonly GroupBy[] = GROUP_BY) =>
     (req: Request, res: Response) => {
       const allowedFilters = FILTERS.filter((f) => fixed[f] === undefined);
-      const q = unwrap(res, readQuery(req, ['from', 'to', 'group_by', 'format', 'limit', ...allowedFilters]));
+      const q = unwrap(
+        res,
+        readQuery(req, ['from', 'to', 'group_by', 'format', 'limit', 'search', ...allowedFilters]),
+      );
       if (q === undefined) return;
       const range = unwrap(res, parseRange(q, now()));
       if (range === undefined) return;
@@ -60,7 +64,7 @@ export function createUsageApi(
         return;
       }
       const limit = q.limit === undefined ? undefined : Number(q.limit);
-      const result = queryUsage(db, { ...range, groupBy, filters, limit });
+      const result = queryUsage(db, { ...range, groupBy, filters, limit, search: q.search });
       if (!result.ok) {
         badRequest(res, result.reason);
         return;
@@ -168,5 +172,6 @@ export function createUsageApi(
   });
 
   router.get('/budgets/check', budgetCheckHandler(db, now, options.budgets));
+  mountDashboardApi(router, db, now, options.budgets);
   return router;
 }

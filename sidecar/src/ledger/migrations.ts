@@ -42,6 +42,19 @@ const MEASURE_LIST = MEASURES.split(',')
   .map((line) => line.trim().split(/\s+/)[0])
   .join(', ');
 
+/** Bucket count columns of latency_rollup: enough for the larger histogram (TTFT: 16 bounds + +Inf). */
+export const LATENCY_COUNT_COLUMNS = Array.from({ length: 17 }, (_, i) => `c${i}`);
+const LATENCY_COUNT_DDL = LATENCY_COUNT_COLUMNS.map((c) => `${c} INTEGER NOT NULL DEFAULT 0`).join(',\n  ');
+
+const TOTAL_BACKFILL_COLUMNS =
+  'requests, errors, unpriced_requests, unpriced_tokens, usage_unknown_requests, input_tokens, cache_read_tokens, cache_write_tokens, output_tokens, reasoning_tokens, exact_cost_nano_usd, estimated_cost_nano_usd, first_seen_ms, last_seen_ms';
+const TOTAL_BACKFILL_SELECT = `SUM(requests), SUM(errors), SUM(unpriced_requests), SUM(unpriced_tokens),
+  SUM(CASE WHEN usage_type = 'unknown' THEN requests ELSE 0 END), SUM(input_tokens),
+  SUM(cache_read_tokens), SUM(cache_write_tokens), SUM(output_tokens), SUM(reasoning_tokens),
+  SUM(CASE WHEN usage_type = 'exact' THEN cost_nano_usd ELSE 0 END),
+  SUM(CASE WHEN usage_type = 'exact' THEN 0 ELSE cost_nano_usd END),
+  MIN(bucket_start) * 1000, MAX(bucket_start + bucket_seconds) * 1000 - 1`;
+
 export const MIGRATIONS: Migration[] = [
   {
     version: 1,
@@ -227,6 +240,78 @@ ALTER TABLE usage_rollup_principal_v3 RENAME TO usage_rollup_principal;
       }
       db.exec('DROP TABLE dedup_key');
     },
+  },
+  {
+    // Live usage (issue 17). usage_total: running totals since the ledger began per session, user,
+    // tenant, feature and service, written in the same transaction as the rollups (so the live stream's
+    // totals are ledger figures). A rowid table: a new session is appended at the end (sessions are many
+    // and short, so the rows being updated are the last few pages), and the (kind, key) index is the
+    // only random insert. latency_rollup (one row per hour, model and metric; c0..c16 = the counts of
+    // the metric's histogram buckets, as llm_request_duration_seconds / llm_time_to_first_token_seconds
+    // have them, the last non-empty one being +Inf) and error_rollup: per-hour latency and errors
+    // by type, for the status page's percentiles and error breakdown over a chosen time range.
+    // pipeline_state 'event_seq' (no DDL): the id of the last committed usage event.
+    version: 5,
+    name: 'running totals per session and principal; latency and error rollups',
+    sql: `
+CREATE TABLE usage_total (
+  id                        INTEGER PRIMARY KEY,
+  kind                      TEXT NOT NULL CHECK (kind IN ('session', 'user', 'tenant', 'feature', 'service')),
+  key                       TEXT NOT NULL,
+  requests                  INTEGER NOT NULL DEFAULT 0,
+  errors                    INTEGER NOT NULL DEFAULT 0,
+  unpriced_requests         INTEGER NOT NULL DEFAULT 0,
+  unpriced_tokens           INTEGER NOT NULL DEFAULT 0,
+  usage_unknown_requests    INTEGER NOT NULL DEFAULT 0,
+  input_tokens              INTEGER NOT NULL DEFAULT 0,
+  cache_read_tokens         INTEGER NOT NULL DEFAULT 0,
+  cache_write_tokens        INTEGER NOT NULL DEFAULT 0,
+  output_tokens             INTEGER NOT NULL DEFAULT 0,
+  reasoning_tokens          INTEGER NOT NULL DEFAULT 0,
+  exact_cost_nano_usd       INTEGER NOT NULL DEFAULT 0,
+  estimated_cost_nano_usd   INTEGER NOT NULL DEFAULT 0,
+  first_seen_ms             INTEGER NOT NULL,
+  last_seen_ms              INTEGER NOT NULL,
+  last_event_id             INTEGER,
+  last_model                TEXT,
+  last_tokens               INTEGER,
+  last_cost_nano_usd        INTEGER
+);
+CREATE UNIQUE INDEX usage_total_key ON usage_total (kind, key);
+
+CREATE TABLE latency_rollup (
+  bucket_start    INTEGER NOT NULL,
+  bucket_seconds  INTEGER NOT NULL,
+  provider        TEXT NOT NULL,
+  model           TEXT NOT NULL,
+  metric          TEXT NOT NULL CHECK (metric IN ('duration', 'ttft')),
+  ${LATENCY_COUNT_DDL},
+  PRIMARY KEY (bucket_start, bucket_seconds, provider, model, metric)
+) WITHOUT ROWID;
+
+CREATE TABLE error_rollup (
+  bucket_start    INTEGER NOT NULL,
+  bucket_seconds  INTEGER NOT NULL,
+  provider        TEXT NOT NULL,
+  model           TEXT NOT NULL,
+  service         TEXT NOT NULL,
+  error_type      TEXT NOT NULL,
+  requests        INTEGER NOT NULL,
+  PRIMARY KEY (bucket_start, bucket_seconds, provider, model, service, error_type)
+) WITHOUT ROWID;
+
+-- Users, tenants, features and services already counted: their totals so far (sessions were not
+-- kept before this version). Times are the hour buckets' bounds; there is no last delta.
+INSERT INTO usage_total (kind, key, ${TOTAL_BACKFILL_COLUMNS})
+  SELECT principal_kind, principal_id, ${TOTAL_BACKFILL_SELECT}
+  FROM usage_rollup_principal WHERE principal_kind = 'user' AND principal_id <> '' GROUP BY principal_id;
+INSERT INTO usage_total (kind, key, ${TOTAL_BACKFILL_COLUMNS})
+  SELECT 'tenant', tenant_id, ${TOTAL_BACKFILL_SELECT} FROM usage_rollup WHERE tenant_id <> '' GROUP BY tenant_id;
+INSERT INTO usage_total (kind, key, ${TOTAL_BACKFILL_COLUMNS})
+  SELECT 'feature', feature, ${TOTAL_BACKFILL_SELECT} FROM usage_rollup WHERE feature <> '' GROUP BY feature;
+INSERT INTO usage_total (kind, key, ${TOTAL_BACKFILL_COLUMNS})
+  SELECT 'service', service, ${TOTAL_BACKFILL_SELECT} FROM usage_rollup WHERE service <> '' GROUP BY service;
+`,
   },
   {
     // Owned by reconciliation (issue 14). tokens_total is 0 both when an export carries no token

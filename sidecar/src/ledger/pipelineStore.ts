@@ -4,13 +4,17 @@ import type { HistogramState } from '../pipeline/committedMetrics.js';
 import { DedupIndex } from '../pipeline/dedupIndex.js';
 import type { FileCheckpoint } from '../tail/types.js';
 import { runWrites, type WriteOp } from './ledgerWriter.js';
+import { LATENCY_COUNT_COLUMNS } from './migrations.js';
 import type { LedgerDb } from './openLedger.js';
 import { UPSERT_PRINCIPAL_SQL, UPSERT_USAGE_SQL, usageRowArgs } from './rollups.js';
+import { readEventSeq, UPSERT_TOTAL_SQL } from './usageTotals.js';
 
 export interface PipelineState {
   checkpoints: FileCheckpoint[];
   labelValues: [string, string][];
   lastRecordMs: number;
+  /** Id of the last committed usage event (0 before the first). */
+  eventSeq: number;
 }
 
 /** Adds a batch's delta in SQLite (exact int64), so a total past 2^53 (nano-USD) never rounds. */
@@ -24,6 +28,11 @@ const EXPIRE_KEYS_SQL = 'DELETE FROM dedup_batch WHERE seen_ms < ?';
 const CLEAR_CHECKPOINTS_SQL = 'DELETE FROM file_checkpoint';
 const INSERT_CHECKPOINT_SQL =
   'INSERT INTO file_checkpoint (dev, ino, fingerprint, path, offset, kind) VALUES (?, ?, ?, ?, ?, ?)';
+const UPSERT_LATENCY_SQL = `INSERT INTO latency_rollup (bucket_start, bucket_seconds, provider, model, metric, ${LATENCY_COUNT_COLUMNS.join(', ')})
+     VALUES (?, 3600, ?, ?, ?, ${LATENCY_COUNT_COLUMNS.map(() => '?').join(', ')})
+     ON CONFLICT DO UPDATE SET ${LATENCY_COUNT_COLUMNS.map((c) => `${c} = ${c} + excluded.${c}`).join(', ')}`;
+const UPSERT_ERROR_SQL = `INSERT INTO error_rollup (bucket_start, bucket_seconds, provider, model, service, error_type, requests)
+     VALUES (?, 3600, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET requests = requests + excluded.requests`;
 const SET_STATE_SQL =
   'INSERT INTO pipeline_state (name, value) VALUES (?, ?) ON CONFLICT DO UPDATE SET value = excluded.value';
 
@@ -44,6 +53,7 @@ export function createPipelineStore(db: LedgerDb, metrics: SidecarMetrics) {
   const histByMetric = new Map<string, HistogramName>();
   for (const [k, h] of Object.entries(metrics.histograms)) histByMetric.set(h.name, k as HistogramName);
   const dedup = new DedupIndex();
+  let eventSeq = 0;
 
   /** Restores the committed totals into the registry and returns where tailing resumes. */
   function load(): PipelineState {
@@ -93,7 +103,8 @@ export function createPipelineStore(db: LedgerDb, metrics: SidecarMetrics) {
     const last = db.prepare("SELECT value FROM pipeline_state WHERE name = 'last_record_ms'").pluck().get() as
       | string
       | undefined;
-    return { checkpoints, labelValues, lastRecordMs: last === undefined ? 0 : Number(last) };
+    eventSeq = readEventSeq(db);
+    return { checkpoints, labelValues, lastRecordMs: last === undefined ? 0 : Number(last), eventSeq };
   }
 
   /**
@@ -155,6 +166,33 @@ export function createPipelineStore(db: LedgerDb, metrics: SidecarMetrics) {
     ops.push([ADD_COUNTER_SQL, counterRows], [UPSERT_HISTOGRAM_SQL, histRows]);
     ops.push([UPSERT_USAGE_SQL, [...fx.rollups.values()].map((r) => usageRowArgs(r.key, r.measures))]);
     ops.push([UPSERT_PRINCIPAL_SQL, (run) => fx.forEachPrincipalRow(run)]);
+    // Usage events: each counted record gets the next id of a sequence kept in the ledger, so ids
+    // stay monotonic across restarts and the running totals and the sequence commit together.
+    fx.firstEventId = eventSeq + 1;
+    const nextSeq = eventSeq + fx.deltaCount;
+    ops.push([UPSERT_TOTAL_SQL, (run) => fx.forEachTotalRow(run)]);
+    ops.push([
+      UPSERT_LATENCY_SQL,
+      [...fx.latency.values()].map((r) => [
+        r.bucketStart,
+        r.provider,
+        r.model,
+        r.metric,
+        ...LATENCY_COUNT_COLUMNS.map((_, i) => r.counts[i] ?? 0),
+      ]),
+    ]);
+    ops.push([
+      UPSERT_ERROR_SQL,
+      [...fx.errorRows.values()].map((r) => [
+        r.bucketStart,
+        r.provider,
+        r.model,
+        r.service,
+        r.errorType,
+        r.requests,
+      ]),
+    ]);
+    if (nextSeq !== eventSeq) ops.push([SET_STATE_SQL, [['event_seq', String(nextSeq)]]]);
     ops.push([INSERT_LABEL_SQL, fx.admittedLabels.map(([label, value]) => [label, value])]);
     ops.push([CLEAR_CHECKPOINTS_SQL, [[]]]);
     ops.push([
@@ -169,6 +207,9 @@ export function createPipelineStore(db: LedgerDb, metrics: SidecarMetrics) {
       throw err;
     }
     dedup.commit(keys, nowMs);
+    eventSeq = nextSeq;
+    const firstKept = fx.firstEventId + fx.droppedDeltas;
+    for (let i = 0; i < fx.deltas.length; i++) (fx.deltas[i] as { id: number }).id = firstKept + i;
     // Only now, after the commit, does the registry show the batch.
     for (const [name, values, total] of counterTotals) metrics.counters[name].setTotal(values, total);
     for (const [name, values, state] of histTotals) metrics.histograms[name].setState(values, state);
@@ -192,7 +233,10 @@ export function createPipelineStore(db: LedgerDb, metrics: SidecarMetrics) {
     return commit(fx, checkpoints, nowMs, dedupWindowMs);
   }
 
-  return { load, claim, commit, commitBatch };
+  /** Id of the last committed usage event. */
+  const lastEventId = (): number => eventSeq;
+
+  return { load, claim, commit, commitBatch, lastEventId };
 }
 
 export type PipelineStore = ReturnType<typeof createPipelineStore>;

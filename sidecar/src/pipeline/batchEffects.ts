@@ -6,6 +6,15 @@ import {
   principalRowArgs,
   type RowArg,
 } from '../ledger/rollups.js';
+import {
+  addDelta,
+  emptyTotalDelta,
+  TOTAL_KINDS,
+  type TotalDelta,
+  type TotalKind,
+  totalRowArgs,
+  type UsageDelta,
+} from '../ledger/usageTotals.js';
 import type { CounterName, HistogramName, SidecarMetrics } from '../metrics.js';
 import type { HistogramState } from './committedMetrics.js';
 import { seriesKey } from './committedMetrics.js';
@@ -50,6 +59,47 @@ export class BatchEffects {
   lastRecordMs = 0;
   /** Records decoded into this batch (any result): bounds the batch's size. */
   records = 0;
+  /**
+   * Counted records' deltas, in counting order (usage events once committed): all of them, or the
+   * newest when `keepDeltas` bounds them (nobody is listening live: only the replay buffer's worth matters).
+   */
+  deltas: UsageDelta[] = [];
+  /** Records counted into the batch (each gets an event id at commit, kept in `deltas` or not). */
+  deltaCount = 0;
+  /** Deltas kept at least (between this and twice this); Infinity keeps all. */
+  keepDeltas = Number.POSITIVE_INFINITY;
+  /** Batch sums of usage_total rows, per kind and key. */
+  readonly totals: Record<TotalKind, Map<string, TotalDelta>> = {
+    session: new Map(),
+    user: new Map(),
+    tenant: new Map(),
+    feature: new Map(),
+    service: new Map(),
+  };
+  /** latency_rollup rows: histogram bucket counts per (hour, provider, model, metric). */
+  readonly latency = new Map<
+    string,
+    { bucketStart: number; provider: string; model: string; metric: string; counts: number[] }
+  >();
+  /** error_rollup rows: failed calls per (hour, provider, model, service, error type). */
+  readonly errorRows = new Map<
+    string,
+    {
+      bucketStart: number;
+      provider: string;
+      model: string;
+      service: string;
+      errorType: string;
+      requests: number;
+    }
+  >();
+  /** Counted records whose deltas were not kept (the first ones of the batch). */
+  get droppedDeltas(): number {
+    return this.deltaCount - this.deltas.length;
+  }
+
+  /** Id of the batch's first usage event (set at commit: the committed sequence + 1). */
+  firstEventId = 0;
 
   constructor(private readonly metrics: SidecarMetrics) {}
 
@@ -164,8 +214,56 @@ export class BatchEffects {
     }
   }
 
+  /** Adds a counted record's delta: to the batch's events and to each of its running totals. */
+  addUsageDelta(d: UsageDelta): void {
+    const index = this.deltaCount++;
+    if (this.deltas.length >= 2 * this.keepDeltas)
+      this.deltas = this.deltas.slice(this.deltas.length - this.keepDeltas);
+    this.deltas.push(d);
+    this.addTotal('session', d.session, d, index);
+    this.addTotal('user', d.user, d, index);
+    this.addTotal('tenant', d.tenant, d, index);
+    this.addTotal('feature', d.feature, d, index);
+    this.addTotal('service', d.service, d, index);
+  }
+
+  private addTotal(kind: TotalKind, key: string, d: UsageDelta, index: number): void {
+    if (key === '') return;
+    const rows = this.totals[kind];
+    let t = rows.get(key);
+    if (t === undefined) {
+      t = emptyTotalDelta();
+      rows.set(key, t);
+    }
+    addDelta(t, d, index);
+  }
+
+  /** Adds histogram bucket counts (non-cumulative, `counts[i]` for bucket i) to a latency_rollup row. */
+  addLatency(bucketStart: number, provider: string, model: string, metric: string, counts: number[]): void {
+    const k = `${bucketStart}\u0001${provider}\u0001${model}\u0001${metric}`;
+    const row = this.latency.get(k);
+    if (row === undefined) this.latency.set(k, { bucketStart, provider, model, metric, counts: [...counts] });
+    else for (let i = 0; i < counts.length; i++) row.counts[i] = (row.counts[i] ?? 0) + (counts[i] as number);
+  }
+
+  addError(bucketStart: number, provider: string, model: string, service: string, errorType: string): void {
+    const k = `${bucketStart}\u0001${provider}\u0001${model}\u0001${service}\u0001${errorType}`;
+    const row = this.errorRows.get(k);
+    if (row === undefined)
+      this.errorRows.set(k, { bucketStart, provider, model, service, errorType, requests: 1 });
+    else row.requests++;
+  }
+
+  /** Hands every usage_total row of the batch to `run` (one array, refilled for each row). */
+  forEachTotalRow(run: (args: (string | number | null)[]) => void): void {
+    const args: (string | number | null)[] = [];
+    for (const kind of TOTAL_KINDS)
+      for (const [key, t] of this.totals[kind])
+        run(totalRowArgs(kind, key, t, this.firstEventId + t.lastIndex, args));
+  }
+
   /** Ledger rows this batch will write (bounds the commit's duration). */
   get pendingRows(): number {
-    return this.groups.size + this.principalRows;
+    return this.groups.size + this.principalRows + this.totals.session.size;
   }
 }

@@ -190,6 +190,27 @@ function countRecord(r: UsageRecord, fx: BatchEffects, ctx: CountContext): void 
     h.observeInto(g.ttft, r.ttftMs / 1000);
   }
   if (r.timestampMs > fx.lastRecordMs) fx.lastRecordMs = r.timestampMs;
+  if (r.status === 'error') fx.addError(bucketStart, r.provider, model, r.service, r.errorType);
+  fx.addUsageDelta({
+    id: 0,
+    atMs: r.timestampMs,
+    session: r.sessionId,
+    user: r.userId,
+    tenant: r.tenantId,
+    feature: r.feature,
+    service: r.service,
+    provider: r.provider,
+    model,
+    usageType: r.usageType,
+    status: r.status,
+    errorType: r.errorType,
+    input: Math.max(0, t.inputTokens - t.cacheReadInputTokens - t.cacheCreationInputTokens),
+    cacheRead: t.cacheReadInputTokens,
+    cacheWrite: t.cacheCreationInputTokens,
+    output: Math.max(0, t.outputTokens - t.reasoningOutputTokens),
+    reasoning: t.reasoningOutputTokens,
+    costNano,
+  });
   // Rollups keep the raw values (caps are for Prometheus only).
   if (r.userId !== '') addRecord(fx.principal(g.principals.users, r.userId), r, t, costNano);
   if (r.taskId !== '') addRecord(fx.principal(g.principals.tasks, r.taskId), r, t, costNano);
@@ -269,6 +290,9 @@ function settleGroup(fx: BatchEffects, g: UsageGroup, caps: LabelCaps): void {
   if (m.embedding_inputs > 0) fx.add('embeddingInputs', [provider, model, service], m.embedding_inputs);
   if (g.duration !== null) fx.mergeHistogram('duration', [provider, model, service, operation], g.duration);
   if (g.ttft !== null) fx.mergeHistogram('ttft', [provider, model, service], g.ttft);
+  // The ledger keeps raw values (caps are for Prometheus only).
+  if (g.duration !== null) fx.addLatency(g.bucketStart, g.provider, g.model, 'duration', g.duration.counts);
+  if (g.ttft !== null) fx.addLatency(g.bucketStart, g.provider, g.model, 'ttft', g.ttft.counts);
   fx.rollup(
     {
       bucketStart: g.bucketStart,

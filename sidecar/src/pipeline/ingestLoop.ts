@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import type { Pricer } from '@spendline/sdk/core';
 import type { LedgerDb } from '../ledger/openLedger.js';
 import { createPipelineStore } from '../ledger/pipelineStore.js';
+import type { UsageDelta } from '../ledger/usageTotals.js';
 import type { SidecarMetrics } from '../metrics.js';
 import { createTailer } from '../tail/index.js';
 import type { FileCheckpoint, TailBatch } from '../tail/types.js';
@@ -33,6 +34,14 @@ export interface IngestOptions {
   /** Records dated more than this after now are rejected (timestamp_out_of_range); default 10 minutes. */
   maxFutureSkewMs?: number;
   now(): number;
+  /**
+   * Called right after each commit with the batch's usage deltas (ids set, in counting order) and
+   * how many deltas before them were not kept (`keepDeltas`): the live stream publishes them. Must
+   * not throw.
+   */
+  onCommit?(deltas: readonly UsageDelta[], dropped: number): void;
+  /** How many of a batch's deltas to keep at least when counting starts (default all; see BatchEffects). */
+  keepDeltas?(): number;
 }
 
 export interface IngestLoop {
@@ -165,6 +174,7 @@ export function startIngestLoop(
     fx.lastRecordMs = Math.max(lastRecordMs, fx.lastRecordMs);
     store.commit(fx, fxCheckpoints, options.now(), options.dedupWindowMs);
     const commitMs = performance.now() - t1;
+    if (fx.deltaCount > 0) options.onCommit?.(fx.deltas, fx.droppedDeltas);
     if (options.batchRows === undefined && yieldFirst) adaptBatchRows(rows, commitMs);
     lastRecordMs = fx.lastRecordMs;
     metrics.gauges.lastCommitSeconds.set((fxWorkMs + settleMs + commitMs) / 1000);
@@ -193,6 +203,7 @@ export function startIngestLoop(
   function countPoll(poll: TailBatch): number {
     const t0 = performance.now();
     nowMs = options.now();
+    fx.keepDeltas = options.keepDeltas?.() ?? Number.POSITIVE_INFINITY;
     countOversized(fx, poll.oversized);
     countLines(fx, poll.lines, 0, poll.lines.length, ctx);
     let bytes = 0;

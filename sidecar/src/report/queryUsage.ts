@@ -1,6 +1,36 @@
 import type { LedgerDb } from '../ledger/openLedger.js';
 
-export const GROUP_BY = ['provider', 'model', 'service', 'feature', 'user', 'task', 'tenant', 'day'] as const;
+export const GROUP_BY = [
+  'provider',
+  'model',
+  'service',
+  'feature',
+  'user',
+  'task',
+  'tenant',
+  'hour',
+  'day',
+  'week',
+  'month',
+] as const;
+/** Groupings by time: keys are the period's start, rows are ordered by it. */
+export const TIME_GROUPS = ['hour', 'day', 'week', 'month'] as const;
+type TimeGroup = (typeof TIME_GROUPS)[number];
+const isTimeGroup = (g: GroupBy | undefined): g is TimeGroup =>
+  g !== undefined && (TIME_GROUPS as readonly string[]).includes(g);
+
+/**
+ * SQL for a time group's key, from `bucket_start` (UTC): hour `2026-09-01T13:00:00Z`, day
+ * `2026-09-01`, week = its Monday `2026-08-31`, month `2026-09`. Days older than the hourly retention
+ * are one daily row, so grouped by hour they show at 00:00.
+ */
+const TIME_KEY: Record<TimeGroup, string> = {
+  hour: "strftime('%Y-%m-%dT%H:00:00Z', bucket_start, 'unixepoch')",
+  day: "strftime('%Y-%m-%d', bucket_start - (bucket_start % 86400), 'unixepoch')",
+  // 1970-01-01 was a Thursday: (days + 3) % 7 is the days since Monday.
+  week: "strftime('%Y-%m-%d', bucket_start - (bucket_start % 86400) - ((bucket_start / 86400 + 3) % 7) * 86400, 'unixepoch')",
+  month: "strftime('%Y-%m', bucket_start, 'unixepoch')",
+};
 export type GroupBy = (typeof GROUP_BY)[number];
 export const FILTERS = ['provider', 'model', 'service', 'feature', 'user', 'task', 'tenant'] as const;
 export type FilterName = (typeof FILTERS)[number];
@@ -12,8 +42,13 @@ export interface UsageQuery {
   toSec: number;
   groupBy?: GroupBy | undefined;
   filters?: UsageFilters;
-  /** Only the `limit` biggest groups (by cost; by date for `day`); totals still cover every group. */
+  /** Only the `limit` biggest groups (by cost; by date for time groups); totals still cover every group. */
   limit?: number | undefined;
+  /**
+   * Only groups whose key contains this text (case-insensitive for ASCII); like `limit`, it chooses
+   * rows: totals still cover every group.
+   */
+  search?: string | undefined;
 }
 
 export interface UsageTotals {
@@ -41,7 +76,7 @@ export type UsageResult =
   | { ok: true; rows: UsageRow[]; totals: UsageTotals /** groups before `limit` */; groupCount: number }
   | { ok: false; reason: string };
 
-const ROLLUP_COLUMN: Record<Exclude<GroupBy, 'day'>, string> = {
+const ROLLUP_COLUMN: Record<Exclude<GroupBy, TimeGroup>, string> = {
   provider: 'provider',
   model: 'model',
   service: 'service',
@@ -138,13 +173,15 @@ export function queryUsage(db: LedgerDb, q: UsageQuery): UsageResult {
   }
   const table = kind === undefined ? 'usage_rollup' : 'usage_rollup_principal';
   const keyExpr =
-    q.groupBy === undefined
-      ? "''"
-      : q.groupBy === 'day'
-        ? "strftime('%Y-%m-%d', bucket_start - (bucket_start % 86400), 'unixepoch')"
-        : ROLLUP_COLUMN[q.groupBy];
+    q.groupBy === undefined ? "''" : isTimeGroup(q.groupBy) ? TIME_KEY[q.groupBy] : ROLLUP_COLUMN[q.groupBy];
   const grouped = q.groupBy !== undefined;
-  const order = q.groupBy === 'day' ? 'key' : 'cost DESC, key';
+  const search = grouped ? (q.search ?? '') : '';
+  const searching = search !== '';
+  if (searching) {
+    where.push(`${keyExpr} LIKE @search ESCAPE '\\'`);
+    params.search = `%${search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+  }
+  const order = isTimeGroup(q.groupBy) ? 'key' : 'cost DESC, key';
   const limit = grouped && q.limit !== undefined && q.limit > 0 ? ` LIMIT ${Math.floor(q.limit)}` : '';
   // Sorting and the top-N cut happen in SQLite: a by-task report may have 10^5..10^6 groups.
   const sql = `SELECT ${keyExpr} AS key, ${SELECT_MEASURES}${grouped ? ', COUNT(*) OVER () AS group_count' : ''}
@@ -155,8 +192,8 @@ export function queryUsage(db: LedgerDb, q: UsageQuery): UsageResult {
     .map((r) => ({ key: String(r.key ?? ''), ...toTotals(r) }));
   const groupCount = grouped ? Number(raw[0]?.group_count ?? 0) : rows.length;
   let totals = toTotals({});
-  if (groupCount > rows.length) {
-    const all = queryUsage(db, { ...q, groupBy: undefined, limit: undefined });
+  if (groupCount > rows.length || searching) {
+    const all = queryUsage(db, { ...q, groupBy: undefined, limit: undefined, search: undefined });
     if (all.ok) totals = all.totals;
   } else for (const r of rows) addTotals(totals, r);
   return { ok: true, rows, totals, groupCount };

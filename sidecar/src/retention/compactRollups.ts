@@ -1,4 +1,4 @@
-import { MEASURE_COLUMNS } from '../ledger/migrations.js';
+import { LATENCY_COUNT_COLUMNS, MEASURE_COLUMNS } from '../ledger/migrations.js';
 import type { LedgerDb } from '../ledger/openLedger.js';
 
 export const DEFAULT_HOURLY_RETENTION_DAYS = 90;
@@ -18,7 +18,9 @@ const adds = MEASURE_COLUMNS.map((c) => `${c} = ${c} + excluded.${c}`).join(', '
 /**
  * Folds hourly rollups older than `hourlyRetentionDays` into daily rows (bucket_seconds 86400),
  * adding into any daily row already there, then deletes the hours, in one transaction: every sum
- * is preserved exactly, and a crash leaves either the hours or the days, never both.
+ * is preserved exactly, and a crash leaves either the hours or the days, never both. The same for
+ * the latency and error rollups. Running totals (usage_total: sessions and principals) have no
+ * time buckets: they are kept as they are.
  * The cutoff is a UTC midnight so a day is never split between hourly and daily rows.
  */
 export function compactRollups(
@@ -39,6 +41,25 @@ export function compactRollups(
     FROM usage_rollup_principal WHERE bucket_seconds < 86400 AND bucket_start < @cutoff
     GROUP BY principal_kind, principal_id, 3, provider, model, service, feature, usage_type
     ON CONFLICT DO UPDATE SET ${adds}`);
+  // Latency histograms and errors by type fold the same way (counts add).
+  const foldLatency = db.prepare(`
+    INSERT INTO latency_rollup (bucket_start, bucket_seconds, provider, model, metric, ${LATENCY_COUNT_COLUMNS.join(', ')})
+    SELECT bucket_start - (bucket_start % 86400), 86400, provider, model, metric, ${LATENCY_COUNT_COLUMNS.map((c) => `SUM(${c})`).join(', ')}
+    FROM latency_rollup WHERE bucket_seconds < 86400 AND bucket_start < @cutoff
+    GROUP BY 1, provider, model, metric
+    ON CONFLICT DO UPDATE SET ${LATENCY_COUNT_COLUMNS.map((c) => `${c} = ${c} + excluded.${c}`).join(', ')}`);
+  const foldErrors = db.prepare(`
+    INSERT INTO error_rollup (bucket_start, bucket_seconds, provider, model, service, error_type, requests)
+    SELECT bucket_start - (bucket_start % 86400), 86400, provider, model, service, error_type, SUM(requests)
+    FROM error_rollup WHERE bucket_seconds < 86400 AND bucket_start < @cutoff
+    GROUP BY 1, provider, model, service, error_type
+    ON CONFLICT DO UPDATE SET requests = requests + excluded.requests`);
+  const dropLatency = db.prepare(
+    'DELETE FROM latency_rollup WHERE bucket_seconds < 86400 AND bucket_start < @cutoff',
+  );
+  const dropErrors = db.prepare(
+    'DELETE FROM error_rollup WHERE bucket_seconds < 86400 AND bucket_start < @cutoff',
+  );
   const dropUsage = db.prepare(
     'DELETE FROM usage_rollup WHERE bucket_seconds < 86400 AND bucket_start < @cutoff',
   );
@@ -50,6 +71,10 @@ export function compactRollups(
     foldPrincipal.run({ cutoff: cutoffSec });
     const foldedUsageRows = dropUsage.run({ cutoff: cutoffSec }).changes;
     const foldedPrincipalRows = dropPrincipal.run({ cutoff: cutoffSec }).changes;
+    foldLatency.run({ cutoff: cutoffSec });
+    foldErrors.run({ cutoff: cutoffSec });
+    dropLatency.run({ cutoff: cutoffSec });
+    dropErrors.run({ cutoff: cutoffSec });
     return { foldedUsageRows, foldedPrincipalRows, cutoffSec };
   })();
 }

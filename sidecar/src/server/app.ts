@@ -1,5 +1,7 @@
 import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
+import { dirname, join } from 'node:path';
 import express, { type Express, type Router } from 'express';
 import type { Registry } from 'prom-client';
 import { requireApiToken } from '../api/auth.js';
@@ -53,8 +55,14 @@ export function createApp(options: AppOptions): SidecarApp {
     res.json({ endpoints: apiEndpoints(api), docs: 'docs/api.md' });
   });
   app.use('/api', requireApiToken({ token: options.apiToken, loopbackOnly: loopback }), api);
-  if (options.publicDir !== undefined && existsSync(options.publicDir))
+  if (options.publicDir !== undefined && existsSync(options.publicDir)) {
+    // The charting library is served from its installed package (no CDN: nothing is fetched from the
+    // internet): the two files the status page loads.
+    const uplotDist = dirname(createRequire(import.meta.url).resolve('uplot/dist/uPlot.esm.js'));
+    for (const file of ['uPlot.esm.js', 'uPlot.min.css'])
+      app.get(`/vendor/${file}`, (_req, res) => res.sendFile(join(uplotDist, file)));
     app.use(express.static(options.publicDir));
+  }
   let sealed = false;
   return {
     app,

@@ -50,6 +50,12 @@ export interface GenerateOptions {
    * run within 15 minutes.
    */
   shape?: 'uniform' | 'correlated';
+  /**
+   * Give every call a `session.id`: one session per user per 10 minutes (a few calls each: many short
+   * sessions), with a random-looking id as real session ids are. Draws nothing from the generator's
+   * random sequence, so the rest of the output is the same with or without it.
+   */
+  withSessions?: boolean;
 }
 
 export interface GroupTruth {
@@ -203,10 +209,23 @@ function correlatedChoice(atMs: number, rng: Rng, lists: Lists): Choice {
   };
 }
 
+/** A session id for a user's 10-minute window: a hash, so ids are spread like UUIDs. */
+function sessionIdOf(userId: string, atMs: number): string {
+  const text = `${userId}:${Math.floor(atMs / 600_000)}`;
+  let h1 = 0x811c9dc5;
+  let h2 = 0x01000193;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    h1 = Math.imul(h1 ^ c, 0x01000193);
+    h2 = Math.imul(h2 + c, 0x5bd1e995) ^ (h2 >>> 13);
+  }
+  return `${(h1 >>> 0).toString(16).padStart(8, '0')}-${(h2 >>> 0).toString(16).padStart(8, '0')}`;
+}
+
 function makeCall(
   i: number,
   rng: Rng,
-  o: Required<Pick<GenerateOptions, 'startMs' | 'shape'>>,
+  o: Required<Pick<GenerateOptions, 'startMs' | 'shape' | 'withSessions'>>,
   lists: Lists,
 ): Call {
   const { spec, serviceIndex, feature, userId, usageType, taskId } =
@@ -234,6 +253,7 @@ function makeCall(
     tokens.reasoningOutputTokens = rng.int(output + 1);
   const usageId = rng.uuid();
   const a: object[] = [str(ATTR.userId, userId), str(ATTR.feature, feature)];
+  if (o.withSessions) a.push(str(ATTR.sessionId, sessionIdOf(userId, o.startMs + i * STEP_MS)));
   if (o.shape === 'correlated') {
     if (taskId !== '') a.push(str(ATTR.taskId, taskId));
   } else if (rng.int(4) === 0) a.push(str(ATTR.taskId, `task-${rng.int(1000)}`));
@@ -502,7 +522,12 @@ export function generateUsageLines(options: GenerateOptions): GeneratedLines {
   for (let first = 0; first < options.records; first += perLine) {
     const batch: Call[] = [];
     for (let i = first; i < Math.min(options.records, first + perLine); i++) {
-      const c = makeCall(i, rng, { startMs, shape: options.shape ?? 'uniform' }, lists);
+      const c = makeCall(
+        i,
+        rng,
+        { startMs, shape: options.shape ?? 'uniform', withSessions: options.withSessions ?? false },
+        lists,
+      );
       batch.push(c);
       truth.calls++;
       const pages = numberAttr(c.attributes, ATTR.ocrPages);

@@ -1,0 +1,321 @@
+import type { Request, Response, Router } from 'express';
+import type { LedgerDb } from '../ledger/openLedger.js';
+import {
+  type RunningTotal,
+  readRunningTotal,
+  rowToTotal,
+  TOTAL_KINDS,
+  type UsageDelta,
+  zeroTotal,
+} from '../ledger/usageTotals.js';
+import { usdDecimal } from '../report/money.js';
+import {
+  matches,
+  type StreamFilter,
+  type StreamSubscriber,
+  type UsageStream,
+} from '../stream/usageStream.js';
+import { parseRange, readQuery } from './usageParams.js';
+
+export interface StreamApiOptions {
+  /** A comment line is sent this often so proxies and clients see the stream is alive. */
+  heartbeatMs: number;
+  /** A client this far behind (bytes queued on its socket) is disconnected; it resumes by id. */
+  maxQueuedBytes?: number;
+}
+
+/** A running total as JSON (money as exact decimal USD strings, like the usage API). */
+export function runningTotalToJson(t: RunningTotal) {
+  const cost = t.exactCostNano + t.estimatedCostNano;
+  return {
+    kind: t.kind,
+    key: t.key,
+    requests: t.requests,
+    errors: t.errors,
+    cost_usd: usdDecimal(cost),
+    exact_cost_usd: usdDecimal(t.exactCostNano),
+    estimated_cost_usd: usdDecimal(t.estimatedCostNano),
+    cost_complete: t.unpricedRequests === 0,
+    unpriced_requests: t.unpricedRequests,
+    unpriced_tokens: t.unpricedTokens,
+    usage_unknown_requests: t.usageUnknownRequests,
+    tokens: {
+      input: t.input,
+      cache_read: t.cacheRead,
+      cache_write: t.cacheWrite,
+      output: t.output,
+      reasoning: t.reasoning,
+    },
+  };
+}
+
+function deltaTokens(d: UsageDelta): number {
+  return d.input + d.cacheRead + d.cacheWrite + d.output + d.reasoning;
+}
+
+/** Adds (sign 1) or removes (sign -1) one delta from a running total, exactly. */
+function applyDelta(t: RunningTotal, d: UsageDelta, sign: 1 | -1): void {
+  t.requests += sign;
+  if (d.status === 'error') t.errors += sign;
+  if (d.costNano === null) {
+    t.unpricedRequests += sign;
+    t.unpricedTokens += sign * deltaTokens(d);
+  } else if (d.usageType === 'exact') t.exactCostNano += BigInt(sign * d.costNano);
+  else t.estimatedCostNano += BigInt(sign * d.costNano);
+  if (d.usageType === 'unknown') t.usageUnknownRequests += sign;
+  t.input += sign * d.input;
+  t.cacheRead += sign * d.cacheRead;
+  t.cacheWrite += sign * d.cacheWrite;
+  t.output += sign * d.output;
+  t.reasoning += sign * d.reasoning;
+}
+
+function deltaToJson(d: UsageDelta, committedAtMs: number) {
+  return {
+    id: d.id,
+    at: new Date(d.atMs).toISOString(),
+    committed_at: new Date(committedAtMs).toISOString(),
+    session: d.session,
+    user: d.user,
+    tenant: d.tenant,
+    feature: d.feature,
+    service: d.service,
+    provider: d.provider,
+    model: d.model,
+    usage_type: d.usageType,
+    status: d.status,
+    error_type: d.errorType,
+    delta: {
+      requests: 1,
+      cost_usd: d.costNano === null ? null : usdDecimal(d.costNano),
+      priced: d.costNano !== null,
+      tokens: {
+        input: d.input,
+        cache_read: d.cacheRead,
+        cache_write: d.cacheWrite,
+        output: d.output,
+        reasoning: d.reasoning,
+      },
+    },
+  };
+}
+
+const FILTER_PARAMS = TOTAL_KINDS;
+
+/** The one filter of a stream request (`?session=…` or `user`, `tenant`, `feature`, `service`). */
+function readFilter(
+  q: Record<string, string>,
+): { ok: true; filter: StreamFilter } | { ok: false; reason: string } {
+  const given = FILTER_PARAMS.filter((k) => q[k] !== undefined);
+  if (given.length > 1)
+    return {
+      ok: false,
+      reason: `give at most one filter (${FILTER_PARAMS.join(', ')}); got ${given.join(', ')}`,
+    };
+  const kind = given[0];
+  if (kind === undefined) return { ok: true, filter: null };
+  return { ok: true, filter: { kind, key: q[kind] as string } };
+}
+
+/**
+ * `GET /stream`: Server-Sent Events of committed usage (see docs/api.md). Everything from reading the
+ * current total to subscribing runs in one synchronous piece, so the total, the replay and the live
+ * events line up exactly with the ledger's commits (which publish synchronously after committing).
+ */
+export function streamHandler(db: LedgerDb, stream: UsageStream, options: StreamApiOptions) {
+  const maxQueued = options.maxQueuedBytes ?? 4 * 1024 * 1024;
+  return (req: Request, res: Response): void => {
+    const q = readQuery(req, [...FILTER_PARAMS, 'last_event_id']);
+    if (!q.ok) {
+      res.status(400).json({ error: 'bad_request', message: q.reason });
+      return;
+    }
+    const f = readFilter(q.value);
+    if (!f.ok) {
+      res.status(400).json({ error: 'bad_request', message: f.reason });
+      return;
+    }
+    const filter = f.filter;
+    const resumeText = req.get('last-event-id') ?? q.value.last_event_id;
+    if (stream.streams >= stream.options.maxStreams) {
+      res
+        .status(503)
+        .set('Retry-After', '5')
+        .json({
+          error: 'too_many_streams',
+          message: `at most ${stream.options.maxStreams} streams are served at once`,
+        });
+      return;
+    }
+    res.writeHead(200, {
+      'Content-Type': 'text/event-stream; charset=utf-8',
+      'Cache-Control': 'no-cache, no-transform',
+      Connection: 'keep-alive',
+      'X-Accel-Buffering': 'no',
+    });
+    let total: RunningTotal | null =
+      filter === null
+        ? null
+        : (readRunningTotal(db, filter.kind, filter.key) ?? zeroTotal(filter.kind, filter.key));
+    const send = (event: string, id: number, data: unknown) => {
+      res.write(`event: ${event}\nid: ${id}\ndata: ${JSON.stringify(data)}\n\n`);
+    };
+    const sendUsage = (d: UsageDelta, committedAtMs: number) => {
+      if (total !== null) applyDelta(total, d, 1);
+      send('usage', d.id, {
+        ...deltaToJson(d, committedAtMs),
+        total: total === null ? null : runningTotalToJson(total),
+      });
+    };
+    const state = (reason?: string) => ({
+      ...(reason === undefined ? {} : { reason }),
+      last_event_id: stream.lastEventId,
+      filter: filter === null ? null : { [filter.kind]: filter.key },
+      total: total === null ? null : runningTotalToJson(total),
+    });
+    res.write('retry: 2000\n\n');
+    let resumeFrom: number | undefined;
+    if (resumeText !== undefined) {
+      resumeFrom = /^\d{1,15}$/.test(resumeText) ? Number(resumeText) : Number.NaN;
+    }
+    if (resumeFrom === undefined) send('snapshot', stream.lastEventId, state());
+    else {
+      const replay = Number.isNaN(resumeFrom)
+        ? ({ ok: false, reason: 'unknown_id' } as const)
+        : stream.replay(resumeFrom);
+      if (!replay.ok) send('reset', stream.lastEventId, state(replay.reason));
+      else {
+        const events = replay.events.filter((d) => matches(filter, d));
+        // The total as it stood at the client's last event: the current total less what came after.
+        if (total !== null) for (const d of events) applyDelta(total, d, -1);
+        for (const d of events) sendUsage(d, Date.now());
+      }
+    }
+    const subscriber: StreamSubscriber = {
+      filter,
+      deliver(d, committedAtMs) {
+        if (res.writableLength > maxQueued) {
+          close();
+          return;
+        }
+        sendUsage(d, committedAtMs);
+      },
+      reset() {
+        if (filter !== null)
+          total = readRunningTotal(db, filter.kind, filter.key) ?? zeroTotal(filter.kind, filter.key);
+        send('reset', stream.lastEventId, state('backlog'));
+      },
+    };
+    const heartbeat = setInterval(() => res.write(': heartbeat\n\n'), options.heartbeatMs);
+    heartbeat.unref();
+    let closed = false;
+    const close = () => {
+      if (closed) return;
+      closed = true;
+      clearInterval(heartbeat);
+      stream.unsubscribe(subscriber);
+      res.end();
+    };
+    stream.subscribe(subscriber);
+    req.on('close', close);
+    res.on('error', close);
+  };
+}
+
+/** `GET /usage/sessions/:id`: one session's running total, as of the last committed event. */
+export function sessionHandler(db: LedgerDb, stream: UsageStream) {
+  return (req: Request, res: Response): void => {
+    const q = readQuery(req, []);
+    if (!q.ok) {
+      res.status(400).json({ error: 'bad_request', message: q.reason });
+      return;
+    }
+    const id = String(req.params.id);
+    const t = readRunningTotal(db, 'session', id);
+    if (t === undefined) {
+      res
+        .status(404)
+        .json({ error: 'not_found', message: `no usage counted for session ${JSON.stringify(id)}` });
+      return;
+    }
+    res.json(totalWithTimes(t, stream.lastEventId));
+  };
+}
+
+function totalWithTimes(t: RunningTotal, asOf: number) {
+  return {
+    ...runningTotalToJson(t),
+    as_of_event_id: asOf,
+    first_seen: new Date(t.firstSeenMs).toISOString(),
+    last_seen: new Date(t.lastSeenMs).toISOString(),
+    last_delta:
+      t.lastEventId === null
+        ? null
+        : {
+            event_id: t.lastEventId,
+            model: t.lastModel,
+            tokens: t.lastTokens,
+            cost_usd: t.lastCostNano === null ? null : usdDecimal(t.lastCostNano),
+          },
+  };
+}
+
+/**
+ * `GET /usage/sessions`: sessions active in [from, to) (first seen before `to`, last seen at or
+ * after `from`) with their running totals, biggest cost first; `search` keeps ids containing it.
+ */
+export function sessionListHandler(db: LedgerDb, stream: UsageStream, now: () => number) {
+  return (req: Request, res: Response): void => {
+    const q = readQuery(req, ['from', 'to', 'search', 'limit']);
+    if (!q.ok) {
+      res.status(400).json({ error: 'bad_request', message: q.reason });
+      return;
+    }
+    const range = parseRange(q.value, now());
+    if (!range.ok) {
+      res.status(400).json({ error: 'bad_request', message: range.reason });
+      return;
+    }
+    const limitText = q.value.limit ?? '50';
+    if (!/^[1-9]\d{0,3}$/.test(limitText)) {
+      res.status(400).json({
+        error: 'bad_request',
+        message: `"limit" must be an integer 1..9999; got ${JSON.stringify(limitText)}`,
+      });
+      return;
+    }
+    const params = {
+      from: range.value.fromSec * 1000,
+      to: range.value.toSec * 1000,
+      search: `%${(q.value.search ?? '').replace(/[\\%_]/g, (c) => `\\${c}`)}%`,
+    };
+    const where = `kind = 'session' AND last_seen_ms >= @from AND first_seen_ms < @to AND key LIKE @search ESCAPE '\\'`;
+    const rows = db
+      .prepare(
+        `SELECT * FROM usage_total WHERE ${where} ORDER BY exact_cost_nano_usd + estimated_cost_nano_usd DESC, key LIMIT ${Number(limitText)}`,
+      )
+      .safeIntegers(true)
+      .all(params) as Record<string, bigint | string | null>[];
+    const count = db.prepare(`SELECT COUNT(*) FROM usage_total WHERE ${where}`).pluck().get(params) as number;
+    const asOf = stream.lastEventId;
+    res.json({
+      from: new Date(params.from).toISOString(),
+      to: new Date(params.to).toISOString(),
+      session_count: count,
+      rows: rows.map((r) => totalWithTimes(rowToTotal(r), asOf)),
+    });
+  };
+}
+
+/** Mounts the stream and the session routes on the `/api` router. */
+export function mountStreamApi(
+  api: Router,
+  db: LedgerDb,
+  stream: UsageStream,
+  now: () => number,
+  options: StreamApiOptions,
+): void {
+  api.get('/stream', streamHandler(db, stream, options));
+  api.get('/usage/sessions', sessionListHandler(db, stream, now));
+  api.get('/usage/sessions/:id', sessionHandler(db, stream));
+}
