@@ -139,7 +139,11 @@ describe('npm start', () => {
       );
       await waitForHttpOk(`http://127.0.0.1:${ports.prometheus}/-/ready`, 40_000);
       await waitForHttpOk(`http://127.0.0.1:${ports.alertmanager}/-/ready`, 40_000);
-      expect(out).toContain(`npm run demo -- --endpoint http://127.0.0.1:${ports.otlp}`);
+      // `up` prints its banner once it has seen Prometheus and Alertmanager ready itself.
+      const hint = `npm run demo -- --endpoint http://127.0.0.1:${ports.otlp}`;
+      for (let i = 0; i < 400 && !out.includes(hint) && npm.exitCode === null; i++)
+        await new Promise((r) => setTimeout(r, 100));
+      expect(out).toContain(hint);
 
       // Traffic, so the final counts say something: 24 usage records in 4 OTLP requests.
       const { lines } = generateUsageLines({ records: 24, perLine: 6, seed: 5 });
