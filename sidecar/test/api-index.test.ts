@@ -36,10 +36,14 @@ describe('GET /api', () => {
           { method: 'GET', path: '/api/insights' },
         ]),
       );
-      // Every listed endpoint exists: none answers 404.
+      // Every listed endpoint exists: none answers the router's "no such endpoint" (an unknown id
+      // may be a 404 of the endpoint itself, e.g. an unknown session).
       for (const e of body.endpoints) {
+        if (e.path === '/api/stream') continue; // an event stream: it never ends
         const url = `${sidecar.url}${e.path.replace(':id', 'someone')}`;
-        expect((await fetch(url)).status, e.path).not.toBe(404);
+        const r = await fetch(url);
+        const text = await r.text();
+        expect(text, e.path).not.toContain('no such endpoint');
       }
     }
   });
