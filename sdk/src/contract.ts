@@ -94,6 +94,23 @@ export const ALIAS_ATTR = {
   openInferenceCacheReadTokens: 'llm.token_count.prompt_details.cache_read',
   openInferenceCacheWriteTokens: 'llm.token_count.prompt_details.cache_write',
   openInferenceReasoningTokens: 'llm.token_count.completion_details.reasoning',
+  /** The endpoint called: decides the provider of an OpenAI-compatible client (`resolveProviderName`). */
+  serverAddress: 'server.address',
+  serverPort: 'server.port',
+  /** Vercel AI SDK 4-6 (`experimental_telemetry`): `ai.*` span attributes. */
+  vercelOperationId: 'ai.operationId',
+  vercelModelProvider: 'ai.model.provider',
+  vercelModelId: 'ai.model.id',
+  vercelInputTokens: 'ai.usage.inputTokens',
+  vercelPromptTokens: 'ai.usage.promptTokens',
+  vercelEmbeddingTokens: 'ai.usage.tokens',
+  vercelOutputTokens: 'ai.usage.outputTokens',
+  vercelCompletionTokens: 'ai.usage.completionTokens',
+  vercelCacheReadTokens: 'ai.usage.inputTokenDetails.cacheReadTokens',
+  vercelCachedInputTokens: 'ai.usage.cachedInputTokens',
+  vercelCacheWriteTokens: 'ai.usage.inputTokenDetails.cacheWriteTokens',
+  vercelReasoningTokens: 'ai.usage.outputTokenDetails.reasoningTokens',
+  vercelReasoningDetailTokens: 'ai.usage.reasoningTokens',
 } as const;
 
 /**
@@ -124,7 +141,12 @@ export const AGGREGATE_OPERATION_NAMES = [
   'execute_tool',
 ] as const;
 
-export const USAGE_TYPES = ['exact', 'estimated'] as const;
+/**
+ * How a record's usage is known: `exact` (reported by the provider), `estimated` (a tokenizer's count),
+ * `unknown` (the call happened, but its emitter reported no usage: a failed call, a stream without usage;
+ * its tokens and cost are unknown, never 0).
+ */
+export const USAGE_TYPES = ['exact', 'estimated', 'unknown'] as const;
 export type UsageType = (typeof USAGE_TYPES)[number];
 
 export const SERVICE_TYPES = ['llm', 'embedding', 'ocr'] as const;

@@ -38,6 +38,38 @@ function estimateRecords(line: string, isSpans: boolean): number {
 }
 
 /**
+ * Metrics (`gen_ai.client.token.usage`, `gen_ai.client.operation.duration`, OpenLIT's `gen_ai.usage.cost`)
+ * repeat what the spans and events already carry: never counted. Ignored records = metrics in the line.
+ */
+function countMetrics(resourceMetrics: unknown): number {
+  let n = 0;
+  if (!Array.isArray(resourceMetrics)) return 1;
+  for (const rm of resourceMetrics) {
+    const scopes = typeof rm === 'object' && rm !== null ? (rm as { scopeMetrics?: unknown }).scopeMetrics : null;
+    if (!Array.isArray(scopes)) continue;
+    for (const sm of scopes) {
+      const metrics = typeof sm === 'object' && sm !== null ? (sm as { metrics?: unknown }).metrics : null;
+      if (Array.isArray(metrics)) n += metrics.length;
+    }
+  }
+  return n > 0 ? n : 1;
+}
+
+/**
+ * Vercel AI SDK 4-6 spans: the provider call is the inner `….doGenerate` / `….doStream` / `….doEmbed`
+ * span; the outer `ai.generateText`, `ai.streamText`, `ai.embedMany`, `ai.toolCall` sum or wrap them.
+ */
+function vercelOperation(operationId: string): string {
+  if (operationId === '') return '';
+  if (operationId.endsWith('.doGenerate') || operationId.endsWith('.doStream')) return 'chat';
+  if (operationId.endsWith('.doEmbed')) return 'embeddings';
+  return '';
+}
+
+/** Tracer names of the Vercel AI SDK 7 OpenTelemetry integration (`@ai-sdk/otel`) and of older versions. */
+const AI_SDK_SCOPES: ReadonlySet<string> = new Set(['gen_ai', 'ai']);
+
+/**
  * Decodes one line of the collector's file export: an `ExportLogsServiceRequest` or
  * `ExportTraceServiceRequest` in OTLP/JSON with any number of records. Never throws.
  */
@@ -47,6 +79,10 @@ export function decodeOtlpJsonLine(line: string): DecodeOutcome {
     const isLogs = line.includes('"resourceLogs"');
     if (isLogs || line.includes('"resourceSpans"')) {
       out.ignored = estimateRecords(line, !isLogs);
+      return out;
+    }
+    if (line.includes('"resourceMetrics"')) {
+      out.ignored = Math.max(1, countOccurrences(line, '"name"'));
       return out;
     }
   }
@@ -61,12 +97,17 @@ export function decodeOtlpJsonLine(line: string): DecodeOutcome {
     out.rejected.push({ reason: 'not_otlp', detail: 'not a JSON object' });
     return out;
   }
-  const { resourceLogs, resourceSpans } = doc as { resourceLogs?: unknown; resourceSpans?: unknown };
+  const { resourceLogs, resourceSpans, resourceMetrics } = doc as {
+    resourceLogs?: unknown;
+    resourceSpans?: unknown;
+    resourceMetrics?: unknown;
+  };
   if (resourceLogs === undefined && resourceSpans === undefined) {
-    out.rejected.push({ reason: 'not_otlp', detail: 'no resourceLogs or resourceSpans' });
+    if (resourceMetrics !== undefined) out.ignored = countMetrics(resourceMetrics);
+    else out.rejected.push({ reason: 'not_otlp', detail: 'no resourceLogs or resourceSpans' });
     return out;
   }
-  const ctx: LineContext = { line, hash: '', index: 0 };
+  const ctx: LineContext = { line, hash: '', index: 0, scopeName: '' };
   if (resourceLogs !== undefined)
     decodeResources(resourceLogs, 'scopeLogs', 'logRecords', out, ctx, decodeLogRecord);
   if (resourceSpans !== undefined)
@@ -80,6 +121,8 @@ interface LineContext {
   hash: string;
   /** Position of the record in the line, for the fallback dedup key. */
   index: number;
+  /** Instrumentation scope name of the records being decoded. */
+  scopeName: string;
 }
 
 type RecordDecoder = (
@@ -117,6 +160,10 @@ function decodeResources(
     for (const scope of scopes) {
       const records =
         typeof scope === 'object' && scope !== null ? (scope as Record<string, unknown>)[recordKey] : null;
+      const scopeInfo = typeof scope === 'object' && scope !== null ? (scope as { scope?: unknown }).scope : null;
+      const scopeName =
+        typeof scopeInfo === 'object' && scopeInfo !== null ? (scopeInfo as { name?: unknown }).name : '';
+      ctx.scopeName = typeof scopeName === 'string' ? scopeName : '';
       if (records === undefined) continue;
       if (!Array.isArray(records)) {
         out.rejected.push({ reason: 'not_otlp', detail: `${recordKey} is not an array` });
@@ -202,6 +249,12 @@ const decodeLogRecord: RecordDecoder = (r, res, out, ctx) => {
   else out.records.push(rec);
 };
 
+/** A span with no parent (OTLP/JSON: absent, empty or all-zero `parentSpanId`). */
+function isRootSpan(s: Record<string, unknown>): boolean {
+  const p = s.parentSpanId;
+  return p === undefined || p === null || p === '' || (typeof p === 'string' && /^0+$/.test(p));
+}
+
 const decodeSpan: RecordDecoder = (s, res, out, ctx) => {
   if (!gatherAttributes(s.attributes, out)) return;
   let operation = draft.operation;
@@ -209,16 +262,29 @@ const decodeSpan: RecordDecoder = (s, res, out, ctx) => {
     const kind = draft.openInferenceSpanKind;
     if (kind === 'LLM') operation = 'chat';
     else if (kind === 'EMBEDDING') operation = 'embeddings';
+    else operation = vercelOperation(draft.vercelOperationId);
   }
-  // Agent, workflow, tool and chain spans sum their children: counting them would count twice.
-  const counts = INFERENCE_OPERATIONS.has(operation) && (draft.hasCount || draft.usageId !== '');
-  if (!counts) {
+  // Only inference spans are calls: agent, workflow, step, tool and chain spans (and the Vercel AI SDK's
+  // outer spans) sum or wrap their children, so counting them would count twice.
+  if (!INFERENCE_OPERATIONS.has(operation)) {
     out.ignored++;
     return;
   }
   const status = s.status as { code?: unknown } | undefined;
   const code = typeof status === 'object' && status !== null ? status.code : undefined;
   const failed = code === STATUS_CODE_ERROR || code === 'STATUS_CODE_ERROR';
+  // A root embeddings span without usage wraps the embeddings call below it (the Vercel AI SDK 7 opens
+  // `embeddings <model>` twice, usage only on the inner one). A failed root from another emitter is the call.
+  if (
+    operation === 'embeddings' &&
+    !draft.hasUsage &&
+    draft.usageId === '' &&
+    isRootSpan(s) &&
+    (!failed || AI_SDK_SCOPES.has(ctx.scopeName))
+  ) {
+    out.ignored++;
+    return;
+  }
   const errorType = draft.errorType !== '' ? draft.errorType : failed ? OTHER_ERROR_TYPE : '';
   const end = nanosToMs(s.endTimeUnixNano);
   const start = nanosToMs(s.startTimeUnixNano);

@@ -112,8 +112,11 @@ function countRecord(r: UsageRecord, fx: BatchEffects, ctx: CountContext): void 
   priceArgs.ref.provider = r.provider;
   priceArgs.ref.model = r.responseModel !== '' ? r.responseModel : r.requestModel;
   priceArgs.at.setTime(r.timestampMs);
-  const catalogNano = ctx.pricer.costNanoUsd(priceArgs.usage, priceArgs.ref);
-  const costNano = catalogNano ?? r.emitterCostNanoUsd;
+  // Unknown usage has no cost to compute (never $0): it is neither priced nor counted as unpriced.
+  const costNano =
+    r.usageType === 'unknown'
+      ? r.emitterCostNanoUsd
+      : (ctx.pricer.costNanoUsd(priceArgs.usage, priceArgs.ref) ?? r.emitterCostNanoUsd);
 
   const bucketStart = Math.floor(r.timestampMs / HOUR_MS) * HOUR_SECONDS;
   const key =
@@ -187,7 +190,7 @@ function addRecord(m: Measures, r: UsageRecord, t: TokenCounts, costNano: number
   m.output_tokens += Math.max(0, t.outputTokens - t.reasoningOutputTokens);
   m.reasoning_tokens += t.reasoningOutputTokens;
   if (costNano !== null) m.cost_nano_usd += costNano;
-  else {
+  else if (r.usageType !== 'unknown') {
     m.unpriced_requests += 1;
     m.unpriced_tokens += t.inputTokens + t.outputTokens;
   }
@@ -239,7 +242,9 @@ function settleGroup(fx: BatchEffects, g: UsageGroup, caps: LabelCaps): void {
   ];
   for (const [type, n] of tokens)
     if (n > 0) fx.add('tokens', [provider, model, service, type, g.usageType], n);
-  if (m.requests > m.unpriced_requests)
+  if (g.usageType === 'unknown') fx.add('unknownUsage', [provider, model, service, g.status], m.requests);
+  // Unknown usage adds a cost series only when the emitter reported its own cost.
+  if (m.requests > m.unpriced_requests && (g.usageType !== 'unknown' || m.cost_nano_usd > 0))
     fx.add('cost', [provider, model, service, feature, g.usageType], m.cost_nano_usd);
   if (m.unpriced_requests > 0) fx.add('unpriced', [provider, model, service], m.unpriced_requests);
   if (m.ocr_pages > 0) fx.add('ocrPages', [provider, model, service], m.ocr_pages);
