@@ -94,6 +94,10 @@ export const ALIAS_ATTR = {
   openInferenceCacheReadTokens: 'llm.token_count.prompt_details.cache_read',
   openInferenceCacheWriteTokens: 'llm.token_count.prompt_details.cache_write',
   openInferenceReasoningTokens: 'llm.token_count.completion_details.reasoning',
+  /** Total tokens (input + output): used only when an emitter leaves out the input count. */
+  totalTokens: 'gen_ai.usage.total_tokens',
+  openInferenceEmbeddingModelName: 'embedding.model_name',
+  vercelTotalTokens: 'ai.usage.totalTokens',
   /** The endpoint called: decides the provider of an OpenAI-compatible client (`resolveProviderName`). */
   serverAddress: 'server.address',
   serverPort: 'server.port',

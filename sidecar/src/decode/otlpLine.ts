@@ -1,4 +1,4 @@
-import { OPERATION_NAMES, RESOURCE_ATTR, USAGE_EVENT_NAME } from '@spendline/sdk/contract';
+import { OPERATION_NAMES, RESOURCE_ATTR, SDK_SCOPE_NAME, USAGE_EVENT_NAME } from '@spendline/sdk/contract';
 import { type JsonAnyValue, nanosToMs, normalizeId, stringValue, subMsFraction } from './anyValue.js';
 import { lineHash } from './lineHash.js';
 import { type ResourceInfo, UsageDraft } from './usageDraft.js';
@@ -45,7 +45,8 @@ function countMetrics(resourceMetrics: unknown): number {
   let n = 0;
   if (!Array.isArray(resourceMetrics)) return 1;
   for (const rm of resourceMetrics) {
-    const scopes = typeof rm === 'object' && rm !== null ? (rm as { scopeMetrics?: unknown }).scopeMetrics : null;
+    const scopes =
+      typeof rm === 'object' && rm !== null ? (rm as { scopeMetrics?: unknown }).scopeMetrics : null;
     if (!Array.isArray(scopes)) continue;
     for (const sm of scopes) {
       const metrics = typeof sm === 'object' && sm !== null ? (sm as { metrics?: unknown }).metrics : null;
@@ -160,7 +161,8 @@ function decodeResources(
     for (const scope of scopes) {
       const records =
         typeof scope === 'object' && scope !== null ? (scope as Record<string, unknown>)[recordKey] : null;
-      const scopeInfo = typeof scope === 'object' && scope !== null ? (scope as { scope?: unknown }).scope : null;
+      const scopeInfo =
+        typeof scope === 'object' && scope !== null ? (scope as { scope?: unknown }).scope : null;
       const scopeName =
         typeof scopeInfo === 'object' && scopeInfo !== null ? (scopeInfo as { name?: unknown }).name : '';
       ctx.scopeName = typeof scopeName === 'string' ? scopeName : '';
@@ -232,6 +234,7 @@ const decodeLogRecord: RecordDecoder = (r, res, out, ctx) => {
   const isUsageEvent = r.eventName === USAGE_EVENT_NAME;
   const operation = draft.operation;
   // Other emitters' usage logs: an inference operation or a usage id, together with usage or an error.
+  // Per-message events (gen_ai.user.message, gen_ai.choice) carry no usage: not calls.
   const counts =
     !draft.isAggregateOperation() &&
     (isUsageEvent ||
@@ -241,9 +244,15 @@ const decodeLogRecord: RecordDecoder = (r, res, out, ctx) => {
     out.ignored++;
     return;
   }
+  const key = dedupKeyOf(r.traceId, r.spanId, ctx);
+  // Another emitter's event with its span's ids repeats that span (OpenLIT's leaves out cached tokens):
+  // the span is the call's record, whichever file is read first. This SDK's events carry a usage id.
+  if (draft.usageId === '' && ctx.scopeName !== SDK_SCOPE_NAME && !key.startsWith('line:')) {
+    out.ignored++;
+    return;
+  }
   let ts = nanosToMs(r.timeUnixNano);
   if (ts === 0) ts = nanosToMs(r.observedTimeUnixNano);
-  const key = dedupKeyOf(r.traceId, r.spanId, ctx);
   const rec = draft.finish('log', key, ts, res, operation, draft.errorType, Number.NaN);
   if ('reason' in rec) out.rejected.push(rec);
   else out.records.push(rec);
@@ -273,14 +282,14 @@ const decodeSpan: RecordDecoder = (s, res, out, ctx) => {
   const status = s.status as { code?: unknown } | undefined;
   const code = typeof status === 'object' && status !== null ? status.code : undefined;
   const failed = code === STATUS_CODE_ERROR || code === 'STATUS_CODE_ERROR';
-  // A root embeddings span without usage wraps the embeddings call below it (the Vercel AI SDK 7 opens
-  // `embeddings <model>` twice, usage only on the inner one). A failed root from another emitter is the call.
+  // The Vercel AI SDK 7 opens `embeddings <model>` twice: a root without usage around the call's own span.
+  // Only its tracer's: another emitter's root embeddings span without usage (OpenInference's) is the call.
   if (
     operation === 'embeddings' &&
     !draft.hasUsage &&
     draft.usageId === '' &&
     isRootSpan(s) &&
-    (!failed || AI_SDK_SCOPES.has(ctx.scopeName))
+    AI_SDK_SCOPES.has(ctx.scopeName)
   ) {
     out.ignored++;
     return;

@@ -26,6 +26,7 @@ enum Slot {
   LlmModelName,
   AiModelProvider,
   AiModelId,
+  EmbeddingModelName,
   AiOperationId,
   ServerAddress,
   // Count slots: from Input to EmbeddingInputs (kept contiguous).
@@ -53,6 +54,9 @@ enum Slot {
   AiReasoning,
   AiReasoningDetail,
   ServerPort,
+  TotalTokens,
+  LlmTotal,
+  AiTotal,
   OcrPages,
   EmbeddingInputs,
   UsageId,
@@ -117,6 +121,10 @@ const SLOT_OF_KEY = new Map<string, Slot>([
   [ALIAS_ATTR.openInferenceSpanKind, Slot.OiSpanKind],
   [ALIAS_ATTR.vercelModelProvider, Slot.AiModelProvider],
   [ALIAS_ATTR.vercelModelId, Slot.AiModelId],
+  [ALIAS_ATTR.openInferenceEmbeddingModelName, Slot.EmbeddingModelName],
+  [ALIAS_ATTR.totalTokens, Slot.TotalTokens],
+  [ALIAS_ATTR.openInferenceTotalTokens, Slot.LlmTotal],
+  [ALIAS_ATTR.vercelTotalTokens, Slot.AiTotal],
   [ALIAS_ATTR.vercelOperationId, Slot.AiOperationId],
   [ALIAS_ATTR.serverAddress, Slot.ServerAddress],
   [ALIAS_ATTR.serverPort, Slot.ServerPort],
@@ -160,10 +168,18 @@ const FIRST_COUNT_SLOT = Slot.Input;
 const LAST_COUNT_SLOT = Slot.EmbeddingInputs;
 
 // Each token type's slots, first present wins: the contract's name, older semconv, OpenInference, Vercel AI SDK.
-const INPUT_SLOTS = [Slot.Input, Slot.Prompt, Slot.LlmPrompt, Slot.AiInput, Slot.AiPrompt, Slot.AiEmbeddingTokens];
+const INPUT_SLOTS = [
+  Slot.Input,
+  Slot.Prompt,
+  Slot.LlmPrompt,
+  Slot.AiInput,
+  Slot.AiPrompt,
+  Slot.AiEmbeddingTokens,
+];
 const OUTPUT_SLOTS = [Slot.Output, Slot.Completion, Slot.LlmCompletion, Slot.AiOutput, Slot.AiCompletion];
 const CACHE_READ_SLOTS = [Slot.CacheRead, Slot.LlmCacheRead, Slot.AiCacheRead, Slot.AiCachedInput];
 const CACHE_WRITE_SLOTS = [Slot.CacheCreation, Slot.CacheWrite, Slot.LlmCacheWrite, Slot.AiCacheWrite];
+const TOTAL_SLOTS = [Slot.TotalTokens, Slot.LlmTotal, Slot.AiTotal];
 const OCR_PAGE_SLOTS = [Slot.OcrPages];
 const EMBEDDING_INPUT_SLOTS = [Slot.EmbeddingInputs];
 const REASONING_SLOTS = [Slot.Reasoning, Slot.LlmReasoning, Slot.AiReasoning, Slot.AiReasoningDetail];
@@ -314,6 +330,15 @@ export class UsageDraft {
     return this.counts[slot - FIRST_COUNT_SLOT] ?? -1;
   }
 
+  /** The first present of the count slots, else -1. */
+  private present(slots: readonly Slot[]): number {
+    for (let i = 0; i < slots.length; i++) {
+      const v = this.countAt(slots[i] as Slot);
+      if (v >= 0) return v;
+    }
+    return -1;
+  }
+
   /** The first present of the count slots, else 0. */
   private count(slots: readonly Slot[]): number {
     for (let i = 0; i < slots.length; i++) {
@@ -351,6 +376,11 @@ export class UsageDraft {
       cacheCreationInputTokens: this.count(CACHE_WRITE_SLOTS),
       reasoningOutputTokens: this.count(REASONING_SLOTS),
     };
+    // OpenInference may report only completion and total (total = prompt + completion): prompt is the rest.
+    if (this.present(INPUT_SLOTS) < 0) {
+      const total = this.present(TOTAL_SLOTS);
+      if (total >= tokens.outputTokens) tokens.inputTokens = total - tokens.outputTokens;
+    }
     if (tokens.cacheReadInputTokens + tokens.cacheCreationInputTokens > tokens.inputTokens) {
       return {
         reason: 'inconsistent_tokens',
@@ -363,7 +393,12 @@ export class UsageDraft {
         detail: `reasoning ${tokens.reasoningOutputTokens} > output ${tokens.outputTokens}`,
       };
     }
-    const requestModel = this.str(Slot.RequestModel, Slot.LlmModelName, Slot.AiModelId, Slot.AiModelId);
+    const requestModel = this.str(
+      Slot.RequestModel,
+      Slot.LlmModelName,
+      Slot.EmbeddingModelName,
+      Slot.AiModelId,
+    );
     const responseModel = this.strings[Slot.ResponseModel] ?? '';
     if (requestModel === '' && responseModel === '')
       return { reason: 'missing_model', detail: 'no model attribute' };
