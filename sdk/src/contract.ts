@@ -132,6 +132,18 @@ export const CONTENT_ATTRS = [
   'llm.output_messages*',
   'input.value',
   'output.value',
+  // Vercel AI SDK 4-6 (`ai.*` span attributes).
+  'ai.prompt*',
+  'ai.response.text',
+  'ai.response.toolCalls',
+  'ai.response.object',
+  'ai.response.reasoning*',
+  'ai.toolCall.args',
+  'ai.toolCall.result',
+  'ai.value',
+  'ai.values',
+  'ai.embedding',
+  'ai.embeddings',
 ] as const;
 
 export const OPERATION_NAMES = ['chat', 'text_completion', 'generate_content', 'embeddings', 'ocr'] as const;

@@ -283,11 +283,16 @@ describe('decodeOtlpJsonLine: usage events as the SDK writes them', () => {
       resourceLogs: [
         {
           resource: { attributes: [s('service.name', 'a')] },
-          scopeLogs: [{ logRecords: [usageLog(CHAT), usageLog(bad)] }],
+          scopeLogs: [{ scope: { name: '@spendline/sdk' }, logRecords: [usageLog(CHAT), usageLog(bad)] }],
         },
         {
           resource: { attributes: [s('service.name', 'b')] },
-          scopeLogs: [{ logRecords: [usageLog(CHAT), { body: { stringValue: 'hello' } }] }],
+          scopeLogs: [
+            {
+              scope: { name: '@spendline/sdk' },
+              logRecords: [usageLog(CHAT), { body: { stringValue: 'hello' } }],
+            },
+          ],
         },
       ],
     });
@@ -314,6 +319,48 @@ describe('decodeOtlpJsonLine: usage events as the SDK writes them', () => {
   });
 });
 
+describe('decodeOtlpJsonLine: one call, several signals', () => {
+  const otherEmitter = (records: object[]) =>
+    JSON.stringify({ resourceLogs: [{ scopeLogs: [{ scope: { name: 'openlit' }, logRecords: records }] }] });
+
+  it("counts another emitter's usage event only outside a sampled span (inside one, the span is the record)", () => {
+    const inSampledSpan = decodeOtlpJsonLine(otherEmitter([usageLog(CHAT, { flags: 1 })]));
+    expect(inSampledSpan).toEqual({ records: [], rejected: [], ignored: 1 });
+    const notSampled = decodeOtlpJsonLine(otherEmitter([usageLog(CHAT, { flags: 0 })]));
+    expect(notSampled.records).toHaveLength(1);
+    const noSpan = decodeOtlpJsonLine(
+      otherEmitter([usageLog(CHAT, { traceId: undefined, spanId: undefined })]),
+    );
+    expect(noSpan.records).toHaveLength(1);
+  });
+
+  it('never counts per-message events (no usage) nor metrics lines', () => {
+    const perMessage = usageLog([s('event.name', 'gen_ai.choice'), s(ALIAS_ATTR.system, 'openai')], {
+      eventName: undefined,
+      flags: 0,
+    });
+    expect(decodeOtlpJsonLine(otherEmitter([perMessage]))).toEqual({ records: [], rejected: [], ignored: 1 });
+    const metric = (name: string) => ({
+      name,
+      histogram: { dataPoints: [{ attributes: CHAT, count: '1', sum: 1500 }], aggregationTemporality: 2 },
+    });
+    const metrics = JSON.stringify({
+      resourceMetrics: [
+        {
+          scopeMetrics: [
+            { metrics: [metric('gen_ai.client.token.usage'), metric('gen_ai.client.operation.duration')] },
+          ],
+        },
+      ],
+    });
+    expect(decodeOtlpJsonLine(metrics)).toEqual({ records: [], rejected: [], ignored: 2 });
+    const plainMetrics = JSON.stringify({
+      resourceMetrics: [{ scopeMetrics: [{ metrics: [{ name: 'http.server.duration' }] }] }],
+    });
+    expect(decodeOtlpJsonLine(plainMetrics)).toEqual({ records: [], rejected: [], ignored: 1 });
+  });
+});
+
 describe('decodeOtlpJsonLine: spans', () => {
   it('counts inference spans with usage, duration from the span times', () => {
     const r = only(spanLine([span(CHAT)]));
@@ -326,7 +373,7 @@ describe('decodeOtlpJsonLine: spans', () => {
     ]);
   });
 
-  it('never counts agent, workflow, tool or chain spans, nor inference spans without usage', () => {
+  it('never counts agent, workflow, step, tool or chain spans', () => {
     const usage = CHAT.slice(1);
     const out = decodeOtlpJsonLine(
       spanLine([
@@ -334,6 +381,7 @@ describe('decodeOtlpJsonLine: spans', () => {
         span([s(ATTR.operationName, 'create_agent'), ...usage]),
         span([s(ATTR.operationName, 'invoke_workflow'), ...usage]),
         span([s(ATTR.operationName, 'execute_tool'), ...usage]),
+        span([s(ATTR.operationName, 'agent_step')]),
         span([
           s(ALIAS_ATTR.openInferenceSpanKind, 'AGENT'),
           s(ALIAS_ATTR.openInferenceModelName, 'gpt-4o'),
@@ -344,11 +392,133 @@ describe('decodeOtlpJsonLine: spans', () => {
           s(ALIAS_ATTR.openInferenceModelName, 'gpt-4o'),
           i(ALIAS_ATTR.openInferencePromptTokens, '9'),
         ]),
-        span(CHAT.slice(0, 3)),
         span([s('http.method', 'GET')]),
       ]),
     );
     expect(out).toEqual({ records: [], rejected: [], ignored: 8 });
+  });
+
+  it('counts an inference span without usage as a request of unknown usage, never 0 exact tokens', () => {
+    const r = only(spanLine([span(CHAT.slice(0, 3))]));
+    expect([r.status, r.usageType, r.tokens.inputTokens, r.tokens.outputTokens]).toEqual([
+      'ok',
+      'unknown',
+      0,
+      0,
+    ]);
+    const failed = only(spanLine([span([...CHAT.slice(0, 3), s(ATTR.errorType, 'RateLimitError')])]));
+    expect([failed.status, failed.errorType, failed.usageType]).toEqual([
+      'error',
+      'RateLimitError',
+      'unknown',
+    ]);
+    // The SDK declares its usage type: a declared type stands even without counts.
+    const declared = only(spanLine([span([...CHAT.slice(0, 3), s(ATTR.usageType, 'exact')])]));
+    expect(declared.usageType).toBe('exact');
+  });
+
+  it('reads Vercel AI SDK 4-6 spans: only the inner provider calls count, with ai.usage.* details', () => {
+    const vercel = (op: string, attrs: Attr[] = []) =>
+      span([
+        s('ai.operationId', op),
+        s('ai.model.provider', 'openai.responses'),
+        s('ai.model.id', 'o4-mini'),
+        ...attrs,
+      ]);
+    const usage = [
+      i('ai.usage.inputTokens', 200),
+      i('ai.usage.outputTokens', 90),
+      i('ai.usage.cachedInputTokens', 64),
+      i('ai.usage.reasoningTokens', 50),
+    ];
+    const out = decodeOtlpJsonLine(
+      spanLine([
+        vercel('ai.generateText', usage),
+        vercel('ai.generateText.doGenerate', usage),
+        vercel('ai.toolCall'),
+        vercel('ai.embedMany', [i('ai.usage.tokens', 16)]),
+        vercel('ai.embedMany.doEmbed', [i('ai.usage.tokens', 16)]),
+        vercel('ai.streamText.doStream', []),
+      ]),
+    );
+    expect(out.rejected).toEqual([]);
+    expect(out.ignored).toBe(3);
+    expect(out.records.map((r) => [r.provider, r.operation, r.usageType, r.tokens])).toEqual([
+      [
+        'openai',
+        'chat',
+        'exact',
+        {
+          inputTokens: 200,
+          outputTokens: 90,
+          cacheReadInputTokens: 64,
+          cacheCreationInputTokens: 0,
+          reasoningOutputTokens: 50,
+        },
+      ],
+      [
+        'openai',
+        'embeddings',
+        'exact',
+        {
+          inputTokens: 16,
+          outputTokens: 0,
+          cacheReadInputTokens: 0,
+          cacheCreationInputTokens: 0,
+          reasoningOutputTokens: 0,
+        },
+      ],
+      [
+        'openai',
+        'chat',
+        'unknown',
+        {
+          inputTokens: 0,
+          outputTokens: 0,
+          cacheReadInputTokens: 0,
+          cacheCreationInputTokens: 0,
+          reasoningOutputTokens: 0,
+        },
+      ],
+    ]);
+  });
+
+  it("ignores the AI SDK 7 root embeddings span without usage, but not another emitter's", () => {
+    const embed = (parent: string | undefined, attrs: Attr[]) =>
+      span(
+        [
+          s(ATTR.operationName, 'embeddings'),
+          s(ATTR.providerName, 'openai'),
+          s(ATTR.requestModel, 'e'),
+          ...attrs,
+        ],
+        {
+          parentSpanId: parent,
+        },
+      );
+    const aiSdk = (spans: object[]) =>
+      JSON.stringify({ resourceSpans: [{ scopeSpans: [{ scope: { name: 'gen_ai' }, spans }] }] });
+    const out = decodeOtlpJsonLine(
+      aiSdk([embed(undefined, []), embed('1111111111111111', [i(ATTR.inputTokens, 16)])]),
+    );
+    expect(out.records.map((r) => r.tokens.inputTokens)).toEqual([16]);
+    expect(out.ignored).toBe(1);
+    expect(only(spanLine([embed(undefined, [])])).usageType).toBe('unknown');
+  });
+
+  it('resolves OpenAI-compatible endpoints and Vercel provider ids to the provider that bills them', () => {
+    const at = (attrs: Attr[]) =>
+      only(spanLine([span([...CHAT, ...attrs].filter((a) => a.key !== ATTR.providerName))])).provider;
+    expect(at([s(ALIAS_ATTR.system, 'openai'), s('server.address', 'my-res.openai.azure.com')])).toBe(
+      'azure.ai.openai',
+    );
+    expect(at([s(ALIAS_ATTR.system, 'openai'), s('server.address', 'api.groq.com')])).toBe('groq');
+    expect(
+      at([s(ALIAS_ATTR.system, 'openai'), s('server.address', 'localhost'), i('server.port', 11434)]),
+    ).toBe('ollama');
+    expect(at([s(ALIAS_ATTR.system, 'openai.chat')])).toBe('openai');
+    expect(at([s(ALIAS_ATTR.system, 'az.ai.inference')])).toBe('azure.ai.inference');
+    expect(at([s(ALIAS_ATTR.system, 'anthropic'), s('server.address', 'api.groq.com')])).toBe('anthropic');
   });
 
   it('marks a span with status ERROR as failed, with error.type _OTHER unless it names one', () => {

@@ -16,7 +16,12 @@ const OTHER_ERROR_TYPE = '_OTHER';
  * so a line without any of them is ordinary telemetry and is never parsed.
  */
 function mayCarryUsage(line: string): boolean {
-  return line.includes('gen_ai.') || line.includes('spendline.') || line.includes('llm.');
+  return (
+    line.includes('gen_ai.') ||
+    line.includes('spendline.') ||
+    line.includes('llm.') ||
+    line.includes('ai.operationId')
+  );
 }
 
 function countOccurrences(line: string, needle: string): number {
@@ -245,9 +250,15 @@ const decodeLogRecord: RecordDecoder = (r, res, out, ctx) => {
     return;
   }
   const key = dedupKeyOf(r.traceId, r.spanId, ctx);
-  // Another emitter's event with its span's ids repeats that span (OpenLIT's leaves out cached tokens):
-  // the span is the call's record, whichever file is read first. This SDK's events carry a usage id.
-  if (draft.usageId === '' && ctx.scopeName !== SDK_SCOPE_NAME && !key.startsWith('line:')) {
+  // Another emitter's event inside a sampled span repeats that span, which was recorded (OpenLIT's event
+  // leaves out cached tokens): the span is the call's record, whichever file is read first. An event
+  // outside a sampled span is the only record. This SDK's events carry a usage id (the span's key too).
+  if (
+    draft.usageId === '' &&
+    ctx.scopeName !== SDK_SCOPE_NAME &&
+    isSampled(r.flags) &&
+    !key.startsWith('line:')
+  ) {
     out.ignored++;
     return;
   }
@@ -257,6 +268,11 @@ const decodeLogRecord: RecordDecoder = (r, res, out, ctx) => {
   if ('reason' in rec) out.rejected.push(rec);
   else out.records.push(rec);
 };
+
+/** W3C trace flags (OTLP `flags`, low byte) with the sampled bit set. */
+function isSampled(flags: unknown): boolean {
+  return typeof flags === 'number' && (flags & 1) === 1;
+}
 
 /** A span with no parent (OTLP/JSON: absent, empty or all-zero `parentSpanId`). */
 function isRootSpan(s: Record<string, unknown>): boolean {
