@@ -5,8 +5,12 @@ export function usdDecimal(nano: number | bigint): string {
   return formatUsd(nano, 9).replace(/[$,]/g, '');
 }
 
-/** Human money cell: unpriced usage is never shown as $0. */
-export function costCell(nano: number | bigint, unpricedRequests: number): string {
-  if (unpricedRequests > 0) return Number(nano) === 0 ? 'unpriced' : `${formatUsd(nano)} + unpriced`;
-  return formatUsd(nano);
+/** Human money cell: unpriced usage, and calls of unknown usage, are never shown as $0. */
+export function costCell(nano: number | bigint, unpricedRequests: number, unknownUsageRequests = 0): string {
+  const missing = [
+    ...(unpricedRequests > 0 ? ['unpriced'] : []),
+    ...(unknownUsageRequests > 0 ? ['unknown'] : []),
+  ].join(' + ');
+  if (missing === '') return formatUsd(nano);
+  return Number(nano) === 0 ? missing : `${formatUsd(nano)} + ${missing}`;
 }

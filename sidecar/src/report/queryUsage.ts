@@ -25,6 +25,8 @@ export interface UsageTotals {
   /** Requests with no known price: their cost is missing from costNano, never $0. */
   unpricedRequests: number;
   unpricedTokens: number;
+  /** Requests whose emitter reported no usage (usage_type unknown): tokens and cost unknown, never $0. */
+  unknownUsageRequests: number;
   inputTokens: number;
   cacheReadTokens: number;
   cacheWriteTokens: number;
@@ -56,6 +58,7 @@ const SELECT_MEASURES = `
   SUM(cost_nano_usd) AS cost,
   SUM(CASE WHEN usage_type = 'exact' THEN cost_nano_usd ELSE 0 END) AS exact_cost,
   SUM(unpriced_requests) AS unpriced_requests, SUM(unpriced_tokens) AS unpriced_tokens,
+  SUM(CASE WHEN usage_type = 'unknown' THEN requests ELSE 0 END) AS unknown_usage_requests,
   SUM(input_tokens) AS input_tokens, SUM(cache_read_tokens) AS cache_read_tokens,
   SUM(cache_write_tokens) AS cache_write_tokens, SUM(output_tokens) AS output_tokens,
   SUM(reasoning_tokens) AS reasoning_tokens, SUM(ocr_pages) AS ocr_pages, SUM(embedding_inputs) AS embedding_inputs`;
@@ -74,6 +77,7 @@ function toTotals(r: SqlRow): UsageTotals {
     estimatedCostNano: cost - exact,
     unpricedRequests: n('unpriced_requests'),
     unpricedTokens: n('unpriced_tokens'),
+    unknownUsageRequests: n('unknown_usage_requests'),
     inputTokens: n('input_tokens'),
     cacheReadTokens: n('cache_read_tokens'),
     cacheWriteTokens: n('cache_write_tokens'),
@@ -92,6 +96,7 @@ function addTotals(into: UsageTotals, r: UsageTotals): void {
   into.estimatedCostNano += r.estimatedCostNano;
   into.unpricedRequests += r.unpricedRequests;
   into.unpricedTokens += r.unpricedTokens;
+  into.unknownUsageRequests += r.unknownUsageRequests;
   into.inputTokens += r.inputTokens;
   into.cacheReadTokens += r.cacheReadTokens;
   into.cacheWriteTokens += r.cacheWriteTokens;
