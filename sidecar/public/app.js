@@ -24,10 +24,13 @@ function formatNano(nano) {
 const formatUsd = (usd) => formatNano(toNano(usd));
 const intFmt = (n) => Number(n ?? 0).toLocaleString('en-US');
 
-// A cost is complete only when nothing in it is unpriced; otherwise say so instead of implying $0.
+// A cost is complete only when nothing in it is unpriced or of unknown usage; otherwise say so
+// instead of implying $0.
 function costText(totals) {
-  const text = formatUsd(totals.cost_usd);
-  return totals.unpriced_requests > 0 ? `${text} + unpriced` : text;
+  let text = formatUsd(totals.cost_usd);
+  if (totals.unpriced_requests > 0) text += ' + unpriced';
+  if (totals.unknown_usage_requests > 0) text += ' + unknown';
+  return text;
 }
 
 async function api(path) {
@@ -169,6 +172,19 @@ async function refreshUsage() {
           .join(
             '',
           )}</tbody></table><p class="muted">Add a price with <code>--prices</code>: these calls cost money the totals cannot show.</p>`;
+  // Calls whose emitter reported no usage (usage_type "unknown"): counted, their tokens and cost unknown.
+  const noUsage = byService.rows.filter((r) => r.unknown_usage_requests > 0);
+  $('unknown-usage').innerHTML =
+    noUsage.length === 0
+      ? '<p class="ok">every call seen this month reported its usage</p>'
+      : `<table><thead><tr><th>service</th><th class="num">calls without usage</th><th class="num">of requests</th></tr></thead><tbody>${noUsage
+          .map(
+            (r) =>
+              `<tr><td>${escapeHtml(r.service)}</td><td class="num">${intFmt(r.unknown_usage_requests)}</td><td class="num">${intFmt(r.requests)}</td></tr>`,
+          )
+          .join(
+            '',
+          )}</tbody></table><p class="muted">Failed calls and streams without usage: see docs/emitters.md for what each instrumentation reports.</p>`;
 
   const billedDays = recon.days.filter((d) => d.billed_usd !== null && d.billed_usd !== undefined);
   if (billedDays.length === 0) {

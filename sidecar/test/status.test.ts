@@ -87,6 +87,10 @@ describe('status page', () => {
       expect(new Set(modelRows)).toEqual(new Set(Object.keys(demo.byModel)));
       expect(await page.textContent('#pipeline')).toContain('ready');
       expect(await page.textContent('#unpriced')).toContain('every model seen this month has a price');
+      // The SDK reports usage for every call (failed ones included): no call of unknown usage.
+      expect(await page.textContent('#unknown-usage')).toContain(
+        'every call seen this month reported its usage',
+      );
       expect(await page.textContent('#untracked')).toBe('no bills');
       expect(await page.$$eval('#chart-hourly rect', (r) => r.length)).toBe(24);
       // The insights section renders what /api/insights answers (priced savings first).
