@@ -159,10 +159,11 @@ export const AGGREGATE_OPERATION_NAMES = [
 
 /**
  * How a record's usage is known: `exact` (reported by the provider), `estimated` (a tokenizer's count),
+ * `total_only` (only a total was reported: counted as input tokens, so its cost is a lower bound),
  * `unknown` (the call happened, but its emitter reported no usage: a failed call, a stream without usage;
  * its tokens and cost are unknown, never 0).
  */
-export const USAGE_TYPES = ['exact', 'estimated', 'unknown'] as const;
+export const USAGE_TYPES = ['exact', 'estimated', 'total_only', 'unknown'] as const;
 export type UsageType = (typeof USAGE_TYPES)[number];
 
 export const SERVICE_TYPES = ['llm', 'embedding', 'ocr'] as const;

@@ -209,6 +209,7 @@ describe('decodeOtlpJsonLine: usage events as the SDK writes them', () => {
       agentName: 'planner',
       executionPath: 'planner/search',
       conversationId: 'conv-3',
+      sourceName: '',
     } satisfies UsageRecord);
   });
 

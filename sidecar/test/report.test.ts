@@ -187,6 +187,15 @@ describe('spendline report', () => {
     expect(md).toContain('| alice | $2.00 + unpriced | $2.00 | $0.00 | 4 req / 1200 tok | - | 6 | 1200 |');
   });
 
+  it('groups by agent, execution_path and source (unset here: the fixture has none)', async () => {
+    for (const by of ['agent', 'execution_path', 'source']) {
+      const r = await report(['--by', by, '--format', 'json']);
+      expect(r.code).toBe(0);
+      const json = JSON.parse(r.out);
+      expect(json.rows.map((x: Record<string, unknown>) => [x[by], x.requests])).toEqual([['', 10]]);
+    }
+  });
+
   it('--top cuts the listed groups, never the total', async () => {
     const r = await report(['--by', 'model', '--top', '1']);
     const lines = r.out.split('\n');
@@ -208,7 +217,7 @@ describe('spendline report', () => {
     expect(await report(['--by', 'colour'])).toEqual({
       code: 2,
       out: '',
-      err: 'spendline: --by must be one of provider, model, service, feature, user, task, tenant, day; got "colour"\n',
+      err: 'spendline: --by must be one of provider, model, service, feature, user, task, tenant, agent, execution_path, source, day; got "colour"\n',
     });
     expect((await report(['--days-back', '0'])).err).toBe(
       'spendline: --days-back must be a positive integer, got "0"\n',

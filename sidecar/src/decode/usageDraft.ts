@@ -1,4 +1,10 @@
-import { AGGREGATE_OPERATION_NAMES, ALIAS_ATTR, ATTR, type UsageType } from '@spendline/sdk/contract';
+import {
+  AGGREGATE_OPERATION_NAMES,
+  ALIAS_ATTR,
+  ATTR,
+  USAGE_TYPES,
+  type UsageType,
+} from '@spendline/sdk/contract';
 import { resolveProviderName } from '@spendline/sdk/core';
 import { type JsonAnyValue, numericValue, stringValue } from './anyValue.js';
 import { serviceTypeOf, usdToNanoOrNull } from './recordValues.js';
@@ -184,6 +190,7 @@ const OCR_PAGE_SLOTS = [Slot.OcrPages];
 const EMBEDDING_INPUT_SLOTS = [Slot.EmbeddingInputs];
 const REASONING_SLOTS = [Slot.Reasoning, Slot.LlmReasoning, Slot.AiReasoning, Slot.AiReasoningDetail];
 const AGGREGATE_OPERATIONS: ReadonlySet<string> = new Set(AGGREGATE_OPERATION_NAMES);
+const USAGE_TYPE_SET: ReadonlySet<string> = new Set(USAGE_TYPES);
 
 /** Resource attributes shared by every record under one resource. */
 export interface ResourceInfo {
@@ -418,8 +425,7 @@ export class UsageDraft {
     // Declared by the emitter (this SDK always declares it); otherwise a call without any usage count
     // has unknown usage: its own usage type, never 0 exact tokens.
     let usageType: UsageType = this.hasCount ? 'exact' : 'unknown';
-    if (usageTypeRaw === 'estimated' || usageTypeRaw === 'exact' || usageTypeRaw === 'unknown')
-      usageType = usageTypeRaw;
+    if (USAGE_TYPE_SET.has(usageTypeRaw)) usageType = usageTypeRaw as UsageType;
     else if (usageTypeRaw !== '') {
       return { reason: 'bad_type', detail: `${ATTR.usageType}=${usageTypeRaw}` };
     }
@@ -463,6 +469,7 @@ export class UsageDraft {
       agentName: s[Slot.AgentName] ?? '',
       executionPath: s[Slot.ExecutionPath] ?? '',
       conversationId: s[Slot.ConversationId] ?? '',
+      sourceName: '',
     };
   }
 }

@@ -186,7 +186,7 @@ export function computeInsights(
         },
       });
     }
-    if (s.usageType === 'estimated' && s.requests > 0) {
+    if ((s.usageType === 'estimated' || s.usageType === 'total_only') && s.requests > 0) {
       insights.push({
         kind: 'estimated_usage',
         scope,

@@ -1,6 +1,6 @@
 import type { TokenCounts } from '@spendline/sdk/contract';
 import type { ModelRef, Pricer, UsageToPrice } from '@spendline/sdk/core';
-import { decodeOtlpJsonLine, decodeUsageJsonlLine } from '../decode/index.js';
+import { decodeOtlpJsonLine, decodeUsageJsonlLine, sourceNameOfPath } from '../decode/index.js';
 import type { UsageRecord } from '../decode/usageRecord.js';
 import { emptyMeasures, type Measures } from '../ledger/rollups.js';
 import type { SidecarMetrics } from '../metrics.js';
@@ -18,6 +18,18 @@ export interface CountContext {
   caps: LabelCaps;
   /** Records the key; true when it is new (not seen within the dedup window, nor earlier in this batch). */
   claimKey(dedupKey: string): boolean;
+}
+
+const sourceNames = new Map<string, string>();
+/** A JSONL file's source name, computed once per path. */
+function fileSourceName(path: string): string {
+  let name = sourceNames.get(path);
+  if (name === undefined) {
+    if (sourceNames.size > 10_000) sourceNames.clear();
+    name = sourceNameOfPath(path);
+    sourceNames.set(path, name);
+  }
+  return name;
 }
 
 /** Counts lines the tailer skipped for being over the maximum length as rejected. */
@@ -43,7 +55,10 @@ export function countLines(
 ): void {
   for (let i = from; i < to; i++) {
     const line = lines[i] as TailLine;
-    const outcome = line.kind === 'otlp' ? decodeOtlpJsonLine(line.text) : decodeUsageJsonlLine(line.text);
+    const outcome =
+      line.kind === 'otlp'
+        ? decodeOtlpJsonLine(line.text)
+        : decodeUsageJsonlLine(line.text, fileSourceName(line.path));
     if (outcome.rejected.length > 0) {
       fx.add('records', [line.kind, 'rejected'], outcome.rejected.length);
       for (const r of outcome.rejected) fx.add('rejected', [r.reason], 1);
@@ -136,7 +151,13 @@ function countRecord(r: UsageRecord, fx: BatchEffects, ctx: CountContext): void 
     SEP +
     r.usageType +
     SEP +
-    r.status;
+    r.status +
+    SEP +
+    r.agentName +
+    SEP +
+    r.executionPath +
+    SEP +
+    r.sourceName;
   let g = fx.groups.get(key);
   if (g === undefined) {
     g = {
@@ -148,6 +169,9 @@ function countRecord(r: UsageRecord, fx: BatchEffects, ctx: CountContext): void 
       feature: r.feature,
       tenantId: r.tenantId,
       usageType: r.usageType,
+      agent: r.agentName,
+      executionPath: r.executionPath,
+      source: r.sourceName,
       status: r.status,
       measures: emptyMeasures(),
       principals: fx.principalSlot({
@@ -262,6 +286,9 @@ function settleGroup(fx: BatchEffects, g: UsageGroup, caps: LabelCaps): void {
       feature: g.feature,
       tenantId: g.tenantId,
       usageType: g.usageType,
+      agent: g.agent,
+      executionPath: g.executionPath,
+      source: g.source,
     },
     m,
   );

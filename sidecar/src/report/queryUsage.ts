@@ -1,8 +1,33 @@
 import type { LedgerDb } from '../ledger/openLedger.js';
 
-export const GROUP_BY = ['provider', 'model', 'service', 'feature', 'user', 'task', 'tenant', 'day'] as const;
+export const GROUP_BY = [
+  'provider',
+  'model',
+  'service',
+  'feature',
+  'user',
+  'task',
+  'tenant',
+  'agent',
+  'execution_path',
+  'source',
+  'day',
+] as const;
 export type GroupBy = (typeof GROUP_BY)[number];
-export const FILTERS = ['provider', 'model', 'service', 'feature', 'user', 'task', 'tenant'] as const;
+export const FILTERS = [
+  'provider',
+  'model',
+  'service',
+  'feature',
+  'user',
+  'task',
+  'tenant',
+  'agent',
+  'execution_path',
+  'source',
+] as const;
+/** Dimensions usage_rollup keeps but the per-user / per-task rollup does not. */
+export const NOT_PER_PRINCIPAL: readonly GroupBy[] = ['tenant', 'agent', 'execution_path', 'source'];
 export type FilterName = (typeof FILTERS)[number];
 export type UsageFilters = Partial<Record<FilterName, string>>;
 
@@ -49,6 +74,9 @@ const ROLLUP_COLUMN: Record<Exclude<GroupBy, 'day'>, string> = {
   service: 'service',
   feature: 'feature',
   tenant: 'tenant_id',
+  agent: 'agent',
+  execution_path: 'execution_path',
+  source: 'source',
   user: 'principal_id',
   task: 'principal_id',
 };
@@ -123,10 +151,13 @@ export function queryUsage(db: LedgerDb, q: UsageQuery): UsageResult {
         'users and tasks cannot be combined in one query (group by one, filter by the other is not kept)',
     };
   const kind = [...principalKinds][0];
-  if (kind !== undefined && (q.groupBy === 'tenant' || filters.tenant !== undefined)) {
+  const notKept = NOT_PER_PRINCIPAL.find(
+    (d) => q.groupBy === d || filters[d as Exclude<GroupBy, 'day'>] !== undefined,
+  );
+  if (kind !== undefined && notKept !== undefined) {
     return {
       ok: false,
-      reason: `tenant cannot be combined with ${kind}: per-${kind} usage is not kept per tenant`,
+      reason: `${notKept} cannot be combined with ${kind}: per-${kind} usage is not kept per ${notKept}`,
     };
   }
   const where = ['bucket_start >= @from', 'bucket_start < @to'];
