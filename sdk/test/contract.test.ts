@@ -82,6 +82,17 @@ describe('usage-record contract', () => {
       'llm.output_messages*',
       'input.value',
       'output.value',
+      'ai.prompt*',
+      'ai.response.text',
+      'ai.response.toolCalls',
+      'ai.response.object',
+      'ai.response.reasoning*',
+      'ai.toolCall.args',
+      'ai.toolCall.result',
+      'ai.value',
+      'ai.values',
+      'ai.embedding',
+      'ai.embeddings',
     ]);
   });
 
@@ -93,7 +104,7 @@ describe('usage-record contract', () => {
       'embeddings',
       'ocr',
     ]);
-    expect([...USAGE_TYPES]).toEqual(['exact', 'estimated']);
+    expect([...USAGE_TYPES]).toEqual(['exact', 'estimated', 'total_only', 'unknown']);
     expect([...SERVICE_TYPES]).toEqual(['llm', 'embedding', 'ocr']);
     expect([...TOKEN_TYPES]).toEqual(['input', 'cache_read', 'cache_write', 'output', 'reasoning']);
   });
