@@ -94,6 +94,14 @@ export const ALIAS_ATTR = {
   openInferenceCacheReadTokens: 'llm.token_count.prompt_details.cache_read',
   openInferenceCacheWriteTokens: 'llm.token_count.prompt_details.cache_write',
   openInferenceReasoningTokens: 'llm.token_count.completion_details.reasoning',
+  /** OpenLLMetry and OpenLIT (Python) name reasoning tokens so; older OpenLLMetry, cache reads so. */
+  reasoningTokens: 'gen_ai.usage.reasoning_tokens',
+  cacheReadInputTokensOld: 'gen_ai.usage.cache_read_input_tokens',
+  /** OpenLLMetry's client base URL: the endpoint when `server.address` is absent. */
+  openAiApiBase: 'gen_ai.openai.api_base',
+  /** Pydantic Logfire: its span type (`log` and `pending_span` records repeat or annotate a call) and cost. */
+  logfireSpanType: 'logfire.span_type',
+  logfireCost: 'operation.cost',
   /** Total tokens (input + output): used only when an emitter leaves out the input count. */
   totalTokens: 'gen_ai.usage.total_tokens',
   openInferenceEmbeddingModelName: 'embedding.model_name',

@@ -290,8 +290,10 @@ const decodeSpan: RecordDecoder = (s, res, out, ctx) => {
     else operation = vercelOperation(draft.vercelOperationId);
   }
   // Only inference spans are calls: agent, workflow, step, tool and chain spans (and the Vercel AI SDK's
-  // outer spans) sum or wrap their children, so counting them would count twice.
-  if (!INFERENCE_OPERATIONS.has(operation)) {
+  // outer spans) sum or wrap their children, so counting them would count twice. Logfire's `log` and
+  // `pending_span` records are a log line and an early copy of a span, not calls.
+  const logfireType = draft.logfireSpanType;
+  if (!INFERENCE_OPERATIONS.has(operation) || (logfireType !== '' && logfireType !== 'span')) {
     out.ignored++;
     return;
   }

@@ -35,6 +35,8 @@ enum Slot {
   EmbeddingModelName,
   AiOperationId,
   ServerAddress,
+  OpenAiApiBase,
+  LogfireSpanType,
   // Count slots: from Input to EmbeddingInputs (kept contiguous).
   Input,
   Prompt,
@@ -49,6 +51,7 @@ enum Slot {
   AiCompletion,
   CacheRead,
   LlmCacheRead,
+  CacheReadOld,
   AiCacheRead,
   AiCachedInput,
   CacheCreation,
@@ -57,6 +60,7 @@ enum Slot {
   AiCacheWrite,
   Reasoning,
   LlmReasoning,
+  ReasoningOld,
   AiReasoning,
   AiReasoningDetail,
   ServerPort,
@@ -129,6 +133,11 @@ const SLOT_OF_KEY = new Map<string, Slot>([
   [ALIAS_ATTR.vercelModelId, Slot.AiModelId],
   [ALIAS_ATTR.openInferenceEmbeddingModelName, Slot.EmbeddingModelName],
   [ALIAS_ATTR.totalTokens, Slot.TotalTokens],
+  [ALIAS_ATTR.reasoningTokens, Slot.ReasoningOld],
+  [ALIAS_ATTR.cacheReadInputTokensOld, Slot.CacheReadOld],
+  [ALIAS_ATTR.openAiApiBase, Slot.OpenAiApiBase],
+  [ALIAS_ATTR.logfireSpanType, Slot.LogfireSpanType],
+  [ALIAS_ATTR.logfireCost, Slot.OpenLitCost],
   [ALIAS_ATTR.openInferenceTotalTokens, Slot.LlmTotal],
   [ALIAS_ATTR.vercelTotalTokens, Slot.AiTotal],
   [ALIAS_ATTR.vercelOperationId, Slot.AiOperationId],
@@ -183,12 +192,18 @@ const INPUT_SLOTS = [
   Slot.AiEmbeddingTokens,
 ];
 const OUTPUT_SLOTS = [Slot.Output, Slot.Completion, Slot.LlmCompletion, Slot.AiOutput, Slot.AiCompletion];
-const CACHE_READ_SLOTS = [Slot.CacheRead, Slot.LlmCacheRead, Slot.AiCacheRead, Slot.AiCachedInput];
+const CACHE_READ_SLOTS = [Slot.CacheRead, Slot.LlmCacheRead, Slot.CacheReadOld, Slot.AiCacheRead, Slot.AiCachedInput];
 const CACHE_WRITE_SLOTS = [Slot.CacheCreation, Slot.CacheWrite, Slot.LlmCacheWrite, Slot.AiCacheWrite];
 const TOTAL_SLOTS = [Slot.TotalTokens, Slot.LlmTotal, Slot.AiTotal];
 const OCR_PAGE_SLOTS = [Slot.OcrPages];
 const EMBEDDING_INPUT_SLOTS = [Slot.EmbeddingInputs];
-const REASONING_SLOTS = [Slot.Reasoning, Slot.LlmReasoning, Slot.AiReasoning, Slot.AiReasoningDetail];
+const REASONING_SLOTS = [
+  Slot.Reasoning,
+  Slot.LlmReasoning,
+  Slot.ReasoningOld,
+  Slot.AiReasoning,
+  Slot.AiReasoningDetail,
+];
 const AGGREGATE_OPERATIONS: ReadonlySet<string> = new Set(AGGREGATE_OPERATION_NAMES);
 const USAGE_TYPE_SET: ReadonlySet<string> = new Set(USAGE_TYPES);
 
@@ -321,6 +336,10 @@ export class UsageDraft {
   get openInferenceSpanKind(): string {
     return this.strings[Slot.OiSpanKind] ?? '';
   }
+  /** Pydantic Logfire's `logfire.span_type` (`span`, `log`, `pending_span`), '' when absent. */
+  get logfireSpanType(): string {
+    return this.strings[Slot.LogfireSpanType] ?? '';
+  }
   /** Vercel AI SDK 4-6 `ai.operationId` (`ai.generateText.doGenerate`, `ai.embedMany`, …). */
   get vercelOperationId(): string {
     return this.strings[Slot.AiOperationId] ?? '';
@@ -415,7 +434,7 @@ export class UsageDraft {
     const port = this.countAt(Slot.ServerPort);
     const provider = resolveProviderName(
       reported,
-      this.strings[Slot.ServerAddress] ?? '',
+      this.strings[Slot.ServerAddress] || (this.strings[Slot.OpenAiApiBase] ?? ''),
       port >= 0 ? port : undefined,
     );
     if (provider === '') return { reason: 'missing_provider', detail: 'no provider attribute' };

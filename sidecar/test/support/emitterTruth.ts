@@ -21,9 +21,12 @@ export interface Reports {
   /** Whether the emitter reports this HTTP call at all (index = position in the truth). */
   call(c: TruthCall, index: number, all: TruthCall[]): boolean;
   cached: boolean;
-  reasoning: boolean;
+  /** Reasoning tokens: always, never, or on Responses API calls only. */
+  reasoning: boolean | 'responses';
   /** Usage of streams that carried it. */
   streamUsage: boolean;
+  /** Cached tokens of streams (default: as `cached`). */
+  streamCached?: boolean;
   /** Usage of embeddings calls. */
   embeddingUsage: boolean;
   /**
@@ -34,6 +37,10 @@ export interface Reports {
 }
 
 const all = () => true;
+/**
+ * Emitters captured from the real packages (Node), and Python emitters rebuilt from their source
+ * (`-python`: generate/emit-python-from-source.mjs).
+ */
 export const EMITTERS: Record<string, Reports> = {
   // Tool loop (2 calls in one generateText), Responses API, 2 streams, embedMany, a 429, a 500 retried once.
   'vercel-ai-6': { call: all, cached: true, reasoning: true, streamUsage: true, embeddingUsage: true },
@@ -70,14 +77,35 @@ export const EMITTERS: Record<string, Reports> = {
     streamUsage: false,
     embeddingUsage: false,
   },
+  // Reasoning (gen_ai.usage.reasoning_tokens) only on the Responses API.
   openlit: {
     call: all,
     cached: true,
-    reasoning: false,
+    reasoning: 'responses',
     streamUsage: true,
     embeddingUsage: true,
     tokenizesStreamsWithoutUsage: true,
   },
+  // Stream usage without its details (only prompt/completion); reasoning as gen_ai.usage.reasoning_tokens.
+  'openllmetry-python': {
+    call: all,
+    cached: true,
+    reasoning: true,
+    streamUsage: true,
+    streamCached: false,
+    embeddingUsage: true,
+  },
+  // Reasoning only on the Responses API; a stream without usage counted by its own tokenizer.
+  'openlit-python': {
+    call: all,
+    cached: true,
+    reasoning: 'responses',
+    streamUsage: true,
+    embeddingUsage: true,
+    tokenizesStreamsWithoutUsage: true,
+  },
+  // Stream usage goes on a separate log record (logfire.span_type "log"), not on the call's span.
+  'logfire-python': { call: all, cached: false, reasoning: false, streamUsage: false, embeddingUsage: true },
 };
 
 export interface ExpectedCall {
@@ -116,8 +144,10 @@ export function expectedCalls(emitter: string): ExpectedCall[] {
         tokens: [
           u.inputTokens,
           u.outputTokens,
-          r.cached ? u.cachedTokens : 0,
-          r.reasoning ? u.reasoningTokens : 0,
+          (c.stream ? (r.streamCached ?? r.cached) : r.cached) ? u.cachedTokens : 0,
+          r.reasoning === true || (r.reasoning === 'responses' && c.path === '/v1/responses')
+            ? u.reasoningTokens
+            : 0,
         ],
       };
     });
