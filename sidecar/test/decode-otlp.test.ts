@@ -613,6 +613,12 @@ describe('decodeOtlpJsonLine: aliases', () => {
     );
     const both = [d(ATTR.costUsd, 0.25), ...CHAT, d(ALIAS_ATTR.openLitCost, 0.5)];
     expect(only(logLine([usageLog(both)])).emitterCostNanoUsd).toBe(250_000_000);
+    // OpenLIT writes 0 when it has no price: an unknown price, never $0.
+    expect(only(logLine([usageLog([...CHAT, d(ALIAS_ATTR.openLitCost, 0)])])).emitterCostNanoUsd).toBeNull();
+    // Logfire's operation.cost (genai-prices) is an emitter cost too.
+    expect(only(logLine([usageLog([...CHAT, d('operation.cost', 0.125)])])).emitterCostNanoUsd).toBe(
+      125_000_000,
+    );
   });
 
   it('prefers the contract names over every alias, whatever the attribute order', () => {

@@ -277,6 +277,8 @@ export class UsageDraft {
           this.fail('bad_type', key);
           return;
         }
+        // OpenLIT writes 0 when it has no price for the model: that is an unknown price, never $0.
+        if (slot === Slot.OpenLitCost && key === ALIAS_ATTR.openLitCost && Number(d) === 0) return;
         this.cost = d;
         this.costIsSpendline = slot === Slot.CostUsd;
         return;
