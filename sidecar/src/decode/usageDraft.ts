@@ -192,7 +192,13 @@ const INPUT_SLOTS = [
   Slot.AiEmbeddingTokens,
 ];
 const OUTPUT_SLOTS = [Slot.Output, Slot.Completion, Slot.LlmCompletion, Slot.AiOutput, Slot.AiCompletion];
-const CACHE_READ_SLOTS = [Slot.CacheRead, Slot.LlmCacheRead, Slot.CacheReadOld, Slot.AiCacheRead, Slot.AiCachedInput];
+const CACHE_READ_SLOTS = [
+  Slot.CacheRead,
+  Slot.LlmCacheRead,
+  Slot.CacheReadOld,
+  Slot.AiCacheRead,
+  Slot.AiCachedInput,
+];
 const CACHE_WRITE_SLOTS = [Slot.CacheCreation, Slot.CacheWrite, Slot.LlmCacheWrite, Slot.AiCacheWrite];
 const TOTAL_SLOTS = [Slot.TotalTokens, Slot.LlmTotal, Slot.AiTotal];
 const OCR_PAGE_SLOTS = [Slot.OcrPages];
