@@ -418,6 +418,21 @@ describe('decodeOtlpJsonLine: spans', () => {
     expect(declared.usageType).toBe('exact');
   });
 
+  it('derives input from total minus output; a total alone is total_only, never exact', () => {
+    const oi = only(
+      spanLine([
+        span([...CHAT.slice(0, 3), i(ALIAS_ATTR.openInferenceTotalTokens, 150), i(ATTR.outputTokens, 30)]),
+      ]),
+    );
+    expect([oi.tokens.inputTokens, oi.tokens.outputTokens, oi.usageType]).toEqual([120, 30, 'exact']);
+    const total = only(spanLine([span([...CHAT.slice(0, 3), i('gen_ai.usage.total_tokens', 150)])]));
+    expect([total.tokens.inputTokens, total.tokens.outputTokens, total.usageType]).toEqual([
+      150,
+      0,
+      'total_only',
+    ]);
+  });
+
   it('reads Vercel AI SDK 4-6 spans: only the inner provider calls count, with ai.usage.* details', () => {
     const vercel = (op: string, attrs: Attr[] = []) =>
       span([

@@ -411,9 +411,12 @@ export class UsageDraft {
       reasoningOutputTokens: this.count(REASONING_SLOTS),
     };
     // OpenInference may report only completion and total (total = prompt + completion): prompt is the rest.
+    // A total alone has no split: counted as input and labelled total_only (its price is a lower bound).
+    let totalOnly = false;
     if (this.present(INPUT_SLOTS) < 0) {
       const total = this.present(TOTAL_SLOTS);
       if (total >= tokens.outputTokens) tokens.inputTokens = total - tokens.outputTokens;
+      totalOnly = total >= 0 && this.present(OUTPUT_SLOTS) < 0;
     }
     if (tokens.cacheReadInputTokens + tokens.cacheCreationInputTokens > tokens.inputTokens) {
       return {
@@ -451,7 +454,7 @@ export class UsageDraft {
     const usageTypeRaw = this.strings[Slot.UsageType] ?? '';
     // Declared by the emitter (this SDK always declares it); otherwise a call without any usage count
     // has unknown usage: its own usage type, never 0 exact tokens.
-    let usageType: UsageType = this.hasCount ? 'exact' : 'unknown';
+    let usageType: UsageType = totalOnly ? 'total_only' : this.hasCount ? 'exact' : 'unknown';
     if (USAGE_TYPE_SET.has(usageTypeRaw)) usageType = usageTypeRaw as UsageType;
     else if (usageTypeRaw !== '') {
       return { reason: 'bad_type', detail: `${ATTR.usageType}=${usageTypeRaw}` };
