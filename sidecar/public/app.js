@@ -134,15 +134,18 @@ async function refreshUsage() {
   const tomorrow = today + 86400;
   const hourNow = Math.floor(now.getTime() / 3600000) * 3600;
   const hourStarts = Array.from({ length: 24 }, (_, i) => hourNow - (23 - i) * 3600);
-  const [day, monthUsage, byModel, byService, byFeature, recon, ...hours] = await Promise.all([
-    api(`/api/usage?from=${today}&to=${tomorrow}`),
-    api(`/api/usage?from=${month}&to=${tomorrow}`),
-    api(`/api/usage?from=${month}&to=${tomorrow}&group_by=model`),
-    api(`/api/usage?from=${month}&to=${tomorrow}&group_by=service`),
-    api(`/api/usage?from=${month}&to=${tomorrow}&group_by=feature`),
-    api('/api/reconciliation?days=7'),
-    ...hourStarts.map((h) => api(`/api/usage?from=${h}&to=${h + 3600}`)),
-  ]);
+  const [day, monthUsage, byModel, byService, byFeature, byAgent, bySource, recon, ...hours] =
+    await Promise.all([
+      api(`/api/usage?from=${today}&to=${tomorrow}`),
+      api(`/api/usage?from=${month}&to=${tomorrow}`),
+      api(`/api/usage?from=${month}&to=${tomorrow}&group_by=model`),
+      api(`/api/usage?from=${month}&to=${tomorrow}&group_by=service`),
+      api(`/api/usage?from=${month}&to=${tomorrow}&group_by=feature`),
+      api(`/api/usage?from=${month}&to=${tomorrow}&group_by=agent&limit=10`),
+      api(`/api/usage?from=${month}&to=${tomorrow}&group_by=source&limit=10`),
+      api('/api/reconciliation?days=7'),
+      ...hourStarts.map((h) => api(`/api/usage?from=${h}&to=${h + 3600}`)),
+    ]);
   $('spend-today').textContent = costText(day.totals);
   $('spend-today-note').textContent =
     `exact ${formatUsd(day.totals.exact_cost_usd)} · estimated ${formatUsd(day.totals.estimated_cost_usd)}`;
@@ -153,6 +156,9 @@ async function refreshUsage() {
   breakdown('by-model', 'model', byModel.rows);
   breakdown('by-service', 'service', byService.rows);
   breakdown('by-feature', 'feature', byFeature.rows);
+  // Agents (gen_ai.agent.name, JSONL agent) and JSONL sources: multi-source attribution.
+  breakdown('by-agent', 'agent', byAgent.rows);
+  breakdown('by-source', 'source', bySource.rows);
   hourlyChart(
     hours.map((u, i) => ({
       label: new Date(hourStarts[i] * 1000).toISOString().slice(11, 16),

@@ -87,6 +87,11 @@ describe('status page', () => {
       expect(new Set(modelRows)).toEqual(new Set(Object.keys(demo.byModel)));
       expect(await page.textContent('#pipeline')).toContain('ready');
       expect(await page.textContent('#unpriced')).toContain('every model seen this month has a price');
+      // Demo traffic comes from the SDK over OTLP: no agent, no JSONL source (one "(none)" row each).
+      for (const id of ['#by-agent', '#by-source'])
+        expect(
+          await page.$$eval(`${id} tbody tr td:first-child`, (tds) => tds.map((t) => t.textContent)),
+        ).toEqual(['(none)']);
       // The SDK reports usage for every call (failed ones included): no call of unknown usage.
       expect(await page.textContent('#unknown-usage')).toContain(
         'every call seen this month reported its usage',
