@@ -7,6 +7,7 @@ import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ATTR } from '../src/contract.js';
 import { instrumentOpenAI, resolveProviderName, SEMCONV_PROVIDER_TO_CATALOG } from '../src/index.js';
+import { findCatalogProvider } from '../src/pricing/providers.js';
 import { type Harness, startHarness } from './support/harness.js';
 
 describe('resolveProviderName', () => {
@@ -59,9 +60,50 @@ describe('resolveProviderName', () => {
       expect(resolveProviderName(name, address, port), `${name} @ ${address}:${port}`).toBe(want);
   });
 
-  it('names only providers the price catalog knows (or leaves them unpriced, never $0)', () => {
-    for (const p of ['azure.ai.openai', 'azure.ai.inference', 'aws.bedrock', 'gcp.vertex_ai', 'gcp.gemini'])
-      expect(SEMCONV_PROVIDER_TO_CATALOG[p], p).toBeDefined();
+  it('resolves to providers the price catalog knows (local servers stay unpriced, never $0)', () => {
+    const resolved = [
+      ['openai', ''],
+      ['azure', ''],
+      ['az.ai.inference', ''],
+      ['bedrock', ''],
+      ['vertex', ''],
+      ['gemini', ''],
+      ['anthropic', ''],
+      ['mistral', ''],
+      ['cohere', ''],
+      ['groq', ''],
+      ['deepseek', ''],
+      ['xai', ''],
+      ['openai', 'https://api.together.xyz/v1'],
+      ['openai', 'https://openrouter.ai/api/v1'],
+      ['perplexity', ''],
+      ['fireworks', ''],
+      ['cerebras', ''],
+      ['moonshotai', ''],
+    ].map(([name, address]) => resolveProviderName(name as string, address));
+    const catalog = Object.fromEntries(resolved.map((p) => [p, findCatalogProvider(p)?.id]));
+    expect(catalog).toEqual({
+      openai: 'openai',
+      'azure.ai.openai': 'azure',
+      'azure.ai.inference': 'azure',
+      'aws.bedrock': 'aws',
+      'gcp.vertex_ai': 'google',
+      'gcp.gemini': 'google',
+      anthropic: 'anthropic',
+      mistral_ai: 'mistral',
+      cohere: 'cohere',
+      groq: 'groq',
+      deepseek: 'deepseek',
+      x_ai: 'x-ai',
+      together: 'together',
+      openrouter: 'openrouter',
+      perplexity: 'perplexity',
+      fireworks: 'fireworks',
+      cerebras: 'cerebras',
+      moonshot_ai: 'moonshotai',
+    });
+    expect(findCatalogProvider(resolveProviderName('openai', 'http://localhost:11434/v1'))).toBeUndefined();
+    expect(SEMCONV_PROVIDER_TO_CATALOG['azure.ai.inference']).toBe('azure');
   });
 });
 
