@@ -499,8 +499,11 @@ describe('decodeOtlpJsonLine: spans', () => {
     ]);
   });
 
-  it("ignores the AI SDK 7 root embeddings span without usage, but not another emitter's", () => {
-    const embed = (parent: string | undefined, attrs: Attr[]) =>
+  it("ignores the AI SDK 7 embeddings operation span around the call, but not another emitter's", () => {
+    const HTTP = '2222222222222222';
+    const OUTER = '3333333333333333';
+    const INNER = '4444444444444444';
+    const embed = (spanId: string, parent: string | undefined, attrs: Attr[], extra: object = {}) =>
       span(
         [
           s(ATTR.operationName, 'embeddings'),
@@ -508,18 +511,26 @@ describe('decodeOtlpJsonLine: spans', () => {
           s(ATTR.requestModel, 'e'),
           ...attrs,
         ],
-        {
-          parentSpanId: parent,
-        },
+        { spanId, parentSpanId: parent, ...extra },
       );
     const aiSdk = (spans: object[]) =>
       JSON.stringify({ resourceSpans: [{ scopeSpans: [{ scope: { name: 'gen_ai' }, spans }] }] });
-    const out = decodeOtlpJsonLine(
-      aiSdk([embed(undefined, []), embed('1111111111111111', [i(ATTR.inputTokens, 16)])]),
-    );
-    expect(out.records.map((r) => r.tokens.inputTokens)).toEqual([16]);
-    expect(out.ignored).toBe(1);
-    expect(only(spanLine([embed(undefined, [])])).usageType).toBe('unknown');
+    // Root operation span, or one inside an HTTP server span: only the inner call counts.
+    for (const parent of [undefined, HTTP]) {
+      const out = decodeOtlpJsonLine(
+        aiSdk([embed(OUTER, parent, []), embed(INNER, OUTER, [i(ATTR.inputTokens, 16)])]),
+      );
+      expect(out.records.map((r) => r.tokens.inputTokens)).toEqual([16]);
+      expect(out.ignored).toBe(1);
+    }
+    // A failed call: both spans fail without usage; one request.
+    const failed = { status: { code: 2 } };
+    const out = decodeOtlpJsonLine(aiSdk([embed(INNER, OUTER, [], failed), embed(OUTER, HTTP, [], failed)]));
+    expect(out.records.map((r) => [r.dedupKey.endsWith(INNER), r.status, r.usageType])).toEqual([
+      [true, 'error', 'unknown'],
+    ]);
+    // Another emitter's embeddings span without usage is the call itself.
+    expect(only(spanLine([embed(OUTER, undefined, [])])).usageType).toBe('unknown');
   });
 
   it('resolves OpenAI-compatible endpoints and Vercel provider ids to the provider that bills them', () => {

@@ -113,7 +113,7 @@ export function decodeOtlpJsonLine(line: string): DecodeOutcome {
     else out.rejected.push({ reason: 'not_otlp', detail: 'no resourceLogs or resourceSpans' });
     return out;
   }
-  const ctx: LineContext = { line, hash: '', index: 0, scopeName: '' };
+  const ctx: LineContext = { line, hash: '', index: 0, scopeName: '', parents: null };
   if (resourceLogs !== undefined)
     decodeResources(resourceLogs, 'scopeLogs', 'logRecords', out, ctx, decodeLogRecord);
   if (resourceSpans !== undefined)
@@ -129,6 +129,19 @@ interface LineContext {
   index: number;
   /** Instrumentation scope name of the records being decoded. */
   scopeName: string;
+  /** For the AI SDK's spans only: the parent span ids among the scope's spans in this line. */
+  parents: Set<string> | null;
+}
+
+/** The lowercase parent span ids of a list of spans. */
+function parentIds(spans: unknown[]): Set<string> {
+  const ids = new Set<string>();
+  for (const sp of spans) {
+    if (typeof sp !== 'object' || sp === null) continue;
+    const p = normalizeId((sp as { parentSpanId?: unknown }).parentSpanId, 8);
+    if (p !== '') ids.add(p);
+  }
+  return ids;
 }
 
 type RecordDecoder = (
@@ -176,6 +189,7 @@ function decodeResources(
         out.rejected.push({ reason: 'not_otlp', detail: `${recordKey} is not an array` });
         continue;
       }
+      ctx.parents = recordKey === 'spans' && AI_SDK_SCOPES.has(ctx.scopeName) ? parentIds(records) : null;
       for (const r of records) {
         ctx.index++;
         if (typeof r !== 'object' || r === null) {
@@ -300,14 +314,15 @@ const decodeSpan: RecordDecoder = (s, res, out, ctx) => {
   const status = s.status as { code?: unknown } | undefined;
   const code = typeof status === 'object' && status !== null ? status.code : undefined;
   const failed = code === STATUS_CODE_ERROR || code === 'STATUS_CODE_ERROR';
-  // The Vercel AI SDK 7 opens `embeddings <model>` twice: a root without usage around the call's own span.
-  // Only its tracer's: another emitter's root embeddings span without usage (OpenInference's) is the call.
+  // The Vercel AI SDK 7 opens `embeddings <model>` twice: an operation span without usage around the
+  // call's own span. It is the one with a child in the same export (or, failing that, the root). Only its
+  // tracer's: another emitter's embeddings span without usage (OpenInference's) is the call.
   if (
     operation === 'embeddings' &&
     !draft.hasUsage &&
     draft.usageId === '' &&
-    isRootSpan(s) &&
-    AI_SDK_SCOPES.has(ctx.scopeName)
+    ctx.parents !== null &&
+    (ctx.parents.has(normalizeId(s.spanId, 8)) || isRootSpan(s))
   ) {
     out.ignored++;
     return;
