@@ -159,15 +159,35 @@ const CACHE_LIMIT = 4096;
  * ```
  */
 export function resolveProviderName(reported: string, serverAddress = '', serverPort?: number): string {
+  // Consecutive records mostly repeat the last call's provider: compare before hashing a key.
+  if (reported === last.reported && serverAddress === last.address && serverPort === last.port)
+    return last.provider;
   const key = serverAddress === '' ? reported : `${reported}\u0001${serverAddress}\u0001${serverPort ?? ''}`;
-  const hit = cache.get(key);
-  if (hit !== undefined) return hit;
-  let provider = providerOfName(reported);
+  let provider = cache.get(key);
+  if (provider === undefined) {
+    provider = resolveUncached(reported, serverAddress, serverPort);
+    if (cache.size >= CACHE_LIMIT) cache.clear();
+    cache.set(key, provider);
+  }
+  last.reported = reported;
+  last.address = serverAddress;
+  last.port = serverPort;
+  last.provider = provider;
+  return provider;
+}
+
+const last: { reported: string; address: string; port: number | undefined; provider: string } = {
+  reported: '',
+  address: '',
+  port: undefined,
+  provider: '',
+};
+
+function resolveUncached(reported: string, serverAddress: string, serverPort: number | undefined): string {
+  const provider = providerOfName(reported);
   if (OPENAI_COMPATIBLE.has(provider) && serverAddress !== '') {
     const ep = endpointOf(serverAddress, serverPort);
-    provider = providerOfHost(ep.host, ep.port) ?? provider;
+    return providerOfHost(ep.host, ep.port) ?? provider;
   }
-  if (cache.size >= CACHE_LIMIT) cache.clear();
-  cache.set(key, provider);
   return provider;
 }
