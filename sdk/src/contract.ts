@@ -116,6 +116,35 @@ export const ALIAS_ATTR = {
   openInferenceCacheReadTokens: 'llm.token_count.prompt_details.cache_read',
   openInferenceCacheWriteTokens: 'llm.token_count.prompt_details.cache_write',
   openInferenceReasoningTokens: 'llm.token_count.completion_details.reasoning',
+  /** OpenLLMetry and OpenLIT (Python) name reasoning tokens so; older OpenLLMetry, cache reads so. */
+  reasoningTokens: 'gen_ai.usage.reasoning_tokens',
+  cacheReadInputTokensOld: 'gen_ai.usage.cache_read_input_tokens',
+  /** OpenLLMetry's client base URL: the endpoint when `server.address` is absent. */
+  openAiApiBase: 'gen_ai.openai.api_base',
+  /** Pydantic Logfire: its span type (`log` and `pending_span` records repeat or annotate a call) and cost. */
+  logfireSpanType: 'logfire.span_type',
+  logfireCost: 'operation.cost',
+  /** Total tokens (input + output): used only when an emitter leaves out the input count. */
+  totalTokens: 'gen_ai.usage.total_tokens',
+  openInferenceEmbeddingModelName: 'embedding.model_name',
+  vercelTotalTokens: 'ai.usage.totalTokens',
+  /** The endpoint called: decides the provider of an OpenAI-compatible client (`resolveProviderName`). */
+  serverAddress: 'server.address',
+  serverPort: 'server.port',
+  /** Vercel AI SDK 4-6 (`experimental_telemetry`): `ai.*` span attributes. */
+  vercelOperationId: 'ai.operationId',
+  vercelModelProvider: 'ai.model.provider',
+  vercelModelId: 'ai.model.id',
+  vercelInputTokens: 'ai.usage.inputTokens',
+  vercelPromptTokens: 'ai.usage.promptTokens',
+  vercelEmbeddingTokens: 'ai.usage.tokens',
+  vercelOutputTokens: 'ai.usage.outputTokens',
+  vercelCompletionTokens: 'ai.usage.completionTokens',
+  vercelCacheReadTokens: 'ai.usage.inputTokenDetails.cacheReadTokens',
+  vercelCachedInputTokens: 'ai.usage.cachedInputTokens',
+  vercelCacheWriteTokens: 'ai.usage.inputTokenDetails.cacheWriteTokens',
+  vercelReasoningTokens: 'ai.usage.outputTokenDetails.reasoningTokens',
+  vercelReasoningDetailTokens: 'ai.usage.reasoningTokens',
 } as const;
 
 /**
@@ -148,6 +177,18 @@ export const CONTENT_ATTRS = [
   // OpenLLMetry (Traceloop) workflow and task input/output.
   'traceloop.entity.input',
   'traceloop.entity.output',
+  // Vercel AI SDK 4-6 (`ai.*` span attributes).
+  'ai.prompt*',
+  'ai.response.text',
+  'ai.response.toolCalls',
+  'ai.response.object',
+  'ai.response.reasoning*',
+  'ai.toolCall.args',
+  'ai.toolCall.result',
+  'ai.value',
+  'ai.values',
+  'ai.embedding',
+  'ai.embeddings',
 ] as const;
 
 export const OPERATION_NAMES = ['chat', 'text_completion', 'generate_content', 'embeddings', 'ocr'] as const;
@@ -161,7 +202,13 @@ export const AGGREGATE_OPERATION_NAMES = [
   'execute_tool',
 ] as const;
 
-export const USAGE_TYPES = ['exact', 'estimated'] as const;
+/**
+ * How a record's usage is known: `exact` (reported by the provider), `estimated` (a tokenizer's count),
+ * `total_only` (only a total was reported: counted as input tokens, so its cost is a lower bound),
+ * `unknown` (the call happened, but its emitter reported no usage: a failed call, a stream without usage;
+ * its tokens and cost are unknown, never 0).
+ */
+export const USAGE_TYPES = ['exact', 'estimated', 'total_only', 'unknown'] as const;
 export type UsageType = (typeof USAGE_TYPES)[number];
 
 export const SERVICE_TYPES = ['llm', 'embedding', 'ocr'] as const;

@@ -99,6 +99,17 @@ describe('usage-record contract', () => {
       'embedding.embeddings*',
       'traceloop.entity.input',
       'traceloop.entity.output',
+      'ai.prompt*',
+      'ai.response.text',
+      'ai.response.toolCalls',
+      'ai.response.object',
+      'ai.response.reasoning*',
+      'ai.toolCall.args',
+      'ai.toolCall.result',
+      'ai.value',
+      'ai.values',
+      'ai.embedding',
+      'ai.embeddings',
     ]);
   });
 
@@ -110,7 +121,7 @@ describe('usage-record contract', () => {
       'embeddings',
       'ocr',
     ]);
-    expect([...USAGE_TYPES]).toEqual(['exact', 'estimated']);
+    expect([...USAGE_TYPES]).toEqual(['exact', 'estimated', 'total_only', 'unknown']);
     expect([...SERVICE_TYPES]).toEqual(['llm', 'embedding', 'ocr']);
     expect([...TOKEN_TYPES]).toEqual(['input', 'cache_read', 'cache_write', 'output', 'reasoning']);
   });

@@ -66,7 +66,7 @@ export const FLAGS: FlagSpec[] = [
     name: 'usage-jsonl',
     arg: '<glob>',
     repeatable: true,
-    help: 'plain JSONL usage logs (tolerant schema: ts, provider, model, usage.*)',
+    help: 'plain JSONL usage logs (tolerant schema: ts, provider, model|model_name, usage|token_usage, usage_type|estimated, agent, execution_path, source; a record without source takes its file name)',
   },
   {
     name: 'state-dir',

@@ -54,6 +54,11 @@ export function createSidecarMetrics(
       'Calls with no known price (never counted as $0 in llm_cost_usd_total).',
       ['provider', 'model', 'service'],
     ),
+    unknownUsage: new CommittedCounter(
+      'llm_unknown_usage_requests_total',
+      'Calls whose emitter reported no usage (failed calls, streams without usage): counted in llm_requests_total, their tokens and cost unknown (never $0).',
+      ['provider', 'model', 'service', 'status'],
+    ),
     ocrPages: new CommittedCounter('llm_ocr_pages_total', 'Pages processed by OCR calls.', [
       'provider',
       'model',

@@ -141,8 +141,8 @@ describe('usage API answers', () => {
     const res = await get('/usage?from=2026-09-01&to=2026-09-03&group_by=tenant&format=csv');
     expect(res.headers.get('content-type')).toMatch(/^text\/csv/);
     expect((await res.text()).split('\r\n').slice(1, 3)).toEqual([
-      't2,3.000000000,3.000000000,0.000000000,0,0,1,0,0,0,0,0,0,0,0',
-      't1,1.500000000,1.250000000,0.250000000,0,0,3,0,0,0,0,0,0,0,0',
+      't2,3.000000000,3.000000000,0.000000000,0,0,1,0,0,0,0,0,0,0,0,0',
+      't1,1.500000000,1.250000000,0.250000000,0,0,3,0,0,0,0,0,0,0,0,0',
     ]);
   });
 
@@ -173,7 +173,7 @@ describe('usage API rejects bad parameters with 400 and a clear message', () => 
   const cases: [string, string][] = [
     [
       '/usage?group_by=colour',
-      '"group_by" must be one of provider, model, service, feature, user, task, tenant, hour, day, week, month; got "colour"',
+      '"group_by" must be one of provider, model, service, feature, user, task, tenant, agent, execution_path, source, hour, day, week, month; got "colour"',
     ],
     [
       '/usage?from=yesterday',
@@ -182,7 +182,7 @@ describe('usage API rejects bad parameters with 400 and a clear message', () => 
     ['/usage?from=2026-09-03&to=2026-09-01', '"from" must be before "to"'],
     [
       '/usage?groupby=model',
-      'unknown parameter "groupby"; allowed: from, to, group_by, format, limit, search, provider, model, service, feature, user, task, tenant',
+      'unknown parameter "groupby"; allowed: from, to, group_by, format, limit, search, provider, model, service, feature, user, task, tenant, agent, execution_path, source',
     ],
     ['/usage?provider=a&provider=b', 'parameter "provider" must be given once, as a plain value'],
     ['/usage?format=xml', '"format" must be one of json, csv; got "xml"'],

@@ -37,7 +37,12 @@ function addRecord(groups: Record<string, GroupTruth>, r: UsageRecord): void {
     service: r.service,
     requests: 0,
     errors: 0,
-    tokens: { exact: emptyPartition(), estimated: emptyPartition() },
+    tokens: {
+      exact: emptyPartition(),
+      estimated: emptyPartition(),
+      total_only: emptyPartition(),
+      unknown: emptyPartition(),
+    },
     ocrPages: 0,
     embeddingInputs: 0,
     emitterCostNanoUsd: 0,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeUsageJsonlLine, type UsageRecord } from '../src/decode/index.js';
+import { decodeUsageJsonlLine, sourceNameOfPath, type UsageRecord } from '../src/decode/index.js';
 
 const line = (o: Record<string, unknown>) => JSON.stringify(o);
 const BASE = { ts: '2026-03-01T12:00:00.250Z', provider: 'openai', model: 'gpt-4o-mini' };
@@ -66,6 +66,7 @@ describe('decodeUsageJsonlLine', () => {
       agentName: 'researcher',
       executionPath: 'plan/research',
       conversationId: 'run-42',
+      sourceName: '',
     } satisfies UsageRecord);
     expect(r.dedupKey).toMatch(/^jsonl:[0-9a-f]{32}$/);
   });
@@ -138,6 +139,58 @@ describe('decodeUsageJsonlLine', () => {
     const k1 = only(line({ ...BASE, run_id: 'r' })).dedupKey;
     expect(only(line({ ...BASE, run_id: 'r' })).dedupKey).toBe(k1);
     expect(only(line({ ...BASE, run_id: 'r', usage: { prompt_tokens: 1 } })).dedupKey).not.toBe(k1);
+  });
+
+  it('tolerates the multi-source variants: token_usage, estimated: true, model_name, total_tokens only', () => {
+    const a = only(
+      line({
+        ts: BASE.ts,
+        provider: 'openai',
+        model_name: 'gpt-4o-mini',
+        token_usage: { input_tokens: 10, output_tokens: 4 },
+        estimated: true,
+      }),
+    );
+    expect([a.requestModel, a.tokens.inputTokens, a.tokens.outputTokens, a.usageType]).toEqual([
+      'gpt-4o-mini',
+      10,
+      4,
+      'estimated',
+    ]);
+    // Only a total: counted (as input, the split is unknown) and labelled total_only, never exact.
+    const t = only(line({ ...BASE, usage: { total_tokens: 1250 } }));
+    expect([t.tokens.inputTokens, t.tokens.outputTokens, t.usageType]).toEqual([1250, 0, 'total_only']);
+    const top = only(line({ ...BASE, total_tokens: '99' }));
+    expect([top.tokens.inputTokens, top.usageType]).toEqual([99, 'total_only']);
+    // A total beside the split is not used; a declared usage_type wins.
+    const both = only(line({ ...BASE, usage: { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 } }));
+    expect([both.tokens.inputTokens, both.tokens.outputTokens, both.usageType]).toEqual([3, 2, 'exact']);
+    expect(only(line({ ...BASE, usage_type: 'estimated', usage: { total_tokens: 7 } })).usageType).toBe(
+      'estimated',
+    );
+    // No usage at all: a call whose usage is unknown, not 0 exact tokens.
+    expect(only(line({ ...BASE, error_type: 'RateLimitError' })).usageType).toBe('unknown');
+    expect(only(line({ ...BASE, usage: { prompt_tokens: 0, completion_tokens: 0 } })).usageType).toBe(
+      'exact',
+    );
+    expect(rejection(line({ ...BASE, estimated: 'yes' }))).toBe('bad_type');
+    expect(rejection(line({ ...BASE, token_usage: [1] }))).toBe('bad_type');
+  });
+
+  it('keeps agent, execution path and source; the source defaults to the file source name', () => {
+    const withSource = decodeUsageJsonlLine(
+      line({ ...BASE, agent: 'researcher', execution_path: 'plan/search', source: 'claude-code' }),
+      'agents',
+    ).records[0];
+    expect([withSource?.agentName, withSource?.executionPath, withSource?.sourceName]).toEqual([
+      'researcher',
+      'plan/search',
+      'claude-code',
+    ]);
+    expect(decodeUsageJsonlLine(line(BASE), 'agents').records[0]?.sourceName).toBe('agents');
+    expect(sourceNameOfPath('/var/log/agents/researcher.jsonl.1')).toBe('researcher');
+    expect(sourceNameOfPath('logs/claude-code.2026-01-02.jsonl')).toBe('claude-code');
+    expect(sourceNameOfPath('usage.ndjson')).toBe('usage');
   });
 
   it('yields nothing for a blank line', () => {

@@ -209,6 +209,7 @@ describe('decodeOtlpJsonLine: usage events as the SDK writes them', () => {
       agentName: 'planner',
       executionPath: 'planner/search',
       conversationId: 'conv-3',
+      sourceName: '',
     } satisfies UsageRecord);
   });
 
@@ -283,11 +284,16 @@ describe('decodeOtlpJsonLine: usage events as the SDK writes them', () => {
       resourceLogs: [
         {
           resource: { attributes: [s('service.name', 'a')] },
-          scopeLogs: [{ logRecords: [usageLog(CHAT), usageLog(bad)] }],
+          scopeLogs: [{ scope: { name: '@spendline/sdk' }, logRecords: [usageLog(CHAT), usageLog(bad)] }],
         },
         {
           resource: { attributes: [s('service.name', 'b')] },
-          scopeLogs: [{ logRecords: [usageLog(CHAT), { body: { stringValue: 'hello' } }] }],
+          scopeLogs: [
+            {
+              scope: { name: '@spendline/sdk' },
+              logRecords: [usageLog(CHAT), { body: { stringValue: 'hello' } }],
+            },
+          ],
         },
       ],
     });
@@ -314,6 +320,48 @@ describe('decodeOtlpJsonLine: usage events as the SDK writes them', () => {
   });
 });
 
+describe('decodeOtlpJsonLine: one call, several signals', () => {
+  const otherEmitter = (records: object[]) =>
+    JSON.stringify({ resourceLogs: [{ scopeLogs: [{ scope: { name: 'openlit' }, logRecords: records }] }] });
+
+  it("counts another emitter's usage event only outside a sampled span (inside one, the span is the record)", () => {
+    const inSampledSpan = decodeOtlpJsonLine(otherEmitter([usageLog(CHAT, { flags: 1 })]));
+    expect(inSampledSpan).toEqual({ records: [], rejected: [], ignored: 1 });
+    const notSampled = decodeOtlpJsonLine(otherEmitter([usageLog(CHAT, { flags: 0 })]));
+    expect(notSampled.records).toHaveLength(1);
+    const noSpan = decodeOtlpJsonLine(
+      otherEmitter([usageLog(CHAT, { traceId: undefined, spanId: undefined })]),
+    );
+    expect(noSpan.records).toHaveLength(1);
+  });
+
+  it('never counts per-message events (no usage) nor metrics lines', () => {
+    const perMessage = usageLog([s('event.name', 'gen_ai.choice'), s(ALIAS_ATTR.system, 'openai')], {
+      eventName: undefined,
+      flags: 0,
+    });
+    expect(decodeOtlpJsonLine(otherEmitter([perMessage]))).toEqual({ records: [], rejected: [], ignored: 1 });
+    const metric = (name: string) => ({
+      name,
+      histogram: { dataPoints: [{ attributes: CHAT, count: '1', sum: 1500 }], aggregationTemporality: 2 },
+    });
+    const metrics = JSON.stringify({
+      resourceMetrics: [
+        {
+          scopeMetrics: [
+            { metrics: [metric('gen_ai.client.token.usage'), metric('gen_ai.client.operation.duration')] },
+          ],
+        },
+      ],
+    });
+    expect(decodeOtlpJsonLine(metrics)).toEqual({ records: [], rejected: [], ignored: 2 });
+    const plainMetrics = JSON.stringify({
+      resourceMetrics: [{ scopeMetrics: [{ metrics: [{ name: 'http.server.duration' }] }] }],
+    });
+    expect(decodeOtlpJsonLine(plainMetrics)).toEqual({ records: [], rejected: [], ignored: 1 });
+  });
+});
+
 describe('decodeOtlpJsonLine: spans', () => {
   it('counts inference spans with usage, duration from the span times', () => {
     const r = only(spanLine([span(CHAT)]));
@@ -326,7 +374,7 @@ describe('decodeOtlpJsonLine: spans', () => {
     ]);
   });
 
-  it('never counts agent, workflow, tool or chain spans, nor inference spans without usage', () => {
+  it('never counts agent, workflow, step, tool or chain spans', () => {
     const usage = CHAT.slice(1);
     const out = decodeOtlpJsonLine(
       spanLine([
@@ -334,6 +382,7 @@ describe('decodeOtlpJsonLine: spans', () => {
         span([s(ATTR.operationName, 'create_agent'), ...usage]),
         span([s(ATTR.operationName, 'invoke_workflow'), ...usage]),
         span([s(ATTR.operationName, 'execute_tool'), ...usage]),
+        span([s(ATTR.operationName, 'agent_step')]),
         span([
           s(ALIAS_ATTR.openInferenceSpanKind, 'AGENT'),
           s(ALIAS_ATTR.openInferenceModelName, 'gpt-4o'),
@@ -344,11 +393,159 @@ describe('decodeOtlpJsonLine: spans', () => {
           s(ALIAS_ATTR.openInferenceModelName, 'gpt-4o'),
           i(ALIAS_ATTR.openInferencePromptTokens, '9'),
         ]),
-        span(CHAT.slice(0, 3)),
         span([s('http.method', 'GET')]),
       ]),
     );
     expect(out).toEqual({ records: [], rejected: [], ignored: 8 });
+  });
+
+  it('counts an inference span without usage as a request of unknown usage, never 0 exact tokens', () => {
+    const r = only(spanLine([span(CHAT.slice(0, 3))]));
+    expect([r.status, r.usageType, r.tokens.inputTokens, r.tokens.outputTokens]).toEqual([
+      'ok',
+      'unknown',
+      0,
+      0,
+    ]);
+    const failed = only(spanLine([span([...CHAT.slice(0, 3), s(ATTR.errorType, 'RateLimitError')])]));
+    expect([failed.status, failed.errorType, failed.usageType]).toEqual([
+      'error',
+      'RateLimitError',
+      'unknown',
+    ]);
+    // The SDK declares its usage type: a declared type stands even without counts.
+    const declared = only(spanLine([span([...CHAT.slice(0, 3), s(ATTR.usageType, 'exact')])]));
+    expect(declared.usageType).toBe('exact');
+  });
+
+  it('derives input from total minus output; a total alone is total_only, never exact', () => {
+    const oi = only(
+      spanLine([
+        span([...CHAT.slice(0, 3), i(ALIAS_ATTR.openInferenceTotalTokens, 150), i(ATTR.outputTokens, 30)]),
+      ]),
+    );
+    expect([oi.tokens.inputTokens, oi.tokens.outputTokens, oi.usageType]).toEqual([120, 30, 'exact']);
+    const total = only(spanLine([span([...CHAT.slice(0, 3), i('gen_ai.usage.total_tokens', 150)])]));
+    expect([total.tokens.inputTokens, total.tokens.outputTokens, total.usageType]).toEqual([
+      150,
+      0,
+      'total_only',
+    ]);
+  });
+
+  it('reads Vercel AI SDK 4-6 spans: only the inner provider calls count, with ai.usage.* details', () => {
+    const vercel = (op: string, attrs: Attr[] = []) =>
+      span([
+        s('ai.operationId', op),
+        s('ai.model.provider', 'openai.responses'),
+        s('ai.model.id', 'o4-mini'),
+        ...attrs,
+      ]);
+    const usage = [
+      i('ai.usage.inputTokens', 200),
+      i('ai.usage.outputTokens', 90),
+      i('ai.usage.cachedInputTokens', 64),
+      i('ai.usage.reasoningTokens', 50),
+    ];
+    const out = decodeOtlpJsonLine(
+      spanLine([
+        vercel('ai.generateText', usage),
+        vercel('ai.generateText.doGenerate', usage),
+        vercel('ai.toolCall'),
+        vercel('ai.embedMany', [i('ai.usage.tokens', 16)]),
+        vercel('ai.embedMany.doEmbed', [i('ai.usage.tokens', 16)]),
+        vercel('ai.streamText.doStream', []),
+      ]),
+    );
+    expect(out.rejected).toEqual([]);
+    expect(out.ignored).toBe(3);
+    expect(out.records.map((r) => [r.provider, r.operation, r.usageType, r.tokens])).toEqual([
+      [
+        'openai',
+        'chat',
+        'exact',
+        {
+          inputTokens: 200,
+          outputTokens: 90,
+          cacheReadInputTokens: 64,
+          cacheCreationInputTokens: 0,
+          reasoningOutputTokens: 50,
+        },
+      ],
+      [
+        'openai',
+        'embeddings',
+        'exact',
+        {
+          inputTokens: 16,
+          outputTokens: 0,
+          cacheReadInputTokens: 0,
+          cacheCreationInputTokens: 0,
+          reasoningOutputTokens: 0,
+        },
+      ],
+      [
+        'openai',
+        'chat',
+        'unknown',
+        {
+          inputTokens: 0,
+          outputTokens: 0,
+          cacheReadInputTokens: 0,
+          cacheCreationInputTokens: 0,
+          reasoningOutputTokens: 0,
+        },
+      ],
+    ]);
+  });
+
+  it("ignores the AI SDK 7 embeddings operation span around the call, but not another emitter's", () => {
+    const HTTP = '2222222222222222';
+    const OUTER = '3333333333333333';
+    const INNER = '4444444444444444';
+    const embed = (spanId: string, parent: string | undefined, attrs: Attr[], extra: object = {}) =>
+      span(
+        [
+          s(ATTR.operationName, 'embeddings'),
+          s(ATTR.providerName, 'openai'),
+          s(ATTR.requestModel, 'e'),
+          ...attrs,
+        ],
+        { spanId, parentSpanId: parent, ...extra },
+      );
+    const aiSdk = (spans: object[]) =>
+      JSON.stringify({ resourceSpans: [{ scopeSpans: [{ scope: { name: 'gen_ai' }, spans }] }] });
+    // Root operation span, or one inside an HTTP server span: only the inner call counts.
+    for (const parent of [undefined, HTTP]) {
+      const out = decodeOtlpJsonLine(
+        aiSdk([embed(OUTER, parent, []), embed(INNER, OUTER, [i(ATTR.inputTokens, 16)])]),
+      );
+      expect(out.records.map((r) => r.tokens.inputTokens)).toEqual([16]);
+      expect(out.ignored).toBe(1);
+    }
+    // A failed call: both spans fail without usage; one request.
+    const failed = { status: { code: 2 } };
+    const out = decodeOtlpJsonLine(aiSdk([embed(INNER, OUTER, [], failed), embed(OUTER, HTTP, [], failed)]));
+    expect(out.records.map((r) => [r.dedupKey.endsWith(INNER), r.status, r.usageType])).toEqual([
+      [true, 'error', 'unknown'],
+    ]);
+    // Another emitter's embeddings span without usage is the call itself.
+    expect(only(spanLine([embed(OUTER, undefined, [])])).usageType).toBe('unknown');
+  });
+
+  it('resolves OpenAI-compatible endpoints and Vercel provider ids to the provider that bills them', () => {
+    const at = (attrs: Attr[]) =>
+      only(spanLine([span([...CHAT, ...attrs].filter((a) => a.key !== ATTR.providerName))])).provider;
+    expect(at([s(ALIAS_ATTR.system, 'openai'), s('server.address', 'my-res.openai.azure.com')])).toBe(
+      'azure.ai.openai',
+    );
+    expect(at([s(ALIAS_ATTR.system, 'openai'), s('server.address', 'api.groq.com')])).toBe('groq');
+    expect(
+      at([s(ALIAS_ATTR.system, 'openai'), s('server.address', 'localhost'), i('server.port', 11434)]),
+    ).toBe('ollama');
+    expect(at([s(ALIAS_ATTR.system, 'openai.chat')])).toBe('openai');
+    expect(at([s(ALIAS_ATTR.system, 'az.ai.inference')])).toBe('azure.ai.inference');
+    expect(at([s(ALIAS_ATTR.system, 'anthropic'), s('server.address', 'api.groq.com')])).toBe('anthropic');
   });
 
   it('marks a span with status ERROR as failed, with error.type _OTHER unless it names one', () => {
@@ -442,6 +639,12 @@ describe('decodeOtlpJsonLine: aliases', () => {
     );
     const both = [d(ATTR.costUsd, 0.25), ...CHAT, d(ALIAS_ATTR.openLitCost, 0.5)];
     expect(only(logLine([usageLog(both)])).emitterCostNanoUsd).toBe(250_000_000);
+    // OpenLIT writes 0 when it has no price: an unknown price, never $0.
+    expect(only(logLine([usageLog([...CHAT, d(ALIAS_ATTR.openLitCost, 0)])])).emitterCostNanoUsd).toBeNull();
+    // Logfire's operation.cost (genai-prices) is an emitter cost too.
+    expect(only(logLine([usageLog([...CHAT, d('operation.cost', 0.125)])])).emitterCostNanoUsd).toBe(
+      125_000_000,
+    );
   });
 
   it('prefers the contract names over every alias, whatever the attribute order', () => {

@@ -87,6 +87,14 @@ describe('spendline insights', () => {
       usageType: 'estimated',
       m: { requests: 5, input_tokens: 5000, output_tokens: 1000, cost_nano_usd: 8_000_000 },
     },
+    // 6 calls without usage (a stream without usage, failed calls): 4 succeeded, 2 failed.
+    {
+      at: '2026-11-12T11:00:00Z',
+      model: 'acme-small',
+      service: 'stream-svc',
+      usageType: 'unknown',
+      m: { requests: 6, errors: 2 },
+    },
     {
       at: '2026-11-12T10:00:00Z',
       model: 'mystery',
@@ -101,7 +109,9 @@ describe('spendline insights', () => {
       'prompt_caching',
       'cheaper_model',
       'failed_calls',
+      'failed_calls',
       'estimated_usage',
+      'unknown_usage',
       'unpriced_model',
       'spend_growth',
       'spend_growth',
@@ -131,11 +141,21 @@ describe('spendline insights', () => {
     });
     expect(list[3]).toMatchObject({
       scope: { model: 'acme-small', service: 'stream-svc' },
+      evidence: { failed_calls: 2, requests: 6 },
+    });
+    expect(list[4]).toMatchObject({
+      scope: { model: 'acme-small', service: 'stream-svc' },
       evidence: { estimated_requests: 5 },
     });
-    expect(list[4]).toMatchObject({ scope: { model: 'mystery' }, evidence: { unpriced_requests: 4 } });
+    // The 4 successful calls without usage are a data gap; the 2 failed ones are expected.
+    expect(list[5]).toMatchObject({
+      scope: { model: 'acme-small', service: 'stream-svc' },
+      evidence: { unknown_usage_requests: 4, failed_without_usage: 2 },
+      monthlySaving: { known: false },
+    });
+    expect(list[6]).toMatchObject({ scope: { model: 'mystery' }, evidence: { unpriced_requests: 4 } });
     // Growth against the previous 30 days (nothing then): faq +1.60, rag +20.00.
-    expect(list.slice(5).map((i) => [i.scope.feature, i.evidence.increase_usd, i.evidence.growth])).toEqual([
+    expect(list.slice(7).map((i) => [i.scope.feature, i.evidence.increase_usd, i.evidence.growth])).toEqual([
       ['faq', '1.600000000', 'new'],
       ['rag', '20.000000000', 'new'],
     ]);

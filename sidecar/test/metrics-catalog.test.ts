@@ -10,6 +10,7 @@ const DESIGN: Record<string, { type: string; labels: string[] }> = {
   llm_tokens_total: { type: 'counter', labels: ['provider', 'model', 'service', 'token_type', 'usage_type'] },
   llm_cost_usd_total: { type: 'counter', labels: ['provider', 'model', 'service', 'feature', 'usage_type'] },
   llm_unpriced_requests_total: { type: 'counter', labels: ['provider', 'model', 'service'] },
+  llm_unknown_usage_requests_total: { type: 'counter', labels: ['provider', 'model', 'service', 'status'] },
   llm_request_duration_seconds: { type: 'histogram', labels: ['provider', 'model', 'service', 'operation'] },
   llm_time_to_first_token_seconds: { type: 'histogram', labels: ['provider', 'model', 'service'] },
   llm_ocr_pages_total: { type: 'counter', labels: ['provider', 'model', 'service'] },

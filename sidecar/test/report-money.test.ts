@@ -19,6 +19,7 @@ const zero: UsageTotals = {
   reasoningTokens: 0,
   ocrPages: 0,
   embeddingInputs: 0,
+  unknownUsageRequests: 0,
 };
 const row = (key: string, exact: bigint, estimated = 0n): UsageRow => ({
   ...zero,

@@ -157,12 +157,12 @@ describe('spendline report', () => {
       [
         'Spend, last 30 UTC days by provider',
         '',
-        'provider               cost  exact  estimated          unpriced  requests  tokens',
-        '---------  ----------------  -----  ---------  ----------------  --------  ------',
-        'anthropic  $2.00 + unpriced  $2.00      $0.00  4 req / 1200 tok         6    1200',
-        'openai                $2.00  $1.25      $0.75                 -         4     330',
-        '---------  ----------------  -----  ---------  ----------------  --------  ------',
-        'TOTAL      $4.00 + unpriced  $3.25      $0.75  4 req / 1200 tok        10    1530',
+        'provider               cost  exact  estimated          unpriced  no usage  requests  tokens',
+        '---------  ----------------  -----  ---------  ----------------  --------  --------  ------',
+        'anthropic  $2.00 + unpriced  $2.00      $0.00  4 req / 1200 tok         -         6    1200',
+        'openai                $2.00  $1.25      $0.75                 -         -         4     330',
+        '---------  ----------------  -----  ---------  ----------------  --------  --------  ------',
+        'TOTAL      $4.00 + unpriced  $3.25      $0.75  4 req / 1200 tok         -        10    1530',
         'Unpriced: 4 requests (1200 tokens) have no known price; their cost is NOT in the totals (add prices with --prices).',
         '',
       ].join('\n'),
@@ -179,19 +179,28 @@ describe('spendline report', () => {
     ]);
     const csv = (await report(['--by', 'tenant', '--format', 'csv'])).out.split('\r\n');
     expect(csv[0]).toBe(
-      'tenant,cost_usd,exact_cost_usd,estimated_cost_usd,unpriced_requests,unpriced_tokens,requests,errors,input_tokens,cache_read_tokens,cache_write_tokens,output_tokens,reasoning_tokens,ocr_pages,embedding_inputs',
+      'tenant,cost_usd,exact_cost_usd,estimated_cost_usd,unpriced_requests,unpriced_tokens,requests,errors,input_tokens,cache_read_tokens,cache_write_tokens,output_tokens,reasoning_tokens,ocr_pages,embedding_inputs,unknown_usage_requests',
     );
-    expect(csv[1]).toBe('t1,2.000000000,1.250000000,0.750000000,0,0,4,0,300,0,0,30,0,0,0');
-    expect(csv[2]).toBe('t2,2.000000000,2.000000000,0.000000000,4,1200,6,0,1000,0,0,200,0,0,0');
+    expect(csv[1]).toBe('t1,2.000000000,1.250000000,0.750000000,0,0,4,0,300,0,0,30,0,0,0,0');
+    expect(csv[2]).toBe('t2,2.000000000,2.000000000,0.000000000,4,1200,6,0,1000,0,0,200,0,0,0,0');
     const md = (await report(['--by', 'user', '--format', 'markdown', '--provider', 'anthropic'])).out;
-    expect(md).toContain('| alice | $2.00 + unpriced | $2.00 | $0.00 | 4 req / 1200 tok | 6 | 1200 |');
+    expect(md).toContain('| alice | $2.00 + unpriced | $2.00 | $0.00 | 4 req / 1200 tok | - | 6 | 1200 |');
+  });
+
+  it('groups by agent, execution_path and source (unset here: the fixture has none)', async () => {
+    for (const by of ['agent', 'execution_path', 'source']) {
+      const r = await report(['--by', by, '--format', 'json']);
+      expect(r.code).toBe(0);
+      const json = JSON.parse(r.out);
+      expect(json.rows.map((x: Record<string, unknown>) => [x[by], x.requests])).toEqual([['', 10]]);
+    }
   });
 
   it('--top cuts the listed groups, never the total', async () => {
     const r = await report(['--by', 'model', '--top', '1']);
     const lines = r.out.split('\n');
     expect(lines.filter((l) => l.startsWith('TOTAL')).map((l) => l.split(/\s{2,}/))).toEqual([
-      ['TOTAL', '$4.00 + unpriced', '$3.25', '$0.75', '4 req / 1200 tok', '10', '1530'],
+      ['TOTAL', '$4.00 + unpriced', '$3.25', '$0.75', '4 req / 1200 tok', '-', '10', '1530'],
     ]);
     expect(lines.filter((l) => l.startsWith('gpt-') || l.startsWith('claude'))).toHaveLength(1);
     expect(lines).toContain('(2 more rows not shown: --top 0 lists all; the total covers every row)');
@@ -208,7 +217,7 @@ describe('spendline report', () => {
     expect(await report(['--by', 'colour'])).toEqual({
       code: 2,
       out: '',
-      err: 'spendline: --by must be one of provider, model, service, feature, user, task, tenant, hour, day, week, month; got "colour"\n',
+      err: 'spendline: --by must be one of provider, model, service, feature, user, task, tenant, agent, execution_path, source, hour, day, week, month; got "colour"\n',
     });
     expect((await report(['--days-back', '0'])).err).toBe(
       'spendline: --days-back must be an integer 1..3660, got "0"\n',

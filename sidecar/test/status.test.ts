@@ -48,6 +48,7 @@ function historicLines(): string {
         tenant_id: ['northwind', 'contoso', ''][i % 3],
         task_id: i % 2 === 0 ? `task-${i % 5}` : '',
         session_id: `session-${Math.floor(i / 3)}`,
+        agent: ['planner', '', 'writer'][i % 3],
         usage: { prompt_tokens: 1000 + i * 17, completion_tokens: 200 + i },
         ...(unpriced ? {} : { cost_usd: ((2_000_000 + i * 123_457) / 1e9).toFixed(9) }),
         duration_ms: 200 + (i % 10) * 150,
@@ -71,7 +72,7 @@ const RANGES = {
   custom: { from: TODAY - 35 * DAY, to: TODAY - 10 * DAY + DAY },
 } as const;
 type RangeName = keyof typeof RANGES;
-const DIMS = ['model', 'service', 'feature', 'user', 'tenant', 'task', 'session'] as const;
+const DIMS = ['model', 'service', 'feature', 'user', 'tenant', 'task', 'session', 'agent', 'source'] as const;
 
 let dir: string;
 let pipeline: LocalPipeline;

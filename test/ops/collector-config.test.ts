@@ -96,7 +96,12 @@ describe('collector-config/otelcol.yaml', () => {
 
   it('drops records that carry none of the GenAI marker attributes', () => {
     const filter = recordAt(config, 'processors', 'filter/genai_only');
-    const expected = [ATTR.operationName, ATTR.usageId, ALIAS_ATTR.openInferenceSpanKind]
+    const expected = [
+      ATTR.operationName,
+      ATTR.usageId,
+      ALIAS_ATTR.openInferenceSpanKind,
+      ALIAS_ATTR.vercelOperationId,
+    ]
       .map((a) => `attributes["${a}"] == nil`)
       .join(' and ');
     expect(stringsAt(filter, 'logs', 'log_record')).toEqual([expected]);
@@ -106,7 +111,7 @@ describe('collector-config/otelcol.yaml', () => {
 
   it('deletes exactly the contract CONTENT_ATTRS from log records, spans and span events', () => {
     const expected = CONTENT_ATTRS.map(deletionFor);
-    expect(expected).toHaveLength(22);
+    expect(expected).toHaveLength(33);
     expect(statementsFor('log_statements', 'log').slice(0, expected.length)).toEqual(expected);
     expect(statementsFor('trace_statements', 'span')).toEqual(expected);
     expect(statementsFor('trace_statements', 'spanevent')).toEqual(expected);

@@ -13,6 +13,7 @@ const SIDECAR_METRICS = [
   'llm_tokens_total',
   'llm_cost_usd_total',
   'llm_unpriced_requests_total',
+  'llm_unknown_usage_requests_total',
   'llm_request_duration_seconds_bucket',
   'llm_request_duration_seconds_sum',
   'llm_request_duration_seconds_count',

@@ -5,10 +5,23 @@
  * series is present because Prometheus scrapes a collector target where nothing listens.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  EMITTER_FIXTURE_DIR,
+  type ExpectedCall,
+  expectedCalls,
+} from '../../sidecar/test/support/emitterTruth.js';
 import {
   BUILTIN_MODELS,
   type GeneratedTruth,
@@ -28,6 +41,8 @@ describe('grafana panels against a real sidecar and Prometheus', () => {
   let sidecar: ChildProcess | undefined;
   let prom: RunningPrometheus | undefined;
   let truth: GeneratedTruth;
+  /** Calls of a third-party emitter's fixture (with failed and usage-less calls), beside the generated traffic. */
+  let emitterCalls: ExpectedCall[] = [];
   let sidecarOutput = '';
   const today = new Date().toISOString().slice(0, 10);
 
@@ -50,6 +65,12 @@ describe('grafana panels against a real sidecar and Prometheus', () => {
     const cut = first.slice(0, Math.floor(first.length / 2));
     const lines = [...generated.lines.slice(0, 5), cut, ...generated.lines.slice(5)];
     writeFileSync(join(dir, 'export', 'genai-logs.jsonl'), `${lines.join('\n')}\n`);
+    // The official OpenTelemetry instrumentation's capture: failed calls and a stream without usage.
+    copyFileSync(
+      join(EMITTER_FIXTURE_DIR, 'otel-instrumentation-openai.otlp.jsonl'),
+      join(dir, 'export', 'genai-traces.jsonl'),
+    );
+    emitterCalls = expectedCalls('otel-instrumentation-openai');
     writeFileSync(
       join(dir, 'billing', 'generic.jsonl'),
       [
@@ -144,9 +165,13 @@ describe('grafana panels against a real sidecar and Prometheus', () => {
 
   it('Prometheus sees exactly the generated calls and the billed amounts', async () => {
     const requests = await prom!.query('sum(llm_requests_total)');
-    expect(Number(requests[0]?.value[1])).toBe(truth.calls);
+    expect(Number(requests[0]?.value[1])).toBe(truth.calls + emitterCalls.length);
     const errors = await prom!.query('sum(llm_requests_total{status="error"})');
-    expect(Number(errors[0]?.value[1])).toBe(truth.totals.errors);
+    const emitterErrors = emitterCalls.filter((c) => c.status === 'error').length;
+    expect(emitterErrors).toBeGreaterThan(0);
+    expect(Number(errors[0]?.value[1])).toBe(truth.totals.errors + emitterErrors);
+    const unknown = await prom!.query('sum(llm_unknown_usage_requests_total)');
+    expect(Number(unknown[0]?.value[1])).toBe(emitterCalls.filter((c) => c.usageType === 'unknown').length);
     const billed = await prom!.query(`max by (provider) (llm_billed_cost_usd{day="${today}"})`);
     const byProvider = Object.fromEntries(billed.map((s) => [s.metric.provider, s.value[1]]));
     expect(byProvider).toEqual({ anthropic: '7.25', openai: '12.5' });

@@ -10,6 +10,7 @@ const PROM_DIR = repoPath('prometheus');
 const RULE_TEST_FILES = ['tests/alerts.test.yml', 'tests/spike.test.yml'];
 
 const EXPECTED_ALERTS = [
+  'LLMCallsWithoutUsage',
   'LLMErrorRateHigh',
   'LLMHourlySpendBurnRateHigh',
   'LLMHourlySpendOverThreshold',
@@ -77,7 +78,7 @@ describe('prometheus/ configs', () => {
   it('recording and alert rules pass promtool check rules', () => {
     const r = runTool('promtool', ['check', 'rules', 'rules/recording.yml', 'rules/alerts.yml'], PROM_DIR);
     expect(r.output).toContain('Checking rules/recording.yml\n  SUCCESS: 11 rules found');
-    expect(r.output).toContain('Checking rules/alerts.yml\n  SUCCESS: 11 rules found');
+    expect(r.output).toContain('Checking rules/alerts.yml\n  SUCCESS: 12 rules found');
     expect(r.status, r.output).toBe(0);
   });
 

@@ -1,3 +1,4 @@
+import { resolveProviderName } from '../pricing/resolveProvider.js';
 import type { TelemetryRuntime } from '../telemetry/runtime.js';
 import { tapStream } from './apiPromise.js';
 import { type MethodInstrumentation, patchMethod } from './patchMethod.js';
@@ -191,9 +192,22 @@ const embeddings: MethodInstrumentation = {
 
 /** Structural view of the parts of an `openai` client that get instrumented. */
 interface OpenAILike {
+  baseURL?: unknown;
   chat?: { completions?: unknown };
   responses?: unknown;
   embeddings?: unknown;
+}
+
+/** The same instrumentation, recording `provider` instead of `openai`. */
+function billedBy(provider: string, m: MethodInstrumentation): MethodInstrumentation {
+  if (provider === PROVIDER) return m;
+  return {
+    ...m,
+    spec: (body, self) => {
+      const spec = m.spec(body, self);
+      return spec === undefined ? undefined : { ...spec, provider };
+    },
+  };
 }
 
 /**
@@ -201,13 +215,17 @@ interface OpenAILike {
  * `chat.completions.create` (incl. streaming, where `stream_options.include_usage` is requested and
  * the extra usage-only chunk hidden), `responses.create` (incl. streaming) and `embeddings.create`.
  * Records go through the running {@link startTelemetry}; with none running, calls pass straight through.
+ * A client whose `baseURL` is another OpenAI-compatible endpoint (Azure OpenAI, Groq, DeepSeek,
+ * Together, Mistral, OpenRouter, a local Ollama or vLLM) records that provider (`resolveProviderName`).
  */
 export function instrumentOpenAI<T extends object>(client: T): T {
   try {
     const c = client as OpenAILike;
-    patchMethod(c.chat?.completions, 'create', chatCompletions);
-    patchMethod(c.responses, 'create', responses);
-    patchMethod(c.embeddings, 'create', embeddings);
+    const provider =
+      typeof c.baseURL === 'string' && c.baseURL !== '' ? resolveProviderName(PROVIDER, c.baseURL) : PROVIDER;
+    patchMethod(c.chat?.completions, 'create', billedBy(provider, chatCompletions));
+    patchMethod(c.responses, 'create', billedBy(provider, responses));
+    patchMethod(c.embeddings, 'create', billedBy(provider, embeddings));
   } catch {
     // Never break the host: an unexpected client shape leaves it uninstrumented.
   }

@@ -4,6 +4,7 @@ import type { ModelRef, PriceResult, Pricer, UsageToPrice } from './types.js';
 export { loadPriceOverrides } from './overrides.js';
 export { createPricer } from './pricer.js';
 export { SEMCONV_PROVIDER_TO_CATALOG } from './providers.js';
+export { resolveProviderName } from './resolveProvider.js';
 export type {
   ModelRef,
   PriceOverride,

@@ -23,7 +23,7 @@ interface CommonUsageInput {
   model: string;
   responseModel?: string;
   /** `exact` (provider-reported, default) or `estimated`. */
-  usageType?: UsageType;
+  usageType?: Extract<UsageType, 'exact' | 'estimated'>;
   /** Call duration in ms (default 0). */
   durationMs?: number;
   /** Epoch ms when the call started (default: now − durationMs). */

@@ -6,7 +6,14 @@ import { lastDays } from '../reconcile/reconcileDays.js';
 import { parseTolerancePct } from '../reconcile/tolerance.js';
 import { toCsv } from '../report/csv.js';
 import { totalsToJson, usageToCsv } from '../report/formatUsage.js';
-import { FILTERS, GROUP_BY, type GroupBy, queryUsage, type UsageFilters } from '../report/queryUsage.js';
+import {
+  FILTERS,
+  GROUP_BY,
+  type GroupBy,
+  NOT_PER_PRINCIPAL,
+  queryUsage,
+  type UsageFilters,
+} from '../report/queryUsage.js';
 import { budgetCheckHandler } from './budgetCheck.js';
 import { mountDashboardApi } from './dashboardApi.js';
 import { oneOf, type ParamResult, parseRange, readQuery } from './usageParams.js';
@@ -116,7 +123,9 @@ export function createUsageApi(
       by_day: byDay.rows.map((r) => ({ day: r.key, ...totalsToJson(r) })),
     });
   });
-  const principalGroupBys = GROUP_BY.filter((g) => g !== 'user' && g !== 'task' && g !== 'tenant');
+  const principalGroupBys = GROUP_BY.filter(
+    (g) => g !== 'user' && g !== 'task' && !NOT_PER_PRINCIPAL.includes(g),
+  );
   router.get('/usage/users/:id', (req, res) =>
     usage({ user: String(req.params.id) }, principalGroupBys)(req, res),
   );

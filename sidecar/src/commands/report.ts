@@ -17,14 +17,16 @@ import {
 import { FILTERS, GROUP_BY, type GroupBy, queryUsage, type UsageFilters } from '../report/queryUsage.js';
 
 export const summary =
-  'spend per provider, model, service, feature, user, task, tenant or day, from the ledger';
+  'spend per provider, model, service, feature, user, task, tenant, agent, execution path, source or day, from the ledger';
 
 const HELP = `usage: spendline report [--days-back N] [--by ${GROUP_BY.join('|')}] [--format ${REPORT_FORMATS.join('|')}]
                         [--provider P] [--model M] [--service S] [--feature F] [--user U] [--task T] [--tenant T]
-                        [--top N] [--state-dir DIR]
+                        [--agent A] [--execution_path P] [--source S] [--top N] [--state-dir DIR]
 
 Totals over the last N UTC days (default 30, at most 3660, today included) from the ledger's rollups, with the
-exact/estimated split. Unpriced usage is listed apart: it is never counted as $0.
+exact/estimated split. Unpriced usage and calls without usage ("no usage": failed calls, streams
+without usage) are listed apart: they are never counted as $0. agent, execution_path and source
+(a JSONL record's source, else its file's name) are kept per call group, not per user or task.
 Table and Markdown list the 50 biggest groups (--top N, 0 = all); json and csv list all
 unless --top is given. Totals always cover every group.`;
 

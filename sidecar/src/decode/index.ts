@@ -1,5 +1,5 @@
 export { decodeOtlpJsonLine } from './otlpLine.js';
-export { decodeUsageJsonlLine } from './usageJsonl.js';
+export { decodeUsageJsonlLine, sourceNameOfPath } from './usageJsonl.js';
 export {
   type DecodeOutcome,
   MAX_TOKENS_PER_RECORD,

@@ -1,4 +1,4 @@
-import { OPERATION_NAMES, RESOURCE_ATTR, USAGE_EVENT_NAME } from '@spendline/sdk/contract';
+import { OPERATION_NAMES, RESOURCE_ATTR, SDK_SCOPE_NAME, USAGE_EVENT_NAME } from '@spendline/sdk/contract';
 import { type JsonAnyValue, nanosToMs, normalizeId, stringValue, subMsFraction } from './anyValue.js';
 import { lineHash } from './lineHash.js';
 import { type ResourceInfo, UsageDraft } from './usageDraft.js';
@@ -16,7 +16,12 @@ const OTHER_ERROR_TYPE = '_OTHER';
  * so a line without any of them is ordinary telemetry and is never parsed.
  */
 function mayCarryUsage(line: string): boolean {
-  return line.includes('gen_ai.') || line.includes('spendline.') || line.includes('llm.');
+  return (
+    line.includes('gen_ai.') ||
+    line.includes('spendline.') ||
+    line.includes('llm.') ||
+    line.includes('ai.operationId')
+  );
 }
 
 function countOccurrences(line: string, needle: string): number {
@@ -38,6 +43,39 @@ function estimateRecords(line: string, isSpans: boolean): number {
 }
 
 /**
+ * Metrics (`gen_ai.client.token.usage`, `gen_ai.client.operation.duration`, OpenLIT's `gen_ai.usage.cost`)
+ * repeat what the spans and events already carry: never counted. Ignored records = metrics in the line.
+ */
+function countMetrics(resourceMetrics: unknown): number {
+  let n = 0;
+  if (!Array.isArray(resourceMetrics)) return 1;
+  for (const rm of resourceMetrics) {
+    const scopes =
+      typeof rm === 'object' && rm !== null ? (rm as { scopeMetrics?: unknown }).scopeMetrics : null;
+    if (!Array.isArray(scopes)) continue;
+    for (const sm of scopes) {
+      const metrics = typeof sm === 'object' && sm !== null ? (sm as { metrics?: unknown }).metrics : null;
+      if (Array.isArray(metrics)) n += metrics.length;
+    }
+  }
+  return n > 0 ? n : 1;
+}
+
+/**
+ * Vercel AI SDK 4-6 spans: the provider call is the inner `….doGenerate` / `….doStream` / `….doEmbed`
+ * span; the outer `ai.generateText`, `ai.streamText`, `ai.embedMany`, `ai.toolCall` sum or wrap them.
+ */
+function vercelOperation(operationId: string): string {
+  if (operationId === '') return '';
+  if (operationId.endsWith('.doGenerate') || operationId.endsWith('.doStream')) return 'chat';
+  if (operationId.endsWith('.doEmbed')) return 'embeddings';
+  return '';
+}
+
+/** Tracer names of the Vercel AI SDK 7 OpenTelemetry integration (`@ai-sdk/otel`) and of older versions. */
+const AI_SDK_SCOPES: ReadonlySet<string> = new Set(['gen_ai', 'ai']);
+
+/**
  * Decodes one line of the collector's file export: an `ExportLogsServiceRequest` or
  * `ExportTraceServiceRequest` in OTLP/JSON with any number of records. Never throws.
  */
@@ -47,6 +85,10 @@ export function decodeOtlpJsonLine(line: string): DecodeOutcome {
     const isLogs = line.includes('"resourceLogs"');
     if (isLogs || line.includes('"resourceSpans"')) {
       out.ignored = estimateRecords(line, !isLogs);
+      return out;
+    }
+    if (line.includes('"resourceMetrics"')) {
+      out.ignored = Math.max(1, countOccurrences(line, '"name"'));
       return out;
     }
   }
@@ -61,12 +103,17 @@ export function decodeOtlpJsonLine(line: string): DecodeOutcome {
     out.rejected.push({ reason: 'not_otlp', detail: 'not a JSON object' });
     return out;
   }
-  const { resourceLogs, resourceSpans } = doc as { resourceLogs?: unknown; resourceSpans?: unknown };
+  const { resourceLogs, resourceSpans, resourceMetrics } = doc as {
+    resourceLogs?: unknown;
+    resourceSpans?: unknown;
+    resourceMetrics?: unknown;
+  };
   if (resourceLogs === undefined && resourceSpans === undefined) {
-    out.rejected.push({ reason: 'not_otlp', detail: 'no resourceLogs or resourceSpans' });
+    if (resourceMetrics !== undefined) out.ignored = countMetrics(resourceMetrics);
+    else out.rejected.push({ reason: 'not_otlp', detail: 'no resourceLogs or resourceSpans' });
     return out;
   }
-  const ctx: LineContext = { line, hash: '', index: 0 };
+  const ctx: LineContext = { line, hash: '', index: 0, scopeName: '', parents: null };
   if (resourceLogs !== undefined)
     decodeResources(resourceLogs, 'scopeLogs', 'logRecords', out, ctx, decodeLogRecord);
   if (resourceSpans !== undefined)
@@ -80,6 +127,21 @@ interface LineContext {
   hash: string;
   /** Position of the record in the line, for the fallback dedup key. */
   index: number;
+  /** Instrumentation scope name of the records being decoded. */
+  scopeName: string;
+  /** For the AI SDK's spans only: the parent span ids among the scope's spans in this line. */
+  parents: Set<string> | null;
+}
+
+/** The lowercase parent span ids of a list of spans. */
+function parentIds(spans: unknown[]): Set<string> {
+  const ids = new Set<string>();
+  for (const sp of spans) {
+    if (typeof sp !== 'object' || sp === null) continue;
+    const p = normalizeId((sp as { parentSpanId?: unknown }).parentSpanId, 8);
+    if (p !== '') ids.add(p);
+  }
+  return ids;
 }
 
 type RecordDecoder = (
@@ -117,11 +179,17 @@ function decodeResources(
     for (const scope of scopes) {
       const records =
         typeof scope === 'object' && scope !== null ? (scope as Record<string, unknown>)[recordKey] : null;
+      const scopeInfo =
+        typeof scope === 'object' && scope !== null ? (scope as { scope?: unknown }).scope : null;
+      const scopeName =
+        typeof scopeInfo === 'object' && scopeInfo !== null ? (scopeInfo as { name?: unknown }).name : '';
+      ctx.scopeName = typeof scopeName === 'string' ? scopeName : '';
       if (records === undefined) continue;
       if (!Array.isArray(records)) {
         out.rejected.push({ reason: 'not_otlp', detail: `${recordKey} is not an array` });
         continue;
       }
+      ctx.parents = recordKey === 'spans' && AI_SDK_SCOPES.has(ctx.scopeName) ? parentIds(records) : null;
       for (const r of records) {
         ctx.index++;
         if (typeof r !== 'object' || r === null) {
@@ -185,6 +253,7 @@ const decodeLogRecord: RecordDecoder = (r, res, out, ctx) => {
   const isUsageEvent = r.eventName === USAGE_EVENT_NAME;
   const operation = draft.operation;
   // Other emitters' usage logs: an inference operation or a usage id, together with usage or an error.
+  // Per-message events (gen_ai.user.message, gen_ai.choice) carry no usage: not calls.
   const counts =
     !draft.isAggregateOperation() &&
     (isUsageEvent ||
@@ -194,13 +263,36 @@ const decodeLogRecord: RecordDecoder = (r, res, out, ctx) => {
     out.ignored++;
     return;
   }
+  const key = dedupKeyOf(r.traceId, r.spanId, ctx);
+  // Another emitter's event inside a sampled span repeats that span, which was recorded (OpenLIT's event
+  // leaves out cached tokens): the span is the call's record, whichever file is read first. An event
+  // outside a sampled span is the only record. This SDK's events carry a usage id (the span's key too).
+  if (
+    draft.usageId === '' &&
+    ctx.scopeName !== SDK_SCOPE_NAME &&
+    isSampled(r.flags) &&
+    !key.startsWith('line:')
+  ) {
+    out.ignored++;
+    return;
+  }
   let ts = nanosToMs(r.timeUnixNano);
   if (ts === 0) ts = nanosToMs(r.observedTimeUnixNano);
-  const key = dedupKeyOf(r.traceId, r.spanId, ctx);
   const rec = draft.finish('log', key, ts, res, operation, draft.errorType, Number.NaN);
   if ('reason' in rec) out.rejected.push(rec);
   else out.records.push(rec);
 };
+
+/** W3C trace flags (OTLP `flags`, low byte) with the sampled bit set. */
+function isSampled(flags: unknown): boolean {
+  return typeof flags === 'number' && (flags & 1) === 1;
+}
+
+/** A span with no parent (OTLP/JSON: absent, empty or all-zero `parentSpanId`). */
+function isRootSpan(s: Record<string, unknown>): boolean {
+  const p = s.parentSpanId;
+  return p === undefined || p === null || p === '' || (typeof p === 'string' && /^0+$/.test(p));
+}
 
 const decodeSpan: RecordDecoder = (s, res, out, ctx) => {
   if (!gatherAttributes(s.attributes, out)) return;
@@ -209,16 +301,32 @@ const decodeSpan: RecordDecoder = (s, res, out, ctx) => {
     const kind = draft.openInferenceSpanKind;
     if (kind === 'LLM') operation = 'chat';
     else if (kind === 'EMBEDDING') operation = 'embeddings';
+    else operation = vercelOperation(draft.vercelOperationId);
   }
-  // Agent, workflow, tool and chain spans sum their children: counting them would count twice.
-  const counts = INFERENCE_OPERATIONS.has(operation) && (draft.hasCount || draft.usageId !== '');
-  if (!counts) {
+  // Only inference spans are calls: agent, workflow, step, tool and chain spans (and the Vercel AI SDK's
+  // outer spans) sum or wrap their children, so counting them would count twice. Logfire's `log` and
+  // `pending_span` records are a log line and an early copy of a span, not calls.
+  const logfireType = draft.logfireSpanType;
+  if (!INFERENCE_OPERATIONS.has(operation) || (logfireType !== '' && logfireType !== 'span')) {
     out.ignored++;
     return;
   }
   const status = s.status as { code?: unknown } | undefined;
   const code = typeof status === 'object' && status !== null ? status.code : undefined;
   const failed = code === STATUS_CODE_ERROR || code === 'STATUS_CODE_ERROR';
+  // The Vercel AI SDK 7 opens `embeddings <model>` twice: an operation span without usage around the
+  // call's own span. It is the one with a child in the same export (or, failing that, the root). Only its
+  // tracer's: another emitter's embeddings span without usage (OpenInference's) is the call.
+  if (
+    operation === 'embeddings' &&
+    !draft.hasUsage &&
+    draft.usageId === '' &&
+    ctx.parents !== null &&
+    (ctx.parents.has(normalizeId(s.spanId, 8)) || isRootSpan(s))
+  ) {
+    out.ignored++;
+    return;
+  }
   const errorType = draft.errorType !== '' ? draft.errorType : failed ? OTHER_ERROR_TYPE : '';
   const end = nanosToMs(s.endTimeUnixNano);
   const start = nanosToMs(s.startTimeUnixNano);

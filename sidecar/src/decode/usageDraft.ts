@@ -1,4 +1,11 @@
-import { AGGREGATE_OPERATION_NAMES, ALIAS_ATTR, ATTR, type UsageType } from '@spendline/sdk/contract';
+import {
+  AGGREGATE_OPERATION_NAMES,
+  ALIAS_ATTR,
+  ATTR,
+  USAGE_TYPES,
+  type UsageType,
+} from '@spendline/sdk/contract';
+import { resolveProviderName } from '@spendline/sdk/core';
 import { type JsonAnyValue, numericValue, stringValue } from './anyValue.js';
 import { serviceTypeOf, usdToNanoOrNull } from './recordValues.js';
 import {
@@ -23,19 +30,43 @@ enum Slot {
   RequestModel,
   ResponseModel,
   LlmModelName,
+  AiModelProvider,
+  AiModelId,
+  EmbeddingModelName,
+  AiOperationId,
+  ServerAddress,
+  OpenAiApiBase,
+  LogfireSpanType,
+  // Count slots: from Input to EmbeddingInputs (kept contiguous).
   Input,
   Prompt,
   LlmPrompt,
+  AiInput,
+  AiPrompt,
+  AiEmbeddingTokens,
   Output,
   Completion,
   LlmCompletion,
+  AiOutput,
+  AiCompletion,
   CacheRead,
   LlmCacheRead,
+  CacheReadOld,
+  AiCacheRead,
+  AiCachedInput,
   CacheCreation,
   CacheWrite,
   LlmCacheWrite,
+  AiCacheWrite,
   Reasoning,
   LlmReasoning,
+  ReasoningOld,
+  AiReasoning,
+  AiReasoningDetail,
+  ServerPort,
+  TotalTokens,
+  LlmTotal,
+  AiTotal,
   OcrPages,
   EmbeddingInputs,
   UsageId,
@@ -98,6 +129,30 @@ const SLOT_OF_KEY = new Map<string, Slot>([
   [ATTR.executionPath, Slot.ExecutionPath],
   [ATTR.conversationId, Slot.ConversationId],
   [ALIAS_ATTR.openInferenceSpanKind, Slot.OiSpanKind],
+  [ALIAS_ATTR.vercelModelProvider, Slot.AiModelProvider],
+  [ALIAS_ATTR.vercelModelId, Slot.AiModelId],
+  [ALIAS_ATTR.openInferenceEmbeddingModelName, Slot.EmbeddingModelName],
+  [ALIAS_ATTR.totalTokens, Slot.TotalTokens],
+  [ALIAS_ATTR.reasoningTokens, Slot.ReasoningOld],
+  [ALIAS_ATTR.cacheReadInputTokensOld, Slot.CacheReadOld],
+  [ALIAS_ATTR.openAiApiBase, Slot.OpenAiApiBase],
+  [ALIAS_ATTR.logfireSpanType, Slot.LogfireSpanType],
+  [ALIAS_ATTR.logfireCost, Slot.OpenLitCost],
+  [ALIAS_ATTR.openInferenceTotalTokens, Slot.LlmTotal],
+  [ALIAS_ATTR.vercelTotalTokens, Slot.AiTotal],
+  [ALIAS_ATTR.vercelOperationId, Slot.AiOperationId],
+  [ALIAS_ATTR.serverAddress, Slot.ServerAddress],
+  [ALIAS_ATTR.serverPort, Slot.ServerPort],
+  [ALIAS_ATTR.vercelInputTokens, Slot.AiInput],
+  [ALIAS_ATTR.vercelPromptTokens, Slot.AiPrompt],
+  [ALIAS_ATTR.vercelEmbeddingTokens, Slot.AiEmbeddingTokens],
+  [ALIAS_ATTR.vercelOutputTokens, Slot.AiOutput],
+  [ALIAS_ATTR.vercelCompletionTokens, Slot.AiCompletion],
+  [ALIAS_ATTR.vercelCacheReadTokens, Slot.AiCacheRead],
+  [ALIAS_ATTR.vercelCachedInputTokens, Slot.AiCachedInput],
+  [ALIAS_ATTR.vercelCacheWriteTokens, Slot.AiCacheWrite],
+  [ALIAS_ATTR.vercelReasoningTokens, Slot.AiReasoning],
+  [ALIAS_ATTR.vercelReasoningDetailTokens, Slot.AiReasoningDetail],
 ]);
 
 /**
@@ -126,7 +181,37 @@ function slotOf(key: string): Slot | undefined {
 
 const FIRST_COUNT_SLOT = Slot.Input;
 const LAST_COUNT_SLOT = Slot.EmbeddingInputs;
+
+// Each token type's slots, first present wins: the contract's name, older semconv, OpenInference, Vercel AI SDK.
+const INPUT_SLOTS = [
+  Slot.Input,
+  Slot.Prompt,
+  Slot.LlmPrompt,
+  Slot.AiInput,
+  Slot.AiPrompt,
+  Slot.AiEmbeddingTokens,
+];
+const OUTPUT_SLOTS = [Slot.Output, Slot.Completion, Slot.LlmCompletion, Slot.AiOutput, Slot.AiCompletion];
+const CACHE_READ_SLOTS = [
+  Slot.CacheRead,
+  Slot.LlmCacheRead,
+  Slot.CacheReadOld,
+  Slot.AiCacheRead,
+  Slot.AiCachedInput,
+];
+const CACHE_WRITE_SLOTS = [Slot.CacheCreation, Slot.CacheWrite, Slot.LlmCacheWrite, Slot.AiCacheWrite];
+const TOTAL_SLOTS = [Slot.TotalTokens, Slot.LlmTotal, Slot.AiTotal];
+const OCR_PAGE_SLOTS = [Slot.OcrPages];
+const EMBEDDING_INPUT_SLOTS = [Slot.EmbeddingInputs];
+const REASONING_SLOTS = [
+  Slot.Reasoning,
+  Slot.LlmReasoning,
+  Slot.ReasoningOld,
+  Slot.AiReasoning,
+  Slot.AiReasoningDetail,
+];
 const AGGREGATE_OPERATIONS: ReadonlySet<string> = new Set(AGGREGATE_OPERATION_NAMES);
+const USAGE_TYPE_SET: ReadonlySet<string> = new Set(USAGE_TYPES);
 
 /** Resource attributes shared by every record under one resource. */
 export interface ResourceInfo {
@@ -198,6 +283,8 @@ export class UsageDraft {
           this.fail('bad_type', key);
           return;
         }
+        // OpenLIT writes 0 when it has no price for the model: that is an unknown price, never $0.
+        if (slot === Slot.OpenLitCost && key === ALIAS_ATTR.openLitCost && Number(d) === 0) return;
         this.cost = d;
         this.costIsSpendline = slot === Slot.CostUsd;
         return;
@@ -241,6 +328,7 @@ export class UsageDraft {
       return;
     }
     this.counts[slot - FIRST_COUNT_SLOT] = n + 0; // no -0
+    if (slot === Slot.ServerPort) return;
     this.hasCount = true;
   }
 
@@ -256,6 +344,18 @@ export class UsageDraft {
   get openInferenceSpanKind(): string {
     return this.strings[Slot.OiSpanKind] ?? '';
   }
+  /** Pydantic Logfire's `logfire.span_type` (`span`, `log`, `pending_span`), '' when absent. */
+  get logfireSpanType(): string {
+    return this.strings[Slot.LogfireSpanType] ?? '';
+  }
+  /** Vercel AI SDK 4-6 `ai.operationId` (`ai.generateText.doGenerate`, `ai.embedMany`, …). */
+  get vercelOperationId(): string {
+    return this.strings[Slot.AiOperationId] ?? '';
+  }
+  /** Some usage is present: a token, page or input count. */
+  get hasUsage(): boolean {
+    return this.hasCount;
+  }
   isAggregateOperation(): boolean {
     return AGGREGATE_OPERATIONS.has(this.strings[Slot.Operation] ?? '');
   }
@@ -264,12 +364,22 @@ export class UsageDraft {
     return this.counts[slot - FIRST_COUNT_SLOT] ?? -1;
   }
 
-  /** The first present of up to three count slots (repeat a slot to pass fewer), else 0. */
-  private count(a: Slot, b: Slot, c: Slot): number {
-    let v = this.countAt(a);
-    if (v < 0) v = this.countAt(b);
-    if (v < 0) v = this.countAt(c);
-    return Math.max(0, v);
+  /** The first present of the count slots, else -1. */
+  private present(slots: readonly Slot[]): number {
+    for (let i = 0; i < slots.length; i++) {
+      const v = this.countAt(slots[i] as Slot);
+      if (v >= 0) return v;
+    }
+    return -1;
+  }
+
+  /** The first present of the count slots, else 0. */
+  private count(slots: readonly Slot[]): number {
+    for (let i = 0; i < slots.length; i++) {
+      const v = this.countAt(slots[i] as Slot);
+      if (v >= 0) return v;
+    }
+    return 0;
   }
 
   /** The first non-empty of up to four string slots (repeat a slot to pass fewer), else ''. */
@@ -294,12 +404,20 @@ export class UsageDraft {
     if (this.errorReason !== null) return { reason: this.errorReason, detail: this.errorDetail };
     // Slot order: the contract's name first, then older semconv, then OpenInference.
     const tokens = {
-      inputTokens: this.count(Slot.Input, Slot.Prompt, Slot.LlmPrompt),
-      outputTokens: this.count(Slot.Output, Slot.Completion, Slot.LlmCompletion),
-      cacheReadInputTokens: this.count(Slot.CacheRead, Slot.LlmCacheRead, Slot.LlmCacheRead),
-      cacheCreationInputTokens: this.count(Slot.CacheCreation, Slot.CacheWrite, Slot.LlmCacheWrite),
-      reasoningOutputTokens: this.count(Slot.Reasoning, Slot.LlmReasoning, Slot.LlmReasoning),
+      inputTokens: this.count(INPUT_SLOTS),
+      outputTokens: this.count(OUTPUT_SLOTS),
+      cacheReadInputTokens: this.count(CACHE_READ_SLOTS),
+      cacheCreationInputTokens: this.count(CACHE_WRITE_SLOTS),
+      reasoningOutputTokens: this.count(REASONING_SLOTS),
     };
+    // OpenInference may report only completion and total (total = prompt + completion): prompt is the rest.
+    // A total alone has no split: counted as input and labelled total_only (its price is a lower bound).
+    let totalOnly = false;
+    if (this.present(INPUT_SLOTS) < 0) {
+      const total = this.present(TOTAL_SLOTS);
+      if (total >= tokens.outputTokens) tokens.inputTokens = total - tokens.outputTokens;
+      totalOnly = total >= 0 && this.present(OUTPUT_SLOTS) < 0;
+    }
     if (tokens.cacheReadInputTokens + tokens.cacheCreationInputTokens > tokens.inputTokens) {
       return {
         reason: 'inconsistent_tokens',
@@ -312,18 +430,33 @@ export class UsageDraft {
         detail: `reasoning ${tokens.reasoningOutputTokens} > output ${tokens.outputTokens}`,
       };
     }
-    const requestModel = this.str(Slot.RequestModel, Slot.LlmModelName, Slot.LlmModelName, Slot.LlmModelName);
+    const requestModel = this.str(
+      Slot.RequestModel,
+      Slot.LlmModelName,
+      Slot.EmbeddingModelName,
+      Slot.AiModelId,
+    );
     const responseModel = this.strings[Slot.ResponseModel] ?? '';
     if (requestModel === '' && responseModel === '')
       return { reason: 'missing_model', detail: 'no model attribute' };
-    const provider = this.str(Slot.Provider, Slot.System, Slot.LlmProvider, Slot.LlmSystem);
+    const reported =
+      this.str(Slot.Provider, Slot.System, Slot.LlmProvider, Slot.LlmSystem) ||
+      (this.strings[Slot.AiModelProvider] ?? '');
+    const port = this.countAt(Slot.ServerPort);
+    const provider = resolveProviderName(
+      reported,
+      this.strings[Slot.ServerAddress] || (this.strings[Slot.OpenAiApiBase] ?? ''),
+      port >= 0 ? port : undefined,
+    );
     if (provider === '') return { reason: 'missing_provider', detail: 'no provider attribute' };
     if (!(timestampMs > 0 && timestampMs <= MAX_TIMESTAMP_MS))
       return { reason: 'bad_timestamp', detail: String(timestampMs) };
     const usageTypeRaw = this.strings[Slot.UsageType] ?? '';
-    let usageType: UsageType = 'exact';
-    if (usageTypeRaw === 'estimated') usageType = 'estimated';
-    else if (usageTypeRaw !== '' && usageTypeRaw !== 'exact') {
+    // Declared by the emitter (this SDK always declares it); otherwise a call without any usage count
+    // has unknown usage: its own usage type, never 0 exact tokens.
+    let usageType: UsageType = totalOnly ? 'total_only' : this.hasCount ? 'exact' : 'unknown';
+    if (USAGE_TYPE_SET.has(usageTypeRaw)) usageType = usageTypeRaw as UsageType;
+    else if (usageTypeRaw !== '') {
       return { reason: 'bad_type', detail: `${ATTR.usageType}=${usageTypeRaw}` };
     }
     let emitterCostNanoUsd: number | null = null;
@@ -353,8 +486,8 @@ export class UsageDraft {
       errorType,
       usageType,
       tokens,
-      ocrPages: this.count(Slot.OcrPages, Slot.OcrPages, Slot.OcrPages),
-      embeddingInputs: this.count(Slot.EmbeddingInputs, Slot.EmbeddingInputs, Slot.EmbeddingInputs),
+      ocrPages: this.count(OCR_PAGE_SLOTS),
+      embeddingInputs: this.count(EMBEDDING_INPUT_SLOTS),
       emitterCostNanoUsd,
       durationMs,
       ttftMs: Number.isNaN(this.ttftMs) ? null : this.ttftMs,
@@ -366,6 +499,7 @@ export class UsageDraft {
       agentName: s[Slot.AgentName] ?? '',
       executionPath: s[Slot.ExecutionPath] ?? '',
       conversationId: s[Slot.ConversationId] ?? '',
+      sourceName: '',
     };
   }
 }

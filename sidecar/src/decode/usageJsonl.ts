@@ -1,4 +1,4 @@
-import type { TokenCounts, UsageType } from '@spendline/sdk/contract';
+import { type TokenCounts, USAGE_TYPES, type UsageType } from '@spendline/sdk/contract';
 import { lineHash } from './lineHash.js';
 import { serviceTypeOf, usdToNanoOrNull } from './recordValues.js';
 import {
@@ -58,8 +58,24 @@ const CACHE_WRITE_KEYS = [
   'cache_write_tokens',
 ] as const;
 const REASONING_KEYS = ['reasoning_tokens', 'reasoning_output_tokens'] as const;
+const TOTAL_KEYS = ['total_tokens', 'tokens'] as const;
 const COST_KEYS = ['cost_usd', 'cost'] as const;
 const ID_KEYS = ['id', 'usage_id', 'request_id'] as const;
+
+const USAGE_TYPE_SET: ReadonlySet<string> = new Set(USAGE_TYPES);
+const ANY_COUNT_KEYS = [
+  ...CACHE_READ_KEYS,
+  ...CACHE_WRITE_KEYS,
+  ...REASONING_KEYS,
+  'ocr_pages',
+  'pages',
+  'embedding_inputs',
+] as const;
+
+/** Some count field is present (even 0): the line reports usage. */
+function hasAnyCount(usage: Obj, top: Obj): boolean {
+  return first(usage, ANY_COUNT_KEYS) !== undefined || first(top, ANY_COUNT_KEYS) !== undefined;
+}
 
 /** A count field: absent -> 0; otherwise a non-negative integer within bounds, or the rejection. */
 function countField(usage: Obj, top: Obj, keys: readonly string[], out: { bad: Rejection | null }): number {
@@ -82,8 +98,26 @@ function optionalNumber(o: Obj, keys: readonly string[]): number | null {
   return Number.isFinite(n) && n >= 0 ? n : null;
 }
 
-/** Decodes one plain JSONL usage line into at most one record. Never throws. */
-export function decodeUsageJsonlLine(line: string): DecodeOutcome {
+/**
+ * A JSONL file's source name, the `source` of its records that name none: the file name without its
+ * directory, rotation suffix (`.1`, `.2026-01-02`) and extension (`/var/log/agents/researcher.jsonl.1`
+ * → `researcher`).
+ */
+export function sourceNameOfPath(path: string): string {
+  const base = path.slice(Math.max(path.lastIndexOf('/'), path.lastIndexOf('\\')) + 1);
+  const rotation = /(\.\d[\d-]*)+$/;
+  const name = base
+    .replace(rotation, '')
+    .replace(/\.(jsonl|ndjson|json|log|txt)$/i, '')
+    .replace(rotation, '');
+  return name === '' ? base : name;
+}
+
+/**
+ * Decodes one plain JSONL usage line into at most one record. Never throws. `fileSource` is the
+ * source name of the line's file (`sourceNameOfPath`), used when the record names none.
+ */
+export function decodeUsageJsonlLine(line: string, fileSource = ''): DecodeOutcome {
   const out: DecodeOutcome = { records: [], rejected: [], ignored: 0 };
   if (line.trim() === '') return out;
   let doc: unknown;
@@ -98,13 +132,13 @@ export function decodeUsageJsonlLine(line: string): DecodeOutcome {
     return out;
   }
   const top = doc as Obj;
-  const usageRaw = top.usage;
+  const usageRaw = top.usage ?? top.token_usage;
   if (
     usageRaw !== undefined &&
     usageRaw !== null &&
     (typeof usageRaw !== 'object' || Array.isArray(usageRaw))
   ) {
-    out.rejected.push({ reason: 'bad_type', detail: 'usage is not an object' });
+    out.rejected.push({ reason: 'bad_type', detail: 'usage (token_usage) is not an object' });
     return out;
   }
   const usage = (usageRaw ?? {}) as Obj;
@@ -119,6 +153,14 @@ export function decodeUsageJsonlLine(line: string): DecodeOutcome {
   };
   const ocrPages = countField(usage, top, ['ocr_pages', 'pages'], err);
   const embeddingInputs = countField(usage, top, ['embedding_inputs'], err);
+  const hasSplit =
+    first(usage, PROMPT_KEYS) !== undefined ||
+    first(top, PROMPT_KEYS) !== undefined ||
+    first(usage, COMPLETION_KEYS) !== undefined ||
+    first(top, COMPLETION_KEYS) !== undefined;
+  // Only a total: counted as input (its split is unknown, so its price is a lower bound), labelled so.
+  const totalOnly = !hasSplit && (first(usage, TOTAL_KEYS) ?? first(top, TOTAL_KEYS)) !== undefined;
+  if (totalOnly) tokens.inputTokens = countField(usage, top, TOTAL_KEYS, err);
   if (err.bad !== null) {
     out.rejected.push(err.bad);
     return out;
@@ -133,7 +175,8 @@ export function decodeUsageJsonlLine(line: string): DecodeOutcome {
   if (tokens.reasoningOutputTokens > tokens.outputTokens) {
     return reject({ reason: 'inconsistent_tokens', detail: 'reasoning tokens exceed completion tokens' });
   }
-  const requestModel = text(top, ['model', 'request_model', 'model_name']);
+  const requestModel =
+    text(top, ['model', 'request_model', 'model_name']) || text(usage, ['model', 'model_name']);
   const responseModel = text(top, ['response_model']);
   if (requestModel === '' && responseModel === '')
     return reject({ reason: 'missing_model', detail: 'no model' });
@@ -144,10 +187,24 @@ export function decodeUsageJsonlLine(line: string): DecodeOutcome {
   if (!(timestampMs > 0 && timestampMs <= MAX_TIMESTAMP_MS))
     return reject({ reason: 'bad_timestamp', detail: JSON.stringify(tsRaw ?? null) });
   const usageTypeRaw = text(top, ['usage_type']) || text(usage, ['usage_type']);
-  if (usageTypeRaw !== '' && usageTypeRaw !== 'exact' && usageTypeRaw !== 'estimated') {
+  if (usageTypeRaw !== '' && !USAGE_TYPE_SET.has(usageTypeRaw)) {
     return reject({ reason: 'bad_type', detail: `usage_type=${usageTypeRaw}` });
   }
-  const usageType: UsageType = usageTypeRaw === 'estimated' ? 'estimated' : 'exact';
+  const estimatedFlag = first(top, ['estimated']) ?? first(usage, ['estimated']);
+  if (estimatedFlag !== undefined && typeof estimatedFlag !== 'boolean')
+    return reject({ reason: 'bad_type', detail: `estimated=${JSON.stringify(estimatedFlag)}` });
+  const hasUsage = hasSplit || totalOnly || ocrPages > 0 || embeddingInputs > 0 || hasAnyCount(usage, top);
+  // Declared type first; then total-only, `estimated: true`, no usage at all, else exact.
+  const usageType: UsageType =
+    usageTypeRaw !== ''
+      ? (usageTypeRaw as UsageType)
+      : totalOnly
+        ? 'total_only'
+        : estimatedFlag === true
+          ? 'estimated'
+          : hasUsage
+            ? 'exact'
+            : 'unknown';
   let emitterCostNanoUsd: number | null = null;
   const cost = first(usage, COST_KEYS) ?? first(top, COST_KEYS);
   if (cost !== undefined) {
@@ -188,6 +245,7 @@ export function decodeUsageJsonlLine(line: string): DecodeOutcome {
     agentName: text(top, ['agent', 'agent_name']),
     executionPath: text(top, ['execution_path']),
     conversationId: text(top, ['conversation_id', 'run_id']),
+    sourceName: text(top, ['source', 'source_name']) || fileSource,
   });
   return out;
 }

@@ -35,6 +35,8 @@ export interface UsageRecord {
   agentName: string;
   executionPath: string;
   conversationId: string;
+  /** JSONL: the record's `source`, else its file's source name (`sourceNameOfPath`); OTLP: ''. */
+  sourceName: string;
 }
 
 export type RejectReason =

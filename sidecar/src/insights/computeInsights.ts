@@ -187,13 +187,26 @@ export function computeInsights(
         },
       });
     }
-    if (s.usageType === 'estimated' && s.requests > 0) {
+    if ((s.usageType === 'estimated' || s.usageType === 'total_only') && s.requests > 0) {
       insights.push({
         kind: 'estimated_usage',
         scope,
         evidence: { estimated_requests: s.requests, estimated_cost_usd: usd(s.costNano) },
         change: `Make ${s.service} report exact usage for ${s.model}: streams need stream_options.include_usage (the SDK adds it) and must be read to the end.`,
         monthlySaving: { known: false, reason: 'a data-quality fix: tokens were estimated with a tokenizer' },
+      });
+    }
+    // Failed calls without usage are expected (a 429 is not billed); successful ones are a data gap.
+    if (s.usageType === 'unknown' && s.requests > s.errors) {
+      insights.push({
+        kind: 'unknown_usage',
+        scope,
+        evidence: { unknown_usage_requests: s.requests - s.errors, failed_without_usage: s.errors },
+        change: `Make ${s.service} report usage for ${s.model}: ${s.requests - s.errors} successful calls arrived without token counts, so their cost is missing. Streams need stream_options.include_usage, and some instrumentations drop stream or embeddings usage (docs/emitters.md); the spendline SDK records both.`,
+        monthlySaving: {
+          known: false,
+          reason: 'a data-quality fix: the calls were counted, their usage is unknown',
+        },
       });
     }
     if (s.unpricedRequests > 0) {

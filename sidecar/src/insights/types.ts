@@ -3,6 +3,7 @@ export const INSIGHT_KINDS = [
   'prompt_caching',
   'failed_calls',
   'estimated_usage',
+  'unknown_usage',
   'unpriced_model',
   'spend_growth',
   'spend_spike_day',

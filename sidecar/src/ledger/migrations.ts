@@ -242,6 +242,36 @@ ALTER TABLE usage_rollup_principal_v3 RENAME TO usage_rollup_principal;
     },
   },
   {
+    // Multi-source attribution (issue 13): agent, execution path and source (a JSONL record's `source`, else
+    // its file's source name) become usage_rollup dimensions, so reports can answer "which agent / path /
+    // source spent this". '' = not set (OTLP records have no source). The primary key gains the three.
+    version: 4,
+    name: 'usage rollup dimensions agent, execution_path, source',
+    sql: `
+CREATE TABLE usage_rollup_v4 (
+  bucket_start    INTEGER NOT NULL,
+  bucket_seconds  INTEGER NOT NULL,
+  provider        TEXT NOT NULL,
+  model           TEXT NOT NULL,
+  service         TEXT NOT NULL,
+  operation       TEXT NOT NULL,
+  feature         TEXT NOT NULL,
+  tenant_id       TEXT NOT NULL,
+  usage_type      TEXT NOT NULL,
+  agent           TEXT NOT NULL DEFAULT '',
+  execution_path  TEXT NOT NULL DEFAULT '',
+  source          TEXT NOT NULL DEFAULT '',
+  ${MEASURES},
+  PRIMARY KEY (bucket_start, bucket_seconds, provider, model, service, operation, feature, tenant_id, usage_type, agent, execution_path, source)
+) WITHOUT ROWID;
+INSERT INTO usage_rollup_v4 (bucket_start, bucket_seconds, provider, model, service, operation, feature, tenant_id, usage_type, ${MEASURE_LIST})
+  SELECT bucket_start, bucket_seconds, provider, model, service, operation, feature, tenant_id, usage_type, ${MEASURE_LIST}
+  FROM usage_rollup;
+DROP TABLE usage_rollup;
+ALTER TABLE usage_rollup_v4 RENAME TO usage_rollup;
+`,
+  },
+  {
     // Live usage (issue 17). usage_total: running totals since the ledger began per session, user,
     // tenant, feature and service, written in the same transaction as the rollups (so the live stream's
     // totals are ledger figures). A rowid table: a new session is appended at the end (sessions are many

@@ -30,6 +30,10 @@ export interface RollupKey {
   feature: string;
   tenantId: string;
   usageType: string;
+  /** Attribution dimensions (absent or '' = not set): `gen_ai.agent.name` / JSONL `agent`, execution path, JSONL source. */
+  agent?: string;
+  executionPath?: string;
+  source?: string;
 }
 
 export interface PrincipalRollupKey {
@@ -76,8 +80,8 @@ const measureParams = MEASURE_COLUMNS.map(() => '?').join(', ');
 const measureAdd = MEASURE_COLUMNS.map((c) => `${c} = ${c} + excluded.${c}`).join(', ');
 
 /** Upserts one usage_rollup row (args: `usageRowArgs`); existing rows are incremented. */
-export const UPSERT_USAGE_SQL = `INSERT INTO usage_rollup (bucket_start, bucket_seconds, provider, model, service, operation, feature, tenant_id, usage_type, ${measureList})
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ${measureParams})
+export const UPSERT_USAGE_SQL = `INSERT INTO usage_rollup (bucket_start, bucket_seconds, provider, model, service, operation, feature, tenant_id, usage_type, agent, execution_path, source, ${measureList})
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ${measureParams})
      ON CONFLICT DO UPDATE SET ${measureAdd}`;
 /** Upserts one usage_rollup_principal row (args: `principalRowArgs`). */
 export const UPSERT_PRINCIPAL_SQL = `INSERT INTO usage_rollup_principal (bucket_start, bucket_seconds, principal_kind, principal_id, provider, model, service, feature, usage_type, ${measureList})
@@ -105,8 +109,11 @@ export function usageRowArgs(k: RollupKey, m: Measures): RowArg[] {
       k.feature,
       k.tenantId,
       k.usageType,
+      k.agent ?? '',
+      k.executionPath ?? '',
+      k.source ?? '',
     ],
-    9,
+    12,
     m,
   );
 }

@@ -146,7 +146,7 @@ export class BatchEffects {
   }
 
   rollup(key: RollupKey, measures: Measures): void {
-    const k = `${key.bucketStart}\u0001${key.provider}\u0001${key.model}\u0001${key.service}\u0001${key.operation}\u0001${key.feature}\u0001${key.tenantId}\u0001${key.usageType}`;
+    const k = `${key.bucketStart}\u0001${key.provider}\u0001${key.model}\u0001${key.service}\u0001${key.operation}\u0001${key.feature}\u0001${key.tenantId}\u0001${key.usageType}\u0001${key.agent ?? ''}\u0001${key.executionPath ?? ''}\u0001${key.source ?? ''}`;
     const r = this.rollups.get(k);
     if (r === undefined) this.rollups.set(k, { key, measures: { ...measures } });
     else addMeasures(r.measures, measures);

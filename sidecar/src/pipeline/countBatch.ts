@@ -1,6 +1,6 @@
 import type { TokenCounts } from '@spendline/sdk/contract';
 import type { ModelRef, Pricer, UsageToPrice } from '@spendline/sdk/core';
-import { decodeOtlpJsonLine, decodeUsageJsonlLine } from '../decode/index.js';
+import { decodeOtlpJsonLine, decodeUsageJsonlLine, sourceNameOfPath } from '../decode/index.js';
 import type { UsageRecord } from '../decode/usageRecord.js';
 import { addCost, emptyMeasures, costNano as exactCost, type Measures } from '../ledger/rollups.js';
 import type { SidecarMetrics } from '../metrics.js';
@@ -24,6 +24,18 @@ export interface CountContext {
    * --max-future-skew after it); others are rejected as timestamp_out_of_range, in metrics and ledger alike.
    */
   plausibleTime(timestampMs: number): boolean;
+}
+
+const sourceNames = new Map<string, string>();
+/** A JSONL file's source name, computed once per path. */
+function fileSourceName(path: string): string {
+  let name = sourceNames.get(path);
+  if (name === undefined) {
+    if (sourceNames.size > 10_000) sourceNames.clear();
+    name = sourceNameOfPath(path);
+    sourceNames.set(path, name);
+  }
+  return name;
 }
 
 /**
@@ -54,7 +66,10 @@ export function countLines(
 ): void {
   for (let i = from; i < to; i++) {
     const line = lines[i] as TailLine;
-    const outcome = line.kind === 'otlp' ? decodeOtlpJsonLine(line.text) : decodeUsageJsonlLine(line.text);
+    const outcome =
+      line.kind === 'otlp'
+        ? decodeOtlpJsonLine(line.text)
+        : decodeUsageJsonlLine(line.text, fileSourceName(line.path));
     if (outcome.rejected.length > 0) {
       fx.add('records', [line.kind, 'rejected'], outcome.rejected.length);
       for (const r of outcome.rejected) fx.add('rejected', [r.reason], 1);
@@ -130,8 +145,11 @@ function countRecord(r: UsageRecord, fx: BatchEffects, ctx: CountContext): void 
   priceArgs.ref.provider = r.provider;
   priceArgs.ref.model = r.responseModel !== '' ? r.responseModel : r.requestModel;
   priceArgs.at.setTime(r.timestampMs);
-  const catalogNano = ctx.pricer.costNanoUsd(priceArgs.usage, priceArgs.ref);
-  const costNano = catalogNano ?? r.emitterCostNanoUsd;
+  // Unknown usage has no cost to compute (never $0): it is neither priced nor counted as unpriced.
+  const costNano =
+    r.usageType === 'unknown'
+      ? r.emitterCostNanoUsd
+      : (ctx.pricer.costNanoUsd(priceArgs.usage, priceArgs.ref) ?? r.emitterCostNanoUsd);
 
   const bucketStart = Math.floor(r.timestampMs / HOUR_MS) * HOUR_SECONDS;
   const key =
@@ -151,7 +169,13 @@ function countRecord(r: UsageRecord, fx: BatchEffects, ctx: CountContext): void 
     SEP +
     r.usageType +
     SEP +
-    r.status;
+    r.status +
+    SEP +
+    r.agentName +
+    SEP +
+    r.executionPath +
+    SEP +
+    r.sourceName;
   let g = fx.groups.get(key);
   if (g === undefined) {
     g = {
@@ -163,6 +187,9 @@ function countRecord(r: UsageRecord, fx: BatchEffects, ctx: CountContext): void 
       feature: r.feature,
       tenantId: r.tenantId,
       usageType: r.usageType,
+      agent: r.agentName,
+      executionPath: r.executionPath,
+      source: r.sourceName,
       status: r.status,
       measures: emptyMeasures(),
       principals: fx.principalSlot({
@@ -226,7 +253,7 @@ function addRecord(m: Measures, r: UsageRecord, t: TokenCounts, costNano: number
   m.output_tokens += Math.max(0, t.outputTokens - t.reasoningOutputTokens);
   m.reasoning_tokens += t.reasoningOutputTokens;
   if (costNano !== null) addCost(m, costNano);
-  else {
+  else if (r.usageType !== 'unknown') {
     m.unpriced_requests += 1;
     m.unpriced_tokens += t.inputTokens + t.outputTokens;
   }
@@ -283,8 +310,11 @@ function settleGroup(fx: BatchEffects, g: UsageGroup, caps: LabelCaps): void {
   ];
   for (const [type, n] of tokens)
     if (n > 0) fx.add('tokens', [provider, model, service, type, g.usageType], n);
-  if (m.requests > m.unpriced_requests)
-    fx.add('cost', [provider, model, service, feature, g.usageType], exactCost(m));
+  if (g.usageType === 'unknown') fx.add('unknownUsage', [provider, model, service, g.status], m.requests);
+  // Unknown usage adds a cost series only when the emitter reported its own cost.
+  const cost = exactCost(m);
+  if (m.requests > m.unpriced_requests && (g.usageType !== 'unknown' || cost > 0))
+    fx.add('cost', [provider, model, service, feature, g.usageType], cost);
   if (m.unpriced_requests > 0) fx.add('unpriced', [provider, model, service], m.unpriced_requests);
   if (m.ocr_pages > 0) fx.add('ocrPages', [provider, model, service], m.ocr_pages);
   if (m.embedding_inputs > 0) fx.add('embeddingInputs', [provider, model, service], m.embedding_inputs);
@@ -304,6 +334,9 @@ function settleGroup(fx: BatchEffects, g: UsageGroup, caps: LabelCaps): void {
       feature: g.feature,
       tenantId: g.tenantId,
       usageType: g.usageType,
+      agent: g.agent,
+      executionPath: g.executionPath,
+      source: g.source,
     },
     m,
   );

@@ -14,9 +14,10 @@ export function totalsToJson(t: UsageTotals) {
     cost_usd: usdDecimal(t.costNano),
     exact_cost_usd: usdDecimal(t.exactCostNano),
     estimated_cost_usd: usdDecimal(t.estimatedCostNano),
-    cost_complete: t.unpricedRequests === 0,
+    cost_complete: t.unpricedRequests === 0 && t.unknownUsageRequests === 0,
     unpriced_requests: t.unpricedRequests,
     unpriced_tokens: t.unpricedTokens,
+    unknown_usage_requests: t.unknownUsageRequests,
     tokens: {
       input: t.inputTokens,
       cache_read: t.cacheReadTokens,
@@ -48,6 +49,7 @@ const CSV_HEADER = [
   'reasoning_tokens',
   'ocr_pages',
   'embedding_inputs',
+  'unknown_usage_requests',
 ];
 
 /** CSV for billing/finance tools: exact decimal USD, one row per group, no total row. */
@@ -70,6 +72,7 @@ export function usageToCsv(groupBy: string, rows: UsageRow[]): string {
       r.reasoningTokens,
       r.ocrPages,
       r.embeddingInputs,
+      r.unknownUsageRequests,
     ]),
   );
 }
@@ -84,24 +87,31 @@ function tableUsd(rows: UsageTotals[], totals: UsageTotals): Usd {
 function cells(label: string, t: UsageTotals, usd: Usd): string[] {
   return [
     label,
-    costCell(t.costNano, t.unpricedRequests, usd),
+    costCell(t.costNano, t.unpricedRequests, t.unknownUsageRequests, usd),
     usd(t.exactCostNano),
     usd(t.estimatedCostNano),
     t.unpricedRequests === 0 ? '-' : `${t.unpricedRequests} req / ${t.unpricedTokens} tok`,
+    t.unknownUsageRequests === 0 ? '-' : `${t.unknownUsageRequests} req`,
     String(t.requests),
     String(totalTokens(t)),
   ];
 }
 
 function header(groupBy: string): string[] {
-  return [groupBy, 'cost', 'exact', 'estimated', 'unpriced', 'requests', 'tokens'];
+  return [groupBy, 'cost', 'exact', 'estimated', 'unpriced', 'no usage', 'requests', 'tokens'];
 }
 
 function unpricedNote(totals: UsageTotals): string[] {
-  if (totals.unpricedRequests === 0) return [];
-  return [
-    `Unpriced: ${totals.unpricedRequests} requests (${totals.unpricedTokens} tokens) have no known price; their cost is NOT in the totals (add prices with --prices).`,
-  ];
+  const notes: string[] = [];
+  if (totals.unpricedRequests > 0)
+    notes.push(
+      `Unpriced: ${totals.unpricedRequests} requests (${totals.unpricedTokens} tokens) have no known price; their cost is NOT in the totals (add prices with --prices).`,
+    );
+  if (totals.unknownUsageRequests > 0)
+    notes.push(
+      `No usage: ${totals.unknownUsageRequests} requests arrived without token counts (failed calls, streams without usage; see docs/emitters.md); their tokens and cost are unknown and NOT in the totals.`,
+    );
+  return notes;
 }
 
 function moreNote(hidden: number): string[] {

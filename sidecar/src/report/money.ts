@@ -43,12 +43,17 @@ export function usdFormatter(
   return (nano) => formatUsd(nano, places);
 }
 
-/** Human money cell: unpriced usage is never shown as $0. */
+/** Human money cell: unpriced usage, and calls of unknown usage, are never shown as $0. */
 export function costCell(
   nano: number | bigint,
   unpricedRequests: number,
+  unknownUsageRequests = 0,
   usd: (nano: number | bigint) => string = usdExact,
 ): string {
-  if (unpricedRequests > 0) return Number(nano) === 0 ? 'unpriced' : `${usd(nano)} + unpriced`;
-  return usd(nano);
+  const missing = [
+    ...(unpricedRequests > 0 ? ['unpriced'] : []),
+    ...(unknownUsageRequests > 0 ? ['unknown'] : []),
+  ].join(' + ');
+  if (missing === '') return usd(nano);
+  return Number(nano) === 0 ? missing : `${usd(nano)} + ${missing}`;
 }

@@ -8,6 +8,9 @@ export const GROUP_BY = [
   'user',
   'task',
   'tenant',
+  'agent',
+  'execution_path',
+  'source',
   'hour',
   'day',
   'week',
@@ -32,7 +35,20 @@ const TIME_KEY: Record<TimeGroup, string> = {
   month: "strftime('%Y-%m', bucket_start, 'unixepoch')",
 };
 export type GroupBy = (typeof GROUP_BY)[number];
-export const FILTERS = ['provider', 'model', 'service', 'feature', 'user', 'task', 'tenant'] as const;
+export const FILTERS = [
+  'provider',
+  'model',
+  'service',
+  'feature',
+  'user',
+  'task',
+  'tenant',
+  'agent',
+  'execution_path',
+  'source',
+] as const;
+/** Dimensions usage_rollup keeps but the per-user / per-task rollup does not. */
+export const NOT_PER_PRINCIPAL: readonly GroupBy[] = ['tenant', 'agent', 'execution_path', 'source'];
 export type FilterName = (typeof FILTERS)[number];
 export type UsageFilters = Partial<Record<FilterName, string>>;
 
@@ -60,6 +76,8 @@ export interface UsageTotals {
   /** Requests with no known price: their cost is missing from costNano, never $0. */
   unpricedRequests: number;
   unpricedTokens: number;
+  /** Requests whose emitter reported no usage (usage_type unknown): tokens and cost unknown, never $0. */
+  unknownUsageRequests: number;
   inputTokens: number;
   cacheReadTokens: number;
   cacheWriteTokens: number;
@@ -82,6 +100,9 @@ const ROLLUP_COLUMN: Record<Exclude<GroupBy, TimeGroup>, string> = {
   service: 'service',
   feature: 'feature',
   tenant: 'tenant_id',
+  agent: 'agent',
+  execution_path: 'execution_path',
+  source: 'source',
   user: 'principal_id',
   task: 'principal_id',
 };
@@ -91,6 +112,7 @@ const SELECT_MEASURES = `
   SUM(cost_nano_usd) AS cost,
   SUM(CASE WHEN usage_type = 'exact' THEN cost_nano_usd ELSE 0 END) AS exact_cost,
   SUM(unpriced_requests) AS unpriced_requests, SUM(unpriced_tokens) AS unpriced_tokens,
+  SUM(CASE WHEN usage_type = 'unknown' THEN requests ELSE 0 END) AS unknown_usage_requests,
   SUM(input_tokens) AS input_tokens, SUM(cache_read_tokens) AS cache_read_tokens,
   SUM(cache_write_tokens) AS cache_write_tokens, SUM(output_tokens) AS output_tokens,
   SUM(reasoning_tokens) AS reasoning_tokens, SUM(ocr_pages) AS ocr_pages, SUM(embedding_inputs) AS embedding_inputs`;
@@ -109,6 +131,7 @@ function toTotals(r: SqlRow): UsageTotals {
     estimatedCostNano: cost - exact,
     unpricedRequests: n('unpriced_requests'),
     unpricedTokens: n('unpriced_tokens'),
+    unknownUsageRequests: n('unknown_usage_requests'),
     inputTokens: n('input_tokens'),
     cacheReadTokens: n('cache_read_tokens'),
     cacheWriteTokens: n('cache_write_tokens'),
@@ -127,6 +150,7 @@ function addTotals(into: UsageTotals, r: UsageTotals): void {
   into.estimatedCostNano += r.estimatedCostNano;
   into.unpricedRequests += r.unpricedRequests;
   into.unpricedTokens += r.unpricedTokens;
+  into.unknownUsageRequests += r.unknownUsageRequests;
   into.inputTokens += r.inputTokens;
   into.cacheReadTokens += r.cacheReadTokens;
   into.cacheWriteTokens += r.cacheWriteTokens;
@@ -153,10 +177,11 @@ export function queryUsage(db: LedgerDb, q: UsageQuery): UsageResult {
         'users and tasks cannot be combined in one query (group by one, filter by the other is not kept)',
     };
   const kind = [...principalKinds][0];
-  if (kind !== undefined && (q.groupBy === 'tenant' || filters.tenant !== undefined)) {
+  const notKept = NOT_PER_PRINCIPAL.find((d) => q.groupBy === d || filters[d as FilterName] !== undefined);
+  if (kind !== undefined && notKept !== undefined) {
     return {
       ok: false,
-      reason: `tenant cannot be combined with ${kind}: per-${kind} usage is not kept per tenant`,
+      reason: `${notKept} cannot be combined with ${kind}: per-${kind} usage is not kept per ${notKept}`,
     };
   }
   const where = ['bucket_start >= @from', 'bucket_start < @to'];

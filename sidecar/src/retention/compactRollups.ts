@@ -30,10 +30,10 @@ export function compactRollups(
 ): CompactionResult {
   const cutoffSec = Math.floor((nowMs / 1000 - hourlyRetentionDays * 86_400) / 86_400) * 86_400;
   const foldUsage = db.prepare(`
-    INSERT INTO usage_rollup (bucket_start, bucket_seconds, provider, model, service, operation, feature, tenant_id, usage_type, ${measures})
-    SELECT bucket_start - (bucket_start % 86400), 86400, provider, model, service, operation, feature, tenant_id, usage_type, ${sums}
+    INSERT INTO usage_rollup (bucket_start, bucket_seconds, provider, model, service, operation, feature, tenant_id, usage_type, agent, execution_path, source, ${measures})
+    SELECT bucket_start - (bucket_start % 86400), 86400, provider, model, service, operation, feature, tenant_id, usage_type, agent, execution_path, source, ${sums}
     FROM usage_rollup WHERE bucket_seconds < 86400 AND bucket_start < @cutoff
-    GROUP BY 1, provider, model, service, operation, feature, tenant_id, usage_type
+    GROUP BY 1, provider, model, service, operation, feature, tenant_id, usage_type, agent, execution_path, source
     ON CONFLICT DO UPDATE SET ${adds}`);
   const foldPrincipal = db.prepare(`
     INSERT INTO usage_rollup_principal (principal_kind, principal_id, bucket_start, bucket_seconds, provider, model, service, feature, usage_type, ${measures})

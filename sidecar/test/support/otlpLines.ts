@@ -472,7 +472,12 @@ function addToTruth(truth: GeneratedTruth, c: CallTruth, ocrPages: number, embed
       service: c.service,
       requests: 0,
       errors: 0,
-      tokens: { exact: emptyPartition(), estimated: emptyPartition() },
+      tokens: {
+        exact: emptyPartition(),
+        estimated: emptyPartition(),
+        total_only: emptyPartition(),
+        unknown: emptyPartition(),
+      },
       ocrPages: 0,
       embeddingInputs: 0,
       emitterCostNanoUsd: 0,

@@ -1,0 +1,70 @@
+/**
+ * Each third-party emitter's fixture, captured from the real package driving the real `openai` client
+ * against the fake provider (sidecar/test/fixtures/emitters/README.md), decodes to exactly the calls the
+ * fake provider answered, as far as the emitter reports them: every call it reported is one request
+ * (failed ones `error`, usage-less ones `unknown`), none twice, tokens by type equal to the truth.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { decodeOtlpJsonLine, type UsageRecord } from '../src/decode/index.js';
+import { EMITTER_FIXTURE_DIR, EMITTERS, type ExpectedCall, expectedCalls } from './support/emitterTruth.js';
+
+function decodeFixture(emitter: string) {
+  const seen = new Set<string>();
+  const records: UsageRecord[] = [];
+  let rejected = 0;
+  let duplicates = 0;
+  for (const line of readFileSync(join(EMITTER_FIXTURE_DIR, `${emitter}.otlp.jsonl`), 'utf8').split('\n')) {
+    if (line === '') continue;
+    const out = decodeOtlpJsonLine(line);
+    rejected += out.rejected.length;
+    for (const rec of out.records) {
+      if (seen.has(rec.dedupKey)) duplicates++;
+      else records.push(rec);
+      seen.add(rec.dedupKey);
+    }
+  }
+  return { records, rejected, duplicates };
+}
+
+const key = (c: Omit<ExpectedCall, 'tokens'>, tokens: number[] | null) =>
+  `${c.operation} ${c.model} ${c.status} ${c.usageType}${tokens === null ? '' : ` ${tokens.join('/')}`}`;
+
+describe('third-party emitter fixtures decode to the fake provider truth', () => {
+  for (const emitter of Object.keys(EMITTERS)) {
+    it(`${emitter}: exact requests, errors and tokens by type`, () => {
+      const want = expectedCalls(emitter);
+      const { records, rejected, duplicates } = decodeFixture(emitter);
+      expect(rejected).toBe(0);
+      expect(duplicates).toBe(0);
+      // The emitter's own tokenizer counts are usage to the decoder (it cannot tell): exact, tokens not compared.
+      const emitterCounted = want.filter((w) => w.usageType === 'emitter-count').length;
+      const got = records.map((r) => {
+        const c = {
+          operation: r.operation as ExpectedCall['operation'],
+          model: r.requestModel,
+          status: r.status,
+          usageType: r.usageType as ExpectedCall['usageType'],
+        };
+        const t = r.tokens;
+        return key(c, [t.inputTokens, t.outputTokens, t.cacheReadInputTokens, t.reasoningOutputTokens]);
+      });
+      const exact = want.filter((w) => w.usageType !== 'emitter-count').map((w) => key(w, w.tokens));
+      const rest = [...got];
+      for (const w of exact) {
+        const at = rest.indexOf(w);
+        expect(at, `${w} in ${JSON.stringify(got)}`).toBeGreaterThanOrEqual(0);
+        rest.splice(at, 1);
+      }
+      expect(rest).toHaveLength(emitterCounted);
+      for (const w of want.filter((x) => x.usageType === 'emitter-count'))
+        expect(rest.some((g) => g.startsWith(key({ ...w, usageType: 'exact' }, null)))).toBe(true);
+      expect(records).toHaveLength(want.length);
+      expect(records.filter((r) => r.status === 'error')).toHaveLength(
+        want.filter((w) => w.status === 'error').length,
+      );
+      expect(new Set(records.map((r) => r.provider))).toEqual(new Set(['openai']));
+    });
+  }
+});

@@ -1,0 +1,154 @@
+/**
+ * What each third-party emitter fixture (sidecar/test/fixtures/emitters) must decode to: the fake
+ * provider's truth (`<emitter>.truth.json`, one entry per HTTP call it answered) filtered and reduced to
+ * what the emitter reports (docs/emitters.md).
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+export const EMITTER_FIXTURE_DIR = join(import.meta.dirname, '..', 'fixtures', 'emitters');
+
+export interface TruthCall {
+  path: string;
+  model: string;
+  stream: boolean;
+  status: number;
+  usage: { inputTokens: number; outputTokens: number; cachedTokens: number; reasoningTokens: number } | null;
+}
+
+/** What an emitter reports of a call. */
+export interface Reports {
+  /** Whether the emitter reports this HTTP call at all (index = position in the truth). */
+  call(c: TruthCall, index: number, all: TruthCall[]): boolean;
+  cached: boolean;
+  /** Reasoning tokens: always, never, or on Responses API calls only. */
+  reasoning: boolean | 'responses';
+  /** Usage of streams that carried it. */
+  streamUsage: boolean;
+  /** Cached tokens of streams (default: as `cached`). */
+  streamCached?: boolean;
+  /** Usage of embeddings calls. */
+  embeddingUsage: boolean;
+  /**
+   * Streams without usage that the emitter counts with its own tokenizer and reports as usage
+   * (OpenLIT): the call is there, its tokens cannot match the provider's (which sent none).
+   */
+  tokenizesStreamsWithoutUsage?: boolean;
+}
+
+const all = () => true;
+/**
+ * Emitters captured from the real packages (Node), and Python emitters rebuilt from their source
+ * (`-python`: generate/emit-python-from-source.mjs).
+ */
+export const EMITTERS: Record<string, Reports> = {
+  // Tool loop (2 calls in one generateText), Responses API, 2 streams, embedMany, a 429, a 500 retried once.
+  'vercel-ai-6': { call: all, cached: true, reasoning: true, streamUsage: true, embeddingUsage: true },
+  // Its chat span wraps the SDK's retries: the 500 retried once is one reported call.
+  'vercel-ai-7': {
+    call: (c, i, calls) => !(c.status === 500 && calls[i - 1]?.status === 500),
+    cached: true,
+    reasoning: false,
+    streamUsage: true,
+    embeddingUsage: true,
+  },
+  'otel-instrumentation-openai': {
+    call: all,
+    cached: false,
+    reasoning: false,
+    streamUsage: true,
+    embeddingUsage: true,
+  },
+  // openai 4 (its supported range): no Responses API call in its scenario.
+  elastic: { call: all, cached: false, reasoning: false, streamUsage: true, embeddingUsage: true },
+  // No embeddings span, no span for failed calls; streams without usage.
+  openllmetry: {
+    call: (c) => c.status === 200 && c.path !== '/v1/embeddings',
+    cached: false,
+    reasoning: false,
+    streamUsage: false,
+    embeddingUsage: false,
+  },
+  // No span for failed calls; streams and embeddings without usage.
+  openinference: {
+    call: (c) => c.status === 200,
+    cached: true,
+    reasoning: true,
+    streamUsage: false,
+    embeddingUsage: false,
+  },
+  // Reasoning (gen_ai.usage.reasoning_tokens) only on the Responses API.
+  openlit: {
+    call: all,
+    cached: true,
+    reasoning: 'responses',
+    streamUsage: true,
+    embeddingUsage: true,
+    tokenizesStreamsWithoutUsage: true,
+  },
+  // Stream usage without its details (only prompt/completion); reasoning as gen_ai.usage.reasoning_tokens.
+  'openllmetry-python': {
+    call: all,
+    cached: true,
+    reasoning: true,
+    streamUsage: true,
+    streamCached: false,
+    embeddingUsage: true,
+  },
+  // Reasoning only on the Responses API; a stream without usage counted by its own tokenizer.
+  'openlit-python': {
+    call: all,
+    cached: true,
+    reasoning: 'responses',
+    streamUsage: true,
+    embeddingUsage: true,
+    tokenizesStreamsWithoutUsage: true,
+  },
+  // Stream usage goes on a separate log record (logfire.span_type "log"), not on the call's span.
+  'logfire-python': { call: all, cached: false, reasoning: false, streamUsage: false, embeddingUsage: true },
+};
+
+export interface ExpectedCall {
+  operation: 'chat' | 'embeddings';
+  model: string;
+  status: 'ok' | 'error';
+  /** `emitter-count`: counted by the emitter's own tokenizer (tokens not comparable). */
+  usageType: 'exact' | 'unknown' | 'emitter-count';
+  /** input / output / cache read / reasoning. */
+  tokens: [number, number, number, number];
+}
+
+export function readTruth(emitter: string): TruthCall[] {
+  return JSON.parse(readFileSync(join(EMITTER_FIXTURE_DIR, `${emitter}.truth.json`), 'utf8')) as TruthCall[];
+}
+
+export function expectedCalls(emitter: string): ExpectedCall[] {
+  const r = EMITTERS[emitter];
+  if (r === undefined) throw new Error(`no such emitter ${emitter}`);
+  const truth = readTruth(emitter);
+  return truth
+    .filter((c, i) => r.call(c, i, truth))
+    .map((c): ExpectedCall => {
+      const operation = c.path === '/v1/embeddings' ? 'embeddings' : 'chat';
+      const status = c.status === 200 ? 'ok' : 'error';
+      const u = c.usage;
+      if (u === null && c.stream && status === 'ok' && r.tokenizesStreamsWithoutUsage)
+        return { operation, model: c.model, status, usageType: 'emitter-count', tokens: [0, 0, 0, 0] };
+      if (u === null || (c.stream && !r.streamUsage) || (operation === 'embeddings' && !r.embeddingUsage))
+        return { operation, model: c.model, status, usageType: 'unknown', tokens: [0, 0, 0, 0] };
+      return {
+        operation,
+        model: c.model,
+        status,
+        usageType: 'exact',
+        tokens: [
+          u.inputTokens,
+          u.outputTokens,
+          (c.stream ? (r.streamCached ?? r.cached) : r.cached) ? u.cachedTokens : 0,
+          r.reasoning === true || (r.reasoning === 'responses' && c.path === '/v1/responses')
+            ? u.reasoningTokens
+            : 0,
+        ],
+      };
+    });
+}
