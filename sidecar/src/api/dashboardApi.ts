@@ -1,4 +1,4 @@
-import type { Router } from 'express';
+import type { Request, Response, Router } from 'express';
 import type { Budget } from '../budgets/budgetFile.js';
 import { budgetStatus, isPerValueBudget } from '../budgets/budgetSpend.js';
 import { LATENCY_COUNT_COLUMNS } from '../ledger/migrations.js';
@@ -36,8 +36,6 @@ export function histogramQuantileMs(
   return null;
 }
 
-type Q = Record<string, string>;
-
 /**
  * Routes the status page needs beyond /usage (docs/api.md): latency percentiles and errors by type
  * over a time range, unpriced and usage-unknown calls by model, and every budget with its spend.
@@ -48,15 +46,18 @@ export function mountDashboardApi(
   now: () => number,
   budgets: Budget[] | undefined,
 ): void {
-  const window = (q: Q) => parseRange(q, now());
+  /** The request's `from`/`to` range; undefined after answering 400 when they are bad. */
+  const rangeOf = (req: Request, res: Response) => {
+    const q = readQuery(req, ['from', 'to']);
+    const range = q.ok ? parseRange(q.value, now()) : q;
+    if (range.ok) return range;
+    res.status(400).json({ error: 'bad_request', message: range.reason });
+    return undefined;
+  };
 
   router.get('/latency', (req, res) => {
-    const q = readQuery(req, ['from', 'to']);
-    const range = q.ok ? window(q.value) : q;
-    if (!range.ok) {
-      res.status(400).json({ error: 'bad_request', message: range.reason });
-      return;
-    }
+    const range = rangeOf(req, res);
+    if (range === undefined) return;
     const rows = db
       .prepare(
         `SELECT provider, model, metric, ${LATENCY_COUNT_COLUMNS.map((c) => `SUM(${c}) AS ${c}`).join(', ')}
@@ -109,12 +110,8 @@ export function mountDashboardApi(
   });
 
   router.get('/errors', (req, res) => {
-    const q = readQuery(req, ['from', 'to']);
-    const range = q.ok ? window(q.value) : q;
-    if (!range.ok) {
-      res.status(400).json({ error: 'bad_request', message: range.reason });
-      return;
-    }
+    const range = rangeOf(req, res);
+    if (range === undefined) return;
     const rows = db
       .prepare(
         `SELECT error_type, provider, model, SUM(requests) AS requests FROM error_rollup
@@ -136,12 +133,8 @@ export function mountDashboardApi(
   });
 
   router.get('/usage/quality', (req, res) => {
-    const q = readQuery(req, ['from', 'to']);
-    const range = q.ok ? window(q.value) : q;
-    if (!range.ok) {
-      res.status(400).json({ error: 'bad_request', message: range.reason });
-      return;
-    }
+    const range = rangeOf(req, res);
+    if (range === undefined) return;
     const rows = db
       .prepare(
         `SELECT provider, model, SUM(requests) AS requests, SUM(unpriced_requests) AS unpriced_requests,

@@ -1,6 +1,7 @@
 import type { LedgerDb } from '../ledger/openLedger.js';
 
-export const GROUP_BY = [
+/** Dimensions a query can filter on, and group by. */
+export const FILTERS = [
   'provider',
   'model',
   'service',
@@ -11,13 +12,10 @@ export const GROUP_BY = [
   'agent',
   'execution_path',
   'source',
-  'hour',
-  'day',
-  'week',
-  'month',
 ] as const;
 /** Groupings by time: keys are the period's start, rows are ordered by it. */
 export const TIME_GROUPS = ['hour', 'day', 'week', 'month'] as const;
+export const GROUP_BY = [...FILTERS, ...TIME_GROUPS] as const;
 type TimeGroup = (typeof TIME_GROUPS)[number];
 const isTimeGroup = (g: GroupBy | undefined): g is TimeGroup =>
   g !== undefined && (TIME_GROUPS as readonly string[]).includes(g);
@@ -35,18 +33,6 @@ const TIME_KEY: Record<TimeGroup, string> = {
   month: "strftime('%Y-%m', bucket_start, 'unixepoch')",
 };
 export type GroupBy = (typeof GROUP_BY)[number];
-export const FILTERS = [
-  'provider',
-  'model',
-  'service',
-  'feature',
-  'user',
-  'task',
-  'tenant',
-  'agent',
-  'execution_path',
-  'source',
-] as const;
 /** Dimensions usage_rollup keeps but the per-user / per-task rollup does not. */
 export const NOT_PER_PRINCIPAL: readonly GroupBy[] = ['tenant', 'agent', 'execution_path', 'source'];
 export type FilterName = (typeof FILTERS)[number];
