@@ -36,7 +36,9 @@ function overview(): string {
     'commands:',
     ...names.map((n) => `  ${n.padEnd(width)}  (run "npx spendline ${n} --help")`),
     '',
-    'Every flag of a long-running command can also be set as SPENDLINE_<FLAG> (e.g. SPENDLINE_STATE_DIR).',
+    'Every flag of "spendline sidecar" can also be set as SPENDLINE_<FLAG> (e.g. SPENDLINE_STATE_DIR);',
+    '"up" hands them to its sidecar (except SPENDLINE_OTLP_FILE and SPENDLINE_FIRST_INCREMENT_HOLD, which it',
+    'sets itself); its own --otlp-listen, --rotate-mb and Prometheus flags have no variable.',
     '',
     HOW_TO_RUN,
   ].join('\n');
