@@ -200,6 +200,7 @@ export const AGGREGATE_OPERATION_NAMES = [
   'create_agent',
   'invoke_workflow',
   'execute_tool',
+  'agent_step',
 ] as const;
 
 /**

@@ -374,6 +374,16 @@ describe('decodeOtlpJsonLine: spans', () => {
     ]);
   });
 
+  it('never counts a usage event of an agent, workflow, step or tool operation', () => {
+    const usage = CHAT.slice(1);
+    for (const op of ['invoke_agent', 'create_agent', 'invoke_workflow', 'execute_tool', 'agent_step'])
+      expect(decodeOtlpJsonLine(logLine([usageLog([s(ATTR.operationName, op), ...usage])])), op).toEqual({
+        records: [],
+        rejected: [],
+        ignored: 1,
+      });
+  });
+
   it('never counts agent, workflow, step, tool or chain spans', () => {
     const usage = CHAT.slice(1);
     const out = decodeOtlpJsonLine(
