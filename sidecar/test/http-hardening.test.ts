@@ -87,9 +87,15 @@ describe('loopback is decided by the bound address, not the --listen text (issue
     // The name looks like nothing loopback; name resolution (what the server binds) says 127.0.0.1.
     const lookup = dns.lookup;
     vi.spyOn(dns, 'lookup').mockImplementation(((host: string, ...rest: unknown[]) => {
-      const cb = rest[rest.length - 1] as (err: Error | null, address: string, family: number) => void;
+      const cb = rest[rest.length - 1] as (err: Error | null, address: unknown, family?: number) => void;
       if (host === 'spendline-test.invalid') {
-        process.nextTick(() => cb(null, '127.0.0.1', 4));
+        // Node 22+ asks net.Server#listen's lookup for every address ({ all: true }).
+        const options = rest.length > 1 ? rest[0] : undefined;
+        const all =
+          typeof options === 'object' && options !== null && (options as { all?: boolean }).all === true;
+        process.nextTick(() =>
+          all ? cb(null, [{ address: '127.0.0.1', family: 4 }]) : cb(null, '127.0.0.1', 4),
+        );
         return undefined;
       }
       return (lookup as (...a: unknown[]) => unknown)(host, ...rest);
