@@ -80,65 +80,84 @@ function divMod(x: number, m: number): [number, number] {
 }
 
 /**
+ * The disjoint parts a call is priced by, in order: uncached input, cache read, cache write,
+ * non-reasoning output, reasoning, OCR pages, requests. Read by index (no per-call arrays: this is
+ * the record path).
+ */
+const PARTS = 7;
+const REQUEST_PART = 6;
+
+/** True when every count the parts read is a valid count. */
+function hasCounts(usage: UsageToPrice): boolean {
+  return (
+    isCount(usage.inputTokens) &&
+    isCount(usage.outputTokens) &&
+    isCount(usage.cacheReadInputTokens) &&
+    isCount(usage.cacheCreationInputTokens) &&
+    isCount(usage.reasoningOutputTokens) &&
+    isCount(usage.ocrPages ?? 0) &&
+    isCount(usage.requests ?? 1)
+  );
+}
+
+function partCount(usage: UsageToPrice, part: number): number {
+  switch (part) {
+    case 0:
+      return Math.max(0, usage.inputTokens - usage.cacheReadInputTokens - usage.cacheCreationInputTokens);
+    case 1:
+      return usage.cacheReadInputTokens;
+    case 2:
+      return usage.cacheCreationInputTokens;
+    case 3:
+      return Math.max(0, usage.outputTokens - usage.reasoningOutputTokens);
+    case 4:
+      return usage.reasoningOutputTokens;
+    case 5:
+      return usage.ocrPages ?? 0;
+    default:
+      return usage.requests ?? 1;
+  }
+}
+
+function partRate(card: RateCard, part: number): RateCard['input'] | undefined {
+  switch (part) {
+    case 0:
+      return card.input;
+    case 1:
+      return card.cacheRead ?? card.input;
+    case 2:
+      return card.cacheWrite ?? card.input;
+    case 3:
+      return card.output;
+    case 4:
+      return card.reasoning ?? card.output;
+    case 5:
+      return card.perPage;
+    default:
+      return card.perRequest;
+  }
+}
+
+/**
  * The same exact total as the BigInt path, in safe-integer arithmetic (BigInt costs several µs per
  * call on the record path). Every rate is split into a*10^15 + c*10^7 + d (10^-24 USD units), so
  * count x part stays below 2^53 for realistic counts; `undefined` (use BigInt) when any product or
  * sum would not — never an approximation. Property-tested against the BigInt path.
  */
 function costNanoSafeInteger(usage: UsageToPrice, card: RateCard): number | null | undefined {
-  const { inputTokens, outputTokens, cacheReadInputTokens, cacheCreationInputTokens, reasoningOutputTokens } =
-    usage;
-  const pages = usage.ocrPages ?? 0;
-  const requests = usage.requests ?? 1;
-  if (
-    !isCount(inputTokens) ||
-    !isCount(outputTokens) ||
-    !isCount(cacheReadInputTokens) ||
-    !isCount(cacheCreationInputTokens) ||
-    !isCount(reasoningOutputTokens) ||
-    !isCount(pages) ||
-    !isCount(requests)
-  ) {
-    return null;
-  }
+  if (!hasCounts(usage)) return null;
   let A = 0;
   let C = 0;
   let D = 0;
-  for (let i = 0; i < 7; i++) {
-    const count =
-      i === 0
-        ? Math.max(0, inputTokens - cacheReadInputTokens - cacheCreationInputTokens)
-        : i === 1
-          ? cacheReadInputTokens
-          : i === 2
-            ? cacheCreationInputTokens
-            : i === 3
-              ? Math.max(0, outputTokens - reasoningOutputTokens)
-              : i === 4
-                ? reasoningOutputTokens
-                : i === 5
-                  ? pages
-                  : requests;
+  for (let i = 0; i < PARTS; i++) {
+    const count = partCount(usage, i);
     if (count === 0) continue;
-    const rate =
-      i === 0
-        ? card.input
-        : i === 1
-          ? (card.cacheRead ?? card.input)
-          : i === 2
-            ? (card.cacheWrite ?? card.input)
-            : i === 3
-              ? card.output
-              : i === 4
-                ? (card.reasoning ?? card.output)
-                : i === 5
-                  ? card.perPage
-                  : card.perRequest;
+    const rate = partRate(card, i);
     if (rate === undefined) {
-      if (i === 6) continue;
+      if (i === REQUEST_PART) continue;
       return null;
     }
-    let units = rateFor(rate, inputTokens);
+    let units = rateFor(rate, usage.inputTokens);
     if (i >= 5) units *= PER_UNIT_LIFT;
     const s = splitRate(units);
     if (s === null) return undefined;
@@ -170,49 +189,17 @@ function sum(values: bigint[]): bigint {
 
 /** Each disjoint part's exact cost in 10^-24 USD; undefined when a used part has no price. */
 function exactParts(usage: UsageToPrice, card: RateCard): bigint[] | undefined {
-  const { inputTokens, outputTokens, cacheReadInputTokens, cacheCreationInputTokens, reasoningOutputTokens } =
-    usage;
-  const pages = usage.ocrPages ?? 0;
-  const requests = usage.requests ?? 1;
-  if (
-    !isCount(inputTokens) ||
-    !isCount(outputTokens) ||
-    !isCount(cacheReadInputTokens) ||
-    !isCount(cacheCreationInputTokens) ||
-    !isCount(reasoningOutputTokens) ||
-    !isCount(pages) ||
-    !isCount(requests)
-  ) {
-    return undefined;
-  }
-  const counts = [
-    Math.max(0, inputTokens - cacheReadInputTokens - cacheCreationInputTokens),
-    cacheReadInputTokens,
-    cacheCreationInputTokens,
-    Math.max(0, outputTokens - reasoningOutputTokens),
-    reasoningOutputTokens,
-    pages,
-    requests,
-  ];
-  const rates = [
-    card.input,
-    card.cacheRead ?? card.input,
-    card.cacheWrite ?? card.input,
-    card.output,
-    card.reasoning ?? card.output,
-    card.perPage,
-    card.perRequest,
-  ];
+  if (!hasCounts(usage)) return undefined;
   const exact: bigint[] = [0n, 0n, 0n, 0n, 0n, 0n, 0n];
-  for (let i = 0; i < 7; i++) {
-    const count = counts[i] as number;
+  for (let i = 0; i < PARTS; i++) {
+    const count = partCount(usage, i);
     if (count === 0) continue;
-    const rate = rates[i];
+    const rate = partRate(card, i);
     if (rate === undefined) {
-      if (i === 6) continue; // no per-request price: requests cost nothing extra
+      if (i === REQUEST_PART) continue; // no per-request price: requests cost nothing extra
       return undefined;
     }
-    let value = BigInt(count) * rateFor(rate, inputTokens);
+    let value = BigInt(count) * rateFor(rate, usage.inputTokens);
     if (i >= 5) value *= PER_UNIT_LIFT;
     exact[i] = value;
   }
