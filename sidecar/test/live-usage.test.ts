@@ -1,9 +1,9 @@
 import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
+import { freePort } from '../../test/support/ports.js';
 import { type RunningSidecar, type SidecarConfig, startSidecar } from '../src/index.js';
 import { MIGRATIONS } from '../src/ledger/migrations.js';
 import { applyMigrations, openLedgerDb } from '../src/ledger/openLedger.js';
@@ -197,16 +197,6 @@ describe('per-session ledger', () => {
     }
   });
 });
-
-async function freePort(): Promise<number> {
-  return await new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 function config(d: string, port: number, extra: Partial<SidecarConfig> = {}): SidecarConfig {
   return {
