@@ -175,11 +175,7 @@ async function waitUntilRead(sidecarUrl: string, timeoutMs: number): Promise<str
     } catch {
       return text;
     }
-    let unread = 0;
-    for (const line of text.split('\n')) {
-      if (line.startsWith('spendline_unread_bytes')) unread += Number(line.slice(line.lastIndexOf(' ') + 1));
-    }
-    if (unread === 0) return text;
+    if (unreadAndRejected(text).unreadBytes === 0) return text;
     await new Promise((r) => setTimeout(r, 100));
   }
   return text;
