@@ -38,7 +38,6 @@ export interface ResolvedConfig {
   warningIntervalMillis: number;
   onWarning: (message: string) => void;
   captureContent: boolean;
-  registerGlobal: boolean;
   priceOverrides: PriceOverride[] | string | undefined;
   resource: {
     serviceName?: string;
@@ -134,6 +133,7 @@ export function resolveConfig(rawOptions: unknown, processEnv: Env): ResolvedCon
     else problems.push(`priceOverrides ${show(o.priceOverrides)} is not a list or a file path; ignored`);
   }
 
+  flag('registerGlobal'); // deprecated and ignored (NodeSDK registers the globals), still validated
   return {
     env,
     disabled: flag('disabled') || isTrue(env.SPENDLINE_DISABLED) || isTrue(env.OTEL_SDK_DISABLED),
@@ -144,7 +144,6 @@ export function resolveConfig(rawOptions: unknown, processEnv: Env): ResolvedCon
     warningIntervalMillis: num('warningIntervalMillis'),
     onWarning,
     captureContent: flag('captureContent') || isTrue(env.SPENDLINE_CAPTURE_CONTENT),
-    registerGlobal: flag('registerGlobal'),
     priceOverrides,
     resource: {
       serviceName: text('serviceName'),
