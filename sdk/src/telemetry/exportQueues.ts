@@ -16,7 +16,10 @@ export interface ExportOptions {
   headers?: Record<string, string>;
 }
 
-/** Counts one signal's exports, failures, drops and records left unsent at the shutdown deadline. */
+/**
+ * Counts one signal's exports, failures, drops and records left unsent at the shutdown deadline;
+ * failures and drops warn (rate-limited) at once.
+ */
 function countingListener(stats: StatsKeeper, signal: 'logs' | 'spans'): QueueListener {
   const s = stats.s;
   return {
@@ -32,9 +35,9 @@ function countingListener(stats: StatsKeeper, signal: 'logs' | 'spans'): QueueLi
       s[`${signal}Dropped`] += n;
       stats.lost();
     },
+    // Counted only: the shutdown that abandons them warns once, after both signals are counted.
     unsent: (n) => {
       s[`${signal}Unsent`] += n;
-      stats.lost();
     },
   };
 }

@@ -170,6 +170,8 @@ function start(options: TelemetryOptions, config: ResolvedConfig): TelemetryHand
         if (activeRuntime() === runtime) setActiveRuntime(undefined);
         // The queues own the deadline; the SDK's shutdown then finds them already shut down.
         await Promise.all([logQueue.shutdown(deadline), spanQueue.shutdown(deadline)]);
+        // One warning naming what both signals left unsent (not whichever queue gave up first).
+        if (s.logsUnsent + s.spansUnsent > 0) stats.lost();
         await beforeDeadline(sdk.shutdown(), deadline);
         agents.closeAll();
         if (ownsGlobals) {

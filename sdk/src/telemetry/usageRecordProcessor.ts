@@ -65,6 +65,7 @@ export class UsageRecordProcessor implements LogRecordProcessor {
   /** Resolves within `shutdownTimeoutMillis` (default 5 s); what is left unsent is counted in `stats()`. */
   async shutdown(): Promise<void> {
     await this.#queue.shutdown(Date.now() + this.#shutdownTimeoutMillis);
+    if (this.#stats.s.logsUnsent > 0) this.#stats.lost();
     this.#agents.closeAll();
   }
   /** Export counters (logs exported, failed, dropped). */
