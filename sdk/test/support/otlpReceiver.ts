@@ -84,7 +84,16 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
         return;
       }
       const text = Buffer.concat(parts).toString('utf8');
-      const body: unknown = JSON.parse(text);
+      let body: unknown;
+      try {
+        body = JSON.parse(text);
+      } catch {
+        // A body cut short (the SDK closes abandoned requests at its shutdown deadline): a collector
+        // answers 400; it is not a received export.
+        res.writeHead(400, { 'content-type': 'application/json' });
+        res.end('{}');
+        return;
+      }
       if (path === '/v1/logs') bodies.logs.push(body);
       else if (path === '/v1/traces') bodies.traces.push(body);
       res.writeHead(200, { 'content-type': 'application/json' });
