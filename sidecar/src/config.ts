@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import type { SidecarExtension } from './extensions.js';
+import { checkLedgerUrl, checkSidecarId } from './ledger/openStore.js';
 import {
   CAPPED_LABELS,
   type CappedLabel,
@@ -11,6 +12,10 @@ export interface SidecarConfig {
   otlpGlobs: string[];
   jsonlGlobs: string[];
   stateDir: string;
+  /** A PostgreSQL ledger shared by many sidecars (--ledger / SPENDLINE_LEDGER_URL); undefined = SQLite in stateDir. */
+  ledgerUrl?: string;
+  /** This sidecar's identity on a shared ledger (default: kept in `<state-dir>/sidecar-id`). */
+  sidecarId?: string;
   listen: { host: string; port: number };
   pricesFile: string | undefined;
   billingGlobs: string[];
@@ -72,7 +77,17 @@ export const FLAGS: FlagSpec[] = [
     name: 'state-dir',
     arg: '<dir>',
     default: './.spendline',
-    help: 'where the ledger (ledger.sqlite) lives',
+    help: "this sidecar's own state: its lock, the SQLite ledger (ledger.sqlite) unless --ledger is given, and its sidecar-id",
+  },
+  {
+    name: 'ledger',
+    arg: '<url>',
+    help: 'a PostgreSQL ledger shared by many sidecars, postgres://user[:password]@host[:port]/db (also SPENDLINE_LEDGER_URL); default: SQLite in --state-dir',
+  },
+  {
+    name: 'sidecar-id',
+    arg: '<id>',
+    help: "this sidecar's identity on a shared ledger: its file offsets, counters and event ids are its own (default: a random id kept in <state-dir>/sidecar-id)",
   },
   {
     name: 'listen',
@@ -260,6 +275,22 @@ export function parseSidecarArgs(argv: string[], env: NodeJS.ProcessEnv = proces
       return { ok: false, reason: `--${name} must be a duration like 250ms, 30s, 24h; got "${one(name)}"` };
     numbers[name] = n;
   }
+  const ledgerUrl = one('ledger') ?? (env.SPENDLINE_LEDGER_URL === '' ? undefined : env.SPENDLINE_LEDGER_URL);
+  if (ledgerUrl !== undefined) {
+    const ok = checkLedgerUrl(ledgerUrl);
+    if (!ok.ok) return { ok: false, reason: `--ledger: ${ok.reason}` };
+  }
+  const sidecarId = one('sidecar-id');
+  if (sidecarId !== undefined) {
+    if (ledgerUrl === undefined)
+      return {
+        ok: false,
+        reason:
+          '--sidecar-id names a sidecar on a shared ledger; give --ledger postgres://… too (a SQLite ledger has one sidecar)',
+      };
+    const ok = checkSidecarId(sidecarId);
+    if (!ok.ok) return { ok: false, reason: ok.reason };
+  }
   const holdMs = parseDurationMs(one('first-increment-hold') as string);
   if (holdMs === undefined)
     return {
@@ -285,6 +316,8 @@ export function parseSidecarArgs(argv: string[], env: NodeJS.ProcessEnv = proces
       otlpGlobs,
       jsonlGlobs,
       stateDir: one('state-dir') as string,
+      ...(ledgerUrl !== undefined ? { ledgerUrl } : {}),
+      ...(sidecarId !== undefined ? { sidecarId } : {}),
       listen: { host, port },
       pricesFile: one('prices'),
       billingGlobs: many('billing'),

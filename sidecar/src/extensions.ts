@@ -1,14 +1,17 @@
 import type { Router } from 'express';
 import type { Registry } from 'prom-client';
-import type { LedgerDb } from './ledger/openLedger.js';
+import type { LedgerStore } from './ledger/store.js';
 
 /**
  * What a sidecar feature beyond counting (reconciliation, budgets, insights) gets at start:
  * the ledger, the metrics registry, and the `/api` router (already behind bearer-token auth).
  */
 export interface SidecarContext {
-  /** The ledger. Extensions read the shared tables and write only tables of their own migrations. */
-  db: LedgerDb;
+  /**
+   * The ledger (SQLite or a shared PostgreSQL one: write SQL both run, see ledger/store.ts).
+   * Extensions read the shared tables and write only tables of their own migrations.
+   */
+  db: LedgerStore;
   /** The prom-client registry behind `GET /metrics`. */
   registry: Registry;
   /** Mounted at `/api` behind `requireApiToken`; add routes relative to it (e.g. `/usage`). */

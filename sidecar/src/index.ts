@@ -11,18 +11,21 @@ import { mountStreamApi } from './api/streamApi.js';
 import type { SidecarConfig } from './config.js';
 import { EXTENSIONS } from './extensionList.js';
 import type { SidecarExtension } from './extensions.js';
-import { type LedgerDb, openLedgerDb } from './ledger/openLedger.js';
+import { openLedgerStore, sidecarIdOf } from './ledger/openStore.js';
 import { lockStateDir } from './ledger/stateDirLock.js';
-import { readEventSeq } from './ledger/usageTotals.js';
+import type { LedgerStore } from './ledger/store.js';
 import { createSidecarMetrics } from './metrics.js';
 import { FirstIncrementHold } from './pipeline/committedMetrics.js';
-import { startIngestLoop } from './pipeline/ingestLoop.js';
+import { type IngestLoop, startIngestLoop } from './pipeline/ingestLoop.js';
 import { createApp } from './server/app.js';
 import { UsageStream } from './stream/usageStream.js';
 
 export type { SidecarConfig } from './config.js';
 export { parseSidecarArgs } from './config.js';
+export { openLedgerStore } from './ledger/openStore.js';
+export { SidecarIdInUseError } from './ledger/pgStore.js';
 export { StateDirLockedError } from './ledger/stateDirLock.js';
+export type { LedgerStore } from './ledger/store.js';
 
 export interface RunningSidecar {
   /** Base URL, e.g. http://127.0.0.1:9464 (the real port when 0 was asked for). */
@@ -33,7 +36,8 @@ export interface RunningSidecar {
   failed: Promise<never>;
   /** Commits the current batch, stops extensions and the server, closes the ledger. */
   stop(): Promise<void>;
-  db: LedgerDb;
+  /** The ledger (SQLite, or the shared PostgreSQL one). */
+  db: LedgerStore;
 }
 
 const DEFAULT_PUBLIC_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'public');
@@ -44,32 +48,48 @@ export async function startSidecar(config: SidecarConfig): Promise<RunningSideca
   const pricer = createPricer(config.pricesFile !== undefined ? { overrides: config.pricesFile } : undefined);
   // One counting process per state dir: a second one would count every record again.
   const lock = lockStateDir(config.stateDir);
-  let db: LedgerDb;
+  let db: LedgerStore;
+  let ingest: IngestLoop;
   try {
-    db = openLedgerDb(join(config.stateDir, 'ledger.sqlite'));
+    db = await openLedgerStore({
+      url: config.ledgerUrl,
+      stateDir: config.stateDir,
+      ...(config.ledgerUrl !== undefined
+        ? { sidecarId: sidecarIdOf(config.stateDir, config.sidecarId) }
+        : {}),
+    });
   } catch (err) {
     lock.release();
     throw err;
   }
-  const stream = new UsageStream(readEventSeq(db), {
-    bufferSize: config.streamBuffer ?? 10_000,
-    maxStreams: config.maxStreams ?? 64,
-  });
-  const ingest = startIngestLoop(db, metrics, pricer, {
-    otlpGlobs: config.otlpGlobs,
-    jsonlGlobs: config.jsonlGlobs,
-    maxLineBytes: config.maxLineBytes,
-    batchBytes: config.batchBytes,
-    pollIntervalMs: config.pollIntervalMs,
-    dedupWindowMs: config.dedupWindowMs,
-    labelCaps: config.labelCaps,
-    maxSeries: config.maxSeries,
-    maxRecordAgeMs: config.maxRecordAgeMs,
-    maxFutureSkewMs: config.maxFutureSkewMs,
-    now,
-    onCommit: (deltas, dropped) => stream.publish(deltas, dropped),
-    keepDeltas: () => stream.keepDeltas(),
-  });
+  let stream!: UsageStream;
+  try {
+    ingest = await startIngestLoop(db, metrics, pricer, {
+      otlpGlobs: config.otlpGlobs,
+      jsonlGlobs: config.jsonlGlobs,
+      maxLineBytes: config.maxLineBytes,
+      batchBytes: config.batchBytes,
+      pollIntervalMs: config.pollIntervalMs,
+      dedupWindowMs: config.dedupWindowMs,
+      labelCaps: config.labelCaps,
+      maxSeries: config.maxSeries,
+      maxRecordAgeMs: config.maxRecordAgeMs,
+      maxFutureSkewMs: config.maxFutureSkewMs,
+      now,
+      onCommit: (deltas, dropped) => stream.publish(deltas, dropped),
+      keepDeltas: () => stream.keepDeltas(),
+      onLoad: (state) => {
+        stream = new UsageStream(state.eventSeq, {
+          bufferSize: config.streamBuffer ?? 10_000,
+          maxStreams: config.maxStreams ?? 64,
+        });
+      },
+    });
+  } catch (err) {
+    await db.close();
+    lock.release();
+    throw err;
+  }
   let ready = false;
   void ingest.ready.then(() => {
     ready = true;
@@ -93,7 +113,7 @@ export async function startSidecar(config: SidecarConfig): Promise<RunningSideca
     });
   } catch (err) {
     await ingest.stop();
-    db.close();
+    await db.close();
     lock.release();
     throw err;
   }
@@ -118,7 +138,7 @@ export async function startSidecar(config: SidecarConfig): Promise<RunningSideca
   } catch (err) {
     await ingest.stop();
     server.close();
-    db.close();
+    await db.close();
     lock.release();
     throw err;
   }
@@ -140,7 +160,7 @@ export async function startSidecar(config: SidecarConfig): Promise<RunningSideca
           server.close(() => resolve());
           server.closeAllConnections();
         });
-        db.close();
+        await db.close();
         lock.release();
       })();
       return stopped;

@@ -134,6 +134,16 @@ export function createSidecarMetrics(
       help: 'Batches committed to the ledger since this process started.',
       registers: [registry],
     }),
+    ledgerUp: new Gauge({
+      name: 'spendline_ledger_up',
+      help: '1 while batches commit; 0 while the ledger (PostgreSQL) cannot be reached and the sidecar retries, reading nothing further.',
+      registers: [registry],
+    }),
+    recounts: new Gauge({
+      name: 'spendline_batches_recounted',
+      help: 'Batches counted again since this process started because another sidecar committed some of their records first (shared ledger).',
+      registers: [registry],
+    }),
   };
   return { registry, hold, counters, histograms, gauges };
 }

@@ -6,12 +6,13 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { openLedgerDb } from '../src/ledger/openLedger.js';
+import { openLedgerStore } from '../src/ledger/openStore.js';
 import { createPipelineStore } from '../src/ledger/pipelineStore.js';
 import { createSidecarMetrics } from '../src/metrics.js';
 import { BatchEffects } from '../src/pipeline/batchEffects.js';
 import { HASH_BYTES, hashKey } from '../src/pipeline/dedupIndex.js';
 import type { FileCheckpoint } from '../src/tail/types.js';
+import { freshDatabaseUrl, LEDGER_BACKENDS, testLedgers } from './support/ledgerBackends.js';
 import { generateUsageLines } from './support/otlpLines.js';
 import { runUntilCaughtUp, tempDir } from './support/sidecarHarness.js';
 
@@ -44,15 +45,31 @@ function hashesOf(keys: string[]): Buffer {
   return out;
 }
 
-describe('ledger batch commit', () => {
-  it('commits a batch all-or-nothing and shows it in the registry only after the commit', () => {
-    const db = openLedgerDb(join(dir(), 'ledger.sqlite'));
-    cleanups.push(() => db.close());
+describe.each(LEDGER_BACKENDS)('ledger batch commit (%s)', (kind) => {
+  const ledgers = testLedgers(kind);
+  /** The dedup keys a ledger holds: SQLite's rows of packed hashes, PostgreSQL's one row per key. */
+  async function storedKeys(db: Awaited<ReturnType<typeof ledgers.open>>) {
+    if (kind === 'sqlite') return db.all('SELECT seen_ms, hashes FROM dedup_batch');
+    const rows = await db.all<{ seen_ms: number; hash: Buffer }>(
+      'SELECT seen_ms, hash FROM dedup_claim ORDER BY seen_ms, hash',
+    );
+    const bySeen = new Map<number, Buffer[]>();
+    for (const r of rows) bySeen.set(r.seen_ms, [...(bySeen.get(r.seen_ms) ?? []), r.hash]);
+    return [...bySeen].map(([seen_ms, hs]) => ({ seen_ms, hashes: Buffer.concat(hs) }));
+  }
+  const sorted = (b: Buffer) => {
+    const parts: Buffer[] = [];
+    for (let i = 0; i < b.length; i += HASH_BYTES) parts.push(b.subarray(i, i + HASH_BYTES));
+    return Buffer.concat(parts.sort(Buffer.compare));
+  };
+
+  it('commits a batch all-or-nothing and shows it in the registry only after the commit', async () => {
+    const db = await ledgers.open();
     const metrics = createSidecarMetrics();
     const store = createPipelineStore(db, metrics);
-    expect(store.load().checkpoints).toEqual([]);
+    expect((await store.load()).checkpoints).toEqual([]);
 
-    const ok = store.commitBatch(
+    const ok = await store.commitBatch(
       (claim) => {
         const fx = new BatchEffects(metrics);
         expect([claim('k1'), claim('k1'), claim('k2')]).toEqual([true, false, true]);
@@ -70,7 +87,7 @@ describe('ledger batch commit', () => {
     expect(ok.counters.size).toBe(2);
     expect(metrics.counters.requests.total(LABELS)).toBe(2);
 
-    expect(() =>
+    await expect(
       store.commitBatch(
         (claim) => {
           expect(claim('k3')).toBe(true);
@@ -84,22 +101,22 @@ describe('ledger batch commit', () => {
         2_000,
         86_400_000,
       ),
-    ).toThrow();
+    ).rejects.toThrow();
     expect(metrics.counters.requests.total(LABELS)).toBe(2);
-    const counter = db
-      .prepare("SELECT total FROM metric_counter WHERE metric = 'llm_requests_total'")
-      .pluck();
-    expect(counter.all()).toEqual([2]);
-    // The committed batch's two distinct keys, as one row of 96-bit hashes; the failed batch left none.
-    expect(db.prepare('SELECT seen_ms, hashes FROM dedup_batch').all()).toEqual([
-      { seen_ms: 1_000, hashes: hashesOf(['k1', 'k2']) },
+    expect(await db.all("SELECT total FROM metric_counter WHERE metric = 'llm_requests_total'")).toEqual([
+      { total: 2 },
     ]);
-    expect(db.prepare('SELECT count(*) FROM label_value').pluck().get()).toBe(0);
-    expect(db.prepare('SELECT offset FROM file_checkpoint').pluck().all()).toEqual([100]);
+    // The committed batch's two distinct keys (96-bit hashes); the failed batch left none.
+    const keys = await storedKeys(db);
+    expect(keys.map((k) => ({ ...k, hashes: sorted(k.hashes as Buffer) }))).toEqual([
+      { seen_ms: 1_000, hashes: sorted(hashesOf(['k1', 'k2'])) },
+    ]);
+    expect(await db.value('SELECT count(*) FROM label_value')).toBe(0);
+    expect(await db.all('SELECT "offset" AS "offset" FROM file_checkpoint')).toEqual([{ offset: 100 }]);
 
     // A fresh registry restores exactly the committed totals (cost kept as integer nano-USD).
     const again = createSidecarMetrics();
-    const state = createPipelineStore(db, again).load();
+    const state = await createPipelineStore(db, again).load();
     expect(state.checkpoints).toEqual([cp(100)]);
     expect(again.counters.requests.total(LABELS)).toBe(2);
     expect(again.counters.cost.total(['openai', 'gpt-4o', 'svc', '', 'exact'])).toBe(1_500_000_001);
@@ -110,14 +127,13 @@ describe('ledger batch commit', () => {
     });
   });
 
-  it('expires dedup keys by time: a key is a duplicate inside the window and new after it', () => {
-    const db = openLedgerDb(join(dir(), 'ledger.sqlite'));
-    cleanups.push(() => db.close());
+  it('expires dedup keys by time: a key is a duplicate inside the window and new after it', async () => {
+    const db = await ledgers.open();
     const metrics = createSidecarMetrics();
     const store = createPipelineStore(db, metrics);
-    const claimAt = (nowMs: number) => {
+    const claimAt = async (nowMs: number) => {
       let fresh = false;
-      store.commitBatch(
+      await store.commitBatch(
         (claim) => {
           fresh = claim('same-id');
           return new BatchEffects(metrics);
@@ -128,21 +144,29 @@ describe('ledger batch commit', () => {
       );
       return fresh;
     };
-    expect([claimAt(0), claimAt(59_000), claimAt(59_999), claimAt(60_999)]).toEqual([
-      true,
-      false,
-      false,
-      false,
-    ]);
-    // Keys keep their first-seen time; past the window (one-second granularity) the row is gone.
-    expect(claimAt(61_000)).toBe(true);
-    expect(db.prepare('SELECT seen_ms FROM dedup_batch').pluck().all()).toEqual([61_000]);
-    // A restarted sidecar loads the committed keys: still a duplicate inside the window.
+    const seen: boolean[] = [];
+    for (const at of [0, 59_000, 59_999, 60_999]) seen.push(await claimAt(at));
+    expect(seen).toEqual([true, false, false, false]);
+    // Keys keep their first-seen time; past the window (one-second granularity) the key is new again.
+    expect(await claimAt(61_000)).toBe(true);
+    if (kind === 'sqlite')
+      expect(await db.all('SELECT seen_ms FROM dedup_batch')).toEqual([{ seen_ms: 61_000 }]);
+    // A restarted sidecar knows the committed keys: still a duplicate inside the window (SQLite: loaded
+    // at start; PostgreSQL: the commit finds the key taken and the batch is counted again without it).
     const again = createPipelineStore(db, createSidecarMetrics());
-    again.load();
-    expect(again.claim('same-id', 62_000, 60_000)).toBe(false);
-    expect(again.claim('other-id', 62_000, 60_000)).toBe(true);
-    expect(again.claim('same-id', 122_000, 60_000)).toBe(true);
+    await again.load();
+    const claimed: boolean[] = [];
+    await again.commitBatch(
+      (claim) => {
+        claimed.push(claim('same-id'), claim('other-id'));
+        return new BatchEffects(metrics);
+      },
+      [],
+      62_000,
+      60_000,
+    );
+    // The last attempt's claims are the ones that committed.
+    expect(claimed.slice(-2)).toEqual([false, true]);
   });
 
   it('aggregates many records into few rows, bucketed hourly by the record time, with one row per user', async () => {
@@ -161,7 +185,8 @@ describe('ledger batch commit', () => {
       withCalls: true,
     });
     writeFileSync(file, g.lines.map((l) => `${l}\n`).join(''));
-    await runUntilCaughtUp(join(d, 'state'), { otlpGlobs: [file], batchBytes: 8 * 1024 });
+    const ledgerUrl = kind === 'postgres' ? await freshDatabaseUrl() : undefined;
+    await runUntilCaughtUp(join(d, 'state'), { otlpGlobs: [file], batchBytes: 8 * 1024, ledgerUrl });
 
     const perHour = new Map<number, number>();
     const perUser = new Map<string, number>();
@@ -170,21 +195,17 @@ describe('ledger batch commit', () => {
       perHour.set(hour, (perHour.get(hour) ?? 0) + 1);
       if (c.userId !== '') perUser.set(c.userId, (perUser.get(c.userId) ?? 0) + c.tokens.inputTokens);
     }
-    const db = openLedgerDb(join(d, 'state', 'ledger.sqlite'));
-    cleanups.push(() => db.close());
-    const hours = db
-      .prepare(
-        'SELECT bucket_start AS h, sum(requests) AS n FROM usage_rollup WHERE bucket_seconds = 3600 GROUP BY h ORDER BY h',
-      )
-      .all() as { h: number; n: number }[];
+    const db = await openLedgerStore({ url: ledgerUrl, stateDir: join(d, 'state') });
+    cleanups.push(() => void db.close());
+    const hours = await db.all<{ h: number; n: number }>(
+      'SELECT bucket_start AS h, sum(requests) AS n FROM usage_rollup WHERE bucket_seconds = 3600 GROUP BY bucket_start ORDER BY h',
+    );
     expect(hours).toEqual([...perHour].sort((a, b) => a[0] - b[0]).map(([h, n]) => ({ h, n })));
     expect(hours.length).toBe(2);
-    const users = db
-      .prepare(
-        `SELECT principal_id AS u, sum(input_tokens + cache_read_tokens + cache_write_tokens) AS t
-         FROM usage_rollup_principal WHERE principal_kind = 'user' GROUP BY u ORDER BY u`,
-      )
-      .all() as { u: string; t: number }[];
+    const users = await db.all<{ u: string; t: number }>(
+      `SELECT principal_id AS u, sum(input_tokens + cache_read_tokens + cache_write_tokens) AS t
+       FROM usage_rollup_principal WHERE principal_kind = 'user' GROUP BY principal_id ORDER BY u`,
+    );
     expect(users).toEqual([...perUser].sort((a, b) => a[0].localeCompare(b[0])).map(([u, t]) => ({ u, t })));
     // One metric_counter row per label set, however many batches wrote to it.
     const requestSeries = new Set(
@@ -192,10 +213,13 @@ describe('ledger batch commit', () => {
         (c) => `${c.provider}|${c.model}|${c.service}|${c.operation}|${c.errorType === '' ? 'ok' : 'error'}`,
       ),
     );
-    expect(
-      db.prepare("SELECT count(*) FROM metric_counter WHERE metric = 'llm_requests_total'").pluck().get(),
-    ).toBe(requestSeries.size);
-    const hashBytes = db.prepare('SELECT sum(length(hashes)) FROM dedup_batch').pluck().get();
-    expect(hashBytes).toBe(4000 * HASH_BYTES);
+    expect(await db.value("SELECT count(*) FROM metric_counter WHERE metric = 'llm_requests_total'")).toBe(
+      requestSeries.size,
+    );
+    const keyCount =
+      kind === 'sqlite'
+        ? Number(await db.value('SELECT sum(length(hashes)) FROM dedup_batch')) / HASH_BYTES
+        : await db.value('SELECT count(*) FROM dedup_claim');
+    expect(keyCount).toBe(4000);
   });
 });

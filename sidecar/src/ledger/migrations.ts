@@ -17,8 +17,13 @@ export interface Migration {
   version: number;
   name: string;
   sql: string;
-  /** Data conversion SQL cannot express, run after `sql` in the same transaction. */
+  /**
+   * Data conversion SQL cannot express, run after `sql` in the same transaction (SQLite; a
+   * PostgreSQL ledger starts at a version past every migration that has one, see pgStore.ts).
+   */
   up?(db: Database.Database): void;
+  /** PostgreSQL's DDL when `toPgDdl(sql)` is not it. */
+  postgres?: string;
 }
 
 const MEASURES = `
@@ -333,7 +338,7 @@ CREATE TABLE error_rollup (
 -- Users, tenants, features and services already counted: their totals so far (sessions were not
 -- kept before this version). Times are the hour buckets' bounds; there is no last delta.
 INSERT INTO usage_total (kind, key, ${TOTAL_BACKFILL_COLUMNS})
-  SELECT principal_kind, principal_id, ${TOTAL_BACKFILL_SELECT}
+  SELECT 'user', principal_id, ${TOTAL_BACKFILL_SELECT}
   FROM usage_rollup_principal WHERE principal_kind = 'user' AND principal_id <> '' GROUP BY principal_id;
 INSERT INTO usage_total (kind, key, ${TOTAL_BACKFILL_COLUMNS})
   SELECT 'tenant', tenant_id, ${TOTAL_BACKFILL_SELECT} FROM usage_rollup WHERE tenant_id <> '' GROUP BY tenant_id;
@@ -352,6 +357,86 @@ INSERT INTO usage_total (kind, key, ${TOTAL_BACKFILL_COLUMNS})
     sql: `
 ALTER TABLE billing_daily ADD COLUMN tokens_reported INTEGER NOT NULL DEFAULT 0;
 UPDATE billing_daily SET tokens_reported = 1 WHERE tokens_total > 0;
+`,
+  },
+  {
+    // Many sidecars on one ledger (issue 19). The counting pipeline's own state — committed counter
+    // totals, histogram buckets, admitted label values, file checkpoints and pipeline_state (event
+    // sequence, last record time) — is kept per sidecar (`sidecar_id`; 'local' for a SQLite ledger,
+    // which one sidecar holds). Rollups, running totals, billing and budgets stay shared: every
+    // sidecar adds into the same rows. dedup_claim holds dedup keys one row per key for a shared
+    // (PostgreSQL) ledger, where keys are global: the first commit of a key wins. A SQLite ledger keeps
+    // its keys in dedup_batch (one sidecar, keys checked in memory).
+    version: 7,
+    name: 'per-sidecar pipeline state; global dedup claims',
+    sql: `
+DROP TABLE IF EXISTS dedup_key;
+CREATE TABLE dedup_claim (
+  hash        BLOB PRIMARY KEY,
+  seen_ms     INTEGER NOT NULL,
+  sidecar_id  TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX dedup_claim_seen ON dedup_claim (seen_ms);
+
+CREATE TABLE metric_counter_v7 (
+  sidecar_id  TEXT NOT NULL,
+  metric      TEXT NOT NULL,
+  labels      TEXT NOT NULL,
+  total       INTEGER NOT NULL,
+  PRIMARY KEY (sidecar_id, metric, labels)
+) WITHOUT ROWID;
+INSERT INTO metric_counter_v7 (sidecar_id, metric, labels, total) SELECT 'local', metric, labels, total FROM metric_counter;
+DROP TABLE metric_counter;
+ALTER TABLE metric_counter_v7 RENAME TO metric_counter;
+
+CREATE TABLE metric_histogram_v7 (
+  sidecar_id  TEXT NOT NULL,
+  metric      TEXT NOT NULL,
+  labels      TEXT NOT NULL,
+  counts      TEXT NOT NULL,
+  sum         REAL NOT NULL,
+  count       INTEGER NOT NULL,
+  PRIMARY KEY (sidecar_id, metric, labels)
+) WITHOUT ROWID;
+INSERT INTO metric_histogram_v7 (sidecar_id, metric, labels, counts, sum, count)
+  SELECT 'local', metric, labels, counts, sum, count FROM metric_histogram;
+DROP TABLE metric_histogram;
+ALTER TABLE metric_histogram_v7 RENAME TO metric_histogram;
+
+CREATE TABLE label_value_v7 (
+  sidecar_id  TEXT NOT NULL,
+  label       TEXT NOT NULL,
+  value       TEXT NOT NULL,
+  PRIMARY KEY (sidecar_id, label, value)
+) WITHOUT ROWID;
+INSERT INTO label_value_v7 (sidecar_id, label, value) SELECT 'local', label, value FROM label_value;
+DROP TABLE label_value;
+ALTER TABLE label_value_v7 RENAME TO label_value;
+
+CREATE TABLE file_checkpoint_v7 (
+  sidecar_id   TEXT NOT NULL,
+  dev          INTEGER NOT NULL,
+  ino          INTEGER NOT NULL,
+  fingerprint  TEXT NOT NULL,
+  path         TEXT NOT NULL,
+  offset       INTEGER NOT NULL,
+  kind         TEXT NOT NULL CHECK (kind IN ('otlp', 'jsonl')),
+  PRIMARY KEY (sidecar_id, dev, ino)
+) WITHOUT ROWID;
+INSERT INTO file_checkpoint_v7 (sidecar_id, dev, ino, fingerprint, path, offset, kind)
+  SELECT 'local', dev, ino, fingerprint, path, offset, kind FROM file_checkpoint;
+DROP TABLE file_checkpoint;
+ALTER TABLE file_checkpoint_v7 RENAME TO file_checkpoint;
+
+CREATE TABLE pipeline_state_v7 (
+  sidecar_id  TEXT NOT NULL,
+  name        TEXT NOT NULL,
+  value       TEXT NOT NULL,
+  PRIMARY KEY (sidecar_id, name)
+) WITHOUT ROWID;
+INSERT INTO pipeline_state_v7 (sidecar_id, name, value) SELECT 'local', name, value FROM pipeline_state;
+DROP TABLE pipeline_state;
+ALTER TABLE pipeline_state_v7 RENAME TO pipeline_state;
 `,
   },
 ];

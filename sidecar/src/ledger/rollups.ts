@@ -1,5 +1,4 @@
 import { MEASURE_COLUMNS, type MeasureColumn } from './migrations.js';
-import type { LedgerDb } from './openLedger.js';
 
 /**
  * A rollup row's measures. Cost is exact past 2^53 nano-USD: `cost_nano_usd` stays a safe integer
@@ -77,16 +76,20 @@ export function addMeasures(into: Measures, from: Measures): void {
 
 const measureList = MEASURE_COLUMNS.join(', ');
 const measureParams = MEASURE_COLUMNS.map(() => '?').join(', ');
-const measureAdd = MEASURE_COLUMNS.map((c) => `${c} = ${c} + excluded.${c}`).join(', ');
+/** `SET` list adding a row's measures into the existing row of `table` (qualified: PostgreSQL requires it). */
+const measureAdd = (table: string) =>
+  MEASURE_COLUMNS.map((c) => `${c} = ${table}.${c} + excluded.${c}`).join(', ');
 
 /** Upserts one usage_rollup row (args: `usageRowArgs`); existing rows are incremented. */
 export const UPSERT_USAGE_SQL = `INSERT INTO usage_rollup (bucket_start, bucket_seconds, provider, model, service, operation, feature, tenant_id, usage_type, agent, execution_path, source, ${measureList})
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ${measureParams})
-     ON CONFLICT DO UPDATE SET ${measureAdd}`;
+     ON CONFLICT (bucket_start, bucket_seconds, provider, model, service, operation, feature, tenant_id, usage_type, agent, execution_path, source)
+     DO UPDATE SET ${measureAdd('usage_rollup')}`;
 /** Upserts one usage_rollup_principal row (args: `principalRowArgs`). */
 export const UPSERT_PRINCIPAL_SQL = `INSERT INTO usage_rollup_principal (bucket_start, bucket_seconds, principal_kind, principal_id, provider, model, service, feature, usage_type, ${measureList})
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ${measureParams})
-     ON CONFLICT DO UPDATE SET ${measureAdd}`;
+     ON CONFLICT (bucket_start, bucket_seconds, principal_kind, principal_id, provider, model, service, feature, usage_type)
+     DO UPDATE SET ${measureAdd('usage_rollup_principal')}`;
 
 /** Writes the measures after the dimensions (`args[from..]`). */
 export type RowArg = string | number | bigint;
@@ -134,21 +137,3 @@ export function principalRowArgs(k: PrincipalRollupKey, m: Measures, args: RowAr
   args[8] = k.usageType;
   return setMeasures(args, 9, m);
 }
-
-/**
- * Adds measures into the rollup tables (upsert: existing rows are incremented). Call inside a
- * transaction (tests and fixtures; the sidecar writes the same statements through its commit).
- */
-export function createRollupWriter(db: LedgerDb) {
-  const usage = db.prepare(UPSERT_USAGE_SQL);
-  const principal = db.prepare(UPSERT_PRINCIPAL_SQL);
-  return {
-    addUsage(key: RollupKey, measures: Measures): void {
-      usage.run(usageRowArgs(key, measures));
-    },
-    addPrincipal(key: PrincipalRollupKey, measures: Measures): void {
-      principal.run(principalRowArgs(key, measures));
-    },
-  };
-}
-export type RollupWriter = ReturnType<typeof createRollupWriter>;

@@ -107,19 +107,19 @@ export const UPSERT_TOTAL_SQL = `INSERT INTO usage_total (kind, key, requests, e
   last_cost_nano_usd)
   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
   ON CONFLICT (kind, key) DO UPDATE SET
-    requests = requests + excluded.requests, errors = errors + excluded.errors,
-    unpriced_requests = unpriced_requests + excluded.unpriced_requests,
-    unpriced_tokens = unpriced_tokens + excluded.unpriced_tokens,
-    usage_unknown_requests = usage_unknown_requests + excluded.usage_unknown_requests,
-    input_tokens = input_tokens + excluded.input_tokens,
-    cache_read_tokens = cache_read_tokens + excluded.cache_read_tokens,
-    cache_write_tokens = cache_write_tokens + excluded.cache_write_tokens,
-    output_tokens = output_tokens + excluded.output_tokens,
-    reasoning_tokens = reasoning_tokens + excluded.reasoning_tokens,
-    exact_cost_nano_usd = exact_cost_nano_usd + excluded.exact_cost_nano_usd,
-    estimated_cost_nano_usd = estimated_cost_nano_usd + excluded.estimated_cost_nano_usd,
-    first_seen_ms = min(first_seen_ms, excluded.first_seen_ms),
-    last_seen_ms = max(last_seen_ms, excluded.last_seen_ms),
+    requests = usage_total.requests + excluded.requests, errors = usage_total.errors + excluded.errors,
+    unpriced_requests = usage_total.unpriced_requests + excluded.unpriced_requests,
+    unpriced_tokens = usage_total.unpriced_tokens + excluded.unpriced_tokens,
+    usage_unknown_requests = usage_total.usage_unknown_requests + excluded.usage_unknown_requests,
+    input_tokens = usage_total.input_tokens + excluded.input_tokens,
+    cache_read_tokens = usage_total.cache_read_tokens + excluded.cache_read_tokens,
+    cache_write_tokens = usage_total.cache_write_tokens + excluded.cache_write_tokens,
+    output_tokens = usage_total.output_tokens + excluded.output_tokens,
+    reasoning_tokens = usage_total.reasoning_tokens + excluded.reasoning_tokens,
+    exact_cost_nano_usd = usage_total.exact_cost_nano_usd + excluded.exact_cost_nano_usd,
+    estimated_cost_nano_usd = usage_total.estimated_cost_nano_usd + excluded.estimated_cost_nano_usd,
+    first_seen_ms = CASE WHEN usage_total.first_seen_ms < excluded.first_seen_ms THEN usage_total.first_seen_ms ELSE excluded.first_seen_ms END,
+    last_seen_ms = CASE WHEN usage_total.last_seen_ms > excluded.last_seen_ms THEN usage_total.last_seen_ms ELSE excluded.last_seen_ms END,
     last_event_id = excluded.last_event_id, last_model = excluded.last_model,
     last_tokens = excluded.last_tokens, last_cost_nano_usd = excluded.last_cost_nano_usd`;
 

@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Pricer } from '@spendline/sdk/core';
-import type { LedgerDb } from '../ledger/openLedger.js';
-import { createPipelineStore } from '../ledger/pipelineStore.js';
+import { createPipelineStore, type PipelineState } from '../ledger/pipelineStore.js';
+import type { LedgerStore } from '../ledger/store.js';
 import type { UsageDelta } from '../ledger/usageTotals.js';
 import type { SidecarMetrics } from '../metrics.js';
 import { createTailer } from '../tail/index.js';
@@ -11,6 +11,8 @@ import { countLines, countOversized, finishSettle, settleGroups } from './countB
 import { type CappedLabel, LabelCaps } from './labelCaps.js';
 
 export interface IngestOptions {
+  /** Called once with the committed state, after it is loaded and before anything is counted. */
+  onLoad?(state: PipelineState): void;
   otlpGlobs: string[];
   jsonlGlobs: string[];
   maxLineBytes: number;
@@ -90,12 +92,12 @@ const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
  * is caught up, or reaches `batchBytes`, `batchRows` or `batchMs`; then it is committed in one
  * transaction.
  */
-export function startIngestLoop(
-  db: LedgerDb,
+export async function startIngestLoop(
+  ledger: LedgerStore,
   metrics: SidecarMetrics,
   pricer: Pricer,
   options: IngestOptions,
-): IngestLoop {
+): Promise<IngestLoop> {
   // Load the price catalog now, at start, rather than inside the first batch.
   pricer.priceUsage(
     {
@@ -111,8 +113,15 @@ export function startIngestLoop(
   const maxRecordAgeMs = options.maxRecordAgeMs ?? DEFAULT_MAX_RECORD_AGE_MS;
   const maxFutureSkewMs = options.maxFutureSkewMs ?? DEFAULT_MAX_FUTURE_SKEW_MS;
   let batchRows = options.batchRows ?? MIN_BATCH_ROWS;
-  const store = createPipelineStore(db, metrics);
-  const state = store.load();
+  const store = createPipelineStore(ledger, metrics);
+  const state = await store.load();
+  options.onLoad?.(state);
+  // A shared ledger may refuse a batch whose records another sidecar committed first: the batch is
+  // then counted again from its lines, so they are kept until it commits.
+  const keepPolls = ledger.kind === 'postgres';
+  metrics.gauges.ledgerUp.set(1);
+  metrics.gauges.recounts.set(0);
+  let recounts = 0;
   const caps = new LabelCaps(options.labelCaps, options.maxSeries);
   for (const [label, value] of state.labelValues) caps.restore(label, value);
   // A newest-record time from the future (stored before records were checked against the clock)
@@ -143,6 +152,7 @@ export function startIngestLoop(
   let fxWorkMs = 0;
   let fxDirty = false;
   let fxCheckpoints = state.checkpoints;
+  let fxPolls: TailBatch[] = [];
   let nowMs = options.now();
   const ctx = {
     metrics,
@@ -159,7 +169,51 @@ export function startIngestLoop(
    */
   async function commitOpenBatch(yieldFirst: boolean): Promise<void> {
     const rows = fx.pendingRows;
-    // Settled in steps: expanding thousands of groups is itself a long synchronous piece.
+    let settleMs = await settle(yieldFirst);
+    const t1 = performance.now();
+    fx.lastRecordMs = Math.max(lastRecordMs, fx.lastRecordMs);
+    let failures = 0;
+    for (;;) {
+      let outcome: Awaited<ReturnType<typeof store.commit>>;
+      try {
+        outcome = await store.commit(fx, fxCheckpoints, options.now(), options.dedupWindowMs);
+      } catch (err) {
+        if (!keepPolls || !isTransient(err)) throw err;
+        // The shared ledger is unreachable: nothing of the batch was written and nothing further is
+        // read; retry (with backoff) until it is back or the sidecar stops. A stop leaves the batch
+        // uncommitted: its lines are read again after a restart.
+        metrics.gauges.ledgerUp.set(0);
+        failures += 1;
+        if (stopping && failures >= 3) throw err;
+        await sleep(Math.min(30_000, 250 * 2 ** Math.min(failures, 7)));
+        outcome = { ok: false, taken: 0 };
+      }
+      if (outcome.ok) break;
+      // Count the batch again: without the records another sidecar committed first, or with fresh
+      // claims after a failed attempt.
+      if (outcome.taken > 0) metrics.gauges.recounts.set(++recounts);
+      recount();
+      settleMs += await settle(false);
+      fx.lastRecordMs = Math.max(lastRecordMs, fx.lastRecordMs);
+    }
+    metrics.gauges.ledgerUp.set(1);
+    const commitMs = performance.now() - t1;
+    if (fx.deltaCount > 0) options.onCommit?.(fx.deltas, fx.droppedDeltas);
+    if (options.batchRows === undefined && yieldFirst) adaptBatchRows(rows, commitMs);
+    lastRecordMs = fx.lastRecordMs;
+    metrics.gauges.lastCommitSeconds.set((fxWorkMs + settleMs + commitMs) / 1000);
+    metrics.gauges.batches.set(++batches);
+    if (lastRecordMs > 0) metrics.gauges.lastRecordTimestamp.set(lastRecordMs / 1000);
+    committedSignature = checkpointsSignature(fxCheckpoints);
+    fx = new BatchEffects(metrics);
+    fxPolls = [];
+    fxBytes = 0;
+    fxWorkMs = 0;
+    fxDirty = false;
+  }
+
+  /** Settles the open batch's groups, in steps (expanding thousands of groups is itself long). */
+  async function settle(yieldFirst: boolean): Promise<number> {
     const groups = [...fx.groups.values()];
     let settleMs = 0;
     for (let i = 0; i < groups.length; i += SETTLE_GROUPS) {
@@ -170,21 +224,18 @@ export function startIngestLoop(
     }
     finishSettle(fx, caps);
     if (yieldFirst) await yieldToLoop();
-    const t1 = performance.now();
-    fx.lastRecordMs = Math.max(lastRecordMs, fx.lastRecordMs);
-    store.commit(fx, fxCheckpoints, options.now(), options.dedupWindowMs);
-    const commitMs = performance.now() - t1;
-    if (fx.deltaCount > 0) options.onCommit?.(fx.deltas, fx.droppedDeltas);
-    if (options.batchRows === undefined && yieldFirst) adaptBatchRows(rows, commitMs);
-    lastRecordMs = fx.lastRecordMs;
-    metrics.gauges.lastCommitSeconds.set((fxWorkMs + settleMs + commitMs) / 1000);
-    metrics.gauges.batches.set(++batches);
-    if (lastRecordMs > 0) metrics.gauges.lastRecordTimestamp.set(lastRecordMs / 1000);
-    committedSignature = checkpointsSignature(fxCheckpoints);
+    return settleMs;
+  }
+
+  /** Counts the open batch's kept polls again into fresh effects (its claims were released). */
+  function recount(): void {
     fx = new BatchEffects(metrics);
-    fxBytes = 0;
-    fxWorkMs = 0;
-    fxDirty = false;
+    nowMs = options.now();
+    for (const poll of fxPolls) {
+      fx.keepDeltas = options.keepDeltas?.() ?? Number.POSITIVE_INFINITY;
+      countOversized(fx, poll.oversized);
+      countLines(fx, poll.lines, 0, poll.lines.length, ctx);
+    }
   }
 
   /**
@@ -206,6 +257,7 @@ export function startIngestLoop(
     fx.keepDeltas = options.keepDeltas?.() ?? Number.POSITIVE_INFINITY;
     countOversized(fx, poll.oversized);
     countLines(fx, poll.lines, 0, poll.lines.length, ctx);
+    if (keepPolls) fxPolls.push(poll);
     let bytes = 0;
     for (const line of poll.lines) bytes += line.text.length;
     fxBytes += bytes;
@@ -296,4 +348,24 @@ export function startIngestLoop(
       await done.catch(() => undefined);
     },
   };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * A failure that says the ledger could not be reached rather than that the batch is wrong: no
+ * SQLSTATE (a socket error, "Connection terminated"), or a connection / shutdown / resource class.
+ */
+export function isTransient(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  if (typeof code !== 'string' || !/^[0-9A-Z]{5}$/.test(code)) return true;
+  return (
+    code.startsWith('08') ||
+    code.startsWith('53') ||
+    code.startsWith('57P') ||
+    code === '40001' ||
+    code === '40P01'
+  );
 }

@@ -1,5 +1,14 @@
-import { type LedgerDb, openLedgerDb } from '../../src/ledger/openLedger.js';
-import { createRollupWriter, emptyMeasures, type Measures } from '../../src/ledger/rollups.js';
+import { openLedgerDb } from '../../src/ledger/openLedger.js';
+import {
+  emptyMeasures,
+  type Measures,
+  principalRowArgs,
+  UPSERT_PRINCIPAL_SQL,
+  UPSERT_USAGE_SQL,
+  usageRowArgs,
+} from '../../src/ledger/rollups.js';
+import { sqliteStore } from '../../src/ledger/sqliteStore.js';
+import type { LedgerStore } from '../../src/ledger/store.js';
 
 /** One model call (or a batch of identical ones) as the ingest pipeline would roll it up. */
 export interface KnownCall {
@@ -24,14 +33,14 @@ export interface KnownCall {
   outputTokens?: number;
 }
 
-export function memoryLedger(): LedgerDb {
-  return openLedgerDb(':memory:');
+/** A private in-memory SQLite ledger (see ledgerBackends.ts for both backends). */
+export function memoryLedger(): LedgerStore & { db: ReturnType<typeof openLedgerDb> } {
+  return sqliteStore(openLedgerDb(':memory:'), ':memory:');
 }
 
 /** Writes known traffic into hourly rollups (and per-user / per-task rollups) in one transaction. */
-export function addKnownTraffic(db: LedgerDb, calls: KnownCall[]): void {
-  const writer = createRollupWriter(db);
-  db.transaction(() => {
+export async function addKnownTraffic(db: LedgerStore, calls: KnownCall[]): Promise<void> {
+  await db.transaction(async (tx) => {
     for (const c of calls) {
       const ms = typeof c.at === 'number' ? c.at : Date.parse(c.at);
       if (Number.isNaN(ms)) throw new Error(`bad fixture time ${String(c.at)}`);
@@ -54,13 +63,22 @@ export function addKnownTraffic(db: LedgerDb, calls: KnownCall[]): void {
         feature: c.feature ?? '',
         usageType: c.usageType ?? 'exact',
       };
-      writer.addUsage({ ...dims, operation: c.operation ?? 'chat', tenantId: c.tenant ?? '' }, m);
+      await tx.run(
+        UPSERT_USAGE_SQL,
+        usageRowArgs({ ...dims, operation: c.operation ?? 'chat', tenantId: c.tenant ?? '' }, m),
+      );
       if (c.user !== undefined)
-        writer.addPrincipal({ ...dims, principalKind: 'user', principalId: c.user }, m);
+        await tx.run(
+          UPSERT_PRINCIPAL_SQL,
+          principalRowArgs({ ...dims, principalKind: 'user', principalId: c.user }, m),
+        );
       if (c.task !== undefined)
-        writer.addPrincipal({ ...dims, principalKind: 'task', principalId: c.task }, m);
+        await tx.run(
+          UPSERT_PRINCIPAL_SQL,
+          principalRowArgs({ ...dims, principalKind: 'task', principalId: c.task }, m),
+        );
     }
-  })();
+  });
 }
 
 /** 1 USD in nano-USD, to write expectations readably (`3 * USD + 500 * MILLI_USD`). */

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createPricer } from '@spendline/sdk';
 import { TOKEN_TYPES, type TokenType } from '@spendline/sdk/contract';
-import { openLedgerDb } from '../../src/ledger/openLedger.js';
+import { openLedgerStore } from '../../src/ledger/openStore.js';
 import { createSidecarMetrics, type SidecarMetrics } from '../../src/metrics.js';
 import { startIngestLoop } from '../../src/pipeline/ingestLoop.js';
 import { DEFAULT_LABEL_CAPS } from '../../src/pipeline/labelCaps.js';
@@ -56,23 +56,22 @@ export function recordCounts(metrics: SidecarMetrics): Record<string, number> {
   return out;
 }
 
-export function ledgerTotals(stateDir: string): Totals {
-  const db = openLedgerDb(join(stateDir, 'ledger.sqlite'));
+/** The ledger's usage totals: the state directory's SQLite file, or the PostgreSQL ledger at `ledgerUrl`. */
+export async function ledgerTotals(stateDir: string, ledgerUrl?: string): Promise<Totals> {
+  const db = await openLedgerStore({ url: ledgerUrl, stateDir });
   try {
-    const r = db
-      .prepare(
-        `SELECT coalesce(sum(requests),0) AS requests, coalesce(sum(errors),0) AS errors, coalesce(sum(input_tokens),0) AS input,
+    const r = (await db.get<Record<string, number>>(
+      `SELECT coalesce(sum(requests),0) AS requests, coalesce(sum(errors),0) AS errors, coalesce(sum(input_tokens),0) AS input,
          coalesce(sum(cache_read_tokens),0) AS cache_read, coalesce(sum(cache_write_tokens),0) AS cache_write,
          coalesce(sum(output_tokens),0) AS output, coalesce(sum(reasoning_tokens),0) AS reasoning FROM usage_rollup`,
-      )
-      .get() as Record<string, number>;
+    )) as Record<string, number>;
     const t = emptyTotals();
     t.requests = r.requests ?? 0;
     t.errors = r.errors ?? 0;
     for (const k of TOKEN_TYPES) t.tokens[k] = r[k] ?? 0;
     return t;
   } finally {
-    db.close();
+    await db.close();
   }
 }
 
@@ -87,15 +86,23 @@ export interface RunOptions {
   maxRecordAgeMs?: number;
   maxFutureSkewMs?: number;
   maxSeries?: number;
+  /** A PostgreSQL ledger (default: SQLite in the state directory). */
+  ledgerUrl?: string;
+  /** The sidecar's identity on a PostgreSQL ledger (default `local`). */
+  sidecarId?: string;
 }
 
 const pricer = createPricer();
 
 /** One sidecar "life": start from the ledger, read to the end, stop cleanly. Returns its metrics. */
 export async function runUntilCaughtUp(stateDir: string, options: RunOptions): Promise<SidecarMetrics> {
-  const db = openLedgerDb(join(stateDir, 'ledger.sqlite'));
+  const db = await openLedgerStore({
+    url: options.ledgerUrl,
+    stateDir,
+    ...(options.ledgerUrl !== undefined ? { sidecarId: options.sidecarId ?? 'local' } : {}),
+  });
   const metrics = createSidecarMetrics();
-  const loop = startIngestLoop(db, metrics, pricer, {
+  const loop = await startIngestLoop(db, metrics, pricer, {
     otlpGlobs: options.otlpGlobs ?? [],
     jsonlGlobs: options.jsonlGlobs ?? [],
     maxLineBytes: options.maxLineBytes ?? 16 * 1024 * 1024,
@@ -112,7 +119,7 @@ export async function runUntilCaughtUp(stateDir: string, options: RunOptions): P
     await Promise.race([loop.ready, loop.done]);
   } finally {
     await loop.stop();
-    db.close();
+    await db.close();
   }
   await loop.done;
   return metrics;

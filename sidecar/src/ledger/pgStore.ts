@@ -1,0 +1,409 @@
+/**
+ * The PostgreSQL ledger behind `LedgerStore`: one ledger shared by many sidecars (issue 19).
+ *
+ * - Same schema and migrations as SQLite (`toPgDdl` maps the column types), applied under an
+ *   advisory lock so sidecars starting together migrate once; the version is in `spendline_schema`.
+ * - A batch commits in ONE transaction, its writes as multi-row `INSERT … ON CONFLICT` statements
+ *   (rows sorted by key, so concurrent sidecars lock shared rows in the same order and cannot
+ *   deadlock; a deadlock or serialization failure is retried anyway).
+ * - Dedup keys are global (`dedup_claim`, primary key = the 96-bit hash): a batch's keys are inserted
+ *   first; a key another sidecar committed makes the batch write nothing and return it (see
+ *   `commitBatch`). A concurrent insert of the same key waits for the other transaction, so the first
+ *   commit wins and the other sees the conflict.
+ */
+import pg from 'pg';
+import { HASH_BYTES } from '../pipeline/dedupIndex.js';
+import type { SqlArg, WriteOp } from './ledgerWriter.js';
+import { MIGRATIONS, type Migration } from './migrations.js';
+import { bindArgs, type PgStatement, type SqlParams, toPgDdl, toPgPlaceholders } from './sqlText.js';
+import type { BatchClaim, BatchResult, Dialect, LedgerQueries, LedgerStore, QueryOptions } from './store.js';
+
+export const PG_DIALECT: Dialect = {
+  hourLabel: (c) => `to_char(to_timestamp(${c}) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24":00:00Z"')`,
+  dayLabel: (c) => `to_char(to_timestamp(${c}) AT TIME ZONE 'UTC', 'YYYY-MM-DD')`,
+  weekLabel: (c) => `to_char(date_trunc('week', to_timestamp(${c}) AT TIME ZONE 'UTC'), 'YYYY-MM-DD')`,
+  monthLabel: (c) => `to_char(to_timestamp(${c}) AT TIME ZONE 'UTC', 'YYYY-MM')`,
+  like: 'ILIKE',
+};
+
+const INT8 = 20;
+const INT2 = 21;
+const INT4 = 23;
+const NUMERIC = 1700;
+const BOOL = 16;
+const FLOAT4 = 700;
+const FLOAT8 = 701;
+
+/** Values as the SQLite backend returns them: numbers (or bigints), 1/0 for booleans. */
+function typeParsers(bigint: boolean) {
+  const toInt = bigint
+    ? (s: string) => (/^-?\d+$/.test(s) ? BigInt(s) : Number(s))
+    : (s: string) => Number(s);
+  return {
+    getTypeParser(oid: number, format?: string) {
+      if (oid === INT8 || oid === INT2 || oid === INT4 || oid === NUMERIC) return toInt;
+      if (oid === FLOAT4 || oid === FLOAT8) return (s: string) => Number(s);
+      if (oid === BOOL) return (s: string) => (s === 't' ? 1 : 0);
+      return pg.types.getTypeParser(oid, format as 'text');
+    },
+  };
+}
+const NUMBERS = typeParsers(false);
+const BIGINTS = typeParsers(true);
+
+/** Errors worth running the whole transaction again for. */
+const RETRYABLE = new Set(['40P01', '40001']);
+const MAX_ATTEMPTS = 6;
+
+export interface PgStoreOptions {
+  url: string;
+  sidecarId: string;
+  /** Connections in the pool (the commit uses one, reads the others). */
+  poolSize?: number;
+  /** Hold this sidecar's identity (advisory lock) for the life of the store. */
+  holdIdentity?: boolean;
+}
+
+export class SidecarIdInUseError extends Error {}
+
+/** The URL without its password, for messages. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password !== '') u.password = '***';
+    return u.toString();
+  } catch {
+    return 'postgres://(unparseable URL)';
+  }
+}
+
+export async function openPgStore(options: PgStoreOptions): Promise<LedgerStore> {
+  const pool = new pg.Pool({
+    connectionString: options.url,
+    max: options.poolSize ?? 4,
+    connectionTimeoutMillis: 10_000,
+    idleTimeoutMillis: 30_000,
+    application_name: `spendline-sidecar ${options.sidecarId}`.slice(0, 63),
+  } as pg.PoolConfig);
+  // An idle client's error (the server restarted) must not crash the process: the pool drops it.
+  pool.on('error', () => {});
+  const location = redactUrl(options.url);
+  const identity = options.holdIdentity === true ? identityHolder(options.url, options.sidecarId) : null;
+  try {
+    await migrate(pool, MIGRATIONS);
+    await identity?.ensure();
+  } catch (err) {
+    await identity?.release();
+    await pool.end().catch(() => {});
+    throw err;
+  }
+
+  const statements = new Map<string, PgStatement>();
+  const statement = (sql: string): PgStatement => {
+    let st = statements.get(sql);
+    if (st === undefined) {
+      st = toPgPlaceholders(sql);
+      statements.set(sql, st);
+    }
+    return st;
+  };
+
+  const on = (q: pg.Pool | pg.PoolClient): LedgerQueries => {
+    const rows = async <T>(sql: string, params?: SqlParams, options?: QueryOptions): Promise<T[]> => {
+      const st = statement(sql);
+      const res = await q.query({
+        text: st.text,
+        values: bindArgs(st, params).map(toPgValue),
+        types: options?.bigint === true ? BIGINTS : NUMBERS,
+      });
+      return res.rows as T[];
+    };
+    return {
+      all: rows,
+      async get<T>(sql: string, params?: SqlParams, options?: QueryOptions) {
+        return (await rows<T>(sql, params, options))[0];
+      },
+      async value<T>(sql: string, params?: SqlParams, options?: QueryOptions) {
+        const st = statement(sql);
+        const res = await q.query({
+          text: st.text,
+          values: bindArgs(st, params).map(toPgValue),
+          types: options?.bigint === true ? BIGINTS : NUMBERS,
+          rowMode: 'array',
+        });
+        const row = res.rows[0] as unknown[] | undefined;
+        return row === undefined ? undefined : (row[0] as T);
+      },
+      async run(sql: string, params?: SqlParams) {
+        const st = statement(sql);
+        const res = await q.query({ text: st.text, values: bindArgs(st, params).map(toPgValue) });
+        return res.rowCount ?? 0;
+      },
+    };
+  };
+
+  async function inTransaction<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      const client = await pool.connect();
+      let broken = false;
+      try {
+        await client.query('BEGIN');
+        const result = await fn(client);
+        await client.query('COMMIT');
+        return result;
+      } catch (err) {
+        try {
+          await client.query('ROLLBACK');
+        } catch {
+          broken = true;
+        }
+        const code = (err as { code?: string }).code;
+        if (code !== undefined && RETRYABLE.has(code) && attempt < MAX_ATTEMPTS) {
+          await new Promise((r) => setTimeout(r, 5 * 2 ** attempt * (0.5 + Math.random())));
+          continue;
+        }
+        throw err;
+      } finally {
+        client.release(broken);
+      }
+    }
+  }
+
+  let lastExpiryMs = 0;
+  const multiRow = new Map<string, MultiRowInsert | null>();
+
+  return {
+    kind: 'postgres',
+    location,
+    dialect: PG_DIALECT,
+    sidecarId: options.sidecarId,
+    ...on(pool),
+    transaction<T>(fn: (tx: LedgerQueries) => Promise<T>): Promise<T> {
+      return inTransaction((client) => fn(on(client)));
+    },
+    async commitBatch(ops: WriteOp[], claim: BatchClaim | null): Promise<BatchResult> {
+      const prepared = ops.map(([sql, rows]) => {
+        let shape = multiRow.get(sql);
+        if (shape === undefined) {
+          shape = parseMultiRowInsert(sql);
+          multiRow.set(sql, shape);
+        }
+        return { sql, shape, rows: sortedRows(rows) };
+      });
+      const hashes = claim === null ? [] : splitHashes(claim.hashes);
+      // Never commit as this sidecar without holding its identity.
+      await identity?.ensure();
+      const result = await inTransaction(async (client): Promise<BatchResult> => {
+        if (claim !== null && hashes.length > 0) {
+          const res = await client.query({
+            // A claim older than the window is expired (deleted lazily): it is taken over.
+            text: `INSERT INTO dedup_claim (hash, seen_ms, sidecar_id)
+                   SELECT h, $2, $3 FROM unnest($1::bytea[]) AS u(h) ORDER BY h
+                   ON CONFLICT (hash) DO UPDATE SET seen_ms = excluded.seen_ms, sidecar_id = excluded.sidecar_id
+                   WHERE dedup_claim.seen_ms < $4
+                   RETURNING hash`,
+            values: [hashes, claim.nowMs, options.sidecarId, claim.expireBeforeMs],
+          });
+          if ((res.rowCount ?? 0) < hashes.length) {
+            const mine = new Set((res.rows as { hash: Buffer }[]).map((r) => r.hash.toString('hex')));
+            const taken = hashes.filter((h) => !mine.has(h.toString('hex')));
+            await client.query('ROLLBACK');
+            await client.query('BEGIN');
+            return { ok: false, taken: Buffer.concat(taken) };
+          }
+        }
+        for (const { sql, shape, rows } of prepared) {
+          if (rows.length === 0) continue;
+          if (shape === null) {
+            const st = statement(sql);
+            for (const args of rows) await client.query({ text: st.text, values: args.map(toPgValue) });
+            continue;
+          }
+          const perChunk = Math.max(1, Math.min(1000, Math.floor(60_000 / shape.perRow)));
+          for (let i = 0; i < rows.length; i += perChunk) {
+            const chunk = rows.slice(i, i + perChunk);
+            const values: unknown[] = [];
+            for (const r of chunk) for (const v of r) values.push(toPgValue(v));
+            await client.query({ text: shape.text(chunk.length), values });
+          }
+        }
+        return { ok: true };
+      });
+      if (result.ok && claim !== null && claim.nowMs - lastExpiryMs >= 60_000) {
+        lastExpiryMs = claim.nowMs;
+        // Outside the batch: expired claims of every sidecar; a failure here only delays it.
+        await pool
+          .query('DELETE FROM dedup_claim WHERE seen_ms < $1', [claim.expireBeforeMs])
+          .catch(() => {});
+      }
+      return result;
+    },
+    async close(): Promise<void> {
+      await identity?.release();
+      await pool.end();
+    },
+  };
+}
+
+function toPgValue(v: SqlArg): unknown {
+  if (typeof v === 'bigint') return v.toString();
+  if (v instanceof Uint8Array && !Buffer.isBuffer(v))
+    return Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+  return v;
+}
+
+function splitHashes(bytes: Uint8Array): Buffer[] {
+  const out: Buffer[] = [];
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  for (let i = 0; i + HASH_BYTES <= buf.length; i += HASH_BYTES) out.push(buf.subarray(i, i + HASH_BYTES));
+  return out.sort(Buffer.compare);
+}
+
+/** A write's rows, copied (a row function may reuse its array) and sorted by their leading values. */
+function sortedRows(rows: WriteOp[1]): SqlArg[][] {
+  const list: SqlArg[][] = [];
+  if (typeof rows === 'function') rows((args) => list.push(args.slice()));
+  else for (const r of rows) list.push(r);
+  return list.sort(compareRows);
+}
+
+function compareRows(a: SqlArg[], b: SqlArg[]): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a[i];
+    const y = b[i];
+    if (x === y) continue;
+    if (x === null) return -1;
+    if (y === null) return 1;
+    if (typeof x === 'string' && typeof y === 'string') return x < y ? -1 : 1;
+    if ((typeof x === 'number' || typeof x === 'bigint') && (typeof y === 'number' || typeof y === 'bigint'))
+      return x < y ? -1 : x > y ? 1 : 0;
+    const sx = String(x);
+    const sy = String(y);
+    if (sx !== sy) return sx < sy ? -1 : 1;
+  }
+  return a.length - b.length;
+}
+
+interface MultiRowInsert {
+  perRow: number;
+  text(rows: number): string;
+}
+
+/**
+ * `INSERT INTO t (…) VALUES (?, 3600, ?) <rest>` as a statement taking many rows at once:
+ * `VALUES ($1, 3600, $2), ($3, 3600, $4) <rest>`. Null for any other statement.
+ */
+export function parseMultiRowInsert(sql: string): MultiRowInsert | null {
+  const m = /^\s*INSERT\s+INTO\s+[^(]+\([^)]*\)\s*VALUES\s*\(/i.exec(sql);
+  if (m === null) return null;
+  const open = m[0].length - 1;
+  let depth = 0;
+  let close = -1;
+  for (let i = open; i < sql.length; i++) {
+    if (sql[i] === '(') depth++;
+    else if (sql[i] === ')' && --depth === 0) {
+      close = i;
+      break;
+    }
+  }
+  if (close === -1) return null;
+  const head = sql.slice(0, open);
+  const tuple = sql.slice(open, close + 1);
+  const rest = sql.slice(close + 1);
+  if (tuple.includes("'") || tuple.includes('@')) return null;
+  const perRow = tuple.split('?').length - 1;
+  if (perRow === 0) return null;
+  const cache = new Map<number, string>();
+  return {
+    perRow,
+    text(rows: number): string {
+      let text = cache.get(rows);
+      if (text === undefined) {
+        const tuples = Array.from({ length: rows }, () => tuple).join(', ');
+        text = toPgPlaceholders(`${head}${tuples}${rest}`).text;
+        if (cache.size < 64) cache.set(rows, text);
+      }
+      return text;
+    },
+  };
+}
+
+/** Applies pending migrations once, whoever starts first (transaction-scoped advisory lock). */
+export async function migrate(pool: pg.Pool, migrations: readonly Migration[]): Promise<number> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    await client.query("SELECT pg_advisory_xact_lock(hashtext('spendline ledger migrations'))");
+    await client.query('CREATE TABLE IF NOT EXISTS spendline_schema (version INTEGER NOT NULL)');
+    const res = await client.query('SELECT version FROM spendline_schema');
+    let current = res.rows.length === 0 ? 0 : Number((res.rows[0] as { version: number }).version);
+    if (res.rows.length === 0) await client.query('INSERT INTO spendline_schema (version) VALUES (0)');
+    const newest = migrations.reduce((max, m) => Math.max(max, m.version), 0);
+    if (current > newest)
+      throw new Error(
+        `ledger schema version ${current} is newer than this spendline (${newest}); upgrade spendline`,
+      );
+    let applied = 0;
+    for (const migration of [...migrations].sort((a, b) => a.version - b.version)) {
+      if (migration.version <= current) continue;
+      // Data conversions written for SQLite (`up`) only ever ran on ledgers that predate PostgreSQL
+      // support; a PostgreSQL ledger starts empty, so there is nothing for them to convert.
+      await client.query(migration.postgres ?? toPgDdl(migration.sql));
+      current = migration.version;
+      applied++;
+    }
+    await client.query('UPDATE spendline_schema SET version = $1', [current]);
+    await client.query('COMMIT');
+    return applied;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw err;
+  } finally {
+    client.release();
+  }
+}
+
+/**
+ * Holds a session advisory lock named after the sidecar id on a connection of its own: a second
+ * sidecar with the same identity (and so the same offsets and counters) is refused. When that
+ * connection is lost (PostgreSQL restarted), the lock is taken again before the next commit.
+ */
+function identityHolder(url: string, sidecarId: string) {
+  let client: pg.Client | null = null;
+  return {
+    async ensure(): Promise<void> {
+      if (client !== null) return;
+      const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 10_000 });
+      c.on('error', () => {
+        if (client === c) client = null;
+      });
+      c.on('end', () => {
+        if (client === c) client = null;
+      });
+      await c.connect();
+      let ok = false;
+      try {
+        const res = await c.query("SELECT pg_try_advisory_lock(hashtext('spendline sidecar ' || $1)) AS ok", [
+          sidecarId,
+        ]);
+        ok = (res.rows[0] as { ok: boolean }).ok === true;
+      } catch (err) {
+        await c.end().catch(() => {});
+        throw err;
+      }
+      if (!ok) {
+        await c.end().catch(() => {});
+        throw new SidecarIdInUseError(
+          `sidecar id "${sidecarId}" is in use by another sidecar on this ledger; give each sidecar its own --sidecar-id (or its own state directory)`,
+        );
+      }
+      client = c;
+    },
+    async release(): Promise<void> {
+      const c = client;
+      client = null;
+      await c?.end().catch(() => {});
+    },
+  };
+}

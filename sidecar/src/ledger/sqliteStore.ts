@@ -1,0 +1,121 @@
+import type Database from 'better-sqlite3';
+import { runWrites, type WriteOp } from './ledgerWriter.js';
+import type { LedgerDb } from './openLedger.js';
+import type { SqlParams } from './sqlText.js';
+import type { BatchClaim, BatchResult, Dialect, LedgerQueries, LedgerStore, QueryOptions } from './store.js';
+
+export const SQLITE_DIALECT: Dialect = {
+  hourLabel: (c) => `strftime('%Y-%m-%dT%H:00:00Z', ${c}, 'unixepoch')`,
+  dayLabel: (c) => `strftime('%Y-%m-%d', ${c} - (${c} % 86400), 'unixepoch')`,
+  // 1970-01-01 was a Thursday: (days + 3) % 7 is the days since Monday.
+  weekLabel: (c) =>
+    `strftime('%Y-%m-%d', ${c} - (${c} % 86400) - ((${c} / 86400 + 3) % 7) * 86400, 'unixepoch')`,
+  monthLabel: (c) => `strftime('%Y-%m', ${c}, 'unixepoch')`,
+  like: 'LIKE',
+};
+
+/**
+ * The SQLite ledger behind `LedgerStore`. better-sqlite3 is synchronous: every call runs at once and
+ * resolves; `transaction` holds the connection (other calls wait) until its function settles, so no
+ * statement from elsewhere lands inside it.
+ */
+export function sqliteStore(db: LedgerDb, location: string): LedgerStore & { db: LedgerDb } {
+  const cache = new Map<string, Database.Statement>();
+  const prepare = (sql: string): Database.Statement => {
+    let st = cache.get(sql);
+    if (st === undefined) {
+      st = db.prepare(sql);
+      cache.set(sql, st);
+    }
+    return st;
+  };
+  // Serialises transactions against everything else (a transaction's function may await).
+  let busy: Promise<void> = Promise.resolve();
+  let inTransaction = false;
+  const whenFree = async (): Promise<void> => {
+    while (inTransaction) await busy;
+  };
+
+  const bind = (params: SqlParams | undefined): unknown[] =>
+    params === undefined ? [] : Array.isArray(params) ? (params as unknown[]) : [params];
+
+  const direct: LedgerQueries = {
+    async all<T>(sql: string, params?: SqlParams, options?: QueryOptions): Promise<T[]> {
+      const st = prepare(sql);
+      return st.safeIntegers(options?.bigint === true).all(...bind(params)) as T[];
+    },
+    async get<T>(sql: string, params?: SqlParams, options?: QueryOptions): Promise<T | undefined> {
+      const st = prepare(sql);
+      return st.safeIntegers(options?.bigint === true).get(...bind(params)) as T | undefined;
+    },
+    async value<T>(sql: string, params?: SqlParams, options?: QueryOptions): Promise<T | undefined> {
+      const st = prepare(sql);
+      const row = st
+        .safeIntegers(options?.bigint === true)
+        .raw(true)
+        .get(...bind(params)) as unknown[] | undefined;
+      st.raw(false);
+      return row === undefined ? undefined : (row[0] as T);
+    },
+    async run(sql: string, params?: SqlParams): Promise<number> {
+      return prepare(sql).run(...bind(params)).changes;
+    },
+  };
+
+  const guarded =
+    <A extends unknown[], R>(f: (...a: A) => Promise<R>) =>
+    async (...a: A): Promise<R> => {
+      if (inTransaction) await whenFree();
+      return f(...a);
+    };
+
+  return {
+    kind: 'sqlite',
+    location,
+    dialect: SQLITE_DIALECT,
+    sidecarId: 'local',
+    db,
+    all: guarded(direct.all) as LedgerQueries['all'],
+    get: guarded(direct.get) as LedgerQueries['get'],
+    value: guarded(direct.value) as LedgerQueries['value'],
+    run: guarded(direct.run),
+    async transaction<T>(fn: (tx: LedgerQueries) => Promise<T>): Promise<T> {
+      await whenFree();
+      inTransaction = true;
+      let release!: () => void;
+      busy = new Promise((r) => {
+        release = r;
+      });
+      db.exec('BEGIN IMMEDIATE');
+      try {
+        const result = await fn(direct);
+        db.exec('COMMIT');
+        return result;
+      } catch (err) {
+        if (db.inTransaction) db.exec('ROLLBACK');
+        throw err;
+      } finally {
+        inTransaction = false;
+        release();
+      }
+    },
+    async commitBatch(ops: WriteOp[], claim: BatchClaim | null): Promise<BatchResult> {
+      if (inTransaction) await whenFree();
+      const all: WriteOp[] = [];
+      if (claim !== null) {
+        all.push(['DELETE FROM dedup_batch WHERE seen_ms < ?', [[claim.expireBeforeMs]]]);
+        if (claim.hashes.length > 0)
+          all.push([
+            'INSERT INTO dedup_batch (seen_ms, hashes) VALUES (?, ?)',
+            [[claim.nowMs, claim.hashes]],
+          ]);
+      }
+      all.push(...ops);
+      runWrites(db, all);
+      return { ok: true };
+    },
+    async close(): Promise<void> {
+      if (db.open) db.close();
+    },
+  };
+}
