@@ -196,8 +196,11 @@ export async function startIngestLoop(
       // Count the batch again: without the records another sidecar committed first, or with fresh
       // claims after a failed attempt.
       if (outcome.taken > 0) metrics.gauges.recounts.set(++recounts);
+      // Label values the failed attempt admitted stay admitted: persist them with the retry.
+      const admitted = fx.admittedLabels;
       recount();
       settleMs += await settle(false);
+      fx.admittedLabels = admitted.concat(fx.admittedLabels);
       fx.lastRecordMs = Math.max(lastRecordMs, fx.lastRecordMs);
     }
     metrics.gauges.ledgerUp.set(1);
