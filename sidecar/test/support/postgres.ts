@@ -293,7 +293,10 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Runn
       ['-D', dataDir, '-A', 'trust', '-U', user, '--no-locale', '-E', 'UTF8', '--no-sync'],
       INITDB_TIMEOUT_MS,
     );
-    if (init.code !== 0) throw new Error(`initdb failed (${init.code}): ${init.output}`);
+    if (init.code !== 0) {
+      const hint = account ? ` (as root it runs as postgres: ${baseDir} must be reachable by that user)` : '';
+      throw new Error(`initdb failed (${init.code})${hint}: ${init.output}`);
+    }
     // freePort releases the port before the server binds it: retry when another process took it.
     for (let attempt = 1; ; attempt++) {
       port = await freePort();
