@@ -10,7 +10,8 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isAlive, type RunningPostgres, startPostgres } from './support/postgres.js';
+import { type RunningPostgres, startPostgres } from './support/postgres.js';
+import { isAlive } from './support/processTree.js';
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -172,7 +173,11 @@ describe('startPostgres in a process that dies without stop()', () => {
   beforeAll(() => {
     tree = mkdtempSync(join(tmpdir(), 'spendline-pgchild-'));
     writeFileSync(join(tree, 'package.json'), '{"type":"module"}');
-    for (const file of ['sidecar/test/support/postgres.ts', 'test/support/ports.ts']) {
+    for (const file of [
+      'sidecar/test/support/postgres.ts',
+      'sidecar/test/support/processTree.ts',
+      'test/support/ports.ts',
+    ]) {
       const out = ts.transpileModule(readFileSync(join(REPO_ROOT, file), 'utf8'), {
         compilerOptions: { module: ts.ModuleKind.ES2022, target: ts.ScriptTarget.ES2022 },
       });

@@ -12,6 +12,7 @@ import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../../../test/support/ports.js';
+import { childrenOf, isAlive, killAll, waitGone } from './processTree.js';
 
 export interface PostgresOptions {
   /** The database created at start and named in `url` (default `spendline`). */
@@ -132,63 +133,6 @@ function run(
       resolve({ code, output });
     });
   });
-}
-
-function processState(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
-  } catch {
-    return undefined;
-  }
-}
-
-/** Whether `pid` runs (a zombie nobody reaped does not). */
-export function isAlive(pid: number): boolean {
-  const state = processState(pid);
-  return state !== undefined && state !== 'Z' && state !== 'X';
-}
-
-function childrenOf(parent: number): number[] {
-  const out: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === parent) out.push(Number(entry));
-    } catch {
-      // exited while scanning
-    }
-  }
-  return out;
-}
-
-/**
- * Waits until none of `pids` runs; with `reaped`, until none exists at all: a new postmaster takes a
- * killed one's unreaped zombie (its parent is init once pg_ctl exits) for a live server and refuses.
- */
-async function waitGone(pids: number[], timeoutMs: number, reaped = false): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  const left = () => pids.filter((pid) => (reaped ? processState(pid) !== undefined : isAlive(pid)));
-  while (left().length > 0) {
-    if (Date.now() > deadline) {
-      throw new Error(
-        `postgres processes ${left()} still ${reaped ? 'unreaped' : 'alive'} after ${timeoutMs} ms`,
-      );
-    }
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-function killAll(pids: number[]): void {
-  for (const pid of pids) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
 }
 
 /** Servers not stopped yet, torn down synchronously if the process exits or is signalled. */
