@@ -21,10 +21,10 @@ import { ledgerTotals, tempDir, truthTotals } from './support/sidecarHarness.js'
 
 const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 const children: ChildProcess[] = [];
-const cleanups: (() => void)[] = [];
-afterEach(() => {
+const cleanups: (() => void | Promise<void>)[] = [];
+afterEach(async () => {
   for (const c of children.splice(0)) if (c.exitCode === null) c.kill('SIGKILL');
-  for (const c of cleanups.splice(0).reverse()) c();
+  for (const c of cleanups.splice(0).reverse()) await c();
 });
 
 function rng(seed: number): () => number {
@@ -163,7 +163,7 @@ describe('three sidecars on one PostgreSQL ledger', () => {
       if (round === 11) {
         // PostgreSQL restarts while the three keep running: their commits fail, they retry, nothing
         // further is read until a commit succeeds again.
-        pg.restart();
+        await pg.restart();
         restartedPostgres = true;
         continue;
       }

@@ -20,12 +20,12 @@ let databases = 0;
 afterAll(async () => {
   const s = server;
   server = undefined;
-  if (s !== undefined) (await s.catch(() => undefined))?.stop();
+  if (s !== undefined) await (await s.catch(() => undefined))?.stop();
 });
 
 /** The file's PostgreSQL server (started once, stopped after the file). */
 export function sharedPostgres(): Promise<RunningPostgres> {
-  server ??= startPostgres();
+  server ??= startPostgres({ settings: { max_connections: '300' } });
   return server;
 }
 
