@@ -38,7 +38,7 @@ const cli = (...args: string[]) => {
 };
 
 describe('spendline report --ledger postgres://…', () => {
-  testLedgers('postgres'); // the file's PostgreSQL server, stopped after this block
+  testLedgers('postgres'); // starts the file's PostgreSQL server early
   const sqliteState = join(t.dir, 'sqlite-state');
   let url = '';
   beforeAll(async () => {

@@ -108,7 +108,6 @@ async function runCommand(
 }
 
 describe.each(LEDGER_BACKENDS)('reports (%s)', (kind) => {
-  // One block per backend: the file's PostgreSQL server lives as long as the block that starts it.
   const ledgers = testLedgers(kind);
   const afterAllClose: LedgerStore[] = [];
   afterAll(async () => {
