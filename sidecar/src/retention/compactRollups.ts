@@ -81,7 +81,8 @@ const dropSql = (t: RollupTable) => `DELETE FROM ${t.name} WHERE ${OLD_HOURS}`;
  * On a shared (PostgreSQL) ledger other sidecars commit into these tables meanwhile, and may compact
  * too: the transaction first takes the four tables for writing (reads go on; commits wait for it),
  * so no row is added between the fold and the delete, and a second compaction finds the hours gone
- * instead of adding them again. On SQLite the transaction is the only writer anyway.
+ * instead of adding them again. On SQLite the transaction is the only writer anyway. A run that
+ * finds no hour to fold (most of them: the sidecar compacts hourly) ends there, without the lock.
  */
 export async function compactRollups(
   db: LedgerStore,
@@ -90,6 +91,12 @@ export async function compactRollups(
 ): Promise<CompactionResult> {
   const cutoffSec = Math.floor((nowMs / 1000 - hourlyRetentionDays * 86_400) / 86_400) * 86_400;
   const at = { cutoff: cutoffSec };
+  // Most runs (hourly, on every sidecar) find nothing to fold: they take no lock and write nothing.
+  const pending = await db.value(
+    `SELECT 1 WHERE ${TABLES.map((t) => `EXISTS (SELECT 1 FROM ${t.name} WHERE ${OLD_HOURS})`).join(' OR ')}`,
+    at,
+  );
+  if (pending === undefined) return { foldedUsageRows: 0, foldedPrincipalRows: 0, cutoffSec };
   return db.transaction(async (tx) => {
     if (db.kind === 'postgres')
       await tx.run(`LOCK TABLE ${TABLES.map((t) => t.name).join(', ')} IN SHARE ROW EXCLUSIVE MODE`);
