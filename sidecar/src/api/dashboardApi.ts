@@ -5,7 +5,6 @@ import { LATENCY_COUNT_COLUMNS } from '../ledger/migrations.js';
 import type { LedgerStore } from '../ledger/store.js';
 import { DURATION_BUCKETS, TTFT_BUCKETS } from '../metrics.js';
 import { usdDecimal } from '../report/money.js';
-import { textOrder } from '../report/queryUsage.js';
 import { parseRange, readQuery } from './usageParams.js';
 
 const QUANTILES = [50, 90, 99] as const;
@@ -113,7 +112,7 @@ export function mountDashboardApi(
     const rows = await db.all<{ error_type: string; provider: string; model: string; requests: number }>(
       `SELECT error_type, provider, model, SUM(requests) AS requests FROM error_rollup
        WHERE bucket_start >= ? AND bucket_start < ? GROUP BY error_type, provider, model
-       ORDER BY SUM(requests) DESC, ${textOrder(db, 'error_type')}, ${textOrder(db, 'model')}, ${textOrder(db, 'provider')}`,
+       ORDER BY SUM(requests) DESC, error_type, model, provider`,
       [range.value.fromSec, range.value.toSec],
     );
     res.json({
@@ -134,7 +133,7 @@ export function mountDashboardApi(
        FROM usage_rollup WHERE bucket_start >= ? AND bucket_start < ?
        GROUP BY provider, model
        HAVING SUM(unpriced_requests) > 0 OR ${unknown} > 0
-       ORDER BY SUM(unpriced_requests) + ${unknown} DESC, ${textOrder(db, 'model')}, ${textOrder(db, 'provider')}`,
+       ORDER BY SUM(unpriced_requests) + ${unknown} DESC, model, provider`,
       [range.value.fromSec, range.value.toSec],
     );
     res.json({

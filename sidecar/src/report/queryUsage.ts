@@ -152,19 +152,11 @@ function addTotals(into: UsageTotals, r: UsageTotals): void {
 }
 
 /**
- * An ORDER BY term sorting text by its bytes, as SQLite does, on PostgreSQL too (whose default is
- * the database's collation: case and punctuation folded under most locales), so both backends list
- * rows in the same order.
- */
-export function textOrder(db: Pick<LedgerStore, 'kind'>, expr: string): string {
-  return db.kind === 'postgres' ? `${expr} COLLATE "C"` : expr;
-}
-
-/**
  * Usage from the rollup tables. Per-user and per-task questions (group or filter) read
  * `usage_rollup_principal`; everything else reads `usage_rollup`. One principal kind per query
  * (the ledger keeps users and tasks apart), and tenants are not kept per principal.
- * Both backends give the same answer, row order included (keys compare by their bytes).
+ * Both backends give the same answer, row order included (text compares by its bytes on both: the
+ * PostgreSQL ledger's text columns are `COLLATE "C"`, see toPgDdl).
  */
 export async function queryUsage(db: LedgerStore, q: UsageQuery): Promise<UsageResult> {
   const filters = q.filters ?? {};
@@ -211,7 +203,7 @@ export async function queryUsage(db: LedgerStore, q: UsageQuery): Promise<UsageR
     where.push(`${keyExpr} ${db.dialect.like} @search ESCAPE '\\'`);
     params.search = `%${search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
   }
-  const order = isTimeGroup(q.groupBy) ? 'key' : `cost DESC, ${textOrder(db, keyExpr)}`;
+  const order = isTimeGroup(q.groupBy) ? 'key' : `cost DESC, ${keyExpr}`;
   const limit = grouped && q.limit !== undefined && q.limit > 0 ? ` LIMIT ${Math.floor(q.limit)}` : '';
   // Sorting and the top-N cut happen in the database: a by-task report may have 10^5..10^6 groups.
   const sql = `SELECT ${keyExpr} AS key, ${SELECT_MEASURES}${grouped ? ', COUNT(*) OVER () AS group_count' : ''}
