@@ -1,14 +1,15 @@
 import { spawnSync } from 'node:child_process';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import express from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createUsageApi } from '../src/api/usageApi.js';
-import { openLedgerDb } from '../src/ledger/openLedger.js';
+import { openLedgerStore } from '../src/ledger/openStore.js';
+import type { LedgerStore } from '../src/ledger/store.js';
 import { csvField, toCsv } from '../src/report/csv.js';
 import { mdText } from '../src/report/markdown.js';
+import { freshDatabaseUrl, LEDGER_BACKENDS, testLedgers } from './support/ledgerBackends.js';
 import { addKnownTraffic, type KnownCall, MILLI_USD } from './support/ledgerFixture.js';
 import { tempDir } from './support/sidecarHarness.js';
 
@@ -144,92 +145,101 @@ const calls: KnownCall[] = [
   },
 ];
 
-describe('every CSV and Markdown export with hostile provider, model, feature and service names', () => {
-  const t = tempDir('spendline-injection-');
-  const db = openLedgerDb(join(t.dir, 'ledger.sqlite'));
-  let server: Server;
-  let base: string;
-  beforeAll(async () => {
-    addKnownTraffic(db, calls);
-    const app = express();
-    app.use(
-      '/api',
-      createUsageApi(db, () => NOW),
-    );
-    server = app.listen(0, '127.0.0.1');
-    await new Promise<void>((resolve) => server.once('listening', () => resolve()));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api`;
-  });
-  afterAll(async () => {
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-    db.close();
-    t.cleanup();
-  });
-  const csv = async (path: string) => {
-    const res = await fetch(`${base}${path}`);
-    expect(res.status).toBe(200);
-    expect(res.headers.get('content-type')).toMatch(/^text\/csv/);
-    return parseCsv(await res.text());
-  };
+describe.each(LEDGER_BACKENDS)(
+  'every CSV and Markdown export with hostile provider, model, feature and service names (%s)',
+  (kind) => {
+    testLedgers(kind);
+    const t = tempDir('spendline-injection-');
+    let db: LedgerStore;
+    /** How the CLI finds the ledger: the state directory's SQLite file, or the PostgreSQL URL. */
+    let ledgerArgs: string[] = [];
+    let server: Server;
+    let base: string;
+    beforeAll(async () => {
+      const url = kind === 'postgres' ? await freshDatabaseUrl() : undefined;
+      db = await openLedgerStore({ url, stateDir: t.dir });
+      ledgerArgs = url === undefined ? ['--state-dir', t.dir] : ['--ledger', url];
+      await addKnownTraffic(db, calls);
+      const app = express();
+      app.use(
+        '/api',
+        createUsageApi(db, () => NOW),
+      );
+      server = app.listen(0, '127.0.0.1');
+      await new Promise<void>((resolve) => server.once('listening', () => resolve()));
+      base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api`;
+    });
+    afterAll(async () => {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await db.close();
+      t.cleanup();
+    });
+    const csv = async (path: string) => {
+      const res = await fetch(`${base}${path}`);
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toMatch(/^text\/csv/);
+      return parseCsv(await res.text());
+    };
 
-  it('/api/usage?format=csv: one row per group, every name inert and intact after the quote', async () => {
-    for (const [groupBy, names] of [
-      ['provider', [FORGED_ROW, 'openai', HOSTILE.tab]],
-      ['model', [HOSTILE.formula, HOSTILE.minus, HOSTILE.cr]],
-      ['feature', [HOSTILE.plus, HOSTILE.at, 'ok']],
-      ['service', [HOSTILE.html, HOSTILE.heading, 'svc']],
-    ] as const) {
-      const rows = await csv(`/usage?format=csv&group_by=${groupBy}`);
-      expect(rows).toHaveLength(1 + names.length);
-      expectInert(rows);
-      const shown = rows.slice(1).map((r) => r[0]);
-      expect(shown.map((c) => (c?.startsWith("'") ? c.slice(1) : c)).sort()).toEqual([...names].sort());
-    }
-  });
+    it('/api/usage?format=csv: one row per group, every name inert and intact after the quote', async () => {
+      for (const [groupBy, names] of [
+        ['provider', [FORGED_ROW, 'openai', HOSTILE.tab]],
+        ['model', [HOSTILE.formula, HOSTILE.minus, HOSTILE.cr]],
+        ['feature', [HOSTILE.plus, HOSTILE.at, 'ok']],
+        ['service', [HOSTILE.html, HOSTILE.heading, 'svc']],
+      ] as const) {
+        const rows = await csv(`/usage?format=csv&group_by=${groupBy}`);
+        expect(rows).toHaveLength(1 + names.length);
+        expectInert(rows);
+        const shown = rows.slice(1).map((r) => r[0]);
+        expect(shown.map((c) => (c?.startsWith("'") ? c.slice(1) : c)).sort()).toEqual([...names].sort());
+      }
+    });
 
-  it('/api/usage/overall?format=csv and /api/reconciliation?format=csv', async () => {
-    const overall = await csv('/usage/overall?format=csv');
-    expect(overall).toHaveLength(4);
-    expectInert(overall);
-    const rec = await csv('/reconciliation?format=csv&days=2');
-    expectInert(rec);
-    // One row per (day, provider); the CR/LF in the provider did not forge a row.
-    expect(
-      rec
-        .slice(1)
-        .map((r) => r[1])
-        .sort(),
-    ).toEqual([FORGED_ROW, 'openai', `'${HOSTILE.tab}`].sort());
-    expect(rec.every((r) => r.length === rec[0]?.length)).toBe(true);
-  });
+    it('/api/usage/overall?format=csv and /api/reconciliation?format=csv', async () => {
+      const overall = await csv('/usage/overall?format=csv');
+      expect(overall).toHaveLength(4);
+      expectInert(overall);
+      const rec = await csv('/reconciliation?format=csv&days=2');
+      expectInert(rec);
+      // One row per (day, provider); the CR/LF in the provider did not forge a row.
+      expect(
+        rec
+          .slice(1)
+          .map((r) => r[1])
+          .sort(),
+      ).toEqual([FORGED_ROW, 'openai', `'${HOSTILE.tab}`].sort());
+      expect(rec.every((r) => r.length === rec[0]?.length)).toBe(true);
+    });
 
-  it('spendline report --format csv / markdown and spendline reconcile (Markdown)', () => {
-    const cli = (...args: string[]) =>
-      spawnSync(process.execPath, [CLI, ...args, '--state-dir', t.dir], {
-        encoding: 'utf8',
-        timeout: 30_000,
-      });
-    for (const by of ['provider', 'model', 'feature', 'service']) {
-      const r = cli('report', '--format', 'csv', '--by', by, '--days-back', '2');
-      expect(r.status, r.stderr).toBe(0);
-      const rows = parseCsv(r.stdout);
-      expect(rows).toHaveLength(4);
-      expectInert(rows);
-    }
-    const md = cli('report', '--format', 'markdown', '--by', 'service', '--days-back', '2');
-    expect(md.status).toBe(0);
-    expect(md.stdout).not.toContain('<img');
-    expect(md.stdout).not.toMatch(/^# Forged/m);
-    expect(md.stdout).not.toMatch(/^\| forged/m);
-    const table = md.stdout.split('\n').filter((l) => l.startsWith('|'));
-    // header, rule, 3 groups, total: every line has the header's cell count
-    expect(table).toHaveLength(6);
-    const cellCount = (l: string) => l.split(/(?<!\\)\|/).length;
-    for (const l of table) expect(cellCount(l)).toBe(cellCount(table[0] ?? ''));
-    const rec = cli('reconcile', '--days-back', '2');
-    expect(rec.status).toBe(0);
-    const recRows = rec.stdout.split('\n').filter((l) => /^\| \d{4}-/.test(l));
-    expect(recRows).toHaveLength(3);
-    expect(rec.stdout).not.toMatch(/^2026-09-01,forged-provider/m);
-  });
-});
+    it('spendline report --format csv / markdown and spendline reconcile (Markdown)', () => {
+      const cli = (...args: string[]) =>
+        spawnSync(process.execPath, [CLI, ...args, ...ledgerArgs], {
+          encoding: 'utf8',
+          timeout: 30_000,
+        });
+      for (const by of ['provider', 'model', 'feature', 'service']) {
+        const r = cli('report', '--format', 'csv', '--by', by, '--days-back', '2');
+        expect(r.status, r.stderr).toBe(0);
+        const rows = parseCsv(r.stdout);
+        expect(rows).toHaveLength(4);
+        expectInert(rows);
+      }
+      const md = cli('report', '--format', 'markdown', '--by', 'service', '--days-back', '2');
+      expect(md.status).toBe(0);
+      expect(md.stdout).not.toContain('<img');
+      expect(md.stdout).not.toMatch(/^# Forged/m);
+      expect(md.stdout).not.toMatch(/^\| forged/m);
+      const table = md.stdout.split('\n').filter((l) => l.startsWith('|'));
+      // header, rule, 3 groups, total: every line has the header's cell count
+      expect(table).toHaveLength(6);
+      const cellCount = (l: string) => l.split(/(?<!\\)\|/).length;
+      for (const l of table) expect(cellCount(l)).toBe(cellCount(table[0] ?? ''));
+      const rec = cli('reconcile', '--days-back', '2');
+      expect(rec.status, rec.stderr).toBe(0);
+      const recRows = rec.stdout.split('\n').filter((l) => /^\| \d{4}-/.test(l));
+      expect(recRows).toHaveLength(3);
+      expect(rec.stdout).not.toMatch(/^2026-09-01,forged-provider/m);
+    });
+  },
+);

@@ -6,16 +6,16 @@ import express from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { histogramQuantileMs } from '../src/api/dashboardApi.js';
 import { createUsageApi } from '../src/api/usageApi.js';
-import { type LedgerDb, openLedgerDb } from '../src/ledger/openLedger.js';
+import { openLedgerStore } from '../src/ledger/openStore.js';
+import type { LedgerStore } from '../src/ledger/store.js';
 import { DURATION_BUCKETS } from '../src/metrics.js';
 import { compactRollups } from '../src/retention/compactRollups.js';
+import { freshDatabaseUrl, LEDGER_BACKENDS, testLedgers } from './support/ledgerBackends.js';
 import { runUntilCaughtUp, tempDir } from './support/sidecarHarness.js';
 
 const NOW = Date.parse('2026-12-01T12:00:00Z');
 const tmp = tempDir('spendline-dashboard-api-');
-let db: LedgerDb;
-let server: Server;
-let base: string;
+afterAll(() => tmp.cleanup());
 
 interface Call {
   at: string;
@@ -66,8 +66,7 @@ const CALLS: Call[] = [
   },
 ];
 
-beforeAll(async () => {
-  const file = join(tmp.dir, 'usage.jsonl');
+function writeCalls(file: string): void {
   writeFileSync(
     file,
     CALLS.map(
@@ -87,34 +86,45 @@ beforeAll(async () => {
         })}\n`,
     ).join(''),
   );
-  await runUntilCaughtUp(join(tmp.dir, 'state'), { jsonlGlobs: [file], now: () => NOW });
-  db = openLedgerDb(join(tmp.dir, 'state', 'ledger.sqlite'));
-  const app = express();
-  app.use(
-    '/api',
-    createUsageApi(db, () => NOW),
-  );
-  server = await new Promise<Server>((resolve) => {
-    const s = app.listen(0, '127.0.0.1', () => resolve(s));
-  });
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-});
-
-afterAll(() => {
-  server?.close();
-  db?.close();
-  tmp.cleanup();
-});
-
-async function get<T>(path: string): Promise<T> {
-  const res = await fetch(`${base}${path}`);
-  expect(res.status).toBe(200);
-  return (await res.json()) as T;
 }
 
-const nanoOf = (usd: string) => Math.round(Number(usd) * 1e9);
+describe.each(LEDGER_BACKENDS)('usage API for the status page (%s)', (kind) => {
+  testLedgers(kind); // starts the file's PostgreSQL server early (postgres)
+  let db: LedgerStore;
+  let server: Server;
+  let base: string;
 
-describe('usage API for the status page', () => {
+  beforeAll(async () => {
+    const file = join(tmp.dir, 'usage.jsonl');
+    writeCalls(file);
+    const stateDir = join(tmp.dir, `state-${kind}`);
+    const ledgerUrl = kind === 'postgres' ? await freshDatabaseUrl() : undefined;
+    await runUntilCaughtUp(stateDir, { jsonlGlobs: [file], now: () => NOW, ledgerUrl });
+    db = await openLedgerStore({ url: ledgerUrl, stateDir });
+    const app = express();
+    app.use(
+      '/api',
+      createUsageApi(db, () => NOW),
+    );
+    server = await new Promise<Server>((resolve) => {
+      const s = app.listen(0, '127.0.0.1', () => resolve(s));
+    });
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+
+  afterAll(async () => {
+    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+    await db?.close();
+  });
+
+  async function get<T>(path: string): Promise<T> {
+    const res = await fetch(`${base}${path}`);
+    expect(res.status).toBe(200);
+    return (await res.json()) as T;
+  }
+
+  const nanoOf = (usd: string) => Math.round(Number(usd) * 1e9);
+
   it('groups by hour, week (its Monday) and month', async () => {
     const range = 'from=2026-10-01&to=2026-12-02';
     type R = { rows: Record<string, string | number>[] };
@@ -173,11 +183,10 @@ describe('usage API for the status page', () => {
       get('/api/latency?from=2026-10-01&to=2026-12-02'),
       get('/api/errors?from=2026-10-01&to=2026-12-02'),
     ]);
-    const folded = compactRollups(db, NOW + 200 * 86_400_000);
+    const folded = await compactRollups(db, NOW + 200 * 86_400_000);
     expect(folded.foldedUsageRows).toBeGreaterThan(0);
-    expect(db.prepare('SELECT COUNT(*) FROM latency_rollup WHERE bucket_seconds = 3600').pluck().get()).toBe(
-      0,
-    );
+    expect(await db.value('SELECT COUNT(*) FROM latency_rollup WHERE bucket_seconds = 3600')).toBe(0);
+    expect(await db.value('SELECT COUNT(*) FROM error_rollup WHERE bucket_seconds = 3600')).toBe(0);
     const after = await Promise.all([
       get('/api/latency?from=2026-10-01&to=2026-12-02'),
       get('/api/errors?from=2026-10-01&to=2026-12-02'),

@@ -1,7 +1,8 @@
 /**
  * Money stays exact past 2^53 nano-USD (~$9M) in one rollup row and in totals: the ledger adds in
- * SQLite (int64) and every reader takes its sums as bigint or exact text, so reports, the usage API,
- * reconciliation, insights and the restored counters show the exact amount.
+ * int64 (SQLite INTEGER, PostgreSQL BIGINT: up to 9.2e18 nano-USD) and every reader takes its sums
+ * as bigint or exact text, so reports, the usage API, reconciliation, insights and the restored
+ * counters show the exact amount, on both ledgers.
  */
 import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,11 +13,12 @@ import { freePort } from '../../test/support/ports.js';
 import type { SidecarConfig } from '../src/config.js';
 import { type RunningSidecar, startSidecar } from '../src/index.js';
 import { computeInsights } from '../src/insights/computeInsights.js';
-import { openLedgerDb } from '../src/ledger/openLedger.js';
+import { openLedgerStore } from '../src/ledger/openStore.js';
 import { DEFAULT_LABEL_CAPS } from '../src/pipeline/labelCaps.js';
 import { buildReconciliationReport, reportToJson } from '../src/reconcile/dailyReport.js';
 import { lastDays } from '../src/reconcile/reconcileDays.js';
 import { queryUsage } from '../src/report/queryUsage.js';
+import { freshDatabaseUrl, LEDGER_BACKENDS, testLedgers } from './support/ledgerBackends.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -41,8 +43,13 @@ function line(i: number): string {
   })}\n`;
 }
 
-async function start(dir: string, batchBytes: number): Promise<RunningSidecar> {
+async function start(
+  dir: string,
+  batchBytes: number,
+  ledgerUrl: string | undefined,
+): Promise<RunningSidecar> {
   const config: SidecarConfig = {
+    ...(ledgerUrl === undefined ? {} : { ledgerUrl }),
     otlpGlobs: [],
     jsonlGlobs: [join(dir, 'usage.jsonl')],
     stateDir: join(dir, 'state'),
@@ -68,7 +75,8 @@ async function start(dir: string, batchBytes: number): Promise<RunningSidecar> {
 const usd = (nano: bigint) =>
   `${nano / 1_000_000_000n}.${(nano % 1_000_000_000n).toString().padStart(9, '0')}`;
 
-describe('money past 2^53 nano-USD', () => {
+describe.each(LEDGER_BACKENDS)('money past 2^53 nano-USD (%s)', (kind) => {
+  testLedgers(kind);
   // batchBytes 1: one line per batch, the sum builds up across commits (in SQLite); 1 MiB: all in one
   // batch, the sum builds up in memory (number, then a bigint carry).
   it.each([
@@ -83,29 +91,33 @@ describe('money past 2^53 nano-USD', () => {
       const total = 3n * CALL_NANO; // 27,000,000.000000003 USD: not a float64 (spacing 4 past 2^54)
       expect(Number(total) === Number(total + 1n)).toBe(true);
 
-      let sidecar = await start(dir, batchBytes);
-      const checkLedger = (expected: bigint) => {
-        const db = openLedgerDb(join(dir, 'state', 'ledger.sqlite'));
+      const ledgerUrl = kind === 'postgres' ? await freshDatabaseUrl() : undefined;
+      let sidecar = await start(dir, batchBytes, ledgerUrl);
+      const checkLedger = async (expected: bigint) => {
+        const db = await openLedgerStore({ url: ledgerUrl, stateDir: join(dir, 'state') });
         try {
-          const rollup = db
-            .prepare('SELECT count(*) AS n, sum(cost_nano_usd) AS cost FROM usage_rollup')
-            .safeIntegers(true)
-            .get() as { n: bigint; cost: bigint };
+          const rollup = await db.get<{ n: bigint; cost: bigint }>(
+            'SELECT count(*) AS n, sum(cost_nano_usd) AS cost FROM usage_rollup',
+            [],
+            { bigint: true },
+          );
           expect(rollup).toEqual({ n: 1n, cost: expected });
-          const counter = db
-            .prepare("SELECT total FROM metric_counter WHERE metric = 'llm_cost_usd_total'")
-            .safeIntegers(true)
-            .pluck()
-            .get();
+          const counter = await db.value(
+            "SELECT total FROM metric_counter WHERE metric = 'llm_cost_usd_total'",
+            [],
+            { bigint: true },
+          );
           expect(counter).toBe(expected);
-          const usage = queryUsage(db, { fromSec: 0, toSec: NOW / 1000 + 86_400 });
+          const usage = await queryUsage(db, { fromSec: 0, toSec: NOW / 1000 + 86_400 });
           expect(usage.ok && usage.totals.costNano).toBe(expected);
-          const days = reportToJson(buildReconciliationReport(db, lastDays(NOW, 2), 5)).days;
+          const days = reportToJson(await buildReconciliationReport(db, lastDays(NOW, 2), 5)).days;
           expect(days.map((d) => [d.provider, d.tracked_usd])).toEqual([['acme', usd(expected)]]);
-          const failed = computeInsights(db, createPricer(), NOW).find((i) => i.kind === 'failed_calls');
+          const failed = (await computeInsights(db, createPricer(), NOW)).find(
+            (i) => i.kind === 'failed_calls',
+          );
           expect(failed?.evidence.group_cost_usd).toBe(usd(expected));
         } finally {
-          db.close();
+          await db.close();
         }
       };
       const overall = async (s: RunningSidecar) =>
@@ -113,14 +125,14 @@ describe('money past 2^53 nano-USD', () => {
           .totals.cost_usd;
       expect(await overall(sidecar)).toBe(usd(total));
       await sidecar.stop();
-      checkLedger(total);
+      await checkLedger(total);
 
       // Restored counters keep adding exactly.
       appendFileSync(join(dir, 'usage.jsonl'), line(3));
-      sidecar = await start(dir, batchBytes);
+      sidecar = await start(dir, batchBytes, ledgerUrl);
       expect(await overall(sidecar)).toBe(usd(4n * CALL_NANO));
       await sidecar.stop();
-      checkLedger(4n * CALL_NANO);
+      await checkLedger(4n * CALL_NANO);
     },
     60_000,
   );

@@ -2,7 +2,7 @@ import type { Request, Response, Router } from 'express';
 import type { Budget } from '../budgets/budgetFile.js';
 import { budgetStatus, isPerValueBudget } from '../budgets/budgetSpend.js';
 import { LATENCY_COUNT_COLUMNS } from '../ledger/migrations.js';
-import type { LedgerDb } from '../ledger/openLedger.js';
+import type { LedgerStore } from '../ledger/store.js';
 import { DURATION_BUCKETS, TTFT_BUCKETS } from '../metrics.js';
 import { usdDecimal } from '../report/money.js';
 import { parseRange, readQuery } from './usageParams.js';
@@ -42,7 +42,7 @@ export function histogramQuantileMs(
  */
 export function mountDashboardApi(
   router: Router,
-  db: LedgerDb,
+  db: LedgerStore,
   now: () => number,
   budgets: Budget[] | undefined,
 ): void {
@@ -55,19 +55,16 @@ export function mountDashboardApi(
     return undefined;
   };
 
-  router.get('/latency', (req, res) => {
+  router.get('/latency', async (req, res) => {
     const range = rangeOf(req, res);
     if (range === undefined) return;
-    const rows = db
-      .prepare(
-        `SELECT provider, model, metric, ${LATENCY_COUNT_COLUMNS.map((c) => `SUM(${c}) AS ${c}`).join(', ')}
-         FROM latency_rollup WHERE bucket_start >= ? AND bucket_start < ? GROUP BY provider, model, metric`,
-      )
-      .all(range.value.fromSec, range.value.toSec) as ({
-      provider: string;
-      model: string;
-      metric: 'duration' | 'ttft';
-    } & Record<string, number>)[];
+    const rows = await db.all<
+      { provider: string; model: string; metric: 'duration' | 'ttft' } & Record<string, number>
+    >(
+      `SELECT provider, model, metric, ${LATENCY_COUNT_COLUMNS.map((c) => `SUM(${c}) AS ${c}`).join(', ')}
+       FROM latency_rollup WHERE bucket_start >= ? AND bucket_start < ? GROUP BY provider, model, metric`,
+      [range.value.fromSec, range.value.toSec],
+    );
     const byModel = new Map<
       string,
       { provider: string; model: string; duration: number[]; ttft: number[] }
@@ -109,21 +106,15 @@ export function mountDashboardApi(
     });
   });
 
-  router.get('/errors', (req, res) => {
+  router.get('/errors', async (req, res) => {
     const range = rangeOf(req, res);
     if (range === undefined) return;
-    const rows = db
-      .prepare(
-        `SELECT error_type, provider, model, SUM(requests) AS requests FROM error_rollup
-         WHERE bucket_start >= ? AND bucket_start < ? GROUP BY error_type, provider, model
-         ORDER BY requests DESC, error_type, model`,
-      )
-      .all(range.value.fromSec, range.value.toSec) as {
-      error_type: string;
-      provider: string;
-      model: string;
-      requests: number;
-    }[];
+    const rows = await db.all<{ error_type: string; provider: string; model: string; requests: number }>(
+      `SELECT error_type, provider, model, SUM(requests) AS requests FROM error_rollup
+       WHERE bucket_start >= ? AND bucket_start < ? GROUP BY error_type, provider, model
+       ORDER BY SUM(requests) DESC, error_type, model, provider`,
+      [range.value.fromSec, range.value.toSec],
+    );
     res.json({
       from: new Date(range.value.fromSec * 1000).toISOString(),
       to: new Date(range.value.toSec * 1000).toISOString(),
@@ -132,20 +123,19 @@ export function mountDashboardApi(
     });
   });
 
-  router.get('/usage/quality', (req, res) => {
+  router.get('/usage/quality', async (req, res) => {
     const range = rangeOf(req, res);
     if (range === undefined) return;
-    const rows = db
-      .prepare(
-        `SELECT provider, model, SUM(requests) AS requests, SUM(unpriced_requests) AS unpriced_requests,
-           SUM(unpriced_tokens) AS unpriced_tokens,
-           SUM(CASE WHEN usage_type = 'unknown' THEN requests ELSE 0 END) AS usage_unknown_requests
-         FROM usage_rollup WHERE bucket_start >= ? AND bucket_start < ?
-         GROUP BY provider, model
-         HAVING SUM(unpriced_requests) > 0 OR SUM(CASE WHEN usage_type = 'unknown' THEN requests ELSE 0 END) > 0
-         ORDER BY unpriced_requests + usage_unknown_requests DESC, model`,
-      )
-      .all(range.value.fromSec, range.value.toSec);
+    const unknown = "SUM(CASE WHEN usage_type = 'unknown' THEN requests ELSE 0 END)";
+    const rows = await db.all(
+      `SELECT provider, model, SUM(requests) AS requests, SUM(unpriced_requests) AS unpriced_requests,
+         SUM(unpriced_tokens) AS unpriced_tokens, ${unknown} AS usage_unknown_requests
+       FROM usage_rollup WHERE bucket_start >= ? AND bucket_start < ?
+       GROUP BY provider, model
+       HAVING SUM(unpriced_requests) > 0 OR ${unknown} > 0
+       ORDER BY SUM(unpriced_requests) + ${unknown} DESC, model, provider`,
+      [range.value.fromSec, range.value.toSec],
+    );
     res.json({
       from: new Date(range.value.fromSec * 1000).toISOString(),
       to: new Date(range.value.toSec * 1000).toISOString(),
@@ -153,7 +143,7 @@ export function mountDashboardApi(
     });
   });
 
-  router.get('/budgets', (req, res) => {
+  router.get('/budgets', async (req, res) => {
     const q = readQuery(req, []);
     if (!q.ok) {
       res.status(400).json({ error: 'bad_request', message: q.reason });
@@ -166,22 +156,29 @@ export function mountDashboardApi(
     const t = now();
     res.json({
       configured: true,
-      budgets: budgets.map((b) => {
-        const base = { budget: b.name, period: b.period, scope: b.scope, limit_usd: usdDecimal(b.limitNano) };
-        // A per-value budget ({user: "*"}) has one limit per user: ask /budgets/check for a value.
-        if (isPerValueBudget(b)) return { ...base, per_value: true, spent_usd: null, status: null };
-        const s = budgetStatus(db, b, t);
-        return {
-          ...base,
-          per_value: false,
-          period_start: new Date(s.window.startSec * 1000).toISOString(),
-          period_end: new Date(s.window.endSec * 1000).toISOString(),
-          spent_usd: usdDecimal(s.spentNano),
-          remaining_usd: usdDecimal(s.remainingNano),
-          status: s.exceeded ? 'exceeded' : 'within',
-          unpriced_requests: s.unpricedRequests,
-        };
-      }),
+      budgets: await Promise.all(
+        budgets.map(async (b) => {
+          const base = {
+            budget: b.name,
+            period: b.period,
+            scope: b.scope,
+            limit_usd: usdDecimal(b.limitNano),
+          };
+          // A per-value budget ({user: "*"}) has one limit per user: ask /budgets/check for a value.
+          if (isPerValueBudget(b)) return { ...base, per_value: true, spent_usd: null, status: null };
+          const s = await budgetStatus(db, b, t);
+          return {
+            ...base,
+            per_value: false,
+            period_start: new Date(s.window.startSec * 1000).toISOString(),
+            period_end: new Date(s.window.endSec * 1000).toISOString(),
+            spent_usd: usdDecimal(s.spentNano),
+            remaining_usd: usdDecimal(s.remainingNano),
+            status: s.exceeded ? 'exceeded' : 'within',
+            unpriced_requests: s.unpricedRequests,
+          };
+        }),
+      ),
     });
   });
 }

@@ -1,6 +1,6 @@
 import { type Request, type Response, Router } from 'express';
 import type { Budget } from '../budgets/budgetFile.js';
-import type { LedgerDb } from '../ledger/openLedger.js';
+import type { LedgerStore } from '../ledger/store.js';
 import { buildReconciliationReport, reportToJson } from '../reconcile/dailyReport.js';
 import { lastDays } from '../reconcile/reconcileDays.js';
 import { parseTolerancePct } from '../reconcile/tolerance.js';
@@ -42,7 +42,7 @@ function unwrap<T>(res: Response, r: ParamResult<T>): T | undefined {
  * reconciliation and budget checks. Money is exact decimal USD strings; `?format=csv` for finance tools.
  */
 export function createUsageApi(
-  db: LedgerDb,
+  db: LedgerStore,
   now: () => number = Date.now,
   options: UsageApiOptions = {},
 ): Router {
@@ -51,7 +51,7 @@ export function createUsageApi(
   /** /usage and the per-principal shortcuts share one handler; `fixed` pins a filter from the path. */
   const usage =
     (fixed: UsageFilters, extraGroupBys: readonly GroupBy[] = GROUP_BY) =>
-    (req: Request, res: Response) => {
+    async (req: Request, res: Response) => {
       const allowedFilters = FILTERS.filter((f) => fixed[f] === undefined);
       const q = unwrap(
         res,
@@ -71,7 +71,7 @@ export function createUsageApi(
         return;
       }
       const limit = q.limit === undefined ? undefined : Number(q.limit);
-      const result = queryUsage(db, { ...range, groupBy, filters, limit, search: q.search });
+      const result = await queryUsage(db, { ...range, groupBy, filters, limit, search: q.search });
       if (!result.ok) {
         badRequest(res, result.reason);
         return;
@@ -96,13 +96,13 @@ export function createUsageApi(
     };
 
   router.get('/usage', usage({}));
-  router.get('/usage/overall', (req, res) => {
+  router.get('/usage/overall', async (req, res) => {
     const q = unwrap(res, readQuery(req, ['from', 'to', 'format']));
     if (q === undefined) return;
     const range = unwrap(res, parseRange(q, now()));
     if (range === undefined) return;
-    const byProvider = queryUsage(db, { ...range, groupBy: 'provider' });
-    const byDay = queryUsage(db, { ...range, groupBy: 'day' });
+    const byProvider = await queryUsage(db, { ...range, groupBy: 'provider' });
+    const byDay = await queryUsage(db, { ...range, groupBy: 'day' });
     if (!byProvider.ok || !byDay.ok) throw new Error('overall usage query failed');
     if (q.format === 'csv') {
       res
@@ -133,7 +133,7 @@ export function createUsageApi(
     usage({ task: String(req.params.id) }, principalGroupBys)(req, res),
   );
 
-  router.get('/reconciliation', (req, res) => {
+  router.get('/reconciliation', async (req, res) => {
     const q = unwrap(res, readQuery(req, ['days', 'tolerance', 'format']));
     if (q === undefined) return;
     const days = q.days === undefined ? 35 : /^\d{1,3}$/.test(q.days) ? Number(q.days) : Number.NaN;
@@ -149,7 +149,7 @@ export function createUsageApi(
     const tolerance = parsedTolerance?.value ?? options.tolerancePct ?? 5;
     const format = unwrap(res, oneOf('format', q.format, FORMATS));
     if (format === undefined && q.format !== undefined) return;
-    const json = reportToJson(buildReconciliationReport(db, lastDays(now(), days), tolerance));
+    const json = reportToJson(await buildReconciliationReport(db, lastDays(now(), days), tolerance));
     if (format === 'csv') {
       const cols = [
         'day',

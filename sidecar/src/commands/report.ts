@@ -1,10 +1,11 @@
 import {
   fail,
+  LEDGER_HELP,
+  LEDGER_OPTIONS,
   MAX_DAYS_BACK,
-  openStateLedger,
+  openCommandLedger,
   parseCommandArgs,
   positiveInt,
-  stateDirOf,
 } from '../report/commandSupport.js';
 import {
   REPORT_FORMATS,
@@ -21,14 +22,17 @@ export const summary =
 
 const HELP = `usage: spendline report [--days-back N] [--by ${GROUP_BY.join('|')}] [--format ${REPORT_FORMATS.join('|')}]
                         [--provider P] [--model M] [--service S] [--feature F] [--user U] [--task T] [--tenant T]
-                        [--agent A] [--execution_path P] [--source S] [--top N] [--state-dir DIR]
+                        [--agent A] [--execution_path P] [--source S] [--top N]
+                        [--state-dir DIR | --ledger URL]
 
 Totals over the last N UTC days (default 30, at most 3660, today included) from the ledger's rollups, with the
 exact/estimated split. Unpriced usage and calls without usage ("no usage": failed calls, streams
 without usage) are listed apart: they are never counted as $0. agent, execution_path and source
 (a JSONL record's source, else its file's name) are kept per call group, not per user or task.
 Table and Markdown list the 50 biggest groups (--top N, 0 = all); json and csv list all
-unless --top is given. Totals always cover every group.`;
+unless --top is given. Totals always cover every group.
+
+${LEDGER_HELP}`;
 
 export async function run(argv: string[]): Promise<number> {
   const parsed = parseCommandArgs(
@@ -37,7 +41,7 @@ export async function run(argv: string[]): Promise<number> {
       'days-back': { type: 'string' },
       by: { type: 'string' },
       format: { type: 'string' },
-      'state-dir': { type: 'string' },
+      ...LEDGER_OPTIONS,
       top: { type: 'string' },
       ...Object.fromEntries(FILTERS.map((f) => [f, { type: 'string' as const }])),
     },
@@ -63,8 +67,11 @@ export async function run(argv: string[]): Promise<number> {
     const v = values[f];
     if (typeof v === 'string') filters[f] = v;
   }
-  const ledger = openStateLedger(stateDirOf(values['state-dir'] as string | undefined), false);
-  if (!ledger.ok) return fail(ledger.reason, 1);
+  const ledger = await openCommandLedger(
+    { 'state-dir': values['state-dir'] as string | undefined, ledger: values.ledger as string | undefined },
+    false,
+  );
+  if (!ledger.ok) return fail(ledger.reason, ledger.exitCode);
   try {
     const daysBack = days.value ?? 30;
     const today = Math.floor(Date.now() / 86_400_000) * 86_400;
@@ -73,7 +80,7 @@ export async function run(argv: string[]): Promise<number> {
     // Readable formats list the biggest 50 groups unless asked; json/csv are for machines: all rows.
     const readable = format === 'table' || format === 'markdown';
     const top = topFlag !== undefined ? Number(topFlag) : readable ? 50 : 0;
-    const result = queryUsage(ledger.db, {
+    const result = await queryUsage(ledger.db, {
       fromSec,
       toSec,
       groupBy: by as GroupBy | undefined,
@@ -107,6 +114,6 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(out);
     return 0;
   } finally {
-    ledger.db.close();
+    await ledger.db.close();
   }
 }

@@ -29,12 +29,11 @@ export function sqliteStore(db: LedgerDb, location: string): LedgerStore & { db:
     }
     return st;
   };
-  // Serialises transactions against everything else (a transaction's function may await).
+  // Serialises transactions against everything else (a transaction's function may await). Every
+  // waiter re-checks `inTransaction` and acts in the same tick it finds it false (`while (…) await
+  // busy` inline, never behind another await), so two waiters cannot both start.
   let busy: Promise<void> = Promise.resolve();
   let inTransaction = false;
-  const whenFree = async (): Promise<void> => {
-    while (inTransaction) await busy;
-  };
 
   const bind = (params: SqlParams | undefined): unknown[] =>
     params === undefined ? [] : Array.isArray(params) ? (params as unknown[]) : [params];
@@ -65,7 +64,7 @@ export function sqliteStore(db: LedgerDb, location: string): LedgerStore & { db:
   const guarded =
     <A extends unknown[], R>(f: (...a: A) => Promise<R>) =>
     async (...a: A): Promise<R> => {
-      if (inTransaction) await whenFree();
+      while (inTransaction) await busy;
       return f(...a);
     };
 
@@ -80,14 +79,14 @@ export function sqliteStore(db: LedgerDb, location: string): LedgerStore & { db:
     value: guarded(direct.value) as LedgerQueries['value'],
     run: guarded(direct.run),
     async transaction<T>(fn: (tx: LedgerQueries) => Promise<T>): Promise<T> {
-      await whenFree();
+      while (inTransaction) await busy;
       inTransaction = true;
       let release!: () => void;
       busy = new Promise((r) => {
         release = r;
       });
-      db.exec('BEGIN IMMEDIATE');
       try {
+        db.exec('BEGIN IMMEDIATE');
         const result = await fn(direct);
         db.exec('COMMIT');
         return result;
@@ -100,7 +99,7 @@ export function sqliteStore(db: LedgerDb, location: string): LedgerStore & { db:
       }
     },
     async commitBatch(ops: WriteOp[], claim: BatchClaim | null): Promise<BatchResult> {
-      if (inTransaction) await whenFree();
+      while (inTransaction) await busy;
       const all: WriteOp[] = [];
       if (claim !== null) {
         all.push(['DELETE FROM dedup_batch WHERE seen_ms < ?', [[claim.expireBeforeMs]]]);

@@ -1,5 +1,5 @@
 import { LATENCY_COUNT_COLUMNS, MEASURE_COLUMNS } from '../ledger/migrations.js';
-import type { LedgerDb } from '../ledger/openLedger.js';
+import type { LedgerStore } from '../ledger/store.js';
 
 export const DEFAULT_HOURLY_RETENTION_DAYS = 90;
 
@@ -11,9 +11,64 @@ export interface CompactionResult {
   cutoffSec: number;
 }
 
-const measures = MEASURE_COLUMNS.join(', ');
-const sums = MEASURE_COLUMNS.map((c) => `SUM(${c})`).join(', ');
-const adds = MEASURE_COLUMNS.map((c) => `${c} = ${c} + excluded.${c}`).join(', ');
+const DAY = 'bucket_start - (bucket_start % 86400)';
+const OLD_HOURS = 'bucket_seconds < 86400 AND bucket_start < @cutoff';
+const sumsOf = (columns: readonly string[]) => columns.map((c) => `SUM(${c})`).join(', ');
+/** `SET` list adding the folded sums into an existing daily row (qualified: PostgreSQL requires it). */
+const addsInto = (table: string, columns: readonly string[]) =>
+  columns.map((c) => `${c} = ${table}.${c} + excluded.${c}`).join(', ');
+
+/** One rollup table: its dimension columns (its key without the bucket) and the counts it adds. */
+interface RollupTable {
+  name: string;
+  dims: readonly string[];
+  counts: readonly string[];
+}
+
+const USAGE: RollupTable = {
+  name: 'usage_rollup',
+  dims: [
+    'provider',
+    'model',
+    'service',
+    'operation',
+    'feature',
+    'tenant_id',
+    'usage_type',
+    'agent',
+    'execution_path',
+    'source',
+  ],
+  counts: MEASURE_COLUMNS,
+};
+const PRINCIPAL: RollupTable = {
+  name: 'usage_rollup_principal',
+  dims: ['principal_kind', 'principal_id', 'provider', 'model', 'service', 'feature', 'usage_type'],
+  counts: MEASURE_COLUMNS,
+};
+const LATENCY: RollupTable = {
+  name: 'latency_rollup',
+  dims: ['provider', 'model', 'metric'],
+  counts: LATENCY_COUNT_COLUMNS,
+};
+const ERRORS: RollupTable = {
+  name: 'error_rollup',
+  dims: ['provider', 'model', 'service', 'error_type'],
+  counts: ['requests'],
+};
+/** In the order a counting batch writes them, so a compaction and a commit lock them alike. */
+const TABLES = [USAGE, PRINCIPAL, LATENCY, ERRORS] as const;
+
+/** Adds a table's hourly rows before the cutoff into daily rows (creating them or adding into them). */
+const foldSql = (t: RollupTable) => {
+  const dims = t.dims.join(', ');
+  return `INSERT INTO ${t.name} (bucket_start, bucket_seconds, ${dims}, ${t.counts.join(', ')})
+    SELECT ${DAY}, 86400, ${dims}, ${sumsOf(t.counts)}
+    FROM ${t.name} WHERE ${OLD_HOURS}
+    GROUP BY ${DAY}, ${dims}
+    ON CONFLICT (bucket_start, bucket_seconds, ${dims}) DO UPDATE SET ${addsInto(t.name, t.counts)}`;
+};
+const dropSql = (t: RollupTable) => `DELETE FROM ${t.name} WHERE ${OLD_HOURS}`;
 
 /**
  * Folds hourly rollups older than `hourlyRetentionDays` into daily rows (bucket_seconds 86400),
@@ -22,59 +77,34 @@ const adds = MEASURE_COLUMNS.map((c) => `${c} = ${c} + excluded.${c}`).join(', '
  * the latency and error rollups. Running totals (usage_total: sessions and principals) have no
  * time buckets: they are kept as they are.
  * The cutoff is a UTC midnight so a day is never split between hourly and daily rows.
+ *
+ * On a shared (PostgreSQL) ledger other sidecars commit into these tables meanwhile, and may compact
+ * too: the transaction first takes the four tables for writing (reads go on; commits wait for it),
+ * so no row is added between the fold and the delete, and a second compaction finds the hours gone
+ * instead of adding them again. On SQLite the transaction is the only writer anyway. A run that
+ * finds no hour to fold (most of them: the sidecar compacts hourly) ends there, without the lock.
  */
-export function compactRollups(
-  db: LedgerDb,
+export async function compactRollups(
+  db: LedgerStore,
   nowMs: number,
   hourlyRetentionDays: number = DEFAULT_HOURLY_RETENTION_DAYS,
-): CompactionResult {
+): Promise<CompactionResult> {
   const cutoffSec = Math.floor((nowMs / 1000 - hourlyRetentionDays * 86_400) / 86_400) * 86_400;
-  const foldUsage = db.prepare(`
-    INSERT INTO usage_rollup (bucket_start, bucket_seconds, provider, model, service, operation, feature, tenant_id, usage_type, agent, execution_path, source, ${measures})
-    SELECT bucket_start - (bucket_start % 86400), 86400, provider, model, service, operation, feature, tenant_id, usage_type, agent, execution_path, source, ${sums}
-    FROM usage_rollup WHERE bucket_seconds < 86400 AND bucket_start < @cutoff
-    GROUP BY 1, provider, model, service, operation, feature, tenant_id, usage_type, agent, execution_path, source
-    ON CONFLICT DO UPDATE SET ${adds}`);
-  const foldPrincipal = db.prepare(`
-    INSERT INTO usage_rollup_principal (principal_kind, principal_id, bucket_start, bucket_seconds, provider, model, service, feature, usage_type, ${measures})
-    SELECT principal_kind, principal_id, bucket_start - (bucket_start % 86400), 86400, provider, model, service, feature, usage_type, ${sums}
-    FROM usage_rollup_principal WHERE bucket_seconds < 86400 AND bucket_start < @cutoff
-    GROUP BY principal_kind, principal_id, 3, provider, model, service, feature, usage_type
-    ON CONFLICT DO UPDATE SET ${adds}`);
-  // Latency histograms and errors by type fold the same way (counts add).
-  const foldLatency = db.prepare(`
-    INSERT INTO latency_rollup (bucket_start, bucket_seconds, provider, model, metric, ${LATENCY_COUNT_COLUMNS.join(', ')})
-    SELECT bucket_start - (bucket_start % 86400), 86400, provider, model, metric, ${LATENCY_COUNT_COLUMNS.map((c) => `SUM(${c})`).join(', ')}
-    FROM latency_rollup WHERE bucket_seconds < 86400 AND bucket_start < @cutoff
-    GROUP BY 1, provider, model, metric
-    ON CONFLICT DO UPDATE SET ${LATENCY_COUNT_COLUMNS.map((c) => `${c} = ${c} + excluded.${c}`).join(', ')}`);
-  const foldErrors = db.prepare(`
-    INSERT INTO error_rollup (bucket_start, bucket_seconds, provider, model, service, error_type, requests)
-    SELECT bucket_start - (bucket_start % 86400), 86400, provider, model, service, error_type, SUM(requests)
-    FROM error_rollup WHERE bucket_seconds < 86400 AND bucket_start < @cutoff
-    GROUP BY 1, provider, model, service, error_type
-    ON CONFLICT DO UPDATE SET requests = requests + excluded.requests`);
-  const dropLatency = db.prepare(
-    'DELETE FROM latency_rollup WHERE bucket_seconds < 86400 AND bucket_start < @cutoff',
+  const at = { cutoff: cutoffSec };
+  // Most runs (hourly, on every sidecar) find nothing to fold: they take no lock and write nothing.
+  const pending = await db.value(
+    `SELECT 1 WHERE ${TABLES.map((t) => `EXISTS (SELECT 1 FROM ${t.name} WHERE ${OLD_HOURS})`).join(' OR ')}`,
+    at,
   );
-  const dropErrors = db.prepare(
-    'DELETE FROM error_rollup WHERE bucket_seconds < 86400 AND bucket_start < @cutoff',
-  );
-  const dropUsage = db.prepare(
-    'DELETE FROM usage_rollup WHERE bucket_seconds < 86400 AND bucket_start < @cutoff',
-  );
-  const dropPrincipal = db.prepare(
-    'DELETE FROM usage_rollup_principal WHERE bucket_seconds < 86400 AND bucket_start < @cutoff',
-  );
-  return db.transaction(() => {
-    foldUsage.run({ cutoff: cutoffSec });
-    foldPrincipal.run({ cutoff: cutoffSec });
-    const foldedUsageRows = dropUsage.run({ cutoff: cutoffSec }).changes;
-    const foldedPrincipalRows = dropPrincipal.run({ cutoff: cutoffSec }).changes;
-    foldLatency.run({ cutoff: cutoffSec });
-    foldErrors.run({ cutoff: cutoffSec });
-    dropLatency.run({ cutoff: cutoffSec });
-    dropErrors.run({ cutoff: cutoffSec });
-    return { foldedUsageRows, foldedPrincipalRows, cutoffSec };
-  })();
+  if (pending === undefined) return { foldedUsageRows: 0, foldedPrincipalRows: 0, cutoffSec };
+  return db.transaction(async (tx) => {
+    if (db.kind === 'postgres')
+      await tx.run(`LOCK TABLE ${TABLES.map((t) => t.name).join(', ')} IN SHARE ROW EXCLUSIVE MODE`);
+    const folded: number[] = [];
+    for (const t of TABLES) {
+      await tx.run(foldSql(t), at);
+      folded.push(await tx.run(dropSql(t), at));
+    }
+    return { foldedUsageRows: folded[0] ?? 0, foldedPrincipalRows: folded[1] ?? 0, cutoffSec };
+  });
 }
