@@ -56,9 +56,9 @@ export function createReconciliationExtension(
       watchers.push(watcher);
       await watcher.scan();
 
-      const compact = () => {
+      const compact = async (): Promise<void> => {
         try {
-          const r = compactRollups(
+          const r = await compactRollups(
             ctx.db,
             ctx.now(),
             options.hourlyRetentionDays ?? DEFAULT_HOURLY_RETENTION_DAYS,
@@ -72,8 +72,8 @@ export function createReconciliationExtension(
           log(`retention: compaction failed, will retry: ${(err as Error).message}`);
         }
       };
-      compact();
-      const timer = setInterval(compact, options.compactEveryMs ?? 3_600_000);
+      await compact();
+      const timer = setInterval(() => void compact(), options.compactEveryMs ?? 3_600_000);
       timer.unref();
       timers.push(timer);
     },

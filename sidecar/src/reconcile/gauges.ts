@@ -1,39 +1,45 @@
 import { nanoToUsd } from '@spendline/sdk/core';
 import { Gauge, type Registry } from 'prom-client';
-import type { LedgerDb } from '../ledger/openLedger.js';
-import { lastDays, reconcileDays } from './reconcileDays.js';
+import type { LedgerStore } from '../ledger/store.js';
+import { lastDays, type ReconciledDay, reconcileDays } from './reconcileDays.js';
 
 /**
  * `llm_tracked_cost_usd`, `llm_billed_cost_usd`, `llm_untracked_cost_usd`, `llm_tracked_tokens`,
  * `llm_billed_tokens` {provider, day} for the last `daysBack` UTC days, read from the ledger at scrape
- * time (so they survive restarts and late records). Billed and untracked are absent for a day with no
- * export yet; billed tokens also when the export carries no token total.
+ * time (so they survive restarts and late records; on a shared ledger they are the fleet's figures).
+ * Billed and untracked are absent for a day with no export yet; billed tokens also when the export
+ * carries no token total.
+ *
+ * The ledger is async, so each gauge has an async `collect` (prom-client awaits it): figures are as
+ * of the scrape, never a cached value from an earlier one. When the ledger cannot be read (PostgreSQL
+ * down), these gauges are absent from that scrape instead of failing the whole `/metrics` answer.
  */
 export function registerReconciliationGauges(
   registry: Registry,
-  db: LedgerDb,
+  db: LedgerStore,
   now: () => number,
   daysBack = 35,
 ): void {
-  let snapshot: ReturnType<typeof reconcileDays> = [];
+  let pending: Promise<ReconciledDay[]> | undefined;
   let takenAt = Number.NEGATIVE_INFINITY;
-  // One ledger read serves the three gauges of one scrape.
-  const refresh = () => {
+  // One ledger read serves the five gauges of one scrape (prom-client collects them concurrently).
+  const refresh = (): Promise<ReconciledDay[]> => {
     const t = performance.now();
-    if (t - takenAt > 250) {
-      snapshot = reconcileDays(db, lastDays(now(), daysBack), 0);
+    if (pending === undefined || t - takenAt > 250) {
       takenAt = t;
+      pending = reconcileDays(db, lastDays(now(), daysBack), 0).catch(() => []);
     }
-    return snapshot;
+    return pending;
   };
   new Gauge({
     name: 'llm_tracked_cost_usd',
     help: 'Cost tracked in the ledger per provider and UTC day (exact + estimated), USD.',
     labelNames: ['provider', 'day'],
     registers: [registry],
-    collect() {
+    async collect() {
+      const days = await refresh();
       this.reset();
-      for (const d of refresh()) this.set({ provider: d.provider, day: d.day }, nanoToUsd(d.trackedNano));
+      for (const d of days) this.set({ provider: d.provider, day: d.day }, nanoToUsd(d.trackedNano));
     },
   });
   new Gauge({
@@ -41,9 +47,10 @@ export function registerReconciliationGauges(
     help: 'Cost billed by the provider per UTC day, from imported billing exports, USD.',
     labelNames: ['provider', 'day'],
     registers: [registry],
-    collect() {
+    async collect() {
+      const days = await refresh();
       this.reset();
-      for (const d of refresh()) {
+      for (const d of days) {
         if (d.billedNano !== null) this.set({ provider: d.provider, day: d.day }, nanoToUsd(d.billedNano));
       }
     },
@@ -53,9 +60,10 @@ export function registerReconciliationGauges(
     help: 'Billed minus tracked cost per provider and UTC day, USD (negative: more tracked than billed).',
     labelNames: ['provider', 'day'],
     registers: [registry],
-    collect() {
+    async collect() {
+      const days = await refresh();
       this.reset();
-      for (const d of refresh()) {
+      for (const d of days) {
         if (d.untrackedNano !== null)
           this.set({ provider: d.provider, day: d.day }, nanoToUsd(d.untrackedNano));
       }
@@ -66,9 +74,10 @@ export function registerReconciliationGauges(
     help: 'Tokens tracked in the ledger per provider and UTC day (input + output, every kind).',
     labelNames: ['provider', 'day'],
     registers: [registry],
-    collect() {
+    async collect() {
+      const days = await refresh();
       this.reset();
-      for (const d of refresh()) this.set({ provider: d.provider, day: d.day }, d.trackedTokens);
+      for (const d of days) this.set({ provider: d.provider, day: d.day }, d.trackedTokens);
     },
   });
   new Gauge({
@@ -76,9 +85,10 @@ export function registerReconciliationGauges(
     help: 'Tokens billed by the provider per UTC day, when its billing export carries a token total.',
     labelNames: ['provider', 'day'],
     registers: [registry],
-    collect() {
+    async collect() {
+      const days = await refresh();
       this.reset();
-      for (const d of refresh()) {
+      for (const d of days) {
         if (d.billedTokens !== null) this.set({ provider: d.provider, day: d.day }, d.billedTokens);
       }
     },

@@ -1,4 +1,4 @@
-import type { LedgerDb } from '../ledger/openLedger.js';
+import type { Dialect, LedgerStore } from '../ledger/store.js';
 
 /** Dimensions a query can filter on, and group by. */
 export const FILTERS = [
@@ -25,13 +25,13 @@ const isTimeGroup = (g: GroupBy | undefined): g is TimeGroup =>
  * `2026-09-01`, week = its Monday `2026-08-31`, month `2026-09`. Days older than the hourly retention
  * are one daily row, so grouped by hour they show at 00:00.
  */
-const TIME_KEY: Record<TimeGroup, string> = {
-  hour: "strftime('%Y-%m-%dT%H:00:00Z', bucket_start, 'unixepoch')",
-  day: "strftime('%Y-%m-%d', bucket_start - (bucket_start % 86400), 'unixepoch')",
-  // 1970-01-01 was a Thursday: (days + 3) % 7 is the days since Monday.
-  week: "strftime('%Y-%m-%d', bucket_start - (bucket_start % 86400) - ((bucket_start / 86400 + 3) % 7) * 86400, 'unixepoch')",
-  month: "strftime('%Y-%m', bucket_start, 'unixepoch')",
-};
+function timeKey(dialect: Dialect, group: TimeGroup): string {
+  const col = 'bucket_start';
+  if (group === 'hour') return dialect.hourLabel(col);
+  if (group === 'day') return dialect.dayLabel(col);
+  if (group === 'week') return dialect.weekLabel(col);
+  return dialect.monthLabel(col);
+}
 export type GroupBy = (typeof GROUP_BY)[number];
 /** Dimensions usage_rollup keeps but the per-user / per-task rollup does not. */
 export const NOT_PER_PRINCIPAL: readonly GroupBy[] = ['tenant', 'agent', 'execution_path', 'source'];
@@ -151,7 +151,7 @@ function addTotals(into: UsageTotals, r: UsageTotals): void {
  * `usage_rollup_principal`; everything else reads `usage_rollup`. One principal kind per query
  * (the ledger keeps users and tasks apart), and tenants are not kept per principal.
  */
-export function queryUsage(db: LedgerDb, q: UsageQuery): UsageResult {
+export async function queryUsage(db: LedgerStore, q: UsageQuery): Promise<UsageResult> {
   const filters = q.filters ?? {};
   const principalKinds = new Set<'user' | 'task'>();
   if (q.groupBy === 'user' || filters.user !== undefined) principalKinds.add('user');
@@ -184,12 +184,12 @@ export function queryUsage(db: LedgerDb, q: UsageQuery): UsageResult {
   }
   const table = kind === undefined ? 'usage_rollup' : 'usage_rollup_principal';
   const keyExpr =
-    q.groupBy === undefined ? "''" : isTimeGroup(q.groupBy) ? TIME_KEY[q.groupBy] : ROLLUP_COLUMN[q.groupBy];
+    q.groupBy === undefined ? "''" : isTimeGroup(q.groupBy) ? timeKey(db.dialect, q.groupBy) : ROLLUP_COLUMN[q.groupBy];
   const grouped = q.groupBy !== undefined;
   const search = grouped ? (q.search ?? '') : '';
   const searching = search !== '';
   if (searching) {
-    where.push(`${keyExpr} LIKE @search ESCAPE '\\'`);
+    where.push(`${keyExpr} ${db.dialect.like} @search ESCAPE '\\'`);
     params.search = `%${search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
   }
   const order = isTimeGroup(q.groupBy) ? 'key' : 'cost DESC, key';
@@ -197,14 +197,14 @@ export function queryUsage(db: LedgerDb, q: UsageQuery): UsageResult {
   // Sorting and the top-N cut happen in SQLite: a by-task report may have 10^5..10^6 groups.
   const sql = `SELECT ${keyExpr} AS key, ${SELECT_MEASURES}${grouped ? ', COUNT(*) OVER () AS group_count' : ''}
     FROM ${table} WHERE ${where.join(' AND ')}${grouped ? ` GROUP BY key ORDER BY ${order}${limit}` : ''}`;
-  const raw = db.prepare(sql).safeIntegers(true).all(params) as SqlRow[];
+  const raw = await db.all<SqlRow>(sql, params, { bigint: true });
   const rows = raw
     .filter((r) => r.requests !== null)
     .map((r) => ({ key: String(r.key ?? ''), ...toTotals(r) }));
   const groupCount = grouped ? Number(raw[0]?.group_count ?? 0) : rows.length;
   let totals = toTotals({});
   if (groupCount > rows.length || searching) {
-    const all = queryUsage(db, { ...q, groupBy: undefined, limit: undefined, search: undefined });
+    const all = await queryUsage(db, { ...q, groupBy: undefined, limit: undefined, search: undefined });
     if (all.ok) totals = all.totals;
   } else for (const r of rows) addTotals(totals, r);
   return { ok: true, rows, totals, groupCount };
