@@ -20,16 +20,16 @@ export function registerReconciliationGauges(
   now: () => number,
   daysBack = 35,
 ): void {
-  let pending: Promise<ReconciledDay[]> | undefined;
-  let takenAt = Number.NEGATIVE_INFINITY;
-  // One ledger read serves the five gauges of one scrape (prom-client collects them concurrently).
+  // One ledger read serves the five gauges of one scrape: prom-client starts their collects in the
+  // same tick, so they join the read in flight; the next scrape reads again.
+  let inFlight: Promise<ReconciledDay[]> | undefined;
   const refresh = (): Promise<ReconciledDay[]> => {
-    const t = performance.now();
-    if (pending === undefined || t - takenAt > 250) {
-      takenAt = t;
-      pending = reconcileDays(db, lastDays(now(), daysBack), 0).catch(() => []);
-    }
-    return pending;
+    inFlight ??= reconcileDays(db, lastDays(now(), daysBack), 0)
+      .catch((): ReconciledDay[] => [])
+      .finally(() => {
+        inFlight = undefined;
+      });
+    return inFlight;
   };
   new Gauge({
     name: 'llm_tracked_cost_usd',
