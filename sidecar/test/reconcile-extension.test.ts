@@ -9,77 +9,78 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningPrometheus, startPrometheus } from '../../test/support/prometheus.js';
 import { requireApiToken } from '../src/api/auth.js';
 import type { SidecarContext } from '../src/extensions.js';
-import { type LedgerDb, openLedgerDb } from '../src/ledger/openLedger.js';
+import type { LedgerStore } from '../src/ledger/store.js';
 import { createReconciliationExtension } from '../src/reconcile/extension.js';
-import { ledgerPath } from '../src/report/commandSupport.js';
+import { LEDGER_BACKENDS, testLedgers } from './support/ledgerBackends.js';
 import { addKnownTraffic, USD } from './support/ledgerFixture.js';
 
 const TOKEN = 'ext-token-SYNTHETIC';
 const yesterday = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
-let dir: string;
-let db: LedgerDb;
-let server: Server;
-let base: string;
-let prom: RunningPrometheus | undefined;
-const ext = createReconciliationExtension({ billingPollMs: 200, log: () => undefined });
 
-function writeBill(cost: string, mtimeSec: number) {
-  const path = join(dir, 'bills', 'openai.jsonl');
-  writeFileSync(
-    path,
-    `${JSON.stringify({ date: yesterday, provider: 'openai', cost_usd: cost, source: 'invoice' })}\n`,
-  );
-  utimesSync(path, mtimeSec, mtimeSec);
-}
+describe.each(LEDGER_BACKENDS)('reconciliation extension in a sidecar (%s)', (kind) => {
+  const ledgers = testLedgers(kind);
+  let dir: string;
+  let db: LedgerStore;
+  let server: Server;
+  let base: string;
+  let prom: RunningPrometheus | undefined;
+  const ext = createReconciliationExtension({ billingPollMs: 200, log: () => undefined });
 
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'spendline-ext-'));
-  const { mkdirSync } = await import('node:fs');
-  mkdirSync(join(dir, 'bills'));
-  writeBill('12.5', 1_790_000_000);
-  writeFileSync(
-    join(dir, 'budgets.json'),
-    JSON.stringify({
-      budgets: [{ name: 'openai-month', scope: { provider: 'openai' }, period: 'month', limit_usd: 100 }],
-    }),
-  );
-  db = openLedgerDb(ledgerPath(join(dir, 'state')));
-  addKnownTraffic(db, [
-    { at: `${yesterday}T12:00:00Z`, provider: 'openai', model: 'gpt-4o', costNano: 10 * USD },
-  ]);
-  const registry = new Registry();
-  const api = express.Router();
-  const app = express();
-  app.get('/metrics', async (_req, res) => {
-    res.type(registry.contentType).send(await registry.metrics());
+  function writeBill(cost: string, mtimeSec: number) {
+    const path = join(dir, 'bills', 'openai.jsonl');
+    writeFileSync(
+      path,
+      `${JSON.stringify({ date: yesterday, provider: 'openai', cost_usd: cost, source: 'invoice' })}\n`,
+    );
+    utimesSync(path, mtimeSec, mtimeSec);
+  }
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'spendline-ext-'));
+    const { mkdirSync } = await import('node:fs');
+    mkdirSync(join(dir, 'bills'));
+    writeBill('12.5', 1_790_000_000);
+    writeFileSync(
+      join(dir, 'budgets.json'),
+      JSON.stringify({
+        budgets: [{ name: 'openai-month', scope: { provider: 'openai' }, period: 'month', limit_usd: 100 }],
+      }),
+    );
+    db = await ledgers.open();
+    await addKnownTraffic(db, [
+      { at: `${yesterday}T12:00:00Z`, provider: 'openai', model: 'gpt-4o', costNano: 10 * USD },
+    ]);
+    const registry = new Registry();
+    const api = express.Router();
+    const app = express();
+    app.get('/metrics', async (_req, res) => {
+      res.type(registry.contentType).send(await registry.metrics());
+    });
+    app.use('/api', requireApiToken({ token: TOKEN, loopbackOnly: true }), api);
+    server = app.listen(0, '127.0.0.1');
+    await new Promise<void>((resolve) => server.once('listening', () => resolve()));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const ctx: SidecarContext = {
+      db,
+      registry,
+      api,
+      config: {
+        stateDir: join(dir, 'state'),
+        billingGlobs: [join(dir, 'bills', '*.jsonl')],
+        budgetsFile: join(dir, 'budgets.json'),
+        pricesFile: undefined,
+      },
+      now: () => Date.now(),
+    };
+    await ext.start(ctx);
   });
-  app.use('/api', requireApiToken({ token: TOKEN, loopbackOnly: true }), api);
-  server = app.listen(0, '127.0.0.1');
-  await new Promise<void>((resolve) => server.once('listening', () => resolve()));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const ctx: SidecarContext = {
-    db,
-    registry,
-    api,
-    config: {
-      stateDir: join(dir, 'state'),
-      billingGlobs: [join(dir, 'bills', '*.jsonl')],
-      budgetsFile: join(dir, 'budgets.json'),
-      pricesFile: undefined,
-    },
-    now: () => Date.now(),
-  };
-  await ext.start(ctx);
-});
-afterAll(async () => {
-  await ext.stop?.();
-  await prom?.stop();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  db.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+  afterAll(async () => {
+    await ext.stop?.();
+    await prom?.stop();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    rmSync(dir, { recursive: true, force: true });
+  });
 
-describe('reconciliation extension in a sidecar', () => {
   it('imports --billing files at start, serves /api routes behind the token', async () => {
     expect((await fetch(`${base}/api/reconciliation?days=3`)).status).toBe(401);
     const res = await fetch(`${base}/api/reconciliation?days=3`, {
