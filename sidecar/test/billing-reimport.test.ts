@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -170,6 +170,31 @@ describe.each(LEDGER_BACKENDS)('billing re-imports (%s)', (kind) => {
     } finally {
       await ledger.close();
     }
+  });
+});
+
+describe('spendline billing import --ledger', () => {
+  it('a URL that is not PostgreSQL is refused with one line and exit 1, nothing created', async () => {
+    const path = write('x.jsonl', [line('2026-09-01', '1')], 1_790_000_000);
+    const err: string[] = [];
+    const e = vi.spyOn(process.stderr, 'write').mockImplementation((s) => err.push(String(s)) > 0);
+    let code: number;
+    try {
+      code = await billingImport([
+        path,
+        '--ledger',
+        'mysql://db.example/ledger',
+        '--state-dir',
+        join(dir, 'state'),
+      ]);
+    } finally {
+      e.mockRestore();
+    }
+    expect(code).toBe(1);
+    expect(err).toEqual([
+      'spendline: cannot open the ledger: the ledger URL must be postgres:// or postgresql:// (got mysql:); without one the ledger is SQLite in the state directory\n',
+    ]);
+    expect(existsSync(join(dir, 'state'))).toBe(false);
   });
 });
 
