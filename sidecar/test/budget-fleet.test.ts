@@ -131,11 +131,12 @@ describe('budgets on a PostgreSQL ledger shared by two sidecars', () => {
     expect(
       (await registry.getSingleMetric('llm_budget_spent_usd')?.get())?.values.map((v) => [
         v.labels.budget,
+        v.labels.ledger,
         v.value,
       ]),
     ).toEqual([
-      ['total-day', 2.15],
-      ['search-hour', 1.6],
+      ['total-day', 'shared', 2.15],
+      ['search-hour', 'shared', 1.6],
     ]);
 
     const [day] = await reconcileDays(db, lastDays(NOW, 1), 5);

@@ -187,6 +187,12 @@ describe.each(LEDGER_BACKENDS)('reconciliation (%s)', (kind) => {
         ['openai', '2026-09-01', 0.1],
         ['openai', '2026-09-02', 0.04],
       ]);
+      // A shared (PostgreSQL) ledger's figures are the fleet's on every sidecar: marked to be taken once.
+      expect((await registry.getSingleMetric('llm_tracked_cost_usd')?.get())?.values[0]?.labels).toEqual(
+        kind === 'postgres'
+          ? { provider: 'anthropic', day: '2026-09-01', ledger: 'shared' }
+          : { provider: 'anthropic', day: '2026-09-01' },
+      );
     });
     it('a ledger that cannot be read (closed, PostgreSQL down) leaves the gauges out of that scrape, not /metrics failing', async () => {
       const registry = new Registry();
@@ -194,7 +200,7 @@ describe.each(LEDGER_BACKENDS)('reconciliation (%s)', (kind) => {
       await addKnownTraffic(broken, [{ at: '2026-09-02T09:00:00Z', provider: 'openai', costNano: 1 * USD }]);
       registerReconciliationGauges(registry, broken, () => NOW, 35);
       expect(await registry.metrics()).toMatch(
-        /^llm_tracked_cost_usd\{provider="openai",day="2026-09-02"\} 1$/m,
+        /^llm_tracked_cost_usd\{provider="openai",day="2026-09-02"(,ledger="shared")?\} 1$/m,
       );
       await broken.close();
       new Counter({

@@ -20,7 +20,8 @@ export function budgetScopeLabel(b: Budget): string {
  * cardinality). Spent is read from the ledger at scrape time for the current UTC period, in an async
  * `collect` (prom-client awaits it); on a shared ledger it is the whole fleet's spend. When the ledger
  * cannot be read (PostgreSQL down), `llm_budget_spent_usd` is absent from that scrape rather than
- * failing `/metrics` or showing a stale figure.
+ * failing `/metrics` or showing a stale figure. Read from a PostgreSQL ledger (the same fleet figure
+ * on every sidecar sharing it), the spent gauge carries `ledger="shared"`: take it once, not summed.
  */
 export function registerBudgetGauges(
   registry: Registry,
@@ -40,10 +41,11 @@ export function registerBudgetGauges(
         this.set({ budget: b.name, period: b.period, scope: budgetScopeLabel(b) }, nanoToUsd(b.limitNano));
     },
   });
+  const shared = db.kind === 'postgres';
   new Gauge({
     name: 'llm_budget_spent_usd',
     help: 'Tracked spend in the current UTC period of the budget (hour, day, month, or lifetime), USD; unpriced usage not included.',
-    labelNames: ['budget', 'period', 'scope'],
+    labelNames: shared ? ['budget', 'period', 'scope', 'ledger'] : ['budget', 'period', 'scope'],
     registers: [registry],
     async collect() {
       const t = now();
@@ -56,7 +58,8 @@ export function registerBudgetGauges(
       this.reset();
       spent.forEach((nano, i) => {
         const b = fixed[i] as Budget;
-        this.set({ budget: b.name, period: b.period, scope: budgetScopeLabel(b) }, nanoToUsd(nano));
+        const labels = { budget: b.name, period: b.period, scope: budgetScopeLabel(b) };
+        this.set(shared ? { ...labels, ledger: 'shared' } : labels, nanoToUsd(nano));
       });
     },
   });

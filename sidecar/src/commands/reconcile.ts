@@ -1,10 +1,10 @@
+import { ledgerUrlOf, openLedgerStore } from '../ledger/openStore.js';
+import type { LedgerStore } from '../ledger/store.js';
 import {
   buildReconciliationReport,
   reportToMarkdown,
   writeReconciliationReport,
 } from '../reconcile/dailyReport.js';
-import { ledgerUrlOf, openLedgerStore } from '../ledger/openStore.js';
-import type { LedgerStore } from '../ledger/store.js';
 import { lastDays } from '../reconcile/reconcileDays.js';
 import { parseTolerancePct } from '../reconcile/tolerance.js';
 import { fail, MAX_DAYS_BACK, parseCommandArgs, positiveInt, stateDirOf } from '../report/commandSupport.js';

@@ -184,7 +184,11 @@ export async function queryUsage(db: LedgerStore, q: UsageQuery): Promise<UsageR
   }
   const table = kind === undefined ? 'usage_rollup' : 'usage_rollup_principal';
   const keyExpr =
-    q.groupBy === undefined ? "''" : isTimeGroup(q.groupBy) ? timeKey(db.dialect, q.groupBy) : ROLLUP_COLUMN[q.groupBy];
+    q.groupBy === undefined
+      ? "''"
+      : isTimeGroup(q.groupBy)
+        ? timeKey(db.dialect, q.groupBy)
+        : ROLLUP_COLUMN[q.groupBy];
   const grouped = q.groupBy !== undefined;
   const search = grouped ? (q.search ?? '') : '';
   const searching = search !== '';
