@@ -77,6 +77,34 @@ describe.each(LEDGER_BACKENDS)('billing re-imports (%s)', (kind) => {
     expect(await billedOn('2026-09-01')).toBe(5_500_000_000);
   });
 
+  it('an older export of 300 days after a newer one of 100 of them: 200 written, the 100 newer kept', async () => {
+    const day = (i: number) => new Date(Date.UTC(2026, 0, 1) + i * 86_400_000).toISOString().slice(0, 10);
+    const days = Array.from({ length: 300 }, (_, i) => day(i));
+    // The newer export covers every third day of the older one's, at $9 a day.
+    const newer = write(
+      'newer.jsonl',
+      days.filter((_, i) => i % 3 === 0).map((d) => line(d, '9')),
+      1_790_086_400,
+    );
+    const older = write(
+      'older.jsonl',
+      days.map((d) => line(d, '1')),
+      1_790_000_000,
+    );
+    const n = await importBillingFile(db, newer);
+    expect(n.ok && [n.daysWritten, n.daysKeptNewer]).toEqual([100, 0]);
+    const o = await importBillingFile(db, older);
+    expect(o.ok && [o.daysWritten, o.daysKeptNewer]).toEqual([200, 100]);
+    expect(
+      await db.all(
+        'SELECT cost_nano_usd AS n, count(*) AS days FROM billing_daily GROUP BY cost_nano_usd ORDER BY n',
+      ),
+    ).toEqual([
+      { n: 1_000_000_000, days: 200 },
+      { n: 9_000_000_000, days: 100 },
+    ]);
+  });
+
   it('another source for the same day is kept apart (no double counting inside one source)', async () => {
     await importBillingFile(db, write('a.jsonl', [line('2026-09-01', '1', 'invoice')], 1_790_000_000));
     await importBillingFile(

@@ -44,14 +44,27 @@ export async function importBillingFileOffThread(
   return storeBillingExport(db, await readExportOffThread(file), nowMs);
 }
 
-const UPSERT_DAY = `
+/**
+ * Provider-days per statement, largest first (10 parameters each: under SQLite's and PostgreSQL's
+ * limits). A few fixed sizes, so the stores' statement caches hold a few texts, not one per length.
+ */
+const CHUNK_SIZES = [256, 64, 16, 4, 1];
+
+/**
+ * Upserts `rows` provider-days in one statement; a stored amount from a newer export is kept (the
+ * update's WHERE), so the statement's change count is the number of days written.
+ */
+function upsertDays(rows: number): string {
+  const tuple = '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
+  return `
   INSERT INTO billing_daily (provider, day, source, cost_nano_usd, tokens_total, tokens_reported, line_count, export_version, file_path, file_sha256)
-  VALUES (@provider, @day, @source, @costNano, @tokens, @tokensReported, @rows, @version, @path, @sha)
+  VALUES ${Array.from({ length: rows }, () => tuple).join(', ')}
   ON CONFLICT (provider, day, source) DO UPDATE SET
     cost_nano_usd = excluded.cost_nano_usd, tokens_total = excluded.tokens_total,
     tokens_reported = excluded.tokens_reported, line_count = excluded.line_count,
     export_version = excluded.export_version, file_path = excluded.file_path, file_sha256 = excluded.file_sha256
   WHERE billing_daily.export_version <= excluded.export_version`;
+}
 
 const UPSERT_FILE = `
   INSERT INTO billing_file (path, format, file_sha256, size_bytes, mtime_ms, export_version, rows_accepted, rows_rejected, rows_ignored, imported_at_ms)
@@ -66,7 +79,8 @@ const UPSERT_FILE = `
  * PostgreSQL ledger may import the same file at once (they watch the same glob): the transaction
  * first takes a lock named after the file, so the second import starts after the first committed,
  * sees its rows and writes the same amounts again (one copy, `unchanged`). Days are written in key
- * order, so imports of different files that share a day lock its row in the same order.
+ * order, many per statement, so imports of different files that share a day lock its row in the same
+ * order.
  */
 export async function storeBillingExport(
   db: LedgerStore,
@@ -84,22 +98,25 @@ export async function storeBillingExport(
     const previous = await tx.value<string>('SELECT file_sha256 FROM billing_file WHERE path = ?', [path]);
     let daysWritten = 0;
     let daysKeptNewer = 0;
-    for (const t of totals) {
-      // Written unless the stored amount comes from a newer export (the update's WHERE): 0 changes.
-      const changed = await tx.run(UPSERT_DAY, {
-        provider: t.provider,
-        day: t.day,
-        source: t.source,
-        costNano: t.costNano,
-        tokens: t.tokens,
-        tokensReported: t.tokensReported ? 1 : 0,
-        rows: t.rows,
+    for (let i = 0; i < totals.length; ) {
+      const size = CHUNK_SIZES.find((n) => n <= totals.length - i) ?? 1;
+      const chunk = totals.slice(i, i + size);
+      i += size;
+      const args = chunk.flatMap((t) => [
+        t.provider,
+        t.day,
+        t.source,
+        t.costNano,
+        t.tokens,
+        t.tokensReported ? 1 : 0,
+        t.rows,
         version,
         path,
         sha,
-      });
-      if (changed > 0) daysWritten++;
-      else daysKeptNewer++;
+      ]);
+      const written = await tx.run(upsertDays(chunk.length), args);
+      daysWritten += written;
+      daysKeptNewer += chunk.length - written;
     }
     await tx.run(UPSERT_FILE, [
       path,
