@@ -1,6 +1,8 @@
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { importBillingFile } from '../src/billing/importBillingFile.js';
 import { watchBillingFiles } from '../src/billing/watchBillingFiles.js';
@@ -12,6 +14,8 @@ import { freshDatabaseUrl, LEDGER_BACKENDS, sharedPostgres, testLedgers } from '
 
 const line = (date: string, cost: string, source = 'invoice') =>
   JSON.stringify({ date, provider: 'openai', tokens_total: 10, cost_usd: cost, usage_type: 'llm', source });
+
+const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 
 // Started here so the server lives for the whole file (its stop is registered where it starts).
 void sharedPostgres().catch(() => {});
@@ -269,4 +273,47 @@ describe('billing import into one PostgreSQL ledger from several sidecars at onc
       await b.close();
     }
   });
+
+  it('two `spendline billing import --ledger` processes on one file at once: both exit 0, one copy', async () => {
+    const url = await freshDatabaseUrl();
+    const days = Array.from({ length: 120 }, (_, i) =>
+      new Date(Date.UTC(2026, 0, 1) + i * 86_400_000).toISOString().slice(0, 10),
+    );
+    const path = write(
+      'cli-shared.jsonl',
+      days.map((d) => line(d, '2')),
+      1_790_000_000,
+    );
+    const importer = () =>
+      new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
+        const child = spawn(process.execPath, [CLI, 'billing', 'import', path], {
+          env: { ...process.env, SPENDLINE_LEDGER_URL: url },
+        });
+        let out = '';
+        let err = '';
+        child.stdout.on('data', (b: Buffer) => {
+          out += b.toString();
+        });
+        child.stderr.on('data', (b: Buffer) => {
+          err += b.toString();
+        });
+        child.on('close', (code) => resolve({ code, out, err }));
+      });
+    const results = await Promise.all([importer(), importer()]);
+    expect(results.map((r) => [r.code, r.err])).toEqual([
+      [0, ''],
+      [0, ''],
+    ]);
+    expect(results.map((r) => r.out.endsWith('(unchanged)\n')).sort()).toEqual([false, true]);
+    const ledger = await openLedgerStore({ url, stateDir: join(dir, 'unused') });
+    try {
+      expect(
+        await ledger.get('SELECT count(*) AS n, SUM(cost_nano_usd) AS cost FROM billing_daily', [], {
+          bigint: true,
+        }),
+      ).toEqual({ n: 120n, cost: 240_000_000_000n });
+    } finally {
+      await ledger.close();
+    }
+  }, 60_000);
 });
