@@ -223,3 +223,60 @@ describe.each(LEDGER_BACKENDS)('ledger batch commit (%s)', (kind) => {
     expect(keyCount).toBe(4000);
   });
 });
+
+describe('ledger batch commit on a shared (PostgreSQL) ledger', () => {
+  const ledgers = testLedgers('postgres');
+  it('two sidecars on one ledger: a record the other committed first is counted again as a duplicate', async () => {
+    const db = await ledgers.open();
+    const metricsA = createSidecarMetrics();
+    const metricsB = createSidecarMetrics();
+    const a = createPipelineStore(db, metricsA);
+    // A second sidecar: its own connection and identity on the same ledger.
+    const other = await openLedgerStore({ url: ledgers.urlOf(db), stateDir: dir(), sidecarId: 'b' });
+    cleanups.push(() => void other.close());
+    const b = createPipelineStore(other, metricsB);
+    await a.load();
+    await b.load();
+    const count = (metrics: typeof metricsA, keys: string[]) => (claim: (k: string) => boolean) => {
+      const fx = new BatchEffects(metrics);
+      for (const k of keys) if (claim(k)) fx.add('requests', LABELS, 1);
+      return fx;
+    };
+    await a.commitBatch(count(metricsA, ['k1', 'k2']), [], 1_000, 86_400_000);
+    let attempts = 0;
+    await b.commitBatch(
+      (claim) => {
+        attempts++;
+        return count(metricsB, ['k2', 'k3'])(claim);
+      },
+      [],
+      2_000,
+      86_400_000,
+    );
+    // B counted k2 and k3, found k2 committed by A, and counted again: k3 only.
+    expect(attempts).toBe(2);
+    expect(metricsA.counters.requests.total(LABELS)).toBe(2);
+    expect(metricsB.counters.requests.total(LABELS)).toBe(1);
+    const perSidecar = await db.all<{ sidecar_id: string; total: number }>(
+      "SELECT sidecar_id, total FROM metric_counter WHERE metric = 'llm_requests_total' ORDER BY sidecar_id",
+    );
+    expect(perSidecar).toEqual([
+      { sidecar_id: 'b', total: 1 },
+      { sidecar_id: 'local', total: 2 },
+    ]);
+    expect(await db.value('SELECT count(*) FROM dedup_claim')).toBe(3);
+    // B now knows k2 as committed: it is a duplicate at once, with no second attempt.
+    attempts = 0;
+    await b.commitBatch(
+      (claim) => {
+        attempts++;
+        return count(metricsB, ['k2'])(claim);
+      },
+      [],
+      3_000,
+      86_400_000,
+    );
+    expect(attempts).toBe(1);
+    expect(metricsB.counters.requests.total(LABELS)).toBe(1);
+  });
+});

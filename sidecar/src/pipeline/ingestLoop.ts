@@ -53,6 +53,8 @@ export interface IngestLoop {
   done: Promise<void>;
   /** Finishes and commits the current batch, then stops. */
   stop(): Promise<void>;
+  /** False while the ledger cannot be reached (a shared ledger down; the loop retries). */
+  ledgerUp(): boolean;
 }
 
 function checkpointsSignature(cps: FileCheckpoint[]): string {
@@ -119,6 +121,7 @@ export async function startIngestLoop(
   // A shared ledger may refuse a batch whose records another sidecar committed first: the batch is
   // then counted again from its lines, so they are kept until it commits.
   const keepPolls = ledger.kind === 'postgres';
+  let ledgerUp = true;
   metrics.gauges.ledgerUp.set(1);
   metrics.gauges.recounts.set(0);
   let recounts = 0;
@@ -183,6 +186,7 @@ export async function startIngestLoop(
         // read; retry (with backoff) until it is back or the sidecar stops. A stop leaves the batch
         // uncommitted: its lines are read again after a restart.
         metrics.gauges.ledgerUp.set(0);
+        ledgerUp = false;
         failures += 1;
         if (stopping && failures >= 3) throw err;
         await sleep(Math.min(30_000, 250 * 2 ** Math.min(failures, 7)));
@@ -192,11 +196,15 @@ export async function startIngestLoop(
       // Count the batch again: without the records another sidecar committed first, or with fresh
       // claims after a failed attempt.
       if (outcome.taken > 0) metrics.gauges.recounts.set(++recounts);
+      // Label values the failed attempt admitted stay admitted: persist them with the retry.
+      const admitted = fx.admittedLabels;
       recount();
       settleMs += await settle(false);
+      fx.admittedLabels = admitted.concat(fx.admittedLabels);
       fx.lastRecordMs = Math.max(lastRecordMs, fx.lastRecordMs);
     }
     metrics.gauges.ledgerUp.set(1);
+    ledgerUp = true;
     const commitMs = performance.now() - t1;
     if (fx.deltaCount > 0) options.onCommit?.(fx.deltas, fx.droppedDeltas);
     if (options.batchRows === undefined && yieldFirst) adaptBatchRows(rows, commitMs);
@@ -347,6 +355,7 @@ export async function startIngestLoop(
       wake?.();
       await done.catch(() => undefined);
     },
+    ledgerUp: () => ledgerUp,
   };
 }
 
