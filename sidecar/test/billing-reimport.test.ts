@@ -10,15 +10,12 @@ import { run as billingImport } from '../src/commands/billing-import.js';
 import { openLedgerStore } from '../src/ledger/openStore.js';
 import { openPgStore } from '../src/ledger/pgStore.js';
 import type { LedgerStore } from '../src/ledger/store.js';
-import { freshDatabaseUrl, LEDGER_BACKENDS, sharedPostgres, testLedgers } from './support/ledgerBackends.js';
+import { freshDatabaseUrl, LEDGER_BACKENDS, testLedgers } from './support/ledgerBackends.js';
 
 const line = (date: string, cost: string, source = 'invoice') =>
   JSON.stringify({ date, provider: 'openai', tokens_total: 10, cost_usd: cost, usage_type: 'llm', source });
 
 const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
-
-// Started here so the server lives for the whole file (its stop is registered where it starts).
-void sharedPostgres().catch(() => {});
 
 let dir: string;
 let db: LedgerStore;
@@ -206,7 +203,7 @@ describe.each(LEDGER_BACKENDS)('billing re-imports (%s)', (kind) => {
 });
 
 describe('spendline billing import --ledger', () => {
-  it('a URL that is not PostgreSQL is refused with one line and exit 1, nothing created', async () => {
+  it('a URL that is not PostgreSQL is refused with one line and exit 2, nothing created', async () => {
     const path = write('x.jsonl', [line('2026-09-01', '1')], 1_790_000_000);
     const err: string[] = [];
     const e = vi.spyOn(process.stderr, 'write').mockImplementation((s) => err.push(String(s)) > 0);
@@ -222,9 +219,9 @@ describe('spendline billing import --ledger', () => {
     } finally {
       e.mockRestore();
     }
-    expect(code).toBe(1);
+    expect(code).toBe(2);
     expect(err).toEqual([
-      'spendline: cannot open the ledger: the ledger URL must be postgres:// or postgresql:// (got mysql:); without one the ledger is SQLite in the state directory\n',
+      'spendline: --ledger: the ledger URL must be postgres:// or postgresql:// (got mysql:); without one the ledger is SQLite in the state directory\n',
     ]);
     expect(existsSync(join(dir, 'state'))).toBe(false);
   });

@@ -1,5 +1,3 @@
-import { ledgerUrlOf, openLedgerStore } from '../ledger/openStore.js';
-import type { LedgerStore } from '../ledger/store.js';
 import {
   buildReconciliationReport,
   reportToMarkdown,
@@ -7,7 +5,15 @@ import {
 } from '../reconcile/dailyReport.js';
 import { lastDays } from '../reconcile/reconcileDays.js';
 import { parseTolerancePct } from '../reconcile/tolerance.js';
-import { fail, MAX_DAYS_BACK, parseCommandArgs, positiveInt, stateDirOf } from '../report/commandSupport.js';
+import {
+  fail,
+  LEDGER_HELP,
+  LEDGER_OPTIONS,
+  MAX_DAYS_BACK,
+  openCommandLedger,
+  parseCommandArgs,
+  positiveInt,
+} from '../report/commandSupport.js';
 
 export const summary = 'tracked versus billed cost per provider per UTC day, with the untracked gap';
 
@@ -16,10 +22,9 @@ const HELP = `usage: spendline reconcile [--days-back N] [--write-report DIR] [-
 Compares tracked cost (ledger, each record's own UTC day; exact and estimated apart) with billed cost
 (imported exports) for the last N UTC days (default 35, at most 3660). Days whose gap exceeds the tolerance
 (default 5%; 0..1000, at most 2 decimals) are flagged with their top models and services. Prints Markdown; --write-report also
-writes reconciliation-<day>.md and .json into DIR. --ledger postgres://user[:password]@host[:port]/db
-(also SPENDLINE_LEDGER_URL) reads a PostgreSQL ledger shared by many sidecars: tracked cost is the
-whole fleet's (no state directory needed); default: the SQLite ledger in --state-dir.
-Exit code 0, or 3 when a day is beyond tolerance.`;
+writes reconciliation-<day>.md and .json into DIR. Exit code 0, or 3 when a day is beyond tolerance.
+
+${LEDGER_HELP}`;
 
 export async function run(argv: string[]): Promise<number> {
   const parsed = parseCommandArgs(
@@ -28,8 +33,7 @@ export async function run(argv: string[]): Promise<number> {
       'days-back': { type: 'string' },
       'write-report': { type: 'string' },
       tolerance: { type: 'string' },
-      'state-dir': { type: 'string' },
-      ledger: { type: 'string' },
+      ...LEDGER_OPTIONS,
     },
     HELP,
   );
@@ -41,18 +45,14 @@ export async function run(argv: string[]): Promise<number> {
   if (parsedTolerance !== undefined && !parsedTolerance.ok)
     return fail(`--tolerance ${parsedTolerance.reason}`);
   const tolerance = parsedTolerance?.value ?? 5;
-  let ledger: LedgerStore;
+  const ledger = await openCommandLedger(values, false);
+  if (!ledger.ok) return fail(ledger.reason, ledger.exitCode);
   try {
-    ledger = await openLedgerStore({
-      url: ledgerUrlOf(values.ledger),
-      stateDir: stateDirOf(values['state-dir']),
-      mustExist: true,
-    });
-  } catch (err) {
-    return fail(`cannot open the ledger: ${(err as Error).message}`, 1);
-  }
-  try {
-    const report = await buildReconciliationReport(ledger, lastDays(Date.now(), days.value ?? 35), tolerance);
+    const report = await buildReconciliationReport(
+      ledger.db,
+      lastDays(Date.now(), days.value ?? 35),
+      tolerance,
+    );
     process.stdout.write(reportToMarkdown(report));
     if (values['write-report'] !== undefined) {
       const written = writeReconciliationReport(values['write-report'], report);
@@ -60,6 +60,6 @@ export async function run(argv: string[]): Promise<number> {
     }
     return report.flagged.length > 0 ? 3 : 0;
   } finally {
-    await ledger.close();
+    await ledger.db.close();
   }
 }

@@ -1,12 +1,14 @@
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { HOW_TO_RUN } from '../howToRun.js';
 import { type LedgerDb, openLedgerDb } from '../ledger/openLedger.js';
+import { checkLedgerUrl, ledgerUrlOf, openLedgerStore, sqlitePathOf } from '../ledger/openStore.js';
+import { redactUrl } from '../ledger/pgStore.js';
+import type { LedgerStore } from '../ledger/store.js';
 
 /** The ledger file inside a state directory (the sidecar writes it, commands read it). */
 export function ledgerPath(stateDir: string): string {
-  return join(stateDir, 'ledger.sqlite');
+  return sqlitePathOf(stateDir);
 }
 
 /** `--state-dir` value, else `SPENDLINE_STATE_DIR`, else `./.spendline` (the default of the sidecar and of `spendline up`). */
@@ -14,9 +16,74 @@ export function stateDirOf(flag: string | undefined): string {
   return flag ?? process.env.SPENDLINE_STATE_DIR ?? './.spendline';
 }
 
+/** The flags of every command that opens the ledger (parseArgs specs). */
+export const LEDGER_OPTIONS = {
+  'state-dir': { type: 'string' },
+  ledger: { type: 'string' },
+} as const;
+
+/** `--help` lines for `LEDGER_OPTIONS`. */
+export const LEDGER_HELP = `The ledger: --ledger postgres://user[:password]@host[:port]/db (or SPENDLINE_LEDGER_URL) is a
+PostgreSQL ledger shared by many sidecars (the whole fleet's records); without it, ledger.sqlite in
+--state-dir (or SPENDLINE_STATE_DIR; default ./.spendline).`;
+
+export type OpenedStore = { ok: true; db: LedgerStore } | { ok: false; reason: string; exitCode: number };
+
+/**
+ * Opens the ledger a command works on: PostgreSQL when `--ledger` (or SPENDLINE_LEDGER_URL) is
+ * given, else the state directory's SQLite file. `create` false refuses a missing SQLite ledger (a
+ * report of nothing is a mistake). A bad URL is exit code 2; a ledger that cannot be opened is 1,
+ * named without its password.
+ */
+export async function openCommandLedger(
+  values: { 'state-dir'?: string | undefined; ledger?: string | undefined },
+  create: boolean,
+): Promise<OpenedStore> {
+  const url = ledgerUrlOf(values.ledger);
+  if (url !== undefined) {
+    const ok = checkLedgerUrl(url);
+    if (!ok.ok) return { ok: false, reason: `--ledger: ${ok.reason}`, exitCode: 2 };
+  }
+  const stateDir = stateDirOf(values['state-dir']);
+  if (url === undefined && !create && !existsSync(sqlitePathOf(stateDir)))
+    return {
+      ok: false,
+      reason: `no ledger at ${sqlitePathOf(stateDir)} (is --state-dir right? the sidecar creates it; or give --ledger postgres://…)`,
+      exitCode: 1,
+    };
+  let db: LedgerStore;
+  try {
+    db = await openLedgerStore({ url, stateDir, mustExist: !create });
+  } catch (err) {
+    const where = url === undefined ? sqlitePathOf(stateDir) : redactUrl(url);
+    return { ok: false, reason: `cannot open ledger ${where}: ${errorText(err, url)}`, exitCode: 1 };
+  }
+  // Reports scan large rollup ranges once: map the SQLite file instead of copying pages through read().
+  if (db.kind === 'sqlite' && 'db' in db) (db.db as LedgerDb).pragma('mmap_size = 1073741824');
+  return { ok: true, db };
+}
+
+/** An error's message on one line, never with the ledger URL's password. */
+function errorText(err: unknown, url: string | undefined): string {
+  const parts =
+    err instanceof AggregateError && err.errors.length > 0
+      ? err.errors.map((e) => (e instanceof Error ? e.message : String(e)))
+      : [err instanceof Error ? err.message || ((err as { code?: string }).code ?? err.name) : String(err)];
+  let text = [...new Set(parts)].join('; ').replace(/\s+/g, ' ').trim();
+  let password = '';
+  try {
+    password = url === undefined ? '' : decodeURIComponent(new URL(url).password);
+  } catch {}
+  if (password !== '') text = text.split(password).join('***');
+  return text;
+}
+
 export type OpenedLedger = { ok: true; db: LedgerDb; path: string } | { ok: false; reason: string };
 
-/** Opens the ledger of a state directory; `create` false refuses a missing ledger (a report of nothing is a mistake). */
+/**
+ * @deprecated The synchronous SQLite-only opener, left until the billing, reconcile and insights
+ * commands move to `openCommandLedger` (issue 19, converted in parallel); then delete it.
+ */
 export function openStateLedger(stateDir: string, create: boolean): OpenedLedger {
   const path = ledgerPath(stateDir);
   if (!create && !existsSync(path)) {
@@ -24,7 +91,6 @@ export function openStateLedger(stateDir: string, create: boolean): OpenedLedger
   }
   try {
     const db = openLedgerDb(path);
-    // Reports scan large rollup ranges once: map the file instead of copying pages through read().
     db.pragma('mmap_size = 1073741824');
     return { ok: true, db, path };
   } catch (err) {
