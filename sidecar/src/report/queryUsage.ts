@@ -26,11 +26,16 @@ const isTimeGroup = (g: GroupBy | undefined): g is TimeGroup =>
  * are one daily row, so grouped by hour they show at 00:00.
  */
 function timeKey(dialect: Dialect, group: TimeGroup): string {
-  const col = 'bucket_start';
-  if (group === 'hour') return dialect.hourLabel(col);
-  if (group === 'day') return dialect.dayLabel(col);
-  if (group === 'week') return dialect.weekLabel(col);
-  return dialect.monthLabel(col);
+  switch (group) {
+    case 'hour':
+      return dialect.hourLabel('bucket_start');
+    case 'day':
+      return dialect.dayLabel('bucket_start');
+    case 'week':
+      return dialect.weekLabel('bucket_start');
+    case 'month':
+      return dialect.monthLabel('bucket_start');
+  }
 }
 export type GroupBy = (typeof GROUP_BY)[number];
 /** Dimensions usage_rollup keeps but the per-user / per-task rollup does not. */
@@ -147,9 +152,19 @@ function addTotals(into: UsageTotals, r: UsageTotals): void {
 }
 
 /**
+ * An ORDER BY term sorting text by its bytes, as SQLite does, on PostgreSQL too (whose default is
+ * the database's collation: case and punctuation folded under most locales), so both backends list
+ * rows in the same order.
+ */
+export function textOrder(db: Pick<LedgerStore, 'kind'>, expr: string): string {
+  return db.kind === 'postgres' ? `${expr} COLLATE "C"` : expr;
+}
+
+/**
  * Usage from the rollup tables. Per-user and per-task questions (group or filter) read
  * `usage_rollup_principal`; everything else reads `usage_rollup`. One principal kind per query
  * (the ledger keeps users and tasks apart), and tenants are not kept per principal.
+ * Both backends give the same answer, row order included (keys compare by their bytes).
  */
 export async function queryUsage(db: LedgerStore, q: UsageQuery): Promise<UsageResult> {
   const filters = q.filters ?? {};
@@ -196,11 +211,11 @@ export async function queryUsage(db: LedgerStore, q: UsageQuery): Promise<UsageR
     where.push(`${keyExpr} ${db.dialect.like} @search ESCAPE '\\'`);
     params.search = `%${search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
   }
-  const order = isTimeGroup(q.groupBy) ? 'key' : 'cost DESC, key';
+  const order = isTimeGroup(q.groupBy) ? 'key' : `cost DESC, ${textOrder(db, keyExpr)}`;
   const limit = grouped && q.limit !== undefined && q.limit > 0 ? ` LIMIT ${Math.floor(q.limit)}` : '';
-  // Sorting and the top-N cut happen in SQLite: a by-task report may have 10^5..10^6 groups.
+  // Sorting and the top-N cut happen in the database: a by-task report may have 10^5..10^6 groups.
   const sql = `SELECT ${keyExpr} AS key, ${SELECT_MEASURES}${grouped ? ', COUNT(*) OVER () AS group_count' : ''}
-    FROM ${table} WHERE ${where.join(' AND ')}${grouped ? ` GROUP BY key ORDER BY ${order}${limit}` : ''}`;
+    FROM ${table} WHERE ${where.join(' AND ')}${grouped ? ` GROUP BY ${keyExpr} ORDER BY ${order}${limit}` : ''}`;
   const raw = await db.all<SqlRow>(sql, params, { bigint: true });
   const rows = raw
     .filter((r) => r.requests !== null)
