@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -9,9 +9,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningPrometheus, startPrometheus } from '../../test/support/prometheus.js';
 import { requireApiToken } from '../src/api/auth.js';
 import type { SidecarContext } from '../src/extensions.js';
+import { openPgStore } from '../src/ledger/pgStore.js';
 import type { LedgerStore } from '../src/ledger/store.js';
 import { createReconciliationExtension } from '../src/reconcile/extension.js';
-import { LEDGER_BACKENDS, testLedgers } from './support/ledgerBackends.js';
+import { freshDatabaseUrl, LEDGER_BACKENDS, testLedgers } from './support/ledgerBackends.js';
 import { addKnownTraffic, USD } from './support/ledgerFixture.js';
 
 const TOKEN = 'ext-token-SYNTHETIC';
@@ -37,7 +38,6 @@ describe.each(LEDGER_BACKENDS)('reconciliation extension in a sidecar (%s)', (ki
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'spendline-ext-'));
-    const { mkdirSync } = await import('node:fs');
     mkdirSync(join(dir, 'bills'));
     writeBill('12.5', 1_790_000_000);
     writeFileSync(
@@ -115,4 +115,78 @@ describe.each(LEDGER_BACKENDS)('reconciliation extension in a sidecar (%s)', (ki
     const billed = await prom.query(`llm_billed_cost_usd{provider="openai",day="${yesterday}"}`);
     expect(billed[0]?.value[1]).toBe('10');
   }, 150_000);
+});
+
+describe('two sidecars sharing a PostgreSQL ledger watch the same --billing glob', () => {
+  it('both start at once: each file is imported once, the other sidecar finds it unchanged', async () => {
+    const url = await freshDatabaseUrl();
+    const d = mkdtempSync(join(tmpdir(), 'spendline-ext-shared-'));
+    mkdirSync(join(d, 'bills'));
+    const days = Array.from({ length: 90 }, (_, i) =>
+      new Date(Date.UTC(2026, 5, 1) + i * 86_400_000).toISOString().slice(0, 10),
+    );
+    for (const provider of ['openai', 'anthropic', 'mistral'])
+      writeFileSync(
+        join(d, 'bills', `${provider}.jsonl`),
+        days
+          .map((day) => JSON.stringify({ date: day, provider, cost_usd: '3.5', source: 'invoice' }))
+          .join('\n'),
+      );
+    const sidecars = await Promise.all(
+      ['a', 'b'].map(async (id) => {
+        const lines: string[] = [];
+        const db = await openPgStore({ url, sidecarId: id });
+        const ext = createReconciliationExtension({
+          billingPollMs: 3_600_000,
+          log: (line) => lines.push(line),
+        });
+        const ctx: SidecarContext = {
+          db,
+          registry: new Registry(),
+          api: express.Router(),
+          config: {
+            stateDir: join(d, id),
+            billingGlobs: [join(d, 'bills', '*.jsonl')],
+            budgetsFile: undefined,
+            pricesFile: undefined,
+          },
+          now: () => Date.now(),
+        };
+        return { db, ext, ctx, lines };
+      }),
+    );
+    try {
+      await Promise.all(sidecars.map((s) => s.ext.start(s.ctx)));
+      const billingLines = sidecars.flatMap((s) => s.lines.filter((l) => l.startsWith('billing: ')));
+      // Each file: imported by one sidecar; the other either skipped it (already imported, same
+      // size and mtime) or imported it after the first committed and found it unchanged.
+      for (const provider of ['openai', 'anthropic', 'mistral']) {
+        const mine = billingLines.filter((l) => l.includes(`${provider}.jsonl:`));
+        expect(
+          mine.filter((l) => !l.endsWith('(unchanged)')),
+          provider,
+        ).toHaveLength(1);
+        expect(mine.length, provider).toBeLessThanOrEqual(2);
+      }
+      const db = sidecars[0]?.db as LedgerStore;
+      expect(
+        await db.all(
+          'SELECT provider, count(*) AS days, SUM(cost_nano_usd) AS cost FROM billing_daily GROUP BY provider ORDER BY provider',
+        ),
+      ).toEqual(
+        ['anthropic', 'mistral', 'openai'].map((provider) => ({
+          provider,
+          days: 90,
+          cost: 90 * 3_500_000_000,
+        })),
+      );
+      expect(await db.value('SELECT count(*) FROM billing_file')).toBe(3);
+    } finally {
+      for (const s of sidecars) {
+        await s.ext.stop?.();
+        await s.db.close();
+      }
+      rmSync(d, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

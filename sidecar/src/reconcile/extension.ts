@@ -20,7 +20,8 @@ function describe(r: BillingImportResult): string {
     const rejected = (r.rejections ?? []).map((x) => `\n  ${r.path}: ${x.location}: ${x.reason}`).join('');
     return `billing: ${r.path}: not imported: ${r.reason}${rejected}`;
   }
-  return `billing: ${r.path}: ${r.format}: ${r.accepted} accepted, ${r.ignored} ignored, ${r.daysWritten} provider-days written`;
+  // Unchanged: imported before (by this sidecar, or by another one sharing the ledger).
+  return `billing: ${r.path}: ${r.format}: ${r.accepted} accepted, ${r.ignored} ignored, ${r.daysWritten} provider-days written${r.daysKeptNewer > 0 ? `, ${r.daysKeptNewer} kept (newer export already imported)` : ''}${r.unchanged ? ' (unchanged)' : ''}`;
 }
 
 /**
