@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Pricer } from '@spendline/sdk/core';
 import { createPipelineStore, type PipelineState } from '../ledger/pipelineStore.js';
-import type { LedgerStore } from '../ledger/store.js';
+import { isTransientLedgerError, type LedgerStore } from '../ledger/store.js';
 import type { UsageDelta } from '../ledger/usageTotals.js';
 import type { SidecarMetrics } from '../metrics.js';
 import { createTailer } from '../tail/index.js';
@@ -181,20 +181,29 @@ export async function startIngestLoop(
       try {
         outcome = await store.commit(fx, fxCheckpoints, options.now(), options.dedupWindowMs);
       } catch (err) {
-        if (!keepPolls || !isTransient(err)) throw err;
-        // The shared ledger is unreachable: nothing of the batch was written and nothing further is
-        // read; retry (with backoff) until it is back or the sidecar stops. A stop leaves the batch
-        // uncommitted: its lines are read again after a restart.
-        metrics.gauges.ledgerUp.set(0);
-        ledgerUp = false;
-        failures += 1;
-        if (stopping && failures >= 3) throw err;
-        await sleep(Math.min(30_000, 250 * 2 ** Math.min(failures, 7)));
-        outcome = { ok: false, taken: 0 };
+        if (!keepPolls || !isTransientLedgerError(err)) throw err;
+        // The shared ledger is unreachable, and the commit may or may not have landed. Nothing
+        // further is read; wait (with backoff) until the ledger answers, then learn the outcome from
+        // the ledger itself. A stop meanwhile leaves the batch to the next start: if it did not
+        // commit, its offsets did not either, and its lines are read again.
+        let resolved: BatchEffects | null | undefined;
+        while (resolved === undefined) {
+          metrics.gauges.ledgerUp.set(0);
+          ledgerUp = false;
+          failures += 1;
+          if (stopping && failures >= 3) throw err;
+          await sleep(Math.min(30_000, 250 * 2 ** Math.min(failures, 7)));
+          try {
+            resolved = await store.resolveInDoubt();
+          } catch (again) {
+            if (!isTransientLedgerError(again)) throw again;
+          }
+        }
+        outcome = resolved === null ? { ok: false, taken: 0 } : { ok: true, fx: resolved };
       }
       if (outcome.ok) break;
       // Count the batch again: without the records another sidecar committed first, or with fresh
-      // claims after a failed attempt.
+      // claims after an attempt that did not commit.
       if (outcome.taken > 0) metrics.gauges.recounts.set(++recounts);
       // Label values the failed attempt admitted stay admitted: persist them with the retry.
       const admitted = fx.admittedLabels;
@@ -361,20 +370,4 @@ export async function startIngestLoop(
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/**
- * A failure that says the ledger could not be reached rather than that the batch is wrong: no
- * SQLSTATE (a socket error, "Connection terminated"), or a connection / shutdown / resource class.
- */
-export function isTransient(err: unknown): boolean {
-  const code = (err as { code?: unknown }).code;
-  if (typeof code !== 'string' || !/^[0-9A-Z]{5}$/.test(code)) return true;
-  return (
-    code.startsWith('08') ||
-    code.startsWith('53') ||
-    code.startsWith('57P') ||
-    code === '40001' ||
-    code === '40P01'
-  );
 }
