@@ -65,6 +65,7 @@ function upsertDays(rows: number): string {
     export_version = excluded.export_version, file_path = excluded.file_path, file_sha256 = excluded.file_sha256
   WHERE billing_daily.export_version <= excluded.export_version`;
 }
+const UPSERT_DAYS = new Map(CHUNK_SIZES.map((rows) => [rows, upsertDays(rows)]));
 
 const UPSERT_FILE = `
   INSERT INTO billing_file (path, format, file_sha256, size_bytes, mtime_ms, export_version, rows_accepted, rows_rejected, rows_ignored, imported_at_ms)
@@ -114,7 +115,7 @@ export async function storeBillingExport(
         path,
         sha,
       ]);
-      const written = await tx.run(upsertDays(chunk.length), args);
+      const written = await tx.run(UPSERT_DAYS.get(size) ?? upsertDays(size), args);
       daysWritten += written;
       daysKeptNewer += chunk.length - written;
     }
