@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseCsv } from '../src/billing/csv.js';
 import { importBillingFile } from '../src/billing/importBillingFile.js';
-import type { LedgerDb } from '../src/ledger/openLedger.js';
-import { memoryLedger } from './support/ledgerFixture.js';
+import type { LedgerStore } from '../src/ledger/store.js';
+import { LEDGER_BACKENDS, testLedgers } from './support/ledgerBackends.js';
 
 // Synthetic exports in the shapes the providers document (see docs/reconciliation.md, "Sample exports").
 const GCP_CSV = `billing_account_id,service.id,service.description,sku.id,sku.description,usage_start_time,usage_end_time,project.id,location.region,cost,currency,usage.amount,usage.unit,credits_total,invoice.month,cost_type
@@ -92,161 +92,165 @@ const AZURE_CSV = [
 ].join('\r\n');
 
 let dir: string;
-let db: LedgerDb;
+let db: LedgerStore;
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'spendline-billing-'));
-  db = memoryLedger();
 });
 afterEach(() => {
-  db.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
-function importText(name: string, text: string) {
+async function importText(name: string, text: string) {
   const path = join(dir, name);
   writeFileSync(path, text);
-  const r = importBillingFile(db, path, 1_800_000_000_000);
+  const r = await importBillingFile(db, path, 1_800_000_000_000);
   if (!r.ok) throw new Error(r.reason);
   return r;
 }
 
-function importRefused(name: string, text: string) {
+async function importRefused(name: string, text: string) {
   const path = join(dir, name);
   writeFileSync(path, text);
-  const r = importBillingFile(db, path, 1_800_000_000_000);
+  const r = await importBillingFile(db, path, 1_800_000_000_000);
   if (r.ok) throw new Error('expected the file to be refused');
   return r;
 }
 
 function billed() {
-  return db
-    .prepare(
-      'SELECT provider, day, source, cost_nano_usd AS nano, tokens_total AS tokens FROM billing_daily ORDER BY provider, day, source',
-    )
-    .all();
+  return db.all(
+    'SELECT provider, day, source, cost_nano_usd AS nano, tokens_total AS tokens FROM billing_daily ORDER BY provider, day, source',
+  );
 }
 
-describe('billing import: cloud billing exports and generic JSONL (exact USD per UTC day)', () => {
-  it('GCP billing export CSV: net of negative credits, other services ignored', () => {
-    const r = importText('gcp.csv', GCP_CSV);
-    expect([r.format, r.accepted, r.ignored]).toEqual(['gcp_billing_export_csv', 2, 1]);
-    expect(billed()).toEqual([
-      {
-        provider: 'gcp.vertex_ai',
-        day: '2026-09-01',
-        source: 'gcp.billing_export',
-        nano: 775_000_000,
-        tokens: 0,
-      },
-    ]);
-  });
+describe.each(LEDGER_BACKENDS)(
+  'billing import: cloud billing exports and generic JSONL (exact USD per UTC day) (%s)',
+  (kind) => {
+    const ledgers = testLedgers(kind);
+    beforeEach(async () => {
+      db = await ledgers.open();
+    });
 
-  it('GCP billing export JSONL: credits[] summed, UTC day of usage_start_time', () => {
-    const r = importText('gcp.jsonl', GCP_JSONL);
-    expect([r.format, r.accepted]).toEqual(['gcp_billing_export_jsonl', 3]);
-    expect(billed()).toEqual([
-      {
-        provider: 'gcp.vertex_ai',
-        day: '2026-09-01',
-        source: 'gcp.billing_export',
-        nano: 1_025_000_000,
-        tokens: 0,
-      },
-    ]);
-  });
+    it('GCP billing export CSV: net of negative credits, other services ignored', async () => {
+      const r = await importText('gcp.csv', GCP_CSV);
+      expect([r.format, r.accepted, r.ignored]).toEqual(['gcp_billing_export_csv', 2, 1]);
+      expect(await billed()).toEqual([
+        {
+          provider: 'gcp.vertex_ai',
+          day: '2026-09-01',
+          source: 'gcp.billing_export',
+          nano: 775_000_000,
+          tokens: 0,
+        },
+      ]);
+    });
 
-  it('GCP cost table CSV: "," in numbers, credit rows negative, Total row ignored', () => {
-    const r = importText('cost-table.csv', GCP_COST_TABLE);
-    expect([r.format, r.accepted, r.ignored]).toEqual(['gcp_cost_table_csv', 3, 1]);
-    expect(billed()).toEqual([
-      {
-        provider: 'gcp.vertex_ai',
-        day: '2026-09-01',
-        source: 'gcp.cost_table',
-        nano: 1_234_775_000_000,
-        tokens: 0,
-      },
-    ]);
-  });
+    it('GCP billing export JSONL: credits[] summed, UTC day of usage_start_time', async () => {
+      const r = await importText('gcp.jsonl', GCP_JSONL);
+      expect([r.format, r.accepted]).toEqual(['gcp_billing_export_jsonl', 3]);
+      expect(await billed()).toEqual([
+        {
+          provider: 'gcp.vertex_ai',
+          day: '2026-09-01',
+          source: 'gcp.billing_export',
+          nano: 1_025_000_000,
+          tokens: 0,
+        },
+      ]);
+    });
 
-  it('AWS CUR 2.0: Bedrock lines by product family (Marketplace codes too); month-long lines rejected', () => {
-    const bad = importRefused('cur-monthly.csv', AWS_CUR);
-    expect(bad.rejections).toEqual([
-      {
-        location: 'line 7',
-        reason: 'usage period spans more than one UTC day (export CUR with hourly or daily granularity)',
-      },
-    ]);
-    expect(billed()).toEqual([]);
-    const r = importText('cur.csv', AWS_CUR.split('\n').slice(0, -1).join('\n'));
-    expect([r.format, r.accepted, r.ignored]).toEqual(['aws_cur2_csv', 4, 1]);
-    expect(billed()).toEqual([
-      { provider: 'aws.bedrock', day: '2026-09-01', source: 'aws.cur2', nano: 5_589_000_000, tokens: 0 },
-    ]);
-  });
+    it('GCP cost table CSV: "," in numbers, credit rows negative, Total row ignored', async () => {
+      const r = await importText('cost-table.csv', GCP_COST_TABLE);
+      expect([r.format, r.accepted, r.ignored]).toEqual(['gcp_cost_table_csv', 3, 1]);
+      expect(await billed()).toEqual([
+        {
+          provider: 'gcp.vertex_ai',
+          day: '2026-09-01',
+          source: 'gcp.cost_table',
+          nano: 1_234_775_000_000,
+          tokens: 0,
+        },
+      ]);
+    });
 
-  it('Azure cost export: MM/DD/YYYY dates, OpenAI meters only, non-USD and bad dates rejected by line', () => {
-    const bad = importRefused('azure-bad.csv', AZURE_CSV);
-    expect(bad.rejections).toEqual([
-      {
-        location: 'line 5',
-        reason: 'currency "EUR" is not USD: only USD exports are imported (no conversion is guessed)',
-      },
-      { location: 'line 6', reason: 'Date: not a calendar date: 2026-13-45' },
-    ]);
-    expect(billed()).toEqual([]);
-    const r = importText('azure.csv', AZURE_CSV.split('\r\n').slice(0, 4).join('\r\n'));
-    expect([r.format, r.accepted, r.ignored]).toEqual(['azure_cost_csv', 2, 1]);
-    expect(billed()).toEqual([
-      {
-        provider: 'azure.ai.openai',
-        day: '2026-09-01',
-        source: 'azure.cost_export',
-        nano: 7_393_100_000,
-        tokens: 0,
-      },
-    ]);
-  });
+    it('AWS CUR 2.0: Bedrock lines by product family (Marketplace codes too); month-long lines rejected', async () => {
+      const bad = await importRefused('cur-monthly.csv', AWS_CUR);
+      expect(bad.rejections).toEqual([
+        {
+          location: 'line 7',
+          reason: 'usage period spans more than one UTC day (export CUR with hourly or daily granularity)',
+        },
+      ]);
+      expect(await billed()).toEqual([]);
+      const r = await importText('cur.csv', AWS_CUR.split('\n').slice(0, -1).join('\n'));
+      expect([r.format, r.accepted, r.ignored]).toEqual(['aws_cur2_csv', 4, 1]);
+      expect(await billed()).toEqual([
+        { provider: 'aws.bedrock', day: '2026-09-01', source: 'aws.cur2', nano: 5_589_000_000, tokens: 0 },
+      ]);
+    });
 
-  it('generic JSONL: bad rows are listed with their line and reason and refuse the file; a clean file imports', () => {
-    const rows = [
-      '{"date":"2026-09-01","provider":"openrouter","tokens_total":1200,"cost_usd":0.1,"usage_type":"llm","source":"openrouter.activity"}',
-      '{"date":"2026-09-01","provider":"openrouter","tokens_total":800,"cost_usd":"0.2","usage_type":"llm","source":"openrouter.activity"}',
-      '',
-      '{"date":"2026-09-01","provider":"openrouter","cost_usd":"abc","source":"openrouter.activity"}',
-      'not json',
-      '{"date":"2026-02-30","provider":"openrouter","cost_usd":1,"source":"openrouter.activity"}',
-      '{"date":"2026-09-02T23:59:59Z","provider":"mistral_ai","tokens_total":5,"cost_usd":1e-9}',
-    ];
-    const bad = importRefused('generic-bad.jsonl', rows.join('\n'));
-    expect(bad.rejections).toEqual([
-      { location: 'line 4', reason: 'cost_usd: not a decimal number: "abc"' },
-      { location: 'line 5', reason: 'not valid JSON' },
-      { location: 'line 6', reason: 'date: not a calendar date: 2026-02-30' },
-    ]);
-    expect(billed()).toEqual([]);
-    expect(db.prepare('SELECT count(*) AS n FROM billing_file').get()).toEqual({ n: 0 });
-    const r = importText('generic.jsonl', [rows[0], rows[1], rows[2], rows[6]].join('\n'));
-    expect([r.format, r.accepted]).toEqual(['generic_jsonl', 3]);
-    // 0.1 + 0.2 summed exactly (no float drift).
-    expect(billed()).toEqual([
-      { provider: 'mistral_ai', day: '2026-09-02', source: 'jsonl', nano: 1, tokens: 5 },
-      {
-        provider: 'openrouter',
-        day: '2026-09-01',
-        source: 'openrouter.activity',
-        nano: 300_000_000,
-        tokens: 2000,
-      },
-    ]);
-  });
+    it('Azure cost export: MM/DD/YYYY dates, OpenAI meters only, non-USD and bad dates rejected by line', async () => {
+      const bad = await importRefused('azure-bad.csv', AZURE_CSV);
+      expect(bad.rejections).toEqual([
+        {
+          location: 'line 5',
+          reason: 'currency "EUR" is not USD: only USD exports are imported (no conversion is guessed)',
+        },
+        { location: 'line 6', reason: 'Date: not a calendar date: 2026-13-45' },
+      ]);
+      expect(await billed()).toEqual([]);
+      const r = await importText('azure.csv', AZURE_CSV.split('\r\n').slice(0, 4).join('\r\n'));
+      expect([r.format, r.accepted, r.ignored]).toEqual(['azure_cost_csv', 2, 1]);
+      expect(await billed()).toEqual([
+        {
+          provider: 'azure.ai.openai',
+          day: '2026-09-01',
+          source: 'azure.cost_export',
+          nano: 7_393_100_000,
+          tokens: 0,
+        },
+      ]);
+    });
 
-  it('CSV reader: quoted commas, "" escapes, multi-line fields, CRLF; records keep the line they start on', () => {
-    expect(parseCsv('\ufeffa,b\r\n"x, ""y""",2\n"multi\nline",ab"c\n\n3,4')).toEqual([
-      { line: 1, fields: ['a', 'b'] },
-      { line: 2, fields: ['x, "y"', '2'] },
-      { line: 3, fields: ['multi\nline', 'ab"c'] },
-      { line: 6, fields: ['3', '4'] },
-    ]);
-  });
-});
+    it('generic JSONL: bad rows are listed with their line and reason and refuse the file; a clean file imports', async () => {
+      const rows = [
+        '{"date":"2026-09-01","provider":"openrouter","tokens_total":1200,"cost_usd":0.1,"usage_type":"llm","source":"openrouter.activity"}',
+        '{"date":"2026-09-01","provider":"openrouter","tokens_total":800,"cost_usd":"0.2","usage_type":"llm","source":"openrouter.activity"}',
+        '',
+        '{"date":"2026-09-01","provider":"openrouter","cost_usd":"abc","source":"openrouter.activity"}',
+        'not json',
+        '{"date":"2026-02-30","provider":"openrouter","cost_usd":1,"source":"openrouter.activity"}',
+        '{"date":"2026-09-02T23:59:59Z","provider":"mistral_ai","tokens_total":5,"cost_usd":1e-9}',
+      ];
+      const bad = await importRefused('generic-bad.jsonl', rows.join('\n'));
+      expect(bad.rejections).toEqual([
+        { location: 'line 4', reason: 'cost_usd: not a decimal number: "abc"' },
+        { location: 'line 5', reason: 'not valid JSON' },
+        { location: 'line 6', reason: 'date: not a calendar date: 2026-02-30' },
+      ]);
+      expect(await billed()).toEqual([]);
+      expect(await db.get('SELECT count(*) AS n FROM billing_file')).toEqual({ n: 0 });
+      const r = await importText('generic.jsonl', [rows[0], rows[1], rows[2], rows[6]].join('\n'));
+      expect([r.format, r.accepted]).toEqual(['generic_jsonl', 3]);
+      // 0.1 + 0.2 summed exactly (no float drift).
+      expect(await billed()).toEqual([
+        { provider: 'mistral_ai', day: '2026-09-02', source: 'jsonl', nano: 1, tokens: 5 },
+        {
+          provider: 'openrouter',
+          day: '2026-09-01',
+          source: 'openrouter.activity',
+          nano: 300_000_000,
+          tokens: 2000,
+        },
+      ]);
+    });
+
+    it('CSV reader: quoted commas, "" escapes, multi-line fields, CRLF; records keep the line they start on', async () => {
+      expect(parseCsv('\ufeffa,b\r\n"x, ""y""",2\n"multi\nline",ab"c\n\n3,4')).toEqual([
+        { line: 1, fields: ['a', 'b'] },
+        { line: 2, fields: ['x, "y"', '2'] },
+        { line: 3, fields: ['multi\nline', 'ab"c'] },
+        { line: 6, fields: ['3', '4'] },
+      ]);
+    });
+  },
+);

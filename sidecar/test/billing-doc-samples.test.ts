@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { usdToNano } from '@spendline/sdk';
 import { afterAll, describe, expect, it } from 'vitest';
 import { importBillingFile } from '../src/billing/importBillingFile.js';
-import { memoryLedger } from './support/ledgerFixture.js';
+import { LEDGER_BACKENDS, testLedgers } from './support/ledgerBackends.js';
 
 // docs/reconciliation.md shows a sample export of every supported format for users to copy. Each
 // block is preceded by `<!-- billing-sample: FORMAT PROVIDER DAY USD -->`; this imports every one.
@@ -48,7 +48,8 @@ function docSamples(markdown: string): Sample[] {
 const dir = mkdtempSync(join(tmpdir(), 'spendline-doc-samples-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-describe('the sample exports in docs/reconciliation.md', () => {
+describe.each(LEDGER_BACKENDS)('the sample exports in docs/reconciliation.md (%s)', (kind) => {
+  const ledgers = testLedgers(kind);
   const samples = docSamples(readFileSync(DOC, 'utf8'));
 
   it('cover every format the importer recognises, once each', () => {
@@ -56,28 +57,26 @@ describe('the sample exports in docs/reconciliation.md', () => {
   });
 
   for (const format of FORMATS) {
-    it(`${format}: imports with no rejection, as the doc says`, () => {
+    it(`${format}: imports with no rejection, as the doc says`, async () => {
       const sample = samples.find((s) => s.format === format);
       if (sample === undefined) throw new Error(`no sample for ${format} in the doc`);
-      const db = memoryLedger();
+      const db = await ledgers.open();
       try {
         const file = join(dir, `${format}.sample`);
         writeFileSync(file, sample.text);
-        const r = importBillingFile(db, file, 1_800_000_000_000);
+        const r = await importBillingFile(db, file, 1_800_000_000_000);
         if (!r.ok) throw new Error(r.reason);
         expect(r.format).toBe(format); // imported at all means no row was rejected (all-or-nothing)
         expect(r.accepted).toBeGreaterThan(0);
         const expected = usdToNano(sample.usd);
         if (!expected.ok) throw new Error(`bad amount in the doc: ${sample.usd}`);
         expect(
-          db
-            .prepare(
-              'SELECT provider, day, SUM(cost_nano_usd) AS nano FROM billing_daily GROUP BY provider, day',
-            )
-            .all(),
+          await db.all(
+            'SELECT provider, day, SUM(cost_nano_usd) AS nano FROM billing_daily GROUP BY provider, day',
+          ),
         ).toEqual([{ provider: sample.provider, day: sample.day, nano: expected.nano }]);
       } finally {
-        db.close();
+        await db.close();
       }
     });
   }

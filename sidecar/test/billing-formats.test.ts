@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { importBillingFile } from '../src/billing/importBillingFile.js';
-import type { LedgerDb } from '../src/ledger/openLedger.js';
-import { memoryLedger } from './support/ledgerFixture.js';
+import type { LedgerStore } from '../src/ledger/store.js';
+import { LEDGER_BACKENDS, testLedgers } from './support/ledgerBackends.js';
 
 // Synthetic exports in the shapes the providers document (see docs/reconciliation.md, "Sample exports").
 const OPENAI_PAGE = JSON.stringify({
@@ -81,45 +81,46 @@ const ANTHROPIC_REPORT = JSON.stringify({
 });
 
 let dir: string;
-let db: LedgerDb;
+let db: LedgerStore;
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'spendline-billing-'));
-  db = memoryLedger();
 });
 afterEach(() => {
-  db.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
-function importText(name: string, text: string) {
+async function importText(name: string, text: string) {
   const path = join(dir, name);
   writeFileSync(path, text);
-  const r = importBillingFile(db, path, 1_800_000_000_000);
+  const r = await importBillingFile(db, path, 1_800_000_000_000);
   if (!r.ok) throw new Error(r.reason);
   return r;
 }
 
-function importRefused(name: string, text: string) {
+async function importRefused(name: string, text: string) {
   const path = join(dir, name);
   writeFileSync(path, text);
-  const r = importBillingFile(db, path, 1_800_000_000_000);
+  const r = await importBillingFile(db, path, 1_800_000_000_000);
   if (r.ok) throw new Error('expected the file to be refused');
   return r;
 }
 
 function billed() {
-  return db
-    .prepare(
-      'SELECT provider, day, source, cost_nano_usd AS nano, tokens_total AS tokens FROM billing_daily ORDER BY provider, day, source',
-    )
-    .all();
+  return db.all(
+    'SELECT provider, day, source, cost_nano_usd AS nano, tokens_total AS tokens FROM billing_daily ORDER BY provider, day, source',
+  );
 }
 
-describe('billing import: provider cost APIs (exact USD per UTC day)', () => {
-  it('OpenAI costs page: dollars as number or string; an empty bucket is a billed $0 day', () => {
-    const r = importText('costs.json', OPENAI_PAGE);
+describe.each(LEDGER_BACKENDS)('billing import: provider cost APIs (exact USD per UTC day) (%s)', (kind) => {
+  const ledgers = testLedgers(kind);
+  beforeEach(async () => {
+    db = await ledgers.open();
+  });
+
+  it('OpenAI costs page: dollars as number or string; an empty bucket is a billed $0 day', async () => {
+    const r = await importText('costs.json', OPENAI_PAGE);
     expect([r.format, r.accepted]).toEqual(['openai_costs', 3]);
-    expect(billed()).toEqual([
+    expect(await billed()).toEqual([
       {
         provider: 'openai',
         day: '2026-09-01',
@@ -131,10 +132,10 @@ describe('billing import: provider cost APIs (exact USD per UTC day)', () => {
     ]);
   });
 
-  it('Anthropic cost report: amount is a decimal string in cents (636.4 cents = $6.364)', () => {
-    const r = importText('anthropic.json', ANTHROPIC_REPORT);
+  it('Anthropic cost report: amount is a decimal string in cents (636.4 cents = $6.364)', async () => {
+    const r = await importText('anthropic.json', ANTHROPIC_REPORT);
     expect([r.format, r.accepted]).toEqual(['anthropic_cost_report', 5]);
-    expect(billed()).toEqual([
+    expect(await billed()).toEqual([
       {
         provider: 'anthropic',
         day: '2026-09-01',
@@ -145,7 +146,7 @@ describe('billing import: provider cost APIs (exact USD per UTC day)', () => {
     ]);
   });
 
-  it('OpenRouter activity: usage in USD per UTC day, BYOK inference (billed upstream) left out', () => {
+  it('OpenRouter activity: usage in USD per UTC day, BYOK inference (billed upstream) left out', async () => {
     const row = (date: string, usage: number | string, byok = 0) => ({
       date,
       model: 'anthropic/claude-sonnet-4.5',
@@ -157,7 +158,7 @@ describe('billing import: provider cost APIs (exact USD per UTC day)', () => {
       completion_tokens: 71,
       reasoning_tokens: 0,
     });
-    const bad = importRefused(
+    const bad = await importRefused(
       'or-bad.json',
       JSON.stringify(
         { data: [row('2026-09-01', 0.0041), row('2026-09-01', '0.0009', 5), row('2026-09-01', 'n/a')] },
@@ -166,13 +167,13 @@ describe('billing import: provider cost APIs (exact USD per UTC day)', () => {
       ),
     );
     expect(bad.rejections).toEqual([{ location: 'data[2]', reason: 'usage: not a decimal number: "n/a"' }]);
-    expect(billed()).toEqual([]); // all-or-nothing: the good rows of a refused file are not written either
-    const r = importText(
+    expect(await billed()).toEqual([]); // all-or-nothing: the good rows of a refused file are not written either
+    const r = await importText(
       'or.json',
       JSON.stringify({ data: [row('2026-09-01', 0.0041), row('2026-09-01', '0.0009', 5)] }, null, 2),
     );
     expect([r.format, r.accepted]).toEqual(['openrouter_activity', 2]);
-    expect(billed()).toEqual([
+    expect(await billed()).toEqual([
       {
         provider: 'openrouter',
         day: '2026-09-01',
@@ -183,7 +184,7 @@ describe('billing import: provider cost APIs (exact USD per UTC day)', () => {
     ]);
   });
 
-  it('usage reports (tokens, no money) are refused by name instead of recording $0 days', () => {
+  it('usage reports (tokens, no money) are refused by name instead of recording $0 days', async () => {
     const openaiUsage = JSON.stringify(
       {
         object: 'page',
@@ -215,29 +216,29 @@ describe('billing import: provider cost APIs (exact USD per UTC day)', () => {
         },
       ],
     });
-    const refuse = (name: string, text: string) => {
+    const refuse = async (name: string, text: string) => {
       const path = join(dir, name);
       writeFileSync(path, text);
-      const r = importBillingFile(db, path);
+      const r = await importBillingFile(db, path);
       return r.ok ? 'imported' : r.reason;
     };
-    expect(refuse('ou.json', openaiUsage)).toBe(
+    expect(await refuse('ou.json', openaiUsage)).toBe(
       'this is an OpenAI usage page (tokens, no cost): import /v1/organization/costs pages instead',
     );
-    expect(refuse('au.json', anthropicUsage)).toBe(
+    expect(await refuse('au.json', anthropicUsage)).toBe(
       'this is an Anthropic usage report (tokens, no cost): import /v1/organizations/cost_report pages instead',
     );
-    expect(billed()).toEqual([]);
+    expect(await billed()).toEqual([]);
   });
 
-  it('an unrecognisable file is refused with a reason and writes nothing', () => {
+  it('an unrecognisable file is refused with a reason and writes nothing', async () => {
     const path = join(dir, 'x.csv');
     writeFileSync(path, 'a,b,c\n1,2,3\n');
-    expect(importBillingFile(db, path)).toEqual({
+    expect(await importBillingFile(db, path)).toEqual({
       ok: false,
       path,
       reason: 'unrecognised CSV header: a, b, c…',
     });
-    expect(billed()).toEqual([]);
+    expect(await billed()).toEqual([]);
   });
 });

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { freePort } from '../../test/support/ports.js';
+import { freshDatabaseUrl, LEDGER_BACKENDS } from './support/ledgerBackends.js';
 import { tempDir } from './support/sidecarHarness.js';
 
 const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
@@ -35,8 +36,9 @@ async function writeLargeExport(path: string): Promise<void> {
   );
 }
 
-describe('a large billing export does not block the sidecar', () => {
+describe.each(LEDGER_BACKENDS)('a large billing export does not block the sidecar (%s)', (kind) => {
   it('/healthz and /metrics keep answering while a ~40 MB export is imported', async () => {
+    const ledger = kind === 'postgres' ? ['--ledger', await freshDatabaseUrl()] : [];
     const t = tempDir('spendline-large-billing-');
     cleanups.push(t.cleanup);
     const billing = join(t.dir, 'billing.jsonl');
@@ -55,6 +57,7 @@ describe('a large billing export does not block the sidecar', () => {
         `127.0.0.1:${port}`,
         '--billing',
         billing,
+        ...ledger,
       ],
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );

@@ -11,7 +11,9 @@ import { createUsageApi } from '../src/api/usageApi.js';
 import { type Budget, loadBudgetsFile, parseBudgets } from '../src/budgets/budgetFile.js';
 import { budgetApplies, budgetStatus } from '../src/budgets/budgetSpend.js';
 import { registerBudgetGauges } from '../src/budgets/gauges.js';
-import { addKnownTraffic, MILLI_USD, memoryLedger, USD } from './support/ledgerFixture.js';
+import type { LedgerStore } from '../src/ledger/store.js';
+import { LEDGER_BACKENDS, testLedgers } from './support/ledgerBackends.js';
+import { addKnownTraffic, MILLI_USD, USD } from './support/ledgerFixture.js';
 
 const NOW = Date.parse('2026-09-15T10:30:00Z');
 const BUDGETS_YAML = `budgets:
@@ -32,70 +34,71 @@ const BUDGETS_YAML = `budgets:
     limit_usd: 1.5
 `;
 
-let dir: string;
-let budgets: Budget[];
-let server: Server;
-let base: string;
-const db = memoryLedger();
-const registry = new Registry();
+describe.each(LEDGER_BACKENDS)('budgets (%s)', (kind) => {
+  const ledgers = testLedgers(kind);
+  let dir: string;
+  let budgets: Budget[];
+  let server: Server;
+  let base: string;
+  let db: LedgerStore;
+  const registry = new Registry();
 
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'spendline-budget-'));
-  writeFileSync(join(dir, 'budgets.yaml'), BUDGETS_YAML);
-  const loaded = loadBudgetsFile(join(dir, 'budgets.yaml'));
-  if (!loaded.ok) throw new Error(loaded.reason);
-  budgets = loaded.budgets;
-  addKnownTraffic(db, [
-    { at: '2026-08-31T23:59:59Z', provider: 'openai', user: 'alice', costNano: 50 * USD }, // last month
-    { at: '2026-09-01T00:00:00Z', provider: 'openai', user: 'alice', costNano: 5 * USD },
-    { at: '2026-09-15T02:00:00Z', provider: 'openai', feature: 'answer', user: 'alice', costNano: 1 * USD },
-    {
-      at: '2026-09-15T10:05:00Z',
-      provider: 'openai',
-      feature: 'search',
-      user: 'alice',
-      costNano: 600 * MILLI_USD,
-    },
-    {
-      at: '2026-09-15T09:59:59Z',
-      provider: 'anthropic',
-      feature: 'search',
-      user: 'bob',
-      costNano: 700 * MILLI_USD,
-    },
-  ]);
-  registerBudgetGauges(registry, db, budgets, () => NOW);
-  const app = express();
-  app.use(
-    '/api',
-    requireApiToken({ token: undefined, loopbackOnly: true }),
-    createUsageApi(db, () => NOW, { budgets }),
-  );
-  server = app.listen(0, '127.0.0.1');
-  await new Promise<void>((resolve) => server.once('listening', () => resolve()));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api`;
-});
-afterAll(async () => {
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  db.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+  beforeAll(async () => {
+    db = await ledgers.open();
+    dir = mkdtempSync(join(tmpdir(), 'spendline-budget-'));
+    writeFileSync(join(dir, 'budgets.yaml'), BUDGETS_YAML);
+    const loaded = loadBudgetsFile(join(dir, 'budgets.yaml'));
+    if (!loaded.ok) throw new Error(loaded.reason);
+    budgets = loaded.budgets;
+    await addKnownTraffic(db, [
+      { at: '2026-08-31T23:59:59Z', provider: 'openai', user: 'alice', costNano: 50 * USD }, // last month
+      { at: '2026-09-01T00:00:00Z', provider: 'openai', user: 'alice', costNano: 5 * USD },
+      { at: '2026-09-15T02:00:00Z', provider: 'openai', feature: 'answer', user: 'alice', costNano: 1 * USD },
+      {
+        at: '2026-09-15T10:05:00Z',
+        provider: 'openai',
+        feature: 'search',
+        user: 'alice',
+        costNano: 600 * MILLI_USD,
+      },
+      {
+        at: '2026-09-15T09:59:59Z',
+        provider: 'anthropic',
+        feature: 'search',
+        user: 'bob',
+        costNano: 700 * MILLI_USD,
+      },
+    ]);
+    registerBudgetGauges(registry, db, budgets, () => NOW);
+    const app = express();
+    app.use(
+      '/api',
+      requireApiToken({ token: undefined, loopbackOnly: true }),
+      createUsageApi(db, () => NOW, { budgets }),
+    );
+    server = app.listen(0, '127.0.0.1');
+    await new Promise<void>((resolve) => server.once('listening', () => resolve()));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api`;
+  });
+  afterAll(async () => {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    rmSync(dir, { recursive: true, force: true });
+  });
 
-const check = async (query: string) =>
-  (await (await fetch(`${base}/budgets/check?${query}`)).json()) as {
-    status: string;
-    remaining_usd: string | null;
-    budgets: { budget: string; spent_usd: string; remaining_usd: string; status: string }[];
-  };
-const gauge = async (name: string) =>
-  (await registry.getSingleMetric(name)?.get())?.values.map((v) => [
-    v.labels.budget,
-    v.labels.period,
-    v.labels.scope,
-    v.value,
-  ]);
+  const check = async (query: string) =>
+    (await (await fetch(`${base}/budgets/check?${query}`)).json()) as {
+      status: string;
+      remaining_usd: string | null;
+      budgets: { budget: string; spent_usd: string; remaining_usd: string; status: string }[];
+    };
+  const gauge = async (name: string) =>
+    (await registry.getSingleMetric(name)?.get())?.values.map((v) => [
+      v.labels.budget,
+      v.labels.period,
+      v.labels.scope,
+      v.value,
+    ]);
 
-describe('budgets', () => {
   it('gauges llm_budget_limit_usd and llm_budget_spent_usd for the current UTC hour/day/month', async () => {
     expect(await gauge('llm_budget_limit_usd')).toEqual([
       ['total-month', 'month', 'total', 10],
@@ -131,7 +134,7 @@ describe('budgets', () => {
   it('crossing an hourly feature limit flips the answer and the gauge', async () => {
     const before = await check('feature=search');
     expect([before.status, before.remaining_usd]).toEqual(['within', '0.400000000']);
-    addKnownTraffic(db, [
+    await addKnownTraffic(db, [
       {
         at: '2026-09-15T10:20:00Z',
         provider: 'groq',
@@ -145,27 +148,23 @@ describe('budgets', () => {
     expect((await gauge('llm_budget_spent_usd'))?.[2]).toEqual(['search-hour', 'hour', 'feature', 1]);
   });
 
-  it('a per-task lifetime budget counts the task’s whole spend, across months', () => {
-    const ledger = memoryLedger();
-    try {
-      addKnownTraffic(ledger, [
-        { at: '2025-01-10T00:00:00Z', provider: 'openai', task: 't-1', costNano: 1 * USD },
-        { at: '2026-09-15T10:00:00Z', provider: 'openai', task: 't-1', costNano: 700 * MILLI_USD },
-        { at: '2026-09-15T10:00:00Z', provider: 'openai', task: 't-2', costNano: 100 * MILLI_USD },
-      ]);
-      const parsed = parseBudgets({
-        budgets: [{ name: 'task-total', period: 'lifetime', scope: { task: '*' }, limit_usd: '1.5' }],
-      });
-      if (!parsed.ok) throw new Error(parsed.reason);
-      const [b] = parsed.budgets as [Budget];
-      expect(budgetApplies(b, { user: 'alice' })).toBe(false);
-      const t1 = budgetStatus(ledger, b, NOW, { task: 't-1' });
-      expect([t1.spentNano, t1.remainingNano, t1.exceeded]).toEqual([1_700_000_000n, -200_000_000n, true]);
-      const t2 = budgetStatus(ledger, b, NOW, { task: 't-2' });
-      expect([t2.spentNano, t2.exceeded]).toEqual([100_000_000n, false]);
-    } finally {
-      ledger.close();
-    }
+  it('a per-task lifetime budget counts the task’s whole spend, across months', async () => {
+    const ledger = await ledgers.open();
+    await addKnownTraffic(ledger, [
+      { at: '2025-01-10T00:00:00Z', provider: 'openai', task: 't-1', costNano: 1 * USD },
+      { at: '2026-09-15T10:00:00Z', provider: 'openai', task: 't-1', costNano: 700 * MILLI_USD },
+      { at: '2026-09-15T10:00:00Z', provider: 'openai', task: 't-2', costNano: 100 * MILLI_USD },
+    ]);
+    const parsed = parseBudgets({
+      budgets: [{ name: 'task-total', period: 'lifetime', scope: { task: '*' }, limit_usd: '1.5' }],
+    });
+    if (!parsed.ok) throw new Error(parsed.reason);
+    const [b] = parsed.budgets as [Budget];
+    expect(budgetApplies(b, { user: 'alice' })).toBe(false);
+    const t1 = await budgetStatus(ledger, b, NOW, { task: 't-1' });
+    expect([t1.spentNano, t1.remainingNano, t1.exceeded]).toEqual([1_700_000_000n, -200_000_000n, true]);
+    const t2 = await budgetStatus(ledger, b, NOW, { task: 't-2' });
+    expect([t2.spentNano, t2.exceeded]).toEqual([100_000_000n, false]);
     expect(
       parseBudgets({
         budgets: [{ name: 'a', period: 'day', limit_usd: 1, scope: { task: 'x', user: 'y' } }],
@@ -177,7 +176,7 @@ describe('budgets', () => {
     });
   });
 
-  it('budget files are validated with a clear reason (JSON or YAML)', () => {
+  it('budget files are validated with a clear reason (JSON or YAML)', async () => {
     expect(parseBudgets({ budgets: [{ name: 'a', period: 'week', limit_usd: 1 }] })).toEqual({
       ok: false,
       reason: 'budgets.0.period: Invalid option: expected one of "hour"|"day"|"month"|"lifetime"',

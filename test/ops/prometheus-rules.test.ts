@@ -140,8 +140,7 @@ describe('prometheus/ configs', () => {
   it('the hourly threshold comes from the unscoped (total) hourly budget gauge with a default', () => {
     const recording = readRepoText('prometheus/rules/recording.yml');
     expect(recording).toContain('min(llm_budget_limit_usd{period="hour",scope="total"}) or on() vector(100)');
-    expect(recording).toContain(
-      'max by (provider, day) (llm_billed_cost_usd) - sum by (provider, day) (llm_tracked_cost_usd)',
-    );
+    expect(recording).toContain('sum by (provider, day) (llm_tracked_cost_usd{ledger!="shared"})');
+    expect(recording).toContain('or max by (provider, day) (llm_tracked_cost_usd{ledger="shared"})');
   });
 });

@@ -1,7 +1,7 @@
 import type { Request, Response } from 'express';
 import { BUDGET_SCOPE_KEYS, type Budget } from '../budgets/budgetFile.js';
 import { budgetApplies, budgetStatus } from '../budgets/budgetSpend.js';
-import type { LedgerDb } from '../ledger/openLedger.js';
+import type { LedgerStore } from '../ledger/store.js';
 import { usdDecimal } from '../report/money.js';
 import type { UsageFilters } from '../report/queryUsage.js';
 import { readQuery } from './usageParams.js';
@@ -11,8 +11,9 @@ import { readQuery } from './usageParams.js';
  * current period and what remains. `status` is `exceeded` when any applicable budget is spent
  * (spent >= limit), so a service can refuse work before it spends.
  */
-export function budgetCheckHandler(db: LedgerDb, now: () => number, budgets: Budget[] | undefined) {
-  return (req: Request, res: Response): void => {
+export function budgetCheckHandler(db: LedgerStore, now: () => number, budgets: Budget[] | undefined) {
+  // Async: a rejected ledger read goes to the app's error handler (Express 5).
+  return async (req: Request, res: Response): Promise<void> => {
     const q = readQuery(req, BUDGET_SCOPE_KEYS);
     if (!q.ok) {
       res.status(400).json({ error: 'bad_request', message: q.reason });
@@ -24,7 +25,9 @@ export function budgetCheckHandler(db: LedgerDb, now: () => number, budgets: Bud
       return;
     }
     const t = now();
-    const statuses = budgets.filter((b) => budgetApplies(b, ask)).map((b) => budgetStatus(db, b, t, ask));
+    const statuses = await Promise.all(
+      budgets.filter((b) => budgetApplies(b, ask)).map((b) => budgetStatus(db, b, t, ask)),
+    );
     const tightest = statuses.reduce<bigint | null>(
       (min, s) => (min === null || s.remainingNano < min ? s.remainingNano : min),
       null,

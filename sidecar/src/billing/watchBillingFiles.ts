@@ -1,7 +1,7 @@
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { glob } from 'tinyglobby';
-import type { LedgerDb } from '../ledger/openLedger.js';
+import type { LedgerStore } from '../ledger/store.js';
 import { type BillingImportResult, importBillingFileOffThread } from './importBillingFile.js';
 
 export interface BillingWatcher {
@@ -13,15 +13,15 @@ export interface BillingWatcher {
 /**
  * Polls `--billing` globs (exports are dropped by cron jobs or sync tools, often on network
  * filesystems where inotify is unreliable, so size+mtime polling is the dependable signal).
- * Files already imported with the same size and mtime (also before a restart) are skipped. Each
- * file is read and parsed in a worker thread, so a large export never stalls scrapes or ingestion.
+ * Files already imported with the same size and mtime (also before a restart, or by another sidecar
+ * on a shared ledger watching the same glob) are skipped. Each file is read and parsed in a worker
+ * thread, so a large export never stalls scrapes or ingestion.
  */
 export function watchBillingFiles(
-  db: LedgerDb,
+  db: LedgerStore,
   globs: string[],
   options: { intervalMs?: number; now?: () => number; onImport?: (r: BillingImportResult) => void } = {},
 ): BillingWatcher {
-  const known = db.prepare('SELECT size_bytes, mtime_ms FROM billing_file WHERE path = ?');
   // Files that could not be imported, by size:mtime, so a broken file is reported once per change.
   const refused = new Map<string, string>();
   let running: Promise<BillingImportResult[]> | undefined;
@@ -36,7 +36,10 @@ export function watchBillingFiles(
       } catch {
         continue; // vanished between glob and stat
       }
-      const seen = known.get(path) as { size_bytes: number; mtime_ms: number } | undefined;
+      const seen = await db.get<{ size_bytes: number; mtime_ms: number }>(
+        'SELECT size_bytes, mtime_ms FROM billing_file WHERE path = ?',
+        [path],
+      );
       if (seen && seen.size_bytes === stat.size && seen.mtime_ms === Math.floor(stat.mtimeMs)) continue;
       const version = `${stat.size}:${Math.floor(stat.mtimeMs)}`;
       if (refused.get(path) === version) continue;

@@ -1,4 +1,4 @@
-import type { LedgerDb } from '../ledger/openLedger.js';
+import type { LedgerStore } from '../ledger/store.js';
 import { queryUsage, type UsageFilters } from '../report/queryUsage.js';
 import { BUDGET_SCOPE_KEYS, type Budget, type BudgetPeriod } from './budgetFile.js';
 
@@ -53,15 +53,23 @@ export function budgetApplies(b: Budget, ask: UsageFilters): boolean {
   });
 }
 
-/** Spend of one budget's current period; `ask` supplies the values for `*` scopes. */
-export function budgetStatus(db: LedgerDb, b: Budget, nowMs: number, ask: UsageFilters = {}): BudgetStatus {
+/**
+ * Spend of one budget's current period; `ask` supplies the values for `*` scopes. Read from the
+ * shared rollups with no sidecar filter: on a PostgreSQL ledger it is the whole fleet's spend.
+ */
+export async function budgetStatus(
+  db: LedgerStore,
+  b: Budget,
+  nowMs: number,
+  ask: UsageFilters = {},
+): Promise<BudgetStatus> {
   const scope: UsageFilters = {};
   for (const k of BUDGET_SCOPE_KEYS) {
     const want = b.scope[k];
     if (want !== undefined) scope[k] = want === '*' ? ask[k] : want;
   }
   const window = currentPeriod(b.period, nowMs);
-  const r = queryUsage(db, { fromSec: window.startSec, toSec: window.endSec, filters: scope });
+  const r = await queryUsage(db, { fromSec: window.startSec, toSec: window.endSec, filters: scope });
   // parseBudgets rejects scopes queryUsage cannot answer, so !ok is a bug here.
   if (!r.ok) throw new Error(`budget ${b.name}: ${r.reason}`);
   const spentNano = r.totals.costNano;

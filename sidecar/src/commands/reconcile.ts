@@ -7,21 +7,24 @@ import { lastDays } from '../reconcile/reconcileDays.js';
 import { parseTolerancePct } from '../reconcile/tolerance.js';
 import {
   fail,
+  LEDGER_HELP,
+  LEDGER_OPTIONS,
   MAX_DAYS_BACK,
-  openStateLedger,
+  openCommandLedger,
   parseCommandArgs,
   positiveInt,
-  stateDirOf,
 } from '../report/commandSupport.js';
 
 export const summary = 'tracked versus billed cost per provider per UTC day, with the untracked gap';
 
-const HELP = `usage: spendline reconcile [--days-back N] [--write-report DIR] [--tolerance PCT] [--state-dir DIR]
+const HELP = `usage: spendline reconcile [--days-back N] [--write-report DIR] [--tolerance PCT] [--state-dir DIR | --ledger URL]
 
 Compares tracked cost (ledger, each record's own UTC day; exact and estimated apart) with billed cost
 (imported exports) for the last N UTC days (default 35, at most 3660). Days whose gap exceeds the tolerance
 (default 5%; 0..1000, at most 2 decimals) are flagged with their top models and services. Prints Markdown; --write-report also
-writes reconciliation-<day>.md and .json into DIR. Exit code 0, or 3 when a day is beyond tolerance.`;
+writes reconciliation-<day>.md and .json into DIR. Exit code 0, or 3 when a day is beyond tolerance.
+
+${LEDGER_HELP}`;
 
 export async function run(argv: string[]): Promise<number> {
   const parsed = parseCommandArgs(
@@ -30,7 +33,7 @@ export async function run(argv: string[]): Promise<number> {
       'days-back': { type: 'string' },
       'write-report': { type: 'string' },
       tolerance: { type: 'string' },
-      'state-dir': { type: 'string' },
+      ...LEDGER_OPTIONS,
     },
     HELP,
   );
@@ -42,10 +45,14 @@ export async function run(argv: string[]): Promise<number> {
   if (parsedTolerance !== undefined && !parsedTolerance.ok)
     return fail(`--tolerance ${parsedTolerance.reason}`);
   const tolerance = parsedTolerance?.value ?? 5;
-  const ledger = openStateLedger(stateDirOf(values['state-dir']), false);
-  if (!ledger.ok) return fail(ledger.reason, 1);
+  const ledger = await openCommandLedger(values, false);
+  if (!ledger.ok) return fail(ledger.reason, ledger.exitCode);
   try {
-    const report = buildReconciliationReport(ledger.db, lastDays(Date.now(), days.value ?? 35), tolerance);
+    const report = await buildReconciliationReport(
+      ledger.db,
+      lastDays(Date.now(), days.value ?? 35),
+      tolerance,
+    );
     process.stdout.write(reportToMarkdown(report));
     if (values['write-report'] !== undefined) {
       const written = writeReconciliationReport(values['write-report'], report);
@@ -53,6 +60,6 @@ export async function run(argv: string[]): Promise<number> {
     }
     return report.flagged.length > 0 ? 3 : 0;
   } finally {
-    ledger.db.close();
+    await ledger.db.close();
   }
 }

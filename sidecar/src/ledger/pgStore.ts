@@ -139,6 +139,9 @@ export async function openPgStore(options: PgStoreOptions): Promise<LedgerStore>
         const res = await q.query({ text: st.text, values: bindArgs(st, params).map(toPgValue) });
         return res.rowCount ?? 0;
       },
+      async lock(name: string) {
+        await q.query("SELECT pg_advisory_xact_lock(hashtext('spendline lock ' || $1))", [name]);
+      },
     };
   };
 

@@ -59,6 +59,8 @@ export function sqliteStore(db: LedgerDb, location: string): LedgerStore & { db:
     async run(sql: string, params?: SqlParams): Promise<number> {
       return prepare(sql).run(...bind(params)).changes;
     },
+    // A transaction is BEGIN IMMEDIATE: it already holds the ledger's one write lock.
+    async lock(): Promise<void> {},
   };
 
   const guarded =
@@ -78,6 +80,7 @@ export function sqliteStore(db: LedgerDb, location: string): LedgerStore & { db:
     get: guarded(direct.get) as LedgerQueries['get'],
     value: guarded(direct.value) as LedgerQueries['value'],
     run: guarded(direct.run),
+    lock: direct.lock,
     async transaction<T>(fn: (tx: LedgerQueries) => Promise<T>): Promise<T> {
       while (inTransaction) await busy;
       inTransaction = true;

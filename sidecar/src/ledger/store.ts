@@ -31,6 +31,12 @@ export interface LedgerQueries {
   value<T = unknown>(sql: string, params?: SqlParams, options?: QueryOptions): Promise<T | undefined>;
   /** Runs a write; resolves to the number of rows it changed. */
   run(sql: string, params?: SqlParams): Promise<number>;
+  /**
+   * Inside `transaction`: waits for, then holds until the transaction ends, a lock named `name`
+   * that other sidecars on the same ledger take too (PostgreSQL: `pg_advisory_xact_lock`). SQLite
+   * has one writer per ledger already, so it returns at once there.
+   */
+  lock(name: string): Promise<void>;
 }
 
 /** SQL expressions that differ between the backends. */

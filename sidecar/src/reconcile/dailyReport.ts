@@ -1,6 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { LedgerDb } from '../ledger/openLedger.js';
+import type { LedgerStore } from '../ledger/store.js';
 import { mdText } from '../report/markdown.js';
 import { usdDecimal, usdFormatter } from '../report/money.js';
 import {
@@ -23,18 +23,18 @@ export interface ReconciliationReport {
   flagged: FlaggedDay[];
 }
 
-export function buildReconciliationReport(
-  db: LedgerDb,
+export async function buildReconciliationReport(
+  db: LedgerStore,
   range: DayRange,
   tolerancePct: number,
-): ReconciliationReport {
-  const days = reconcileDays(db, range, tolerancePct);
-  const flagged = days
-    .filter((d) => d.status === 'beyond_tolerance')
-    .map((d) => {
-      const top = topSpenders(db, d.provider, d.day);
-      return { ...d, topModels: top.models, topServices: top.services };
-    });
+): Promise<ReconciliationReport> {
+  const days = await reconcileDays(db, range, tolerancePct);
+  const flagged: FlaggedDay[] = [];
+  for (const d of days) {
+    if (d.status !== 'beyond_tolerance') continue;
+    const top = await topSpenders(db, d.provider, d.day);
+    flagged.push({ ...d, topModels: top.models, topServices: top.services });
+  }
   return { range, tolerancePct, days, flagged };
 }
 

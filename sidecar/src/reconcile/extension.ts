@@ -20,7 +20,8 @@ function describe(r: BillingImportResult): string {
     const rejected = (r.rejections ?? []).map((x) => `\n  ${r.path}: ${x.location}: ${x.reason}`).join('');
     return `billing: ${r.path}: not imported: ${r.reason}${rejected}`;
   }
-  return `billing: ${r.path}: ${r.format}: ${r.accepted} accepted, ${r.ignored} ignored, ${r.daysWritten} provider-days written`;
+  // Unchanged: imported before (by this sidecar, or by another one sharing the ledger).
+  return `billing: ${r.path}: ${r.format}: ${r.accepted} accepted, ${r.ignored} ignored, ${r.daysWritten} provider-days written${r.daysKeptNewer > 0 ? `, ${r.daysKeptNewer} kept (newer export already imported)` : ''}${r.unchanged ? ' (unchanged)' : ''}`;
 }
 
 /**
@@ -56,9 +57,9 @@ export function createReconciliationExtension(
       watchers.push(watcher);
       await watcher.scan();
 
-      const compact = () => {
+      const compact = async (): Promise<void> => {
         try {
-          const r = compactRollups(
+          const r = await compactRollups(
             ctx.db,
             ctx.now(),
             options.hourlyRetentionDays ?? DEFAULT_HOURLY_RETENTION_DAYS,
@@ -72,8 +73,8 @@ export function createReconciliationExtension(
           log(`retention: compaction failed, will retry: ${(err as Error).message}`);
         }
       };
-      compact();
-      const timer = setInterval(compact, options.compactEveryMs ?? 3_600_000);
+      await compact();
+      const timer = setInterval(() => void compact(), options.compactEveryMs ?? 3_600_000);
       timer.unref();
       timers.push(timer);
     },

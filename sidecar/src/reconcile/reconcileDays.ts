@@ -1,4 +1,4 @@
-import type { LedgerDb } from '../ledger/openLedger.js';
+import type { LedgerStore } from '../ledger/store.js';
 
 export const DAY_SECONDS = 86_400;
 
@@ -52,43 +52,51 @@ export function lastDays(nowMs: number, daysBack: number): DayRange {
  * day. A day is beyond tolerance when |billed − tracked| > tolerancePct % of billed, or when tracked
  * spend met a $0 bill. Days with tracked spend but no export yet are `not_billed_yet`.
  */
-export function reconcileDays(db: LedgerDb, range: DayRange, tolerancePct: number): ReconciledDay[] {
+export async function reconcileDays(
+  db: LedgerStore,
+  range: DayRange,
+  tolerancePct: number,
+): Promise<ReconciledDay[]> {
   const from = secondsOfDay(range.fromDay);
   const to = secondsOfDay(range.toDay) + DAY_SECONDS;
-  const tracked = db
-    .prepare(
-      `SELECT provider, bucket_start - (bucket_start % ${DAY_SECONDS}) AS day_start,
-         SUM(CASE WHEN usage_type = 'exact' THEN cost_nano_usd ELSE 0 END) AS exact,
-         SUM(CASE WHEN usage_type = 'exact' THEN 0 ELSE cost_nano_usd END) AS estimated,
-         SUM(unpriced_requests) AS unpriced,
-         SUM(input_tokens + cache_read_tokens + cache_write_tokens + output_tokens + reasoning_tokens) AS tokens
-       FROM usage_rollup WHERE bucket_start >= ? AND bucket_start < ?
-       GROUP BY provider, day_start`,
-    )
-    .safeIntegers(true)
-    .all(from, to) as {
+  // The shared rollups: on a PostgreSQL ledger, every sidecar's tracked spend.
+  const tracked = await db.all<{
     provider: string;
     day_start: bigint;
     exact: bigint;
     estimated: bigint;
     unpriced: bigint;
     tokens: bigint;
-  }[];
-  const billed = db
-    .prepare(
-      `SELECT provider, day, source, cost_nano_usd AS cost, tokens_total AS tokens, tokens_reported AS reported
-       FROM billing_daily WHERE day >= ? AND day <= ?
-       ORDER BY provider, day, export_version DESC, source`,
+  }>(
+    `SELECT provider, bucket_start - (bucket_start % ${DAY_SECONDS}) AS day_start,
+       SUM(CASE WHEN usage_type = 'exact' THEN cost_nano_usd ELSE 0 END) AS exact,
+       SUM(CASE WHEN usage_type = 'exact' THEN 0 ELSE cost_nano_usd END) AS estimated,
+       SUM(unpriced_requests) AS unpriced,
+       SUM(input_tokens + cache_read_tokens + cache_write_tokens + output_tokens + reasoning_tokens) AS tokens
+     FROM usage_rollup WHERE bucket_start >= ? AND bucket_start < ?
+     GROUP BY provider, bucket_start - (bucket_start % ${DAY_SECONDS})`,
+    [from, to],
+    { bigint: true },
+  );
+  // Newest export first per (provider, day); ties by source in code-unit order (below), not by the
+  // database's collation.
+  const billed = (
+    await db.all<{
+      provider: string;
+      day: string;
+      source: string;
+      version: bigint;
+      cost: bigint;
+      tokens: bigint;
+      reported: bigint;
+    }>(
+      `SELECT provider, day, source, export_version AS version, cost_nano_usd AS cost,
+         tokens_total AS tokens, tokens_reported AS reported
+       FROM billing_daily WHERE day >= ? AND day <= ?`,
+      [range.fromDay, range.toDay],
+      { bigint: true },
     )
-    .safeIntegers(true)
-    .all(range.fromDay, range.toDay) as {
-    provider: string;
-    day: string;
-    source: string;
-    cost: bigint;
-    tokens: bigint;
-    reported: bigint;
-  }[];
+  ).sort((a, b) => (a.version > b.version ? -1 : a.version < b.version ? 1 : cmp(a.source, b.source)));
 
   const rows = new Map<string, ReconciledDay>();
   const rowFor = (provider: string, day: string): ReconciledDay => {
@@ -124,7 +132,7 @@ export function reconcileDays(db: LedgerDb, range: DayRange, tolerancePct: numbe
   }
   for (const b of billed) {
     const row = rowFor(b.provider, b.day);
-    if (row.billingSource !== null) continue; // newest export already chosen (ORDER BY export_version DESC)
+    if (row.billingSource !== null) continue; // newest export already chosen (sorted by version, newest first)
     row.billedNano = b.cost;
     row.billingSource = b.source;
     row.billedTokens = b.reported === 1n ? Number(b.tokens) : null;
@@ -145,29 +153,37 @@ export function reconcileDays(db: LedgerDb, range: DayRange, tolerancePct: numbe
   );
 }
 
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
 export interface TopSpender {
   name: string;
   trackedNano: bigint;
 }
 
 /** The models and services with the most tracked spend for one provider on one UTC day. */
-export function topSpenders(
-  db: LedgerDb,
+export async function topSpenders(
+  db: LedgerStore,
   provider: string,
   day: string,
   limit = 3,
-): { models: TopSpender[]; services: TopSpender[] } {
+): Promise<{ models: TopSpender[]; services: TopSpender[] }> {
   const from = secondsOfDay(day);
-  const top = (column: 'model' | 'service') =>
+  // Sorted here, not by the database: ties by name in code-unit order on both backends (a day has
+  // few models and services).
+  const top = async (column: 'model' | 'service') =>
     (
-      db
-        .prepare(
-          `SELECT ${column} AS name, SUM(cost_nano_usd) AS cost FROM usage_rollup
-           WHERE provider = ? AND bucket_start >= ? AND bucket_start < ?
-           GROUP BY ${column} ORDER BY cost DESC, name LIMIT ?`,
-        )
-        .safeIntegers(true)
-        .all(provider, from, from + DAY_SECONDS, limit) as { name: string; cost: bigint }[]
-    ).map((r) => ({ name: r.name === '' ? '(unset)' : r.name, trackedNano: r.cost }));
-  return { models: top('model'), services: top('service') };
+      await db.all<{ name: string; cost: bigint }>(
+        `SELECT ${column} AS name, SUM(cost_nano_usd) AS cost FROM usage_rollup
+         WHERE provider = ? AND bucket_start >= ? AND bucket_start < ?
+         GROUP BY ${column}`,
+        [provider, from, from + DAY_SECONDS],
+        { bigint: true },
+      )
+    )
+      .sort((a, b) => (a.cost > b.cost ? -1 : a.cost < b.cost ? 1 : cmp(a.name, b.name)))
+      .slice(0, limit)
+      .map((r) => ({ name: r.name === '' ? '(unset)' : r.name, trackedNano: r.cost }));
+  return { models: await top('model'), services: await top('service') };
 }
