@@ -38,10 +38,15 @@ export interface IngestOptions {
   now(): number;
   /**
    * Called right after each commit with the batch's usage deltas (ids set, in counting order) and
-   * how many deltas before them were not kept (`keepDeltas`): the live stream publishes them. Must
-   * not throw.
+   * how many deltas before them were not kept (`keepDeltas`): the live stream publishes them (it may
+   * read the ledger; the next batch commits after it settles). Must not throw or reject.
    */
-  onCommit?(deltas: readonly UsageDelta[], dropped: number): void;
+  onCommit?(deltas: readonly UsageDelta[], dropped: number): void | Promise<void>;
+  /**
+   * Runs each commit attempt together with its `onCommit` as one piece (default: just runs it): the
+   * live stream serialises its readers of the ledger against it.
+   */
+  commitSection?<T>(commit: () => Promise<T>): Promise<T>;
   /** How many of a batch's deltas to keep at least when counting starts (default all; see BatchEffects). */
   keepDeltas?(): number;
 }
@@ -113,6 +118,7 @@ export async function startIngestLoop(
   const maxRecordAgeMs = options.maxRecordAgeMs ?? DEFAULT_MAX_RECORD_AGE_MS;
   const maxFutureSkewMs = options.maxFutureSkewMs ?? DEFAULT_MAX_FUTURE_SKEW_MS;
   let batchRows = options.batchRows ?? MIN_BATCH_ROWS;
+  const section = options.commitSection ?? (<T>(commit: () => Promise<T>) => commit());
   const store = createPipelineStore(ledger, metrics);
   const state = await store.load();
   options.onLoad?.(state);
@@ -175,10 +181,17 @@ export async function startIngestLoop(
     let failures = 0;
     for (;;) {
       let outcome: Awaited<ReturnType<typeof store.commit>>;
+      let committed = false;
       try {
-        outcome = await store.commit(fx, fxCheckpoints, options.now(), options.dedupWindowMs);
+        outcome = await section(async () => {
+          const o = await store.commit(fx, fxCheckpoints, options.now(), options.dedupWindowMs);
+          committed = o.ok;
+          if (o.ok && fx.deltaCount > 0) await options.onCommit?.(fx.deltas, fx.droppedDeltas);
+          return o;
+        });
       } catch (err) {
-        if (!keepPolls || !isTransient(err)) throw err;
+        // A failure after the commit is not a reason to count the batch again.
+        if (committed || !keepPolls || !isTransient(err)) throw err;
         // The shared ledger is unreachable: nothing of the batch was written and nothing further is
         // read; retry (with backoff) until it is back or the sidecar stops. A stop leaves the batch
         // uncommitted: its lines are read again after a restart.
@@ -198,7 +211,6 @@ export async function startIngestLoop(
     }
     metrics.gauges.ledgerUp.set(1);
     const commitMs = performance.now() - t1;
-    if (fx.deltaCount > 0) options.onCommit?.(fx.deltas, fx.droppedDeltas);
     if (options.batchRows === undefined && yieldFirst) adaptBatchRows(rows, commitMs);
     lastRecordMs = fx.lastRecordMs;
     metrics.gauges.lastCommitSeconds.set((fxWorkMs + settleMs + commitMs) / 1000);
