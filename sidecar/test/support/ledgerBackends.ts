@@ -16,15 +16,17 @@ export const LEDGER_BACKENDS: LedgerKind[] = ['sqlite', 'postgres'];
 let server: Promise<RunningPostgres> | undefined;
 let databases = 0;
 
+// Registered when a test file imports this module, so it runs after the whole file: a hook
+// registered on first use would belong to that describe block and stop the server after it.
+afterAll(async () => {
+  const s = server;
+  server = undefined;
+  if (s !== undefined) (await s.catch(() => undefined))?.stop();
+});
+
 /** The file's PostgreSQL server (started once, stopped after the file). */
 export function sharedPostgres(): Promise<RunningPostgres> {
-  if (server === undefined) {
-    server = startPostgres();
-    const s = server;
-    afterAll(async () => {
-      (await s).stop();
-    });
-  }
+  server ??= startPostgres();
   return server;
 }
 
