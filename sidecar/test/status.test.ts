@@ -167,6 +167,9 @@ async function ledgerTotals(r: { from: number; to: number }): Promise<Sums> {
   };
 }
 
+/** Ties in byte order of the key, as the API lists them on both ledgers. */
+const byteOrder = (col: string) => (ledger.kind === 'postgres' ? `${col} COLLATE "C"` : col);
+
 async function ledgerTop(
   dim: (typeof DIMS)[number],
   r: { from: number; to: number },
@@ -178,7 +181,7 @@ async function ledgerTop(
     rows = await ledger.all<Record<string, bigint | string>>(
       `SELECT key, exact_cost_nano_usd + estimated_cost_nano_usd AS cost, unpriced_requests AS unpriced FROM usage_total
        WHERE kind = 'session' AND last_seen_ms >= ? AND first_seen_ms < ? AND key ${ledger.dialect.like} ?
-       ORDER BY cost DESC, key LIMIT 10`,
+       ORDER BY cost DESC, ${byteOrder('key')} LIMIT 10`,
       [r.from * 1000, r.to * 1000, like],
       { bigint: true },
     );
@@ -189,7 +192,7 @@ async function ledgerTop(
       `SELECT ${col} AS key, SUM(cost_nano_usd) AS cost, SUM(unpriced_requests) AS unpriced
        FROM ${principal ? 'usage_rollup_principal' : 'usage_rollup'}
        WHERE bucket_start >= ? AND bucket_start < ? ${principal ? `AND principal_kind = '${dim}'` : ''} AND ${col} ${ledger.dialect.like} ?
-       GROUP BY ${col} ORDER BY cost DESC, key LIMIT 10`,
+       GROUP BY ${col} ORDER BY cost DESC, ${byteOrder(col)} LIMIT 10`,
       [r.from, r.to, like],
       { bigint: true },
     );
