@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests run for real (Prometheus, promtool, Alertmanager, amtool,
-# Chromium, docker-compose for `config` validation) when they are missing. Fails loudly when it
-# cannot: tests that need them must not skip.
+# Chromium, PostgreSQL's server programs, docker-compose for `config` validation) when they are
+# missing. Fails loudly when it cannot: tests that need them must not skip.
 set -euo pipefail
+
+# Debian keeps PostgreSQL's programs off the PATH, in /usr/lib/postgresql/<version>/bin.
+has_postgres() {
+  compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null && compgen -G '/usr/lib/postgresql/*/bin/pg_ctl' >/dev/null
+}
 
 need=()
 command -v prometheus >/dev/null 2>&1 || need+=(prometheus)
@@ -11,6 +16,7 @@ command -v prometheus-alertmanager >/dev/null 2>&1 || need+=(prometheus-alertman
 command -v amtool >/dev/null 2>&1 || need+=(prometheus-alertmanager)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)
+has_postgres || need+=(postgresql)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
@@ -43,3 +49,7 @@ for bin in prometheus promtool prometheus-alertmanager amtool chromium docker-co
     exit 1
   fi
 done
+if ! has_postgres; then
+  echo "install-system-deps: /usr/lib/postgresql/*/bin/initdb is still missing after apt-get install." >&2
+  exit 1
+fi

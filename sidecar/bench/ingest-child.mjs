@@ -1,10 +1,10 @@
 // One measured run in a fresh process (so peak RSS is this run's): `bare <file>` reads, splits and
-// JSON.parses the file; `ingest <file> <stateDir>` runs the full sidecar pipeline to a committed ledger.
+// JSON.parses the file; `ingest <file> <stateDir> [ledgerUrl sidecarId]` runs the full sidecar pipeline
+// to a committed ledger (SQLite in stateDir, or the PostgreSQL ledger at ledgerUrl as sidecarId).
 import { open } from 'node:fs/promises';
-import { join } from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 
-const [mode, file, stateDir] = process.argv.slice(2);
+const [mode, file, stateDir, ledgerUrl, sidecarId] = process.argv.slice(2);
 const stall = monitorEventLoopDelay({ resolution: 10 });
 let t0 = performance.now();
 let cpu0 = process.cpuUsage();
@@ -30,12 +30,16 @@ if (mode === 'bare') {
   }
   await handle.close();
 } else {
-  const { openLedgerDb } = await import('../dist/ledger/openLedger.js');
+  const { openLedgerStore } = await import('../dist/ledger/openStore.js');
   const { createSidecarMetrics } = await import('../dist/metrics.js');
   const { startIngestLoop } = await import('../dist/pipeline/ingestLoop.js');
   const { DEFAULT_LABEL_CAPS } = await import('../dist/pipeline/labelCaps.js');
   const { createPricer } = await import('@spendline/sdk/core');
-  const db = openLedgerDb(join(stateDir, 'ledger.sqlite'));
+  const db = await openLedgerStore({
+    url: ledgerUrl,
+    stateDir,
+    ...(ledgerUrl === undefined ? {} : { sidecarId: sidecarId ?? 'bench' }),
+  });
   const metrics = createSidecarMetrics();
   const pricer = createPricer();
   // Startup (module loading, the price catalog) is not ingest: measure from here.
@@ -52,7 +56,7 @@ if (mode === 'bare') {
   t0 = performance.now();
   cpu0 = process.cpuUsage();
   stall.enable();
-  const loop = startIngestLoop(db, metrics, pricer, {
+  const loop = await startIngestLoop(db, metrics, pricer, {
     otlpGlobs: [file],
     jsonlGlobs: [],
     maxLineBytes: 16 * 1024 * 1024,
@@ -66,11 +70,11 @@ if (mode === 'bare') {
   await loop.ready;
   await loop.stop();
   for (const s of metrics.counters.records.series.values()) if (s.values[1] === 'counted') records += s.total;
-  db.close();
+  await db.close();
 }
 const ms = performance.now() - t0;
 const cpu = process.cpuUsage(cpu0);
 stall.disable();
 process.stdout.write(
-  `${JSON.stringify({ mode, records, ms, cpuMs: (cpu.user + cpu.system) / 1000, maxRssMb: process.resourceUsage().maxRSS / 1024, maxStallMs: stall.max / 1e6 })}\n`,
+  `${JSON.stringify({ mode, records, ms, startedAt: performance.timeOrigin + t0, endedAt: performance.timeOrigin + t0 + ms, cpuMs: (cpu.user + cpu.system) / 1000, maxRssMb: process.resourceUsage().maxRSS / 1024, maxStallMs: stall.max / 1e6 })}\n`,
 );

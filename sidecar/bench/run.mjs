@@ -8,13 +8,26 @@
 // own hourly rollup row (BENCH_UNIFORM_RECORDS, default 100k; 0 skips it). Every call carries a
 // session id (BENCH_SESSIONS=0 drops them). Then the live stream's commit -> event latency, with one
 // client following GET /api/stream while calls are written at BENCH_STREAM_RATE per second (default
-// 200; 0 skips it).
-import { execFileSync } from 'node:child_process';
-import { appendFileSync, closeSync, fsyncSync, mkdtempSync, openSync, rmSync, statSync } from 'node:fs';
+// 200; 0 skips it). Then the PostgreSQL ledger (BENCH_PG_RECORDS, default 300k fleet-shaped records; 0
+// skips it): the same input into SQLite, into PostgreSQL by one sidecar, and split in three files
+// counted by three sidecars at once on one PostgreSQL ledger, in BENCH_PG_PAIRS (default 3) rounds.
+import { execFile, execFileSync } from 'node:child_process';
+import {
+  appendFileSync,
+  closeSync,
+  fsyncSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadOtlpLinesGenerator } from './decode.mjs';
+import { startBenchPostgres } from './postgres.mjs';
 import { measureStreamLatency } from './stream-latency.mjs';
 
 const RECORDS = Number(process.env.BENCH_RECORDS ?? 1_000_000);
@@ -25,6 +38,9 @@ const PAIRS = Number(process.env.BENCH_PAIRS ?? 5);
 const SESSIONS = process.env.BENCH_SESSIONS !== '0';
 /** Calls per second written during the live-stream latency measurement (0 skips it). */
 const STREAM_RATE = Number(process.env.BENCH_STREAM_RATE ?? 200);
+/** Records of the PostgreSQL ledger comparison (0 skips it). */
+const PG_RECORDS = Number(process.env.BENCH_PG_RECORDS ?? 300_000);
+const PG_PAIRS = Number(process.env.BENCH_PG_PAIRS ?? 3);
 const PER_LINE = 100;
 const CHUNK = 50_000;
 const child = fileURLToPath(new URL('./ingest-child.mjs', import.meta.url));
@@ -108,6 +124,97 @@ async function ingestRun(dir, name, records, shape, pairs) {
   return { calls, bytes, runs, median };
 }
 
+function measureAsync(...args) {
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, [child, ...args], { encoding: 'utf8', env: process.env }, (err, out) =>
+      err ? reject(err) : resolve(JSON.parse(out.trim().split('\n').at(-1))),
+    );
+  });
+}
+
+/**
+ * SQLite vs PostgreSQL on the same input, and three sidecars on one PostgreSQL ledger, each counting
+ * a third of the lines (as three collectors behind a traceID-routing gateway would hand them out).
+ * Three sidecars' throughput is all their records over the time from the first one's start to the
+ * last one's end.
+ */
+async function postgresRun(dir) {
+  const file = join(dir, 'pg.json');
+  const calls = await generate(file, PG_RECORDS, 'correlated');
+  const lines = readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => l !== '');
+  const parts = [0, 1, 2].map((k) => join(dir, `pg-part-${k}.json`));
+  parts.forEach((p, k) => {
+    writeFileSync(
+      p,
+      lines
+        .filter((_, i) => i % 3 === k)
+        .map((l) => `${l}\n`)
+        .join(''),
+    );
+    const fd = openSync(p, 'r');
+    fsyncSync(fd);
+    closeSync(fd);
+  });
+  const pg = await startBenchPostgres();
+  const rounds = [];
+  try {
+    for (let i = 0; i < PG_PAIRS; i++) {
+      const bare = measure('bare', file);
+      const sqliteState = join(dir, `pg-sqlite-${i}`);
+      const sqlite = measure('ingest', file, sqliteState);
+      rmSync(sqliteState, { recursive: true, force: true });
+      const one = measure('ingest', file, join(dir, `pg-one-${i}`), await pg.createDatabase(), 'one');
+      const url = await pg.createDatabase();
+      const three = await Promise.all(
+        parts.map((p, k) => measureAsync('ingest', p, join(dir, `pg-three-${i}-${k}`), url, `sidecar-${k}`)),
+      );
+      for (const r of [sqlite, one])
+        if (r.records !== calls) throw new Error(`counted ${r.records} of ${calls}`);
+      const threeRecords = three.reduce((a, r) => a + r.records, 0);
+      if (threeRecords !== calls) throw new Error(`three sidecars counted ${threeRecords} of ${calls}`);
+      const wall = Math.max(...three.map((r) => r.endedAt)) - Math.min(...three.map((r) => r.startedAt));
+      rounds.push({ bare, sqlite, one, three, threeMs: wall, threeRecords });
+    }
+  } finally {
+    pg.stop();
+    rmSync(file, { force: true });
+    for (const p of parts) rmSync(p, { force: true });
+  }
+  const rate = (records, ms) => Math.round((records / ms) * 1000);
+  const med = (xs) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
+  const pgVsSqlite = rounds.map((r) => r.sqlite.ms / r.one.ms);
+  const threeVsOne = rounds.map((r) => r.one.ms / r.threeMs);
+  const all = (xs, f = (x) => x.toFixed(2)) => xs.map(f).join(', ');
+  return [
+    ['input', `${calls} records (fleet-shaped), ${PER_LINE} per line; ${rounds.length} rounds, medians`],
+    ['(a) bare read + split + JSON.parse', `${rate(calls, med(rounds.map((r) => r.bare.ms)))} records/s`],
+    ['SQLite ledger, one sidecar', `${rate(calls, med(rounds.map((r) => r.sqlite.ms)))} records/s`],
+    ['PostgreSQL ledger, one sidecar', `${rate(calls, med(rounds.map((r) => r.one.ms)))} records/s`],
+    [
+      'PostgreSQL ledger, three sidecars at once',
+      `${rate(calls, med(rounds.map((r) => r.threeMs)))} records/s together`,
+    ],
+    [
+      'PostgreSQL / SQLite per sidecar (target >= 0.5)',
+      `${med(pgVsSqlite).toFixed(2)} (rounds: ${all(pgVsSqlite)})`,
+    ],
+    [
+      'three sidecars / one, PostgreSQL (target >= 2)',
+      `${med(threeVsOne).toFixed(2)} (rounds: ${all(threeVsOne)})`,
+    ],
+    [
+      'peak RSS per sidecar: SQLite / PostgreSQL one / three',
+      `${Math.max(...rounds.map((r) => r.sqlite.maxRssMb)).toFixed(0)} / ${Math.max(...rounds.map((r) => r.one.maxRssMb)).toFixed(0)} / ${Math.max(...rounds.flatMap((r) => r.three.map((x) => x.maxRssMb))).toFixed(0)} MB`,
+    ],
+    [
+      'longest event-loop stall: SQLite / PostgreSQL one / three',
+      `${Math.max(...rounds.map((r) => r.sqlite.maxStallMs)).toFixed(0)} / ${Math.max(...rounds.map((r) => r.one.maxStallMs)).toFixed(0)} / ${Math.max(...rounds.flatMap((r) => r.three.map((x) => x.maxStallMs))).toFixed(0)} ms`,
+    ],
+  ];
+}
+
 function print(rows) {
   for (const [k, v] of rows) console.log(`${k.padEnd(58)} ${v}`);
 }
@@ -146,15 +253,17 @@ function runRows(r) {
 async function main() {
   const dir = mkdtempSync(join(tmpdir(), 'spendline-bench-'));
   try {
-    console.log('== fleet-shaped usage (the target case) ==');
-    print(runRows(await ingestRun(dir, 'correlated', RECORDS, 'correlated', PAIRS)));
-    const render = await renderAt10kSeries();
-    print([
-      [
-        `/metrics render at ${render.series} series (target <= 50 ms)`,
-        `${render.medianMs.toFixed(1)} ms (median of 7)`,
-      ],
-    ]);
+    if (RECORDS > 0) {
+      console.log('== fleet-shaped usage (the target case) ==');
+      print(runRows(await ingestRun(dir, 'correlated', RECORDS, 'correlated', PAIRS)));
+      const render = await renderAt10kSeries();
+      print([
+        [
+          `/metrics render at ${render.series} series (target <= 50 ms)`,
+          `${render.medianMs.toFixed(1)} ms (median of 7)`,
+        ],
+      ]);
+    }
     if (STREAM_RATE > 0) {
       const live = await measureStreamLatency({ rate: STREAM_RATE, seconds: 10 });
       print([
@@ -171,6 +280,10 @@ async function main() {
     if (UNIFORM_RECORDS > 0) {
       console.log('== worst case: independent dimensions, ~2 rollup rows per call ==');
       print(runRows(await ingestRun(dir, 'uniform', UNIFORM_RECORDS, 'uniform', PAIRS)));
+    }
+    if (PG_RECORDS > 0) {
+      console.log('== ledger on PostgreSQL: one sidecar, and three on one ledger ==');
+      print(await postgresRun(dir));
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -99,7 +99,8 @@ export async function startSidecar(config: SidecarConfig): Promise<RunningSideca
   const { app, api, bind, seal } = createApp({
     registry: metrics.registry,
     onScrape: () => metrics.hold.beginScrape(),
-    isReady: () => ready,
+    // Not ready while the shared ledger is down: its API answers would fail, and its counting waits.
+    isReady: () => ready && ingest.ledgerUp(),
     apiToken: config.apiToken,
     publicDir: config.publicDir ?? DEFAULT_PUBLIC_DIR,
   });

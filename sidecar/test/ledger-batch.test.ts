@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openLedgerStore } from '../src/ledger/openStore.js';
 import { createPipelineStore } from '../src/ledger/pipelineStore.js';
+import type { LedgerStore } from '../src/ledger/store.js';
 import { createSidecarMetrics } from '../src/metrics.js';
 import { BatchEffects } from '../src/pipeline/batchEffects.js';
 import { HASH_BYTES, hashKey } from '../src/pipeline/dedupIndex.js';
@@ -222,4 +223,115 @@ describe.each(LEDGER_BACKENDS)('ledger batch commit (%s)', (kind) => {
         : await db.value('SELECT count(*) FROM dedup_claim');
     expect(keyCount).toBe(4000);
   });
+});
+
+describe('ledger batch commit on a shared (PostgreSQL) ledger', () => {
+  const ledgers = testLedgers('postgres');
+  it('two sidecars on one ledger: a record the other committed first is counted again as a duplicate', async () => {
+    const db = await ledgers.open();
+    const metricsA = createSidecarMetrics();
+    const metricsB = createSidecarMetrics();
+    const a = createPipelineStore(db, metricsA);
+    // A second sidecar: its own connection and identity on the same ledger.
+    const other = await openLedgerStore({ url: ledgers.urlOf(db), stateDir: dir(), sidecarId: 'b' });
+    cleanups.push(() => void other.close());
+    const b = createPipelineStore(other, metricsB);
+    await a.load();
+    await b.load();
+    const count = (metrics: typeof metricsA, keys: string[]) => (claim: (k: string) => boolean) => {
+      const fx = new BatchEffects(metrics);
+      for (const k of keys) if (claim(k)) fx.add('requests', LABELS, 1);
+      return fx;
+    };
+    await a.commitBatch(count(metricsA, ['k1', 'k2']), [], 1_000, 86_400_000);
+    let attempts = 0;
+    await b.commitBatch(
+      (claim) => {
+        attempts++;
+        return count(metricsB, ['k2', 'k3'])(claim);
+      },
+      [],
+      2_000,
+      86_400_000,
+    );
+    // B counted k2 and k3, found k2 committed by A, and counted again: k3 only.
+    expect(attempts).toBe(2);
+    expect(metricsA.counters.requests.total(LABELS)).toBe(2);
+    expect(metricsB.counters.requests.total(LABELS)).toBe(1);
+    const perSidecar = await db.all<{ sidecar_id: string; total: number }>(
+      "SELECT sidecar_id, total FROM metric_counter WHERE metric = 'llm_requests_total' ORDER BY sidecar_id",
+    );
+    expect(perSidecar).toEqual([
+      { sidecar_id: 'b', total: 1 },
+      { sidecar_id: 'local', total: 2 },
+    ]);
+    expect(await db.value('SELECT count(*) FROM dedup_claim')).toBe(3);
+    // B now knows k2 as committed: it is a duplicate at once, with no second attempt.
+    attempts = 0;
+    await b.commitBatch(
+      (claim) => {
+        attempts++;
+        return count(metricsB, ['k2'])(claim);
+      },
+      [],
+      3_000,
+      86_400_000,
+    );
+    expect(attempts).toBe(1);
+    expect(metricsB.counters.requests.total(LABELS)).toBe(1);
+  });
+});
+
+describe('a commit whose outcome is unknown (the connection failed during it)', () => {
+  const ledgers = testLedgers('postgres');
+  /** The store, with commitBatch failing as a dropped connection would: after or before committing. */
+  function dropping(db: LedgerStore, when: 'after' | 'before') {
+    let armed = true;
+    const store: LedgerStore = Object.create(db);
+    store.commitBatch = async (ops, claim) => {
+      if (armed && when === 'before') {
+        armed = false;
+        throw new Error('Connection terminated unexpectedly');
+      }
+      const r = await db.commitBatch(ops, claim);
+      if (armed) {
+        armed = false;
+        throw new Error('Connection terminated unexpectedly');
+      }
+      return r;
+    };
+    return store;
+  }
+  for (const when of ['after', 'before'] as const) {
+    it(`is settled from the ledger: the connection dropped ${when} PostgreSQL committed`, async () => {
+      const db = await ledgers.open();
+      const metrics = createSidecarMetrics();
+      const store = createPipelineStore(dropping(db, when), metrics);
+      await store.load();
+      const fx = new BatchEffects(metrics);
+      expect(store.claim('k1', 1_000, 86_400_000)).toBe(true);
+      fx.add('requests', LABELS, 1);
+      await expect(store.commit(fx, [cp(10)], 1_000, 86_400_000)).rejects.toThrow(/Connection terminated/);
+      // In doubt: the key stays claimed and the registry shows nothing yet.
+      expect(store.claim('k1', 1_000, 86_400_000)).toBe(false);
+      expect(metrics.counters.requests.total(LABELS)).toBe(0);
+      const settled = await store.resolveInDoubt();
+      if (when === 'after') {
+        expect(settled).toBe(fx);
+        expect(metrics.counters.requests.total(LABELS)).toBe(1);
+      } else {
+        // It did not commit: the key is free again, and the batch is counted and committed anew.
+        expect(settled).toBeNull();
+        expect(store.claim('k1', 2_000, 86_400_000)).toBe(true);
+        const again = new BatchEffects(metrics);
+        again.add('requests', LABELS, 1);
+        expect((await store.commit(again, [cp(10)], 2_000, 86_400_000)).ok).toBe(true);
+      }
+      expect(await db.all("SELECT total FROM metric_counter WHERE metric = 'llm_requests_total'")).toEqual([
+        { total: 1 },
+      ]);
+      expect(await db.value('SELECT count(*) FROM dedup_claim')).toBe(1);
+      expect(await store.resolveInDoubt()).toBeNull();
+    });
+  }
 });

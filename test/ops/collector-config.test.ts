@@ -2,7 +2,8 @@
  * The collector configs (validated, not run: no collector binary here): every pipeline's components
  * are defined, GenAI-only pipelines feed the rotated JSON file export, content is deleted before
  * every exporter, the file export never shares an exporter with OpenSearch or Jaeger, the backends
- * collector fixes timestamps for OpenSearch, and the gateway example routes by trace ID.
+ * collector fixes timestamps for OpenSearch, and both gateway configs (the example and the compose
+ * `scale` profile's) route by trace ID and retry on the load balancer.
  */
 import { ALIAS_ATTR, ATTR, CONTENT_ATTRS } from '@spendline/sdk/contract';
 import { describe, expect, it } from 'vitest';
@@ -12,6 +13,7 @@ const config = readRepoYaml('collector-config/otelcol.yaml');
 const pipelines = recordAt(config, 'service', 'pipelines');
 const backends = readRepoYaml('collector-config/otelcol-backends.yaml');
 const gateway = readRepoYaml('collector-config/otelcol-gateway-example.yaml');
+const composeGateway = readRepoYaml('collector-config/otelcol-gateway.yaml');
 
 /** Every pipeline's receivers, processors and exporters (and the extensions) are defined. */
 function expectComponentsDefined(doc: unknown): void {
@@ -60,8 +62,10 @@ describe('collector-config/otelcol.yaml', () => {
     expectComponentsDefined(config);
     expectComponentsDefined(backends);
     expectComponentsDefined(gateway);
+    expectComponentsDefined(composeGateway);
     expect(stringsAt(config, 'service', 'extensions')).toEqual(['health_check']);
     expect(stringsAt(backends, 'service', 'extensions')).toEqual(['health_check']);
+    expect(stringsAt(composeGateway, 'service', 'extensions')).toEqual(['health_check']);
   });
 
   it('receives OTLP on gRPC 4317 and HTTP 4318 and exposes its own metrics on 8888', () => {
@@ -195,16 +199,44 @@ describe('collector-config/otelcol.yaml', () => {
     expect(jaeger.endpoint).toBe('jaeger:4317');
   });
 
-  it("the gateway example load-balances logs and traces by trace ID, so a call's event and span meet", () => {
-    const lb = recordAt(gateway, 'exporters', 'loadbalancing');
-    expect(lb.routing_key).toBe('traceID');
-    expect(Object.keys(recordAt(lb, 'protocol'))).toEqual(['otlp']);
-    const resolver = recordAt(lb, 'resolver');
-    expect(Object.keys(resolver)).toEqual(['dns']);
-    expect(typeof recordAt(resolver, 'dns').hostname).toBe('string');
-    const gp = recordAt(gateway, 'service', 'pipelines');
-    expect(Object.keys(gp).sort()).toEqual(['logs', 'traces']);
-    for (const name of ['logs', 'traces'])
-      expect(stringsAt(gp, name, 'exporters')).toEqual(['loadbalancing']);
+  for (const [file, doc] of [
+    ['otelcol-gateway-example.yaml', gateway],
+    ['otelcol-gateway.yaml (compose scale profile)', composeGateway],
+  ] as const) {
+    it(`${file} load-balances logs and traces by trace ID, so a call's event and span meet`, () => {
+      const lb = recordAt(doc, 'exporters', 'loadbalancing');
+      // Explicit: the exporter's default for logs is `service` routing, which would split a call.
+      expect(lb.routing_key).toBe('traceID');
+      expect(Object.keys(recordAt(lb, 'protocol'))).toEqual(['otlp']);
+      const resolver = recordAt(lb, 'resolver');
+      expect(Object.keys(resolver)).toEqual(['dns']);
+      expect(typeof recordAt(resolver, 'dns').hostname).toBe('string');
+      expect(recordAt(resolver, 'dns').port).toBe(4317);
+      const gp = recordAt(doc, 'service', 'pipelines');
+      expect(Object.keys(gp).sort()).toEqual(['logs', 'traces']);
+      for (const name of ['logs', 'traces']) {
+        expect(stringsAt(gp, name, 'receivers')).toEqual(['otlp']);
+        expect(stringsAt(gp, name, 'exporters')).toEqual(['loadbalancing']);
+      }
+    });
+
+    it(`${file} retries a failed send on the load balancer, which routes it again, not on the dead collector`, () => {
+      const lb = recordAt(doc, 'exporters', 'loadbalancing');
+      expect(recordAt(lb, 'sending_queue').enabled).toBe(true);
+      expect(recordAt(lb, 'retry_on_failure').enabled).toBe(true);
+      const otlp = recordAt(lb, 'protocol', 'otlp');
+      expect(recordAt(otlp, 'sending_queue').enabled).toBe(false);
+      expect(recordAt(otlp, 'retry_on_failure').enabled).toBe(false);
+      expect(otlp.endpoint).toBeUndefined();
+    });
+  }
+
+  it('the compose gateway receives OTLP on the ports compose maps and exposes health and metrics', () => {
+    const protocols = recordAt(composeGateway, 'receivers', 'otlp', 'protocols');
+    expect(recordAt(protocols, 'grpc').endpoint).toBe('0.0.0.0:4317');
+    expect(recordAt(protocols, 'http').endpoint).toBe('0.0.0.0:4318');
+    expect(recordAt(composeGateway, 'extensions', 'health_check').endpoint).toBe('0.0.0.0:13133');
+    const readers = recordAt(composeGateway, 'service', 'telemetry', 'metrics').readers;
+    expect(readers).toEqual([{ pull: { exporter: { prometheus: { host: '0.0.0.0', port: 8888 } } } }]);
   });
 });

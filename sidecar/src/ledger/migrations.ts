@@ -24,6 +24,8 @@ export interface Migration {
   up?(db: Database.Database): void;
   /** PostgreSQL's DDL when `toPgDdl(sql)` is not it. */
   postgres?: string;
+  /** PostgreSQL only: run after the migration's DDL (storage parameters SQLite has no notion of). */
+  postgresAfter?: string;
 }
 
 const MEASURES = `
@@ -369,6 +371,17 @@ UPDATE billing_daily SET tokens_reported = 1 WHERE tokens_total > 0;
     // its keys in dedup_batch (one sidecar, keys checked in memory).
     version: 7,
     name: 'per-sidecar pipeline state; global dedup claims',
+    // PostgreSQL: the tables every batch upserts leave a third of each page free, so an update of a
+    // row's measures (no key column changes) stays on its page without a new index entry (HOT).
+    postgresAfter: `
+ALTER TABLE usage_rollup SET (fillfactor = 70);
+ALTER TABLE usage_rollup_principal SET (fillfactor = 70);
+ALTER TABLE usage_total SET (fillfactor = 70);
+ALTER TABLE latency_rollup SET (fillfactor = 70);
+ALTER TABLE error_rollup SET (fillfactor = 70);
+ALTER TABLE metric_counter SET (fillfactor = 70);
+ALTER TABLE metric_histogram SET (fillfactor = 70);
+`,
     sql: `
 DROP TABLE IF EXISTS dedup_key;
 CREATE TABLE dedup_claim (

@@ -170,7 +170,16 @@ export async function openPgStore(options: PgStoreOptions): Promise<LedgerStore>
   }
 
   let lastExpiryMs = 0;
-  const multiRow = new Map<string, MultiRowInsert | null>();
+  // Column types, for bulk statements that take one array per column.
+  const columnTypes = new Map<string, string>();
+  for (const r of (
+    await pool.query(
+      'SELECT table_name, column_name, data_type FROM information_schema.columns WHERE table_schema = current_schema()',
+    )
+  ).rows as { table_name: string; column_name: string; data_type: string }[])
+    columnTypes.set(`${r.table_name}.${r.column_name}`, r.data_type);
+  const bulk = new Map<string, BulkInsert | null>();
+  let bulkNames = 0;
 
   return {
     kind: 'postgres',
@@ -183,10 +192,10 @@ export async function openPgStore(options: PgStoreOptions): Promise<LedgerStore>
     },
     async commitBatch(ops: WriteOp[], claim: BatchClaim | null): Promise<BatchResult> {
       const prepared = ops.map(([sql, rows]) => {
-        let shape = multiRow.get(sql);
+        let shape = bulk.get(sql);
         if (shape === undefined) {
-          shape = parseMultiRowInsert(sql);
-          multiRow.set(sql, shape);
+          shape = parseBulkInsert(sql, columnTypes, `spendline_bulk_${++bulkNames}`);
+          bulk.set(sql, shape);
         }
         return { sql, shape, rows: sortedRows(rows) };
       });
@@ -219,13 +228,8 @@ export async function openPgStore(options: PgStoreOptions): Promise<LedgerStore>
             for (const args of rows) await client.query({ text: st.text, values: args.map(toPgValue) });
             continue;
           }
-          const perChunk = Math.max(1, Math.min(1000, Math.floor(60_000 / shape.perRow)));
-          for (let i = 0; i < rows.length; i += perChunk) {
-            const chunk = rows.slice(i, i + perChunk);
-            const values: unknown[] = [];
-            for (const r of chunk) for (const v of r) values.push(toPgValue(v));
-            await client.query({ text: shape.text(chunk.length), values });
-          }
+          // One statement per write, whatever its row count: one array per column.
+          await client.query({ name: shape.name, text: shape.text, values: shape.columns(rows) });
         }
         return { ok: true };
       });
@@ -285,46 +289,69 @@ function compareRows(a: SqlArg[], b: SqlArg[]): number {
   return a.length - b.length;
 }
 
-interface MultiRowInsert {
-  perRow: number;
-  text(rows: number): string;
+interface BulkInsert {
+  /** A prepared statement's name (parsed and planned once per connection). */
+  name: string;
+  text: string;
+  /** The rows' values as one array per `?` of the row template. */
+  columns(rows: SqlArg[][]): unknown[];
 }
 
+const ARRAY_TYPES: Record<string, string> = {
+  bigint: 'bigint[]',
+  integer: 'integer[]',
+  text: 'text[]',
+  'double precision': 'float8[]',
+  bytea: 'bytea[]',
+};
+
 /**
- * `INSERT INTO t (…) VALUES (?, 3600, ?) <rest>` as a statement taking many rows at once:
- * `VALUES ($1, 3600, $2), ($3, 3600, $4) <rest>`. Null for any other statement.
+ * `INSERT INTO t (a, b, c) VALUES (?, 3600, ?) <rest>` as a statement taking any number of rows in
+ * one array per placeholder: `INSERT INTO t (a, b, c) SELECT u.p0, 3600, u.p1 FROM unnest($1::bigint[],
+ * $2::text[]) AS u(p0, p1) <rest>`. PostgreSQL parses and plans it once, whatever the row count (a
+ * multi-row VALUES list is parsed value by value). Null for any other statement shape.
  */
-export function parseMultiRowInsert(sql: string): MultiRowInsert | null {
-  const m = /^\s*INSERT\s+INTO\s+[^(]+\([^)]*\)\s*VALUES\s*\(/i.exec(sql);
+export function parseBulkInsert(
+  sql: string,
+  columnTypes: Map<string, string>,
+  name: string,
+): BulkInsert | null {
+  const m = /^\s*INSERT\s+INTO\s+(\w+)\s*\(([^)]*)\)\s*VALUES\s*\(([^()]*)\)([\s\S]*)$/i.exec(sql);
   if (m === null) return null;
-  const open = m[0].length - 1;
-  let depth = 0;
-  let close = -1;
-  for (let i = open; i < sql.length; i++) {
-    if (sql[i] === '(') depth++;
-    else if (sql[i] === ')' && --depth === 0) {
-      close = i;
-      break;
-    }
+  const table = m[1] as string;
+  const cols = (m[2] as string).split(',').map((c) => c.trim().replace(/^"|"$/g, ''));
+  const tuple = (m[3] as string).split(',').map((v) => v.trim());
+  if (cols.length !== tuple.length) return null;
+  const select: string[] = [];
+  const arrays: string[] = [];
+  const aliases: string[] = [];
+  for (let i = 0; i < cols.length; i++) {
+    const v = tuple[i] as string;
+    if (v === '?') {
+      const type = ARRAY_TYPES[columnTypes.get(`${table}.${cols[i]}`) ?? ''];
+      if (type === undefined) return null;
+      const alias = `p${arrays.length}`;
+      arrays.push(`$${arrays.length + 1}::${type}`);
+      aliases.push(alias);
+      select.push(`u.${alias}`);
+    } else if (/^-?\d+$/.test(v)) select.push(v);
+    else return null;
   }
-  if (close === -1) return null;
-  const head = sql.slice(0, open);
-  const tuple = sql.slice(open, close + 1);
-  const rest = sql.slice(close + 1);
-  if (tuple.includes("'") || tuple.includes('@')) return null;
-  const perRow = tuple.split('?').length - 1;
-  if (perRow === 0) return null;
-  const cache = new Map<number, string>();
+  if (arrays.length === 0) return null;
+  const rest = m[4] as string;
+  if (rest.includes('?') || rest.includes('@')) return null;
+  const text = `INSERT INTO ${table} (${cols.map((c) => `"${c}"`).join(', ')}) SELECT ${select.join(', ')} FROM unnest(${arrays.join(', ')}) AS u(${aliases.join(', ')})${rest}`;
+  const n = arrays.length;
   return {
-    perRow,
-    text(rows: number): string {
-      let text = cache.get(rows);
-      if (text === undefined) {
-        const tuples = Array.from({ length: rows }, () => tuple).join(', ');
-        text = toPgPlaceholders(`${head}${tuples}${rest}`).text;
-        if (cache.size < 64) cache.set(rows, text);
+    name,
+    text,
+    columns(rows: SqlArg[][]): unknown[] {
+      const out: unknown[][] = Array.from({ length: n }, () => new Array(rows.length));
+      for (let r = 0; r < rows.length; r++) {
+        const row = rows[r] as SqlArg[];
+        for (let c = 0; c < n; c++) (out[c] as unknown[])[r] = toPgValue(row[c] as SqlArg);
       }
-      return text;
+      return out;
     },
   };
 }
@@ -350,6 +377,7 @@ export async function migrate(pool: pg.Pool, migrations: readonly Migration[]): 
       // Data conversions written for SQLite (`up`) only ever ran on ledgers that predate PostgreSQL
       // support; a PostgreSQL ledger starts empty, so there is nothing for them to convert.
       await client.query(migration.postgres ?? toPgDdl(migration.sql));
+      if (migration.postgresAfter !== undefined) await client.query(migration.postgresAfter);
       current = migration.version;
       applied++;
     }

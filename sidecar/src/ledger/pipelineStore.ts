@@ -6,7 +6,7 @@ import type { FileCheckpoint } from '../tail/types.js';
 import type { WriteOp } from './ledgerWriter.js';
 import { LATENCY_COUNT_COLUMNS } from './migrations.js';
 import { UPSERT_PRINCIPAL_SQL, UPSERT_USAGE_SQL, usageRowArgs } from './rollups.js';
-import type { BatchResult, LedgerStore } from './store.js';
+import { type BatchResult, isTransientLedgerError, type LedgerStore } from './store.js';
 import { UPSERT_TOTAL_SQL } from './usageTotals.js';
 
 export interface PipelineState {
@@ -64,6 +64,14 @@ export function createPipelineStore(store: LedgerStore, metrics: SidecarMetrics)
   const dedup = new DedupIndex();
   const me = store.sidecarId;
   let eventSeq = 0;
+  /** Batches this sidecar committed (pipeline_state 'batch_seq', written by each commit). */
+  let batchSeq = 0;
+  /**
+   * A commit whose outcome is unknown: the ledger connection failed during it (it may have failed
+   * after PostgreSQL committed). Its keys stay claimed until `resolveInDoubt` reads the ledger's
+   * batch_seq and either completes it or releases them.
+   */
+  let inDoubt: { seq: number; keys: Buffer; finish: () => BatchEffects } | null = null;
 
   /** Restores this sidecar's committed totals into the registry and returns where tailing resumes. */
   async function load(): Promise<PipelineState> {
@@ -122,6 +130,7 @@ export function createPipelineStore(store: LedgerStore, metrics: SidecarMetrics)
     );
     const last = state.get('last_record_ms');
     eventSeq = Number(state.get('event_seq') ?? 0);
+    batchSeq = Number(state.get('batch_seq') ?? 0);
     return { checkpoints, labelValues, lastRecordMs: last === undefined ? 0 : Number(last), eventSeq };
   }
 
@@ -228,6 +237,19 @@ export function createPipelineStore(store: LedgerStore, metrics: SidecarMetrics)
       checkpoints.map((cp) => [me, cp.dev, cp.ino, cp.fingerprint, cp.path, cp.offset, cp.kind]),
     ]);
     if (fx.lastRecordMs > 0) ops.push([SET_STATE_SQL, [[me, 'last_record_ms', String(fx.lastRecordMs)]]]);
+    const seq = batchSeq + 1;
+    ops.push([SET_STATE_SQL, [[me, 'batch_seq', String(seq)]]]);
+    const finish = (): BatchEffects => {
+      dedup.commit(keys, nowMs);
+      batchSeq = seq;
+      eventSeq = nextSeq;
+      const firstKept = fx.firstEventId + fx.droppedDeltas;
+      for (let i = 0; i < fx.deltas.length; i++) (fx.deltas[i] as { id: number }).id = firstKept + i;
+      // Only now, after the commit, does the registry show the batch.
+      for (const [name, values, total] of counterTotals) metrics.counters[name].setTotal(values, total);
+      for (const [name, values, state] of histTotals) metrics.histograms[name].setState(values, state);
+      return fx;
+    };
     let result: BatchResult;
     try {
       result = await store.commitBatch(ops, {
@@ -236,7 +258,8 @@ export function createPipelineStore(store: LedgerStore, metrics: SidecarMetrics)
         expireBeforeMs: Math.floor((nowMs - dedupWindowMs) / 1000) * 1000,
       });
     } catch (err) {
-      dedup.rollback(keys);
+      if (store.kind === 'postgres' && isTransientLedgerError(err)) inDoubt = { seq, keys, finish };
+      else dedup.rollback(keys);
       throw err;
     }
     if (!result.ok) {
@@ -244,14 +267,26 @@ export function createPipelineStore(store: LedgerStore, metrics: SidecarMetrics)
       dedup.loadCommitted(result.taken, nowMs, nowMs, dedupWindowMs);
       return { ok: false, taken: result.taken.length / HASH_BYTES };
     }
-    dedup.commit(keys, nowMs);
-    eventSeq = nextSeq;
-    const firstKept = fx.firstEventId + fx.droppedDeltas;
-    for (let i = 0; i < fx.deltas.length; i++) (fx.deltas[i] as { id: number }).id = firstKept + i;
-    // Only now, after the commit, does the registry show the batch.
-    for (const [name, values, total] of counterTotals) metrics.counters[name].setTotal(values, total);
-    for (const [name, values, state] of histTotals) metrics.histograms[name].setState(values, state);
-    return { ok: true, fx };
+    return { ok: true, fx: finish() };
+  }
+
+  /**
+   * Settles a commit whose outcome was unknown (see `inDoubt`) by reading this sidecar's batch_seq,
+   * written in the same transaction: the batch if it did commit (the registry then shows it), null
+   * if it did not (its keys are released: count it again). Throws while the ledger is unreachable.
+   * Null, too, when no commit is in doubt.
+   */
+  async function resolveInDoubt(): Promise<BatchEffects | null> {
+    const d = inDoubt;
+    if (d === null) return null;
+    const committed = await store.value<string>(
+      "SELECT value FROM pipeline_state WHERE sidecar_id = ? AND name = 'batch_seq'",
+      [me],
+    );
+    inDoubt = null;
+    if (Number(committed ?? 0) === d.seq) return d.finish();
+    dedup.rollback(d.keys);
+    return null;
   }
 
   /**
@@ -280,7 +315,7 @@ export function createPipelineStore(store: LedgerStore, metrics: SidecarMetrics)
   /** Id of the last committed usage event. */
   const lastEventId = (): number => eventSeq;
 
-  return { load, claim, releaseClaims, commit, commitBatch, lastEventId };
+  return { load, claim, releaseClaims, commit, resolveInDoubt, commitBatch, lastEventId };
 }
 
 export type PipelineStore = ReturnType<typeof createPipelineStore>;

@@ -95,6 +95,8 @@ export function bindArgs(st: PgStatement, params: SqlParams | undefined): SqlArg
  * PostgreSQL gets 64-bit integers everywhere (token and nano-USD totals pass 2^31), bytea for
  * blobs, double precision for reals, an identity column for SQLite's rowid alias, and no
  * `WITHOUT ROWID` (a PostgreSQL table is a heap with its primary key as an index either way).
+ * Text compares byte by byte (`COLLATE "C"`), as SQLite's default BINARY collation does: keys and
+ * `ORDER BY` agree between the backends, and comparing keys costs a memcmp, not a locale lookup.
  * The column named `offset` (reserved in PostgreSQL) is quoted.
  */
 export function toPgDdl(sql: string): string {
@@ -104,6 +106,7 @@ export function toPgDdl(sql: string): string {
     .replace(/\bINTEGER\b/g, 'BIGINT')
     .replace(/\bBLOB\b/g, 'BYTEA')
     .replace(/\bREAL\b/g, 'DOUBLE PRECISION')
+    .replace(/\bTEXT\b/g, 'TEXT COLLATE "C"')
     .replace(/^(\s*)offset(\s+BIGINT)/gm, '$1"offset"$2')
     .replace(/\boffset,/g, '"offset",');
 }

@@ -83,3 +83,31 @@ export interface LedgerStore extends LedgerQueries {
 }
 
 export type { SqlArg as LedgerArg };
+
+/**
+ * A failure that says the ledger could not be reached rather than that the batch is wrong: a socket
+ * error (refused, reset, timed out), the driver's "Connection terminated" / connect timeout, or a
+ * PostgreSQL connection-exception, shutdown, resource or serialization class SQLSTATE. Anything else
+ * (a constraint, a bug) is not retried.
+ */
+export function isTransientLedgerError(err: unknown): boolean {
+  if (typeof err !== 'object' || err === null) return false;
+  const e = err as { code?: unknown; syscall?: unknown; errno?: unknown; message?: unknown };
+  if (typeof e.syscall === 'string' || typeof e.errno === 'number') return true;
+  const message = typeof e.message === 'string' ? e.message : '';
+  if (
+    /Connection terminated|timeout exceeded when trying to connect|connection error|Client was closed/i.test(
+      message,
+    )
+  )
+    return true;
+  const code = e.code;
+  if (typeof code !== 'string') return false;
+  return (
+    code.startsWith('08') ||
+    code.startsWith('53') ||
+    code.startsWith('57P') ||
+    code === '40001' ||
+    code === '40P01'
+  );
+}

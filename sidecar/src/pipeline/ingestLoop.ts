@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Pricer } from '@spendline/sdk/core';
 import { createPipelineStore, type PipelineState } from '../ledger/pipelineStore.js';
-import type { LedgerStore } from '../ledger/store.js';
+import { isTransientLedgerError, type LedgerStore } from '../ledger/store.js';
 import type { UsageDelta } from '../ledger/usageTotals.js';
 import type { SidecarMetrics } from '../metrics.js';
 import { createTailer } from '../tail/index.js';
@@ -58,6 +58,8 @@ export interface IngestLoop {
   done: Promise<void>;
   /** Finishes and commits the current batch, then stops. */
   stop(): Promise<void>;
+  /** False while the ledger cannot be reached (a shared ledger down; the loop retries). */
+  ledgerUp(): boolean;
 }
 
 function checkpointsSignature(cps: FileCheckpoint[]): string {
@@ -125,6 +127,7 @@ export async function startIngestLoop(
   // A shared ledger may refuse a batch whose records another sidecar committed first: the batch is
   // then counted again from its lines, so they are kept until it commits.
   const keepPolls = ledger.kind === 'postgres';
+  let ledgerUp = true;
   metrics.gauges.ledgerUp.set(1);
   metrics.gauges.recounts.set(0);
   let recounts = 0;
@@ -190,26 +193,45 @@ export async function startIngestLoop(
           return o;
         });
       } catch (err) {
-        // A failure after the commit is not a reason to count the batch again.
-        if (committed || !keepPolls || !isTransient(err)) throw err;
-        // The shared ledger is unreachable: nothing of the batch was written and nothing further is
-        // read; retry (with backoff) until it is back or the sidecar stops. A stop leaves the batch
-        // uncommitted: its lines are read again after a restart.
-        metrics.gauges.ledgerUp.set(0);
-        failures += 1;
-        if (stopping && failures >= 3) throw err;
-        await sleep(Math.min(30_000, 250 * 2 ** Math.min(failures, 7)));
-        outcome = { ok: false, taken: 0 };
+        // A failure after the commit (while publishing it) is not a reason to count the batch again.
+        if (committed || !keepPolls || !isTransientLedgerError(err)) throw err;
+        // The shared ledger is unreachable, and the commit may or may not have landed. Nothing
+        // further is read; wait (with backoff) until the ledger answers, then learn the outcome from
+        // the ledger itself (and publish the batch if it did commit). A stop meanwhile leaves the
+        // batch to the next start: if it did not commit, its offsets did not either, and its lines
+        // are read again.
+        let resolved: BatchEffects | null | undefined;
+        while (resolved === undefined) {
+          metrics.gauges.ledgerUp.set(0);
+          ledgerUp = false;
+          failures += 1;
+          if (stopping && failures >= 3) throw err;
+          await sleep(Math.min(30_000, 250 * 2 ** Math.min(failures, 7)));
+          try {
+            resolved = await section(async () => {
+              const r = await store.resolveInDoubt();
+              if (r !== null && r.deltaCount > 0) await options.onCommit?.(r.deltas, r.droppedDeltas);
+              return r;
+            });
+          } catch (again) {
+            if (!isTransientLedgerError(again)) throw again;
+          }
+        }
+        outcome = resolved === null ? { ok: false, taken: 0 } : { ok: true, fx: resolved };
       }
       if (outcome.ok) break;
       // Count the batch again: without the records another sidecar committed first, or with fresh
-      // claims after a failed attempt.
+      // claims after an attempt that did not commit.
       if (outcome.taken > 0) metrics.gauges.recounts.set(++recounts);
+      // Label values the failed attempt admitted stay admitted: persist them with the retry.
+      const admitted = fx.admittedLabels;
       recount();
       settleMs += await settle(false);
+      fx.admittedLabels = admitted.concat(fx.admittedLabels);
       fx.lastRecordMs = Math.max(lastRecordMs, fx.lastRecordMs);
     }
     metrics.gauges.ledgerUp.set(1);
+    ledgerUp = true;
     const commitMs = performance.now() - t1;
     if (options.batchRows === undefined && yieldFirst) adaptBatchRows(rows, commitMs);
     lastRecordMs = fx.lastRecordMs;
@@ -359,25 +381,10 @@ export async function startIngestLoop(
       wake?.();
       await done.catch(() => undefined);
     },
+    ledgerUp: () => ledgerUp,
   };
 }
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/**
- * A failure that says the ledger could not be reached rather than that the batch is wrong: no
- * SQLSTATE (a socket error, "Connection terminated"), or a connection / shutdown / resource class.
- */
-export function isTransient(err: unknown): boolean {
-  const code = (err as { code?: unknown }).code;
-  if (typeof code !== 'string' || !/^[0-9A-Z]{5}$/.test(code)) return true;
-  return (
-    code.startsWith('08') ||
-    code.startsWith('53') ||
-    code.startsWith('57P') ||
-    code === '40001' ||
-    code === '40P01'
-  );
 }

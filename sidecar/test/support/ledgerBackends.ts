@@ -15,18 +15,17 @@ export const LEDGER_BACKENDS: LedgerKind[] = ['sqlite', 'postgres'];
 
 let server: Promise<RunningPostgres> | undefined;
 let databases = 0;
-
-// Registered when a test file imports this module, so it runs after the whole file: a hook
-// registered on first use would belong to that describe block and stop the server after it.
+// Registered when the test file imports this module, so it runs after the whole file (a hook
+// registered inside a describe would stop the server after that describe only).
 afterAll(async () => {
   const s = server;
   server = undefined;
-  if (s !== undefined) (await s.catch(() => undefined))?.stop();
+  if (s !== undefined) await (await s.catch(() => undefined))?.stop();
 });
 
 /** The file's PostgreSQL server (started once, stopped after the file). */
 export function sharedPostgres(): Promise<RunningPostgres> {
-  server ??= startPostgres();
+  server ??= startPostgres({ settings: { max_connections: '300' } });
   return server;
 }
 
@@ -39,6 +38,7 @@ export async function freshDatabaseUrl(): Promise<string> {
 
 export function testLedgers(kind: LedgerKind) {
   const opened: LedgerStore[] = [];
+  const urls = new WeakMap<LedgerStore, string>();
   if (kind === 'postgres') void sharedPostgres().catch(() => {});
   afterAll(async () => {
     for (const s of opened) await s.close().catch(() => {});
@@ -47,12 +47,21 @@ export function testLedgers(kind: LedgerKind) {
     kind,
     /** A new, empty, migrated ledger of this kind. */
     async open(): Promise<LedgerStore> {
-      const store =
-        kind === 'sqlite'
-          ? sqliteStore(openLedgerDb(':memory:'), ':memory:')
-          : await openPgStore({ url: await freshDatabaseUrl(), sidecarId: 'local' });
+      let store: LedgerStore;
+      if (kind === 'sqlite') store = sqliteStore(openLedgerDb(':memory:'), ':memory:');
+      else {
+        const url = await freshDatabaseUrl();
+        store = await openPgStore({ url, sidecarId: 'local' });
+        urls.set(store, url);
+      }
       opened.push(store);
       return store;
+    },
+    /** The URL of a PostgreSQL ledger this opened (to open it again, e.g. as another sidecar). */
+    urlOf(store: LedgerStore): string {
+      const url = urls.get(store);
+      if (url === undefined) throw new Error('not a PostgreSQL ledger opened by testLedgers');
+      return url;
     },
   };
 }
