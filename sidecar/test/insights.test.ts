@@ -379,3 +379,32 @@ describe.each(LEDGER_BACKENDS)('spendline insights command (%s)', (kind) => {
     expect(body.insights.find((i) => i.kind === 'spend_growth')?.scope).toEqual({ feature: 'faq' });
   });
 });
+
+describe('spendline insights command: a ledger it cannot open', () => {
+  const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
+  const run = (...args: string[]) =>
+    spawnSync(process.execPath, [CLI, 'insights', ...args], {
+      encoding: 'utf8',
+      timeout: 30_000,
+      env: { ...process.env, SPENDLINE_LEDGER_URL: '' },
+    });
+
+  it('says why in one line (never the password) and exits 2', () => {
+    const down = run('--ledger', 'postgres://spendline:secret-SYNTHETIC@127.0.0.1:1/ledger');
+    expect(down.status).toBe(2);
+    expect(down.stderr).toMatch(
+      /^spendline: cannot open ledger postgres:\/\/spendline:\*\*\*@127\.0\.0\.1:1\/ledger: .*ECONNREFUSED.*\n$/,
+    );
+    expect(down.stderr).not.toContain('secret-SYNTHETIC');
+    const wrong = run('--ledger', 'mysql://db/ledger');
+    expect([wrong.status, wrong.stderr]).toEqual([
+      2,
+      'spendline: cannot open ledger mysql://db/ledger: the ledger URL must be postgres:// or postgresql:// (got mysql:); without one the ledger is SQLite in the state directory\n',
+    ]);
+    const missing = run('--state-dir', '/nonexistent/spendline-state');
+    expect([missing.status, missing.stderr]).toEqual([
+      2,
+      'spendline: no ledger at /nonexistent/spendline-state/ledger.sqlite (is --state-dir right? the sidecar creates it)\n',
+    ]);
+  });
+});
