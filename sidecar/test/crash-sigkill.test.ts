@@ -121,8 +121,13 @@ describe.each(LEDGER_BACKENDS)('spendline sidecar under kill -9 (%s)', (kind) =>
     expect(rotations).toBeGreaterThan(3);
 
     const port = await freePort();
-    const { child } = startCli(live, state, port, ledgerUrl);
-    await waitForHttpOk(`http://127.0.0.1:${port}/readyz`, 30_000, () => child.exitCode === null);
+    const { child, stderr } = startCli(live, state, port, ledgerUrl);
+    // The rest of the backlog: a few seconds here, far more with the whole suite on two cores.
+    await waitForHttpOk(`http://127.0.0.1:${port}/readyz`, 180_000, () => child.exitCode === null).catch(
+      (err: Error) => {
+        throw new Error(`${err.message}\n${stderr()}`);
+      },
+    );
     const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
     const exitCode = new Promise((r) => child.once('exit', (code) => r(code)));
     child.kill('SIGTERM');
@@ -156,5 +161,5 @@ describe.each(LEDGER_BACKENDS)('spendline sidecar under kill -9 (%s)', (kind) =>
     } finally {
       await db.close();
     }
-  }, 180_000);
+  }, 420_000);
 });
