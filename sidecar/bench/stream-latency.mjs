@@ -2,7 +2,8 @@
 // appended at `rate` per second for `seconds`; one client follows GET /api/stream. For every usage
 // event: commit -> event received (the event's committed_at to its arrival at the client), and
 // write -> event received (the call's own timestamp is the time it was written; this includes the
-// tail poll interval). Returns percentiles in ms.
+// tail poll interval). Returns percentiles in ms. `ledgerUrl`: count into that PostgreSQL ledger
+// (each event's total is read from it after the commit) instead of SQLite in a temp state dir.
 import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,13 +12,21 @@ function percentile(sorted, p) {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 }
 
-export async function measureStreamLatency({ rate = 200, seconds = 10 } = {}) {
+export async function measureStreamLatency({ rate = 200, seconds = 10, ledgerUrl = undefined } = {}) {
   const { startSidecar, parseSidecarArgs } = await import('../dist/index.js');
   const dir = mkdtempSync(join(tmpdir(), 'spendline-stream-bench-'));
   const file = join(dir, 'usage.jsonl');
   writeFileSync(file, '');
   const parsed = parseSidecarArgs(
-    ['--usage-jsonl', file, '--state-dir', join(dir, 'state'), '--listen', '127.0.0.1:0'],
+    [
+      '--usage-jsonl',
+      file,
+      '--state-dir',
+      join(dir, 'state'),
+      '--listen',
+      '127.0.0.1:0',
+      ...(ledgerUrl === undefined ? [] : ['--ledger', ledgerUrl]),
+    ],
     {},
   );
   if (!parsed.ok || parsed.help) throw new Error('bad bench config');
@@ -93,5 +102,6 @@ if (import.meta.url === `file://${process.argv[1]}`)
     await measureStreamLatency({
       rate: Number(process.argv[2] ?? 200),
       seconds: Number(process.argv[3] ?? 10),
+      ledgerUrl: process.argv[4],
     }),
   );

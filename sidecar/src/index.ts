@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createPricer } from '@spendline/sdk/core';
-import { mountStreamApi } from './api/streamApi.js';
+import { mountStreamApi, totalsReader } from './api/streamApi.js';
 import type { SidecarConfig } from './config.js';
 import { EXTENSIONS } from './extensionList.js';
 import type { SidecarExtension } from './extensions.js';
@@ -77,12 +77,14 @@ export async function startSidecar(config: SidecarConfig): Promise<RunningSideca
       maxFutureSkewMs: config.maxFutureSkewMs,
       now,
       onCommit: (deltas, dropped) => stream.publish(deltas, dropped),
+      commitSection: (commit) => stream.exclusive(commit),
       keepDeltas: () => stream.keepDeltas(),
       onLoad: (state) => {
-        stream = new UsageStream(state.eventSeq, {
-          bufferSize: config.streamBuffer ?? 10_000,
-          maxStreams: config.maxStreams ?? 64,
-        });
+        stream = new UsageStream(
+          state.eventSeq,
+          { bufferSize: config.streamBuffer ?? 10_000, maxStreams: config.maxStreams ?? 64 },
+          totalsReader(db),
+        );
       },
     });
   } catch (err) {

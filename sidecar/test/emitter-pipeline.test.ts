@@ -1,16 +1,17 @@
 /**
  * All third-party emitter fixtures through the real counting pipeline (tailer, decoder, dedup, pricing,
- * SQLite ledger, metrics), twice (a restart reads nothing new): every reported call is one request in
+ * ledger on SQLite and on PostgreSQL, metrics), twice (a restart reads nothing new): every reported call is one request in
  * llm_requests_total, failed ones with status="error", usage-less ones in
  * llm_unknown_usage_requests_total and never priced as $0; the report shows them.
  */
 import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { openLedgerDb } from '../src/ledger/openLedger.js';
+import { openLedgerStore } from '../src/ledger/openStore.js';
 import { usageToTable } from '../src/report/formatUsage.js';
 import { queryUsage } from '../src/report/queryUsage.js';
 import { EMITTER_FIXTURE_DIR, EMITTERS, expectedCalls } from './support/emitterTruth.js';
+import { freshDatabaseUrl, LEDGER_BACKENDS } from './support/ledgerBackends.js';
 import { registryTotals, runUntilCaughtUp, tempDir } from './support/sidecarHarness.js';
 
 const cleanups: (() => void)[] = [];
@@ -18,7 +19,7 @@ afterEach(() => {
   for (const c of cleanups.splice(0)) c();
 });
 
-describe('third-party emitters through the counting pipeline', () => {
+describe.each(LEDGER_BACKENDS)('third-party emitters through the counting pipeline (%s)', (kind) => {
   it('counts every reported call once: errors and unknown usage in their own series, never $0', async () => {
     const t = tempDir('spendline-emitters-');
     cleanups.push(t.cleanup);
@@ -30,8 +31,9 @@ describe('third-party emitters through the counting pipeline', () => {
     const want = Object.keys(EMITTERS).flatMap((e) => expectedCalls(e));
     const unknown = want.filter((w) => w.usageType === 'unknown');
     const state = join(t.dir, 'state');
+    const ledgerUrl = kind === 'postgres' ? await freshDatabaseUrl() : undefined;
     for (let life = 0; life < 2; life++) {
-      const m = await runUntilCaughtUp(state, { otlpGlobs: files });
+      const m = await runUntilCaughtUp(state, { otlpGlobs: files, ledgerUrl });
       const totals = registryTotals(m);
       expect(totals.requests).toBe(want.length);
       expect(totals.errors).toBe(want.filter((w) => w.status === 'error').length);
@@ -45,9 +47,9 @@ describe('third-party emitters through the counting pipeline', () => {
       expect([...m.counters.unpriced.series.values()]).toEqual([]);
       expect([...m.counters.tokens.series.values()].filter((s) => s.values[4] === 'unknown')).toEqual([]);
     }
-    const db = openLedgerDb(join(state, 'ledger.sqlite'), { readonly: true });
+    const db = await openLedgerStore({ url: ledgerUrl, stateDir: state });
     try {
-      const r = queryUsage(db, { fromSec: 0, toSec: 4_000_000_000, groupBy: 'service' });
+      const r = await queryUsage(db, { fromSec: 0, toSec: 4_000_000_000, groupBy: 'service' });
       if (!r.ok) throw new Error(r.reason);
       expect(r.totals.requests).toBe(want.length);
       expect(r.totals.unknownUsageRequests).toBe(unknown.length);
@@ -55,7 +57,7 @@ describe('third-party emitters through the counting pipeline', () => {
       expect(table).toContain(`No usage: ${unknown.length} requests arrived without token counts`);
       expect(table.split('\n').find((l) => l.startsWith('TOTAL'))).toMatch(/\+ unknown/);
     } finally {
-      db.close();
+      await db.close();
     }
   });
 });

@@ -8,7 +8,9 @@ import { join } from 'node:path';
 import { createPricer } from '@spendline/sdk';
 import { TOKEN_TYPES, USAGE_TYPES } from '@spendline/sdk/contract';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { LedgerKind } from '../src/ledger/store.js';
 import type { SidecarMetrics } from '../src/metrics.js';
+import { freshDatabaseUrl, LEDGER_BACKENDS } from './support/ledgerBackends.js';
 import { type GeneratedLines, generateUsageLines } from './support/otlpLines.js';
 import { recordCounts, runUntilCaughtUp, tempDir } from './support/sidecarHarness.js';
 
@@ -70,69 +72,82 @@ function truthByGroup(g: GeneratedLines): Sums {
   return out;
 }
 
-async function ingest(g: GeneratedLines) {
+async function ingest(g: GeneratedLines, kind: LedgerKind) {
   const t = tempDir('spendline-ingest-');
   cleanups.push(t.cleanup);
   const file = join(t.dir, 'genai.json');
   writeFileSync(file, g.lines.map((l) => `${l}\n`).join(''));
-  return await runUntilCaughtUp(join(t.dir, 'state'), { otlpGlobs: [file], batchBytes: 16 * 1024 });
+  const ledgerUrl = kind === 'postgres' ? await freshDatabaseUrl() : undefined;
+  const m = await runUntilCaughtUp(join(t.dir, 'state'), {
+    otlpGlobs: [file],
+    batchBytes: 16 * 1024,
+    ledgerUrl,
+  });
+  // A restart restores the totals from the ledger (metric_counter): the same figures.
+  const restored = await runUntilCaughtUp(join(t.dir, 'state'), { otlpGlobs: [file], ledgerUrl });
+  expect(registryByGroup(restored)).toEqual(registryByGroup(m));
+  return m;
 }
 
-describe('counting pipeline against the generator truth, series by series', () => {
-  it('counts usage events with noise exactly per provider, model and service (chat models only)', async () => {
-    const models = [
-      { provider: 'openai', model: 'gpt-4o' },
-      { provider: 'anthropic', model: 'claude-3-5-sonnet-20241022' },
-      { provider: 'openai', model: 'o3-mini' },
-      { provider: 'openai', model: 'synthetic-model-x' },
-    ];
-    const g = generateUsageLines({
-      records: 3000,
-      perLine: 25,
-      seed: 11,
-      models,
-      services: 5,
-      withNoise: true,
-      withCalls: true,
+describe.each(LEDGER_BACKENDS)(
+  'counting pipeline against the generator truth, series by series (%s)',
+  (kind) => {
+    it('counts usage events with noise exactly per provider, model and service (chat models only)', async () => {
+      const models = [
+        { provider: 'openai', model: 'gpt-4o' },
+        { provider: 'anthropic', model: 'claude-3-5-sonnet-20241022' },
+        { provider: 'openai', model: 'o3-mini' },
+        { provider: 'openai', model: 'synthetic-model-x' },
+      ];
+      const g = generateUsageLines({
+        records: 3000,
+        perLine: 25,
+        seed: 11,
+        models,
+        services: 5,
+        withNoise: true,
+        withCalls: true,
+      });
+      const m = await ingest(g, kind);
+      const expected = truthByGroup(g);
+      const kinds = (suffix: string) => Object.keys(expected).filter((k) => k.endsWith(suffix)).length;
+      // 3 priced models and 1 unknown model (no emitter price either), each across 5 services.
+      expect([kinds('|cost_nano'), kinds('|unpriced')]).toEqual([15, 5]);
+      expect(registryByGroup(m)).toEqual(expected);
+      expect(recordCounts(m)).toEqual({ counted: 3000, ignored: g.truth.ignored });
     });
-    const m = await ingest(g);
-    const expected = truthByGroup(g);
-    const kinds = (suffix: string) => Object.keys(expected).filter((k) => k.endsWith(suffix)).length;
-    // 3 priced models and 1 unknown model (no emitter price either), each across 5 services.
-    expect([kinds('|cost_nano'), kinds('|unpriced')]).toEqual([15, 5]);
-    expect(registryByGroup(m)).toEqual(expected);
-    expect(recordCounts(m)).toEqual({ counted: 3000, ignored: g.truth.ignored });
-  });
 
-  it('counts each call once when it arrives as both an event and a span, across 20 models', async () => {
-    const g = generateUsageLines({
-      records: 2500,
-      perLine: 40,
-      seed: 5,
-      kind: 'mixed',
-      models: 20,
-      services: 7,
+    it('counts each call once when it arrives as both an event and a span, across 20 models', async () => {
+      const g = generateUsageLines({
+        records: 2500,
+        perLine: 40,
+        seed: 5,
+        kind: 'mixed',
+        models: 20,
+        services: 7,
+      });
+      const m = await ingest(g, kind);
+      const got = registryByGroup(m);
+      const want: Sums = {};
+      for (const [key, t] of Object.entries(g.truth.groups)) {
+        bump(want, `${key}|requests`, t.requests);
+        bump(want, `${key}|errors`, t.errors);
+        for (const u of USAGE_TYPES)
+          for (const k of TOKEN_TYPES) bump(want, `${key}|${u}:${k}`, t.tokens[u][k]);
+        bump(want, `${key}|ocr_pages`, t.ocrPages);
+        bump(want, `${key}|embedding_inputs`, t.embeddingInputs);
+      }
+      for (const k of Object.keys(got))
+        if (k.endsWith('|cost_nano') || k.endsWith('|unpriced')) delete got[k];
+      expect(got).toEqual(want);
+      const unitTotal = (suffix: string) =>
+        Object.entries(want).reduce((n, [k, v]) => (k.endsWith(suffix) ? n + v : n), 0);
+      expect(unitTotal('|ocr_pages')).toBe(Object.values(g.truth.groups).reduce((n, x) => n + x.ocrPages, 0));
+      expect(unitTotal('|ocr_pages')).toBeGreaterThan(0);
+      expect(unitTotal('|embedding_inputs')).toBeGreaterThan(0);
+      const records = recordCounts(m);
+      expect(records.counted).toBe(2500);
+      expect(records.duplicate).toBe(g.truth.decodedRecords - 2500);
     });
-    const m = await ingest(g);
-    const got = registryByGroup(m);
-    const want: Sums = {};
-    for (const [key, t] of Object.entries(g.truth.groups)) {
-      bump(want, `${key}|requests`, t.requests);
-      bump(want, `${key}|errors`, t.errors);
-      for (const u of USAGE_TYPES)
-        for (const k of TOKEN_TYPES) bump(want, `${key}|${u}:${k}`, t.tokens[u][k]);
-      bump(want, `${key}|ocr_pages`, t.ocrPages);
-      bump(want, `${key}|embedding_inputs`, t.embeddingInputs);
-    }
-    for (const k of Object.keys(got)) if (k.endsWith('|cost_nano') || k.endsWith('|unpriced')) delete got[k];
-    expect(got).toEqual(want);
-    const unitTotal = (suffix: string) =>
-      Object.entries(want).reduce((n, [k, v]) => (k.endsWith(suffix) ? n + v : n), 0);
-    expect(unitTotal('|ocr_pages')).toBe(Object.values(g.truth.groups).reduce((n, x) => n + x.ocrPages, 0));
-    expect(unitTotal('|ocr_pages')).toBeGreaterThan(0);
-    expect(unitTotal('|embedding_inputs')).toBeGreaterThan(0);
-    const records = recordCounts(m);
-    expect(records.counted).toBe(2500);
-    expect(records.duplicate).toBe(g.truth.decodedRecords - 2500);
-  });
-});
+  },
+);

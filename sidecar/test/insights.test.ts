@@ -1,8 +1,10 @@
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { createPricer, type PriceOverride } from '@spendline/sdk';
 import express from 'express';
 import { Registry } from 'prom-client';
@@ -10,8 +12,17 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { computeInsights } from '../src/insights/computeInsights.js';
 import { insightsExtension } from '../src/insights/extension.js';
 import { formatInsights } from '../src/insights/formatInsights.js';
-import { type LedgerDb, openLedgerDb } from '../src/ledger/openLedger.js';
-import { createRollupWriter, emptyMeasures, type Measures } from '../src/ledger/rollups.js';
+import { openLedgerStore } from '../src/ledger/openStore.js';
+import {
+  emptyMeasures,
+  type Measures,
+  principalRowArgs,
+  UPSERT_PRINCIPAL_SQL,
+  UPSERT_USAGE_SQL,
+  usageRowArgs,
+} from '../src/ledger/rollups.js';
+import type { LedgerStore } from '../src/ledger/store.js';
+import { freshDatabaseUrl, LEDGER_BACKENDS, testLedgers } from './support/ledgerBackends.js';
 
 // A fictional provider priced only by overrides, so every figure below is computed by hand.
 const PRICES: PriceOverride[] = [
@@ -34,29 +45,39 @@ interface Row {
   m: Partial<Measures>;
 }
 
-function ledger(rows: Row[]): LedgerDb {
-  const db = openLedgerDb(':memory:');
-  const w = createRollupWriter(db);
-  for (const r of rows) {
-    const m = { ...emptyMeasures(), ...r.m };
-    const dims = {
-      bucketStart: HOUR(r.at),
-      bucketSeconds: 3600,
-      provider: 'acme',
-      model: r.model,
-      service: r.service,
-      feature: r.feature ?? '',
-      usageType: r.usageType ?? 'exact',
-    };
-    w.addUsage({ ...dims, operation: 'chat', tenantId: r.tenant ?? '' }, m);
-    if (r.user) w.addPrincipal({ ...dims, principalKind: 'user', principalId: r.user }, m);
-  }
+/** Writes the rows into a fresh ledger as the pipeline's rollups would. */
+async function fill(db: LedgerStore, rows: Row[]): Promise<LedgerStore> {
+  await db.transaction(async (tx) => {
+    for (const r of rows) {
+      const m = { ...emptyMeasures(), ...r.m };
+      const dims = {
+        bucketStart: HOUR(r.at),
+        bucketSeconds: 3600,
+        provider: 'acme',
+        model: r.model,
+        service: r.service,
+        feature: r.feature ?? '',
+        usageType: r.usageType ?? 'exact',
+      };
+      await tx.run(
+        UPSERT_USAGE_SQL,
+        usageRowArgs({ ...dims, operation: 'chat', tenantId: r.tenant ?? '' }, m),
+      );
+      if (r.user)
+        await tx.run(
+          UPSERT_PRINCIPAL_SQL,
+          principalRowArgs({ ...dims, principalKind: 'user', principalId: r.user }, m),
+        );
+    }
+  });
   return db;
 }
 
 const pricer = createPricer({ overrides: PRICES });
 
-describe('spendline insights', () => {
+describe.each(LEDGER_BACKENDS)('spendline insights (%s)', (kind) => {
+  const ledgers = testLedgers(kind);
+  const ledger = async (rows: Row[]) => fill(await ledgers.open(), rows);
   const traffic: Row[] = [
     // 100 small calls on the large model: 100,000 input (avg 1,000) and 20,000 output (avg 200) tokens, 3 failed.
     {
@@ -103,8 +124,8 @@ describe('spendline insights', () => {
     },
   ];
 
-  it('names each change with the hand-computed monthly saving, sorted by saving', () => {
-    const list = computeInsights(ledger(traffic), pricer, NOW, { daysBack: 30 });
+  it('names each change with the hand-computed monthly saving, sorted by saving', async () => {
+    const list = await computeInsights(await ledger(traffic), pricer, NOW, { daysBack: 30 });
     expect(list.map((i) => i.kind)).toEqual([
       'prompt_caching',
       'cheaper_model',
@@ -161,18 +182,18 @@ describe('spendline insights', () => {
     ]);
   });
 
-  it('scales a shorter window to 30 days and is deterministic', () => {
-    const db = ledger(traffic);
-    const a = computeInsights(db, pricer, NOW, { daysBack: 15 });
+  it('scales a shorter window to 30 days and is deterministic', async () => {
+    const db = await ledger(traffic);
+    const a = await computeInsights(db, pricer, NOW, { daysBack: 15 });
     expect(a.find((i) => i.kind === 'cheaper_model')?.monthlySaving).toEqual({
       known: true,
       nanoUsd: 2_880_000_000n,
     });
-    expect(computeInsights(db, pricer, NOW, { daysBack: 15 })).toEqual(a);
+    expect(await computeInsights(db, pricer, NOW, { daysBack: 15 })).toEqual(a);
   });
 
-  it('stays silent when calls are large, caching is already used, or the window holds nothing', () => {
-    const db = ledger([
+  it('stays silent when calls are large, caching is already used, or the window holds nothing', async () => {
+    const db = await ledger([
       // Average input 5,000 tokens: not "small calls". Cache-read share 60 %: caching is in use.
       {
         at: '2026-11-10T09:00:00Z',
@@ -195,14 +216,14 @@ describe('spendline insights', () => {
         m: { requests: 100, input_tokens: 100_000, cost_nano_usd: 1_000_000_000 },
       },
     ]);
-    const kinds = computeInsights(db, pricer, NOW, { daysBack: 30, growthMinIncreaseUsd: 100 }).map(
+    const kinds = (await computeInsights(db, pricer, NOW, { daysBack: 30, growthMinIncreaseUsd: 100 })).map(
       (i) => i.kind,
     );
     expect(kinds).toEqual([]);
-    expect(computeInsights(openLedgerDb(':memory:'), pricer, NOW)).toEqual([]);
+    expect(await computeInsights(await ledgers.open(), pricer, NOW)).toEqual([]);
   });
 
-  it('flags days beyond median + k·MAD and no day when spend is steady', () => {
+  it('flags days beyond median + k·MAD and no day when spend is steady', async () => {
     const days = (extra: number) =>
       Array.from({ length: 10 }, (_, i) => ({
         at: `2026-11-${String(10 + i).padStart(2, '0')}T08:00:00Z`,
@@ -211,17 +232,38 @@ describe('spendline insights', () => {
         m: { requests: 1, input_tokens: 1, cost_nano_usd: i === 4 ? extra : 1_000_000_000 },
       }));
     // Ten days at 1 USD, one at 5 USD: median 1, MAD 0, threshold 1 + 3·0 = 1 → only 2026-11-14 spikes.
-    const spikes = computeInsights(ledger(days(5_000_000_000)), pricer, NOW, { growthMinIncreaseUsd: 1000 });
+    const spikes = await computeInsights(await ledger(days(5_000_000_000)), pricer, NOW, {
+      growthMinIncreaseUsd: 1000,
+    });
     expect(spikes.map((i) => [i.kind, i.scope.day, i.evidence.threshold_usd])).toEqual([
       ['spend_spike_day', '2026-11-14', '1.000000000'],
     ]);
-    expect(computeInsights(ledger(days(1_000_000_000)), pricer, NOW, { growthMinIncreaseUsd: 1000 })).toEqual(
-      [],
-    );
+    expect(
+      await computeInsights(await ledger(days(1_000_000_000)), pricer, NOW, { growthMinIncreaseUsd: 1000 }),
+    ).toEqual([]);
   });
 
-  it('formats as table, markdown and json with exact money', () => {
-    const list = computeInsights(ledger(traffic), pricer, NOW);
+  it('keeps money exact past 2^53 nano-USD in growth figures', async () => {
+    // 5,000,000.000000001 + 5,000,000.000000002 USD on one day: 10,000,000.000000003 USD, an odd
+    // nano-USD count past 2^53 that a float sum cannot hold.
+    const at = (hour: number, cost: number): Row => ({
+      at: `2026-11-18T0${hour}:00:00Z`,
+      model: 'acme-small',
+      service: 'bot',
+      feature: 'whale',
+      m: { requests: 1, input_tokens: 1, cost_nano_usd: cost },
+    });
+    const db = await ledger([at(8, 5_000_000_000_000_001), at(9, 5_000_000_000_000_002)]);
+    const growth = (await computeInsights(db, pricer, NOW)).find((i) => i.kind === 'spend_growth');
+    expect(growth?.evidence).toMatchObject({
+      cost_usd: '10000000.000000003',
+      increase_usd: '10000000.000000003',
+      growth: 'new',
+    });
+  });
+
+  it('formats as table, markdown and json with exact money', async () => {
+    const list = await computeInsights(await ledger(traffic), pricer, NOW);
     const json = JSON.parse(formatInsights(list, 'json', 30)) as {
       insights: { kind: string; monthly_saving_usd: string }[];
     };
@@ -234,7 +276,8 @@ describe('spendline insights', () => {
   });
 });
 
-describe('GET /api/insights', () => {
+describe.each(LEDGER_BACKENDS)('GET /api/insights (%s)', (kind) => {
+  const ledgers = testLedgers(kind);
   let server: Server | undefined;
   let dir: string | undefined;
   afterEach(async () => {
@@ -248,7 +291,7 @@ describe('GET /api/insights', () => {
     writeFileSync(pricesFile, JSON.stringify({ prices: PRICES }));
     const api = express.Router();
     await insightsExtension.start({
-      db: ledger(traffic()),
+      db: await fill(await ledgers.open(), traffic()),
       registry: new Registry(),
       api,
       config: { stateDir: dir, billingGlobs: [], budgetsFile: undefined, pricesFile },
@@ -292,4 +335,76 @@ describe('GET /api/insights', () => {
       },
     ];
   }
+});
+
+describe.each(LEDGER_BACKENDS)('spendline insights command (%s)', (kind) => {
+  const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
+  let dir: string | undefined;
+  afterEach(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+    dir = undefined;
+  });
+
+  it('prints the insights of the ledger named by --state-dir, or by --ledger URL', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'spendline-insights-cli-'));
+    const pricesFile = join(dir, 'prices.json');
+    writeFileSync(pricesFile, JSON.stringify({ prices: PRICES }));
+    const url = kind === 'postgres' ? await freshDatabaseUrl() : undefined;
+    const db = await openLedgerStore({ url, stateDir: dir });
+    try {
+      await fill(db, [
+        {
+          at: '2026-11-10T09:00:00Z',
+          model: 'acme-large',
+          service: 'bot',
+          feature: 'faq',
+          m: { requests: 100, input_tokens: 100_000, output_tokens: 20_000, cost_nano_usd: 1_600_000_000 },
+        },
+      ]);
+    } finally {
+      await db.close();
+    }
+    // The command's clock is now: the traffic is dated within the last 30 days.
+    const days = Math.ceil((Date.now() - Date.parse('2026-11-10T00:00:00Z')) / 86_400_000) + 1;
+    const where = url === undefined ? ['--state-dir', dir] : ['--ledger', url];
+    const r = spawnSync(
+      process.execPath,
+      [CLI, 'insights', ...where, '--prices', pricesFile, '--format', 'json', '--days-back', String(days)],
+      { encoding: 'utf8', timeout: 30_000, env: { ...process.env, SPENDLINE_LEDGER_URL: '' } },
+    );
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const body = JSON.parse(r.stdout) as { insights: { kind: string; scope: Record<string, string> }[] };
+    expect(body.insights.map((i) => i.kind)).toContain('cheaper_model');
+    expect(body.insights.find((i) => i.kind === 'spend_growth')?.scope).toEqual({ feature: 'faq' });
+  });
+});
+
+describe('spendline insights command: a ledger it cannot open', () => {
+  const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
+  const run = (...args: string[]) =>
+    spawnSync(process.execPath, [CLI, 'insights', ...args], {
+      encoding: 'utf8',
+      timeout: 30_000,
+      env: { ...process.env, SPENDLINE_LEDGER_URL: '' },
+    });
+
+  it('says why in one line (never the password) and exits 2', () => {
+    const down = run('--ledger', 'postgres://spendline:secret-SYNTHETIC@127.0.0.1:1/ledger');
+    expect(down.status).toBe(2);
+    expect(down.stderr).toMatch(
+      /^spendline: cannot open ledger postgres:\/\/spendline:\*\*\*@127\.0\.0\.1:1\/ledger: .*ECONNREFUSED.*\n$/,
+    );
+    expect(down.stderr).not.toContain('secret-SYNTHETIC');
+    const wrong = run('--ledger', 'mysql://db/ledger');
+    expect([wrong.status, wrong.stderr]).toEqual([
+      2,
+      'spendline: cannot open ledger mysql://db/ledger: the ledger URL must be postgres:// or postgresql:// (got mysql:); without one the ledger is SQLite in the state directory\n',
+    ]);
+    const missing = run('--state-dir', '/nonexistent/spendline-state');
+    expect([missing.status, missing.stderr]).toEqual([
+      2,
+      'spendline: no ledger at /nonexistent/spendline-state/ledger.sqlite (is --state-dir right? the sidecar creates it)\n',
+    ]);
+  });
 });

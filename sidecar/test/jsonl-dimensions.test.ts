@@ -9,7 +9,9 @@ import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MIGRATIONS } from '../src/ledger/migrations.js';
 import { applyMigrations, openLedgerDb } from '../src/ledger/openLedger.js';
+import { openLedgerStore } from '../src/ledger/openStore.js';
 import { queryUsage } from '../src/report/queryUsage.js';
+import { freshDatabaseUrl, LEDGER_BACKENDS } from './support/ledgerBackends.js';
 import { runUntilCaughtUp, tempDir } from './support/sidecarHarness.js';
 
 const cleanups: (() => void)[] = [];
@@ -24,7 +26,7 @@ function dir() {
 const jsonl = (rows: object[]) => rows.map((r) => `${JSON.stringify(r)}\n`).join('');
 const TS = '2026-01-02T10:00:00Z';
 
-describe('JSONL attribution dimensions', () => {
+describe.each(LEDGER_BACKENDS)('JSONL attribution dimensions (%s)', (kind) => {
   it('reports by agent, execution path and source (record source, else the file name), exactly', async () => {
     const d = dir();
     mkdirSync(join(d, 'logs'));
@@ -86,43 +88,51 @@ describe('JSONL attribution dimensions', () => {
       ]),
     );
     const state = join(d, 'state');
-    await runUntilCaughtUp(state, { jsonlGlobs: [join(d, 'logs', '*')] });
-    const db = openLedgerDb(join(state, 'ledger.sqlite'));
-    cleanups.push(() => db.close());
+    const ledgerUrl = kind === 'postgres' ? await freshDatabaseUrl() : undefined;
+    await runUntilCaughtUp(state, { jsonlGlobs: [join(d, 'logs', '*')], ledgerUrl });
+    const db = await openLedgerStore({ url: ledgerUrl, stateDir: state });
+    cleanups.push(() => void db.close());
     const window = { fromSec: Date.parse('2026-01-01') / 1000, toSec: Date.parse('2026-01-03') / 1000 };
-    const by = (groupBy: 'agent' | 'execution_path' | 'source') => {
-      const r = queryUsage(db, { ...window, groupBy });
+    const by = async (groupBy: 'agent' | 'execution_path' | 'source') => {
+      const r = await queryUsage(db, { ...window, groupBy });
       if (!r.ok) throw new Error(r.reason);
       return Object.fromEntries(
         r.rows.map((x) => [x.key, [x.requests, x.inputTokens + x.outputTokens, x.unknownUsageRequests]]),
       );
     };
-    expect(by('agent')).toEqual({ planner: [1, 110, 0], searcher: [2, 270, 0], coder: [2, 10, 1] });
-    expect(by('execution_path')).toEqual({ plan: [1, 110, 0], 'plan/search': [2, 270, 0], '': [2, 10, 1] });
-    expect(by('source')).toEqual({
+    expect(await by('agent')).toEqual({ planner: [1, 110, 0], searcher: [2, 270, 0], coder: [2, 10, 1] });
+    expect(await by('execution_path')).toEqual({
+      plan: [1, 110, 0],
+      'plan/search': [2, 270, 0],
+      '': [2, 10, 1],
+    });
+    expect(await by('source')).toEqual({
       'research-agents': [2, 330, 0],
       'claude-code': [1, 50, 0],
       coder: [2, 10, 1],
     });
-    const types = db
-      .prepare(
-        'SELECT usage_type AS t, SUM(requests) AS n FROM usage_rollup GROUP BY usage_type ORDER BY usage_type',
-      )
-      .all();
+    const types = await db.all(
+      'SELECT usage_type AS t, SUM(requests) AS n FROM usage_rollup GROUP BY usage_type ORDER BY usage_type',
+    );
     expect(types).toEqual([
       { t: 'estimated', n: 1 },
       { t: 'exact', n: 2 },
       { t: 'total_only', n: 1 },
       { t: 'unknown', n: 1 },
     ]);
-    const filtered = queryUsage(db, { ...window, filters: { agent: 'searcher', source: 'claude-code' } });
+    const filtered = await queryUsage(db, {
+      ...window,
+      filters: { agent: 'searcher', source: 'claude-code' },
+    });
     expect(filtered.ok && filtered.totals.requests).toBe(1);
-    expect(queryUsage(db, { ...window, groupBy: 'agent', filters: { user: 'u' } })).toEqual({
+    expect(await queryUsage(db, { ...window, groupBy: 'agent', filters: { user: 'u' } })).toEqual({
       ok: false,
       reason: 'agent cannot be combined with user: per-user usage is not kept per agent',
     });
   });
+});
 
+describe('JSONL attribution dimensions: a SQLite ledger from before them', () => {
   it('migrates a schema-3 ledger to schema 4 keeping every rollup row, the new dimensions unset', () => {
     const d = dir();
     const path = join(d, 'ledger.sqlite');

@@ -7,8 +7,9 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { openLedgerDb } from '../src/ledger/openLedger.js';
+import { openLedgerStore } from '../src/ledger/openStore.js';
 import { capValueLength, MAX_VALUE_LENGTH, TRUNCATION_MARKER } from '../src/pipeline/valueLength.js';
+import { freshDatabaseUrl, LEDGER_BACKENDS } from './support/ledgerBackends.js';
 import { generateUsageLines } from './support/otlpLines.js';
 import {
   recordCounts,
@@ -25,7 +26,9 @@ afterEach(() => {
 
 const MiB = 1024 * 1024;
 
-describe('label value length', () => {
+describe.each(LEDGER_BACKENDS)('label value length (%s)', (kind) => {
+  const ledgerUrlFor = async () => (kind === 'postgres' ? await freshDatabaseUrl() : undefined);
+
   it('keeps /metrics small with 50 records carrying different 1 MiB model names', async () => {
     const t = tempDir('spendline-labellen-');
     cleanups.push(t.cleanup);
@@ -37,7 +40,8 @@ describe('label value length', () => {
     }));
     const g = generateUsageLines({ records: 50, perLine: 5, seed: 31, models, services: 1, features: 1 });
     writeFileSync(file, g.lines.map((l) => `${l}\n`).join(''));
-    const m = await runUntilCaughtUp(state, { otlpGlobs: [file] });
+    const ledgerUrl = await ledgerUrlFor();
+    const m = await runUntilCaughtUp(state, { otlpGlobs: [file], ledgerUrl });
     expect(registryTotals(m)).toEqual(truthTotals(g.truth));
     expect(recordCounts(m)).toEqual({ counted: 50 });
     const text = await m.registry.metrics();
@@ -53,19 +57,19 @@ describe('label value length', () => {
       expect(v?.length).toBe(MAX_VALUE_LENGTH);
       expect(v).toContain(TRUNCATION_MARKER);
     }
-    const db = openLedgerDb(join(state, 'ledger.sqlite'));
+    const db = await openLedgerStore({ url: ledgerUrl, stateDir: state });
     try {
-      const r = db
-        .prepare('SELECT count(DISTINCT model) AS n, max(length(model)) AS longest FROM usage_rollup')
-        .get() as { n: number; longest: number };
+      const r = await db.get(
+        'SELECT count(DISTINCT model) AS n, max(length(model)) AS longest FROM usage_rollup',
+      );
       expect(r).toEqual({ n: used, longest: MAX_VALUE_LENGTH });
-      const labels = db
-        .prepare("SELECT max(length(value)) FROM label_value WHERE label = 'model'")
-        .pluck()
-        .get();
+      const labels = await db.value(
+        "SELECT max(length(value)) FROM label_value WHERE sidecar_id = ? AND label = 'model'",
+        ['local'], // runUntilCaughtUp's sidecar
+      );
       expect(labels).toBe(MAX_VALUE_LENGTH);
     } finally {
-      db.close();
+      await db.close();
     }
   }, 120_000);
 
@@ -76,7 +80,8 @@ describe('label value length', () => {
     const state = join(t.dir, 'state');
     const g = generateUsageLines({ records: 2000, perLine: 20, seed: 32, services: 40, features: 40 });
     writeFileSync(file, g.lines.map((l) => `${l}\n`).join(''));
-    const m = await runUntilCaughtUp(state, { otlpGlobs: [file], maxSeries: 100 });
+    const ledgerUrl = await ledgerUrlFor();
+    const m = await runUntilCaughtUp(state, { otlpGlobs: [file], maxSeries: 100, ledgerUrl });
     const combos = (metrics: typeof m) =>
       new Set([...metrics.counters.cost.series.values()].map((s) => s.values.slice(0, 4).join('|')));
     // Cost series are (provider, model, service, feature): at most 100 admitted + the all-other one.
@@ -90,13 +95,15 @@ describe('label value length', () => {
     expect(otherRequests).toBe(folded);
     expect(registryTotals(m)).toEqual(truthTotals(g.truth)); // folding moves counts, never loses them
     // A restart restores the admitted combinations: same series, same totals.
-    const again = await runUntilCaughtUp(state, { otlpGlobs: [file], maxSeries: 100 });
+    const again = await runUntilCaughtUp(state, { otlpGlobs: [file], maxSeries: 100, ledgerUrl });
     expect(combos(again)).toEqual(combos(m));
     const series = (metrics: typeof m) =>
       [...metrics.counters.requests.series.values()].map((s) => `${s.values.join('|')}=${s.total}`).sort();
     expect(series(again)).toEqual(series(m));
   }, 60_000);
+});
 
+describe('label value length: the cut', () => {
   it('cuts only values over the limit, deterministically, without splitting a surrogate pair', () => {
     expect(capValueLength('gpt-4o')).toBe('gpt-4o');
     const exact = 'a'.repeat(MAX_VALUE_LENGTH);

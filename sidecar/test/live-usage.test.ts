@@ -1,4 +1,4 @@
-import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -6,10 +6,15 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { freePort } from '../../test/support/ports.js';
 import { type RunningSidecar, type SidecarConfig, startSidecar } from '../src/index.js';
 import { MIGRATIONS } from '../src/ledger/migrations.js';
-import { applyMigrations, openLedgerDb } from '../src/ledger/openLedger.js';
-import type { UsageDelta } from '../src/ledger/usageTotals.js';
+import { applyMigrations } from '../src/ledger/openLedger.js';
+import { openLedgerStore } from '../src/ledger/openStore.js';
+import { sqliteStore } from '../src/ledger/sqliteStore.js';
+import type { LedgerKind } from '../src/ledger/store.js';
+import { type UsageDelta, zeroTotal } from '../src/ledger/usageTotals.js';
 import { DEFAULT_LABEL_CAPS } from '../src/pipeline/labelCaps.js';
-import { UsageStream } from '../src/stream/usageStream.js';
+import { usdDecimal } from '../src/report/money.js';
+import { type StreamSubscriber, UsageStream } from '../src/stream/usageStream.js';
+import { freshDatabaseUrl, LEDGER_BACKENDS } from './support/ledgerBackends.js';
 import { addKnownTraffic } from './support/ledgerFixture.js';
 import { runUntilCaughtUp } from './support/sidecarHarness.js';
 
@@ -126,27 +131,33 @@ afterEach(async () => {
   dir = undefined;
 });
 
-describe('per-session ledger', () => {
+/** A fresh PostgreSQL ledger URL for `kind` postgres; undefined (SQLite in the state dir) otherwise. */
+const ledgerUrlFor = async (kind: LedgerKind) => (kind === 'postgres' ? await freshDatabaseUrl() : undefined);
+
+describe.each(LEDGER_BACKENDS)('per-session ledger (%s)', (kind) => {
   it('keeps each session total exactly once in the same commit as the rollups, across restarts and re-reads', async () => {
     dir = mkdtempSync(join(tmpdir(), 'spendline-sessions-'));
     const file = join(dir, 'usage.jsonl');
     const state = join(dir, 'state');
+    const ledgerUrl = await ledgerUrlFor(kind);
+    const run = { jsonlGlobs: [file], batchBytes: 4096, now: () => NOW_MS, ledgerUrl };
     const first = makeCalls(300, 40);
     writeFileSync(file, first.map(line).join(''));
-    await runUntilCaughtUp(state, { jsonlGlobs: [file], batchBytes: 4096, now: () => NOW_MS });
+    await runUntilCaughtUp(state, run);
     // A restart re-reads nothing; the same lines appended again (a replayed export) are duplicates.
     const second = makeCalls(200, 40, 300);
     appendFileSync(file, [...second, ...first.slice(0, 50)].map(line).join(''));
-    await runUntilCaughtUp(state, { jsonlGlobs: [file], batchBytes: 4096, now: () => NOW_MS });
-    await runUntilCaughtUp(state, { jsonlGlobs: [file], batchBytes: 4096, now: () => NOW_MS });
+    await runUntilCaughtUp(state, run);
+    await runUntilCaughtUp(state, run);
 
     const all = [...first, ...second];
-    const db = openLedgerDb(join(state, 'ledger.sqlite'), { readonly: true });
+    const db = await openLedgerStore({ url: ledgerUrl, stateDir: state });
     try {
-      const rows = db
-        .prepare("SELECT * FROM usage_total WHERE kind = 'session' ORDER BY key")
-        .safeIntegers(true)
-        .all() as Record<string, bigint | string>[];
+      const rows = await db.all<Record<string, bigint | string>>(
+        "SELECT * FROM usage_total WHERE kind = 'session' ORDER BY key",
+        [],
+        { bigint: true },
+      );
       const want = expectedBySession(all);
       expect(rows.length).toBe(want.size);
       for (const r of rows) {
@@ -172,28 +183,28 @@ describe('per-session ledger', () => {
       expect(Number(s7.last_tokens)).toBe(c7.input + c7.output);
       expect(s7.last_cost_nano_usd).toBe(c7.costNano === undefined ? null : BigInt(c7.costNano));
       expect(Number(s7.last_event_id)).toBe(all.indexOf(c7) + 1);
-      expect(db.prepare("SELECT value FROM pipeline_state WHERE name = 'event_seq'").pluck().get()).toBe(
-        String(all.length),
-      );
+      expect(
+        await db.value("SELECT value FROM pipeline_state WHERE sidecar_id = ? AND name = 'event_seq'", [
+          'local',
+        ]),
+      ).toBe(String(all.length));
       // The user totals equal the per-user rollups; errors by type equal the failed calls.
-      const userRollup = db
-        .prepare(
-          "SELECT principal_id AS key, SUM(requests) AS requests, SUM(cost_nano_usd) AS cost FROM usage_rollup_principal WHERE principal_kind = 'user' GROUP BY principal_id ORDER BY principal_id",
-        )
-        .safeIntegers(true)
-        .all();
-      const userTotals = db
-        .prepare(
-          "SELECT key, requests, exact_cost_nano_usd + estimated_cost_nano_usd AS cost FROM usage_total WHERE kind = 'user' ORDER BY key",
-        )
-        .safeIntegers(true)
-        .all();
+      const userRollup = await db.all(
+        "SELECT principal_id AS key, SUM(requests) AS requests, SUM(cost_nano_usd) AS cost FROM usage_rollup_principal WHERE principal_kind = 'user' GROUP BY principal_id ORDER BY principal_id",
+        [],
+        { bigint: true },
+      );
+      const userTotals = await db.all(
+        "SELECT key, requests, exact_cost_nano_usd + estimated_cost_nano_usd AS cost FROM usage_total WHERE kind = 'user' ORDER BY key",
+        [],
+        { bigint: true },
+      );
       expect(userTotals).toEqual(userRollup);
-      expect(db.prepare('SELECT SUM(requests) FROM error_rollup').pluck().get()).toBe(
+      expect(await db.value('SELECT SUM(requests) FROM error_rollup')).toBe(
         all.filter((c) => c.error).length,
       );
     } finally {
-      db.close();
+      await db.close();
     }
   });
 });
@@ -283,13 +294,16 @@ async function until(what: string, cond: () => boolean, budgetMs = 20_000): Prom
   }
 }
 
-describe('GET /api/stream', () => {
+describe.each(LEDGER_BACKENDS)('GET /api/stream (%s)', (kind) => {
   it('pushes each committed call with its running session total, resumes by Last-Event-ID with no gap or repeat, also across a restart', async () => {
     dir = mkdtempSync(join(tmpdir(), 'spendline-stream-'));
     const file = join(dir, 'usage.jsonl');
     writeFileSync(file, makeCalls(30, 5).map(line).join(''));
     const port = await freePort();
-    let sidecar = await startSidecar(config(dir, port, { streamBuffer: 50, streamHeartbeatMs: 100 }));
+    const ledgerUrl = await ledgerUrlFor(kind);
+    let sidecar = await startSidecar(
+      config(dir, port, { streamBuffer: 50, streamHeartbeatMs: 100, ledgerUrl }),
+    );
     running.push(sidecar);
     await sidecar.ready;
     const base = sidecar.url;
@@ -301,6 +315,8 @@ describe('GET /api/stream', () => {
     const snap = a.events[0] as SseEvent;
     expect(snap.event).toBe('snapshot');
     expect(snap.id).toBe('30');
+    // Event ids are this sidecar's: the snapshot names it ('local' on a SQLite ledger).
+    expect(snap.data.sidecar).toBe(kind === 'sqlite' ? 'local' : sidecar.db.sidecarId);
     const before = (await (await fetch(`${base}/api/usage/sessions/sess-1`)).json()) as Record<
       string,
       unknown
@@ -323,6 +339,7 @@ describe('GET /api/stream', () => {
     const usage = a.events.slice(1);
     expect(usage.map((e) => e.event)).toEqual(mine.map(() => 'usage'));
     expect(usage.map((e) => e.data.session)).toEqual(mine.map(() => 'sess-1'));
+    expect(usage.map((e) => e.data.sidecar)).toEqual(mine.map(() => sidecar.db.sidecarId));
     expect(usage.map((e) => Number(e.id))).toEqual(mine.map((c) => 30 + live.indexOf(c) + 1));
     expect(all.events.slice(1).map((e) => Number(e.id))).toEqual(live.map((_, i) => 31 + i));
     // Each event's total is the previous total plus its delta; the last equals the ledger's.
@@ -383,7 +400,7 @@ describe('GET /api/stream', () => {
     // Restart: ids continue from the ledger's sequence; a client that saw everything resumes with no reset.
     await sidecar.stop();
     running.splice(0);
-    sidecar = await startSidecar(config(dir, port, { streamBuffer: 50 }));
+    sidecar = await startSidecar(config(dir, port, { streamBuffer: 50, ledgerUrl }));
     running.push(sidecar);
     await sidecar.ready;
     const c = openStream(`${base}/api/stream?session=sess-1`, { 'Last-Event-ID': '65' });
@@ -406,7 +423,11 @@ describe('GET /api/stream', () => {
     dir = mkdtempSync(join(tmpdir(), 'spendline-stream-cap-'));
     writeFileSync(join(dir, 'usage.jsonl'), '');
     const sidecar = await startSidecar(
-      config(dir, await freePort(), { maxStreams: 2, apiToken: 'secret-SYNTHETIC' }),
+      config(dir, await freePort(), {
+        maxStreams: 2,
+        apiToken: 'secret-SYNTHETIC',
+        ledgerUrl: await ledgerUrlFor(kind),
+      }),
     );
     running.push(sidecar);
     await sidecar.ready;
@@ -435,9 +456,106 @@ describe('GET /api/stream', () => {
     s3?.close();
     const res = await fetch(`${sidecar.url}/api/stream?user=a&session=b`, { headers: auth });
     expect(res.status).toBe(400);
+    // Calls without the attribute have no running total to follow.
+    expect((await fetch(`${sidecar.url}/api/stream?session=`, { headers: auth })).status).toBe(400);
     s2.close();
     expect((await fetch(`${sidecar.url}/api/usage/sessions/nope`, { headers: auth })).status).toBe(404);
   }, 30_000);
+});
+
+describe('GET /api/stream on a shared PostgreSQL ledger', () => {
+  it("streams the calls this sidecar committed, under its own ids, each with its key's fleet-wide total", async () => {
+    dir = mkdtempSync(join(tmpdir(), 'spendline-stream-fleet-'));
+    const root = dir;
+    const ledgerUrl = await freshDatabaseUrl();
+    const start = async (name: string) => {
+      const d = join(root, name);
+      mkdirSync(d);
+      const file = join(d, 'usage.jsonl');
+      writeFileSync(file, '');
+      const sidecar = await startSidecar(config(d, await freePort(), { ledgerUrl, sidecarId: name }));
+      running.push(sidecar);
+      await sidecar.ready;
+      return { sidecar, file, url: `${sidecar.url}/api/stream?session=sess-0` };
+    };
+    const a = await start('sidecar-a');
+    const b = await start('sidecar-b');
+    // Every call below is in session sess-0 (one session), with its own id (no duplicates).
+    const calls = (n: number, from: number) => makeCalls(n, 1, from);
+    const streamA = openStream(a.url);
+    const streamB = openStream(b.url);
+    await until('snapshots', () => streamA.events.length === 1 && streamB.events.length === 1);
+    expect(streamA.events[0]).toMatchObject({
+      event: 'snapshot',
+      id: '0',
+      data: { sidecar: 'sidecar-a', total: { requests: 0 } },
+    });
+
+    // B counts 12 calls, then A counts 7: A's events are its own (ids 1..7), and their totals
+    // include B's 12.
+    const fromB = calls(12, 0);
+    appendFileSync(b.file, fromB.map(line).join(''));
+    await until("B's events", () => streamB.events.length === 13);
+    expect(streamB.events.slice(1).map((e) => [Number(e.id), totalRequests(e)])).toEqual(
+      fromB.map((_, i) => [i + 1, i + 1]),
+    );
+    const fromA = calls(7, 100);
+    appendFileSync(a.file, fromA.map(line).join(''));
+    await until("A's events", () => streamA.events.length === 8);
+    const eventsA = streamA.events.slice(1);
+    expect(eventsA.map((e) => [Number(e.id), e.data.sidecar, totalRequests(e)])).toEqual(
+      fromA.map((_, i) => [i + 1, 'sidecar-a', 12 + i + 1]),
+    );
+    // The total is the ledger's, to the nano-dollar: both sidecars' calls.
+    const want = expectedBySession([...fromB, ...fromA]).get('sess-0') as Expected;
+    expect((eventsA.at(-1) as SseEvent).data.total).toMatchObject({
+      requests: 19,
+      exact_cost_usd: usdDecimal(want.exact),
+      estimated_cost_usd: usdDecimal(want.estimated),
+      cost_usd: usdDecimal(want.exact + want.estimated),
+      unpriced_requests: want.unpriced,
+      tokens: { input: want.input, cache_read: want.cacheRead, output: want.output },
+    });
+
+    // B's next call: B's sequence continues at 13 (A's calls are not on B's stream), its total is
+    // the fleet's.
+    appendFileSync(b.file, calls(1, 200).map(line).join(''));
+    await until("B's 13th event", () => streamB.events.length === 14);
+    expect([Number(streamB.events[13]?.id), totalRequests(streamB.events[13])]).toEqual([13, 20]);
+
+    // A's client goes away; B counts 3 more. A client resuming on A after its event 5 gets A's events
+    // 6 and 7 again, their totals taken from the ledger total at the resume (23) less what followed.
+    streamA.close();
+    appendFileSync(b.file, calls(3, 300).map(line).join(''));
+    await until("B's 16th event", () => streamB.events.length === 17);
+    const replayed = openStream(a.url, { 'Last-Event-ID': '5' });
+    await until('replay on A', () => replayed.events.length === 2);
+    expect(replayed.events.map((e) => [Number(e.id), totalRequests(e)])).toEqual([
+      [6, 22],
+      [7, 23],
+    ]);
+    // A client that had seen all of A's events resumes with nothing replayed; A's next calls carry
+    // totals that include what B counted meanwhile.
+    const resumed = openStream(a.url, { 'Last-Event-ID': '7' });
+    expect(await resumed.status).toBe(200);
+    appendFileSync(a.file, calls(2, 400).map(line).join(''));
+    await until("A's next events", () => resumed.events.length === 2);
+    expect(resumed.events.map((e) => [e.event, Number(e.id), totalRequests(e)])).toEqual([
+      ['usage', 8, 24],
+      ['usage', 9, 25],
+    ]);
+    // Both sidecars answer the fleet's session total, as of their own last event.
+    for (const [s, asOf] of [
+      [a.sidecar, 9],
+      [b.sidecar, 16],
+    ] as const) {
+      const t = (await (await fetch(`${s.url}/api/usage/sessions/sess-0`)).json()) as Record<string, unknown>;
+      expect([t.requests, t.as_of_event_id]).toEqual([25, asOf]);
+    }
+    replayed.close();
+    resumed.close();
+    streamB.close();
+  }, 60_000);
 });
 
 describe('UsageStream', () => {
@@ -462,53 +580,115 @@ describe('UsageStream', () => {
     costNano: 5,
   });
 
-  it('replays only consecutive ids it still holds, and resets subscribers when a batch was counted unheard', () => {
-    const stream = new UsageStream(10, { bufferSize: 4, maxStreams: 1 });
+  it('replays only consecutive ids it still holds, resets subscribers when a batch was counted unheard, and fails them when the ledger cannot be read', async () => {
+    const asked: string[] = [];
+    let ledgerDown = false;
+    // The ledger's total of every key asked for: 100 requests (whatever this sidecar published).
+    const stream = new UsageStream(10, { bufferSize: 4, maxStreams: 1 }, async (kind, keys) => {
+      asked.push(`${kind}:${keys.join(',')}`);
+      if (ledgerDown) throw new Error('ledger unreachable');
+      return new Map(keys.map((k) => [k, { ...zeroTotal(kind, k), requests: 100 }]));
+    });
     expect(stream.keepDeltas()).toBe(4);
-    stream.publish([11, 12, 13].map((id) => delta(id, 'a')));
+    await stream.publish([11, 12, 13].map((id) => delta(id, 'a')));
     expect(stream.replay(10)).toMatchObject({ ok: true, events: [{ id: 11 }, { id: 12 }, { id: 13 }] });
-    stream.publish([14, 15].map((id) => delta(id, id === 15 ? 'b' : 'a')));
+    await stream.publish([14, 15].map((id) => delta(id, id === 15 ? 'b' : 'a')));
     expect(stream.replay(10)).toEqual({ ok: false, reason: 'too_old' });
     expect(stream.replay(11)).toMatchObject({
       ok: true,
       events: [{ id: 12 }, { id: 13 }, { id: 14 }, { id: 15 }],
     });
     expect(stream.replay(16)).toEqual({ ok: false, reason: 'unknown_id' });
+    // Nobody listened: the ledger was never read.
+    expect(asked).toEqual([]);
 
-    const got: number[] = [];
+    const got: number[][] = [];
+    const totals: (number | null)[] = [];
     let resets = 0;
-    const sub = {
-      filter: { kind: 'session' as const, key: 'a' },
-      deliver: (d: UsageDelta) => got.push(d.id),
-      reset: () => resets++,
+    let fails = 0;
+    const sub: StreamSubscriber = {
+      filter: { kind: 'session', key: 'a' },
+      deliver: (events, _at, total) => {
+        got.push(events.map((d) => d.id));
+        totals.push(total?.requests ?? null);
+      },
+      reset: (total) => {
+        resets++;
+        totals.push(total?.requests ?? null);
+      },
+      fail: () => fails++,
     };
     expect(stream.subscribe(sub)).toBe(true);
     expect(stream.subscribe({ ...sub })).toBe(false);
     expect(stream.keepDeltas()).toBe(Number.POSITIVE_INFINITY);
-    stream.publish([16, 17].map((id) => delta(id, id === 16 ? 'b' : 'a')));
-    expect(got).toEqual([17]);
-    // Events 18..20 were not kept: the subscriber is reset and the buffer restarts at 21.
-    stream.publish(
-      [21, 22].map((id) => delta(id, 'a')),
+    // A batch's matching events arrive together, with the key's total read after the commit.
+    await stream.publish([16, 17, 18].map((id) => delta(id, id === 16 ? 'b' : 'a')));
+    expect(got).toEqual([[17, 18]]);
+    expect(totals).toEqual([100]);
+    expect(asked).toEqual(['session:a']);
+    // A batch without the key reads nothing and delivers nothing.
+    await stream.publish([delta(19, 'b')]);
+    expect(asked).toHaveLength(1);
+    expect(got).toHaveLength(1);
+    // Events 20..22 were not kept: the subscriber is reset (with the ledger's total) and the buffer
+    // restarts at 23.
+    await stream.publish(
+      [23, 24].map((id) => delta(id, 'a')),
       3,
     );
     expect(resets).toBe(1);
-    expect(got).toEqual([17]);
-    expect(stream.lastEventId).toBe(22);
-    expect(stream.replay(17)).toEqual({ ok: false, reason: 'too_old' });
-    expect(stream.replay(20)).toMatchObject({ ok: true, events: [{ id: 21 }, { id: 22 }] });
+    expect(totals).toEqual([100, 100]);
+    expect(got).toHaveLength(1);
+    expect(stream.lastEventId).toBe(24);
+    expect(stream.replay(19)).toEqual({ ok: false, reason: 'too_old' });
+    expect(stream.replay(22)).toMatchObject({ ok: true, events: [{ id: 23 }, { id: 24 }] });
+    // The ledger cannot be read: the subscriber fails (its client resumes by id); the events are kept.
+    ledgerDown = true;
+    await stream.publish([delta(25, 'a')]);
+    expect(fails).toBe(1);
+    expect(got).toHaveLength(1);
+    expect(stream.replay(24)).toMatchObject({ ok: true, events: [{ id: 25 }] });
+  });
+
+  it('runs exclusive pieces one after another, in call order', async () => {
+    const stream = new UsageStream(0, { bufferSize: 4, maxStreams: 1 }, async () => new Map());
+    const order: string[] = [];
+    let release!: () => void;
+    const held = new Promise<void>((r) => {
+      release = r;
+    });
+    const reader = stream.exclusive(async () => {
+      order.push('read start');
+      await held;
+      order.push('read end');
+    });
+    const commit = stream.exclusive(async () => {
+      order.push('commit');
+      throw new Error('commit failed');
+    });
+    const after = stream.exclusive(async () => {
+      order.push('after');
+    });
+    await new Promise((r) => setTimeout(r, 20));
+    expect(order).toEqual(['read start']);
+    release();
+    await reader;
+    await expect(commit).rejects.toThrow('commit failed');
+    await after;
+    // A piece that failed does not stop the next.
+    expect(order).toEqual(['read start', 'read end', 'commit', 'after']);
   });
 });
 
 describe('ledger migration 5', () => {
-  it('fills user, tenant, feature and service totals from the rollups of a ledger counted before it', () => {
+  it('fills user, tenant, feature and service totals from the rollups of a ledger counted before it', async () => {
     const db = new Database(':memory:');
     try {
       applyMigrations(
         db,
         MIGRATIONS.filter((m) => m.version < 5),
       );
-      addKnownTraffic(db, [
+      await addKnownTraffic(sqliteStore(db, ':memory:'), [
         {
           at: '2026-09-01T09:10:00Z',
           provider: 'openai',

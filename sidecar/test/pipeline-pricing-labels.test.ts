@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { createPricer } from '@spendline/sdk';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
+import { freshDatabaseUrl, LEDGER_BACKENDS } from './support/ledgerBackends.js';
 import { generateUsageLines } from './support/otlpLines.js';
 import {
   recordCounts,
@@ -23,7 +24,7 @@ function dir() {
 }
 const jsonl = (rows: object[]) => rows.map((r) => `${JSON.stringify(r)}\n`).join('');
 
-describe('pricing in the counting pipeline', () => {
+describe.each(LEDGER_BACKENDS)('pricing in the counting pipeline (%s)', (kind) => {
   it('prices by the catalog, uses the emitter price only when the catalog has none, and never shows unpriced as $0', async () => {
     const d = dir();
     const file = join(d, 'usage.jsonl');
@@ -53,7 +54,8 @@ describe('pricing in the counting pipeline', () => {
         },
       ]),
     );
-    const m = await runUntilCaughtUp(join(d, 'state'), { jsonlGlobs: [file] });
+    const ledgerUrl = kind === 'postgres' ? await freshDatabaseUrl() : undefined;
+    const m = await runUntilCaughtUp(join(d, 'state'), { jsonlGlobs: [file], ledgerUrl });
     const expected = createPricer().priceUsage(
       {
         inputTokens: 1000,
@@ -77,7 +79,7 @@ describe('pricing in the counting pipeline', () => {
   });
 });
 
-describe('label caps', () => {
+describe.each(LEDGER_BACKENDS)('label caps (%s)', (kind) => {
   it('folds values past the cap into "other", counts the overflow, and keeps the same series after a restart', async () => {
     const d = dir();
     const file = join(d, 'usage.jsonl');
@@ -90,7 +92,8 @@ describe('label caps', () => {
     }));
     writeFileSync(file, jsonl(rows));
     const state = join(d, 'state');
-    const first = await runUntilCaughtUp(state, { jsonlGlobs: [file], labelCaps: { model: 2 } });
+    const ledgerUrl = kind === 'postgres' ? await freshDatabaseUrl() : undefined;
+    const first = await runUntilCaughtUp(state, { jsonlGlobs: [file], labelCaps: { model: 2 }, ledgerUrl });
     const models = (m: typeof first) =>
       Object.fromEntries([...m.counters.requests.series.values()].map((s) => [s.values[1], s.total]));
     expect(models(first)).toEqual({ 'm-0': 3, 'm-1': 3, other: 6 });
@@ -100,7 +103,7 @@ describe('label caps', () => {
       file,
       jsonl([...rows, { ...rows[0], id: 'late', model: 'm-9' }, { ...rows[0], id: 'late2', model: 'm-1' }]),
     );
-    const second = await runUntilCaughtUp(state, { jsonlGlobs: [file], labelCaps: { model: 2 } });
+    const second = await runUntilCaughtUp(state, { jsonlGlobs: [file], labelCaps: { model: 2 }, ledgerUrl });
     expect(models(second)).toEqual({ 'm-0': 3, 'm-1': 4, other: 7 });
     expect(second.counters.labelOverflow.total(['model'])).toBe(7);
   });

@@ -6,8 +6,9 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { openLedgerDb } from '../src/ledger/openLedger.js';
+import { openLedgerStore } from '../src/ledger/openStore.js';
 import type { SidecarMetrics } from '../src/metrics.js';
+import { freshDatabaseUrl, LEDGER_BACKENDS } from './support/ledgerBackends.js';
 import { generateUsageLines } from './support/otlpLines.js';
 import {
   ledgerTotals,
@@ -31,7 +32,9 @@ async function lastRecordSeconds(m: SidecarMetrics): Promise<number> {
   return (await m.gauges.lastRecordTimestamp.get()).values[0]?.value ?? 0;
 }
 
-describe('record time window', () => {
+describe.each(LEDGER_BACKENDS)('record time window (%s)', (kind) => {
+  const ledgerUrlFor = async () => (kind === 'postgres' ? await freshDatabaseUrl() : undefined);
+
   it('rejects records from 1970, year 3000, year 275000 and 11 min ahead; counts 9 min ahead and 3000 days ago', async () => {
     const t = tempDir('spendline-time-');
     cleanups.push(t.cleanup);
@@ -49,25 +52,26 @@ describe('record time window', () => {
       generateUsageLines({ records: 1, perLine: 1, seed: 7, startMs: NOW + 11 * MINUTE }),
     ];
     writeFileSync(file, [...good, ...bad].flatMap((g) => g.lines.map((l) => `${l}\n`)).join(''));
-    const m = await runUntilCaughtUp(state, { otlpGlobs: [file], now: () => NOW });
+    const ledgerUrl = await ledgerUrlFor();
+    const m = await runUntilCaughtUp(state, { otlpGlobs: [file], now: () => NOW, ledgerUrl });
     const truth = truthTotals(...good.map((g) => g.truth));
     expect(registryTotals(m)).toEqual(truth);
-    expect(ledgerTotals(state)).toEqual(truth);
+    expect(await ledgerTotals(state, ledgerUrl)).toEqual(truth);
     expect(recordCounts(m)).toEqual({ counted: 22, rejected: 4 });
     expect(m.counters.rejected.total(['timestamp_out_of_range'])).toBe(4);
     // The newest counted record: the one 9 minutes ahead (calls carry sub-second jitter).
     const newest = await lastRecordSeconds(m);
     expect(newest).toBeGreaterThanOrEqual((NOW + 9 * MINUTE) / 1000);
     expect(newest).toBeLessThan((NOW + 10 * MINUTE) / 1000);
-    const db = openLedgerDb(join(state, 'ledger.sqlite'));
+    const db = await openLedgerStore({ url: ledgerUrl, stateDir: state });
     try {
-      const range = db
-        .prepare('SELECT min(bucket_start) AS lo, max(bucket_start) AS hi FROM usage_rollup')
-        .get() as { lo: number; hi: number };
+      const range = (await db.get<{ lo: number; hi: number }>(
+        'SELECT min(bucket_start) AS lo, max(bucket_start) AS hi FROM usage_rollup',
+      )) as { lo: number; hi: number };
       expect(range.lo * 1000).toBeGreaterThanOrEqual(NOW - 3001 * DAY);
       expect(range.hi * 1000).toBeLessThanOrEqual(NOW + 10 * MINUTE);
     } finally {
-      db.close();
+      await db.close();
     }
   });
 
@@ -79,7 +83,9 @@ describe('record time window', () => {
     const old = generateUsageLines({ records: 3, perLine: 3, seed: 8, startMs: NOW - 2 * DAY });
     const ahead = generateUsageLines({ records: 3, perLine: 3, seed: 9, startMs: NOW + 30 * MINUTE });
     writeFileSync(file, [...old.lines, ...ahead.lines].map((l) => `${l}\n`).join(''));
+    const ledgerUrl = await ledgerUrlFor();
     const m = await runUntilCaughtUp(state, {
+      ledgerUrl,
       otlpGlobs: [file],
       now: () => NOW,
       maxRecordAgeMs: DAY,
@@ -89,16 +95,18 @@ describe('record time window', () => {
     expect(registryTotals(m)).toEqual(truthTotals(ahead.truth));
 
     // A ledger written before the window existed: its newest time is year 275000.
-    const db = openLedgerDb(join(state, 'ledger.sqlite'));
-    db.prepare("UPDATE pipeline_state SET value = ? WHERE name = 'last_record_ms'").run(
-      String(Date.UTC(275000, 0, 1)),
+    const db = await openLedgerStore({ url: ledgerUrl, stateDir: state });
+    const poisoned = await db.run(
+      "UPDATE pipeline_state SET value = ? WHERE sidecar_id = ? AND name = 'last_record_ms'",
+      [String(Date.UTC(275000, 0, 1)), 'local'],
     );
-    db.close();
-    const restarted = await runUntilCaughtUp(state, { otlpGlobs: [file], now: () => NOW });
+    await db.close();
+    expect(poisoned).toBe(1);
+    const restarted = await runUntilCaughtUp(state, { otlpGlobs: [file], now: () => NOW, ledgerUrl });
     expect(await lastRecordSeconds(restarted)).toBe(0);
     const later = generateUsageLines({ records: 2, perLine: 2, seed: 10, startMs: NOW - MINUTE });
     writeFileSync(file, later.lines.map((l) => `${l}\n`).join(''), { flag: 'a' });
-    const fresh = await runUntilCaughtUp(state, { otlpGlobs: [file], now: () => NOW });
+    const fresh = await runUntilCaughtUp(state, { otlpGlobs: [file], now: () => NOW, ledgerUrl });
     const newest = await lastRecordSeconds(fresh);
     expect(newest).toBeGreaterThanOrEqual((NOW - MINUTE) / 1000);
     expect(newest).toBeLessThanOrEqual(NOW / 1000);

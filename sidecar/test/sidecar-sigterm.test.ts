@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { freePort, waitForHttpOk } from '../../test/support/ports.js';
-import { openLedgerDb } from '../src/ledger/openLedger.js';
+import { openLedgerStore } from '../src/ledger/openStore.js';
 import { sumSamples } from './support/metricsText.js';
 import { generateUsageLines } from './support/otlpLines.js';
 import { ledgerTotals, tempDir, truthTotals } from './support/sidecarHarness.js';
@@ -39,7 +39,8 @@ function start(file: string, state: string, port: number): { child: ChildProcess
       '--first-increment-hold',
       '0s',
     ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
+    // The SQLite ledger of --state-dir, whatever the environment says.
+    { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, SPENDLINE_LEDGER_URL: '' } },
   );
   children.push(child);
   let err = '';
@@ -55,17 +56,16 @@ const exited = (c: ChildProcess) =>
   );
 
 /** Requests counted in metric_counter and in usage_rollup: written in one transaction, so always equal. */
-function committedRequests(state: string): [number, number] {
-  const db = openLedgerDb(join(state, 'ledger.sqlite'));
+async function committedRequests(state: string): Promise<[number, number]> {
+  const db = await openLedgerStore({ url: undefined, stateDir: state });
   try {
-    const counter = db
-      .prepare("SELECT coalesce(sum(total), 0) FROM metric_counter WHERE metric = 'llm_requests_total'")
-      .pluck()
-      .get() as number;
-    const rollup = db.prepare('SELECT coalesce(sum(requests), 0) FROM usage_rollup').pluck().get() as number;
-    return [counter, rollup];
+    const counter = await db.value<number>(
+      "SELECT coalesce(sum(total), 0) FROM metric_counter WHERE metric = 'llm_requests_total'",
+    );
+    const rollup = await db.value<number>('SELECT coalesce(sum(requests), 0) FROM usage_rollup');
+    return [counter ?? Number.NaN, rollup ?? Number.NaN];
   } finally {
-    db.close();
+    await db.close();
   }
 }
 
@@ -84,7 +84,7 @@ describe('spendline sidecar on SIGTERM', () => {
     first.child.kill('SIGTERM');
     expect(await exited(first.child)).toBe(0);
     expect(first.stderr()).toContain('SIGTERM: committing the current batch');
-    const [counter, rollup] = committedRequests(state);
+    const [counter, rollup] = await committedRequests(state);
     expect(counter).toBe(rollup);
     expect(counter).toBeLessThanOrEqual(20_000);
 
@@ -102,6 +102,6 @@ describe('spendline sidecar on SIGTERM', () => {
       duplicate: g.truth.decodedRecords - 20_000,
       ignored: g.truth.ignored,
     });
-    expect(ledgerTotals(state)).toEqual(truth);
+    expect(await ledgerTotals(state)).toEqual(truth);
   }, 90_000);
 });

@@ -2,7 +2,8 @@
  * One counting process per state dir: a second `spendline sidecar` or `spendline up` on the same
  * --state-dir is refused (exit 2, naming the holder's pid) instead of counting every record a second
  * time; the lock is the kernel's, so a SIGKILLed holder never leaves it stale; read-only ledger
- * commands keep working while a sidecar runs.
+ * commands keep working while a sidecar runs. On a shared PostgreSQL ledger, one sidecar per
+ * --sidecar-id: a second one with the same id is refused (exit 2, naming the id).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -11,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { freePort, waitForHttpOk } from '../../test/support/ports.js';
 import { lockStateDir, StateDirLockedError } from '../src/ledger/stateDirLock.js';
+import { freshDatabaseUrl } from './support/ledgerBackends.js';
 import { sumSamples } from './support/metricsText.js';
 import { generateUsageLines } from './support/otlpLines.js';
 import { ledgerTotals, tempDir, truthTotals } from './support/sidecarHarness.js';
@@ -32,7 +34,7 @@ interface Spawned {
 function spawnCli(args: string[]): Spawned {
   const child = spawn(process.execPath, [CLI, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, SPENDLINE_API_TOKEN: '' },
+    env: { ...process.env, SPENDLINE_API_TOKEN: '', SPENDLINE_LEDGER_URL: '' },
   });
   children.push(child);
   let out = '';
@@ -46,7 +48,11 @@ function spawnCli(args: string[]): Spawned {
   return { child, output: () => out, exit };
 }
 
-async function startSidecar(file: string, state: string): Promise<Spawned & { url: string }> {
+async function startSidecar(
+  file: string,
+  state: string,
+  extra: string[] = [],
+): Promise<Spawned & { url: string }> {
   const port = await freePort();
   const s = spawnCli([
     'sidecar',
@@ -58,6 +64,7 @@ async function startSidecar(file: string, state: string): Promise<Spawned & { ur
     `127.0.0.1:${port}`,
     '--first-increment-hold',
     '0s',
+    ...extra,
   ]);
   const url = `http://127.0.0.1:${port}`;
   await waitForHttpOk(`${url}/readyz`, 30_000, () => s.child.exitCode === null);
@@ -133,7 +140,7 @@ describe('state dir lock', () => {
     expect(await metricsRequests(third.url)).toBe(g.truth.totals.requests);
     third.child.kill('SIGTERM');
     expect(await exitCode(third)).toBe(0);
-    expect(ledgerTotals(state)).toEqual(truthTotals(g.truth));
+    expect(await ledgerTotals(state)).toEqual(truthTotals(g.truth));
   }, 120_000);
 
   it('is exclusive within one process too and is released by release()', () => {
@@ -190,6 +197,64 @@ describe('two sidecars on one state dir', () => {
     expect(await metricsRequests(url)).toBe(g.truth.totals.requests);
     winner.child.kill('SIGTERM');
     expect(await exitCode(winner)).toBe(0);
-    expect(ledgerTotals(state)).toEqual(truthTotals(g.truth));
+    expect(await ledgerTotals(state)).toEqual(truthTotals(g.truth));
   }, 900_000);
+});
+
+describe('sidecar ids on one PostgreSQL ledger', () => {
+  it('refuses a second sidecar (or `up`) with the same --sidecar-id, naming it; sidecars with different ids both count', async () => {
+    const t = tempDir('spendline-sidecar-id-');
+    cleanups.push(t.cleanup);
+    const ledgerUrl = await freshDatabaseUrl();
+    const files = [join(t.dir, 'a.json'), join(t.dir, 'b.json')] as const;
+    const a = generateUsageLines({ records: 200, perLine: 10, seed: 21 });
+    const b = generateUsageLines({ records: 150, perLine: 10, seed: 22 });
+    writeFileSync(files[0], a.lines.map((l) => `${l}\n`).join(''));
+    writeFileSync(files[1], b.lines.map((l) => `${l}\n`).join(''));
+    const ledger = (id: string) => ['--ledger', ledgerUrl, '--sidecar-id', id];
+
+    const one = await startSidecar(files[0], join(t.dir, 'state-1'), ledger('gateway-1'));
+    expect(await metricsRequests(one.url)).toBe(a.truth.totals.requests);
+    // Another state directory, the same identity: its offsets and counters would be one's.
+    const same = spawnCli([
+      'sidecar',
+      '--otlp-file',
+      files[1],
+      '--state-dir',
+      join(t.dir, 'state-2'),
+      '--listen',
+      '127.0.0.1:0',
+      ...ledger('gateway-1'),
+    ]);
+    expect(await exitCode(same)).toBe(2);
+    const refusal = same
+      .output()
+      .split('\n')
+      .filter((l) => l !== '');
+    expect(refusal).toEqual([
+      'spendline sidecar: cannot start: sidecar id "gateway-1" is in use by another sidecar on this ledger; give each sidecar its own --sidecar-id (or its own state directory)',
+    ]);
+    const up = spawnCli([
+      'up',
+      '--state-dir',
+      join(t.dir, 'state-3'),
+      '--otlp-listen',
+      '127.0.0.1:0',
+      '--listen',
+      '127.0.0.1:0',
+      ...ledger('gateway-1'),
+    ]);
+    expect(await exitCode(up)).toBe(2);
+    expect(up.output()).toContain('sidecar id "gateway-1" is in use');
+
+    // A different id on the same ledger runs beside it; the ledger holds both sidecars' records.
+    const two = await startSidecar(files[1], join(t.dir, 'state-2'), ledger('gateway-2'));
+    expect(await metricsRequests(two.url)).toBe(b.truth.totals.requests);
+    expect(one.child.exitCode).toBe(null);
+    for (const s of [one, two]) {
+      s.child.kill('SIGTERM');
+      expect(await exitCode(s)).toBe(0);
+    }
+    expect(await ledgerTotals(join(t.dir, 'state-1'), ledgerUrl)).toEqual(truthTotals(a.truth, b.truth));
+  }, 120_000);
 });

@@ -7,8 +7,10 @@ import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requireBinary } from '../../test/support/prometheus.js';
 import { runDemo } from '../src/demo/traffic.js';
-import { type LedgerDb, openLedgerDb } from '../src/ledger/openLedger.js';
+import { openLedgerStore } from '../src/ledger/openStore.js';
+import type { LedgerKind, LedgerStore } from '../src/ledger/store.js';
 import { type LocalPipeline, startLocalPipeline } from '../src/up/localPipeline.js';
+import { freshDatabaseUrl, LEDGER_BACKENDS } from './support/ledgerBackends.js';
 import { waitForMetric } from './support/upProcess.js';
 
 const SCREENSHOTS = fileURLToPath(new URL('../../test-results/', import.meta.url));
@@ -76,59 +78,71 @@ const DIMS = ['model', 'service', 'feature', 'user', 'tenant', 'task', 'session'
 
 let dir: string;
 let pipeline: LocalPipeline;
-let ledger: LedgerDb;
+let ledger: LedgerStore;
 let browser: Browser;
 
-beforeAll(async () => {
-  const executablePath = requireBinary('chromium');
-  dir = mkdtempSync(join(tmpdir(), 'spendline-status-'));
-  const usage = join(dir, 'history.jsonl');
-  writeFileSync(usage, HISTORIC);
-  const budgets = join(dir, 'budgets.yaml');
-  writeFileSync(budgets, 'budgets:\n  - name: monthly-total\n    period: month\n    limit_usd: 5\n');
-  pipeline = await startLocalPipeline({
-    stateDir: join(dir, 'state'),
-    otlpListen: { host: '127.0.0.1', port: 0 },
-    listen: { host: '127.0.0.1', port: 0 },
-    sidecarArgs: ['--usage-jsonl', usage, '--budgets', budgets, '--poll-interval', '100ms'],
-    rotateBytes: 100 * 1024 * 1024,
-    log: () => undefined,
-  });
-  await pipeline.sidecar.ready;
-  const demo = await runDemo({
-    endpoint: pipeline.otlpUrl,
-    requests: 20,
-    rate: 0,
-    seed: 5,
-    serviceName: 'status-test',
-  });
-  await waitForMetric(
-    pipeline.sidecarUrl,
-    'llm_requests_total',
-    demo.calls + HISTORIC.trim().split('\n').length,
-  );
-  ledger = openLedgerDb(join(dir, 'state', 'ledger.sqlite'), { readonly: true });
-  browser = await chromium.launch({
-    executablePath,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
-}, 120_000);
+/** `spendline up` in-process on a ledger of `kind` with the historic calls and demo traffic, and Chromium. */
+function setUp(kind: LedgerKind): void {
+  beforeAll(async () => {
+    const executablePath = requireBinary('chromium');
+    dir = mkdtempSync(join(tmpdir(), 'spendline-status-'));
+    const usage = join(dir, 'history.jsonl');
+    writeFileSync(usage, HISTORIC);
+    const budgets = join(dir, 'budgets.yaml');
+    writeFileSync(budgets, 'budgets:\n  - name: monthly-total\n    period: month\n    limit_usd: 5\n');
+    const ledgerUrl = kind === 'postgres' ? await freshDatabaseUrl() : undefined;
+    pipeline = await startLocalPipeline({
+      stateDir: join(dir, 'state'),
+      otlpListen: { host: '127.0.0.1', port: 0 },
+      listen: { host: '127.0.0.1', port: 0 },
+      sidecarArgs: [
+        '--usage-jsonl',
+        usage,
+        '--budgets',
+        budgets,
+        '--poll-interval',
+        '100ms',
+        ...(ledgerUrl === undefined ? [] : ['--ledger', ledgerUrl]),
+      ],
+      rotateBytes: 100 * 1024 * 1024,
+      log: () => undefined,
+    });
+    await pipeline.sidecar.ready;
+    const demo = await runDemo({
+      endpoint: pipeline.otlpUrl,
+      requests: 20,
+      rate: 0,
+      seed: 5,
+      serviceName: 'status-test',
+    });
+    await waitForMetric(
+      pipeline.sidecarUrl,
+      'llm_requests_total',
+      demo.calls + HISTORIC.trim().split('\n').length,
+    );
+    ledger = await openLedgerStore({ url: ledgerUrl, stateDir: join(dir, 'state') });
+    browser = await chromium.launch({
+      executablePath,
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+    });
+  }, 120_000);
 
-afterAll(async () => {
-  await browser?.close();
-  ledger?.close();
-  await pipeline?.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
+  afterAll(async () => {
+    await browser?.close();
+    await ledger?.close();
+    await pipeline?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+}
 
 // ---- what the ledger says, read directly with SQL
 interface Sums {
@@ -137,15 +151,14 @@ interface Sums {
   requests: number;
   tokens: number;
 }
-function ledgerTotals(r: { from: number; to: number }): Sums {
-  const row = ledger
-    .prepare(
-      `SELECT SUM(cost_nano_usd) AS cost, SUM(unpriced_requests) AS unpriced, SUM(requests) AS requests,
-         SUM(input_tokens + cache_read_tokens + cache_write_tokens + output_tokens + reasoning_tokens) AS tokens
-       FROM usage_rollup WHERE bucket_start >= ? AND bucket_start < ?`,
-    )
-    .safeIntegers(true)
-    .get(r.from, r.to) as Record<string, bigint | null>;
+async function ledgerTotals(r: { from: number; to: number }): Promise<Sums> {
+  const row = (await ledger.get<Record<string, bigint | null>>(
+    `SELECT SUM(cost_nano_usd) AS cost, SUM(unpriced_requests) AS unpriced, SUM(requests) AS requests,
+       SUM(input_tokens + cache_read_tokens + cache_write_tokens + output_tokens + reasoning_tokens) AS tokens
+     FROM usage_rollup WHERE bucket_start >= ? AND bucket_start < ?`,
+    [r.from, r.to],
+    { bigint: true },
+  )) as Record<string, bigint | null>;
   return {
     cost: row.cost ?? 0n,
     unpriced: Number(row.unpriced ?? 0n),
@@ -154,29 +167,35 @@ function ledgerTotals(r: { from: number; to: number }): Sums {
   };
 }
 
-function ledgerTop(dim: (typeof DIMS)[number], r: { from: number; to: number }, search = ''): string[][] {
+/** Ties in byte order of the key, as the API lists them on both ledgers. */
+const byteOrder = (col: string) => (ledger.kind === 'postgres' ? `${col} COLLATE "C"` : col);
+
+async function ledgerTop(
+  dim: (typeof DIMS)[number],
+  r: { from: number; to: number },
+  search = '',
+): Promise<string[][]> {
   const like = `%${search}%`;
   let rows: Record<string, bigint | string>[];
   if (dim === 'session') {
-    rows = ledger
-      .prepare(
-        `SELECT key, exact_cost_nano_usd + estimated_cost_nano_usd AS cost, unpriced_requests AS unpriced FROM usage_total
-         WHERE kind = 'session' AND last_seen_ms >= ? AND first_seen_ms < ? AND key LIKE ? ORDER BY cost DESC, key LIMIT 10`,
-      )
-      .safeIntegers(true)
-      .all(r.from * 1000, r.to * 1000, like) as Record<string, bigint | string>[];
+    rows = await ledger.all<Record<string, bigint | string>>(
+      `SELECT key, exact_cost_nano_usd + estimated_cost_nano_usd AS cost, unpriced_requests AS unpriced FROM usage_total
+       WHERE kind = 'session' AND last_seen_ms >= ? AND first_seen_ms < ? AND key ${ledger.dialect.like} ?
+       ORDER BY cost DESC, ${byteOrder('key')} LIMIT 10`,
+      [r.from * 1000, r.to * 1000, like],
+      { bigint: true },
+    );
   } else {
     const principal = dim === 'user' || dim === 'task';
     const col = principal ? 'principal_id' : dim === 'tenant' ? 'tenant_id' : dim;
-    rows = ledger
-      .prepare(
-        `SELECT ${col} AS key, SUM(cost_nano_usd) AS cost, SUM(unpriced_requests) AS unpriced
-         FROM ${principal ? 'usage_rollup_principal' : 'usage_rollup'}
-         WHERE bucket_start >= ? AND bucket_start < ? ${principal ? `AND principal_kind = '${dim}'` : ''} AND ${col} LIKE ?
-         GROUP BY key ORDER BY cost DESC, key LIMIT 10`,
-      )
-      .safeIntegers(true)
-      .all(r.from, r.to, like) as Record<string, bigint | string>[];
+    rows = await ledger.all<Record<string, bigint | string>>(
+      `SELECT ${col} AS key, SUM(cost_nano_usd) AS cost, SUM(unpriced_requests) AS unpriced
+       FROM ${principal ? 'usage_rollup_principal' : 'usage_rollup'}
+       WHERE bucket_start >= ? AND bucket_start < ? ${principal ? `AND principal_kind = '${dim}'` : ''} AND ${col} ${ledger.dialect.like} ?
+       GROUP BY ${col} ORDER BY cost DESC, ${byteOrder(col)} LIMIT 10`,
+      [r.from, r.to, like],
+      { bigint: true },
+    );
   }
   return rows.map((x) => [
     x.key === '' ? '(none)' : String(x.key),
@@ -262,7 +281,8 @@ async function wrappedIdentifiers(page: Page, cut: boolean): Promise<string[]> {
   }, cut);
 }
 
-describe('status page (the laptop dashboard)', () => {
+describe.each(LEDGER_BACKENDS)('status page (the laptop dashboard) (%s)', (kind) => {
+  setUp(kind);
   for (const width of [1400, 420]) {
     it(`at ${width} px: every range and breakdown equals the ledger, no sideways scroll, no wrapped identifiers, works under a strict CSP`, async () => {
       const page = await browser.newPage({ viewport: { width, height: 1000 } });
@@ -290,7 +310,7 @@ describe('status page (the laptop dashboard)', () => {
         for (const name of Object.keys(RANGES) as RangeName[]) {
           const range = RANGES[name];
           if (name !== 'today') await chooseRange(page, name);
-          const want = ledgerTotals(range);
+          const want = await ledgerTotals(range);
           expect(await page.textContent('#spend'), name).toBe(costText(want.cost, want.unpriced));
           expect(await page.textContent('#requests'), name).toBe(want.requests.toLocaleString('en-US'));
           expect(await page.textContent('#tokens'), name).toBe(want.tokens.toLocaleString('en-US'));
@@ -299,7 +319,9 @@ describe('status page (the laptop dashboard)', () => {
           expect(periods, name).toBeGreaterThan(0);
           for (const dim of DIMS) {
             await page.click(`[data-dim="${dim}"]`);
-            expect(await breakdownRows(page, dim, range), `${name} by ${dim}`).toEqual(ledgerTop(dim, range));
+            expect(await breakdownRows(page, dim, range), `${name} by ${dim}`).toEqual(
+              await ledgerTop(dim, range),
+            );
           }
           await page.click('[data-dim="model"]');
         }
@@ -308,7 +330,7 @@ describe('status page (the laptop dashboard)', () => {
         await page.click('[data-dim="user"]');
         await page.fill('#search', 'user-3');
         expect(await breakdownRows(page, 'user', RANGES['30d'], 'user-3')).toEqual(
-          ledgerTop('user', RANGES['30d'], 'user-3'),
+          await ledgerTop('user', RANGES['30d'], 'user-3'),
         );
         await page.fill('#search', '');
         await page.click('[data-dim="model"]');
@@ -366,7 +388,7 @@ describe('status page (the laptop dashboard)', () => {
         before + demo.calls,
         { timeout: 2000 },
       );
-      const want = ledgerTotals(RANGES.today);
+      const want = await ledgerTotals(RANGES.today);
       expect(await page.textContent('#requests')).toBe(want.requests.toLocaleString('en-US'));
       expect(await page.textContent('#spend')).toBe(costText(want.cost, want.unpriced));
       expect(problems).toEqual([]);

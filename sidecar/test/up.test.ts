@@ -1,9 +1,11 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { stopReport } from '../src/commands/up.js';
 import { runDemo } from '../src/demo/traffic.js';
+import { freshDatabaseUrl } from './support/ledgerBackends.js';
+import { ledgerTotals } from './support/sidecarHarness.js';
 import { metricSum, startUpProcess, type UpProcess, waitForMetric } from './support/upProcess.js';
 
 let dir: string | undefined;
@@ -57,6 +59,29 @@ describe('spendline up', () => {
     expect(await up.stop('SIGTERM')).toBe(0);
   }, 90_000);
 
+  it('counts into a shared PostgreSQL ledger with --ledger, its sidecar id kept in the state dir', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'spendline-up-pg-'));
+    const ledgerUrl = await freshDatabaseUrl();
+    up = await startUpProcess(dir, ['--ledger', ledgerUrl]);
+    const demo = await runDemo({
+      endpoint: up.otlpUrl,
+      requests: 10,
+      rate: 0,
+      seed: 12,
+      serviceName: 'up-pg',
+    });
+    expect(demo.calls).toBe(10);
+    await waitForMetric(up.sidecarUrl, 'llm_requests_total', 10);
+    const tokens = await metricSum(up.sidecarUrl, 'llm_tokens_total');
+    expect(await up.stop('SIGTERM')).toBe(0);
+    const inLedger = await ledgerTotals(dir, ledgerUrl);
+    expect(inLedger.requests).toBe(10);
+    expect(Object.values(inLedger.tokens).reduce((a, b) => a + b, 0)).toBe(tokens);
+    // The ledger is PostgreSQL's: no SQLite file; the identity survives restarts in the state dir.
+    expect(existsSync(join(dir, 'ledger.sqlite'))).toBe(false);
+    expect(readFileSync(join(dir, 'sidecar-id'), 'utf8')).toMatch(/^sidecar-[0-9a-f]{12}\n$/);
+  }, 90_000);
+
   it('says at stop only what it established: unread bytes, rejected records, failed writes', () => {
     expect(stopReport({ unreadBytes: 0, rejectedRecords: 0, writeFailures: 0 })).toEqual([
       'stopped; every acknowledged request was read and committed to the ledger.',
@@ -81,5 +106,6 @@ describe('spendline up', () => {
     const help = spawnSync(process.execPath, [cli, 'up', '--help'], { encoding: 'utf8' });
     expect(help.status).toBe(0);
     expect(help.stdout).toContain('--with-prometheus');
+    expect(help.stdout).toContain('--ledger URL');
   });
 });

@@ -1,10 +1,12 @@
 import type { Request, Response, Router } from 'express';
-import type { LedgerDb } from '../ledger/openLedger.js';
+import type { LedgerStore } from '../ledger/store.js';
 import {
   type RunningTotal,
   readRunningTotal,
+  readRunningTotals,
   rowToTotal,
   TOTAL_KINDS,
+  type TotalKind,
   type UsageDelta,
   zeroTotal,
 } from '../ledger/usageTotals.js';
@@ -70,9 +72,10 @@ function applyDelta(t: RunningTotal, d: UsageDelta, sign: 1 | -1): void {
   t.reasoning += sign * d.reasoning;
 }
 
-function deltaToJson(d: UsageDelta, committedAtMs: number) {
+function deltaToJson(d: UsageDelta, committedAtMs: number, sidecar: string) {
   return {
     id: d.id,
+    sidecar,
     at: new Date(d.atMs).toISOString(),
     committed_at: new Date(committedAtMs).toISOString(),
     session: d.session,
@@ -114,17 +117,23 @@ function readFilter(
     };
   const kind = given[0];
   if (kind === undefined) return { ok: true, filter: null };
-  return { ok: true, filter: { kind, key: q[kind] as string } };
+  const key = q[kind] as string;
+  // Calls without the attribute have no running total to follow.
+  if (key === '') return { ok: false, reason: `"${kind}" must not be empty` };
+  return { ok: true, filter: { kind, key } };
 }
 
 /**
- * `GET /stream`: Server-Sent Events of committed usage (see docs/api.md). Everything from reading the
- * current total to subscribing runs in one synchronous piece, so the total, the replay and the live
- * events line up exactly with the ledger's commits (which publish synchronously after committing).
+ * `GET /stream`: Server-Sent Events of the usage this sidecar commits (see docs/api.md). Reading the
+ * current total, the snapshot or replay and the subscription run as one `exclusive` piece, which
+ * commits and their publishing also are: the total covers exactly this sidecar's events up to the
+ * snapshot's id (plus, on a shared ledger, whatever other sidecars had committed), and the live
+ * events follow with no gap or repeat.
  */
-export function streamHandler(db: LedgerDb, stream: UsageStream, options: StreamApiOptions) {
+export function streamHandler(db: LedgerStore, stream: UsageStream, options: StreamApiOptions) {
   const maxQueued = options.maxQueuedBytes ?? 4 * 1024 * 1024;
-  return (req: Request, res: Response): void => {
+  const sidecar = db.sidecarId;
+  return async (req: Request, res: Response): Promise<void> => {
     const q = readQuery(req, [...FILTER_PARAMS, 'last_event_id']);
     if (!q.ok) {
       res.status(400).json({ error: 'bad_request', message: q.reason });
@@ -137,108 +146,128 @@ export function streamHandler(db: LedgerDb, stream: UsageStream, options: Stream
     }
     const filter = f.filter;
     const resumeText = req.get('last-event-id') ?? q.value.last_event_id;
-    if (stream.streams >= stream.options.maxStreams) {
-      res
-        .status(503)
-        .set('Retry-After', '5')
-        .json({
-          error: 'too_many_streams',
-          message: `at most ${stream.options.maxStreams} streams are served at once`,
+    await stream.exclusive(async () => {
+      if (stream.streams >= stream.options.maxStreams) {
+        res
+          .status(503)
+          .set('Retry-After', '5')
+          .json({
+            error: 'too_many_streams',
+            message: `at most ${stream.options.maxStreams} streams are served at once`,
+          });
+        return;
+      }
+      let total: RunningTotal | null =
+        filter === null
+          ? null
+          : ((await readRunningTotal(db, filter.kind, filter.key)) ?? zeroTotal(filter.kind, filter.key));
+      // The client went away while the total was read.
+      if (req.socket.destroyed) return;
+      res.writeHead(200, {
+        'Content-Type': 'text/event-stream; charset=utf-8',
+        'Cache-Control': 'no-cache, no-transform',
+        Connection: 'keep-alive',
+        'X-Accel-Buffering': 'no',
+      });
+      const send = (event: string, id: number, data: unknown) => {
+        res.write(`event: ${event}\nid: ${id}\ndata: ${JSON.stringify(data)}\n\n`);
+      };
+      const sendUsage = (d: UsageDelta, committedAtMs: number) => {
+        if (total !== null) applyDelta(total, d, 1);
+        send('usage', d.id, {
+          ...deltaToJson(d, committedAtMs, sidecar),
+          total: total === null ? null : runningTotalToJson(total),
         });
-      return;
-    }
-    res.writeHead(200, {
-      'Content-Type': 'text/event-stream; charset=utf-8',
-      'Cache-Control': 'no-cache, no-transform',
-      Connection: 'keep-alive',
-      'X-Accel-Buffering': 'no',
-    });
-    let total: RunningTotal | null =
-      filter === null
-        ? null
-        : (readRunningTotal(db, filter.kind, filter.key) ?? zeroTotal(filter.kind, filter.key));
-    const send = (event: string, id: number, data: unknown) => {
-      res.write(`event: ${event}\nid: ${id}\ndata: ${JSON.stringify(data)}\n\n`);
-    };
-    const sendUsage = (d: UsageDelta, committedAtMs: number) => {
-      if (total !== null) applyDelta(total, d, 1);
-      send('usage', d.id, {
-        ...deltaToJson(d, committedAtMs),
+      };
+      /** Sends events; `after` is the filter key's total after the last of them (null: no filter). */
+      const sendEvents = (
+        events: readonly UsageDelta[],
+        after: RunningTotal | null,
+        committedAtMs: number,
+      ) => {
+        // The total as it stood before these events: the total after them less their deltas.
+        if (after !== null) for (const d of events) applyDelta(after, d, -1);
+        total = after;
+        for (const d of events) sendUsage(d, committedAtMs);
+      };
+      const state = (reason?: string) => ({
+        ...(reason === undefined ? {} : { reason }),
+        last_event_id: stream.lastEventId,
+        sidecar,
+        filter: filter === null ? null : { [filter.kind]: filter.key },
         total: total === null ? null : runningTotalToJson(total),
       });
-    };
-    const state = (reason?: string) => ({
-      ...(reason === undefined ? {} : { reason }),
-      last_event_id: stream.lastEventId,
-      filter: filter === null ? null : { [filter.kind]: filter.key },
-      total: total === null ? null : runningTotalToJson(total),
-    });
-    res.write('retry: 2000\n\n');
-    let resumeFrom: number | undefined;
-    if (resumeText !== undefined) {
-      resumeFrom = /^\d{1,15}$/.test(resumeText) ? Number(resumeText) : Number.NaN;
-    }
-    if (resumeFrom === undefined) send('snapshot', stream.lastEventId, state());
-    else {
-      const replay = Number.isNaN(resumeFrom)
-        ? ({ ok: false, reason: 'unknown_id' } as const)
-        : stream.replay(resumeFrom);
-      if (!replay.ok) send('reset', stream.lastEventId, state(replay.reason));
-      else {
-        const events = replay.events.filter((d) => matches(filter, d));
-        // The total as it stood at the client's last event: the current total less what came after.
-        if (total !== null) for (const d of events) applyDelta(total, d, -1);
-        for (const d of events) sendUsage(d, Date.now());
+      res.write('retry: 2000\n\n');
+      let resumeFrom: number | undefined;
+      if (resumeText !== undefined) {
+        resumeFrom = /^\d{1,15}$/.test(resumeText) ? Number(resumeText) : Number.NaN;
       }
-    }
-    const subscriber: StreamSubscriber = {
-      filter,
-      deliver(d, committedAtMs) {
-        if (res.writableLength > maxQueued) {
+      if (resumeFrom === undefined) send('snapshot', stream.lastEventId, state());
+      else {
+        const replay = Number.isNaN(resumeFrom)
+          ? ({ ok: false, reason: 'unknown_id' } as const)
+          : stream.replay(resumeFrom);
+        if (!replay.ok) send('reset', stream.lastEventId, state(replay.reason));
+        else
+          sendEvents(
+            replay.events.filter((d) => matches(filter, d)),
+            total,
+            Date.now(),
+          );
+      }
+      const subscriber: StreamSubscriber = {
+        filter,
+        deliver(events, committedAtMs, totalAfter) {
+          if (res.writableLength > maxQueued) {
+            close();
+            return;
+          }
+          sendEvents(events, totalAfter, committedAtMs);
+        },
+        reset(totalNow) {
+          total = totalNow;
+          send('reset', stream.lastEventId, state('backlog'));
+        },
+        fail() {
           close();
-          return;
-        }
-        sendUsage(d, committedAtMs);
-      },
-      reset() {
-        if (filter !== null)
-          total = readRunningTotal(db, filter.kind, filter.key) ?? zeroTotal(filter.kind, filter.key);
-        send('reset', stream.lastEventId, state('backlog'));
-      },
-    };
-    const heartbeat = setInterval(() => res.write(': heartbeat\n\n'), options.heartbeatMs);
-    heartbeat.unref();
-    let closed = false;
-    const close = () => {
-      if (closed) return;
-      closed = true;
-      clearInterval(heartbeat);
-      stream.unsubscribe(subscriber);
-      res.end();
-    };
-    stream.subscribe(subscriber);
-    req.on('close', close);
-    res.on('error', close);
+        },
+      };
+      const heartbeat = setInterval(() => res.write(': heartbeat\n\n'), options.heartbeatMs);
+      heartbeat.unref();
+      let closed = false;
+      const close = () => {
+        if (closed) return;
+        closed = true;
+        clearInterval(heartbeat);
+        stream.unsubscribe(subscriber);
+        res.end();
+      };
+      stream.subscribe(subscriber);
+      req.on('close', close);
+      res.on('error', close);
+    });
   };
 }
 
-/** `GET /usage/sessions/:id`: one session's running total, as of the last committed event. */
-export function sessionHandler(db: LedgerDb, stream: UsageStream) {
-  return (req: Request, res: Response): void => {
+/** `GET /usage/sessions/:id`: one session's running total, as of this sidecar's last committed event. */
+export function sessionHandler(db: LedgerStore, stream: UsageStream) {
+  return async (req: Request, res: Response): Promise<void> => {
     const q = readQuery(req, []);
     if (!q.ok) {
       res.status(400).json({ error: 'bad_request', message: q.reason });
       return;
     }
     const id = String(req.params.id);
-    const t = readRunningTotal(db, 'session', id);
+    const [t, asOf] = await stream.exclusive(
+      async () => [await readRunningTotal(db, 'session', id), stream.lastEventId] as const,
+    );
     if (t === undefined) {
       res
         .status(404)
         .json({ error: 'not_found', message: `no usage counted for session ${JSON.stringify(id)}` });
       return;
     }
-    res.json(totalWithTimes(t, stream.lastEventId));
+    res.json(totalWithTimes(t, asOf));
   };
 }
 
@@ -262,10 +291,11 @@ function totalWithTimes(t: RunningTotal, asOf: number) {
 
 /**
  * `GET /usage/sessions`: sessions active in [from, to) (first seen before `to`, last seen at or
- * after `from`) with their running totals, biggest cost first; `search` keeps ids containing it.
+ * after `from`) with their running totals, biggest cost first; `search` keeps ids containing it
+ * (ASCII case-insensitive on both ledgers).
  */
-export function sessionListHandler(db: LedgerDb, stream: UsageStream, now: () => number) {
-  return (req: Request, res: Response): void => {
+export function sessionListHandler(db: LedgerStore, stream: UsageStream, now: () => number) {
+  return async (req: Request, res: Response): Promise<void> => {
     const q = readQuery(req, ['from', 'to', 'search', 'limit']);
     if (!q.ok) {
       res.status(400).json({ error: 'bad_request', message: q.reason });
@@ -289,15 +319,18 @@ export function sessionListHandler(db: LedgerDb, stream: UsageStream, now: () =>
       to: range.value.toSec * 1000,
       search: `%${(q.value.search ?? '').replace(/[\\%_]/g, (c) => `\\${c}`)}%`,
     };
-    const where = `kind = 'session' AND last_seen_ms >= @from AND first_seen_ms < @to AND key LIKE @search ESCAPE '\\'`;
-    const rows = db
-      .prepare(
-        `SELECT * FROM usage_total WHERE ${where} ORDER BY exact_cost_nano_usd + estimated_cost_nano_usd DESC, key LIMIT ${Number(limitText)}`,
-      )
-      .safeIntegers(true)
-      .all(params) as Record<string, bigint | string | null>[];
-    const count = db.prepare(`SELECT COUNT(*) FROM usage_total WHERE ${where}`).pluck().get(params) as number;
-    const asOf = stream.lastEventId;
+    const where = `kind = 'session' AND last_seen_ms >= @from AND first_seen_ms < @to AND key ${db.dialect.like} @search ESCAPE '\\'`;
+    // Ties in byte order of the id on both ledgers (PostgreSQL's collation would fold case and punctuation).
+    const byKey = db.kind === 'postgres' ? 'key COLLATE "C"' : 'key';
+    const { rows, count, asOf } = await stream.exclusive(async () => ({
+      rows: await db.all<Record<string, bigint | string | null>>(
+        `SELECT * FROM usage_total WHERE ${where} ORDER BY exact_cost_nano_usd + estimated_cost_nano_usd DESC, ${byKey} LIMIT ${Number(limitText)}`,
+        params,
+        { bigint: true },
+      ),
+      count: Number(await db.value<number>(`SELECT COUNT(*) FROM usage_total WHERE ${where}`, params)),
+      asOf: stream.lastEventId,
+    }));
     res.json({
       from: new Date(params.from).toISOString(),
       to: new Date(params.to).toISOString(),
@@ -307,10 +340,15 @@ export function sessionListHandler(db: LedgerDb, stream: UsageStream, now: () =>
   };
 }
 
+/** The stream's reader of the ledger's committed totals (see UsageStream). */
+export function totalsReader(db: LedgerStore) {
+  return (kind: TotalKind, keys: string[]) => readRunningTotals(db, kind, keys);
+}
+
 /** Mounts the stream and the session routes on the `/api` router. */
 export function mountStreamApi(
   api: Router,
-  db: LedgerDb,
+  db: LedgerStore,
   stream: UsageStream,
   now: () => number,
   options: StreamApiOptions,

@@ -2,20 +2,16 @@ import { createPricer } from '@spendline/sdk/core';
 import { computeInsights } from '../insights/computeInsights.js';
 import { formatInsights, INSIGHT_FORMATS, type InsightFormat } from '../insights/formatInsights.js';
 import { DEFAULT_INSIGHT_OPTIONS } from '../insights/types.js';
-import {
-  fail,
-  MAX_DAYS_BACK,
-  openStateLedger,
-  parseCommandArgs,
-  positiveInt,
-  stateDirOf,
-} from '../report/commandSupport.js';
+import { ledgerUrlOf, openLedgerStore, sqlitePathOf } from '../ledger/openStore.js';
+import { redactUrl } from '../ledger/pgStore.js';
+import type { LedgerStore } from '../ledger/store.js';
+import { fail, MAX_DAYS_BACK, parseCommandArgs, positiveInt, stateDirOf } from '../report/commandSupport.js';
 
 export const summary = 'the changes that would cut spend most, priced on your own usage';
 
 const d = DEFAULT_INSIGHT_OPTIONS;
-const HELP = `usage: spendline insights [--days-back N] [--format ${INSIGHT_FORMATS.join('|')}] [--state-dir DIR] [--prices FILE]
-                          [--min-saving USD] [--caching-repeat-share F] [--spike-k K]
+const HELP = `usage: spendline insights [--days-back N] [--format ${INSIGHT_FORMATS.join('|')}] [--state-dir DIR | --ledger URL]
+                          [--prices FILE] [--min-saving USD] [--caching-repeat-share F] [--spike-k K]
 
 Names concrete changes (a cheaper model for small calls, prompt caching, failed calls, data-quality
 fixes, spend growth, spike days), each with its evidence and the estimated saving per 30 days,
@@ -27,7 +23,9 @@ whose saving cannot be priced come last, with the reason. Thresholds: docs/insig
   --min-saving USD           hide priced insights saving less per 30 days (default ${d.minMonthlySavingUsd})
   --caching-repeat-share F   share of uncached input assumed to repeat (default ${d.cachingAssumedRepeatShare})
   --spike-k K                spike days: spend > median + K·MAD (default ${d.spikeK})
-  --state-dir DIR            where the ledger is (default: SPENDLINE_STATE_DIR or the sidecar's default)
+  --state-dir DIR            where the SQLite ledger is (default: SPENDLINE_STATE_DIR or the sidecar's default)
+  --ledger URL               a PostgreSQL ledger shared by many sidecars, postgres://user[:password]@host[:port]/db
+                             (also SPENDLINE_LEDGER_URL): the insights of the whole fleet
   --prices FILE              price overrides (as for the sidecar)`;
 
 export async function run(argv: string[]): Promise<number> {
@@ -37,6 +35,7 @@ export async function run(argv: string[]): Promise<number> {
       'days-back': { type: 'string' },
       format: { type: 'string' },
       'state-dir': { type: 'string' },
+      ledger: { type: 'string' },
       prices: { type: 'string' },
       'min-saving': { type: 'string' },
       'caching-repeat-share': { type: 'string' },
@@ -62,22 +61,38 @@ export async function run(argv: string[]): Promise<number> {
   const repeat = number('caching-repeat-share', 1);
   const spikeK = number('spike-k', 100);
   for (const v of [minSaving, repeat, spikeK]) if (typeof v === 'string') return fail(v);
-  const opened = openStateLedger(stateDirOf(values['state-dir'] as string | undefined), false);
-  if (!opened.ok) return fail(opened.reason);
   let pricer: ReturnType<typeof createPricer>;
   try {
     pricer = createPricer(values.prices ? { overrides: values.prices as string } : undefined);
   } catch (err) {
     return fail((err as Error).message);
   }
+  const url = ledgerUrlOf(values.ledger as string | undefined);
+  const stateDir = stateDirOf(values['state-dir'] as string | undefined);
+  let db: LedgerStore;
+  try {
+    db = await openLedgerStore({ url, stateDir, mustExist: true });
+  } catch (err) {
+    const message = (err as Error).message;
+    if (url === undefined && message.startsWith('no ledger at')) return fail(message);
+    return fail(
+      `cannot open ledger ${url === undefined ? sqlitePathOf(stateDir) : redactUrl(url)}: ${message}`,
+    );
+  }
   const daysBack = days.value ?? d.daysBack;
-  const list = computeInsights(opened.db, pricer, Date.now(), {
-    daysBack,
-    ...(minSaving !== undefined ? { minMonthlySavingUsd: minSaving as number } : {}),
-    ...(repeat !== undefined ? { cachingAssumedRepeatShare: repeat as number } : {}),
-    ...(spikeK !== undefined ? { spikeK: spikeK as number } : {}),
-  });
-  opened.db.close();
+  let list: Awaited<ReturnType<typeof computeInsights>>;
+  try {
+    list = await computeInsights(db, pricer, Date.now(), {
+      daysBack,
+      ...(minSaving !== undefined ? { minMonthlySavingUsd: minSaving as number } : {}),
+      ...(repeat !== undefined ? { cachingAssumedRepeatShare: repeat as number } : {}),
+      ...(spikeK !== undefined ? { spikeK: spikeK as number } : {}),
+    });
+  } catch (err) {
+    return fail(`cannot read the ledger ${db.location}: ${(err as Error).message}`, 1);
+  } finally {
+    await db.close();
+  }
   process.stdout.write(formatInsights(list, format as InsightFormat, daysBack));
   return 0;
 }

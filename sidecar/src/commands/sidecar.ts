@@ -1,5 +1,5 @@
 import { parseSidecarArgs, sidecarHelp } from '../config.js';
-import { StateDirLockedError, startSidecar } from '../index.js';
+import { SidecarIdInUseError, StateDirLockedError, startSidecar } from '../index.js';
 
 export const summary = 'tail the collector file export, count usage exactly once, serve Prometheus metrics';
 
@@ -18,7 +18,8 @@ export async function run(argv: string[]): Promise<number> {
     sidecar = await startSidecar(parsed.config);
   } catch (err) {
     process.stderr.write(`spendline sidecar: cannot start: ${(err as Error).message}\n`);
-    return err instanceof StateDirLockedError ? 2 : 1;
+    // Another sidecar already counts as this one (same state directory, or same id on the ledger).
+    return err instanceof StateDirLockedError || err instanceof SidecarIdInUseError ? 2 : 1;
   }
   process.stderr.write(
     `spendline sidecar: listening on ${sidecar.url} (metrics at ${sidecar.url}/metrics)\n`,

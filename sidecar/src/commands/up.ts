@@ -1,3 +1,4 @@
+import { SidecarIdInUseError } from '../ledger/pgStore.js';
 import { StateDirLockedError } from '../ledger/stateDirLock.js';
 import { fail, parseCommandArgs, stateDirOf } from '../report/commandSupport.js';
 import { type HostPort, type StopSummary, startLocalPipeline } from '../up/localPipeline.js';
@@ -7,6 +8,7 @@ export const summary = 'run the whole pipeline on a laptop: local OTLP receiver 
 const HELP = `usage: spendline up [--state-dir DIR] [--otlp-listen HOST:PORT] [--listen HOST:PORT]
                     [--with-prometheus] [--prometheus-listen HOST:PORT] [--alertmanager-listen HOST:PORT]
                     [--rotate-mb N] [--prices FILE] [--billing GLOB] [--budgets FILE]
+                    [--ledger URL [--sidecar-id ID]]
 
 Runs, in one process:
   - a local OTLP/HTTP receiver (logs and traces; JSON or protobuf; gzip) standing in for the
@@ -26,12 +28,17 @@ output goes to <state-dir>/prometheus/prometheus.log and alertmanager.log, named
   --alertmanager-listen H:P    (default 127.0.0.1:9093)
   --rotate-mb N                rotate the export file at N MiB (default 100)
   --prices, --billing, --budgets   passed to the sidecar (see "npx spendline sidecar --help")
+  --ledger URL                 count into a PostgreSQL ledger shared by many sidecars,
+                               postgres://user[:password]@host[:port]/db (also SPENDLINE_LEDGER_URL);
+                               default: SQLite in --state-dir
+  --sidecar-id ID              this sidecar's identity on that ledger (default: kept in <state-dir>/sidecar-id)
 
 Ctrl-C (SIGINT), SIGTERM and SIGHUP stop cleanly: the receiver stops accepting, the sidecar counts
 everything written and commits, Prometheus and Alertmanager stop, and the final counts are printed.
 It then says what it established (anything left unread, rejected records, requests refused
 because the export file could not be written). A restart continues where it stopped. A second
-\`up\` or sidecar on the same --state-dir is refused (exit 2).`;
+\`up\` or sidecar on the same --state-dir, or with the same --sidecar-id on one --ledger, is
+refused (exit 2).`;
 
 const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
@@ -92,6 +99,8 @@ export async function run(argv: string[]): Promise<number> {
       prices: { type: 'string' },
       billing: { type: 'string', multiple: true },
       budgets: { type: 'string' },
+      ledger: { type: 'string' },
+      'sidecar-id': { type: 'string' },
     },
     HELP,
   );
@@ -112,6 +121,8 @@ export async function run(argv: string[]): Promise<number> {
   if (values.prices) sidecarArgs.push('--prices', values.prices as string);
   for (const b of (values.billing as string[] | undefined) ?? []) sidecarArgs.push('--billing', b);
   if (values.budgets) sidecarArgs.push('--budgets', values.budgets as string);
+  if (values.ledger) sidecarArgs.push('--ledger', values.ledger as string);
+  if (values['sidecar-id']) sidecarArgs.push('--sidecar-id', values['sidecar-id'] as string);
   const stateDir = stateDirOf(values['state-dir'] as string | undefined);
   const log = (line: string) => process.stdout.write(`${line}\n`);
   let pipeline: Awaited<ReturnType<typeof startLocalPipeline>>;
@@ -131,7 +142,10 @@ export async function run(argv: string[]): Promise<number> {
       log,
     });
   } catch (err) {
-    return fail(`could not start: ${(err as Error).message}`, err instanceof StateDirLockedError ? 2 : 1);
+    return fail(
+      `could not start: ${(err as Error).message}`,
+      err instanceof StateDirLockedError || err instanceof SidecarIdInUseError ? 2 : 1,
+    );
   }
   log('spendline is up.');
   log('');

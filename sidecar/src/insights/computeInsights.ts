@@ -1,5 +1,5 @@
 import { type Pricer, usdToNano } from '@spendline/sdk/core';
-import type { LedgerDb } from '../ledger/openLedger.js';
+import type { LedgerQueries } from '../ledger/store.js';
 import { DEFAULT_INSIGHT_OPTIONS, INSIGHT_KINDS, type Insight, type InsightOptions } from './types.js';
 
 const DAY = 86400;
@@ -16,14 +16,23 @@ interface TokenSums {
   cacheWrite: number;
   output: number;
   reasoning: number;
-  /** Exact decimal text of the nano-USD sum (SQLite sums integers exactly; a JS number would not past 2^53). */
-  costNano: string;
+  /** The nano-USD sum, exact (a JS number would not be past 2^53). */
+  costNano: bigint;
   unpricedRequests: number;
 }
 
+// Aliases are quoted: PostgreSQL folds unquoted names to lower case.
 const SUMS = `SUM(requests) AS requests, SUM(errors) AS errors, SUM(input_tokens) AS input,
-  SUM(cache_read_tokens) AS cacheRead, SUM(cache_write_tokens) AS cacheWrite, SUM(output_tokens) AS output,
-  SUM(reasoning_tokens) AS reasoning, CAST(SUM(cost_nano_usd) AS TEXT) AS costNano, SUM(unpriced_requests) AS unpricedRequests`;
+  SUM(cache_read_tokens) AS "cacheRead", SUM(cache_write_tokens) AS "cacheWrite", SUM(output_tokens) AS output,
+  SUM(reasoning_tokens) AS reasoning, SUM(cost_nano_usd) AS "costNano", SUM(unpriced_requests) AS "unpricedRequests"`;
+
+/** Token sums as numbers (far below 2^53 for any real window), the cost exact. */
+function tokenSums<T extends Record<string, unknown>>(row: Record<string, unknown>): T & TokenSums {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(row))
+    out[k] = k === 'costNano' ? BigInt((v as bigint | null) ?? 0n) : typeof v === 'bigint' ? Number(v) : v;
+  return out as T & TokenSums;
+}
 
 /** Rollup token partition back to semconv counts (input includes cache, output includes reasoning). */
 function semconv(t: TokenSums) {
@@ -53,12 +62,12 @@ export function utcDayStart(ms: number): number {
  * (today included), priced with the catalog. Deterministic for the same ledger, options and `nowMs`;
  * sorted by monthly saving, unknown savings last.
  */
-export function computeInsights(
-  db: LedgerDb,
+export async function computeInsights(
+  db: LedgerQueries,
   pricer: Pricer,
   nowMs: number,
   overrides: Partial<InsightOptions> = {},
-): Insight[] {
+): Promise<Insight[]> {
   const o: InsightOptions = { ...DEFAULT_INSIGHT_OPTIONS, ...overrides };
   const to = utcDayStart(nowMs) + DAY;
   const from = to - o.daysBack * DAY;
@@ -69,13 +78,15 @@ export function computeInsights(
   const window = { from, to };
 
   // Cheaper model candidates: small calls on an expensive model.
-  const groups = db
-    .prepare(
+  const groups = (
+    await db.all(
       `SELECT provider, model, service, feature, ${SUMS} FROM usage_rollup
        WHERE bucket_start >= @from AND bucket_start < @to AND operation IN ${CHAT_OPERATIONS}
        GROUP BY provider, model, service, feature ORDER BY provider, model, service, feature`,
+      window,
+      { bigint: true },
     )
-    .all(window) as (TokenSums & { provider: string; model: string; service: string; feature: string })[];
+  ).map((r) => tokenSums<{ provider: string; model: string; service: string; feature: string }>(r));
   for (const g of groups) {
     if (g.requests < o.cheaperMinRequests || g.unpricedRequests > 0) continue;
     const tokens = semconv(g);
@@ -119,13 +130,15 @@ export function computeInsights(
   }
 
   // Prompt caching: large input volume with a low cache-read share on models that price cache reads.
-  const models = db
-    .prepare(
+  const models = (
+    await db.all(
       `SELECT provider, model, ${SUMS} FROM usage_rollup
        WHERE bucket_start >= @from AND bucket_start < @to AND operation IN ${CHAT_OPERATIONS}
        GROUP BY provider, model ORDER BY provider, model`,
+      window,
+      { bigint: true },
     )
-    .all(window) as (TokenSums & { provider: string; model: string })[];
+  ).map((r) => tokenSums<{ provider: string; model: string }>(r));
   const repeatBp = BigInt(Math.round(o.cachingAssumedRepeatShare * 10000));
   for (const m of models) {
     const totalInput = m.input + m.cacheRead + m.cacheWrite;
@@ -160,13 +173,15 @@ export function computeInsights(
   }
 
   // Waste and data quality.
-  const byService = db
-    .prepare(
-      `SELECT provider, model, service, usage_type AS usageType, ${SUMS} FROM usage_rollup
+  const byService = (
+    await db.all(
+      `SELECT provider, model, service, usage_type AS "usageType", ${SUMS} FROM usage_rollup
        WHERE bucket_start >= @from AND bucket_start < @to
        GROUP BY provider, model, service, usage_type ORDER BY provider, model, service, usage_type`,
+      window,
+      { bigint: true },
     )
-    .all(window) as (TokenSums & { provider: string; model: string; service: string; usageType: string })[];
+  ).map((r) => tokenSums<{ provider: string; model: string; service: string; usageType: string }>(r));
   for (const s of byService) {
     const scope = { provider: s.provider, model: s.model, service: s.service };
     if (s.errors > 0) {
@@ -220,16 +235,16 @@ export function computeInsights(
     }
   }
 
-  insights.push(...growth(db, o, { from, to, prevFrom }));
-  insights.push(...spikeDays(db, o, from, to));
+  insights.push(...(await growth(db, o, { from, to, prevFrom })));
+  insights.push(...(await spikeDays(db, o, from, to)));
   return sortInsights(insights);
 }
 
-function growth(
-  db: LedgerDb,
+async function growth(
+  db: LedgerQueries,
   o: InsightOptions,
   w: { from: number; to: number; prevFrom: number },
-): Insight[] {
+): Promise<Insight[]> {
   const out: Insight[] = [];
   const dims: [keyof Insight['scope'], string][] = [
     [
@@ -251,14 +266,19 @@ function growth(
        WHERE principal_kind = 'user' AND bucket_start >= @prevFrom AND bucket_start < @to GROUP BY principal_id`,
     ],
   ];
-  const minIncrease = Math.round(o.growthMinIncreaseUsd * 1e9);
+  const minIncrease = BigInt(Math.round(o.growthMinIncreaseUsd * 1e9));
+  // The ratio compares at float precision: only money itself must be exact.
+  const ratio = (r: { cur: bigint; prev: bigint }) => Number(r.cur) / Number(r.prev);
   for (const [dim, sql] of dims) {
-    const rows = (db.prepare(sql).all(w) as { k: string; cur: number; prev: number }[])
+    const rows = (await db.all<{ k: string; cur: bigint; prev: bigint }>(sql, w, { bigint: true }))
+      .map((r) => ({ k: r.k, cur: BigInt(r.cur ?? 0n), prev: BigInt(r.prev ?? 0n) }))
       .filter(
-        (r) =>
-          r.k !== '' && r.cur - r.prev >= minIncrease && (r.prev === 0 || r.cur / r.prev >= o.growthMinRatio),
+        (r) => r.k !== '' && r.cur - r.prev >= minIncrease && (r.prev === 0n || ratio(r) >= o.growthMinRatio),
       )
-      .sort((a, b) => b.cur - b.prev - (a.cur - a.prev) || (a.k < b.k ? -1 : 1))
+      .sort((a, b) => {
+        const by = b.cur - b.prev - (a.cur - a.prev);
+        return by !== 0n ? (by > 0n ? 1 : -1) : a.k < b.k ? -1 : 1;
+      })
       .slice(0, o.growthTop);
     for (const r of rows)
       out.push({
@@ -268,7 +288,7 @@ function growth(
           cost_usd: usd(r.cur),
           previous_period_cost_usd: usd(r.prev),
           increase_usd: usd(r.cur - r.prev),
-          growth: r.prev > 0 ? `${(r.cur / r.prev).toFixed(2)}x` : 'new',
+          growth: r.prev > 0n ? `${ratio(r).toFixed(2)}x` : 'new',
           window_days: o.daysBack,
         },
         change: `Check whether the growth of ${dim} ${r.k} is expected (new traffic, a loop, a prompt that grew); set a budget for it (--budgets) if it should be bounded.`,
@@ -279,21 +299,25 @@ function growth(
 }
 
 /** Days whose spend exceeds median + k·MAD of daily spend since the first day with spend (needs 7+ days with spend). */
-function spikeDays(db: LedgerDb, o: InsightOptions, from: number, to: number): Insight[] {
-  const rows = db
-    .prepare(
+async function spikeDays(db: LedgerQueries, o: InsightOptions, from: number, to: number): Promise<Insight[]> {
+  const rows = (
+    await db.all<{ day: bigint; cost: bigint | null }>(
       `SELECT (bucket_start / ${DAY}) * ${DAY} AS day, SUM(cost_nano_usd) AS cost FROM usage_rollup
-       WHERE bucket_start >= ? AND bucket_start < ? GROUP BY 1`,
+       WHERE bucket_start >= ? AND bucket_start < ? GROUP BY (bucket_start / ${DAY}) * ${DAY}`,
+      [from, to],
+      { bigint: true },
     )
-    .all(from, to) as { day: number; cost: number }[];
+  ).map((r) => ({ day: Number(r.day), cost: BigInt(r.cost ?? 0n) }));
   const byDay = new Map(rows.map((r) => [r.day, r.cost]));
   // From the first day with spend: days before a service launched are not "normal" zero-spend days.
-  const first = Math.min(...rows.filter((r) => r.cost > 0).map((r) => r.day));
+  const first = Math.min(...rows.filter((r) => r.cost > 0n).map((r) => r.day));
   if (!Number.isFinite(first)) return [];
   const start = first;
-  const costs: number[] = [];
-  for (let d = start; d < to; d += DAY) costs.push(byDay.get(d) ?? 0);
-  if (costs.filter((c) => c > 0).length < 7) return [];
+  const exact: bigint[] = [];
+  for (let d = start; d < to; d += DAY) exact.push(byDay.get(d) ?? 0n);
+  if (exact.filter((c) => c > 0n).length < 7) return [];
+  // The median and MAD are statistics (float); the day's cost shown is exact.
+  const costs = exact.map(Number);
   const median = (xs: number[]) => {
     const s = [...xs].sort((a, b) => a - b);
     const mid = s.length >> 1;
@@ -310,7 +334,7 @@ function spikeDays(db: LedgerDb, o: InsightOptions, from: number, to: number): I
       kind: 'spend_spike_day',
       scope: { day },
       evidence: {
-        cost_usd: usd(cost),
+        cost_usd: usd(exact[i] ?? 0n),
         median_daily_cost_usd: usd(Math.round(med)),
         mad_usd: usd(Math.round(mad)),
         threshold_usd: usd(Math.round(threshold)),

@@ -10,7 +10,7 @@ export const insightsExtension: SidecarExtension = {
     const pricer = createPricer(
       ctx.config.pricesFile !== undefined ? { overrides: ctx.config.pricesFile } : undefined,
     );
-    ctx.api.get('/insights', (req, res) => {
+    ctx.api.get('/insights', async (req, res) => {
       const unknown = Object.keys(req.query).filter((k) => k !== 'days_back');
       if (unknown.length > 0) {
         res
@@ -24,7 +24,7 @@ export const insightsExtension: SidecarExtension = {
         return;
       }
       const daysBack = Number(raw);
-      const list = computeInsights(ctx.db, pricer, ctx.now(), { daysBack });
+      const list = await computeInsights(ctx.db, pricer, ctx.now(), { daysBack });
       res.json({ days_back: daysBack, insights: list.map(insightToJson) });
     });
   },

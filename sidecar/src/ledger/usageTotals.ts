@@ -1,4 +1,4 @@
-import type { LedgerDb } from './openLedger.js';
+import type { LedgerQueries } from './store.js';
 
 /** What a running total is kept for (`usage_total.kind`); each is also a filter of the live stream. */
 export const TOTAL_KINDS = ['session', 'user', 'tenant', 'feature', 'service'] as const;
@@ -211,12 +211,35 @@ export function rowToTotal(r: TotalSqlRow): RunningTotal {
 }
 
 /** The committed running total of one (kind, key), or undefined when nothing was counted for it. */
-export function readRunningTotal(db: LedgerDb, kind: TotalKind, key: string): RunningTotal | undefined {
-  const row = db
-    .prepare('SELECT * FROM usage_total WHERE kind = ? AND key = ?')
-    .safeIntegers(true)
-    .get(kind, key) as TotalSqlRow | undefined;
+export async function readRunningTotal(
+  db: LedgerQueries,
+  kind: TotalKind,
+  key: string,
+): Promise<RunningTotal | undefined> {
+  const row = await db.get<TotalSqlRow>('SELECT * FROM usage_total WHERE kind = ? AND key = ?', [kind, key], {
+    bigint: true,
+  });
   return row === undefined ? undefined : rowToTotal(row);
+}
+
+/**
+ * The committed running totals of several keys of one kind, by key (keys with nothing counted are
+ * absent). One query per call.
+ */
+export async function readRunningTotals(
+  db: LedgerQueries,
+  kind: TotalKind,
+  keys: readonly string[],
+): Promise<Map<string, RunningTotal>> {
+  const out = new Map<string, RunningTotal>();
+  if (keys.length === 0) return out;
+  const rows = await db.all<TotalSqlRow>(
+    `SELECT * FROM usage_total WHERE kind = ? AND key IN (${keys.map(() => '?').join(', ')})`,
+    [kind, ...keys],
+    { bigint: true },
+  );
+  for (const r of rows) out.set(String(r.key), rowToTotal(r));
+  return out;
 }
 
 /** A running total with nothing counted yet. */
@@ -226,12 +249,4 @@ export function zeroTotal(kind: TotalKind, key: string): RunningTotal {
     firstSeenMs: 0,
     lastSeenMs: 0,
   };
-}
-
-/** The last committed usage event id (0 before the first). */
-export function readEventSeq(db: LedgerDb): number {
-  const v = db.prepare("SELECT value FROM pipeline_state WHERE name = 'event_seq'").pluck().get() as
-    | string
-    | undefined;
-  return v === undefined ? 0 : Number(v);
 }

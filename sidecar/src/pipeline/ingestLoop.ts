@@ -38,10 +38,15 @@ export interface IngestOptions {
   now(): number;
   /**
    * Called right after each commit with the batch's usage deltas (ids set, in counting order) and
-   * how many deltas before them were not kept (`keepDeltas`): the live stream publishes them. Must
-   * not throw.
+   * how many deltas before them were not kept (`keepDeltas`): the live stream publishes them (it may
+   * read the ledger; the next batch commits after it settles). Must not throw or reject.
    */
-  onCommit?(deltas: readonly UsageDelta[], dropped: number): void;
+  onCommit?(deltas: readonly UsageDelta[], dropped: number): void | Promise<void>;
+  /**
+   * Runs each commit attempt together with its `onCommit` as one piece (default: just runs it): the
+   * live stream serialises its readers of the ledger against it.
+   */
+  commitSection?<T>(commit: () => Promise<T>): Promise<T>;
   /** How many of a batch's deltas to keep at least when counting starts (default all; see BatchEffects). */
   keepDeltas?(): number;
 }
@@ -115,6 +120,7 @@ export async function startIngestLoop(
   const maxRecordAgeMs = options.maxRecordAgeMs ?? DEFAULT_MAX_RECORD_AGE_MS;
   const maxFutureSkewMs = options.maxFutureSkewMs ?? DEFAULT_MAX_FUTURE_SKEW_MS;
   let batchRows = options.batchRows ?? MIN_BATCH_ROWS;
+  const section = options.commitSection ?? (<T>(commit: () => Promise<T>) => commit());
   const store = createPipelineStore(ledger, metrics);
   const state = await store.load();
   options.onLoad?.(state);
@@ -178,14 +184,22 @@ export async function startIngestLoop(
     let failures = 0;
     for (;;) {
       let outcome: Awaited<ReturnType<typeof store.commit>>;
+      let committed = false;
       try {
-        outcome = await store.commit(fx, fxCheckpoints, options.now(), options.dedupWindowMs);
+        outcome = await section(async () => {
+          const o = await store.commit(fx, fxCheckpoints, options.now(), options.dedupWindowMs);
+          committed = o.ok;
+          if (o.ok && fx.deltaCount > 0) await options.onCommit?.(fx.deltas, fx.droppedDeltas);
+          return o;
+        });
       } catch (err) {
-        if (!keepPolls || !isTransientLedgerError(err)) throw err;
+        // A failure after the commit (while publishing it) is not a reason to count the batch again.
+        if (committed || !keepPolls || !isTransientLedgerError(err)) throw err;
         // The shared ledger is unreachable, and the commit may or may not have landed. Nothing
         // further is read; wait (with backoff) until the ledger answers, then learn the outcome from
-        // the ledger itself. A stop meanwhile leaves the batch to the next start: if it did not
-        // commit, its offsets did not either, and its lines are read again.
+        // the ledger itself (and publish the batch if it did commit). A stop meanwhile leaves the
+        // batch to the next start: if it did not commit, its offsets did not either, and its lines
+        // are read again.
         let resolved: BatchEffects | null | undefined;
         while (resolved === undefined) {
           metrics.gauges.ledgerUp.set(0);
@@ -194,7 +208,11 @@ export async function startIngestLoop(
           if (stopping && failures >= 3) throw err;
           await sleep(Math.min(30_000, 250 * 2 ** Math.min(failures, 7)));
           try {
-            resolved = await store.resolveInDoubt();
+            resolved = await section(async () => {
+              const r = await store.resolveInDoubt();
+              if (r !== null && r.deltaCount > 0) await options.onCommit?.(r.deltas, r.droppedDeltas);
+              return r;
+            });
           } catch (again) {
             if (!isTransientLedgerError(again)) throw again;
           }
@@ -215,7 +233,6 @@ export async function startIngestLoop(
     metrics.gauges.ledgerUp.set(1);
     ledgerUp = true;
     const commitMs = performance.now() - t1;
-    if (fx.deltaCount > 0) options.onCommit?.(fx.deltas, fx.droppedDeltas);
     if (options.batchRows === undefined && yieldFirst) adaptBatchRows(rows, commitMs);
     lastRecordMs = fx.lastRecordMs;
     metrics.gauges.lastCommitSeconds.set((fxWorkMs + settleMs + commitMs) / 1000);
