@@ -197,7 +197,9 @@ describe('three sidecars on one PostgreSQL ledger', () => {
     for (const s of sidecars) texts.push(await (await fetch(`http://127.0.0.1:${s.port}/metrics`)).text());
     // A report from any sidecar answers for the whole fleet.
     const usage = (await (
-      await fetch(`http://127.0.0.1:${(sidecars[1] as Sidecar).port}/api/usage?group_by=service`)
+      await fetch(
+        `http://127.0.0.1:${(sidecars[1] as Sidecar).port}/api/usage?group_by=service&from=2025-12-01T00:00:00Z&to=2026-02-01T00:00:00Z`,
+      )
     ).json()) as { totals: { requests: number } };
     for (const s of sidecars) {
       const child = s.child as ChildProcess;

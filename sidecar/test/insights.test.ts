@@ -389,9 +389,9 @@ describe('spendline insights command: a ledger it cannot open', () => {
       env: { ...process.env, SPENDLINE_LEDGER_URL: '' },
     });
 
-  it('says why in one line (never the password) and exits 2', () => {
+  it('says why in one line (never the password), like report: 2 for a bad --ledger, 1 when it cannot open', () => {
     const down = run('--ledger', 'postgres://spendline:secret-SYNTHETIC@127.0.0.1:1/ledger');
-    expect(down.status).toBe(2);
+    expect(down.status).toBe(1);
     expect(down.stderr).toMatch(
       /^spendline: cannot open ledger postgres:\/\/spendline:\*\*\*@127\.0\.0\.1:1\/ledger: .*ECONNREFUSED.*\n$/,
     );
@@ -399,12 +399,12 @@ describe('spendline insights command: a ledger it cannot open', () => {
     const wrong = run('--ledger', 'mysql://db/ledger');
     expect([wrong.status, wrong.stderr]).toEqual([
       2,
-      'spendline: cannot open ledger mysql://db/ledger: the ledger URL must be postgres:// or postgresql:// (got mysql:); without one the ledger is SQLite in the state directory\n',
+      'spendline: --ledger: the ledger URL must be postgres:// or postgresql:// (got mysql:); without one the ledger is SQLite in the state directory\n',
     ]);
     const missing = run('--state-dir', '/nonexistent/spendline-state');
     expect([missing.status, missing.stderr]).toEqual([
-      2,
-      'spendline: no ledger at /nonexistent/spendline-state/ledger.sqlite (is --state-dir right? the sidecar creates it)\n',
+      1,
+      'spendline: no ledger at /nonexistent/spendline-state/ledger.sqlite (is --state-dir right? the sidecar creates it; or give --ledger postgres://…)\n',
     ]);
   });
 });

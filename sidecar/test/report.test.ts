@@ -196,7 +196,7 @@ describe.each(LEDGER_BACKENDS)('reports (%s)', (kind) => {
         await admin.end();
       }
       const store = await openPgStore({
-        url: server.url.replace(/\/postgres$/, `/${name}`),
+        url: server.urlFor(name),
         sidecarId: 'local',
       });
       afterAllClose.push(store);

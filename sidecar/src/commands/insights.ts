@@ -2,10 +2,13 @@ import { createPricer } from '@spendline/sdk/core';
 import { computeInsights } from '../insights/computeInsights.js';
 import { formatInsights, INSIGHT_FORMATS, type InsightFormat } from '../insights/formatInsights.js';
 import { DEFAULT_INSIGHT_OPTIONS } from '../insights/types.js';
-import { ledgerUrlOf, openLedgerStore, sqlitePathOf } from '../ledger/openStore.js';
-import { redactUrl } from '../ledger/pgStore.js';
-import type { LedgerStore } from '../ledger/store.js';
-import { fail, MAX_DAYS_BACK, parseCommandArgs, positiveInt, stateDirOf } from '../report/commandSupport.js';
+import {
+  fail,
+  MAX_DAYS_BACK,
+  openCommandLedger,
+  parseCommandArgs,
+  positiveInt,
+} from '../report/commandSupport.js';
 
 export const summary = 'the changes that would cut spend most, priced on your own usage';
 
@@ -67,18 +70,12 @@ export async function run(argv: string[]): Promise<number> {
   } catch (err) {
     return fail((err as Error).message);
   }
-  const url = ledgerUrlOf(values.ledger as string | undefined);
-  const stateDir = stateDirOf(values['state-dir'] as string | undefined);
-  let db: LedgerStore;
-  try {
-    db = await openLedgerStore({ url, stateDir, mustExist: true });
-  } catch (err) {
-    const message = (err as Error).message;
-    if (url === undefined && message.startsWith('no ledger at')) return fail(message);
-    return fail(
-      `cannot open ledger ${url === undefined ? sqlitePathOf(stateDir) : redactUrl(url)}: ${message}`,
-    );
-  }
+  const opened = await openCommandLedger(
+    { 'state-dir': values['state-dir'] as string | undefined, ledger: values.ledger as string | undefined },
+    false,
+  );
+  if (!opened.ok) return fail(opened.reason, opened.exitCode);
+  const db = opened.db;
   const daysBack = days.value ?? d.daysBack;
   let list: Awaited<ReturnType<typeof computeInsights>>;
   try {

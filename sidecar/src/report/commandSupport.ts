@@ -1,15 +1,10 @@
 import { existsSync } from 'node:fs';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { HOW_TO_RUN } from '../howToRun.js';
-import { type LedgerDb, openLedgerDb } from '../ledger/openLedger.js';
+import type { LedgerDb } from '../ledger/openLedger.js';
 import { checkLedgerUrl, ledgerUrlOf, openLedgerStore, sqlitePathOf } from '../ledger/openStore.js';
 import { redactUrl } from '../ledger/pgStore.js';
 import type { LedgerStore } from '../ledger/store.js';
-
-/** The ledger file inside a state directory (the sidecar writes it, commands read it). */
-export function ledgerPath(stateDir: string): string {
-  return sqlitePathOf(stateDir);
-}
 
 /** `--state-dir` value, else `SPENDLINE_STATE_DIR`, else `./.spendline` (the default of the sidecar and of `spendline up`). */
 export function stateDirOf(flag: string | undefined): string {
@@ -76,26 +71,6 @@ function errorText(err: unknown, url: string | undefined): string {
   } catch {}
   if (password !== '') text = text.split(password).join('***');
   return text;
-}
-
-export type OpenedLedger = { ok: true; db: LedgerDb; path: string } | { ok: false; reason: string };
-
-/**
- * @deprecated The synchronous SQLite-only opener, left until the billing, reconcile and insights
- * commands move to `openCommandLedger` (issue 19, converted in parallel); then delete it.
- */
-export function openStateLedger(stateDir: string, create: boolean): OpenedLedger {
-  const path = ledgerPath(stateDir);
-  if (!create && !existsSync(path)) {
-    return { ok: false, reason: `no ledger at ${path} (is --state-dir right? the sidecar creates it)` };
-  }
-  try {
-    const db = openLedgerDb(path);
-    db.pragma('mmap_size = 1073741824');
-    return { ok: true, db, path };
-  } catch (err) {
-    return { ok: false, reason: `cannot open ledger ${path}: ${(err as Error).message}` };
-  }
 }
 
 /** Longest look-back of a command's `--days-back` (ten years): dates beyond it are out of range. */
