@@ -195,10 +195,9 @@ describe.each(LEDGER_BACKENDS)('reports (%s)', (kind) => {
       } finally {
         await admin.end();
       }
-      const store = await openPgStore({
-        url: server.url.replace(/\/postgres$/, `/${name}`),
-        sidecarId: 'local',
-      });
+      const url = new URL(server.url);
+      url.pathname = `/${name}`;
+      const store = await openPgStore({ url: url.toString(), sidecarId: 'local' });
       afterAllClose.push(store);
       return store;
     }
