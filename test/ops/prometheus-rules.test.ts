@@ -20,6 +20,7 @@ const EXPECTED_ALERTS = [
   'LLMUntrackedSpendHigh',
   'OtelCollectorDown',
   'SpendlineLagging',
+  'SpendlineLedgerUnavailable',
   'SpendlineRejectingRecords',
   'SpendlineSidecarDown',
 ];
@@ -78,7 +79,7 @@ describe('prometheus/ configs', () => {
   it('recording and alert rules pass promtool check rules', () => {
     const r = runTool('promtool', ['check', 'rules', 'rules/recording.yml', 'rules/alerts.yml'], PROM_DIR);
     expect(r.output).toContain('Checking rules/recording.yml\n  SUCCESS: 11 rules found');
-    expect(r.output).toContain('Checking rules/alerts.yml\n  SUCCESS: 12 rules found');
+    expect(r.output).toContain('Checking rules/alerts.yml\n  SUCCESS: 13 rules found');
     expect(r.status, r.output).toBe(0);
   });
 
