@@ -14,7 +14,7 @@ import { openLedgerStore } from '../src/ledger/openStore.js';
 import { freshDatabaseUrl, LEDGER_BACKENDS } from './support/ledgerBackends.js';
 import { sumSamples } from './support/metricsText.js';
 import { generateUsageLines } from './support/otlpLines.js';
-import { ledgerTotals, tempDir, truthTotals } from './support/sidecarHarness.js';
+import { ledgerTotals, seededRandom, tempDir, truthTotals } from './support/sidecarHarness.js';
 
 const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 const children: ChildProcess[] = [];
@@ -23,14 +23,6 @@ afterEach(() => {
   for (const c of children.splice(0)) if (c.exitCode === null) c.kill('SIGKILL');
   for (const c of cleanups.splice(0)) c();
 });
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
 
 /** The sidecar CLI on `state` (and the PostgreSQL ledger at `ledgerUrl`); its stderr is kept. */
 function startCli(live: string, state: string, port: number, ledgerUrl: string | undefined) {
@@ -82,7 +74,7 @@ describe.each(LEDGER_BACKENDS)('spendline sidecar under kill -9 (%s)', (kind) =>
       withNoise: true,
       withSessions: true,
     });
-    const random = rng(7);
+    const random = seededRandom(7);
     let written = 0;
     let rotations = 0;
     const writeSome = (n: number) => {

@@ -17,7 +17,7 @@ import { openLedgerStore } from '../src/ledger/openStore.js';
 import { sumSamples } from './support/metricsText.js';
 import { generateUsageLines } from './support/otlpLines.js';
 import { startPostgres } from './support/postgres.js';
-import { ledgerTotals, tempDir, truthTotals } from './support/sidecarHarness.js';
+import { ledgerTotals, seededRandom, tempDir, truthTotals } from './support/sidecarHarness.js';
 
 const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 const children: ChildProcess[] = [];
@@ -26,14 +26,6 @@ afterEach(async () => {
   for (const c of children.splice(0)) if (c.exitCode === null) c.kill('SIGKILL');
   for (const c of cleanups.splice(0).reverse()) await c();
 });
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -122,7 +114,7 @@ describe('three sidecars on one PostgreSQL ledger', () => {
       withNoise: true,
       withSessions: true,
     });
-    const random = rng(19);
+    const random = seededRandom(19);
     let written = 0;
     let duplicated = 0;
     const writeSome = (n: number) => {
