@@ -53,17 +53,37 @@ function writeScratchProject(app: string, tarballs: { sdk: string; sidecar: stri
     openai: openaiVersion,
   };
   const packages: Record<string, unknown> = {};
-  const pending = ['openai', ...Object.keys(sdk.dependencies), ...Object.keys(sidecarPkg.dependencies)];
-  const seen = new Set<string>();
+  // Node's resolution over the lockfile's paths: a dependency of `node_modules/a` is
+  // `node_modules/a/node_modules/d` when the lockfile nests one there (a version the top level does
+  // not satisfy), else the next level up. Every entry keeps its own path, so npm finds the version
+  // the repository installed and takes its tarball from the cache.
+  const locate = (from: string, name: string): string => {
+    for (let base = from; ; ) {
+      const candidate = `${base === '' ? '' : `${base}/`}node_modules/${name}`;
+      if (lock.packages[candidate] !== undefined) return candidate;
+      if (base === '') throw new Error(`the repository's lockfile has no ${name} for ${from || 'the root'}`);
+      const cut = base.lastIndexOf('/node_modules/');
+      base = cut === -1 ? '' : base.slice(0, cut);
+    }
+  };
+  const pending: [string, string][] = [
+    'openai',
+    ...Object.keys(sdk.dependencies),
+    ...Object.keys(sidecarPkg.dependencies),
+  ].map((name) => ['', name]);
   while (pending.length > 0) {
-    const name = pending.pop() ?? '';
-    if (seen.has(name) || name.startsWith('@spendline/')) continue;
-    seen.add(name);
-    const entry = lock.packages[`node_modules/${name}`];
-    if (entry === undefined) throw new Error(`the repository's lockfile has no ${name}`);
+    const [from, name] = pending.pop() as [string, string];
+    if (name.startsWith('@spendline/')) continue;
+    const path = locate(from, name);
+    if (packages[path] !== undefined) continue;
+    const entry = lock.packages[path];
     const { dev: _dev, devOptional: _devOptional, peer: _peer, ...kept } = entry;
-    packages[`node_modules/${name}`] = kept;
-    pending.push(...Object.keys(entry.dependencies ?? {}), ...Object.keys(entry.optionalDependencies ?? {}));
+    packages[path] = kept;
+    for (const dep of [
+      ...Object.keys(entry.dependencies ?? {}),
+      ...Object.keys(entry.optionalDependencies ?? {}),
+    ])
+      pending.push([path, dep]);
   }
   const tarballEntry = (pkg: Record<string, unknown>, file: string) => ({
     version: pkg.version,
