@@ -21,8 +21,12 @@ export async function run(argv: string[]): Promise<number> {
     // Another sidecar already counts as this one (same state directory, or same id on the ledger).
     return err instanceof StateDirLockedError || err instanceof SidecarIdInUseError ? 2 : 1;
   }
+  const ledger =
+    sidecar.db.kind === 'sqlite'
+      ? `ledger ${sidecar.db.location}`
+      : `ledger ${sidecar.db.location} as sidecar ${sidecar.db.sidecarId}`;
   process.stderr.write(
-    `spendline sidecar: listening on ${sidecar.url} (metrics at ${sidecar.url}/metrics)\n`,
+    `spendline sidecar: listening on ${sidecar.url} (metrics at ${sidecar.url}/metrics); ${ledger}\n`,
   );
   void sidecar.ready.then(() => process.stderr.write('spendline sidecar: backlog read; ready\n'));
   return await new Promise<number>((resolve) => {
