@@ -19,22 +19,26 @@ export type WriteOp = [sql: string, rows: SqlArg[][] | ((run: (args: SqlArg[]) =
 
 const statements = new WeakMap<Database.Database, Map<string, Database.Statement>>();
 
-/** Runs `ops` in one transaction on `db`; throws (nothing written) if any statement fails. */
-export function runWrites(db: LedgerDb, ops: WriteOp[]): void {
+/** `sql` prepared on `db`, once per connection (the SQLite store's reads use the same cache). */
+export function prepared(db: LedgerDb, sql: string): Database.Statement {
   let cache = statements.get(db);
   if (cache === undefined) {
     cache = new Map();
     statements.set(db, cache);
   }
-  const prepared = cache;
+  let stmt = cache.get(sql);
+  if (stmt === undefined) {
+    stmt = db.prepare(sql);
+    cache.set(sql, stmt);
+  }
+  return stmt;
+}
+
+/** Runs `ops` in one transaction on `db`; throws (nothing written) if any statement fails. */
+export function runWrites(db: LedgerDb, ops: WriteOp[]): void {
   db.transaction(() => {
     for (const [sql, rows] of ops) {
-      let stmt = prepared.get(sql);
-      if (stmt === undefined) {
-        stmt = db.prepare(sql);
-        prepared.set(sql, stmt);
-      }
-      const st = stmt;
+      const st = prepared(db, sql);
       if (typeof rows === 'function') rows((args) => st.run(args));
       else for (const args of rows) st.run(args);
     }

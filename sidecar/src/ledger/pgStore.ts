@@ -109,29 +109,31 @@ export async function openPgStore(options: PgStoreOptions): Promise<LedgerStore>
   };
 
   const on = (q: pg.Pool | pg.PoolClient): LedgerQueries => {
-    const rows = async <T>(sql: string, params?: SqlParams, options?: QueryOptions): Promise<T[]> => {
+    /** The statement's rows: objects, or arrays of column values (`value`). */
+    const query = async (
+      sql: string,
+      params: SqlParams | undefined,
+      options: QueryOptions | undefined,
+      arrays = false,
+    ) => {
       const st = statement(sql);
       const res = await q.query({
         text: st.text,
         values: bindArgs(st, params).map(toPgValue),
         types: options?.bigint === true ? BIGINTS : NUMBERS,
+        ...(arrays ? { rowMode: 'array' as const } : {}),
       });
-      return res.rows as T[];
+      return res.rows as unknown[];
     };
     return {
-      all: rows,
+      async all<T>(sql: string, params?: SqlParams, options?: QueryOptions) {
+        return (await query(sql, params, options)) as T[];
+      },
       async get<T>(sql: string, params?: SqlParams, options?: QueryOptions) {
-        return (await rows<T>(sql, params, options))[0];
+        return (await query(sql, params, options))[0] as T | undefined;
       },
       async value<T>(sql: string, params?: SqlParams, options?: QueryOptions) {
-        const st = statement(sql);
-        const res = await q.query({
-          text: st.text,
-          values: bindArgs(st, params).map(toPgValue),
-          types: options?.bigint === true ? BIGINTS : NUMBERS,
-          rowMode: 'array',
-        });
-        const row = res.rows[0] as unknown[] | undefined;
+        const row = (await query(sql, params, options, true))[0] as unknown[] | undefined;
         return row === undefined ? undefined : (row[0] as T);
       },
       async run(sql: string, params?: SqlParams) {

@@ -11,8 +11,6 @@ export interface PgStatement {
   text: string;
   /** Positional: `?` number i (0-based) → $i+1. Named: the parameter names in $n order. */
   names: string[] | null;
-  /** How many `?` the statement has (positional statements). */
-  positional: number;
 }
 
 /**
@@ -60,7 +58,7 @@ export function toPgPlaceholders(sql: string): PgStatement {
   }
   if (positional > 0 && names.length > 0)
     throw new Error('a ledger statement mixes ? and @name placeholders');
-  return { text: out, names: names.length > 0 ? names : null, positional };
+  return { text: out, names: names.length > 0 ? names : null };
 }
 
 function closingQuote(sql: string, start: number, quote: string): number {

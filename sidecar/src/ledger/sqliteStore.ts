@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { runWrites, type WriteOp } from './ledgerWriter.js';
+import { prepared, runWrites, type WriteOp } from './ledgerWriter.js';
 import type { LedgerDb } from './openLedger.js';
 import type { SqlParams } from './sqlText.js';
 import type { BatchClaim, BatchResult, Dialect, LedgerQueries, LedgerStore, QueryOptions } from './store.js';
@@ -20,15 +20,7 @@ export const SQLITE_DIALECT: Dialect = {
  * statement from elsewhere lands inside it.
  */
 export function sqliteStore(db: LedgerDb, location: string): LedgerStore & { db: LedgerDb } {
-  const cache = new Map<string, Database.Statement>();
-  const prepare = (sql: string): Database.Statement => {
-    let st = cache.get(sql);
-    if (st === undefined) {
-      st = db.prepare(sql);
-      cache.set(sql, st);
-    }
-    return st;
-  };
+  const prepare = (sql: string): Database.Statement => prepared(db, sql);
   // Serialises transactions against everything else (a transaction's function may await). Every
   // waiter re-checks `inTransaction` and acts in the same tick it finds it false (`while (…) await
   // busy` inline, never behind another await), so two waiters cannot both start.

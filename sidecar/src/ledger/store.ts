@@ -5,7 +5,7 @@
  * retention, billing imports — goes through `LedgerStore`, with SQL in the subset both share
  * (`?` / `@name` placeholders; `dialect` supplies the few expressions that differ).
  */
-import type { SqlArg, WriteOp } from './ledgerWriter.js';
+import type { WriteOp } from './ledgerWriter.js';
 import type { SqlParams } from './sqlText.js';
 
 export type { SqlArg, WriteOp } from './ledgerWriter.js';
@@ -87,8 +87,6 @@ export interface LedgerStore extends LedgerQueries {
   commitBatch(ops: WriteOp[], claim: BatchClaim | null): Promise<BatchResult>;
   close(): Promise<void>;
 }
-
-export type { SqlArg as LedgerArg };
 
 /**
  * A failure that says the ledger could not be reached rather than that the batch is wrong: a socket

@@ -265,11 +265,14 @@ export async function startIngestLoop(
   function recount(): void {
     fx = new BatchEffects(metrics);
     nowMs = options.now();
-    for (const poll of fxPolls) {
-      fx.keepDeltas = options.keepDeltas?.() ?? Number.POSITIVE_INFINITY;
-      countOversized(fx, poll.oversized);
-      countLines(fx, poll.lines, 0, poll.lines.length, ctx);
-    }
+    for (const poll of fxPolls) countInto(poll);
+  }
+
+  /** Counts a poll's oversized records and lines into the open batch. */
+  function countInto(poll: TailBatch): void {
+    fx.keepDeltas = options.keepDeltas?.() ?? Number.POSITIVE_INFINITY;
+    countOversized(fx, poll.oversized);
+    countLines(fx, poll.lines, 0, poll.lines.length, ctx);
   }
 
   /**
@@ -288,9 +291,7 @@ export async function startIngestLoop(
   function countPoll(poll: TailBatch): number {
     const t0 = performance.now();
     nowMs = options.now();
-    fx.keepDeltas = options.keepDeltas?.() ?? Number.POSITIVE_INFINITY;
-    countOversized(fx, poll.oversized);
-    countLines(fx, poll.lines, 0, poll.lines.length, ctx);
+    countInto(poll);
     if (keepPolls) fxPolls.push(poll);
     let bytes = 0;
     for (const line of poll.lines) bytes += line.text.length;
