@@ -35,6 +35,10 @@ if (mode === 'bare') {
   const { startIngestLoop } = await import('../dist/pipeline/ingestLoop.js');
   const { DEFAULT_LABEL_CAPS } = await import('../dist/pipeline/labelCaps.js');
   const { createPricer } = await import('@spendline/sdk/core');
+  // As `spendline sidecar` runs: its heap setting, and a batch keeps the replay buffer's worth of
+  // deltas (the default --stream-buffer) when no live-stream client listens.
+  const { tuneHeapForCounting } = await import('../dist/heap.js');
+  tuneHeapForCounting();
   const db = await openLedgerStore({
     url: ledgerUrl,
     stateDir,
@@ -65,6 +69,7 @@ if (mode === 'bare') {
     pollIntervalMs: 50,
     dedupWindowMs: 86_400_000,
     labelCaps: { ...DEFAULT_LABEL_CAPS },
+    keepDeltas: () => 10_000,
     now: Date.now,
   });
   await loop.ready;

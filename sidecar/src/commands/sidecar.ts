@@ -1,4 +1,5 @@
 import { parseSidecarArgs, sidecarHelp } from '../config.js';
+import { tuneHeapForCounting } from '../heap.js';
 import { SidecarIdInUseError, StateDirLockedError, startSidecar } from '../index.js';
 
 export const summary = 'tail the collector file export, count usage exactly once, serve Prometheus metrics';
@@ -14,6 +15,7 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   let sidecar: Awaited<ReturnType<typeof startSidecar>>;
+  tuneHeapForCounting();
   try {
     sidecar = await startSidecar(parsed.config);
   } catch (err) {

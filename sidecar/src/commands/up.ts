@@ -1,3 +1,4 @@
+import { tuneHeapForCounting } from '../heap.js';
 import { SidecarIdInUseError } from '../ledger/pgStore.js';
 import { StateDirLockedError } from '../ledger/stateDirLock.js';
 import { fail, parseCommandArgs, stateDirOf } from '../report/commandSupport.js';
@@ -126,6 +127,7 @@ export async function run(argv: string[]): Promise<number> {
   const stateDir = stateDirOf(values['state-dir'] as string | undefined);
   const log = (line: string) => process.stdout.write(`${line}\n`);
   let pipeline: Awaited<ReturnType<typeof startLocalPipeline>>;
+  tuneHeapForCounting();
   try {
     pipeline = await startLocalPipeline({
       stateDir,

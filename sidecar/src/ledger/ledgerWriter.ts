@@ -1,21 +1,26 @@
 /**
  * Runs a batch's ledger writes in ONE transaction. A batch's writes are a list of (SQL, rows of
- * positional arguments, or a function producing them), each statement prepared once per connection;
- * either every row commits or none does.
+ * positional arguments), each statement prepared once per connection; either every row commits or
+ * none does.
+ *
+ * The transaction is written in slices: after about `sliceMs` of statements the writer yields to the
+ * event loop (scrapes, API requests, the tail's reads run) and goes on, so a large batch is not one
+ * long synchronous stretch. The connection is the caller's to guard meanwhile (`sqliteStore` makes
+ * every other use of it wait). A crash between slices leaves an uncommitted transaction, which SQLite
+ * discards: the batch is counted again from its file offsets.
  *
  * (A writer thread with its own connection was measured too: it took the commit off the event loop
- * (longest stall 61 ms instead of 94 ms at 1 M records) but cost 40-55 MB more RSS and was no faster
- * overall on two cores; docs/performance.md.)
+ * but cost 40-55 MB more RSS and was no faster overall on two cores; docs/performance.md.)
  */
 import type Database from 'better-sqlite3';
 import type { LedgerDb } from './openLedger.js';
 
 export type SqlArg = string | number | bigint | null | Uint8Array;
 /**
- * One statement and the argument rows it runs with: a list, or a function that hands each row to
- * `run` (a row's array may be reused for the next: it is bound when `run` is called).
+ * One statement and the argument rows it runs with: a list, or an iterable (a generator) whose row
+ * array may be reused for the next row (a row is bound before the next is taken).
  */
-export type WriteOp = [sql: string, rows: SqlArg[][] | ((run: (args: SqlArg[]) => void) => void)];
+export type WriteOp = [sql: string, rows: SqlArg[][] | Iterable<SqlArg[]>];
 
 const statements = new WeakMap<Database.Database, Map<string, Database.Statement>>();
 
@@ -34,13 +39,37 @@ export function prepared(db: LedgerDb, sql: string): Database.Statement {
   return stmt;
 }
 
-/** Runs `ops` in one transaction on `db`; throws (nothing written) if any statement fails. */
-export function runWrites(db: LedgerDb, ops: WriteOp[]): void {
-  db.transaction(() => {
+/** Statements between two looks at the clock. */
+const CLOCK_EVERY = 32;
+
+/**
+ * Runs `ops` in one transaction on `db` (BEGIN IMMEDIATE … COMMIT), yielding to the event loop with
+ * `pause` whenever a slice of statements has run for `sliceMs`; throws, with nothing written, if any
+ * statement fails.
+ */
+export async function runWrites(
+  db: LedgerDb,
+  ops: WriteOp[],
+  sliceMs = Number.POSITIVE_INFINITY,
+  pause: () => Promise<void> = () => Promise.resolve(),
+): Promise<void> {
+  db.exec('BEGIN IMMEDIATE');
+  try {
+    let sliceStart = performance.now();
+    let n = 0;
     for (const [sql, rows] of ops) {
       const st = prepared(db, sql);
-      if (typeof rows === 'function') rows((args) => st.run(args));
-      else for (const args of rows) st.run(args);
+      for (const args of rows) {
+        st.run(args);
+        if (++n % CLOCK_EVERY === 0 && performance.now() - sliceStart >= sliceMs) {
+          await pause();
+          sliceStart = performance.now();
+        }
+      }
     }
-  })();
+    db.exec('COMMIT');
+  } catch (err) {
+    if (db.inTransaction) db.exec('ROLLBACK');
+    throw err;
+  }
 }

@@ -268,11 +268,10 @@ function splitHashes(bytes: Uint8Array): Buffer[] {
   return out.sort(Buffer.compare);
 }
 
-/** A write's rows, copied (a row function may reuse its array) and sorted by their leading values. */
+/** A write's rows, copied (a generator may reuse its array) and sorted by their leading values. */
 function sortedRows(rows: WriteOp[1]): SqlArg[][] {
   const list: SqlArg[][] = [];
-  if (typeof rows === 'function') rows((args) => list.push(args.slice()));
-  else for (const r of rows) list.push(r);
+  for (const r of rows) list.push(Array.isArray(rows) ? r : r.slice());
   return list.sort(compareRows);
 }
 

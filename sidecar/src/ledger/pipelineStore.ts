@@ -198,7 +198,7 @@ export function createPipelineStore(store: LedgerStore, metrics: SidecarMetrics)
       }
     }
     ops.push([UPSERT_USAGE_SQL, [...fx.rollups.values()].map((r) => usageRowArgs(r.key, r.measures))]);
-    ops.push([UPSERT_PRINCIPAL_SQL, (run) => fx.forEachPrincipalRow(run)]);
+    ops.push([UPSERT_PRINCIPAL_SQL, fx.principalRowArgs()]);
     // Usage events: each counted record gets the next id of this sidecar's sequence, kept in the
     // ledger, so ids stay monotonic across restarts and the running totals and the sequence commit
     // together.
@@ -227,7 +227,7 @@ export function createPipelineStore(store: LedgerStore, metrics: SidecarMetrics)
     ]);
     // The rows every sidecar adds into (running totals per service, feature, tenant) come last, so a
     // shared ledger holds their locks for the shortest time.
-    ops.push([UPSERT_TOTAL_SQL, (run) => fx.forEachTotalRow(run)]);
+    ops.push([UPSERT_TOTAL_SQL, fx.totalRowArgs()]);
     ops.push([ADD_COUNTER_SQL, counterRows], [UPSERT_HISTOGRAM_SQL, histRows]);
     if (nextSeq !== eventSeq) ops.push([SET_STATE_SQL, [[me, 'event_seq', String(nextSeq)]]]);
     ops.push([INSERT_LABEL_SQL, fx.admittedLabels.map(([label, value]) => [me, label, value])]);

@@ -15,11 +15,24 @@ export const SQLITE_DIALECT: Dialect = {
 };
 
 /**
- * The SQLite ledger behind `LedgerStore`. better-sqlite3 is synchronous: every call runs at once and
- * resolves; `transaction` holds the connection (other calls wait) until its function settles, so no
- * statement from elsewhere lands inside it.
+ * A batch commit's statements run in slices of about this long, the event loop running between them
+ * (see `runWrites`): a large batch costs no long stall.
  */
-export function sqliteStore(db: LedgerDb, location: string): LedgerStore & { db: LedgerDb } {
+export const COMMIT_SLICE_MS = 15;
+
+const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/**
+ * The SQLite ledger behind `LedgerStore`. better-sqlite3 is synchronous: every call runs at once and
+ * resolves; `transaction` and `commitBatch` hold the connection (other calls wait) until they
+ * settle, so no statement from elsewhere lands inside them.
+ */
+export function sqliteStore(
+  db: LedgerDb,
+  location: string,
+  options: { commitSliceMs?: number } = {},
+): LedgerStore & { db: LedgerDb } {
+  const sliceMs = options.commitSliceMs ?? COMMIT_SLICE_MS;
   const prepare = (sql: string): Database.Statement => prepared(db, sql);
   // Serialises transactions against everything else (a transaction's function may await). Every
   // waiter re-checks `inTransaction` and acts in the same tick it finds it false (`while (…) await
@@ -55,6 +68,22 @@ export function sqliteStore(db: LedgerDb, location: string): LedgerStore & { db:
     async lock(): Promise<void> {},
   };
 
+  /** Runs `fn` holding the connection: every other call waits until it settles. */
+  async function exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    while (inTransaction) await busy;
+    inTransaction = true;
+    let release!: () => void;
+    busy = new Promise((r) => {
+      release = r;
+    });
+    try {
+      return await fn();
+    } finally {
+      inTransaction = false;
+      release();
+    }
+  }
+
   const guarded =
     <A extends unknown[], R>(f: (...a: A) => Promise<R>) =>
     async (...a: A): Promise<R> => {
@@ -73,28 +102,20 @@ export function sqliteStore(db: LedgerDb, location: string): LedgerStore & { db:
     value: guarded(direct.value) as LedgerQueries['value'],
     run: guarded(direct.run),
     lock: direct.lock,
-    async transaction<T>(fn: (tx: LedgerQueries) => Promise<T>): Promise<T> {
-      while (inTransaction) await busy;
-      inTransaction = true;
-      let release!: () => void;
-      busy = new Promise((r) => {
-        release = r;
+    transaction<T>(fn: (tx: LedgerQueries) => Promise<T>): Promise<T> {
+      return exclusive(async () => {
+        try {
+          db.exec('BEGIN IMMEDIATE');
+          const result = await fn(direct);
+          db.exec('COMMIT');
+          return result;
+        } catch (err) {
+          if (db.inTransaction) db.exec('ROLLBACK');
+          throw err;
+        }
       });
-      try {
-        db.exec('BEGIN IMMEDIATE');
-        const result = await fn(direct);
-        db.exec('COMMIT');
-        return result;
-      } catch (err) {
-        if (db.inTransaction) db.exec('ROLLBACK');
-        throw err;
-      } finally {
-        inTransaction = false;
-        release();
-      }
     },
     async commitBatch(ops: WriteOp[], claim: BatchClaim | null): Promise<BatchResult> {
-      while (inTransaction) await busy;
       const all: WriteOp[] = [];
       if (claim !== null) {
         all.push(['DELETE FROM dedup_batch WHERE seen_ms < ?', [[claim.expireBeforeMs]]]);
@@ -105,7 +126,7 @@ export function sqliteStore(db: LedgerDb, location: string): LedgerStore & { db:
           ]);
       }
       all.push(...ops);
-      runWrites(db, all);
+      await exclusive(() => runWrites(db, all, sliceMs, yieldToLoop));
       return { ok: true };
     },
     async close(): Promise<void> {

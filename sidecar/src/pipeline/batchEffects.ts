@@ -184,10 +184,10 @@ export class BatchEffects {
   }
 
   /**
-   * Hands every principal row of the batch to `run` as usage_rollup_principal's positional arguments
-   * (one array, refilled for each row).
+   * Every principal row of the batch as usage_rollup_principal's positional arguments (one array,
+   * refilled for each row: bind it before taking the next).
    */
-  forEachPrincipalRow(run: (args: RowArg[]) => void): void {
+  *principalRowArgs(): Generator<RowArg[]> {
     const args: RowArg[] = [];
     for (const slot of this.principalSlots.values()) {
       const key: PrincipalRollupKey = {
@@ -208,7 +208,7 @@ export class BatchEffects {
         key.principalKind = kind;
         for (const [id, m] of byId) {
           key.principalId = id;
-          run(principalRowArgs(key, m, args));
+          yield principalRowArgs(key, m, args);
         }
       }
     }
@@ -254,12 +254,12 @@ export class BatchEffects {
     else row.requests++;
   }
 
-  /** Hands every usage_total row of the batch to `run` (one array, refilled for each row). */
-  forEachTotalRow(run: (args: (string | number | null)[]) => void): void {
+  /** Every usage_total row of the batch (one array, refilled for each row: bind it before the next). */
+  *totalRowArgs(): Generator<(string | number | null)[]> {
     const args: (string | number | null)[] = [];
     for (const kind of TOTAL_KINDS)
       for (const [key, t] of this.totals[kind])
-        run(totalRowArgs(kind, key, t, this.firstEventId + t.lastIndex, args));
+        yield totalRowArgs(kind, key, t, this.firstEventId + t.lastIndex, args);
   }
 
   /** Ledger rows this batch will write (bounds the commit's duration). */

@@ -5,7 +5,7 @@ import { isTransientLedgerError, type LedgerStore } from '../ledger/store.js';
 import type { UsageDelta } from '../ledger/usageTotals.js';
 import type { SidecarMetrics } from '../metrics.js';
 import { createTailer } from '../tail/index.js';
-import type { FileCheckpoint, TailBatch } from '../tail/types.js';
+import type { FileCheckpoint, TailBatch, TailLine } from '../tail/types.js';
 import { BatchEffects } from './batchEffects.js';
 import { countLines, countOversized, finishSettle, settleGroups } from './countBatch.js';
 import { type CappedLabel, LabelCaps } from './labelCaps.js';
@@ -79,9 +79,11 @@ export const DEFAULT_MAX_FUTURE_SKEW_MS = 10 * 60_000;
  */
 const POLL_BYTES = 1024 * 1024;
 /** A backlog batch's commit should take about this long (see adaptBatchRows). */
-const COMMIT_TARGET_MS = 50;
+const COMMIT_TARGET_MS = 200;
 const MIN_BATCH_ROWS = 2000;
-const MAX_BATCH_ROWS = 16000;
+const MAX_BATCH_ROWS = 40000;
+/** A poll's lines are counted in synchronous slices of about this long (see countPoll). */
+const COUNT_SLICE_MS = 20;
 /** Usage groups settled per synchronous step of a batch's settle. */
 const SETTLE_GROUPS = 500;
 /** Smallest poll budget (see pollRows in run). */
@@ -287,16 +289,31 @@ export async function startIngestLoop(
     batchRows = Math.min(MAX_BATCH_ROWS, Math.max(MIN_BATCH_ROWS, next));
   }
 
-  /** Counts a poll's lines (one synchronous slice); returns the line bytes counted. */
-  function countPoll(poll: TailBatch): number {
-    const t0 = performance.now();
+  /**
+   * Counts a poll's lines into the open batch, in synchronous slices of about COUNT_SLICE_MS (a line
+   * is never split), the event loop running between them; returns the line bytes counted.
+   */
+  async function countPoll(poll: TailBatch): Promise<number> {
     nowMs = options.now();
-    countInto(poll);
-    if (keepPolls) fxPolls.push(poll);
+    fx.keepDeltas = options.keepDeltas?.() ?? Number.POSITIVE_INFINITY;
+    countOversized(fx, poll.oversized);
+    const lines = poll.lines;
+    let i = 0;
     let bytes = 0;
-    for (const line of poll.lines) bytes += line.text.length;
+    while (i < lines.length) {
+      const t0 = performance.now();
+      let elapsed = 0;
+      do {
+        countLines(fx, lines, i, i + 1, ctx);
+        bytes += (lines[i] as TailLine).text.length;
+        i++;
+        elapsed = performance.now() - t0;
+      } while (i < lines.length && elapsed < COUNT_SLICE_MS);
+      fxWorkMs += elapsed;
+      if (i < lines.length) await yieldToLoop();
+    }
+    if (keepPolls) fxPolls.push(poll);
     fxBytes += bytes;
-    fxWorkMs += performance.now() - t0;
     return bytes;
   }
 
@@ -324,7 +341,7 @@ export async function startIngestLoop(
         }
         if (!fxDirty) fxOpenedAt = performance.now();
         const rowsBefore = fx.pendingRows;
-        const bytes = countPoll(poll);
+        const bytes = await countPoll(poll);
         const rowsAdded = fx.pendingRows - rowsBefore;
         if (bytes > 0) {
           const pollRows = Math.max(250, batchRows / 4);
