@@ -370,7 +370,7 @@ function renderQuality(data) {
             { label: 'model', id: true, value: (r) => label(r.model) },
             { label: 'unpriced', num: true, value: (r) => intFmt(r.unpriced_requests) },
             { label: 'their tokens', num: true, wide: true, value: (r) => intFmt(r.unpriced_tokens) },
-            { label: 'usage unknown', num: true, value: (r) => intFmt(r.usage_unknown_requests) },
+            { label: 'usage unknown', num: true, value: (r) => intFmt(r.unknown_usage_requests) },
           ]),
           muted('Their cost is missing from the totals (never counted as $0): add a price with --prices.'),
         );

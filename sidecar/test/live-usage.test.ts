@@ -514,6 +514,7 @@ describe('GET /api/stream on a shared PostgreSQL ledger', () => {
       estimated_cost_usd: usdDecimal(want.estimated),
       cost_usd: usdDecimal(want.exact + want.estimated),
       unpriced_requests: want.unpriced,
+      unknown_usage_requests: 0,
       tokens: { input: want.input, cache_read: want.cacheRead, output: want.output },
     });
 

@@ -129,7 +129,7 @@ export function mountDashboardApi(
     const unknown = "SUM(CASE WHEN usage_type = 'unknown' THEN requests ELSE 0 END)";
     const rows = await db.all(
       `SELECT provider, model, SUM(requests) AS requests, SUM(unpriced_requests) AS unpriced_requests,
-         SUM(unpriced_tokens) AS unpriced_tokens, ${unknown} AS usage_unknown_requests
+         SUM(unpriced_tokens) AS unpriced_tokens, ${unknown} AS unknown_usage_requests
        FROM usage_rollup WHERE bucket_start >= ? AND bucket_start < ?
        GROUP BY provider, model
        HAVING SUM(unpriced_requests) > 0 OR ${unknown} > 0

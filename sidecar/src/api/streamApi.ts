@@ -40,7 +40,7 @@ export function runningTotalToJson(t: RunningTotal) {
     cost_complete: t.unpricedRequests === 0,
     unpriced_requests: t.unpricedRequests,
     unpriced_tokens: t.unpricedTokens,
-    usage_unknown_requests: t.usageUnknownRequests,
+    unknown_usage_requests: t.usageUnknownRequests,
     tokens: {
       input: t.input,
       cache_read: t.cacheRead,
