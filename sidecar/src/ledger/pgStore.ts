@@ -55,6 +55,8 @@ const BIGINTS = typeParsers(true);
 const RETRYABLE = new Set(['40P01', '40001']);
 const MAX_ATTEMPTS = 6;
 
+const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 export interface PgStoreOptions {
   url: string;
   sidecarId: string;
@@ -196,14 +198,19 @@ export async function openPgStore(options: PgStoreOptions): Promise<LedgerStore>
       return inTransaction((client) => fn(on(client)));
     },
     async commitBatch(ops: WriteOp[], claim: BatchClaim | null): Promise<BatchResult> {
-      const prepared = ops.map(([sql, rows]) => {
+      // Each write's rows sorted and laid out as column arrays before the transaction (its locks are
+      // held for the statements only), one write per event-loop turn: a large batch is no long stall.
+      const prepared: { sql: string; shape: BulkInsert | null; rows: SqlArg[][]; columns: unknown[] }[] = [];
+      for (const [sql, rows] of ops) {
         let shape = bulk.get(sql);
         if (shape === undefined) {
           shape = parseBulkInsert(sql, columnTypes, `spendline_bulk_${++bulkNames}`);
           bulk.set(sql, shape);
         }
-        return { sql, shape, rows: sortedRows(rows) };
-      });
+        const sorted = sortedRows(rows);
+        prepared.push({ sql, shape, rows: sorted, columns: shape === null ? [] : shape.columns(sorted) });
+        await yieldToLoop();
+      }
       const hashes = claim === null ? [] : splitHashes(claim.hashes);
       // Never commit as this sidecar without holding its identity.
       await identity?.ensure();
@@ -226,7 +233,7 @@ export async function openPgStore(options: PgStoreOptions): Promise<LedgerStore>
             return { ok: false, taken: Buffer.concat(taken) };
           }
         }
-        for (const { sql, shape, rows } of prepared) {
+        for (const { sql, shape, rows, columns } of prepared) {
           if (rows.length === 0) continue;
           if (shape === null) {
             const st = statement(sql);
@@ -234,7 +241,7 @@ export async function openPgStore(options: PgStoreOptions): Promise<LedgerStore>
             continue;
           }
           // One statement per write, whatever its row count: one array per column.
-          await client.query({ name: shape.name, text: shape.text, values: shape.columns(rows) });
+          await client.query({ name: shape.name, text: shape.text, values: columns });
         }
         return { ok: true };
       });
