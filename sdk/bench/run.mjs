@@ -199,6 +199,14 @@ function instanceModule(client) {
   };
 }
 const variants = { bare: new OpenAI(clientOptions), spendline: instrumentOpenAI(new OpenAI(clientOptions)) };
+// A/B against another build of the SDK (e.g. main's): SDK_BENCH_BASELINE=<dir with its dist/index.js>.
+// It runs its own telemetry pipeline to the same sink, interleaved with the others as one more variant.
+let baselineTelemetry;
+if (process.env.SDK_BENCH_BASELINE) {
+  const base = await import(new URL(`file://${process.env.SDK_BENCH_BASELINE}/dist/index.js`).href);
+  baselineTelemetry = base.startTelemetry({ env: { OTLP_ENDPOINT: sinkUrl }, ...queue, onWarning: () => {} });
+  variants['spendline-base'] = base.instrumentOpenAI(new OpenAI(clientOptions));
+}
 const peers = {};
 const peerRequire = createRequire(fileURLToPath(new URL('../../bench/peers/package.json', import.meta.url)));
 try {
@@ -225,7 +233,7 @@ try {
   console.log(`OpenInference not measured (npm install --prefix bench/peers): ${err.message}`);
 }
 const peerFlush = async () => {
-  await Promise.all([sdkFlush(), bareFlush()]);
+  await Promise.all([sdkFlush(), bareFlush(), baselineTelemetry?.forceFlush()]);
 };
 const req = { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] };
 const reqStream = { ...req, stream: true };
@@ -262,15 +270,23 @@ const results = {};
 for (const mode of Object.keys(calls)) {
   const fns = Object.fromEntries(names.map((n) => [n, calls[mode](variants[n])]));
   for (let w = 0; w < WARMUP_BATCHES; w++) for (const n of names) await timedBatch(fns[n]);
-  const per = Object.fromEntries(names.map((n) => [n, { median: [], cpu: [], added: [], addedCpu: [] }]));
+  const per = Object.fromEntries(
+    names.map((n) => [n, { median: [], cpu: [], added: [], addedCpu: [], pairedAdded: [] }]),
+  );
   for (let round = 0; round < C_ROUNDS; round++) {
     const samples = Object.fromEntries(names.map((n) => [n, []]));
     const cpu = Object.fromEntries(names.map((n) => [n, 0]));
     for (let b = 0; b < C_BATCHES; b++) {
+      const batchMedian = {};
       for (let k = 0; k < names.length; k++) {
         const n = names[(k + b + round) % names.length];
-        cpu[n] += await timedBatch(fns[n], samples[n]);
+        const batch = [];
+        cpu[n] += await timedBatch(fns[n], batch);
+        batchMedian[n] = median(batch);
+        samples[n].push(...batch);
       }
+      // Paired within seconds of each other: less exposed to the machine's drift within a round.
+      for (const n of names) per[n].pairedAdded.push(batchMedian[n] - batchMedian.bare);
     }
     const got = Object.fromEntries(
       names.map((n) => [n, { median: median(samples[n]), cpu: cpu[n] / (C_BATCHES * BATCH) }]),
@@ -291,12 +307,15 @@ for (const mode of Object.keys(calls)) {
         added: median(per[n].added),
         addedCpu: median(per[n].addedCpu),
         rounds: per[n].added,
+        paired: median(per[n].pairedAdded),
       },
     ]),
   );
 }
 const stats = telemetry.stats();
+const baseStats = baselineTelemetry?.stats();
 await telemetry.shutdown();
+await baselineTelemetry?.shutdown();
 await Promise.all([tracerProvider.shutdown(), loggerProvider.shutdown()]);
 sink.close();
 
@@ -313,10 +332,10 @@ for (const [mode, r] of Object.entries(results)) {
     const x = r[n];
     const vsOll = r.openllmetry && n !== 'bare' ? (x.added / r.openllmetry.added).toFixed(2) : '—';
     lines.push(
-      `(c) ${mode.padEnd(13)} ${n.padEnd(13)} ${f(x.median)} µs  added ${n === 'bare' ? '—' : `${f(x.added)} µs`}  cpu ${f(x.cpu)} µs/call (added ${n === 'bare' ? '—' : f(x.addedCpu)})  added vs OpenLLMetry ${vsOll}  rounds ${x.rounds.map(f).join(', ')}`,
+      `(c) ${mode.padEnd(13)} ${n.padEnd(13)} ${f(x.median)} µs  added ${n === 'bare' ? '—' : `${f(x.added)} µs`}  cpu ${f(x.cpu)} µs/call (added ${n === 'bare' ? '—' : f(x.addedCpu)})  added vs OpenLLMetry ${vsOll}  paired added ${f(x.paired)} µs (vs OpenLLMetry ${r.openllmetry && n !== 'bare' ? (x.paired / r.openllmetry.paired).toFixed(2) : '—'})  rounds ${x.rounds.map(f).join(', ')}`,
     );
     rows.push(
-      `| ${mode} | ${n === 'bare' ? 'bare `openai` call' : n === 'spendline' ? 'spendline (`instrumentOpenAI`)' : `${n} (\`${peers[n]}\`)`} | ${f(x.median)} | ${n === 'bare' ? '—' : f(x.added)} | ${f(x.cpu)} | ${n === 'bare' ? '—' : f(x.addedCpu)} | ${vsOll} |`,
+      `| ${mode} | ${n === 'bare' ? 'bare `openai` call' : n === 'spendline' ? 'spendline (`instrumentOpenAI`)' : n === 'spendline-base' ? 'spendline, baseline build (`SDK_BENCH_BASELINE`)' : `${n} (\`${peers[n]}\`)`} | ${f(x.median)} | ${n === 'bare' ? '—' : f(x.added)} | ${f(x.cpu)} | ${n === 'bare' ? '—' : f(x.addedCpu)} | ${vsOll} |`,
     );
   }
 }
@@ -324,6 +343,11 @@ lines.push(`spans ended per scope (peers): ${JSON.stringify(Object.fromEntries(s
 lines.push(
   `records emitted ${stats.recordsEmitted}, exported logs ${stats.logsExported}, dropped ${stats.logsDropped}, failed ${stats.logsFailed}`,
 );
+if (baseStats) {
+  lines.push(
+    `baseline (${process.env.SDK_BENCH_BASELINE}): records emitted ${baseStats.recordsEmitted}, exported logs ${baseStats.logsExported}`,
+  );
+}
 for (const l of lines) console.log(l);
 
 const docPath = fileURLToPath(new URL('../../docs/performance.md', import.meta.url));
