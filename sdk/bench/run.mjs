@@ -5,6 +5,7 @@
 // Runs against the built dist/ (npm run build first). Export traffic goes to a loopback sink and is
 // flushed between timed batches, so background export work is not charged to the timed calls.
 // Writes the figures into docs/performance.md between the sdk-bench markers.
+import { existsSync, readFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
@@ -247,17 +248,30 @@ const calls = {
   },
 };
 
+/**
+ * CPU µs of the caller's (main) thread: Linux's per-thread run time (ns) where there is one; else the
+ * process's user+system time, which also counts V8's and libuv's helper threads.
+ */
+const SCHEDSTAT = '/proc/thread-self/schedstat';
+const threadCpu = existsSync(SCHEDSTAT)
+  ? () => Number(readFileSync(SCHEDSTAT, 'utf8').split(' ')[0]) / 1000
+  : () => {
+      const c = process.cpuUsage();
+      return c.user + c.system;
+    };
+const CPU_KIND = existsSync(SCHEDSTAT) ? 'caller-thread CPU' : 'process CPU';
+
 /** One timed batch: per-call µs samples and the caller thread's CPU µs (exports run after it, uncharged). */
 async function timedBatch(fn, samples) {
-  const c0 = process.cpuUsage();
+  const c0 = threadCpu();
   for (let i = 0; i < BATCH; i++) {
     const t0 = performance.now();
     await fn(i);
     if (samples) samples.push((performance.now() - t0) * 1000);
   }
-  const c = process.cpuUsage(c0);
+  const c = threadCpu() - c0;
   await peerFlush();
-  return c.user + c.system;
+  return c;
 }
 
 // Rounds of batches: within a round every variant runs one batch in turn (order rotated each
@@ -327,15 +341,33 @@ const lines = [
   `(b) recordLLMUsage:                       ${f(b)} µs   ratio b/a = ${ratioB.toFixed(2)} (target <= 2.00)`,
 ];
 const rows = [];
+const label = (n) =>
+  n === 'bare'
+    ? 'bare `openai` call'
+    : n === 'spendline'
+      ? 'spendline (`instrumentOpenAI`)'
+      : n === 'spendline-base'
+        ? 'spendline, baseline build (`SDK_BENCH_BASELINE`)'
+        : `${n} (\`${peers[n]}\`)`;
 for (const [mode, r] of Object.entries(results)) {
+  const oll = r.openllmetry;
+  const vs = (x, y) => (oll && y ? (x / y).toFixed(2) : '—');
   for (const n of names) {
     const x = r[n];
-    const vsOll = r.openllmetry && n !== 'bare' ? (x.added / r.openllmetry.added).toFixed(2) : '—';
+    const peer = n !== 'bare';
+    const d = (v) => (peer ? f(v) : '—');
+    const ratios = peer
+      ? {
+          added: vs(x.added, oll?.added),
+          paired: vs(x.paired, oll?.paired),
+          cpu: vs(x.addedCpu, oll?.addedCpu),
+        }
+      : { added: '—', paired: '—', cpu: '—' };
     lines.push(
-      `(c) ${mode.padEnd(13)} ${n.padEnd(13)} ${f(x.median)} µs  added ${n === 'bare' ? '—' : `${f(x.added)} µs`}  cpu ${f(x.cpu)} µs/call (added ${n === 'bare' ? '—' : f(x.addedCpu)})  added vs OpenLLMetry ${vsOll}  paired added ${f(x.paired)} µs (vs OpenLLMetry ${r.openllmetry && n !== 'bare' ? (x.paired / r.openllmetry.paired).toFixed(2) : '—'})  rounds ${x.rounds.map(f).join(', ')}`,
+      `(c) ${mode.padEnd(13)} ${n.padEnd(14)} ${f(x.median)} µs  added ${d(x.added)} µs (÷ OpenLLMetry ${ratios.added})  paired ${d(x.paired)} µs (÷ ${ratios.paired})  ${CPU_KIND} ${f(x.cpu)} µs/call, added ${d(x.addedCpu)} (÷ ${ratios.cpu})  rounds ${x.rounds.map(f).join(', ')}`,
     );
     rows.push(
-      `| ${mode} | ${n === 'bare' ? 'bare `openai` call' : n === 'spendline' ? 'spendline (`instrumentOpenAI`)' : n === 'spendline-base' ? 'spendline, baseline build (`SDK_BENCH_BASELINE`)' : `${n} (\`${peers[n]}\`)`} | ${f(x.median)} | ${n === 'bare' ? '—' : f(x.added)} | ${f(x.cpu)} | ${n === 'bare' ? '—' : f(x.addedCpu)} | ${vsOll} |`,
+      `| ${mode} | ${label(n)} | ${f(x.median)} | ${d(x.added)} | ${d(x.paired)} | ${ratios.added} / ${ratios.paired} | ${f(x.cpu)} | ${d(x.addedCpu)} | ${ratios.cpu} |`,
     );
   }
 }
@@ -366,10 +398,10 @@ const section = [
   `| (a) bare OpenTelemetry span + log record emit | ${f(a)} | 1.00 | baseline |`,
   `| (b) \`recordLLMUsage\` (validation, context, pricing, span + log) | ${f(b)} | ${ratioB.toFixed(2)} × (a) | ≤ 2 × (a): ${ratioB <= 2 ? 'met' : 'NOT met'} |`,
   '',
-  `(c) the same mocked \`openai\` \`chat.completions.create\` (in-process \`fetch\`; usage with cached and reasoning tokens), bare and through each instrumentation, ${C_ROUNDS} interleaved rounds of ${C_BATCHES * BATCH} calls per variant (each round: one batch of 500 calls per variant in turn, order rotated every batch). "Added" is the variant's median minus the same round's bare median, then the median over rounds; CPU is the caller thread's user+system time per call during the timed batches. spendline emits a span and a log record per call with cost; OpenLLMetry and OpenInference emit one span (content capture off for all three).`,
+  `(c) the same mocked \`openai\` \`chat.completions.create\` (in-process \`fetch\`; usage with cached and reasoning tokens), bare and through each instrumentation, ${C_ROUNDS} interleaved rounds of ${C_BATCHES * BATCH} calls per variant (each round: one batch of 500 calls per variant in turn, order rotated every batch). "Added" is the variant's median minus the same round's bare median, then the median over rounds; "paired" is the variant's batch median minus the bare batch median run next to it, then the median over all batches (less exposed to the machine's drift within a round). CPU is the ${CPU_KIND === 'caller-thread CPU' ? 'caller (main) thread’s run time (`/proc/thread-self/schedstat`)' : 'process’s user+system time'} per call during the timed batches. spendline emits a span and a log record per call with cost; OpenLLMetry and OpenInference emit one span (content capture off for all three).`,
   '',
-  '| mode | variant | median µs/call | added µs | CPU µs/call | added CPU µs | added ÷ OpenLLMetry’s |',
-  '| --- | --- | ---: | ---: | ---: | ---: | ---: |',
+  '| mode | variant | median µs/call | added µs | added µs, paired | added ÷ OpenLLMetry’s (rounds / paired) | CPU µs/call | added CPU µs | added CPU ÷ OpenLLMetry’s |',
+  '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ...rows,
   '',
   END,
