@@ -3,10 +3,11 @@
 //   node --cpu-prof --cpu-prof-dir=/tmp/prof bench/profile.mjs
 //   PROFILE_MODE=streaming PROFILE_CALLS=20000 node --cpu-prof bench/profile.mjs
 // PROFILE_BARE=1 runs the unwrapped client (the baseline to subtract). Needs the built dist/.
-// The same fake response as bench/run.mjs; exports go to a loopback sink, flushed every 500 calls.
+// The same mocked call as bench/run.mjs; exports go to a loopback sink, flushed every 500 calls.
 import { createServer } from 'node:http';
 import OpenAI from 'openai';
 import { instrumentOpenAI, startTelemetry, withUsageContext } from '../dist/index.js';
+import { chatRequest, clientOptions, streamRequest } from './fakeOpenAI.mjs';
 
 const CALLS = Number(process.env.PROFILE_CALLS ?? 20_000);
 const streaming = process.env.PROFILE_MODE === 'streaming';
@@ -28,60 +29,10 @@ const telemetry = startTelemetry({
   onWarning: () => {},
 });
 
-const usage = {
-  prompt_tokens: 1000,
-  completion_tokens: 500,
-  total_tokens: 1500,
-  prompt_tokens_details: { cached_tokens: 200 },
-  completion_tokens_details: { reasoning_tokens: 100 },
-};
-const base = { id: 'chatcmpl-bench', created: 1_700_000_000, model: 'gpt-4o-mini-2024-07-18' };
-const completion = JSON.stringify({
-  ...base,
-  object: 'chat.completion',
-  choices: [
-    {
-      index: 0,
-      message: { role: 'assistant', content: 'ok', refusal: null },
-      logprobs: null,
-      finish_reason: 'stop',
-    },
-  ],
-  usage,
-});
-const chunk = (delta, finish, extra = {}) =>
-  `data: ${JSON.stringify({
-    ...base,
-    object: 'chat.completion.chunk',
-    choices: delta ? [{ index: 0, delta, logprobs: null, finish_reason: finish }] : [],
-    ...extra,
-  })}\n\n`;
-const sse = new TextEncoder().encode(
-  [
-    chunk({ role: 'assistant', content: '' }, null),
-    ...['Hello', ' from', ' the', ' bench', '.'].map((c) => chunk({ content: c }, null)),
-    chunk({}, 'stop'),
-    chunk(null, null, { usage }),
-    'data: [DONE]\n\n',
-  ].join(''),
-);
-const fakeFetch = async (_url, init) =>
-  init.body.includes('"stream":true')
-    ? new Response(sse, { status: 200, headers: { 'content-type': 'text/event-stream' } })
-    : new Response(completion, { status: 200, headers: { 'content-type': 'application/json' } });
-const client = new OpenAI({
-  apiKey: 'sk-bench',
-  baseURL: 'http://fake.invalid/v1',
-  fetch: fakeFetch,
-  maxRetries: 0,
-});
+const client = new OpenAI(clientOptions);
 if (!bare) instrumentOpenAI(client);
 
-const req = {
-  model: 'gpt-4o-mini',
-  messages: [{ role: 'user', content: 'hi' }],
-  ...(streaming ? { stream: true } : {}),
-};
+const req = streaming ? streamRequest : chatRequest;
 await withUsageContext({ userId: 'u-1', feature: 'bench' }, async () => {
   const t0 = performance.now();
   for (let i = 0; i < CALLS; i++) {

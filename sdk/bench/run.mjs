@@ -20,6 +20,7 @@ import { BatchLogRecordProcessor, LoggerProvider } from '@opentelemetry/sdk-logs
 import { BasicTracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import OpenAI from 'openai';
 import { instrumentOpenAI, recordLLMUsage, startTelemetry, withUsageContext } from '../dist/index.js';
+import { chatRequest, clientOptions, streamRequest } from './fakeOpenAI.mjs';
 
 const BATCH = 500;
 const BATCHES = Number(process.env.SDK_BENCH_BATCHES ?? 30);
@@ -133,58 +134,6 @@ const a = await measure(bareEmit, bareFlush);
 const b = await withUsageContext({ userId: 'u-1', feature: 'bench' }, () => measure(record, sdkFlush));
 
 // (c) openai against an in-process fetch: bare, spendline, OpenLLMetry, OpenInference, non-streaming and streaming.
-const usage = {
-  prompt_tokens: 1000,
-  completion_tokens: 500,
-  total_tokens: 1500,
-  prompt_tokens_details: { cached_tokens: 200 },
-  completion_tokens_details: { reasoning_tokens: 100 },
-};
-const completion = JSON.stringify({
-  id: 'chatcmpl-bench',
-  object: 'chat.completion',
-  created: 1_700_000_000,
-  model: 'gpt-4o-mini-2024-07-18',
-  choices: [
-    {
-      index: 0,
-      message: { role: 'assistant', content: 'ok', refusal: null },
-      logprobs: null,
-      finish_reason: 'stop',
-    },
-  ],
-  usage,
-});
-const chunk = (delta, finish, extra = {}) =>
-  `data: ${JSON.stringify({
-    id: 'chatcmpl-bench',
-    object: 'chat.completion.chunk',
-    created: 1_700_000_000,
-    model: 'gpt-4o-mini-2024-07-18',
-    choices: delta ? [{ index: 0, delta, logprobs: null, finish_reason: finish }] : [],
-    ...extra,
-  })}\n\n`;
-const sse = new TextEncoder().encode(
-  [
-    chunk({ role: 'assistant', content: '' }, null),
-    ...['Hello', ' from', ' the', ' bench', '.'].map((c) => chunk({ content: c }, null)),
-    chunk({}, 'stop'),
-    chunk(null, null, { usage }),
-    'data: [DONE]\n\n',
-  ].join(''),
-);
-const fakeFetch = async (_url, init) => {
-  const streaming = typeof init?.body === 'string' && init.body.includes('"stream":true');
-  return streaming
-    ? new Response(sse, { status: 200, headers: { 'content-type': 'text/event-stream' } })
-    : new Response(completion, { status: 200, headers: { 'content-type': 'application/json' } });
-};
-const clientOptions = {
-  apiKey: 'sk-bench',
-  baseURL: 'http://fake.invalid/v1',
-  fetch: fakeFetch,
-  maxRetries: 0,
-};
 
 /**
  * The peers patch `X.prototype.create` of the module they are given; handing them a module whose
@@ -236,12 +185,10 @@ try {
 const peerFlush = async () => {
   await Promise.all([sdkFlush(), bareFlush(), baselineTelemetry?.forceFlush()]);
 };
-const req = { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] };
-const reqStream = { ...req, stream: true };
 const calls = {
-  'non-streaming': (client) => () => client.chat.completions.create(req),
+  'non-streaming': (client) => () => client.chat.completions.create(chatRequest),
   streaming: (client) => async () => {
-    const stream = await client.chat.completions.create(reqStream);
+    const stream = await client.chat.completions.create(streamRequest);
     let n = 0;
     for await (const _c of stream) n++;
     return n;
