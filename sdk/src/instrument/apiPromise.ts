@@ -37,8 +37,9 @@ export function observeApiPromise<T>(
   onError: (err: unknown) => void,
 ): ApiPromiseLike<T> {
   if (hasApiPromiseFields(p)) {
-    // The same object with its parse step extended: what `_thenUnwrap` does, without a second
-    // APIPromise, an async wrapper and two more promises per call (see docs/performance.md).
+    // The same object with its parse step extended: what `_thenUnwrap` does, without its second
+    // APIPromise and async wrapper, and errors seen on the request promise itself rather than via
+    // `asResponse()`: two promises per call instead of four (see docs/performance.md).
     const f = p as unknown as ApiPromiseFields;
     const parse = f.parseResponse;
     f.parseResponse = function parseObserved(this: unknown, client, props) {
