@@ -5,6 +5,7 @@
 // Runs against the built dist/ (npm run build first). Export traffic goes to a loopback sink and is
 // flushed between timed batches, so background export work is not charged to the timed calls.
 // Writes the figures into docs/performance.md between the sdk-bench markers.
+import { existsSync, readFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
@@ -19,6 +20,7 @@ import { BatchLogRecordProcessor, LoggerProvider } from '@opentelemetry/sdk-logs
 import { BasicTracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import OpenAI from 'openai';
 import { instrumentOpenAI, recordLLMUsage, startTelemetry, withUsageContext } from '../dist/index.js';
+import { chatRequest, clientOptions, streamRequest } from './fakeOpenAI.mjs';
 
 const BATCH = 500;
 const BATCHES = Number(process.env.SDK_BENCH_BATCHES ?? 30);
@@ -132,58 +134,6 @@ const a = await measure(bareEmit, bareFlush);
 const b = await withUsageContext({ userId: 'u-1', feature: 'bench' }, () => measure(record, sdkFlush));
 
 // (c) openai against an in-process fetch: bare, spendline, OpenLLMetry, OpenInference, non-streaming and streaming.
-const usage = {
-  prompt_tokens: 1000,
-  completion_tokens: 500,
-  total_tokens: 1500,
-  prompt_tokens_details: { cached_tokens: 200 },
-  completion_tokens_details: { reasoning_tokens: 100 },
-};
-const completion = JSON.stringify({
-  id: 'chatcmpl-bench',
-  object: 'chat.completion',
-  created: 1_700_000_000,
-  model: 'gpt-4o-mini-2024-07-18',
-  choices: [
-    {
-      index: 0,
-      message: { role: 'assistant', content: 'ok', refusal: null },
-      logprobs: null,
-      finish_reason: 'stop',
-    },
-  ],
-  usage,
-});
-const chunk = (delta, finish, extra = {}) =>
-  `data: ${JSON.stringify({
-    id: 'chatcmpl-bench',
-    object: 'chat.completion.chunk',
-    created: 1_700_000_000,
-    model: 'gpt-4o-mini-2024-07-18',
-    choices: delta ? [{ index: 0, delta, logprobs: null, finish_reason: finish }] : [],
-    ...extra,
-  })}\n\n`;
-const sse = new TextEncoder().encode(
-  [
-    chunk({ role: 'assistant', content: '' }, null),
-    ...['Hello', ' from', ' the', ' bench', '.'].map((c) => chunk({ content: c }, null)),
-    chunk({}, 'stop'),
-    chunk(null, null, { usage }),
-    'data: [DONE]\n\n',
-  ].join(''),
-);
-const fakeFetch = async (_url, init) => {
-  const streaming = typeof init?.body === 'string' && init.body.includes('"stream":true');
-  return streaming
-    ? new Response(sse, { status: 200, headers: { 'content-type': 'text/event-stream' } })
-    : new Response(completion, { status: 200, headers: { 'content-type': 'application/json' } });
-};
-const clientOptions = {
-  apiKey: 'sk-bench',
-  baseURL: 'http://fake.invalid/v1',
-  fetch: fakeFetch,
-  maxRetries: 0,
-};
 
 /**
  * The peers patch `X.prototype.create` of the module they are given; handing them a module whose
@@ -199,6 +149,14 @@ function instanceModule(client) {
   };
 }
 const variants = { bare: new OpenAI(clientOptions), spendline: instrumentOpenAI(new OpenAI(clientOptions)) };
+// A/B against another build of the SDK (e.g. main's): SDK_BENCH_BASELINE=<dir with its dist/index.js>.
+// It runs its own telemetry pipeline to the same sink, interleaved with the others as one more variant.
+let baselineTelemetry;
+if (process.env.SDK_BENCH_BASELINE) {
+  const base = await import(new URL(`file://${process.env.SDK_BENCH_BASELINE}/dist/index.js`).href);
+  baselineTelemetry = base.startTelemetry({ env: { OTLP_ENDPOINT: sinkUrl }, ...queue, onWarning: () => {} });
+  variants['spendline-base'] = base.instrumentOpenAI(new OpenAI(clientOptions));
+}
 const peers = {};
 const peerRequire = createRequire(fileURLToPath(new URL('../../bench/peers/package.json', import.meta.url)));
 try {
@@ -225,31 +183,42 @@ try {
   console.log(`OpenInference not measured (npm install --prefix bench/peers): ${err.message}`);
 }
 const peerFlush = async () => {
-  await Promise.all([sdkFlush(), bareFlush()]);
+  await Promise.all([sdkFlush(), bareFlush(), baselineTelemetry?.forceFlush()]);
 };
-const req = { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] };
-const reqStream = { ...req, stream: true };
 const calls = {
-  'non-streaming': (client) => () => client.chat.completions.create(req),
+  'non-streaming': (client) => () => client.chat.completions.create(chatRequest),
   streaming: (client) => async () => {
-    const stream = await client.chat.completions.create(reqStream);
+    const stream = await client.chat.completions.create(streamRequest);
     let n = 0;
     for await (const _c of stream) n++;
     return n;
   },
 };
 
+/**
+ * CPU µs of the caller's (main) thread: Linux's per-thread run time (ns) where there is one; else the
+ * process's user+system time, which also counts V8's and libuv's helper threads.
+ */
+const SCHEDSTAT = '/proc/thread-self/schedstat';
+const threadCpu = existsSync(SCHEDSTAT)
+  ? () => Number(readFileSync(SCHEDSTAT, 'utf8').split(' ')[0]) / 1000
+  : () => {
+      const c = process.cpuUsage();
+      return c.user + c.system;
+    };
+const CPU_KIND = existsSync(SCHEDSTAT) ? 'caller-thread CPU' : 'process CPU';
+
 /** One timed batch: per-call µs samples and the caller thread's CPU µs (exports run after it, uncharged). */
 async function timedBatch(fn, samples) {
-  const c0 = process.cpuUsage();
+  const c0 = threadCpu();
   for (let i = 0; i < BATCH; i++) {
     const t0 = performance.now();
     await fn(i);
     if (samples) samples.push((performance.now() - t0) * 1000);
   }
-  const c = process.cpuUsage(c0);
+  const c = threadCpu() - c0;
   await peerFlush();
-  return c.user + c.system;
+  return c;
 }
 
 // Rounds of batches: within a round every variant runs one batch in turn (order rotated each
@@ -262,15 +231,23 @@ const results = {};
 for (const mode of Object.keys(calls)) {
   const fns = Object.fromEntries(names.map((n) => [n, calls[mode](variants[n])]));
   for (let w = 0; w < WARMUP_BATCHES; w++) for (const n of names) await timedBatch(fns[n]);
-  const per = Object.fromEntries(names.map((n) => [n, { median: [], cpu: [], added: [], addedCpu: [] }]));
+  const per = Object.fromEntries(
+    names.map((n) => [n, { median: [], cpu: [], added: [], addedCpu: [], pairedAdded: [] }]),
+  );
   for (let round = 0; round < C_ROUNDS; round++) {
     const samples = Object.fromEntries(names.map((n) => [n, []]));
     const cpu = Object.fromEntries(names.map((n) => [n, 0]));
     for (let b = 0; b < C_BATCHES; b++) {
+      const batchMedian = {};
       for (let k = 0; k < names.length; k++) {
         const n = names[(k + b + round) % names.length];
-        cpu[n] += await timedBatch(fns[n], samples[n]);
+        const batch = [];
+        cpu[n] += await timedBatch(fns[n], batch);
+        batchMedian[n] = median(batch);
+        samples[n].push(...batch);
       }
+      // Paired within seconds of each other: less exposed to the machine's drift within a round.
+      for (const n of names) per[n].pairedAdded.push(batchMedian[n] - batchMedian.bare);
     }
     const got = Object.fromEntries(
       names.map((n) => [n, { median: median(samples[n]), cpu: cpu[n] / (C_BATCHES * BATCH) }]),
@@ -291,12 +268,15 @@ for (const mode of Object.keys(calls)) {
         added: median(per[n].added),
         addedCpu: median(per[n].addedCpu),
         rounds: per[n].added,
+        paired: median(per[n].pairedAdded),
       },
     ]),
   );
 }
 const stats = telemetry.stats();
+const baseStats = baselineTelemetry?.stats();
 await telemetry.shutdown();
+await baselineTelemetry?.shutdown();
 await Promise.all([tracerProvider.shutdown(), loggerProvider.shutdown()]);
 sink.close();
 
@@ -308,15 +288,33 @@ const lines = [
   `(b) recordLLMUsage:                       ${f(b)} µs   ratio b/a = ${ratioB.toFixed(2)} (target <= 2.00)`,
 ];
 const rows = [];
+const label = (n) =>
+  n === 'bare'
+    ? 'bare `openai` call'
+    : n === 'spendline'
+      ? 'spendline (`instrumentOpenAI`)'
+      : n === 'spendline-base'
+        ? 'spendline, baseline build (`SDK_BENCH_BASELINE`)'
+        : `${n} (\`${peers[n]}\`)`;
 for (const [mode, r] of Object.entries(results)) {
+  const oll = r.openllmetry;
+  const vs = (x, y) => (oll && y ? (x / y).toFixed(2) : '—');
   for (const n of names) {
     const x = r[n];
-    const vsOll = r.openllmetry && n !== 'bare' ? (x.added / r.openllmetry.added).toFixed(2) : '—';
+    const peer = n !== 'bare';
+    const d = (v) => (peer ? f(v) : '—');
+    const ratios = peer
+      ? {
+          added: vs(x.added, oll?.added),
+          paired: vs(x.paired, oll?.paired),
+          cpu: vs(x.addedCpu, oll?.addedCpu),
+        }
+      : { added: '—', paired: '—', cpu: '—' };
     lines.push(
-      `(c) ${mode.padEnd(13)} ${n.padEnd(13)} ${f(x.median)} µs  added ${n === 'bare' ? '—' : `${f(x.added)} µs`}  cpu ${f(x.cpu)} µs/call (added ${n === 'bare' ? '—' : f(x.addedCpu)})  added vs OpenLLMetry ${vsOll}  rounds ${x.rounds.map(f).join(', ')}`,
+      `(c) ${mode.padEnd(13)} ${n.padEnd(14)} ${f(x.median)} µs  added ${d(x.added)} µs (÷ OpenLLMetry ${ratios.added})  paired ${d(x.paired)} µs (÷ ${ratios.paired})  ${CPU_KIND} ${f(x.cpu)} µs/call, added ${d(x.addedCpu)} (÷ ${ratios.cpu})  rounds ${x.rounds.map(f).join(', ')}`,
     );
     rows.push(
-      `| ${mode} | ${n === 'bare' ? 'bare `openai` call' : n === 'spendline' ? 'spendline (`instrumentOpenAI`)' : `${n} (\`${peers[n]}\`)`} | ${f(x.median)} | ${n === 'bare' ? '—' : f(x.added)} | ${f(x.cpu)} | ${n === 'bare' ? '—' : f(x.addedCpu)} | ${vsOll} |`,
+      `| ${mode} | ${label(n)} | ${f(x.median)} | ${d(x.added)} | ${d(x.paired)} | ${ratios.added} / ${ratios.paired} | ${f(x.cpu)} | ${d(x.addedCpu)} | ${ratios.cpu} |`,
     );
   }
 }
@@ -324,6 +322,11 @@ lines.push(`spans ended per scope (peers): ${JSON.stringify(Object.fromEntries(s
 lines.push(
   `records emitted ${stats.recordsEmitted}, exported logs ${stats.logsExported}, dropped ${stats.logsDropped}, failed ${stats.logsFailed}`,
 );
+if (baseStats) {
+  lines.push(
+    `baseline (${process.env.SDK_BENCH_BASELINE}): records emitted ${baseStats.recordsEmitted}, exported logs ${baseStats.logsExported}`,
+  );
+}
 for (const l of lines) console.log(l);
 
 const docPath = fileURLToPath(new URL('../../docs/performance.md', import.meta.url));
@@ -342,10 +345,10 @@ const section = [
   `| (a) bare OpenTelemetry span + log record emit | ${f(a)} | 1.00 | baseline |`,
   `| (b) \`recordLLMUsage\` (validation, context, pricing, span + log) | ${f(b)} | ${ratioB.toFixed(2)} × (a) | ≤ 2 × (a): ${ratioB <= 2 ? 'met' : 'NOT met'} |`,
   '',
-  `(c) the same mocked \`openai\` \`chat.completions.create\` (in-process \`fetch\`; usage with cached and reasoning tokens), bare and through each instrumentation, ${C_ROUNDS} interleaved rounds of ${C_BATCHES * BATCH} calls per variant (each round: one batch of 500 calls per variant in turn, order rotated every batch). "Added" is the variant's median minus the same round's bare median, then the median over rounds; CPU is the caller thread's user+system time per call during the timed batches. spendline emits a span and a log record per call with cost; OpenLLMetry and OpenInference emit one span (content capture off for all three).`,
+  `(c) the same mocked \`openai\` \`chat.completions.create\` (in-process \`fetch\`; usage with cached and reasoning tokens), bare and through each instrumentation, ${C_ROUNDS} interleaved rounds of ${C_BATCHES * BATCH} calls per variant (each round: one batch of 500 calls per variant in turn, order rotated every batch). "Added" is the variant's median minus the same round's bare median, then the median over rounds; "paired" is the variant's batch median minus the bare batch median run next to it, then the median over all batches (less exposed to the machine's drift within a round). CPU is the ${CPU_KIND === 'caller-thread CPU' ? 'caller (main) thread’s run time (`/proc/thread-self/schedstat`)' : 'process’s user+system time'} per call during the timed batches. spendline emits a span and a log record per call with cost; OpenLLMetry and OpenInference emit one span (content capture off for all three).`,
   '',
-  '| mode | variant | median µs/call | added µs | CPU µs/call | added CPU µs | added ÷ OpenLLMetry’s |',
-  '| --- | --- | ---: | ---: | ---: | ---: | ---: |',
+  '| mode | variant | median µs/call | added µs | added µs, paired | added ÷ OpenLLMetry’s (rounds / paired) | CPU µs/call | added CPU µs | added CPU ÷ OpenLLMetry’s |',
+  '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ...rows,
   '',
   END,

@@ -110,6 +110,34 @@ describe('instrumentOpenAI: chat.completions.create', () => {
     );
   });
 
+  it('streams with other stream_options: adds include_usage beside them, leaves the caller’s body untouched', async () => {
+    const before = await mark();
+    const body = {
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user' as const, content: 'hi' }],
+      stream: true as const,
+      stream_options: { include_obfuscation: false },
+    };
+    const stream = await h.openai.chat.completions.create(body);
+    const chunks = [];
+    for await (const c of stream) chunks.push(c);
+    expect(chunks).toHaveLength(8); // the usage-only chunk is still hidden
+    const sent = h.fake.requests.at(-1)?.body as {
+      stream_options?: unknown;
+      model?: unknown;
+      stream?: unknown;
+    };
+    expect(sent.stream_options).toEqual({ include_obfuscation: false, include_usage: true });
+    expect([sent.model, sent.stream]).toEqual(['gpt-4o-mini', true]);
+    expect(body.stream_options).toEqual({ include_obfuscation: false });
+    const [rec] = await newRecords(before);
+    expect(rec?.log.attributes).toMatchObject({
+      [ATTR.inputTokens]: 20,
+      [ATTR.outputTokens]: 7,
+      [ATTR.usageType]: 'exact',
+    });
+  });
+
   it('streams with the caller’s include_usage: forwards the usage chunk unchanged', async () => {
     const before = await mark();
     const stream = await h.openai.chat.completions.create({

@@ -415,4 +415,19 @@ describe('model references', () => {
     }
     expect(pricer.priceUsage(u, ref)).toMatchObject({ costNanoUsd: 12_500_000 });
   });
+  it('prices each call by its own provider and model when consecutive calls alternate', () => {
+    const pricer = createPricer();
+    const calls: [provider: string, model: string, nano: number | null][] = [
+      ['openai', 'gpt-4o', 12_500_000], // 2.5 + 10 $/MTok
+      ['openai', 'gpt-4o-mini', 750_000], // 0.15 + 0.6
+      ['openai', 'gpt-4o-mini', 750_000],
+      ['anthropic', 'gpt-4o-mini', null], // same model name, another provider: not priced
+      ['openai', 'gpt-4o', 12_500_000],
+      ['openai', 'no-such-model', null],
+      ['openai', 'gpt-4o', 12_500_000],
+    ];
+    for (const [provider, model, nano] of calls) {
+      expect(pricer.costNanoUsd(u, { provider, model, at: AT }), `${provider}/${model}`).toBe(nano);
+    }
+  });
 });

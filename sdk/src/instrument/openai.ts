@@ -25,6 +25,15 @@ function wantsInjectedUsage(body: Obj): boolean {
   return so?.include_usage === undefined;
 }
 
+/**
+ * `{ ...obj }`, about ten times cheaper per streaming call than a spread literal with one more key
+ * (V8 leaves its fast clone path then). Object.assign sets `__proto__` instead of copying it, so an
+ * object with its own `__proto__` key is spread.
+ */
+function shallowCopy(obj: Obj): Obj {
+  return Object.hasOwn(obj, '__proto__') ? { ...obj } : Object.assign({}, obj);
+}
+
 function countingInternal(rt: TelemetryRuntime): () => void {
   return () => {
     rt.stats.s.internalErrors++;
@@ -45,10 +54,15 @@ const chatCompletions: MethodInstrumentation = {
         }
       : undefined;
   },
-  prepare: (body) =>
-    wantsInjectedUsage(body)
-      ? { ...body, stream_options: { ...asObject(body.stream_options), include_usage: true } }
-      : body,
+  prepare: (body) => {
+    if (!wantsInjectedUsage(body)) return body;
+    const sent = shallowCopy(body);
+    const so = asObject(body.stream_options);
+    sent.stream_options = so
+      ? Object.assign(shallowCopy(so), { include_usage: true })
+      : { include_usage: true };
+    return sent;
+  },
   onResult(call, data, rt, body) {
     if (body.stream !== true) {
       const choice = asObject((asObject(data)?.choices as unknown[] | undefined)?.[0]);

@@ -74,6 +74,11 @@ export function createPricer(options?: { overrides?: PriceOverride[] | string })
   }
 
   const memo = new Map<string, Resolved>();
+  // A service mostly prices one model after another: comparing two short strings is cheaper than
+  // building the memo key and hashing it (a model name parsed from each response is a new string).
+  let lastProvider: string | undefined;
+  let lastModel: string | undefined;
+  let lastHit: Resolved | undefined;
 
   function withOverride(
     pKey: string,
@@ -130,6 +135,7 @@ export function createPricer(options?: { overrides?: PriceOverride[] | string })
   }
 
   function lookup(ref: ModelRef): Resolved {
+    if (lastHit !== undefined && ref.model === lastModel && ref.provider === lastProvider) return lastHit;
     const key = `${ref.provider}\u0000${ref.model}`;
     let hit = memo.get(key);
     if (hit === undefined) {
@@ -140,6 +146,9 @@ export function createPricer(options?: { overrides?: PriceOverride[] | string })
       }
       memo.set(key, hit);
     }
+    lastProvider = ref.provider;
+    lastModel = ref.model;
+    lastHit = hit;
     return hit;
   }
 

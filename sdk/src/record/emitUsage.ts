@@ -150,11 +150,23 @@ export function emitUsage(rt: TelemetryRuntime, r: UsageRecord): string {
   const attributes = usageAttributes(rt, r, usageId);
   const parent = r.parentContext ?? otelContext.active();
   const endTimeMs = r.startTimeMs + r.durationMs;
+  // Only the attributes semconv asks to have at span creation (for samplers) go through startSpan,
+  // which copies and checks its attributes twice before the span checks them again; the rest are
+  // set once on the span. The exported span carries the same attributes either way.
   const span = rt.tracer.startSpan(
     `${r.operation} ${r.requestModel}`,
-    { kind: SpanKind.CLIENT, startTime: r.startTimeMs, attributes },
+    {
+      kind: SpanKind.CLIENT,
+      startTime: r.startTimeMs,
+      attributes: {
+        [ATTR.operationName]: r.operation,
+        [ATTR.providerName]: r.provider,
+        [ATTR.requestModel]: r.requestModel,
+      },
+    },
     parent,
   );
+  span.setAttributes(attributes);
   if (r.errorType) span.setStatus({ code: SpanStatusCode.ERROR });
   rt.logger.emit({
     eventName: USAGE_EVENT_NAME,

@@ -1,0 +1,50 @@
+// Profiling helper (not part of `npm run bench`): N mocked `openai` chat calls through
+// instrumentOpenAI, in one mode, for a CPU profile of the caller's thread:
+//   node --cpu-prof --cpu-prof-dir=/tmp/prof bench/profile.mjs
+//   PROFILE_MODE=streaming PROFILE_CALLS=20000 node --cpu-prof bench/profile.mjs
+// PROFILE_BARE=1 runs the unwrapped client (the baseline to subtract). Needs the built dist/.
+// The same mocked call as bench/run.mjs; exports go to a loopback sink, flushed every 500 calls.
+import { createServer } from 'node:http';
+import OpenAI from 'openai';
+import { instrumentOpenAI, startTelemetry, withUsageContext } from '../dist/index.js';
+import { chatRequest, clientOptions, streamRequest } from './fakeOpenAI.mjs';
+
+const CALLS = Number(process.env.PROFILE_CALLS ?? 20_000);
+const streaming = process.env.PROFILE_MODE === 'streaming';
+const bare = process.env.PROFILE_BARE === '1';
+
+const sink = createServer((req, res) => {
+  req.resume();
+  req.on('end', () => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end('{}');
+  });
+});
+await new Promise((r) => sink.listen(0, '127.0.0.1', r));
+const telemetry = startTelemetry({
+  env: { OTLP_ENDPOINT: `http://127.0.0.1:${sink.address().port}` },
+  maxQueueSize: 2000,
+  maxExportBatchSize: 512,
+  scheduledDelayMillis: 60_000,
+  onWarning: () => {},
+});
+
+const client = new OpenAI(clientOptions);
+if (!bare) instrumentOpenAI(client);
+
+const req = streaming ? streamRequest : chatRequest;
+await withUsageContext({ userId: 'u-1', feature: 'bench' }, async () => {
+  const t0 = performance.now();
+  for (let i = 0; i < CALLS; i++) {
+    const res = await client.chat.completions.create(req);
+    if (streaming) for await (const _c of res);
+    if (i % 500 === 499) await telemetry.forceFlush();
+  }
+  const perCall = ((performance.now() - t0) * 1000) / CALLS;
+  console.log(
+    `${streaming ? 'streaming' : 'non-streaming'} ${bare ? 'bare' : 'instrumented'}: ${perCall.toFixed(1)} µs/call (flushes included)`,
+  );
+});
+console.log(`records emitted: ${telemetry.stats().recordsEmitted}`);
+await telemetry.shutdown();
+sink.close();
