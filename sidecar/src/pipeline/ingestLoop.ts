@@ -22,7 +22,7 @@ export interface IngestOptions {
   batchMs?: number;
   /**
    * ... or once it would write this many rollup rows (bounds the commit's duration). Default: adapts
-   * so a commit takes about COMMIT_TARGET_MS on this machine (2000 to 16000 rows, starting at 2000).
+   * so a commit takes about COMMIT_TARGET_MS on this machine (2000 to 40000 rows, starting at 2000).
    */
   batchRows?: number;
   /** Wait between polls once caught up. */
@@ -78,8 +78,14 @@ export const DEFAULT_MAX_FUTURE_SKEW_MS = 10 * 60_000;
  * between polls. Small polls keep each slice short and let the lines die young (cheap to collect).
  */
 const POLL_BYTES = 1024 * 1024;
-/** A backlog batch's commit should take about this long (see adaptBatchRows). */
-const COMMIT_TARGET_MS = 200;
+/**
+ * A backlog batch's commit should take about this long (see adaptBatchRows). On SQLite the commit is
+ * written in slices (the event loop runs between them), so a batch can be large: fewer upserts of the
+ * same rows. On PostgreSQL a commit holds the locks of rows every sidecar adds into (a service's or
+ * feature's running total, the hour's rollups) until it ends: short transactions keep a fleet's
+ * commits interleaved (measured: three sidecars 1.53x one with 200 ms commits, 1.76x with 50 ms).
+ */
+const COMMIT_TARGET_MS = { sqlite: 200, postgres: 50 } as const;
 const MIN_BATCH_ROWS = 2000;
 const MAX_BATCH_ROWS = 40000;
 /** A poll's lines are counted in synchronous slices of about this long (see countPoll). */
@@ -284,7 +290,7 @@ export async function startIngestLoop(
    */
   function adaptBatchRows(rows: number, commitMs: number): void {
     if (rows < MIN_BATCH_ROWS / 2 || commitMs <= 0) return;
-    const fit = (COMMIT_TARGET_MS * rows) / commitMs;
+    const fit = (COMMIT_TARGET_MS[ledger.kind] * rows) / commitMs;
     const next = Math.round(0.7 * batchRows + 0.3 * fit);
     batchRows = Math.min(MAX_BATCH_ROWS, Math.max(MIN_BATCH_ROWS, next));
   }
