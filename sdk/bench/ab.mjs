@@ -6,13 +6,12 @@
 //   AB_VARIANTS="this=../dist,main=/abs/path/to/a/main/build/dist" node bench/ab.mjs
 // (each build directory needs a package.json with "type": "module" next to its dist/).
 import { existsSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { BasicTracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import OpenAI from 'openai';
-import { chatRequest, clientOptions, streamRequest } from './fakeOpenAI.mjs';
+import { chatRequest, clientOptions, startOtlpSink, streamRequest } from './fakeOpenAI.mjs';
 
 const BATCH = Number(process.env.AB_BATCH ?? 200);
 const REPS = Number(process.env.AB_REPS ?? 120);
@@ -21,15 +20,8 @@ const SCHEDSTAT = '/proc/thread-self/schedstat';
 if (!existsSync(SCHEDSTAT)) throw new Error(`ab.mjs needs Linux's ${SCHEDSTAT} for the caller thread's CPU`);
 const threadCpuUs = () => Number(readFileSync(SCHEDSTAT, 'utf8').split(' ')[0]) / 1000;
 
-const sink = createServer((req, res) => {
-  req.resume();
-  req.on('end', () => {
-    res.writeHead(200, { 'content-type': 'application/json' });
-    res.end('{}');
-  });
-});
-await new Promise((r) => sink.listen(0, '127.0.0.1', r));
-const sinkUrl = `http://127.0.0.1:${sink.address().port}`;
+const sink = await startOtlpSink();
+const sinkUrl = sink.url;
 const queue = { maxQueueSize: 2000, maxExportBatchSize: 512, scheduledDelayMillis: 60_000 };
 
 const clients = { bare: new OpenAI(clientOptions) };

@@ -55,3 +55,17 @@ export const clientOptions = {
 
 export const chatRequest = { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] };
 export const streamRequest = { ...chatRequest, stream: true };
+
+/** A loopback OTLP/HTTP sink that accepts and discards every export; `url` is its base URL. */
+export async function startOtlpSink() {
+  const { createServer } = await import('node:http');
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end('{}');
+    });
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${server.address().port}`, close: () => server.close() };
+}

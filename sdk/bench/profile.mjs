@@ -4,25 +4,17 @@
 //   PROFILE_MODE=streaming PROFILE_CALLS=20000 node --cpu-prof bench/profile.mjs
 // PROFILE_BARE=1 runs the unwrapped client (the baseline to subtract). Needs the built dist/.
 // The same mocked call as bench/run.mjs; exports go to a loopback sink, flushed every 500 calls.
-import { createServer } from 'node:http';
 import OpenAI from 'openai';
 import { instrumentOpenAI, startTelemetry, withUsageContext } from '../dist/index.js';
-import { chatRequest, clientOptions, streamRequest } from './fakeOpenAI.mjs';
+import { chatRequest, clientOptions, startOtlpSink, streamRequest } from './fakeOpenAI.mjs';
 
 const CALLS = Number(process.env.PROFILE_CALLS ?? 20_000);
 const streaming = process.env.PROFILE_MODE === 'streaming';
 const bare = process.env.PROFILE_BARE === '1';
 
-const sink = createServer((req, res) => {
-  req.resume();
-  req.on('end', () => {
-    res.writeHead(200, { 'content-type': 'application/json' });
-    res.end('{}');
-  });
-});
-await new Promise((r) => sink.listen(0, '127.0.0.1', r));
+const sink = await startOtlpSink();
 const telemetry = startTelemetry({
-  env: { OTLP_ENDPOINT: `http://127.0.0.1:${sink.address().port}` },
+  env: { OTLP_ENDPOINT: sink.url },
   maxQueueSize: 2000,
   maxExportBatchSize: 512,
   scheduledDelayMillis: 60_000,

@@ -7,7 +7,6 @@
 // Writes the figures into docs/performance.md between the sdk-bench markers.
 import { existsSync, readFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -20,7 +19,7 @@ import { BatchLogRecordProcessor, LoggerProvider } from '@opentelemetry/sdk-logs
 import { BasicTracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import OpenAI from 'openai';
 import { instrumentOpenAI, recordLLMUsage, startTelemetry, withUsageContext } from '../dist/index.js';
-import { chatRequest, clientOptions, streamRequest } from './fakeOpenAI.mjs';
+import { chatRequest, clientOptions, startOtlpSink, streamRequest } from './fakeOpenAI.mjs';
 
 const BATCH = 500;
 const BATCHES = Number(process.env.SDK_BENCH_BATCHES ?? 30);
@@ -49,15 +48,8 @@ async function measure(fn, between, isAsync = false) {
 }
 
 // Loopback OTLP sink: accepts and discards.
-const sink = createServer((req, res) => {
-  req.resume();
-  req.on('end', () => {
-    res.writeHead(200, { 'content-type': 'application/json' });
-    res.end('{}');
-  });
-});
-await new Promise((r) => sink.listen(0, '127.0.0.1', r));
-const sinkUrl = `http://127.0.0.1:${sink.address().port}`;
+const sink = await startOtlpSink();
+const sinkUrl = sink.url;
 const queue = { maxQueueSize: 4 * BATCH, maxExportBatchSize: 512, scheduledDelayMillis: 60_000 };
 
 // (a) bare OpenTelemetry
