@@ -1,5 +1,3 @@
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requireApiToken } from '../src/api/auth.js';
@@ -7,6 +5,7 @@ import { createUsageApi } from '../src/api/usageApi.js';
 import type { LedgerStore } from '../src/ledger/store.js';
 import { LEDGER_BACKENDS, testLedgers } from './support/ledgerBackends.js';
 import { addKnownTraffic, MILLI_USD, USD } from './support/ledgerFixture.js';
+import { type LoopbackServer, serveOnLoopback } from './support/loopbackServer.js';
 
 const NOW = Date.parse('2026-09-03T12:00:00Z');
 const TOKEN = 'test-token-SYNTHETIC';
@@ -14,7 +13,7 @@ const TOKEN = 'test-token-SYNTHETIC';
 describe.each(LEDGER_BACKENDS)('usage API (%s)', (kind) => {
   const ledgers = testLedgers(kind);
   let db: LedgerStore;
-  let server: Server;
+  let server: LoopbackServer;
   let base: string;
 
   beforeAll(async () => {
@@ -73,12 +72,11 @@ describe.each(LEDGER_BACKENDS)('usage API (%s)', (kind) => {
       requireApiToken({ token: TOKEN, loopbackOnly: true }),
       createUsageApi(db, () => NOW),
     );
-    server = app.listen(0, '127.0.0.1');
-    await new Promise<void>((resolve) => server.once('listening', () => resolve()));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api`;
+    server = await serveOnLoopback(app);
+    base = `${server.url}/api`;
   });
   afterAll(async () => {
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await server.close();
   });
 
   const get = (path: string, token: string | null = TOKEN) =>

@@ -4,8 +4,6 @@
  * and reconciliation read the shared rollups and answer for the whole fleet.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import express from 'express';
 import { Registry } from 'prom-client';
@@ -17,6 +15,7 @@ import { registerBudgetGauges } from '../src/budgets/gauges.js';
 import { openLedgerStore } from '../src/ledger/openStore.js';
 import { lastDays, reconcileDays } from '../src/reconcile/reconcileDays.js';
 import { freshDatabaseUrl } from './support/ledgerBackends.js';
+import { serveOnLoopback } from './support/loopbackServer.js';
 import { ledgerTotals, runUntilCaughtUp, tempDir } from './support/sidecarHarness.js';
 
 const NOW = Date.parse('2026-09-15T10:30:00Z');
@@ -102,10 +101,9 @@ describe('budgets on a PostgreSQL ledger shared by two sidecars', () => {
       '/budgets/check',
       budgetCheckHandler(db, () => NOW, budgets),
     );
-    const server: Server = app.listen(0, '127.0.0.1');
-    cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
-    await new Promise<void>((resolve) => server.once('listening', () => resolve()));
-    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const server = await serveOnLoopback(app);
+    cleanups.push(server.close);
+    const base = server.url;
     const check = async (query: string) =>
       (await (await fetch(`${base}/budgets/check?${query}`)).json()) as {
         status: string;

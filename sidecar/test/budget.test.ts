@@ -1,6 +1,4 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import express from 'express';
@@ -14,6 +12,7 @@ import { registerBudgetGauges } from '../src/budgets/gauges.js';
 import type { LedgerStore } from '../src/ledger/store.js';
 import { LEDGER_BACKENDS, testLedgers } from './support/ledgerBackends.js';
 import { addKnownTraffic, MILLI_USD, USD } from './support/ledgerFixture.js';
+import { type LoopbackServer, serveOnLoopback } from './support/loopbackServer.js';
 
 const NOW = Date.parse('2026-09-15T10:30:00Z');
 const BUDGETS_YAML = `budgets:
@@ -38,7 +37,7 @@ describe.each(LEDGER_BACKENDS)('budgets (%s)', (kind) => {
   const ledgers = testLedgers(kind);
   let dir: string;
   let budgets: Budget[];
-  let server: Server;
+  let server: LoopbackServer;
   let base: string;
   let db: LedgerStore;
   const registry = new Registry();
@@ -76,12 +75,11 @@ describe.each(LEDGER_BACKENDS)('budgets (%s)', (kind) => {
       requireApiToken({ token: undefined, loopbackOnly: true }),
       createUsageApi(db, () => NOW, { budgets }),
     );
-    server = app.listen(0, '127.0.0.1');
-    await new Promise<void>((resolve) => server.once('listening', () => resolve()));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api`;
+    server = await serveOnLoopback(app);
+    base = `${server.url}/api`;
   });
   afterAll(async () => {
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await server.close();
     rmSync(dir, { recursive: true, force: true });
   });
 

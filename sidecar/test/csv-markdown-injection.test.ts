@@ -1,6 +1,4 @@
 import { spawnSync } from 'node:child_process';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import express from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,6 +9,7 @@ import { csvField, toCsv } from '../src/report/csv.js';
 import { mdText } from '../src/report/markdown.js';
 import { freshDatabaseUrl, LEDGER_BACKENDS, testLedgers } from './support/ledgerBackends.js';
 import { addKnownTraffic, type KnownCall, MILLI_USD } from './support/ledgerFixture.js';
+import { type LoopbackServer, serveOnLoopback } from './support/loopbackServer.js';
 import { tempDir } from './support/sidecarHarness.js';
 
 const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
@@ -153,7 +152,7 @@ describe.each(LEDGER_BACKENDS)(
     let db: LedgerStore;
     /** How the CLI finds the ledger: the state directory's SQLite file, or the PostgreSQL URL. */
     let ledgerArgs: string[] = [];
-    let server: Server;
+    let server: LoopbackServer;
     let base: string;
     beforeAll(async () => {
       const url = kind === 'postgres' ? await freshDatabaseUrl() : undefined;
@@ -165,12 +164,11 @@ describe.each(LEDGER_BACKENDS)(
         '/api',
         createUsageApi(db, () => NOW),
       );
-      server = app.listen(0, '127.0.0.1');
-      await new Promise<void>((resolve) => server.once('listening', () => resolve()));
-      base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api`;
+      server = await serveOnLoopback(app);
+      base = `${server.url}/api`;
     });
     afterAll(async () => {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await server.close();
       await db.close();
       t.cleanup();
     });

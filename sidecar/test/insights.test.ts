@@ -1,7 +1,5 @@
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,6 +21,7 @@ import {
 } from '../src/ledger/rollups.js';
 import type { LedgerStore } from '../src/ledger/store.js';
 import { freshDatabaseUrl, LEDGER_BACKENDS, testLedgers } from './support/ledgerBackends.js';
+import { type LoopbackServer, serveOnLoopback } from './support/loopbackServer.js';
 
 // A fictional provider priced only by overrides, so every figure below is computed by hand.
 const PRICES: PriceOverride[] = [
@@ -278,10 +277,10 @@ describe.each(LEDGER_BACKENDS)('spendline insights (%s)', (kind) => {
 
 describe.each(LEDGER_BACKENDS)('GET /api/insights (%s)', (kind) => {
   const ledgers = testLedgers(kind);
-  let server: Server | undefined;
+  let server: LoopbackServer | undefined;
   let dir: string | undefined;
   afterEach(async () => {
-    await new Promise((r) => (server ? server.close(r) : r(undefined)));
+    await server?.close();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
@@ -299,9 +298,8 @@ describe.each(LEDGER_BACKENDS)('GET /api/insights (%s)', (kind) => {
     });
     const app = express();
     app.use('/api', api);
-    server = app.listen(0, '127.0.0.1');
-    await new Promise((r) => server?.once('listening', r));
-    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/insights`;
+    server = await serveOnLoopback(app);
+    const base = `${server.url}/api/insights`;
     const ok = await fetch(`${base}?days_back=30`);
     expect(ok.status).toBe(200);
     const body = (await ok.json()) as {

@@ -1,6 +1,4 @@
 import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import express from 'express';
@@ -14,6 +12,7 @@ import type { LedgerStore } from '../src/ledger/store.js';
 import { createReconciliationExtension } from '../src/reconcile/extension.js';
 import { freshDatabaseUrl, LEDGER_BACKENDS, testLedgers } from './support/ledgerBackends.js';
 import { addKnownTraffic, USD } from './support/ledgerFixture.js';
+import { type LoopbackServer, serveOnLoopback } from './support/loopbackServer.js';
 
 const TOKEN = 'ext-token-SYNTHETIC';
 const yesterday = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
@@ -22,7 +21,7 @@ describe.each(LEDGER_BACKENDS)('reconciliation extension in a sidecar (%s)', (ki
   const ledgers = testLedgers(kind);
   let dir: string;
   let db: LedgerStore;
-  let server: Server;
+  let server: LoopbackServer;
   let base: string;
   let prom: RunningPrometheus | undefined;
   const ext = createReconciliationExtension({ billingPollMs: 200, log: () => undefined });
@@ -57,9 +56,8 @@ describe.each(LEDGER_BACKENDS)('reconciliation extension in a sidecar (%s)', (ki
       res.type(registry.contentType).send(await registry.metrics());
     });
     app.use('/api', requireApiToken({ token: TOKEN, loopbackOnly: true }), api);
-    server = app.listen(0, '127.0.0.1');
-    await new Promise<void>((resolve) => server.once('listening', () => resolve()));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    server = await serveOnLoopback(app);
+    base = server.url;
     const ctx: SidecarContext = {
       db,
       registry,
@@ -77,7 +75,7 @@ describe.each(LEDGER_BACKENDS)('reconciliation extension in a sidecar (%s)', (ki
   afterAll(async () => {
     await ext.stop?.();
     await prom?.stop();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await server.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
