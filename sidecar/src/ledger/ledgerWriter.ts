@@ -39,6 +39,23 @@ export function prepared(db: LedgerDb, sql: string): Database.Statement {
   return stmt;
 }
 
+/**
+ * Runs `fn` inside BEGIN IMMEDIATE … COMMIT on `db` (the ledger's write lock taken at once), rolling
+ * back and rethrowing if it throws. `fn` may await: the caller keeps other users of the connection out
+ * meanwhile.
+ */
+export async function withTransaction<T>(db: LedgerDb, fn: () => Promise<T>): Promise<T> {
+  db.exec('BEGIN IMMEDIATE');
+  try {
+    const result = await fn();
+    db.exec('COMMIT');
+    return result;
+  } catch (err) {
+    if (db.inTransaction) db.exec('ROLLBACK');
+    throw err;
+  }
+}
+
 /** Statements between two looks at the clock. */
 const CLOCK_EVERY = 32;
 
@@ -53,8 +70,7 @@ export async function runWrites(
   sliceMs = Number.POSITIVE_INFINITY,
   pause: () => Promise<void> = () => Promise.resolve(),
 ): Promise<void> {
-  db.exec('BEGIN IMMEDIATE');
-  try {
+  await withTransaction(db, async () => {
     let sliceStart = performance.now();
     let n = 0;
     for (const [sql, rows] of ops) {
@@ -67,9 +83,5 @@ export async function runWrites(
         }
       }
     }
-    db.exec('COMMIT');
-  } catch (err) {
-    if (db.inTransaction) db.exec('ROLLBACK');
-    throw err;
-  }
+  });
 }

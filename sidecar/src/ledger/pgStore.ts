@@ -12,6 +12,7 @@
  *   commit wins and the other sees the conflict.
  */
 import pg from 'pg';
+import { yieldToLoop } from '../eventLoop.js';
 import { HASH_BYTES } from '../pipeline/dedupIndex.js';
 import type { SqlArg, WriteOp } from './ledgerWriter.js';
 import { MIGRATIONS, type Migration } from './migrations.js';
@@ -54,8 +55,6 @@ const BIGINTS = typeParsers(true);
 /** Errors worth running the whole transaction again for. */
 const RETRYABLE = new Set(['40P01', '40001']);
 const MAX_ATTEMPTS = 6;
-
-const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 export interface PgStoreOptions {
   url: string;

@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
-import { prepared, runWrites, type WriteOp } from './ledgerWriter.js';
+import { yieldToLoop } from '../eventLoop.js';
+import { prepared, runWrites, type WriteOp, withTransaction } from './ledgerWriter.js';
 import type { LedgerDb } from './openLedger.js';
 import type { SqlParams } from './sqlText.js';
 import type { BatchClaim, BatchResult, Dialect, LedgerQueries, LedgerStore, QueryOptions } from './store.js';
@@ -19,8 +20,6 @@ export const SQLITE_DIALECT: Dialect = {
  * (see `runWrites`): a large batch costs no long stall.
  */
 export const COMMIT_SLICE_MS = 15;
-
-const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /**
  * The SQLite ledger behind `LedgerStore`. better-sqlite3 is synchronous: every call runs at once and
@@ -103,17 +102,7 @@ export function sqliteStore(
     run: guarded(direct.run),
     lock: direct.lock,
     transaction<T>(fn: (tx: LedgerQueries) => Promise<T>): Promise<T> {
-      return exclusive(async () => {
-        try {
-          db.exec('BEGIN IMMEDIATE');
-          const result = await fn(direct);
-          db.exec('COMMIT');
-          return result;
-        } catch (err) {
-          if (db.inTransaction) db.exec('ROLLBACK');
-          throw err;
-        }
-      });
+      return exclusive(() => withTransaction(db, () => fn(direct)));
     },
     async commitBatch(ops: WriteOp[], claim: BatchClaim | null): Promise<BatchResult> {
       const all: WriteOp[] = [];

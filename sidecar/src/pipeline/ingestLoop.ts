@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { Pricer } from '@spendline/sdk/core';
+import { yieldToLoop } from '../eventLoop.js';
 import { createPipelineStore, type PipelineState } from '../ledger/pipelineStore.js';
 import { isTransientLedgerError, type LedgerStore } from '../ledger/store.js';
 import type { UsageDelta } from '../ledger/usageTotals.js';
@@ -99,8 +100,6 @@ const REDISCOVER_MS = 250;
 
 /** Event-loop turns the read-ahead poll gets before a poll is counted (each turn is ~0.1 ms at most). */
 const READ_AHEAD_TURNS = 4;
-
-const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /**
  * tail -> decode -> dedup -> price -> ledger commit -> registry. A batch gathers tail polls until it
@@ -278,9 +277,14 @@ export async function startIngestLoop(
 
   /** Counts a poll's oversized records and lines into the open batch. */
   function countInto(poll: TailBatch): void {
+    beginPoll(poll);
+    countLines(fx, poll.lines, 0, poll.lines.length, ctx);
+  }
+
+  /** Before a poll's lines: how many deltas the batch keeps, and the poll's oversized records. */
+  function beginPoll(poll: TailBatch): void {
     fx.keepDeltas = options.keepDeltas?.() ?? Number.POSITIVE_INFINITY;
     countOversized(fx, poll.oversized);
-    countLines(fx, poll.lines, 0, poll.lines.length, ctx);
   }
 
   /**
@@ -301,8 +305,7 @@ export async function startIngestLoop(
    */
   async function countPoll(poll: TailBatch): Promise<number> {
     nowMs = options.now();
-    fx.keepDeltas = options.keepDeltas?.() ?? Number.POSITIVE_INFINITY;
-    countOversized(fx, poll.oversized);
+    beginPoll(poll);
     const lines = poll.lines;
     let i = 0;
     let bytes = 0;
