@@ -320,11 +320,9 @@ export function sessionListHandler(db: LedgerStore, stream: UsageStream, now: ()
       search: `%${(q.value.search ?? '').replace(/[\\%_]/g, (c) => `\\${c}`)}%`,
     };
     const where = `kind = 'session' AND last_seen_ms >= @from AND first_seen_ms < @to AND key ${db.dialect.like} @search ESCAPE '\\'`;
-    // Ties in byte order of the id on both ledgers (PostgreSQL's collation would fold case and punctuation).
-    const byKey = db.kind === 'postgres' ? 'key COLLATE "C"' : 'key';
     const { rows, count, asOf } = await stream.exclusive(async () => ({
       rows: await db.all<Record<string, bigint | string | null>>(
-        `SELECT * FROM usage_total WHERE ${where} ORDER BY exact_cost_nano_usd + estimated_cost_nano_usd DESC, ${byKey} LIMIT ${Number(limitText)}`,
+        `SELECT * FROM usage_total WHERE ${where} ORDER BY exact_cost_nano_usd + estimated_cost_nano_usd DESC, key LIMIT ${Number(limitText)}`,
         params,
         { bigint: true },
       ),

@@ -4,6 +4,8 @@ import { formatInsights, INSIGHT_FORMATS, type InsightFormat } from '../insights
 import { DEFAULT_INSIGHT_OPTIONS } from '../insights/types.js';
 import {
   fail,
+  LEDGER_HELP,
+  LEDGER_OPTIONS,
   MAX_DAYS_BACK,
   openCommandLedger,
   parseCommandArgs,
@@ -26,10 +28,9 @@ whose saving cannot be priced come last, with the reason. Thresholds: docs/insig
   --min-saving USD           hide priced insights saving less per 30 days (default ${d.minMonthlySavingUsd})
   --caching-repeat-share F   share of uncached input assumed to repeat (default ${d.cachingAssumedRepeatShare})
   --spike-k K                spike days: spend > median + K·MAD (default ${d.spikeK})
-  --state-dir DIR            where the SQLite ledger is (default: SPENDLINE_STATE_DIR or the sidecar's default)
-  --ledger URL               a PostgreSQL ledger shared by many sidecars, postgres://user[:password]@host[:port]/db
-                             (also SPENDLINE_LEDGER_URL): the insights of the whole fleet
-  --prices FILE              price overrides (as for the sidecar)`;
+  --prices FILE              price overrides (as for the sidecar)
+
+${LEDGER_HELP}`;
 
 export async function run(argv: string[]): Promise<number> {
   const parsed = parseCommandArgs(
@@ -37,8 +38,7 @@ export async function run(argv: string[]): Promise<number> {
     {
       'days-back': { type: 'string' },
       format: { type: 'string' },
-      'state-dir': { type: 'string' },
-      ledger: { type: 'string' },
+      ...LEDGER_OPTIONS,
       prices: { type: 'string' },
       'min-saving': { type: 'string' },
       'caching-repeat-share': { type: 'string' },
@@ -70,10 +70,7 @@ export async function run(argv: string[]): Promise<number> {
   } catch (err) {
     return fail((err as Error).message);
   }
-  const opened = await openCommandLedger(
-    { 'state-dir': values['state-dir'] as string | undefined, ledger: values.ledger as string | undefined },
-    false,
-  );
+  const opened = await openCommandLedger(values, false);
   if (!opened.ok) return fail(opened.reason, opened.exitCode);
   const db = opened.db;
   const daysBack = days.value ?? d.daysBack;

@@ -67,10 +67,7 @@ export async function run(argv: string[]): Promise<number> {
     const v = values[f];
     if (typeof v === 'string') filters[f] = v;
   }
-  const ledger = await openCommandLedger(
-    { 'state-dir': values['state-dir'] as string | undefined, ledger: values.ledger as string | undefined },
-    false,
-  );
+  const ledger = await openCommandLedger(values, false);
   if (!ledger.ok) return fail(ledger.reason, ledger.exitCode);
   try {
     const daysBack = days.value ?? 30;

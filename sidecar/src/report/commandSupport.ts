@@ -31,15 +31,16 @@ export type OpenedStore = { ok: true; db: LedgerStore } | { ok: false; reason: s
  * named without its password.
  */
 export async function openCommandLedger(
-  values: { 'state-dir'?: string | undefined; ledger?: string | undefined },
+  values: { readonly 'state-dir'?: unknown; readonly ledger?: unknown },
   create: boolean,
 ): Promise<OpenedStore> {
-  const url = ledgerUrlOf(values.ledger);
+  const flag = (v: unknown) => (typeof v === 'string' ? v : undefined);
+  const url = ledgerUrlOf(flag(values.ledger));
   if (url !== undefined) {
     const ok = checkLedgerUrl(url);
     if (!ok.ok) return { ok: false, reason: `--ledger: ${ok.reason}`, exitCode: 2 };
   }
-  const stateDir = stateDirOf(values['state-dir']);
+  const stateDir = stateDirOf(flag(values['state-dir']));
   if (url === undefined && !create && !existsSync(sqlitePathOf(stateDir)))
     return {
       ok: false,
