@@ -162,6 +162,20 @@ export function createPipelineStore(store: LedgerStore, metrics: SidecarMetrics)
     nowMs: number,
     dedupWindowMs: number,
   ): Promise<CommitOutcome> {
+    return prepareCommit(fx, checkpoints, nowMs, dedupWindowMs)();
+  }
+
+  /**
+   * `commit` in two steps: this takes the batch's claims and lays out its writes now (the next batch
+   * may be counted before the returned function runs; its claims are its own), the returned function
+   * writes them. Run it before preparing another commit.
+   */
+  function prepareCommit(
+    fx: BatchEffects,
+    checkpoints: FileCheckpoint[],
+    nowMs: number,
+    dedupWindowMs: number,
+  ): () => Promise<CommitOutcome> {
     const counterTotals: [CounterName, string[], number][] = [];
     const histTotals: [HistogramName, string[], HistogramState][] = [];
     const keys = dedup.takePending();
@@ -250,24 +264,26 @@ export function createPipelineStore(store: LedgerStore, metrics: SidecarMetrics)
       for (const [name, values, state] of histTotals) metrics.histograms[name].setState(values, state);
       return fx;
     };
-    let result: BatchResult;
-    try {
-      result = await store.commitBatch(ops, {
-        hashes: keys,
-        nowMs,
-        expireBeforeMs: Math.floor((nowMs - dedupWindowMs) / 1000) * 1000,
-      });
-    } catch (err) {
-      if (store.kind === 'postgres' && isTransientLedgerError(err)) inDoubt = { seq, keys, finish };
-      else dedup.rollback(keys);
-      throw err;
-    }
-    if (!result.ok) {
-      dedup.rollback(keys);
-      dedup.loadCommitted(result.taken, nowMs, nowMs, dedupWindowMs);
-      return { ok: false, taken: result.taken.length / HASH_BYTES };
-    }
-    return { ok: true, fx: finish() };
+    return async () => {
+      let result: BatchResult;
+      try {
+        result = await store.commitBatch(ops, {
+          hashes: keys,
+          nowMs,
+          expireBeforeMs: Math.floor((nowMs - dedupWindowMs) / 1000) * 1000,
+        });
+      } catch (err) {
+        if (store.kind === 'postgres' && isTransientLedgerError(err)) inDoubt = { seq, keys, finish };
+        else dedup.rollback(keys);
+        throw err;
+      }
+      if (!result.ok) {
+        dedup.rollback(keys);
+        dedup.loadCommitted(result.taken, nowMs, nowMs, dedupWindowMs);
+        return { ok: false, taken: result.taken.length / HASH_BYTES };
+      }
+      return { ok: true, fx: finish() };
+    };
   }
 
   /**
@@ -315,7 +331,7 @@ export function createPipelineStore(store: LedgerStore, metrics: SidecarMetrics)
   /** Id of the last committed usage event. */
   const lastEventId = (): number => eventSeq;
 
-  return { load, claim, releaseClaims, commit, resolveInDoubt, commitBatch, lastEventId };
+  return { load, claim, releaseClaims, commit, prepareCommit, resolveInDoubt, commitBatch, lastEventId };
 }
 
 export type PipelineStore = ReturnType<typeof createPipelineStore>;
