@@ -7,7 +7,13 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { createPricer } from '@spendline/sdk';
 import { afterAll, describe, expect, it } from 'vitest';
+import { openLedgerStore } from '../src/ledger/openStore.js';
+import type { LedgerStore } from '../src/ledger/store.js';
+import { createSidecarMetrics } from '../src/metrics.js';
+import { startIngestLoop } from '../src/pipeline/ingestLoop.js';
+import { DEFAULT_LABEL_CAPS } from '../src/pipeline/labelCaps.js';
 import { freshDatabaseUrl } from './support/ledgerBackends.js';
 import { generateUsageLines } from './support/otlpLines.js';
 import {
@@ -64,5 +70,65 @@ describe('counting the next batch while the previous one commits (PostgreSQL)', 
     // Both did part of the work.
     expect(registryTotals(a).requests).toBeGreaterThan(0);
     expect(registryTotals(b).requests).toBeGreaterThan(0);
+  }, 120_000);
+
+  /**
+   * The ledger store, with the n-th batch commits failing as a dropped connection would (the driver's
+   * own message): after PostgreSQL committed, or before.
+   */
+  function dropping(db: LedgerStore, failures: Map<number, 'after' | 'before'>): LedgerStore {
+    const store: LedgerStore = Object.create(db);
+    let n = 0;
+    store.commitBatch = async (ops, claim) => {
+      const when = failures.get(++n);
+      if (when === 'before') throw new Error('Connection terminated unexpectedly');
+      const r = await db.commitBatch(ops, claim);
+      if (when === 'after') throw new Error('Connection terminated unexpectedly');
+      return r;
+    };
+    return store;
+  }
+
+  it('settles an in-flight commit whose connection dropped, and counts the batch counted meanwhile again', async () => {
+    const g = generateUsageLines({ records: 3000, perLine: 20, seed: 78, withSessions: true, users: 30 });
+    const file = join(tmp.dir, 'doubt.json');
+    writeFileSync(file, g.lines.map((l) => `${l}\n`).join(''));
+    const url = await freshDatabaseUrl();
+    const stateDir = join(tmp.dir, 'state-doubt');
+    const db = await openLedgerStore({ url, stateDir, sidecarId: 'doubt' });
+    const metrics = createSidecarMetrics();
+    const loop = await startIngestLoop(
+      dropping(
+        db,
+        new Map([
+          [3, 'after'],
+          [6, 'before'],
+        ]),
+      ),
+      metrics,
+      createPricer(),
+      {
+        otlpGlobs: [file],
+        jsonlGlobs: [],
+        maxLineBytes: 16 * 1024 * 1024,
+        batchBytes: 16 * 1024,
+        pollIntervalMs: 5,
+        dedupWindowMs: 86_400_000,
+        labelCaps: { ...DEFAULT_LABEL_CAPS },
+        now: Date.now,
+      },
+    );
+    try {
+      await Promise.race([loop.ready, loop.done]);
+    } finally {
+      await loop.stop();
+      await db.close();
+    }
+    await loop.done;
+    const truth = truthTotals(g.truth);
+    expect(registryTotals(metrics)).toEqual(truth);
+    expect(await ledgerTotals(stateDir, url)).toEqual(truth);
+    // Both failures were met (the loop waited for the ledger, then went on).
+    expect(Number((await metrics.gauges.batches.get()).values[0]?.value)).toBeGreaterThan(6);
   }, 120_000);
 });
