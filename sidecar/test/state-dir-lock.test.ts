@@ -11,6 +11,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { freePort, waitForHttpOk } from '../../test/support/ports.js';
+import { openLedgerStore } from '../src/ledger/openStore.js';
+import { SidecarIdInUseError } from '../src/ledger/pgStore.js';
 import { lockStateDir, StateDirLockedError } from '../src/ledger/stateDirLock.js';
 import { freshDatabaseUrl } from './support/ledgerBackends.js';
 import { sumSamples } from './support/metricsText.js';
@@ -256,5 +258,41 @@ describe('sidecar ids on one PostgreSQL ledger', () => {
       expect(await exitCode(s)).toBe(0);
     }
     expect(await ledgerTotals(join(t.dir, 'state-1'), ledgerUrl)).toEqual(truthTotals(a.truth, b.truth));
+  }, 120_000);
+
+  it('lets two distinct ids whose 32-bit hashtext keys collide run side by side', async () => {
+    const t = tempDir('spendline-sidecar-id-hash-');
+    cleanups.push(t.cleanup);
+    const ledgerUrl = await freshDatabaseUrl();
+    const probe = await openLedgerStore({ url: ledgerUrl, stateDir: join(t.dir, 'probe') });
+    // Two ids the former lock key (hashtext, 32 bits) confused, found by PostgreSQL itself.
+    const pair = await probe.get<{ a: string; b: string }>(
+      `SELECT min(id) AS a, max(id) AS b FROM (
+         SELECT 'sidecar-' || i AS id, hashtext('spendline sidecar ' || 'sidecar-' || i) AS h
+         FROM generate_series(1, 400000) AS i) AS ids
+       GROUP BY h HAVING count(*) > 1 LIMIT 1`,
+    );
+    await probe.close();
+    expect(pair).toBeDefined();
+    const { a, b } = pair as { a: string; b: string };
+    const first = await openLedgerStore({ url: ledgerUrl, stateDir: join(t.dir, 'a'), sidecarId: a });
+    cleanups.push(() => void first.close());
+    await first.commitBatch([], null);
+    const second = await openLedgerStore({ url: ledgerUrl, stateDir: join(t.dir, 'b'), sidecarId: b });
+    cleanups.push(() => void second.close());
+    await second.commitBatch([], null);
+    // The same id is still refused.
+    const again = await openLedgerStore({ url: ledgerUrl, stateDir: join(t.dir, 'c'), sidecarId: a }).then(
+      async (s) => {
+        try {
+          await s.commitBatch([], null);
+          return 'held';
+        } finally {
+          await s.close();
+        }
+      },
+      (err: unknown) => err,
+    );
+    expect(again).toBeInstanceOf(SidecarIdInUseError);
   }, 120_000);
 });

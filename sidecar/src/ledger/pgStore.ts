@@ -11,6 +11,7 @@
  *   `commitBatch`). A concurrent insert of the same key waits for the other transaction, so the first
  *   commit wins and the other sees the conflict.
  */
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { yieldToLoop } from '../eventLoop.js';
 import { HASH_BYTES } from '../pipeline/dedupIndex.js';
@@ -439,6 +440,16 @@ export async function migrate(pool: pg.Pool, migrations: readonly Migration[]): 
 }
 
 /**
+ * The advisory lock key of a sidecar identity: 64 bits of SHA-256 of its id, as PostgreSQL's two-int4
+ * form (`hashtext`, 32 bits, let two distinct ids collide about once in 2^32 pairs and refuse each
+ * other).
+ */
+export function identityLockKeys(sidecarId: string): [number, number] {
+  const d = createHash('sha256').update(`spendline sidecar ${sidecarId}`).digest();
+  return [d.readInt32BE(0), d.readInt32BE(4)];
+}
+
+/**
  * Holds a session advisory lock named after the sidecar id on a connection of its own: a second
  * sidecar with the same identity (and so the same offsets and counters) is refused. When that
  * connection is lost (PostgreSQL restarted), the lock is taken again before the next commit.
@@ -458,9 +469,8 @@ function identityHolder(url: string, sidecarId: string) {
       await c.connect();
       let ok = false;
       try {
-        const res = await c.query("SELECT pg_try_advisory_lock(hashtext('spendline sidecar ' || $1)) AS ok", [
-          sidecarId,
-        ]);
+        const [k1, k2] = identityLockKeys(sidecarId);
+        const res = await c.query('SELECT pg_try_advisory_lock($1::integer, $2::integer) AS ok', [k1, k2]);
         ok = (res.rows[0] as { ok: boolean }).ok === true;
       } catch (err) {
         await c.end().catch(() => {});
