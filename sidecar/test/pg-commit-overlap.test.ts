@@ -7,13 +7,8 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createPricer } from '@spendline/sdk';
 import { afterAll, describe, expect, it } from 'vitest';
-import { openLedgerStore } from '../src/ledger/openStore.js';
 import type { LedgerStore } from '../src/ledger/store.js';
-import { createSidecarMetrics } from '../src/metrics.js';
-import { startIngestLoop } from '../src/pipeline/ingestLoop.js';
-import { DEFAULT_LABEL_CAPS } from '../src/pipeline/labelCaps.js';
 import { freshDatabaseUrl } from './support/ledgerBackends.js';
 import { generateUsageLines } from './support/otlpLines.js';
 import {
@@ -95,36 +90,20 @@ describe('counting the next batch while the previous one commits (PostgreSQL)', 
     writeFileSync(file, g.lines.map((l) => `${l}\n`).join(''));
     const url = await freshDatabaseUrl();
     const stateDir = join(tmp.dir, 'state-doubt');
-    const db = await openLedgerStore({ url, stateDir, sidecarId: 'doubt' });
-    const metrics = createSidecarMetrics();
-    const loop = await startIngestLoop(
-      dropping(
-        db,
-        new Map([
-          [3, 'after'],
-          [6, 'before'],
-        ]),
-      ),
-      metrics,
-      createPricer(),
-      {
-        otlpGlobs: [file],
-        jsonlGlobs: [],
-        maxLineBytes: 16 * 1024 * 1024,
-        batchBytes: 16 * 1024,
-        pollIntervalMs: 5,
-        dedupWindowMs: 86_400_000,
-        labelCaps: { ...DEFAULT_LABEL_CAPS },
-        now: Date.now,
-      },
-    );
-    try {
-      await Promise.race([loop.ready, loop.done]);
-    } finally {
-      await loop.stop();
-      await db.close();
-    }
-    await loop.done;
+    const metrics = await runUntilCaughtUp(stateDir, {
+      otlpGlobs: [file],
+      batchBytes: 16 * 1024,
+      ledgerUrl: url,
+      sidecarId: 'doubt',
+      wrapStore: (db) =>
+        dropping(
+          db,
+          new Map([
+            [3, 'after'],
+            [6, 'before'],
+          ]),
+        ),
+    });
     const truth = truthTotals(g.truth);
     expect(registryTotals(metrics)).toEqual(truth);
     expect(await ledgerTotals(stateDir, url)).toEqual(truth);

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { createPricer } from '@spendline/sdk';
 import { TOKEN_TYPES, type TokenType } from '@spendline/sdk/contract';
 import { openLedgerStore } from '../../src/ledger/openStore.js';
+import type { LedgerStore } from '../../src/ledger/store.js';
 import { createSidecarMetrics, type SidecarMetrics } from '../../src/metrics.js';
 import { startIngestLoop } from '../../src/pipeline/ingestLoop.js';
 import { DEFAULT_LABEL_CAPS } from '../../src/pipeline/labelCaps.js';
@@ -90,6 +91,8 @@ export interface RunOptions {
   ledgerUrl?: string;
   /** The sidecar's identity on a PostgreSQL ledger (default `local`). */
   sidecarId?: string;
+  /** What the loop gets instead of the opened ledger store (e.g. one whose commits fail). */
+  wrapStore?: (db: LedgerStore) => LedgerStore;
 }
 
 const pricer = createPricer();
@@ -102,7 +105,7 @@ export async function runUntilCaughtUp(stateDir: string, options: RunOptions): P
     ...(options.ledgerUrl !== undefined ? { sidecarId: options.sidecarId ?? 'local' } : {}),
   });
   const metrics = createSidecarMetrics();
-  const loop = await startIngestLoop(db, metrics, pricer, {
+  const loop = await startIngestLoop(options.wrapStore?.(db) ?? db, metrics, pricer, {
     otlpGlobs: options.otlpGlobs ?? [],
     jsonlGlobs: options.jsonlGlobs ?? [],
     maxLineBytes: options.maxLineBytes ?? 16 * 1024 * 1024,
