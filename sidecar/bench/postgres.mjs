@@ -77,3 +77,35 @@ export async function startBenchPostgres() {
     },
   };
 }
+
+/**
+ * An existing PostgreSQL server instead of a local one (BENCH_PG_URL): e.g. on another host or on a
+ * machine with more cores, to measure three sidecars against one where they do not share two cores
+ * with the database. The role needs CREATEDB; each round gets a fresh database, dropped at the end.
+ */
+export async function connectBenchPostgres(url) {
+  const { default: pg } = await import('pg');
+  const created = [];
+  const admin = async (sql) => {
+    const c = new pg.Client({ connectionString: url });
+    await c.connect();
+    try {
+      await c.query(sql);
+    } finally {
+      await c.end();
+    }
+  };
+  return {
+    async createDatabase() {
+      const name = `spendline_bench_${process.pid}_${created.length + 1}`;
+      await admin(`CREATE DATABASE ${name}`);
+      created.push(name);
+      const u = new URL(url);
+      u.pathname = `/${name}`;
+      return u.toString();
+    },
+    async stop() {
+      for (const name of created) await admin(`DROP DATABASE IF EXISTS ${name}`).catch(() => {});
+    },
+  };
+}

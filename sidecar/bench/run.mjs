@@ -10,7 +10,8 @@
 // client following GET /api/stream while calls are written at BENCH_STREAM_RATE per second (default
 // 200; 0 skips it). Then the PostgreSQL ledger (BENCH_PG_RECORDS, default 300k fleet-shaped records; 0
 // skips it): the same input into SQLite, into PostgreSQL by one sidecar, and split in three files
-// counted by three sidecars at once on one PostgreSQL ledger, in BENCH_PG_PAIRS (default 3) rounds.
+// counted by three sidecars at once on one PostgreSQL ledger, in BENCH_PG_PAIRS (default 3) rounds,
+// on a server started for the run, or on BENCH_PG_URL's (a role with CREATEDB; e.g. another host).
 import { execFile, execFileSync } from 'node:child_process';
 import {
   appendFileSync,
@@ -23,11 +24,11 @@ import {
   statSync,
   writeFileSync,
 } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadOtlpLinesGenerator } from './decode.mjs';
-import { startBenchPostgres } from './postgres.mjs';
+import { connectBenchPostgres, startBenchPostgres } from './postgres.mjs';
 import { measureStreamLatency } from './stream-latency.mjs';
 
 const RECORDS = Number(process.env.BENCH_RECORDS ?? 1_000_000);
@@ -157,7 +158,9 @@ async function postgresRun(dir) {
     fsyncSync(fd);
     closeSync(fd);
   });
-  const pg = await startBenchPostgres();
+  const pg = process.env.BENCH_PG_URL
+    ? await connectBenchPostgres(process.env.BENCH_PG_URL)
+    : await startBenchPostgres();
   const rounds = [];
   try {
     for (let i = 0; i < PG_PAIRS; i++) {
@@ -178,7 +181,7 @@ async function postgresRun(dir) {
       rounds.push({ bare, sqlite, one, three, threeMs: wall, threeRecords });
     }
   } finally {
-    pg.stop();
+    await pg.stop();
     rmSync(file, { force: true });
     for (const p of parts) rmSync(p, { force: true });
   }
@@ -189,6 +192,10 @@ async function postgresRun(dir) {
   const all = (xs, f = (x) => x.toFixed(2)) => xs.map(f).join(', ');
   return [
     ['input', `${calls} records (fleet-shaped), ${PER_LINE} per line; ${rounds.length} rounds, medians`],
+    [
+      'machine',
+      `${availableParallelism()} cores; PostgreSQL ${process.env.BENCH_PG_URL ? 'at BENCH_PG_URL' : 'on this machine, started for the run'}`,
+    ],
     ['(a) bare read + split + JSON.parse', `${rate(calls, med(rounds.map((r) => r.bare.ms)))} records/s`],
     ['SQLite ledger, one sidecar', `${rate(calls, med(rounds.map((r) => r.sqlite.ms)))} records/s`],
     ['PostgreSQL ledger, one sidecar', `${rate(calls, med(rounds.map((r) => r.one.ms)))} records/s`],
