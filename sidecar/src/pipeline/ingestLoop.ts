@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Pricer } from '@spendline/sdk/core';
 import { yieldToLoop } from '../eventLoop.js';
-import { createPipelineStore, type PipelineState } from '../ledger/pipelineStore.js';
+import { type CommitOutcome, createPipelineStore, type PipelineState } from '../ledger/pipelineStore.js';
 import { isTransientLedgerError, type LedgerStore } from '../ledger/store.js';
 import type { UsageDelta } from '../ledger/usageTotals.js';
 import type { SidecarMetrics } from '../metrics.js';
@@ -186,7 +186,7 @@ export async function startIngestLoop(
 
   /** One commit attempt's result; never a rejection (a background attempt is looked at later). */
   type Attempt =
-    | { outcome: Awaited<ReturnType<typeof store.commit>>; endedAt: number }
+    | { outcome: CommitOutcome; endedAt: number }
     | { error: unknown; committed: boolean; endedAt: number };
 
   /**
@@ -316,7 +316,7 @@ export async function startIngestLoop(
     let failures = 0;
     let result = first;
     for (;;) {
-      let outcome: Awaited<ReturnType<typeof store.commit>>;
+      let outcome: CommitOutcome;
       if ('error' in result) {
         const err = result.error;
         // A failure after the commit (while publishing it) is not a reason to count the batch again.
@@ -487,6 +487,9 @@ export async function startIngestLoop(
           const target = rowsAdded > 0 ? Math.floor((pollRows * bytes) / rowsAdded) : pollBytes;
           pollBudget = Math.min(pollBytes, Math.max(MIN_POLL_BYTES, target));
         }
+        // Caught up: the in-flight commit completes first (ready means read and committed), and
+        // before the checkpoints are compared with the committed ones.
+        if (poll.caughtUp) await finishInFlight();
         fxCheckpoints = poll.checkpoints;
         if (
           poll.lines.length > 0 ||
@@ -498,8 +501,6 @@ export async function startIngestLoop(
           fxBytes >= options.batchBytes ||
           fx.pendingRows >= batchRows ||
           performance.now() - fxOpenedAt >= batchMs;
-        // Caught up: the in-flight commit completes first (ready means read and committed).
-        if (poll.caughtUp) await finishInFlight();
         if (fxDirty && (poll.caughtUp || full)) await commitOpenBatch(!poll.caughtUp);
         metrics.gauges.unreadBytes.reset();
         for (const [file, bytes] of Object.entries(poll.unreadBytes))
