@@ -456,40 +456,19 @@ function renderReconciliation(days, range) {
   );
 }
 
-function parseMetrics(text) {
-  const series = [];
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})?\s+(\S+)/.exec(line);
-    if (!m) continue;
-    const labels = {};
-    for (const l of (m[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) labels[l[1]] = l[2];
-    series.push({ name: m[1], labels, value: Number(m[3]) });
-  }
-  return series;
-}
-
+// Committed figures (not /metrics, which holds a new series at 0 until Prometheus has seen it:
+// the panel would read 0 beside the calls already shown above).
 async function refreshPipeline() {
-  const [metricsRes, readyRes] = await Promise.all([fetch('/metrics'), fetch('/readyz')]);
-  const series = parseMetrics(await metricsRes.text());
-  const sum = (name, pred = () => true) =>
-    series.filter((s) => s.name === name && pred(s.labels)).reduce((a, s) => a + s.value, 0);
-  const byResult = (r) => sum('spendline_records_total', (l) => l.result === r);
-  const last = sum('spendline_last_record_timestamp_seconds');
+  const p = await api('/api/pipeline');
   const rows = [
-    ['sidecar', el('span', { class: readyRes.ok ? 'ok' : 'warn' }, readyRes.ok ? 'ready' : 'catching up')],
-    ['usage records counted', intFmt(byResult('counted'))],
-    ['duplicates (second copies)', intFmt(byResult('duplicate'))],
-    [
-      'rejected',
-      byResult('rejected') > 0 ? el('span', { class: 'warn' }, intFmt(byResult('rejected'))) : '0',
-    ],
-    ['ignored (not usage)', intFmt(byResult('ignored'))],
-    ['unread bytes', intFmt(sum('spendline_unread_bytes'))],
-    ['last record', last > 0 ? new Date(last * 1000).toISOString().slice(0, 19).replace('T', ' ') : '—'],
-    ...series
-      .filter((s) => s.name === 'spendline_rejected_records_total' && s.value > 0)
-      .map((s) => [`rejected: ${s.labels.reason}`, intFmt(s.value)]),
+    ['sidecar', el('span', { class: p.ready ? 'ok' : 'warn' }, p.ready ? 'ready' : 'catching up')],
+    ['usage records counted', intFmt(p.records.counted)],
+    ['duplicates (second copies)', intFmt(p.records.duplicate)],
+    ['rejected', p.records.rejected > 0 ? el('span', { class: 'warn' }, intFmt(p.records.rejected)) : '0'],
+    ['ignored (not usage)', intFmt(p.records.ignored)],
+    ['unread bytes', intFmt(p.unread_bytes)],
+    ['last record', p.last_record_at === null ? '—' : p.last_record_at.slice(0, 19).replace('T', ' ')],
+    ...Object.entries(p.rejected_by_reason).map(([reason, n]) => [`rejected: ${reason}`, intFmt(n)]),
   ];
   put(
     'pipeline',

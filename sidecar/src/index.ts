@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createPricer } from '@spendline/sdk/core';
+import { mountPipelineApi } from './api/pipelineApi.js';
 import { mountStreamApi, totalsReader } from './api/streamApi.js';
 import type { SidecarConfig } from './config.js';
 import { EXTENSIONS } from './extensionList.js';
@@ -96,15 +97,17 @@ export async function startSidecar(config: SidecarConfig): Promise<RunningSideca
   void ingest.ready.then(() => {
     ready = true;
   });
+  // Not ready while the shared ledger is down: its API answers would fail, and its counting waits.
+  const isReady = (): boolean => ready && ingest.ledgerUp();
   const { app, api, bind, seal } = createApp({
     registry: metrics.registry,
     onScrape: () => metrics.hold.beginScrape(),
-    // Not ready while the shared ledger is down: its API answers would fail, and its counting waits.
-    isReady: () => ready && ingest.ledgerUp(),
+    isReady,
     apiToken: config.apiToken,
     publicDir: config.publicDir ?? DEFAULT_PUBLIC_DIR,
   });
   mountStreamApi(api, db, stream, now, { heartbeatMs: config.streamHeartbeatMs ?? 15_000 });
+  mountPipelineApi(api, metrics, isReady);
   const extensions: SidecarExtension[] = config.extensions ?? EXTENSIONS;
   const started: SidecarExtension[] = [];
   let server: Server;

@@ -34,6 +34,7 @@ describe('GET /api', () => {
           { method: 'GET', path: '/api/reconciliation' },
           { method: 'GET', path: '/api/budgets/check' },
           { method: 'GET', path: '/api/insights' },
+          { method: 'GET', path: '/api/pipeline' },
         ]),
       );
       // Every listed endpoint exists: none answers the router's "no such endpoint" (an unknown id

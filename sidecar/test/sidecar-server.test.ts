@@ -117,6 +117,41 @@ describe('spendline sidecar HTTP', () => {
   });
 });
 
+describe('GET /api/pipeline (the status page pipeline panel)', () => {
+  it('answers the committed figures while /metrics still holds the new series at 0', async () => {
+    const t = tempDir('spendline-pipeline-');
+    cleanups.push(t.cleanup);
+    const g = generateUsageLines({ records: 40, perLine: 4, seed: 3 });
+    // One undecodable GenAI line (cut short): a rejected record with its reason.
+    writeFileSync(
+      join(t.dir, 'genai.json'),
+      lines([...g.lines, '{"resourceLogs": [{"gen_ai.usage.input_tokens"']),
+    );
+    const port = await freePort();
+    // Born after start, every series is held at 0 in /metrics for an hour (longer than this test).
+    const s = await startSidecar(baseConfig(t.dir, port, { firstIncrementHoldMs: 3_600_000 }));
+    cleanups.push(() => s.stop());
+    await s.ready;
+    const text = await (await fetch(`${s.url}/metrics`)).text();
+    expect(sumSamples(text, 'spendline_records_total')['']).toBe(0);
+    const res = await fetch(`${s.url}/api/pipeline`);
+    expect(res.status).toBe(200);
+    const p = (await res.json()) as {
+      ready: boolean;
+      records: Record<string, number>;
+      rejected_by_reason: Record<string, number>;
+      unread_bytes: number;
+      last_record_at: string | null;
+    };
+    expect(p.ready).toBe(true);
+    expect(p.records).toEqual({ counted: g.truth.decodedRecords, duplicate: 0, rejected: 1, ignored: 0 });
+    expect(p.rejected_by_reason).toEqual({ bad_json: 1 });
+    expect(p.unread_bytes).toBe(0);
+    expect(p.last_record_at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    expect((await fetch(`${s.url}/api/pipeline?x=1`)).status).toBe(400);
+  });
+});
+
 describe('spendline sidecar with a real Prometheus', () => {
   it('keeps counters monotonic across a sidecar restart: no resets, exact deltas', async () => {
     const t = tempDir('spendline-prom-');

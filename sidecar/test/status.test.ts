@@ -341,6 +341,14 @@ describe.each(LEDGER_BACKENDS)('status page (the laptop dashboard) (%s)', (kind)
         expect(await page.textContent('#quality')).toContain('acme-experimental');
         expect(await page.textContent('#budgets')).toContain('monthly-total');
         expect(await page.textContent('.panel:has(#pipeline)')).toContain('as a log event and as a span');
+        // The pipeline panel's committed figures (/api/pipeline): every call counted once.
+        const counted = await page.$$eval(
+          '#pipeline tr',
+          (trs) =>
+            trs.find((tr) => tr.textContent?.startsWith('usage records counted'))?.lastElementChild
+              ?.textContent,
+        );
+        expect(counted).toBe((await ledgerTotals({ from: 0, to: 2 ** 31 })).requests.toLocaleString('en-US'));
 
         mkdirSync(SCREENSHOTS, { recursive: true });
         const shot = join(SCREENSHOTS, `status-${width}.png`);
