@@ -133,7 +133,7 @@ describe.each([
 });
 
 describe('node --import @spendline/sdk/register with only OTLP_ENDPOINT set', () => {
-  it('ES module and CommonJS services are counted exactly by the sidecar', async () => {
+  it('ES module and CommonJS services are counted exactly by the sidecar, over OTLP/HTTP JSON and protobuf', async () => {
     const state = tempDir('spendline-register-');
     cleanups.push(state.cleanup);
     const up = await startUpProcess(state.dir);
@@ -161,21 +161,28 @@ describe('node --import @spendline/sdk/register with only OTLP_ENDPOINT set', ()
     }
 
     let calls = 0;
-    for (const app of ['service-app.mjs', 'service-app.cjs']) {
+    // The third run exports OTLP/HTTP protobuf (OTEL_EXPORTER_OTLP_PROTOCOL), which the receiver decodes.
+    const runs: [string, Record<string, string>][] = [
+      ['service-app.mjs', {}],
+      ['service-app.cjs', {}],
+      ['service-app.mjs', { OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf' }],
+    ];
+    for (const [app, env] of runs) {
       const s = await startService(['--import', '@spendline/sdk/register', app], {
         OTLP_ENDPOINT: up.otlpUrl,
         FAKE_URL: fake.url,
+        ...env,
       });
       expect(await exercise(s), s.output()).toBe(0);
       calls += 2;
       await waitForMetric(up.sidecarUrl, 'llm_requests_total', calls, 30_000);
     }
-    expect(await metricSum(up.sidecarUrl, 'llm_requests_total')).toBe(4);
-    expect(await metricSum(up.sidecarUrl, 'llm_tokens_total')).toBe(4 * 18);
+    expect(await metricSum(up.sidecarUrl, 'llm_requests_total')).toBe(6);
+    expect(await metricSum(up.sidecarUrl, 'llm_tokens_total')).toBe(6 * 18);
     const overall = (await (await fetch(`${up.sidecarUrl}/api/usage/overall`)).json()) as {
       totals: { requests: number; cost_usd: string };
     };
-    expect(overall.totals.requests).toBe(4);
-    expect(overall.totals.cost_usd).toBe(usdDecimal(2n * BigInt(expectedNano)));
+    expect(overall.totals.requests).toBe(6);
+    expect(overall.totals.cost_usd).toBe(usdDecimal(3n * BigInt(expectedNano)));
   }, 120_000);
 });

@@ -1,9 +1,16 @@
+import { type ExportResult, ExportResultCode } from '@opentelemetry/core';
 import { OTLPLogExporter } from '@opentelemetry/exporter-logs-otlp-http';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import type { SdkLogRecord } from '@opentelemetry/sdk-logs';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
-import { BoundedBatchQueue, type QueueLimits, type QueueListener } from './boundedBatchQueue.js';
+import {
+  BoundedBatchQueue,
+  type ItemExporter,
+  type QueueLimits,
+  type QueueListener,
+} from './boundedBatchQueue.js';
 import type { ClosableAgents } from './closableAgents.js';
+import type { OtlpProtocol } from './options.js';
 import type { StatsKeeper } from './stats.js';
 
 /** Queue sizes and timings shared by startTelemetry and the usage-record processor (validated by resolveConfig). */
@@ -42,31 +49,108 @@ function countingListener(stats: StatsKeeper, signal: 'logs' | 'spans'): QueueLi
   };
 }
 
-/** A bounded OTLP/HTTP log queue whose exports, failures and drops are counted in `stats`. */
+/**
+ * An exporter whose module is loaded on first use: the protobuf and gRPC exporters (and gRPC's
+ * client) cost memory and start-up time that a service exporting OTLP/HTTP JSON should not pay.
+ * Until the module has loaded, exports wait for it; if it cannot load, they fail (and are counted).
+ */
+class LazyExporter<T> implements ItemExporter<T> {
+  readonly #exporter: Promise<ItemExporter<T>>;
+  constructor(load: () => Promise<ItemExporter<T>>) {
+    this.#exporter = load();
+    this.#exporter.catch(() => undefined);
+  }
+  export(items: T[], resultCallback: (result: ExportResult) => void): void {
+    this.#exporter.then(
+      (e) => e.export(items, resultCallback),
+      (error: unknown) =>
+        resultCallback({ code: ExportResultCode.FAILED, error: error instanceof Error ? error : undefined }),
+    );
+  }
+  async shutdown(): Promise<void> {
+    const e = await this.#exporter.catch(() => undefined);
+    await e?.shutdown();
+  }
+}
+
+interface ExporterSettings {
+  url: string;
+  headers: Record<string, string>;
+  timeoutMillis: number;
+  httpAgentOptions?: ClosableAgents['factory'] | undefined;
+}
+
+/** gRPC metadata from the resolved headers (OTEL_EXPORTER_OTLP_HEADERS and the `headers` option). */
+async function grpcMetadata(headers: Record<string, string>) {
+  const { Metadata } = await import('@grpc/grpc-js');
+  const metadata = new Metadata();
+  for (const [k, v] of Object.entries(headers)) metadata.set(k.toLowerCase(), v);
+  return metadata;
+}
+
+function logExporter(protocol: OtlpProtocol, o: ExporterSettings): ItemExporter<SdkLogRecord> {
+  const http = {
+    url: o.url,
+    headers: o.headers,
+    timeoutMillis: o.timeoutMillis,
+    httpAgentOptions: o.httpAgentOptions,
+  };
+  if (protocol === 'http/json') return new OTLPLogExporter(http);
+  if (protocol === 'http/protobuf')
+    return new LazyExporter(
+      async () => new (await import('@opentelemetry/exporter-logs-otlp-proto')).OTLPLogExporter(http),
+    );
+  return new LazyExporter(async () => {
+    const { OTLPLogExporter: Grpc } = await import('@opentelemetry/exporter-logs-otlp-grpc');
+    return new Grpc({ url: o.url, metadata: await grpcMetadata(o.headers), timeoutMillis: o.timeoutMillis });
+  });
+}
+
+function spanExporter(protocol: OtlpProtocol, o: ExporterSettings): ItemExporter<ReadableSpan> {
+  const http = {
+    url: o.url,
+    headers: o.headers,
+    timeoutMillis: o.timeoutMillis,
+    httpAgentOptions: o.httpAgentOptions,
+  };
+  if (protocol === 'http/json') return new OTLPTraceExporter(http);
+  if (protocol === 'http/protobuf')
+    return new LazyExporter(
+      async () => new (await import('@opentelemetry/exporter-trace-otlp-proto')).OTLPTraceExporter(http),
+    );
+  return new LazyExporter(async () => {
+    const { OTLPTraceExporter: Grpc } = await import('@opentelemetry/exporter-trace-otlp-grpc');
+    return new Grpc({ url: o.url, metadata: await grpcMetadata(o.headers), timeoutMillis: o.timeoutMillis });
+  });
+}
+
+/** A bounded OTLP log queue (HTTP JSON, HTTP protobuf or gRPC) whose exports, failures and drops are counted in `stats`. */
 export function logExportQueue(
   url: string,
   headers: Record<string, string>,
   limits: QueueLimits,
   stats: StatsKeeper,
   httpAgentOptions?: ClosableAgents['factory'],
+  protocol: OtlpProtocol = 'http/json',
 ): BoundedBatchQueue<SdkLogRecord> {
   return new BoundedBatchQueue<SdkLogRecord>(
-    new OTLPLogExporter({ url, headers, timeoutMillis: limits.exportTimeoutMillis, httpAgentOptions }),
+    logExporter(protocol, { url, headers, timeoutMillis: limits.exportTimeoutMillis, httpAgentOptions }),
     limits,
     countingListener(stats, 'logs'),
   );
 }
 
-/** A bounded OTLP/HTTP span queue whose exports, failures and drops are counted in `stats`. */
+/** A bounded OTLP span queue (HTTP JSON, HTTP protobuf or gRPC) whose exports, failures and drops are counted in `stats`. */
 export function spanExportQueue(
   url: string,
   headers: Record<string, string>,
   limits: QueueLimits,
   stats: StatsKeeper,
   httpAgentOptions?: ClosableAgents['factory'],
+  protocol: OtlpProtocol = 'http/json',
 ): BoundedBatchQueue<ReadableSpan> {
   return new BoundedBatchQueue<ReadableSpan>(
-    new OTLPTraceExporter({ url, headers, timeoutMillis: limits.exportTimeoutMillis, httpAgentOptions }),
+    spanExporter(protocol, { url, headers, timeoutMillis: limits.exportTimeoutMillis, httpAgentOptions }),
     limits,
     countingListener(stats, 'spans'),
   );

@@ -59,7 +59,19 @@ export interface ResolvedEndpoints {
   tracesUrl: string;
 }
 
+/**
+ * OTLP transport of one signal (`OTEL_EXPORTER_OTLP_PROTOCOL`): JSON or protobuf over HTTP, or gRPC.
+ */
+export type OtlpProtocol = 'http/json' | 'http/protobuf' | 'grpc';
+export const OTLP_PROTOCOLS: readonly OtlpProtocol[] = ['http/json', 'http/protobuf', 'grpc'];
+export interface ResolvedProtocols {
+  logs: OtlpProtocol;
+  traces: OtlpProtocol;
+}
+const DEFAULT_PROTOCOLS: ResolvedProtocols = { logs: 'http/json', traces: 'http/json' };
+
 const DEFAULT_BASE = 'http://localhost:4318';
+const DEFAULT_GRPC_ENDPOINT = 'http://localhost:4317';
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 
@@ -144,22 +156,46 @@ export function checkUrl(value: string): { ok: true } | { ok: false; reason: str
 }
 
 /**
+ * Each signal's protocol: `OTEL_EXPORTER_OTLP_{LOGS,TRACES}_PROTOCOL`, then
+ * `OTEL_EXPORTER_OTLP_PROTOCOL`, then `http/json` (which both spendline's receiver and the collector
+ * accept). A value that is not one of `OTLP_PROTOCOLS` is named in `problems` and the next source is used.
+ */
+export function resolveProtocols(env: Env, problems: string[] = []): ResolvedProtocols {
+  const read = (name: string): OtlpProtocol | undefined => {
+    const raw = env[name]?.trim();
+    if (!raw) return undefined;
+    const value = raw.toLowerCase();
+    if ((OTLP_PROTOCOLS as readonly string[]).includes(value)) return value as OtlpProtocol;
+    problems.push(`${name} ${show(raw)} is not one of ${OTLP_PROTOCOLS.join(', ')}; ignored`);
+    return undefined;
+  };
+  const general = read('OTEL_EXPORTER_OTLP_PROTOCOL');
+  return {
+    logs: read('OTEL_EXPORTER_OTLP_LOGS_PROTOCOL') ?? general ?? DEFAULT_PROTOCOLS.logs,
+    traces: read('OTEL_EXPORTER_OTLP_TRACES_PROTOCOL') ?? general ?? DEFAULT_PROTOCOLS.traces,
+  };
+}
+
+/**
  * Endpoint precedence (design.md): per-signal `OTEL_EXPORTER_OTLP_{LOGS,TRACES}_ENDPOINT` (used as is),
  * then `OTEL_EXPORTER_OTLP_ENDPOINT`, then `OTLP_ENDPOINT`, then the `endpoint` option, then localhost:4318.
- * A source whose value is not a usable http(s) URL is skipped and named in `problems`, so a typo in
- * one falls back to the next source instead of crashing the service.
+ * Over HTTP the base gets `/v1/logs` / `/v1/traces`; over gRPC a base is the endpoint as is, and the
+ * default is localhost:4317 (the OTLP exporter specification). A source whose value is not a usable
+ * http(s) URL is skipped and named in `problems`, so a typo in one falls back to the next source
+ * instead of crashing the service.
  */
 export function resolveEndpoints(
   env: Env,
   endpointOption?: unknown,
   problems: string[] = [],
+  protocols: ResolvedProtocols = DEFAULT_PROTOCOLS,
 ): ResolvedEndpoints {
   const candidates: [string, unknown][] = [
     ['OTEL_EXPORTER_OTLP_ENDPOINT', env.OTEL_EXPORTER_OTLP_ENDPOINT],
     ['OTLP_ENDPOINT', env.OTLP_ENDPOINT],
     ['endpoint option', endpointOption],
   ];
-  let base = DEFAULT_BASE;
+  let base: string | undefined;
   for (const [name, raw] of candidates) {
     if (raw === undefined) continue;
     if (typeof raw !== 'string') {
@@ -183,9 +219,11 @@ export function resolveEndpoints(
     problems.push(`${name} ${show(raw)} is ${check.reason}; ignored`);
     return undefined;
   };
+  const fromBase = (protocol: OtlpProtocol, path: string): string =>
+    protocol === 'grpc' ? (base ?? DEFAULT_GRPC_ENDPOINT) : `${base ?? DEFAULT_BASE}${path}`;
   return {
-    logsUrl: perSignal('OTEL_EXPORTER_OTLP_LOGS_ENDPOINT') ?? `${base}/v1/logs`,
-    tracesUrl: perSignal('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT') ?? `${base}/v1/traces`,
+    logsUrl: perSignal('OTEL_EXPORTER_OTLP_LOGS_ENDPOINT') ?? fromBase(protocols.logs, '/v1/logs'),
+    tracesUrl: perSignal('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT') ?? fromBase(protocols.traces, '/v1/traces'),
   };
 }
 

@@ -7,7 +7,9 @@ import {
   isRecord,
   isTrue,
   type ResolvedEndpoints,
+  type ResolvedProtocols,
   resolveEndpoints,
+  resolveProtocols,
   show,
   type TelemetryOptions,
 } from './options.js';
@@ -31,6 +33,7 @@ type NumericOption = keyof typeof NUMERIC_OPTIONS;
 export interface ResolvedConfig {
   env: Env;
   disabled: boolean;
+  protocols: ResolvedProtocols;
   endpoints: ResolvedEndpoints;
   logsHeaders: Record<string, string>;
   tracesHeaders: Record<string, string>;
@@ -134,10 +137,12 @@ export function resolveConfig(rawOptions: unknown, processEnv: Env): ResolvedCon
   }
 
   flag('registerGlobal'); // deprecated and ignored (NodeSDK registers the globals), still validated
+  const protocols = resolveProtocols(env, problems);
   return {
     env,
     disabled: flag('disabled') || isTrue(env.SPENDLINE_DISABLED) || isTrue(env.OTEL_SDK_DISABLED),
-    endpoints: resolveEndpoints(env, o.endpoint, problems),
+    protocols,
+    endpoints: resolveEndpoints(env, o.endpoint, problems, protocols),
     logsHeaders: headersFor(env, 'LOGS', o.headers, problems),
     tracesHeaders: headersFor(env, 'TRACES', o.headers, problems),
     limits,

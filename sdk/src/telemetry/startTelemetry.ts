@@ -7,7 +7,7 @@ import { SpendlineInstrumentation } from '../instrument/instrumentation.js';
 import { beforeDeadline } from './boundedBatchQueue.js';
 import { closableAgents } from './closableAgents.js';
 import { logExportQueue, spanExportQueue } from './exportQueues.js';
-import type { TelemetryOptions } from './options.js';
+import type { ResolvedProtocols, TelemetryOptions } from './options.js';
 import { type Env, resourceAttributesFor } from './options.js';
 import { QueuedLogRecordProcessor, QueuedSpanProcessor } from './processors.js';
 import { type ResolvedConfig, resolveConfig } from './resolveConfig.js';
@@ -20,6 +20,8 @@ export interface TelemetryHandle {
   readonly disabled: boolean;
   /** Where logs and traces go (after environment precedence). */
   readonly endpoints: { logsUrl: string; tracesUrl: string } | undefined;
+  /** How each signal is sent (`OTEL_EXPORTER_OTLP_PROTOCOL` and its per-signal variants). */
+  readonly protocols: ResolvedProtocols | undefined;
   /** Options and variables that were refused (each named, with what is used instead); also warned once. */
   readonly configProblems: readonly string[];
   /** Finishes pending records and exports everything queued. Never rejects. */
@@ -37,6 +39,7 @@ function disabledHandle(configProblems: readonly string[]): TelemetryHandle {
   return {
     disabled: true,
     endpoints: undefined,
+    protocols: undefined,
     configProblems,
     forceFlush: async () => {},
     shutdown: async () => {},
@@ -103,6 +106,7 @@ function start(options: TelemetryOptions, config: ResolvedConfig): TelemetryHand
     config.limits,
     stats,
     agents.factory,
+    config.protocols.logs,
   );
   const spanQueue = spanExportQueue(
     endpoints.tracesUrl,
@@ -110,6 +114,7 @@ function start(options: TelemetryOptions, config: ResolvedConfig): TelemetryHand
     config.limits,
     stats,
     agents.factory,
+    config.protocols.traces,
   );
   const instrumentation = new SpendlineInstrumentation({
     enabled: false, // NodeSDK enables it once its providers are set
@@ -159,6 +164,7 @@ function start(options: TelemetryOptions, config: ResolvedConfig): TelemetryHand
   return {
     disabled: false,
     endpoints,
+    protocols: config.protocols,
     configProblems: config.problems,
     forceFlush,
     shutdown: () => {

@@ -10,7 +10,7 @@ import { StatsKeeper, type TelemetryStats } from './stats.js';
 
 /** Options of {@link UsageRecordProcessor}; environment variables win as in `startTelemetry`. */
 export interface UsageRecordProcessorOptions extends ExportOptions {
-  /** OTLP/HTTP base URL of spendline's collector or sidecar (like `OTLP_ENDPOINT`). */
+  /** OTLP base URL of spendline's collector or sidecar (like `OTLP_ENDPOINT`; the protocol from `OTEL_EXPORTER_OTLP_PROTOCOL`). */
   endpoint?: string;
   /** Receives the (rate-limited) warning about failed or dropped exports. Default: `console.warn`. */
   onWarning?: (message: string) => void;
@@ -53,6 +53,7 @@ export class UsageRecordProcessor implements LogRecordProcessor {
       config.limits,
       this.#stats,
       this.#agents.factory,
+      config.protocols.logs,
     );
   }
 

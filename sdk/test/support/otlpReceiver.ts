@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { decodeOtlpProtobuf } from '../../../sidecar/src/receiver/otlpProto.js';
 
 export type AttrValue = string | number | boolean;
 
@@ -61,7 +62,7 @@ export function flattenAttributes(list: unknown): Record<string, AttrValue> {
   return out;
 }
 
-/** A loopback OTLP/HTTP JSON receiver that records what the real exporters send. */
+/** A loopback OTLP/HTTP receiver (JSON or protobuf) that records what the real exporters send. */
 export async function startOtlpReceiver(): Promise<OtlpReceiver> {
   let mode: ReceiverMode = { kind: 'ok' };
   const bodies = { logs: [] as unknown[], traces: [] as unknown[] };
@@ -83,10 +84,15 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
         res.end('{}');
         return;
       }
-      const text = Buffer.concat(parts).toString('utf8');
+      const raw = Buffer.concat(parts);
       let body: unknown;
       try {
-        body = JSON.parse(text);
+        if (/protobuf/.test(req.headers['content-type'] ?? '')) {
+          // OTLP/HTTP protobuf, decoded to its OTLP/JSON form by the sidecar's own decoder.
+          const decoded = decodeOtlpProtobuf(path === '/v1/traces' ? 'traces' : 'logs', raw);
+          if (!decoded.ok) throw new Error(decoded.reason);
+          body = decoded.message;
+        } else body = JSON.parse(raw.toString('utf8'));
       } catch {
         // A body cut short (the SDK closes abandoned requests at its shutdown deadline): a collector
         // answers 400; it is not a received export.
@@ -110,50 +116,8 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
     setMode: (m) => {
       mode = m;
     },
-    logs: () => {
-      const out: CapturedLog[] = [];
-      for (const b of bodies.logs as Json[]) {
-        for (const rl of (b.resourceLogs ?? []) as Json[]) {
-          const resource = flattenAttributes((rl.resource as Json | undefined)?.attributes);
-          for (const sl of (rl.scopeLogs ?? []) as Json[]) {
-            for (const r of (sl.logRecords ?? []) as Json[]) {
-              out.push({
-                eventName: r.eventName as string | undefined,
-                attributes: flattenAttributes(r.attributes),
-                traceId: String(r.traceId ?? ''),
-                spanId: String(r.spanId ?? ''),
-                resource,
-                scope: (sl.scope as Json | undefined)?.name as string | undefined,
-              });
-            }
-          }
-        }
-      }
-      return out;
-    },
-    spans: () => {
-      const out: CapturedSpan[] = [];
-      for (const b of bodies.traces as Json[]) {
-        for (const rs of (b.resourceSpans ?? []) as Json[]) {
-          const resource = flattenAttributes((rs.resource as Json | undefined)?.attributes);
-          for (const ss of (rs.scopeSpans ?? []) as Json[]) {
-            for (const s of (ss.spans ?? []) as Json[]) {
-              out.push({
-                name: String(s.name),
-                kind: Number(s.kind),
-                attributes: flattenAttributes(s.attributes),
-                traceId: String(s.traceId ?? ''),
-                spanId: String(s.spanId ?? ''),
-                parentSpanId: String(s.parentSpanId ?? ''),
-                statusCode: Number((s.status as Json | undefined)?.code ?? 0),
-                resource,
-              });
-            }
-          }
-        }
-      }
-      return out;
-    },
+    logs: () => capturedLogs(bodies.logs),
+    spans: () => capturedSpans(bodies.traces),
     close: () =>
       new Promise<void>((resolve) => {
         for (const r of hanging) r.destroy();
@@ -161,4 +125,52 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
         server.close(() => resolve());
       }),
   };
+}
+
+/** The log records of OTLP/JSON-shaped logs requests. */
+export function capturedLogs(requests: unknown[]): CapturedLog[] {
+  const out: CapturedLog[] = [];
+  for (const b of requests as Json[]) {
+    for (const rl of (b.resourceLogs ?? []) as Json[]) {
+      const resource = flattenAttributes((rl.resource as Json | undefined)?.attributes);
+      for (const sl of (rl.scopeLogs ?? []) as Json[]) {
+        for (const r of (sl.logRecords ?? []) as Json[]) {
+          out.push({
+            eventName: r.eventName as string | undefined,
+            attributes: flattenAttributes(r.attributes),
+            traceId: String(r.traceId ?? ''),
+            spanId: String(r.spanId ?? ''),
+            resource,
+            scope: (sl.scope as Json | undefined)?.name as string | undefined,
+          });
+        }
+      }
+    }
+  }
+  return out;
+}
+
+/** The spans of OTLP/JSON-shaped traces requests. */
+export function capturedSpans(requests: unknown[]): CapturedSpan[] {
+  const out: CapturedSpan[] = [];
+  for (const b of requests as Json[]) {
+    for (const rs of (b.resourceSpans ?? []) as Json[]) {
+      const resource = flattenAttributes((rs.resource as Json | undefined)?.attributes);
+      for (const ss of (rs.scopeSpans ?? []) as Json[]) {
+        for (const s of (ss.spans ?? []) as Json[]) {
+          out.push({
+            name: String(s.name),
+            kind: Number(s.kind),
+            attributes: flattenAttributes(s.attributes),
+            traceId: String(s.traceId ?? ''),
+            spanId: String(s.spanId ?? ''),
+            parentSpanId: String(s.parentSpanId ?? ''),
+            statusCode: Number((s.status as Json | undefined)?.code ?? 0),
+            resource,
+          });
+        }
+      }
+    }
+  }
+  return out;
 }

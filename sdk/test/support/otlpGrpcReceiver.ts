@@ -1,0 +1,77 @@
+import { type Metadata, Server, ServerCredentials, type ServiceDefinition } from '@grpc/grpc-js';
+import { decodeOtlpProtobuf, type OtlpSignal } from '../../../sidecar/src/receiver/otlpProto.js';
+import { type CapturedLog, type CapturedSpan, capturedLogs, capturedSpans } from './otlpReceiver.js';
+
+export interface OtlpGrpcReceiver {
+  /** `http://127.0.0.1:<port>`: an OTLP/gRPC endpoint (no path). */
+  url: string;
+  /** Metadata of every Export call, per signal (lowercase keys). */
+  metadata: { signal: OtlpSignal; values: Record<string, unknown> }[];
+  logs(): CapturedLog[];
+  spans(): CapturedSpan[];
+  close(): Promise<void>;
+}
+
+const PATHS: Record<OtlpSignal, string> = {
+  logs: '/opentelemetry.proto.collector.logs.v1.LogsService/Export',
+  traces: '/opentelemetry.proto.collector.trace.v1.TraceService/Export',
+};
+
+/** The Export method of one OTLP collector service, with raw bytes in and an empty response out. */
+function service(signal: OtlpSignal): ServiceDefinition {
+  return {
+    Export: {
+      path: PATHS[signal],
+      requestStream: false,
+      responseStream: false,
+      requestSerialize: (b: Buffer) => b,
+      requestDeserialize: (b: Buffer) => b,
+      // An empty Export*ServiceResponse (no partial_success) is zero bytes.
+      responseSerialize: () => Buffer.alloc(0),
+      responseDeserialize: (b: Buffer) => b,
+    },
+  };
+}
+
+/**
+ * A loopback OTLP/gRPC receiver (the collector's `otlp` receiver on 4317 stands behind it in
+ * production): it decodes each Export request with the sidecar's protobuf decoder and records it.
+ */
+export async function startOtlpGrpcReceiver(): Promise<OtlpGrpcReceiver> {
+  const server = new Server();
+  const bodies: Record<OtlpSignal, unknown[]> = { logs: [], traces: [] };
+  const metadata: OtlpGrpcReceiver['metadata'] = [];
+  for (const signal of ['logs', 'traces'] as const) {
+    server.addService(service(signal), {
+      Export: (
+        call: { request: Buffer; metadata: Metadata },
+        callback: (err: Error | null, response?: Buffer) => void,
+      ) => {
+        metadata.push({ signal, values: call.metadata.getMap() });
+        const decoded = decodeOtlpProtobuf(signal, call.request);
+        if (!decoded.ok) {
+          callback(new Error(decoded.reason));
+          return;
+        }
+        bodies[signal].push(decoded.message);
+        callback(null, Buffer.alloc(0));
+      },
+    });
+  }
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (err, p) =>
+      err ? reject(err) : resolve(p),
+    ),
+  );
+  return {
+    url: `http://127.0.0.1:${port}`,
+    metadata,
+    logs: () => capturedLogs(bodies.logs),
+    spans: () => capturedSpans(bodies.traces),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.tryShutdown(() => resolve());
+        setTimeout(() => server.forceShutdown(), 2000).unref();
+      }),
+  };
+}
