@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests run for real (Prometheus, promtool, Alertmanager, amtool,
-# Chromium, PostgreSQL's server programs, docker-compose for `config` validation) when they are
-# missing. Fails loudly when it cannot: tests that need them must not skip.
+# Chromium, PostgreSQL's server programs, docker-compose for `config` validation, openssl for test
+# certificates) when they are missing. Fails loudly when it cannot: tests that need them must not skip.
 set -euo pipefail
 
 # Debian keeps PostgreSQL's programs off the PATH, in /usr/lib/postgresql/<version>/bin.
@@ -16,6 +16,7 @@ command -v prometheus-alertmanager >/dev/null 2>&1 || need+=(prometheus-alertman
 command -v amtool >/dev/null 2>&1 || need+=(prometheus-alertmanager)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
 has_postgres || need+=(postgresql)
 
 if [ ${#need[@]} -eq 0 ]; then

@@ -19,6 +19,7 @@ import { resolveEndpoints, resolveProtocols } from '../src/telemetry/options.js'
 import { startFakeProvider } from '../src/testing/index.js';
 import { startOtlpGrpcReceiver } from './support/otlpGrpcReceiver.js';
 import { type CapturedLog, type CapturedSpan, startOtlpReceiver } from './support/otlpReceiver.js';
+import { makeTestCertificates } from './support/testCertificates.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -209,5 +210,68 @@ describe('exporting', () => {
       .emit({ eventName: USAGE_EVENT_NAME, attributes: { [ATTR.inputTokens]: 5 } });
     await p.forceFlush();
     expect(g.logs().map((l) => l.attributes[ATTR.inputTokens])).toEqual([5]);
+  });
+});
+
+describe('TLS from OTEL_EXPORTER_OTLP_CERTIFICATE, _CLIENT_CERTIFICATE, _CLIENT_KEY', () => {
+  it('https with mTLS: trusts the private CA and presents the client certificate; without them the exports fail', async () => {
+    const certs = makeTestCertificates();
+    cleanups.push(() => certs.remove());
+    const r = await startOtlpReceiver({
+      tls: { key: certs.read('serverKey'), cert: certs.read('serverCert'), ca: certs.read('ca') },
+    });
+    cleanups.push(() => r.close());
+    const t = start({
+      OTEL_EXPORTER_OTLP_ENDPOINT: r.url,
+      OTEL_EXPORTER_OTLP_CERTIFICATE: certs.paths.ca,
+      OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE: certs.paths.clientCert,
+      OTEL_EXPORTER_OTLP_CLIENT_KEY: certs.paths.clientKey,
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
+    });
+    expect(t.configProblems).toEqual([]);
+    await exercise(t);
+    expectRecords(r.logs(), r.spans());
+
+    // The CA alone: the server refuses a client without a certificate.
+    const noClient = startTelemetry({
+      env: { OTEL_EXPORTER_OTLP_ENDPOINT: r.url, OTEL_EXPORTER_OTLP_CERTIFICATE: certs.paths.ca },
+      onWarning: () => undefined,
+    });
+    cleanups.push(() => noClient.shutdown());
+    recordLLMUsage({ provider: 'openai', model: 'gpt-4o', inputTokens: 1, outputTokens: 1 });
+    await noClient.forceFlush();
+    expect(noClient.stats()).toMatchObject({ logsExported: 0, logsFailed: 1 });
+  });
+
+  it('gRPC over TLS trusts the private CA; an unreadable file is named and skipped', async () => {
+    const certs = makeTestCertificates();
+    cleanups.push(() => certs.remove());
+    const g = await startOtlpGrpcReceiver({
+      tls: { key: certs.read('serverKey'), cert: certs.read('serverCert') },
+    });
+    cleanups.push(() => g.close());
+    const t = start({
+      OTEL_EXPORTER_OTLP_ENDPOINT: g.url,
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc',
+      OTEL_EXPORTER_OTLP_CERTIFICATE: certs.paths.ca,
+      OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY: `${certs.dir}/missing.key`,
+    });
+    expect(t.configProblems).toEqual([
+      `OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY "${certs.dir}/missing.key" cannot be read (ENOENT); ignored`,
+    ]);
+    expect(t.endpoints?.logsUrl).toMatch(/^https:/);
+    await exercise(t);
+    expectRecords(g.logs(), g.spans());
+
+    // Without the CA the server's certificate is not trusted: the exports fail.
+    const untrusted = startTelemetry({
+      env: { OTEL_EXPORTER_OTLP_ENDPOINT: g.url, OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' },
+      exportTimeoutMillis: 3000,
+      onWarning: () => undefined,
+    });
+    cleanups.push(() => untrusted.shutdown());
+    recordLLMUsage({ provider: 'openai', model: 'gpt-4o', inputTokens: 1, outputTokens: 1 });
+    await untrusted.forceFlush();
+    expect(untrusted.stats()).toMatchObject({ logsExported: 0, logsFailed: 1 });
   });
 });

@@ -1,10 +1,22 @@
 import type { Agent } from 'node:http';
 import type { Duplex } from 'node:stream';
 
+/**
+ * TLS material for an https endpoint, from `OTEL_EXPORTER_OTLP_CERTIFICATE` (trusted roots),
+ * `…_CLIENT_CERTIFICATE` and `…_CLIENT_KEY` (mTLS) or their per-signal variants.
+ */
+export interface TlsFiles {
+  ca?: Buffer;
+  cert?: Buffer;
+  key?: Buffer;
+}
+
 /** The exporters' HTTP agents, which `shutdown()` can close for good. */
 export interface ClosableAgents {
   /** `httpAgentOptions` for an OTLP exporter: one keep-alive agent per call, remembered. */
   factory(protocol: string): Promise<Agent>;
+  /** The same, with TLS material for https endpoints. */
+  factoryFor(tls: TlsFiles): (protocol: string) => Promise<Agent>;
   /** Ends every request in flight and refuses new ones, with an error the exporter does not retry. */
   closeAll(): void;
 }
@@ -21,11 +33,15 @@ export function closableAgents(): ClosableAgents {
   let closed = false;
   const shutDown = () =>
     Object.assign(new Error('@spendline/sdk: telemetry was shut down'), { code: 'SPENDLINE_SHUT_DOWN' });
-  return {
-    async factory(protocol) {
+  const factoryFor =
+    (tls: TlsFiles) =>
+    async (protocol: string): Promise<Agent> => {
       // Loaded lazily, as the exporter's docs ask, so an http instrumentation can patch the module first.
-      const { Agent } = protocol === 'https:' ? await import('node:https') : await import('node:http');
-      const agent: Agent = new Agent({ keepAlive: true });
+      const https = protocol === 'https:';
+      const { Agent } = https ? await import('node:https') : await import('node:http');
+      // The exporter would build this from the same variables itself, but a factory given to it
+      // (ours: closable at the deadline) replaces its own: so the TLS material goes here.
+      const agent: Agent = new Agent({ keepAlive: true, ...(https ? tls : {}) });
       const create = agent.createConnection.bind(agent);
       agent.createConnection = ((options, callback) => {
         if (!closed) return create(options, callback);
@@ -34,7 +50,10 @@ export function closableAgents(): ClosableAgents {
       }) as CreateConnection;
       agents.push(agent);
       return agent;
-    },
+    };
+  return {
+    factory: factoryFor({}),
+    factoryFor,
     closeAll() {
       closed = true;
       for (const agent of agents) {

@@ -9,7 +9,7 @@ import {
   type QueueLimits,
   type QueueListener,
 } from './boundedBatchQueue.js';
-import type { ClosableAgents } from './closableAgents.js';
+import type { ClosableAgents, TlsFiles } from './closableAgents.js';
 import type { OtlpProtocol } from './options.js';
 import type { StatsKeeper } from './stats.js';
 
@@ -78,14 +78,28 @@ interface ExporterSettings {
   headers: Record<string, string>;
   timeoutMillis: number;
   httpAgentOptions?: ClosableAgents['factory'] | undefined;
+  /** For gRPC over TLS (https URL): the same files the HTTP agents get. */
+  tls?: TlsFiles | undefined;
 }
 
-/** gRPC metadata from the resolved headers (OTEL_EXPORTER_OTLP_HEADERS and the `headers` option). */
-async function grpcMetadata(headers: Record<string, string>) {
-  const { Metadata } = await import('@grpc/grpc-js');
+/**
+ * gRPC call settings: metadata from the resolved headers (OTEL_EXPORTER_OTLP_HEADERS and the
+ * `headers` option), and TLS credentials from the resolved files for an https endpoint (plain
+ * HTTP/2 for http).
+ */
+async function grpcSettings(o: ExporterSettings) {
+  const { credentials, Metadata } = await import('@grpc/grpc-js');
   const metadata = new Metadata();
-  for (const [k, v] of Object.entries(headers)) metadata.set(k.toLowerCase(), v);
-  return metadata;
+  for (const [k, v] of Object.entries(o.headers)) metadata.set(k.toLowerCase(), v);
+  const tls = o.tls ?? {};
+  return {
+    url: o.url,
+    metadata,
+    timeoutMillis: o.timeoutMillis,
+    credentials: o.url.startsWith('https:')
+      ? credentials.createSsl(tls.ca ?? null, tls.key ?? null, tls.cert ?? null)
+      : credentials.createInsecure(),
+  };
 }
 
 function logExporter(protocol: OtlpProtocol, o: ExporterSettings): ItemExporter<SdkLogRecord> {
@@ -102,7 +116,7 @@ function logExporter(protocol: OtlpProtocol, o: ExporterSettings): ItemExporter<
     );
   return new LazyExporter(async () => {
     const { OTLPLogExporter: Grpc } = await import('@opentelemetry/exporter-logs-otlp-grpc');
-    return new Grpc({ url: o.url, metadata: await grpcMetadata(o.headers), timeoutMillis: o.timeoutMillis });
+    return new Grpc(await grpcSettings(o));
   });
 }
 
@@ -120,7 +134,7 @@ function spanExporter(protocol: OtlpProtocol, o: ExporterSettings): ItemExporter
     );
   return new LazyExporter(async () => {
     const { OTLPTraceExporter: Grpc } = await import('@opentelemetry/exporter-trace-otlp-grpc');
-    return new Grpc({ url: o.url, metadata: await grpcMetadata(o.headers), timeoutMillis: o.timeoutMillis });
+    return new Grpc(await grpcSettings(o));
   });
 }
 
@@ -132,9 +146,10 @@ export function logExportQueue(
   stats: StatsKeeper,
   httpAgentOptions?: ClosableAgents['factory'],
   protocol: OtlpProtocol = 'http/json',
+  tls?: TlsFiles,
 ): BoundedBatchQueue<SdkLogRecord> {
   return new BoundedBatchQueue<SdkLogRecord>(
-    logExporter(protocol, { url, headers, timeoutMillis: limits.exportTimeoutMillis, httpAgentOptions }),
+    logExporter(protocol, { url, headers, timeoutMillis: limits.exportTimeoutMillis, httpAgentOptions, tls }),
     limits,
     countingListener(stats, 'logs'),
   );
@@ -148,9 +163,16 @@ export function spanExportQueue(
   stats: StatsKeeper,
   httpAgentOptions?: ClosableAgents['factory'],
   protocol: OtlpProtocol = 'http/json',
+  tls?: TlsFiles,
 ): BoundedBatchQueue<ReadableSpan> {
   return new BoundedBatchQueue<ReadableSpan>(
-    spanExporter(protocol, { url, headers, timeoutMillis: limits.exportTimeoutMillis, httpAgentOptions }),
+    spanExporter(protocol, {
+      url,
+      headers,
+      timeoutMillis: limits.exportTimeoutMillis,
+      httpAgentOptions,
+      tls,
+    }),
     limits,
     countingListener(stats, 'spans'),
   );

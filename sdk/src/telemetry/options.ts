@@ -1,8 +1,11 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { AttributeValue } from '@opentelemetry/api';
 import type { Instrumentation } from '@opentelemetry/instrumentation';
 import type { BudgetOptions } from '../budget/budgetGuard.js';
 import { RESOURCE_ATTR } from '../contract.js';
 import type { PriceOverride } from '../pricing/index.js';
+import type { TlsFiles } from './closableAgents.js';
 
 /** Environment as read by the SDK; `process.env` unless a test passes its own. */
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -257,6 +260,37 @@ export function headersFor(
     if (!HEADER_NAME.test(k) || !HEADER_VALUE.test(v))
       problems.push(`${perSignal} header ${show(k)} is not a valid HTTP header; ignored`);
     else out[k] = v;
+  }
+  return out;
+}
+
+/**
+ * TLS files for one signal's https endpoint: `OTEL_EXPORTER_OTLP_{LOGS,TRACES}_CERTIFICATE` else
+ * `OTEL_EXPORTER_OTLP_CERTIFICATE` (PEM roots to trust), and likewise `…_CLIENT_CERTIFICATE` /
+ * `…_CLIENT_KEY` (mTLS); paths relative to the working directory. A file that cannot be read is named
+ * in `problems` and left out (the connection then fails as it would without it, and is counted).
+ */
+export function tlsFor(env: Env, signal: 'LOGS' | 'TRACES', problems: string[]): TlsFiles {
+  const out: TlsFiles = {};
+  const files: [what: string, into: keyof TlsFiles][] = [
+    ['CERTIFICATE', 'ca'],
+    ['CLIENT_CERTIFICATE', 'cert'],
+    ['CLIENT_KEY', 'key'],
+  ];
+  for (const [what, into] of files) {
+    const specific = `OTEL_EXPORTER_OTLP_${signal}_${what}`;
+    const name = nonEmpty(env[specific]) ? specific : `OTEL_EXPORTER_OTLP_${what}`;
+    const path = nonEmpty(env[name]);
+    if (path === undefined) continue;
+    try {
+      out[into] = readFileSync(resolve(path));
+    } catch (err) {
+      // The general variable is read for both signals: name its problem once (LOGS pass).
+      if (name === specific || signal === 'LOGS')
+        problems.push(
+          `${name} ${show(path)} cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'}); ignored`,
+        );
+    }
   }
   return out;
 }

@@ -1,6 +1,7 @@
 import type { AttributeValue } from '@opentelemetry/api';
 import type { PriceOverride } from '../pricing/index.js';
 import type { QueueLimits } from './boundedBatchQueue.js';
+import type { TlsFiles } from './closableAgents.js';
 import {
   type Env,
   headersFor,
@@ -12,6 +13,7 @@ import {
   resolveProtocols,
   show,
   type TelemetryOptions,
+  tlsFor,
 } from './options.js';
 
 /** The largest delay `setTimeout` honours (larger values fire at once). */
@@ -37,6 +39,8 @@ export interface ResolvedConfig {
   endpoints: ResolvedEndpoints;
   logsHeaders: Record<string, string>;
   tracesHeaders: Record<string, string>;
+  logsTls: TlsFiles;
+  tracesTls: TlsFiles;
   limits: QueueLimits;
   warningIntervalMillis: number;
   onWarning: (message: string) => void;
@@ -145,6 +149,8 @@ export function resolveConfig(rawOptions: unknown, processEnv: Env): ResolvedCon
     endpoints: resolveEndpoints(env, o.endpoint, problems, protocols),
     logsHeaders: headersFor(env, 'LOGS', o.headers, problems),
     tracesHeaders: headersFor(env, 'TRACES', o.headers, problems),
+    logsTls: tlsFor(env, 'LOGS', problems),
+    tracesTls: tlsFor(env, 'TRACES', problems),
     limits,
     warningIntervalMillis: num('warningIntervalMillis'),
     onWarning,

@@ -105,16 +105,18 @@ function start(options: TelemetryOptions, config: ResolvedConfig): TelemetryHand
     config.logsHeaders,
     config.limits,
     stats,
-    agents.factory,
+    agents.factoryFor(config.logsTls),
     config.protocols.logs,
+    config.logsTls,
   );
   const spanQueue = spanExportQueue(
     endpoints.tracesUrl,
     config.tracesHeaders,
     config.limits,
     stats,
-    agents.factory,
+    agents.factoryFor(config.tracesTls),
     config.protocols.traces,
+    config.tracesTls,
   );
   const instrumentation = new SpendlineInstrumentation({
     enabled: false, // NodeSDK enables it once its providers are set

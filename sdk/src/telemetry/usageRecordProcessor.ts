@@ -52,8 +52,9 @@ export class UsageRecordProcessor implements LogRecordProcessor {
       config.logsHeaders,
       config.limits,
       this.#stats,
-      this.#agents.factory,
+      this.#agents.factoryFor(config.logsTls),
       config.protocols.logs,
+      config.logsTls,
     );
   }
 

@@ -37,7 +37,12 @@ function service(signal: OtlpSignal): ServiceDefinition {
  * A loopback OTLP/gRPC receiver (the collector's `otlp` receiver on 4317 stands behind it in
  * production): it decodes each Export request with the sidecar's protobuf decoder and records it.
  */
-export async function startOtlpGrpcReceiver(): Promise<OtlpGrpcReceiver> {
+export async function startOtlpGrpcReceiver(
+  options: {
+    /** Serve TLS with this key and certificate (the URL is then https). */
+    tls?: { key: Buffer; cert: Buffer };
+  } = {},
+): Promise<OtlpGrpcReceiver> {
   const server = new Server();
   const bodies: Record<OtlpSignal, unknown[]> = { logs: [], traces: [] };
   const metadata: OtlpGrpcReceiver['metadata'] = [];
@@ -59,12 +64,16 @@ export async function startOtlpGrpcReceiver(): Promise<OtlpGrpcReceiver> {
     });
   }
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (err, p) =>
-      err ? reject(err) : resolve(p),
+    server.bindAsync(
+      '127.0.0.1:0',
+      options.tls === undefined
+        ? ServerCredentials.createInsecure()
+        : ServerCredentials.createSsl(null, [{ private_key: options.tls.key, cert_chain: options.tls.cert }]),
+      (err, p) => (err ? reject(err) : resolve(p)),
     ),
   );
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `${options.tls === undefined ? 'http' : 'https'}://127.0.0.1:${port}`,
     metadata,
     logs: () => capturedLogs(bodies.logs),
     spans: () => capturedSpans(bodies.traces),

@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { decodeOtlpProtobuf } from '../../../sidecar/src/receiver/otlpProto.js';
 
@@ -63,13 +64,18 @@ export function flattenAttributes(list: unknown): Record<string, AttrValue> {
 }
 
 /** A loopback OTLP/HTTP receiver (JSON or protobuf) that records what the real exporters send. */
-export async function startOtlpReceiver(): Promise<OtlpReceiver> {
+export async function startOtlpReceiver(
+  options: {
+    /** Serve HTTPS with this key and certificate; with `ca`, require a client certificate it signed (mTLS). */
+    tls?: { key: Buffer; cert: Buffer; ca?: Buffer };
+  } = {},
+): Promise<OtlpReceiver> {
   let mode: ReceiverMode = { kind: 'ok' };
   const bodies = { logs: [] as unknown[], traces: [] as unknown[] };
   const requests: OtlpReceiver['requests'] = [];
   const hanging = new Set<ServerResponse>();
 
-  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+  const handler = (req: IncomingMessage, res: ServerResponse) => {
     const parts: Buffer[] = [];
     req.on('data', (c: Buffer) => parts.push(c));
     req.on('end', () => {
@@ -105,12 +111,24 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end('{}');
     });
-  });
+  };
+  const tls = options.tls;
+  const server =
+    tls === undefined
+      ? createServer(handler)
+      : createHttpsServer(
+          {
+            key: tls.key,
+            cert: tls.cert,
+            ...(tls.ca ? { ca: tls.ca, requestCert: true, rejectUnauthorized: true } : {}),
+          },
+          handler,
+        );
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
 
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `${tls === undefined ? 'http' : 'https'}://127.0.0.1:${port}`,
     bodies,
     requests,
     setMode: (m) => {
