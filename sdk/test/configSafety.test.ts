@@ -347,3 +347,60 @@ describe('shutdown() with a hanging collector is bounded (issue 15 #10)', () => 
     expect(connections).toBe(2); // no retry reconnected after shutdown
   }, 30_000);
 });
+
+describe('standard batch-processor and timeout variables', () => {
+  it('fill each signal queue setting not given as an option; an option in code wins; a bad value is named', () => {
+    const c = resolveConfig(
+      {},
+      {
+        OTEL_BLRP_MAX_QUEUE_SIZE: '100',
+        OTEL_BLRP_SCHEDULE_DELAY: '250',
+        OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '50',
+        OTEL_BSP_SCHEDULE_DELAY: 'soon',
+        OTEL_EXPORTER_OTLP_TIMEOUT: '3000',
+        OTEL_EXPORTER_OTLP_TRACES_TIMEOUT: '7000',
+      },
+    );
+    expect(c.logsLimits).toEqual({
+      maxQueueSize: 100,
+      maxExportBatchSize: 100,
+      scheduledDelayMillis: 250,
+      exportTimeoutMillis: 3000,
+      shutdownTimeoutMillis: 5000,
+    });
+    expect(c.tracesLimits).toEqual({
+      maxQueueSize: 2048,
+      maxExportBatchSize: 50,
+      scheduledDelayMillis: 1000,
+      exportTimeoutMillis: 7000,
+      shutdownTimeoutMillis: 5000,
+    });
+    expect(c.problems).toEqual([
+      'OTEL_BSP_SCHEDULE_DELAY "soon" is not an integer in 0..2147483647; ignored',
+    ]);
+    const o = resolveConfig(
+      { scheduledDelayMillis: 10, maxQueueSize: 7 },
+      { OTEL_BLRP_SCHEDULE_DELAY: '250', OTEL_BSP_MAX_QUEUE_SIZE: '9' },
+    );
+    expect([o.logsLimits.scheduledDelayMillis, o.tracesLimits.maxQueueSize]).toEqual([10, 7]);
+  });
+
+  it('bound the real queues: OTEL_BLRP_MAX_QUEUE_SIZE and OTEL_BSP_MAX_QUEUE_SIZE decide what is dropped', async () => {
+    const r = await receiver();
+    r.setMode({ kind: 'hang' });
+    const { t } = startWith({
+      env: {
+        OTLP_ENDPOINT: r.url,
+        OTEL_BLRP_MAX_QUEUE_SIZE: '5',
+        OTEL_BSP_MAX_QUEUE_SIZE: '3',
+        OTEL_BLRP_SCHEDULE_DELAY: '60000',
+        OTEL_BSP_SCHEDULE_DELAY: '60000',
+      },
+      shutdownTimeoutMillis: 200,
+    });
+    for (let i = 0; i < 12; i++)
+      recordLLMUsage({ provider: 'openai', model: 'gpt-4o', inputTokens: 1, outputTokens: 1 });
+    // Logs: a first batch of 5 goes out, 5 wait, 2 are dropped. Spans: 3 out, 3 wait, 6 dropped.
+    expect(t.stats()).toMatchObject({ recordsEmitted: 12, logsDropped: 2, spansDropped: 6 });
+  });
+});

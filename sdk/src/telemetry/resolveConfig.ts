@@ -31,6 +31,34 @@ export const NUMERIC_OPTIONS = {
 } as const;
 type NumericOption = keyof typeof NUMERIC_OPTIONS;
 
+/**
+ * The standard variables a numeric option falls back to when it is not given, per signal, first
+ * found wins: the batch processor's (`OTEL_BLRP_*` for logs, `OTEL_BSP_*` for spans) and the
+ * exporter's timeout. An option given in code wins over them, as in OpenTelemetry's own SDKs.
+ */
+const SIGNAL_VARIABLES: Record<'LOGS' | 'TRACES', Partial<Record<NumericOption, string[]>>> = {
+  LOGS: {
+    maxQueueSize: ['OTEL_BLRP_MAX_QUEUE_SIZE'],
+    maxExportBatchSize: ['OTEL_BLRP_MAX_EXPORT_BATCH_SIZE'],
+    scheduledDelayMillis: ['OTEL_BLRP_SCHEDULE_DELAY'],
+    exportTimeoutMillis: [
+      'OTEL_EXPORTER_OTLP_LOGS_TIMEOUT',
+      'OTEL_EXPORTER_OTLP_TIMEOUT',
+      'OTEL_BLRP_EXPORT_TIMEOUT',
+    ],
+  },
+  TRACES: {
+    maxQueueSize: ['OTEL_BSP_MAX_QUEUE_SIZE'],
+    maxExportBatchSize: ['OTEL_BSP_MAX_EXPORT_BATCH_SIZE'],
+    scheduledDelayMillis: ['OTEL_BSP_SCHEDULE_DELAY'],
+    exportTimeoutMillis: [
+      'OTEL_EXPORTER_OTLP_TRACES_TIMEOUT',
+      'OTEL_EXPORTER_OTLP_TIMEOUT',
+      'OTEL_BSP_EXPORT_TIMEOUT',
+    ],
+  },
+};
+
 /** Options after validation: every field has a usable value. */
 export interface ResolvedConfig {
   env: Env;
@@ -41,7 +69,10 @@ export interface ResolvedConfig {
   tracesHeaders: Record<string, string>;
   logsTls: TlsFiles;
   tracesTls: TlsFiles;
+  /** The logs queue's limits (`shutdownTimeoutMillis` is the same for both signals). */
   limits: QueueLimits;
+  logsLimits: QueueLimits;
+  tracesLimits: QueueLimits;
   warningIntervalMillis: number;
   onWarning: (message: string) => void;
   captureContent: boolean;
@@ -86,23 +117,48 @@ export function resolveConfig(rawOptions: unknown, processEnv: Env): ResolvedCon
     else problems.push(`onWarning ${show(o.onWarning)} is not a function; using console.warn`);
   }
 
-  const num = (name: NumericOption): number => {
+  /** An option's value when it is given and valid (an invalid one is named once), else undefined. */
+  const option = (name: NumericOption): number | undefined => {
     const spec = NUMERIC_OPTIONS[name];
     const v: unknown = o[name];
-    if (v === undefined) return spec.default;
+    if (v === undefined) return undefined;
     if (typeof v === 'number' && Number.isInteger(v) && v >= spec.min && v <= spec.max) return v;
     problems.push(`${name} ${show(v)} is not an integer in ${spec.min}..${spec.max}; using ${spec.default}`);
+    return undefined;
+  };
+  const given = new Map<NumericOption, number | undefined>();
+  for (const name of Object.keys(NUMERIC_OPTIONS) as NumericOption[]) given.set(name, option(name));
+  /** A numeric setting: the option, else the signal's standard variables (first valid), else the default. */
+  const num = (name: NumericOption, signal?: 'LOGS' | 'TRACES'): number => {
+    const spec = NUMERIC_OPTIONS[name];
+    const fromOption = given.get(name);
+    if (fromOption !== undefined) return fromOption;
+    if (signal === undefined) return spec.default;
+    for (const variable of SIGNAL_VARIABLES[signal][name] ?? []) {
+      const raw = env[variable]?.trim();
+      if (!raw) continue;
+      const n = Number(raw);
+      if (/^\d+$/.test(raw) && n >= spec.min && n <= spec.max) return n;
+      // OTEL_EXPORTER_OTLP_TIMEOUT is read for both signals: its problem is named once (LOGS pass).
+      if (variable !== 'OTEL_EXPORTER_OTLP_TIMEOUT' || signal === 'LOGS')
+        problems.push(`${variable} ${show(raw)} is not an integer in ${spec.min}..${spec.max}; ignored`);
+    }
     return spec.default;
   };
-  const maxQueueSize = num('maxQueueSize');
-  const limits: QueueLimits = {
-    maxQueueSize,
-    // A batch larger than the queue could never fill; the queue size bounds it (not a problem).
-    maxExportBatchSize: Math.min(num('maxExportBatchSize'), maxQueueSize),
-    scheduledDelayMillis: num('scheduledDelayMillis'),
-    exportTimeoutMillis: num('exportTimeoutMillis'),
-    shutdownTimeoutMillis: num('shutdownTimeoutMillis'),
+  const shutdownTimeoutMillis = num('shutdownTimeoutMillis');
+  const limitsOf = (signal: 'LOGS' | 'TRACES'): QueueLimits => {
+    const maxQueueSize = num('maxQueueSize', signal);
+    return {
+      maxQueueSize,
+      // A batch larger than the queue could never fill; the queue size bounds it (not a problem).
+      maxExportBatchSize: Math.min(num('maxExportBatchSize', signal), maxQueueSize),
+      scheduledDelayMillis: num('scheduledDelayMillis', signal),
+      exportTimeoutMillis: num('exportTimeoutMillis', signal),
+      shutdownTimeoutMillis,
+    };
   };
+  const logsLimits = limitsOf('LOGS');
+  const tracesLimits = limitsOf('TRACES');
 
   const flag = (name: 'disabled' | 'captureContent' | 'registerGlobal'): boolean => {
     const v: unknown = o[name];
@@ -151,7 +207,9 @@ export function resolveConfig(rawOptions: unknown, processEnv: Env): ResolvedCon
     tracesHeaders: headersFor(env, 'TRACES', o.headers, problems),
     logsTls: tlsFor(env, 'LOGS', problems),
     tracesTls: tlsFor(env, 'TRACES', problems),
-    limits,
+    limits: logsLimits,
+    logsLimits,
+    tracesLimits,
     warningIntervalMillis: num('warningIntervalMillis'),
     onWarning,
     captureContent: flag('captureContent') || isTrue(env.SPENDLINE_CAPTURE_CONTENT),

@@ -103,7 +103,7 @@ function start(options: TelemetryOptions, config: ResolvedConfig): TelemetryHand
   const logQueue = logExportQueue(
     endpoints.logsUrl,
     config.logsHeaders,
-    config.limits,
+    config.logsLimits,
     stats,
     agents.factoryFor(config.logsTls),
     config.protocols.logs,
@@ -112,7 +112,7 @@ function start(options: TelemetryOptions, config: ResolvedConfig): TelemetryHand
   const spanQueue = spanExportQueue(
     endpoints.tracesUrl,
     config.tracesHeaders,
-    config.limits,
+    config.tracesLimits,
     stats,
     agents.factoryFor(config.tracesTls),
     config.protocols.traces,

@@ -50,7 +50,7 @@ export class UsageRecordProcessor implements LogRecordProcessor {
     this.#queue = logExportQueue(
       config.endpoints.logsUrl,
       config.logsHeaders,
-      config.limits,
+      config.logsLimits,
       this.#stats,
       this.#agents.factoryFor(config.logsTls),
       config.protocols.logs,
