@@ -60,7 +60,12 @@ function chatUsage(b: ResolvedBehaviour): Record<string, unknown> {
     prompt_tokens: u.inputTokens,
     completion_tokens: u.outputTokens,
     total_tokens: u.inputTokens + u.outputTokens,
-    prompt_tokens_details: { cached_tokens: u.cachedTokens, audio_tokens: 0 },
+    // cache_write_tokens: reported since mid-2026 (openai 7.40 types it); part of prompt_tokens, as reads are.
+    prompt_tokens_details: {
+      cached_tokens: u.cachedTokens,
+      cache_write_tokens: u.cacheCreationTokens,
+      audio_tokens: 0,
+    },
     completion_tokens_details: {
       reasoning_tokens: u.reasoningTokens,
       audio_tokens: 0,
@@ -164,7 +169,7 @@ function responsesUsage(b: ResolvedBehaviour): Record<string, unknown> {
   const u = b.usage;
   return {
     input_tokens: u.inputTokens,
-    input_tokens_details: { cached_tokens: u.cachedTokens },
+    input_tokens_details: { cached_tokens: u.cachedTokens, cache_write_tokens: u.cacheCreationTokens },
     output_tokens: u.outputTokens,
     output_tokens_details: { reasoning_tokens: u.reasoningTokens },
     total_tokens: u.inputTokens + u.outputTokens,

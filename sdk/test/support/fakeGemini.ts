@@ -31,7 +31,8 @@ function total(u: GeminiUsage): number {
 }
 
 /**
- * A loopback Gemini Developer API (v1beta): `models/{m}:generateContent`, `:streamGenerateContent?alt=sse`
+ * A loopback Gemini Developer API (`v1beta`, the default of `@google/genai` 1 and 2; `v1`, the default of 3):
+ * `models/{m}:generateContent`, `:streamGenerateContent?alt=sse`
  * (SSE, usage on every chunk, cumulative, as the real API) and `:batchEmbedContents` (no usage, as the real API).
  */
 export async function startFakeGemini(usage: GeminiUsage): Promise<FakeGemini> {
@@ -41,7 +42,7 @@ export async function startFakeGemini(usage: GeminiUsage): Promise<FakeGemini> {
       const path = (req.url ?? '').split('?')[0] ?? '';
       const body: unknown = raw ? JSON.parse(raw) : undefined;
       requests.push({ path, body });
-      const m = /^\/v1beta\/models\/([^:]+):(\w+)$/.exec(path);
+      const m = /^\/v1(?:beta|alpha)?\/models\/([^:]+):(\w+)$/.exec(path);
       const model = m?.[1] ?? '';
       const usageMetadata = { ...usage, totalTokenCount: total(usage) };
       const candidate = (text: string, last: boolean) => ({
