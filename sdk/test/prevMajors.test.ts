@@ -1,0 +1,193 @@
+/**
+ * The previous major of every instrumented client (openai 6, @anthropic-ai/sdk 0.x, @google/genai 2,
+ * ai 6 with @ai-sdk/openai 3) keeps working: a service run from test/compat/prev-majors (an npm
+ * workspace that installs those versions for itself) is recorded through the real
+ * SpendlineInstrumentation, against the same loopback fakes, with exact tokens by type and prices.
+ * The current majors are the SDK's own dev dependencies, under test everywhere else.
+ */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ATTR, type TokenCounts, USAGE_EVENT_NAME } from '../src/contract.js';
+import { createPricer, nanoToUsd } from '../src/index.js';
+import { type FakeProvider, startFakeProvider } from '../src/testing/index.js';
+import { type FakeGemini, startFakeGemini } from './support/fakeGemini.js';
+import { type OtlpReceiver, startOtlpReceiver } from './support/otlpReceiver.js';
+
+const APP_DIR = fileURLToPath(new URL('../../test/compat/prev-majors/', import.meta.url));
+const TELEMETRY = fileURLToPath(new URL('./apps/service-telemetry.mjs', import.meta.url));
+
+const tokens = (t: Partial<TokenCounts> & { inputTokens: number; outputTokens: number }): TokenCounts => ({
+  cacheReadInputTokens: 0,
+  cacheCreationInputTokens: 0,
+  reasoningOutputTokens: 0,
+  ...t,
+});
+const GEMINI = tokens({
+  inputTokens: 1200,
+  outputTokens: 450,
+  cacheReadInputTokens: 1000,
+  reasoningOutputTokens: 150,
+});
+
+/** requestModel → [provider, the tokens each of its records must carry, how many records]. */
+const EXPECTED: Record<string, [string, TokenCounts, number]> = {
+  // openai 6 passes cache_write_tokens through untyped; the instrumentation reads it all the same.
+  'gpt-4.1': [
+    'openai',
+    tokens({
+      inputTokens: 3000,
+      outputTokens: 50,
+      cacheReadInputTokens: 1024,
+      cacheCreationInputTokens: 1500,
+    }),
+    1,
+  ],
+  'gpt-4.1-mini': ['openai', tokens({ inputTokens: 200, outputTokens: 30, cacheReadInputTokens: 128 }), 1],
+  'gpt-5-mini': [
+    'openai',
+    tokens({ inputTokens: 500, outputTokens: 260, cacheReadInputTokens: 256, reasoningOutputTokens: 200 }),
+    1,
+  ],
+  'text-embedding-3-small': ['openai', tokens({ inputTokens: 9, outputTokens: 0 }), 1],
+  'claude-opus-4-5': [
+    'anthropic',
+    tokens({ inputTokens: 120, outputTokens: 900, reasoningOutputTokens: 700 }),
+    1,
+  ],
+  'claude-sonnet-4-5': [
+    'anthropic',
+    tokens({
+      inputTokens: 2000,
+      outputTokens: 150,
+      cacheReadInputTokens: 1500,
+      cacheCreationInputTokens: 300,
+    }),
+    1,
+  ],
+  'gemini-2.5-flash': ['gcp.gemini', GEMINI, 1],
+  'gemini-2.5-pro': ['gcp.gemini', GEMINI, 1],
+  // generateText and streamText through the middleware.
+  'o4-mini': [
+    'openai',
+    tokens({ inputTokens: 100, outputTokens: 40, cacheReadInputTokens: 60, reasoningOutputTokens: 25 }),
+    2,
+  ],
+};
+
+const fakeUsage = (t: TokenCounts) => ({
+  inputTokens: t.inputTokens,
+  outputTokens: t.outputTokens,
+  cachedTokens: t.cacheReadInputTokens,
+  cacheCreationTokens: t.cacheCreationInputTokens,
+  reasoningTokens: t.reasoningOutputTokens,
+});
+
+let fake: FakeProvider;
+let gemini: FakeGemini;
+let receiver: OtlpReceiver;
+beforeAll(async () => {
+  const models: Record<string, { usage: ReturnType<typeof fakeUsage> }> = {};
+  for (const [model, [provider, t]] of Object.entries(EXPECTED))
+    if (provider !== 'gcp.gemini') models[model] = { usage: fakeUsage(t) };
+  fake = await startFakeProvider({ models });
+  gemini = await startFakeGemini({
+    promptTokenCount: 1200,
+    candidatesTokenCount: 300,
+    cachedContentTokenCount: 1000,
+    thoughtsTokenCount: 150,
+  });
+  receiver = await startOtlpReceiver();
+});
+afterAll(async () => {
+  await fake?.close();
+  await gemini?.close();
+  await receiver?.close();
+});
+
+function runApp(): Promise<{ code: number | null; out: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', TELEMETRY, 'app.mjs'], {
+      cwd: APP_DIR,
+      env: { PATH: process.env.PATH, FAKE_URL: fake.url, GEMINI_URL: gemini.url, RECEIVER_URL: receiver.url },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (b: Buffer) => {
+      out += b.toString();
+    });
+    child.stderr.on('data', (b: Buffer) => {
+      out += b.toString();
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    child.once('error', reject);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, out });
+    });
+  });
+}
+
+describe('previous majors of the instrumented clients', () => {
+  it('openai 6, @anthropic-ai/sdk 0.x, @google/genai 2 and ai 6: exact tokens by type and cost, streaming and failed calls', async () => {
+    const { code, out } = await runApp();
+    expect(code, out).toBe(0);
+    const line = out.split('\n').find((l) => l.startsWith('{"versions"'));
+    expect(line, out).toBeDefined();
+    const { versions, seen } = JSON.parse(line as string) as {
+      versions: Record<string, string>;
+      seen: Record<string, unknown>;
+    };
+    // The app ran the previous majors, not the SDK's own (current) dev dependencies.
+    const major = (v: string | undefined) => v?.split('.')[0];
+    expect(Object.fromEntries(Object.entries(versions).map(([k, v]) => [k, major(v)]))).toEqual({
+      openai: '6',
+      '@anthropic-ai/sdk': '0',
+      '@google/genai': '2',
+      ai: '6',
+      '@ai-sdk/openai': '3',
+    });
+    const reply = 'Hello from the spendline fake provider.';
+    expect(seen).toEqual({
+      chat: reply,
+      chatStream: reply,
+      responsesStream: reply,
+      embeddings: 2,
+      failed: 500,
+      anthropic: reply,
+      anthropicStream: reply,
+      gemini: 'Hello from the fake Gemini.',
+      geminiStream: 'Hello from the fake Gemini.',
+      aiGenerate: reply,
+      aiStream: reply,
+    });
+
+    const logs = receiver.logs().filter((l) => l.eventName === USAGE_EVENT_NAME);
+    const pricer = createPricer();
+    for (const [model, [provider, t, count]] of Object.entries(EXPECTED)) {
+      const recs = logs.filter((l) => l.attributes[ATTR.requestModel] === model);
+      expect(recs, model).toHaveLength(count);
+      const p = pricer.priceUsage(t, { provider, model });
+      if (p.status !== 'priced') throw new Error(`${provider}/${model} is not in the catalog`);
+      for (const r of recs) {
+        expect(r.attributes, model).toMatchObject({
+          [ATTR.providerName]: provider,
+          [ATTR.inputTokens]: t.inputTokens,
+          [ATTR.outputTokens]: t.outputTokens,
+          [ATTR.usageType]: 'exact',
+          [ATTR.costUsd]: nanoToUsd(p.costNanoUsd),
+        });
+        // Zero counts are left off the record.
+        const optional = (v: number) => (v > 0 ? v : undefined);
+        expect(r.attributes[ATTR.cacheReadInputTokens], model).toBe(optional(t.cacheReadInputTokens));
+        expect(r.attributes[ATTR.cacheCreationInputTokens], model).toBe(optional(t.cacheCreationInputTokens));
+        expect(r.attributes[ATTR.reasoningOutputTokens], model).toBe(optional(t.reasoningOutputTokens));
+        expect(r.attributes[ATTR.errorType], model).toBeUndefined();
+      }
+    }
+    const failed = logs.filter((l) => l.attributes[ATTR.requestModel] === 'gpt-4o-mini');
+    expect(failed).toHaveLength(1);
+    expect(failed[0]?.attributes[ATTR.errorType]).toBe('500');
+    expect(logs).toHaveLength(11);
+  }, 90_000);
+});
