@@ -330,4 +330,32 @@ describe('instrumentOpenAI: chat.completions.create', () => {
     expect(response.status).toBe(200);
     expect(await newRecords(before)).toHaveLength(1);
   });
+
+  it('records the client helpers built on create: chat.completions.stream(), parse(), responses.stream()', async () => {
+    const before = await mark();
+    const runner = h.openai.chat.completions.stream({
+      model: 'o3-mini',
+      messages: [{ role: 'user', content: 'hi' }],
+    });
+    const final = await runner.finalChatCompletion();
+    expect(final.choices[0]?.message.content).toBe('Hello from the spendline fake provider.');
+    const parsed = await h.openai.chat.completions.parse({
+      model: 'o3-mini',
+      messages: [{ role: 'user', content: 'hi' }],
+    });
+    expect(parsed.choices[0]?.message.content).toBe('Hello from the spendline fake provider.');
+    const rs = h.openai.responses.stream({ model: 'o3-mini', input: 'hi' });
+    expect((await rs.finalResponse()).output_text).toBe('Hello from the spendline fake provider.');
+    const recs = await newRecords(before);
+    expect(recs).toHaveLength(3);
+    for (const { log } of recs)
+      expect(log.attributes).toMatchObject({
+        [ATTR.requestModel]: 'o3-mini',
+        [ATTR.inputTokens]: 1200,
+        [ATTR.outputTokens]: 300,
+        [ATTR.cacheReadInputTokens]: 1024,
+        [ATTR.reasoningOutputTokens]: 192,
+        [ATTR.usageType]: 'exact',
+      });
+  });
 });

@@ -55,9 +55,13 @@ describe('instrumentOpenAI: responses.create', () => {
     for await (const e of stream) types.push(e.type);
     expect(types).toEqual([
       'response.created',
+      'response.in_progress',
       'response.output_item.added',
+      'response.content_part.added',
       ...Array(6).fill('response.output_text.delta'),
       'response.output_text.done',
+      'response.content_part.done',
+      'response.output_item.done',
       'response.completed',
     ]);
     const [rec] = await newLogs(before);

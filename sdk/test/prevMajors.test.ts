@@ -43,11 +43,13 @@ const EXPECTED: Record<string, [string, TokenCounts, number]> = {
     }),
     1,
   ],
-  'gpt-4.1-mini': ['openai', tokens({ inputTokens: 200, outputTokens: 30, cacheReadInputTokens: 128 }), 1],
+  // chat.completions.create (streaming) and parse().
+  'gpt-4.1-mini': ['openai', tokens({ inputTokens: 200, outputTokens: 30, cacheReadInputTokens: 128 }), 2],
+  // responses.create (streaming) and responses.stream().
   'gpt-5-mini': [
     'openai',
     tokens({ inputTokens: 500, outputTokens: 260, cacheReadInputTokens: 256, reasoningOutputTokens: 200 }),
-    1,
+    2,
   ],
   'text-embedding-3-small': ['openai', tokens({ inputTokens: 9, outputTokens: 0 }), 1],
   'claude-opus-4-5': [
@@ -152,6 +154,8 @@ describe('previous majors of the instrumented clients', () => {
       chat: reply,
       chatStream: reply,
       responsesStream: reply,
+      parse: reply,
+      responsesHelper: reply,
       embeddings: 2,
       failed: 500,
       anthropic: reply,
@@ -188,6 +192,6 @@ describe('previous majors of the instrumented clients', () => {
     const failed = logs.filter((l) => l.attributes[ATTR.requestModel] === 'gpt-4o-mini');
     expect(failed).toHaveLength(1);
     expect(failed[0]?.attributes[ATTR.errorType]).toBe('500');
-    expect(logs).toHaveLength(11);
+    expect(logs).toHaveLength(13);
   }, 90_000);
 });

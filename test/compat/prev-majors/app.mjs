@@ -38,6 +38,14 @@ text = '';
 for await (const e of await openai.responses.create({ model: 'gpt-5-mini', input: 'hi', stream: true }))
   if (e.type === 'response.output_text.delta') text += e.delta;
 seen.responsesStream = text;
+// The client's helpers, built on create.
+seen.parse = (
+  await openai.chat.completions.parse({ model: 'gpt-4.1-mini', messages })
+).choices[0].message.content;
+// openai 6's finalResponse() has no output_text: the text of the output message.
+seen.responsesHelper = (
+  await openai.responses.stream({ model: 'gpt-5-mini', input: 'hi' }).finalResponse()
+).output[0].content[0].text;
 seen.embeddings = (
   await openai.embeddings.create({ model: 'text-embedding-3-small', input: ['a', 'b'] })
 ).data.length;
