@@ -331,7 +331,7 @@ describe('instrumentOpenAI: chat.completions.create', () => {
     expect(await newRecords(before)).toHaveLength(1);
   });
 
-  it('records the client helpers built on create: chat.completions.stream(), parse(), responses.stream()', async () => {
+  it('records the client helpers built on create: chat.completions.stream() / parse(), responses.stream() / parse()', async () => {
     const before = await mark();
     const runner = h.openai.chat.completions.stream({
       model: 'o3-mini',
@@ -346,8 +346,10 @@ describe('instrumentOpenAI: chat.completions.create', () => {
     expect(parsed.choices[0]?.message.content).toBe('Hello from the spendline fake provider.');
     const rs = h.openai.responses.stream({ model: 'o3-mini', input: 'hi' });
     expect((await rs.finalResponse()).output_text).toBe('Hello from the spendline fake provider.');
+    const rp = await h.openai.responses.parse({ model: 'o3-mini', input: 'hi' });
+    expect(rp.output_text).toBe('Hello from the spendline fake provider.');
     const recs = await newRecords(before);
-    expect(recs).toHaveLength(3);
+    expect(recs).toHaveLength(4);
     for (const { log } of recs)
       expect(log.attributes).toMatchObject({
         [ATTR.requestModel]: 'o3-mini',
