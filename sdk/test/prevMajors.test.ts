@@ -1,8 +1,9 @@
 /**
  * The previous major of every instrumented client (openai 6, @anthropic-ai/sdk 0.x, @google/genai 2,
  * ai 6 with @ai-sdk/openai 3) keeps working: a service run from test/compat/prev-majors (an npm
- * workspace that installs those versions for itself) is recorded through the real
- * SpendlineInstrumentation, against the same loopback fakes, with exact tokens by type and prices.
+ * workspace that installs those versions for itself), as an ES module and as CommonJS, is recorded
+ * through the real SpendlineInstrumentation, against the same loopback fakes, with exact tokens by
+ * type and prices.
  * The current majors are the SDK's own dev dependencies, under test everywhere else.
  */
 import { spawn } from 'node:child_process';
@@ -12,7 +13,7 @@ import { ATTR, type TokenCounts, USAGE_EVENT_NAME } from '../src/contract.js';
 import { createPricer, nanoToUsd } from '../src/index.js';
 import { type FakeProvider, startFakeProvider } from '../src/testing/index.js';
 import { type FakeGemini, startFakeGemini } from './support/fakeGemini.js';
-import { type OtlpReceiver, startOtlpReceiver } from './support/otlpReceiver.js';
+import { type CapturedLog, startOtlpReceiver } from './support/otlpReceiver.js';
 
 const APP_DIR = fileURLToPath(new URL('../../test/compat/prev-majors/', import.meta.url));
 const TELEMETRY = fileURLToPath(new URL('./apps/service-telemetry.mjs', import.meta.url));
@@ -87,7 +88,6 @@ const fakeUsage = (t: TokenCounts) => ({
 
 let fake: FakeProvider;
 let gemini: FakeGemini;
-let receiver: OtlpReceiver;
 beforeAll(async () => {
   const models: Record<string, { usage: ReturnType<typeof fakeUsage> }> = {};
   for (const [model, [provider, t]] of Object.entries(EXPECTED))
@@ -99,99 +99,128 @@ beforeAll(async () => {
     cachedContentTokenCount: 1000,
     thoughtsTokenCount: 150,
   });
-  receiver = await startOtlpReceiver();
 });
 afterAll(async () => {
   await fake?.close();
   await gemini?.close();
-  await receiver?.close();
 });
 
-function runApp(): Promise<{ code: number | null; out: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', TELEMETRY, 'app.mjs'], {
-      cwd: APP_DIR,
-      env: { PATH: process.env.PATH, FAKE_URL: fake.url, GEMINI_URL: gemini.url, RECEIVER_URL: receiver.url },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    child.stdout.on('data', (b: Buffer) => {
-      out += b.toString();
-    });
-    child.stderr.on('data', (b: Buffer) => {
-      out += b.toString();
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.once('error', reject);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, out });
-    });
-  });
+interface AppRun {
+  versions: Record<string, string>;
+  seen: Record<string, unknown>;
+  logs: CapturedLog[];
 }
 
-describe('previous majors of the instrumented clients', () => {
-  it('openai 6, @anthropic-ai/sdk 0.x, @google/genai 2 and ai 6: exact tokens by type and cost, streaming and failed calls', async () => {
-    const { code, out } = await runApp();
+/** Runs one app of the workspace under the service's own NodeSDK; returns its output and its usage records. */
+async function runApp(app: string): Promise<AppRun> {
+  const receiver = await startOtlpReceiver();
+  try {
+    const { code, out } = await new Promise<{ code: number | null; out: string }>((resolve, reject) => {
+      const child = spawn(process.execPath, ['--import', TELEMETRY, app], {
+        cwd: APP_DIR,
+        env: {
+          PATH: process.env.PATH,
+          FAKE_URL: fake.url,
+          GEMINI_URL: gemini.url,
+          RECEIVER_URL: receiver.url,
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let text = '';
+      child.stdout.on('data', (b: Buffer) => {
+        text += b.toString();
+      });
+      child.stderr.on('data', (b: Buffer) => {
+        text += b.toString();
+      });
+      const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+      child.once('error', reject);
+      child.once('exit', (exitCode) => {
+        clearTimeout(timer);
+        resolve({ code: exitCode, out: text });
+      });
+    });
     expect(code, out).toBe(0);
     const line = out.split('\n').find((l) => l.startsWith('{"versions"'));
     expect(line, out).toBeDefined();
-    const { versions, seen } = JSON.parse(line as string) as {
-      versions: Record<string, string>;
-      seen: Record<string, unknown>;
-    };
+    const parsed = JSON.parse(line as string) as Omit<AppRun, 'logs'>;
+    return { ...parsed, logs: receiver.logs().filter((l) => l.eventName === USAGE_EVENT_NAME) };
+  } finally {
+    await receiver.close();
+  }
+}
+
+const majors = (versions: Record<string, string>) =>
+  Object.fromEntries(Object.entries(versions).map(([k, v]) => [k, v?.split('.')[0]]));
+
+/** Each model's records: exactly `count` of them, with the expected tokens by type and the catalog price. */
+function expectExact(logs: CapturedLog[], expected: Record<string, [string, TokenCounts, number]>): void {
+  const pricer = createPricer();
+  for (const [model, [provider, t, count]] of Object.entries(expected)) {
+    const recs = logs.filter((l) => l.attributes[ATTR.requestModel] === model);
+    expect(recs, model).toHaveLength(count);
+    const p = pricer.priceUsage(t, { provider, model });
+    if (p.status !== 'priced') throw new Error(`${provider}/${model} is not in the catalog`);
+    for (const r of recs) {
+      expect(r.attributes, model).toMatchObject({
+        [ATTR.providerName]: provider,
+        [ATTR.inputTokens]: t.inputTokens,
+        [ATTR.outputTokens]: t.outputTokens,
+        [ATTR.usageType]: 'exact',
+        [ATTR.costUsd]: nanoToUsd(p.costNanoUsd),
+      });
+      // Zero counts are left off the record.
+      const optional = (v: number) => (v > 0 ? v : undefined);
+      expect(r.attributes[ATTR.cacheReadInputTokens], model).toBe(optional(t.cacheReadInputTokens));
+      expect(r.attributes[ATTR.cacheCreationInputTokens], model).toBe(optional(t.cacheCreationInputTokens));
+      expect(r.attributes[ATTR.reasoningOutputTokens], model).toBe(optional(t.reasoningOutputTokens));
+      expect(r.attributes[ATTR.errorType], model).toBeUndefined();
+    }
+  }
+}
+
+const REPLY = 'Hello from the spendline fake provider.';
+
+describe('previous majors of the instrumented clients', () => {
+  it('ES module: openai 6, @anthropic-ai/sdk 0.x, @google/genai 2 and ai 6, exact tokens by type and cost, streaming, helpers and a failed call', async () => {
+    const { versions, seen, logs } = await runApp('app.mjs');
     // The app ran the previous majors, not the SDK's own (current) dev dependencies.
-    const major = (v: string | undefined) => v?.split('.')[0];
-    expect(Object.fromEntries(Object.entries(versions).map(([k, v]) => [k, major(v)]))).toEqual({
+    expect(majors(versions)).toEqual({
       openai: '6',
       '@anthropic-ai/sdk': '0',
       '@google/genai': '2',
       ai: '6',
       '@ai-sdk/openai': '3',
     });
-    const reply = 'Hello from the spendline fake provider.';
     expect(seen).toEqual({
-      chat: reply,
-      chatStream: reply,
-      responsesStream: reply,
-      parse: reply,
-      responsesHelper: reply,
+      chat: REPLY,
+      chatStream: REPLY,
+      responsesStream: REPLY,
+      parse: REPLY,
+      responsesHelper: REPLY,
       embeddings: 2,
       failed: 500,
-      anthropic: reply,
-      anthropicStream: reply,
+      anthropic: REPLY,
+      anthropicStream: REPLY,
       gemini: 'Hello from the fake Gemini.',
       geminiStream: 'Hello from the fake Gemini.',
-      aiGenerate: reply,
-      aiStream: reply,
+      aiGenerate: REPLY,
+      aiStream: REPLY,
     });
-
-    const logs = receiver.logs().filter((l) => l.eventName === USAGE_EVENT_NAME);
-    const pricer = createPricer();
-    for (const [model, [provider, t, count]] of Object.entries(EXPECTED)) {
-      const recs = logs.filter((l) => l.attributes[ATTR.requestModel] === model);
-      expect(recs, model).toHaveLength(count);
-      const p = pricer.priceUsage(t, { provider, model });
-      if (p.status !== 'priced') throw new Error(`${provider}/${model} is not in the catalog`);
-      for (const r of recs) {
-        expect(r.attributes, model).toMatchObject({
-          [ATTR.providerName]: provider,
-          [ATTR.inputTokens]: t.inputTokens,
-          [ATTR.outputTokens]: t.outputTokens,
-          [ATTR.usageType]: 'exact',
-          [ATTR.costUsd]: nanoToUsd(p.costNanoUsd),
-        });
-        // Zero counts are left off the record.
-        const optional = (v: number) => (v > 0 ? v : undefined);
-        expect(r.attributes[ATTR.cacheReadInputTokens], model).toBe(optional(t.cacheReadInputTokens));
-        expect(r.attributes[ATTR.cacheCreationInputTokens], model).toBe(optional(t.cacheCreationInputTokens));
-        expect(r.attributes[ATTR.reasoningOutputTokens], model).toBe(optional(t.reasoningOutputTokens));
-        expect(r.attributes[ATTR.errorType], model).toBeUndefined();
-      }
-    }
+    expectExact(logs, EXPECTED);
     const failed = logs.filter((l) => l.attributes[ATTR.requestModel] === 'gpt-4o-mini');
     expect(failed).toHaveLength(1);
     expect(failed[0]?.attributes[ATTR.errorType]).toBe('500');
     expect(logs).toHaveLength(13);
+  }, 90_000);
+
+  it('CommonJS: openai 6, @anthropic-ai/sdk 0.x and @google/genai 2 through require', async () => {
+    const { versions, seen, logs } = await runApp('app.cjs');
+    expect(majors(versions)).toEqual({ openai: '6', '@anthropic-ai/sdk': '0', '@google/genai': '2' });
+    expect(seen).toEqual({ chat: REPLY, anthropicStream: REPLY, gemini: 'Hello from the fake Gemini.' });
+    const pick = (...models: string[]) =>
+      Object.fromEntries(models.map((m) => [m, EXPECTED[m] as [string, TokenCounts, number]]));
+    expectExact(logs, pick('gpt-4.1', 'claude-sonnet-4-5', 'gemini-2.5-flash'));
+    expect(logs).toHaveLength(3);
   }, 90_000);
 });
