@@ -10,9 +10,9 @@ function num(v: unknown): number {
 }
 
 /**
- * Prompt-cache writes (`cache_write_tokens`, reported since `openai` 7.40 / the 30-minute and
- * 12-hour caches): part of the prompt, like cache reads. Never more than the prompt less its reads,
- * so a malformed count cannot make the record invalid.
+ * Prompt-cache writes (`cache_write_tokens`, typed by `openai` 7.40 and later with the 30-minute and
+ * 12-hour caches; older clients pass it through): part of the prompt, like cache reads. Never more
+ * than the prompt less its reads, so a malformed count cannot make the record invalid.
  */
 function openAICacheWrite(details: Obj | undefined, input: number, cacheRead: number): number {
   return Math.min(num(details?.cache_write_tokens), Math.max(0, input - cacheRead));

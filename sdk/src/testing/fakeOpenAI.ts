@@ -60,7 +60,7 @@ function chatUsage(b: ResolvedBehaviour): Record<string, unknown> {
     prompt_tokens: u.inputTokens,
     completion_tokens: u.outputTokens,
     total_tokens: u.inputTokens + u.outputTokens,
-    // cache_write_tokens: reported since mid-2026 (openai 7.40 types it); part of prompt_tokens, as reads are.
+    // cache_write_tokens (typed by openai 7.40 and later): part of prompt_tokens, as cached_tokens is.
     prompt_tokens_details: {
       cached_tokens: u.cachedTokens,
       cache_write_tokens: u.cacheCreationTokens,
