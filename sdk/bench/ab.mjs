@@ -10,7 +10,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { BasicTracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
-import OpenAI from 'openai';
+import { loadBenchOpenAI } from './benchOpenAI.mjs';
 import { chatRequest, clientOptions, startOtlpSink, streamRequest } from './fakeOpenAI.mjs';
 
 const BATCH = Number(process.env.AB_BATCH ?? 200);
@@ -24,6 +24,8 @@ const sink = await startOtlpSink();
 const sinkUrl = sink.url;
 const queue = { maxQueueSize: 2000, maxExportBatchSize: 512, scheduledDelayMillis: 60_000 };
 
+const { OpenAI, version, from } = await loadBenchOpenAI();
+console.log(`openai ${version} (${from})`);
 const clients = { bare: new OpenAI(clientOptions) };
 const flushes = [];
 for (const spec of (process.env.AB_VARIANTS ?? 'this=../dist').split(',')) {

@@ -17,8 +17,8 @@ import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BatchLogRecordProcessor, LoggerProvider } from '@opentelemetry/sdk-logs';
 import { BasicTracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
-import OpenAI from 'openai';
 import { instrumentOpenAI, recordLLMUsage, startTelemetry, withUsageContext } from '../dist/index.js';
+import { loadBenchOpenAI } from './benchOpenAI.mjs';
 import { chatRequest, clientOptions, startOtlpSink, streamRequest } from './fakeOpenAI.mjs';
 
 const BATCH = 500;
@@ -127,6 +127,10 @@ const b = await withUsageContext({ userId: 'u-1', feature: 'bench' }, () => meas
 
 // (c) openai against an in-process fetch: bare, spendline, OpenLLMetry, OpenInference, non-streaming and streaming.
 
+const peerRequire = createRequire(fileURLToPath(new URL('../../bench/peers/package.json', import.meta.url)));
+const bench = await loadBenchOpenAI();
+const OpenAI = bench.OpenAI;
+
 /**
  * The peers patch `X.prototype.create` of the module they are given; handing them a module whose
  * "prototypes" are one client's resource objects patches that client only, so all four variants
@@ -150,7 +154,6 @@ if (process.env.SDK_BENCH_BASELINE) {
   variants['spendline-base'] = base.instrumentOpenAI(new OpenAI(clientOptions));
 }
 const peers = {};
-const peerRequire = createRequire(fileURLToPath(new URL('../../bench/peers/package.json', import.meta.url)));
 try {
   const { OpenAIInstrumentation } = peerRequire('@traceloop/instrumentation-openai');
   const inst = new OpenAIInstrumentation({ enrichTokens: false, traceContent: false });
@@ -276,6 +279,7 @@ const f = (x) => x.toFixed(1);
 const ratioB = b / a;
 const lines = [
   `samples: (a)(b) ${BATCHES * BATCH} calls; (c) ${C_ROUNDS} interleaved rounds x ${C_BATCHES * BATCH} calls per variant; node ${process.version}, ${process.platform}/${process.arch}`,
+  `(c) openai ${bench.version} (${bench.from})`,
   `(a) bare OTel span + log emit:            ${f(a)} µs`,
   `(b) recordLLMUsage:                       ${f(b)} µs   ratio b/a = ${ratioB.toFixed(2)} (target <= 2.00)`,
 ];
@@ -337,7 +341,7 @@ const section = [
   `| (a) bare OpenTelemetry span + log record emit | ${f(a)} | 1.00 | baseline |`,
   `| (b) \`recordLLMUsage\` (validation, context, pricing, span + log) | ${f(b)} | ${ratioB.toFixed(2)} × (a) | ≤ 2 × (a): ${ratioB <= 2 ? 'met' : 'NOT met'} |`,
   '',
-  `(c) the same mocked \`openai\` \`chat.completions.create\` (in-process \`fetch\`; usage with cached and reasoning tokens), bare and through each instrumentation, ${C_ROUNDS} interleaved rounds of ${C_BATCHES * BATCH} calls per variant (each round: one batch of 500 calls per variant in turn, order rotated every batch). "Added" is the variant's median minus the same round's bare median, then the median over rounds; "paired" is the variant's batch median minus the bare batch median run next to it, then the median over all batches (less exposed to the machine's drift within a round). CPU is the ${CPU_KIND === 'caller-thread CPU' ? 'caller (main) thread’s run time (`/proc/thread-self/schedstat`)' : 'process’s user+system time'} per call during the timed batches. spendline emits a span and a log record per call with cost; OpenLLMetry and OpenInference emit one span (content capture off for all three).`,
+  `(c) the same mocked \`openai\` ${bench.version} \`chat.completions.create\` (in-process \`fetch\`; usage with cached and reasoning tokens), bare and through each instrumentation, ${C_ROUNDS} interleaved rounds of ${C_BATCHES * BATCH} calls per variant (each round: one batch of 500 calls per variant in turn, order rotated every batch). "Added" is the variant's median minus the same round's bare median, then the median over rounds; "paired" is the variant's batch median minus the bare batch median run next to it, then the median over all batches (less exposed to the machine's drift within a round). CPU is the ${CPU_KIND === 'caller-thread CPU' ? 'caller (main) thread’s run time (`/proc/thread-self/schedstat`)' : 'process’s user+system time'} per call during the timed batches. spendline emits a span and a log record per call with cost; OpenLLMetry and OpenInference emit one span (content capture off for all three).`,
   '',
   '| mode | variant | median µs/call | added µs | added µs, paired | added ÷ OpenLLMetry’s (rounds / paired) | CPU µs/call | added CPU µs | added CPU ÷ OpenLLMetry’s |',
   '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',

@@ -11,6 +11,8 @@ const MODELS = {
     responseModel: 'claude-sonnet-4-6-20260101',
   },
   'claude-haiku-4-5': { usage: { inputTokens: 40, outputTokens: 12 } },
+  // Extended thinking: 700 of the 900 output tokens were reasoning (output_tokens_details.thinking_tokens).
+  'claude-opus-4-5': { usage: { inputTokens: 120, outputTokens: 900, reasoningTokens: 700 } },
 };
 
 let h: Harness;
@@ -86,6 +88,31 @@ describe('instrumentAnthropic: messages.create', () => {
       [ATTR.responseModel]: 'claude-sonnet-4-6-20260101',
     });
     expect(typeof rec?.log.attributes[ATTR.ttftMs]).toBe('number');
+  });
+
+  it('maps extended-thinking tokens (output_tokens_details.thinking_tokens) to reasoning, streaming or not', async () => {
+    const before = await mark();
+    await h.anthropic.messages.create({
+      model: 'claude-opus-4-5',
+      max_tokens: 2048,
+      messages: [{ role: 'user', content: 'think' }],
+    });
+    const stream = await h.anthropic.messages.create({
+      model: 'claude-opus-4-5',
+      max_tokens: 2048,
+      messages: [{ role: 'user', content: 'think' }],
+      stream: true,
+    });
+    for await (const _ of stream);
+    const recs = await newLogs(before);
+    expect(recs).toHaveLength(2);
+    for (const { log } of recs)
+      expect(log.attributes).toMatchObject({
+        [ATTR.inputTokens]: 120,
+        [ATTR.outputTokens]: 900,
+        [ATTR.reasoningOutputTokens]: 700,
+        [ATTR.usageType]: 'exact',
+      });
   });
 
   it('the messages.stream() helper goes through the instrumented create and records once', async () => {

@@ -11,12 +11,17 @@ const USAGE = {
   cachedContentTokenCount: 1000,
   thoughtsTokenCount: 150,
 };
+// A long answer in two continuation hops, each billed as its own request.
+const HOPS = [
+  { promptTokenCount: 800, candidatesTokenCount: 4000, thoughtsTokenCount: 500 },
+  { promptTokenCount: 5300, candidatesTokenCount: 1200, cachedContentTokenCount: 4096 },
+];
 let h: Harness;
 let gemini: FakeGemini;
 let ai: GoogleGenAI;
 beforeAll(async () => {
   h = await startHarness();
-  gemini = await startFakeGemini(USAGE);
+  gemini = await startFakeGemini(USAGE, { 'gemini-3-pro': HOPS });
   ai = instrumentGoogleGenAI(new GoogleGenAI({ apiKey: 'test-key', httpOptions: { baseUrl: gemini.url } }));
 });
 afterAll(async () => {
@@ -89,6 +94,28 @@ describe('@google/genai (Gemini Developer API)', () => {
       [ATTR.costUsd]: expectedCost(),
     });
     expect(typeof logs[0]?.attributes[ATTR.ttftMs]).toBe('number');
+  });
+
+  it('automatic continuation (@google/genai 3): one exact record per hop, streaming or not', async () => {
+    const expected = [
+      { [ATTR.inputTokens]: 800, [ATTR.outputTokens]: 4500, [ATTR.reasoningOutputTokens]: 500 },
+      { [ATTR.inputTokens]: 5300, [ATTR.outputTokens]: 1200, [ATTR.cacheReadInputTokens]: 4096 },
+    ];
+    const before = (await h.collect()).logs.length;
+    const r = await ai.models.generateContent({ model: 'gemini-3-pro', contents: 'write a lot' });
+    // The client merges the hops for the caller: their usage summed.
+    expect(r.usageMetadata?.candidatesTokenCount).toBe(5200);
+    let chunks = 0;
+    for await (const _ of await ai.models.generateContentStream({ model: 'gemini-3-pro', contents: 'again' }))
+      chunks++;
+    expect(chunks).toBe(8);
+    const sent = gemini.requests
+      .slice(-4)
+      .map((q) => (q.body as { continuationToken?: string }).continuationToken);
+    expect(sent).toEqual([undefined, 'hop-1', undefined, 'hop-1']);
+    const logs = await newLogs(before);
+    expect(logs.map((l) => l.attributes)).toMatchObject([...expected, ...expected]);
+    for (const l of logs) expect(l.attributes[ATTR.usageType]).toBe('exact');
   });
 
   it('embedContent: the Gemini API reports no usage, so the input is estimated (never $0 by omission)', async () => {

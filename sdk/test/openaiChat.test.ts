@@ -1,11 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ATTR, USAGE_EVENT_NAME } from '../src/contract.js';
+import { createPricer, nanoToUsd } from '../src/index.js';
 import { FAKE_TOOL_ARGUMENTS } from '../src/testing/index.js';
 import { type Harness, startHarness } from './support/harness.js';
 
 const MODELS = {
   'gpt-4o-mini': { usage: { inputTokens: 20, outputTokens: 7 }, responseModel: 'gpt-4o-mini-2024-07-18' },
   'o3-mini': { usage: { inputTokens: 1200, outputTokens: 300, cachedTokens: 1024, reasoningTokens: 192 } },
+  // prompt_tokens 3000 = 476 uncached + 1024 read from the cache + 1500 written to it (cache_write_tokens).
+  'gpt-4.1': {
+    usage: { inputTokens: 3000, outputTokens: 50, cachedTokens: 1024, cacheCreationTokens: 1500 },
+  },
 };
 
 let h: Harness;
@@ -78,6 +83,37 @@ describe('instrumentOpenAI: chat.completions.create', () => {
       [ATTR.usageType]: 'exact',
     });
     expect(rec?.log.attributes[ATTR.cacheCreationInputTokens]).toBeUndefined();
+  });
+
+  it('maps prompt-cache writes (cache_write_tokens) exactly, streaming or not, and prices them', async () => {
+    const expected = {
+      inputTokens: 3000,
+      outputTokens: 50,
+      cacheReadInputTokens: 1024,
+      cacheCreationInputTokens: 1500,
+      reasoningOutputTokens: 0,
+    };
+    const p = createPricer().priceUsage(expected, { provider: 'openai', model: 'gpt-4.1' });
+    if (p.status !== 'priced') throw new Error('gpt-4.1 is not in the catalog');
+    const before = await mark();
+    await h.openai.chat.completions.create({ model: 'gpt-4.1', messages: [{ role: 'user', content: 'x' }] });
+    const stream = await h.openai.chat.completions.create({
+      model: 'gpt-4.1',
+      messages: [{ role: 'user', content: 'x' }],
+      stream: true,
+    });
+    for await (const _ of stream);
+    const recs = await newRecords(before);
+    expect(recs).toHaveLength(2);
+    for (const { log } of recs)
+      expect(log.attributes).toMatchObject({
+        [ATTR.inputTokens]: 3000,
+        [ATTR.outputTokens]: 50,
+        [ATTR.cacheReadInputTokens]: 1024,
+        [ATTR.cacheCreationInputTokens]: 1500,
+        [ATTR.usageType]: 'exact',
+        [ATTR.costUsd]: nanoToUsd(p.costNanoUsd),
+      });
   });
 
   it('streams without include_usage: asks for usage, hides the usage-only chunk, records exact usage and TTFT', async () => {
@@ -293,5 +329,35 @@ describe('instrumentOpenAI: chat.completions.create', () => {
     expect(data.usage?.total_tokens).toBe(27);
     expect(response.status).toBe(200);
     expect(await newRecords(before)).toHaveLength(1);
+  });
+
+  it('records the client helpers built on create: chat.completions.stream() / parse(), responses.stream() / parse()', async () => {
+    const before = await mark();
+    const runner = h.openai.chat.completions.stream({
+      model: 'o3-mini',
+      messages: [{ role: 'user', content: 'hi' }],
+    });
+    const final = await runner.finalChatCompletion();
+    expect(final.choices[0]?.message.content).toBe('Hello from the spendline fake provider.');
+    const parsed = await h.openai.chat.completions.parse({
+      model: 'o3-mini',
+      messages: [{ role: 'user', content: 'hi' }],
+    });
+    expect(parsed.choices[0]?.message.content).toBe('Hello from the spendline fake provider.');
+    const rs = h.openai.responses.stream({ model: 'o3-mini', input: 'hi' });
+    expect((await rs.finalResponse()).output_text).toBe('Hello from the spendline fake provider.');
+    const rp = await h.openai.responses.parse({ model: 'o3-mini', input: 'hi' });
+    expect(rp.output_text).toBe('Hello from the spendline fake provider.');
+    const recs = await newRecords(before);
+    expect(recs).toHaveLength(4);
+    for (const { log } of recs)
+      expect(log.attributes).toMatchObject({
+        [ATTR.requestModel]: 'o3-mini',
+        [ATTR.inputTokens]: 1200,
+        [ATTR.outputTokens]: 300,
+        [ATTR.cacheReadInputTokens]: 1024,
+        [ATTR.reasoningOutputTokens]: 192,
+        [ATTR.usageType]: 'exact',
+      });
   });
 });

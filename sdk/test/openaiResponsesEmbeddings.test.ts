@@ -4,6 +4,10 @@ import { type Harness, startHarness } from './support/harness.js';
 
 const MODELS = {
   'gpt-5-mini': { usage: { inputTokens: 500, outputTokens: 260, cachedTokens: 256, reasoningTokens: 200 } },
+  // input_tokens 4000 = 1000 uncached + 1000 read from the cache + 2000 written to it (cache_write_tokens).
+  'gpt-5.1': {
+    usage: { inputTokens: 4000, outputTokens: 90, cachedTokens: 1000, cacheCreationTokens: 2000 },
+  },
   'text-embedding-3-small': { usage: { inputTokens: 9, outputTokens: 0 } },
 };
 
@@ -51,9 +55,13 @@ describe('instrumentOpenAI: responses.create', () => {
     for await (const e of stream) types.push(e.type);
     expect(types).toEqual([
       'response.created',
+      'response.in_progress',
       'response.output_item.added',
+      'response.content_part.added',
       ...Array(6).fill('response.output_text.delta'),
       'response.output_text.done',
+      'response.content_part.done',
+      'response.output_item.done',
       'response.completed',
     ]);
     const [rec] = await newLogs(before);
@@ -65,6 +73,23 @@ describe('instrumentOpenAI: responses.create', () => {
       [ATTR.usageType]: 'exact',
     });
     expect(typeof rec?.log.attributes[ATTR.ttftMs]).toBe('number');
+  });
+
+  it('maps prompt-cache writes (input_tokens_details.cache_write_tokens), streaming or not', async () => {
+    const before = await mark();
+    await h.openai.responses.create({ model: 'gpt-5.1', input: 'hi' });
+    const stream = await h.openai.responses.create({ model: 'gpt-5.1', input: 'hi', stream: true });
+    for await (const _ of stream);
+    const recs = await newLogs(before);
+    expect(recs).toHaveLength(2);
+    for (const { log } of recs)
+      expect(log.attributes).toMatchObject({
+        [ATTR.inputTokens]: 4000,
+        [ATTR.outputTokens]: 90,
+        [ATTR.cacheReadInputTokens]: 1000,
+        [ATTR.cacheCreationInputTokens]: 2000,
+        [ATTR.usageType]: 'exact',
+      });
   });
 });
 

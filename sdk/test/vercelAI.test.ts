@@ -11,7 +11,16 @@ let h: Harness;
 beforeAll(async () => {
   h = await startHarness({
     models: {
-      [MODEL]: { usage: { inputTokens: 100, outputTokens: 40, cachedTokens: 60, reasoningTokens: 25 } },
+      // @ai-sdk/openai 4 reports cache_write_tokens as usage.inputTokens.cacheWrite (3 did not read it).
+      [MODEL]: {
+        usage: {
+          inputTokens: 100,
+          outputTokens: 40,
+          cachedTokens: 60,
+          cacheCreationTokens: 30,
+          reasoningTokens: 25,
+        },
+      },
     },
   });
 });
@@ -23,7 +32,7 @@ const EXPECTED: TokenCounts = {
   inputTokens: 100,
   outputTokens: 40,
   cacheReadInputTokens: 60,
-  cacheCreationInputTokens: 0,
+  cacheCreationInputTokens: 30,
   reasoningOutputTokens: 25,
 };
 function cost(): number {
@@ -42,6 +51,7 @@ const exact = () => ({
   [ATTR.inputTokens]: 100,
   [ATTR.outputTokens]: 40,
   [ATTR.cacheReadInputTokens]: 60,
+  [ATTR.cacheCreationInputTokens]: 30,
   [ATTR.reasoningOutputTokens]: 25,
   [ATTR.usageType]: 'exact',
   [ATTR.costUsd]: cost(),

@@ -42,10 +42,31 @@ export function observeApiPromise<T>(
     // `asResponse()`: two promises per call instead of four (see docs/performance.md).
     const f = p as unknown as ApiPromiseFields;
     const parse = f.parseResponse;
+    // Once per call, whichever way the caller reads the result (awaited, or chained below).
+    let seen = false;
+    const observeOnce = (data: T): T => {
+      if (seen) return data;
+      seen = true;
+      return onData(data);
+    };
     f.parseResponse = function parseObserved(this: unknown, client, props) {
       const parsed = parse.call(this, client, props);
-      return parsed instanceof Promise ? parsed.then(onData) : onData(parsed as T);
+      return parsed instanceof Promise ? parsed.then(observeOnce) : observeOnce(parsed as T);
     };
+    // openai 7 sets `_thenUnwrap` on the promise itself, chaining from the parse step it was built
+    // with rather than from `parseResponse`: its helpers (`chat.completions.parse()`,
+    // `responses.stream()`, `responses.parse()`) read the result that way.
+    if (Object.hasOwn(p, '_thenUnwrap')) {
+      const chain = p._thenUnwrap;
+      p._thenUnwrap = function thenUnwrapObserved<U>(
+        this: unknown,
+        transform: (data: T, props: unknown) => U,
+      ) {
+        return chain.call(this, (data: T, props: unknown) =>
+          transform(observeOnce(data), props),
+        ) as ApiPromiseLike<U>;
+      } as ApiPromiseLike<T>['_thenUnwrap'];
+    }
     f.responsePromise.then(undefined, onError);
     return p;
   }

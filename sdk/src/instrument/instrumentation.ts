@@ -109,9 +109,9 @@ export class SpendlineInstrumentation extends InstrumentationBase<SpendlineInstr
         },
       );
     return [
-      def('openai', ['>=5.0.0 <7'], openAIPatches),
+      def('openai', ['>=5.0.0 <8'], openAIPatches),
       def('@anthropic-ai/sdk', ['>=0.50.0 <2'], anthropicPatches),
-      def('@google/genai', ['>=1.0.0 <3'], googleGenAIPatches),
+      def('@google/genai', ['>=1.0.0 <4'], googleGenAIPatches),
       def('@aws-sdk/client-bedrock-runtime', ['>=3.0.0 <4'], bedrockPatches),
     ];
   }

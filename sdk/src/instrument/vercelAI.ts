@@ -7,7 +7,7 @@ import { asObject } from './providerUsage.js';
 
 type Obj = Record<string, unknown>;
 
-/** The parts of an AI SDK `LanguageModel` (spec v2 or v3) the middleware reads. */
+/** The parts of an AI SDK `LanguageModel` (spec v2, v3 or v4) the middleware reads. */
 interface ModelLike {
   provider: string;
   modelId: string;
@@ -54,8 +54,8 @@ function n(v: unknown): number | undefined {
 }
 
 /**
- * AI SDK usage → semconv tokens. Spec v3: `inputTokens {total, noCache, cacheRead, cacheWrite}`,
- * `outputTokens {total, text, reasoning}`; spec v2: numbers plus `cachedInputTokens`, `reasoningTokens`.
+ * AI SDK usage → semconv tokens. Spec v3 and v4 (`ai` 6 and 7): `inputTokens {total, noCache, cacheRead,
+ * cacheWrite}`, `outputTokens {total, text, reasoning}`; spec v2: numbers plus `cachedInputTokens`, `reasoningTokens`.
  */
 export function aiSdkUsageTokens(usage: unknown): TokenCounts | undefined {
   const u = asObject(usage);
@@ -145,6 +145,8 @@ async function gateOrThrow(rt: TelemetryRuntime, call: ModelCall, provider: stri
  */
 export function spendlineMiddleware() {
   return {
+    // `ai` 6 types a middleware as exactly 'v3'; `ai` 7 (spec v4, the same wrap API) accepts any
+    // version and ignores it at run time. 'v3' type-checks with both.
     specificationVersion: 'v3' as const,
     async wrapGenerate<R>({ doGenerate, model, params }: WrapGenerate<R>): Promise<R> {
       const rt = activeRuntime();

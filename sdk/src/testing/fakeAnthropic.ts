@@ -16,11 +16,14 @@ function firstToolName(body: Record<string, unknown>): string | undefined {
 /** POST /v1/messages */
 export function answerMessages({ res, body, b, abortAfter, eventDelayMs, id }: FakeReply): void {
   const tool = firstToolName(body);
+  // Extended thinking's share of the output, as the real API reports it (a null breakdown without thinking).
+  const outputDetails = b.usage.reasoningTokens > 0 ? { thinking_tokens: b.usage.reasoningTokens } : null;
   const usage = {
     input_tokens: anthropicInputTokens(b),
     cache_creation_input_tokens: b.usage.cacheCreationTokens,
     cache_read_input_tokens: b.usage.cachedTokens,
     output_tokens: b.usage.outputTokens,
+    output_tokens_details: outputDetails,
   };
   const content = tool
     ? [{ type: 'tool_use', id: 'toolu_fake_1', name: tool, input: { query: 'spendline' } }]
@@ -54,7 +57,7 @@ export function answerMessages({ res, body, b, abortAfter, eventDelayMs, id }: F
         stop_reason: null,
         stop_sequence: null,
         // As the real API does: message_start carries the input side and a provisional output count.
-        usage: { ...usage, output_tokens: 1 },
+        usage: { ...usage, output_tokens: 1, output_tokens_details: null },
       },
     }),
   ];
@@ -81,7 +84,7 @@ export function answerMessages({ res, body, b, abortAfter, eventDelayMs, id }: F
   events.push(
     ev('message_delta', {
       delta: { stop_reason: stopReason, stop_sequence: null },
-      usage: { output_tokens: b.usage.outputTokens },
+      usage: { output_tokens: b.usage.outputTokens, output_tokens_details: outputDetails },
     }),
   );
   events.push(ev('message_stop', {}));

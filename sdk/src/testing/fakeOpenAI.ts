@@ -60,7 +60,12 @@ function chatUsage(b: ResolvedBehaviour): Record<string, unknown> {
     prompt_tokens: u.inputTokens,
     completion_tokens: u.outputTokens,
     total_tokens: u.inputTokens + u.outputTokens,
-    prompt_tokens_details: { cached_tokens: u.cachedTokens, audio_tokens: 0 },
+    // cache_write_tokens (typed by openai 7.40 and later): part of prompt_tokens, as cached_tokens is.
+    prompt_tokens_details: {
+      cached_tokens: u.cachedTokens,
+      cache_write_tokens: u.cacheCreationTokens,
+      audio_tokens: 0,
+    },
     completion_tokens_details: {
       reasoning_tokens: u.reasoningTokens,
       audio_tokens: 0,
@@ -164,7 +169,7 @@ function responsesUsage(b: ResolvedBehaviour): Record<string, unknown> {
   const u = b.usage;
   return {
     input_tokens: u.inputTokens,
-    input_tokens_details: { cached_tokens: u.cachedTokens },
+    input_tokens_details: { cached_tokens: u.cachedTokens, cache_write_tokens: u.cacheCreationTokens },
     output_tokens: u.outputTokens,
     output_tokens_details: { reasoning_tokens: u.reasoningTokens },
     total_tokens: u.inputTokens + u.outputTokens,
@@ -187,7 +192,7 @@ export function answerResponses({ res, body, b, abortAfter, eventDelayMs, id, cr
             id: msgId,
             status: 'completed',
             role: 'assistant',
-            content: [{ type: 'output_text', text: b.reply, annotations: [] }],
+            content: [{ type: 'output_text', text: b.reply, annotations: [], logprobs: [] }],
           },
         ]
       : [],
@@ -211,21 +216,29 @@ export function answerResponses({ res, body, b, abortAfter, eventDelayMs, id, cr
     event: type,
     data: JSON.stringify({ type, sequence_number: seq++, ...data }),
   });
-  const events = [ev('response.created', { response: response('in_progress', false) })];
-  events.push(
-    ev('response.output_item.added', {
-      output_index: 0,
-      item: { type: 'message', id: msgId, status: 'in_progress', role: 'assistant', content: [] },
-    }),
-  );
+  // The real API's sequence: openai 7's ResponseStream rebuilds the response from it and rejects a
+  // text delta whose content part was never added.
+  const where = { item_id: msgId, output_index: 0, content_index: 0 };
+  const item = (status: string, content: unknown[]) => ({
+    type: 'message',
+    id: msgId,
+    status,
+    role: 'assistant',
+    content,
+  });
+  const part = (text: string) => ({ type: 'output_text', text, annotations: [], logprobs: [] });
+  const events = [
+    ev('response.created', { response: response('in_progress', false) }),
+    ev('response.in_progress', { response: response('in_progress', false) }),
+    ev('response.output_item.added', { output_index: 0, item: item('in_progress', []) }),
+    ev('response.content_part.added', { ...where, part: part('') }),
+  ];
   for (const d of replyDeltas(b.reply)) {
-    events.push(
-      ev('response.output_text.delta', { item_id: msgId, output_index: 0, content_index: 0, delta: d }),
-    );
+    events.push(ev('response.output_text.delta', { ...where, delta: d, logprobs: [] }));
   }
-  events.push(
-    ev('response.output_text.done', { item_id: msgId, output_index: 0, content_index: 0, text: b.reply }),
-  );
+  events.push(ev('response.output_text.done', { ...where, text: b.reply, logprobs: [] }));
+  events.push(ev('response.content_part.done', { ...where, part: part(b.reply) }));
+  events.push(ev('response.output_item.done', { output_index: 0, item: item('completed', [part(b.reply)]) }));
   events.push(ev('response.completed', { response: response('completed', true) }));
   writeSse(res, events, abortAfter, eventDelayMs);
 }

@@ -8,9 +8,9 @@ export interface FakeUsage {
   outputTokens: number;
   /** OpenAI `cached_tokens` / Anthropic `cache_read_input_tokens`. */
   cachedTokens?: number;
-  /** Anthropic `cache_creation_input_tokens`. */
+  /** OpenAI `cache_write_tokens` / Anthropic `cache_creation_input_tokens`. */
   cacheCreationTokens?: number;
-  /** OpenAI `reasoning_tokens`. */
+  /** OpenAI `reasoning_tokens` / Anthropic `output_tokens_details.thinking_tokens`. */
   reasoningTokens?: number;
 }
 

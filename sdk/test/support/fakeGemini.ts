@@ -31,22 +31,42 @@ function total(u: GeminiUsage): number {
 }
 
 /**
- * A loopback Gemini Developer API (v1beta): `models/{m}:generateContent`, `:streamGenerateContent?alt=sse`
+ * Models answered in several continuation hops (`@google/genai` ≥ 3 resumes them by itself): hop i
+ * reports `hops[i]` as its own usage and, but for the last, ends with `finishReason: 'CONTINUATION'`
+ * and a `continuationToken` the client sends back as the next request's `continuationToken`.
+ */
+export type GeminiContinuations = Record<string, GeminiUsage[]>;
+
+/**
+ * A loopback Gemini Developer API (`v1beta`, the default of `@google/genai` 1 and 2; `v1`, the default of 3):
+ * `models/{m}:generateContent`, `:streamGenerateContent?alt=sse`
  * (SSE, usage on every chunk, cumulative, as the real API) and `:batchEmbedContents` (no usage, as the real API).
  */
-export async function startFakeGemini(usage: GeminiUsage): Promise<FakeGemini> {
+export async function startFakeGemini(
+  defaultUsage: GeminiUsage,
+  continuations: GeminiContinuations = {},
+): Promise<FakeGemini> {
   const requests: FakeGemini['requests'] = [];
   const server = createServer((req, res) => {
     void read(req).then((raw) => {
       const path = (req.url ?? '').split('?')[0] ?? '';
       const body: unknown = raw ? JSON.parse(raw) : undefined;
       requests.push({ path, body });
-      const m = /^\/v1beta\/models\/([^:]+):(\w+)$/.exec(path);
+      const m = /^\/v1(?:beta|alpha)?\/models\/([^:]+):(\w+)$/.exec(path);
       const model = m?.[1] ?? '';
+      const hops = continuations[model];
+      const token = (body as { continuationToken?: unknown } | undefined)?.continuationToken;
+      const hop = typeof token === 'string' ? Number(token.replace('hop-', '')) : 0;
+      const usage = hops?.[hop] ?? defaultUsage;
+      const more = hops !== undefined && hop < hops.length - 1;
       const usageMetadata = { ...usage, totalTokenCount: total(usage) };
       const candidate = (text: string, last: boolean) => ({
         content: { role: 'model', parts: [{ text }] },
-        ...(last ? { finishReason: 'STOP' } : {}),
+        ...(last
+          ? more
+            ? { finishReason: 'CONTINUATION', continuationToken: `hop-${hop + 1}` }
+            : { finishReason: 'STOP' }
+          : {}),
         index: 0,
       });
       if (m?.[2] === 'generateContent') {
