@@ -22,7 +22,13 @@ afterEach(async () => {
 
 function cost(model: string, inputTokens: number, outputTokens: number): number {
   const p = createPricer().priceUsage(
-    { inputTokens, outputTokens, cacheReadInputTokens: 0, cacheCreationInputTokens: 0, reasoningOutputTokens: 0 },
+    {
+      inputTokens,
+      outputTokens,
+      cacheReadInputTokens: 0,
+      cacheCreationInputTokens: 0,
+      reasoningOutputTokens: 0,
+    },
     { provider: 'openai', model },
   );
   if (p.status !== 'priced') throw new Error(`${model} is not in the catalog`);

@@ -35,10 +35,16 @@ const url = process.env.RECEIVER_URL;
 const sdk = new NodeSDK({
   serviceName: 'otel3-service',
   spanProcessors: [
-    new BatchSpanProcessor({ exporter: new OTLPTraceExporter({ url: `${url}/v1/traces` }), scheduledDelayMillis: 50 }),
+    new BatchSpanProcessor({
+      exporter: new OTLPTraceExporter({ url: `${url}/v1/traces` }),
+      scheduledDelayMillis: 50,
+    }),
   ],
   logRecordProcessors: [
-    new BatchLogRecordProcessor({ exporter: new OTLPLogExporter({ url: `${url}/v1/logs` }), scheduledDelayMillis: 50 }),
+    new BatchLogRecordProcessor({
+      exporter: new OTLPLogExporter({ url: `${url}/v1/logs` }),
+      scheduledDelayMillis: 50,
+    }),
   ],
   metricReaders: [],
   instrumentations: [new SpendlineInstrumentation()],
@@ -52,7 +58,12 @@ const out = await trace.getTracer('otel3-service').startActiveSpan('handle reque
     model: 'gpt-4o-mini',
     messages: [{ role: 'user', content: 'hi' }],
   });
-  const manual = recordLLMUsage({ provider: 'openai', model: 'gpt-4o', inputTokens: 1000, outputTokens: 100 });
+  const manual = recordLLMUsage({
+    provider: 'openai',
+    model: 'gpt-4o',
+    inputTokens: 1000,
+    outputTokens: 100,
+  });
   span.end();
   return {
     reply: reply.choices[0]?.message.content,
