@@ -133,7 +133,7 @@ describe.each([
 });
 
 describe('node --import @spendline/sdk/register with only OTLP_ENDPOINT set', () => {
-  it('ES module and CommonJS services are counted exactly by the sidecar, over OTLP/HTTP JSON and protobuf', async () => {
+  it('ES module and CommonJS services are counted exactly by the sidecar, over OTLP/HTTP JSON and protobuf and OTLP/gRPC', async () => {
     const state = tempDir('spendline-register-');
     cleanups.push(state.cleanup);
     const up = await startUpProcess(state.dir);
@@ -161,11 +161,15 @@ describe('node --import @spendline/sdk/register with only OTLP_ENDPOINT set', ()
     }
 
     let calls = 0;
-    // The third run exports OTLP/HTTP protobuf (OTEL_EXPORTER_OTLP_PROTOCOL), which the receiver decodes.
+    // The third run exports OTLP/HTTP protobuf, the fourth OTLP/gRPC (OTEL_EXPORTER_OTLP_PROTOCOL) to
+    // the receiver's gRPC listener; both are decoded into the same file.
+    const grpcUrl = up.otlpGrpcUrl;
+    if (grpcUrl === undefined) throw new Error(`no OTLP/gRPC listener in the banner:\n${up.output()}`);
     const runs: [string, Record<string, string>][] = [
       ['service-app.mjs', {}],
       ['service-app.cjs', {}],
       ['service-app.mjs', { OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf' }],
+      ['service-app.cjs', { OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc', OTEL_EXPORTER_OTLP_ENDPOINT: grpcUrl }],
     ];
     for (const [app, env] of runs) {
       const s = await startService(['--import', '@spendline/sdk/register', app], {
@@ -177,12 +181,12 @@ describe('node --import @spendline/sdk/register with only OTLP_ENDPOINT set', ()
       calls += 2;
       await waitForMetric(up.sidecarUrl, 'llm_requests_total', calls, 30_000);
     }
-    expect(await metricSum(up.sidecarUrl, 'llm_requests_total')).toBe(6);
-    expect(await metricSum(up.sidecarUrl, 'llm_tokens_total')).toBe(6 * 18);
+    expect(await metricSum(up.sidecarUrl, 'llm_requests_total')).toBe(8);
+    expect(await metricSum(up.sidecarUrl, 'llm_tokens_total')).toBe(8 * 18);
     const overall = (await (await fetch(`${up.sidecarUrl}/api/usage/overall`)).json()) as {
       totals: { requests: number; cost_usd: string };
     };
-    expect(overall.totals.requests).toBe(6);
-    expect(overall.totals.cost_usd).toBe(usdDecimal(3n * BigInt(expectedNano)));
+    expect(overall.totals.requests).toBe(8);
+    expect(overall.totals.cost_usd).toBe(usdDecimal(4n * BigInt(expectedNano)));
   }, 120_000);
 });

@@ -120,6 +120,8 @@ describe('state dir lock', () => {
       state,
       '--otlp-listen',
       '127.0.0.1:0',
+      '--otlp-grpc-listen',
+      '127.0.0.1:0',
       '--listen',
       '127.0.0.1:0',
     ]);
@@ -241,6 +243,8 @@ describe('sidecar ids on one PostgreSQL ledger', () => {
       '--state-dir',
       join(t.dir, 'state-3'),
       '--otlp-listen',
+      '127.0.0.1:0',
+      '--otlp-grpc-listen',
       '127.0.0.1:0',
       '--listen',
       '127.0.0.1:0',

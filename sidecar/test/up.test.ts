@@ -103,9 +103,13 @@ describe('spendline up', () => {
     const res = spawnSync(process.execPath, [cli, 'up', '--otlp-listen', 'nope'], { encoding: 'utf8' });
     expect(res.status).toBe(2);
     expect(res.stderr).toContain('--otlp-listen must be HOST:PORT');
+    const grpc = spawnSync(process.execPath, [cli, 'up', '--otlp-grpc-listen', '4317'], { encoding: 'utf8' });
+    expect(grpc.status).toBe(2);
+    expect(grpc.stderr).toContain('--otlp-grpc-listen must be HOST:PORT');
     const help = spawnSync(process.execPath, [cli, 'up', '--help'], { encoding: 'utf8' });
     expect(help.status).toBe(0);
     expect(help.stdout).toContain('--with-prometheus');
     expect(help.stdout).toContain('--ledger URL');
+    expect(help.stdout).toContain('--otlp-grpc-listen H:P|off');
   });
 });

@@ -108,6 +108,8 @@ describe('npm start', () => {
           join(dir, 'state'),
           '--otlp-listen',
           `127.0.0.1:${ports.otlp}`,
+          '--otlp-grpc-listen',
+          '127.0.0.1:0',
           '--listen',
           `127.0.0.1:${ports.sidecar}`,
           '--with-prometheus',

@@ -6,15 +6,16 @@ import { type HostPort, type StopSummary, startLocalPipeline } from '../up/local
 
 export const summary = 'run the whole pipeline on a laptop: local OTLP receiver + sidecar + status page';
 
-const HELP = `usage: spendline up [--state-dir DIR] [--otlp-listen HOST:PORT] [--listen HOST:PORT]
+const HELP = `usage: spendline up [--state-dir DIR] [--otlp-listen HOST:PORT] [--otlp-grpc-listen HOST:PORT|off]
+                    [--listen HOST:PORT]
                     [--with-prometheus] [--prometheus-listen HOST:PORT] [--alertmanager-listen HOST:PORT]
                     [--rotate-mb N] [--prices FILE] [--billing GLOB] [--budgets FILE]
                     [--ledger URL [--sidecar-id ID]]
 
 Runs, in one process:
-  - a local OTLP/HTTP receiver (logs and traces; JSON or protobuf; gzip) standing in for the
-    OpenTelemetry Collector: it appends to <state-dir>/otlp/export.jsonl in exactly the collector's
-    file-export format, rotated like the collector's file exporter;
+  - a local OTLP receiver (logs and traces; OTLP/HTTP JSON or protobuf, gzip; and OTLP/gRPC)
+    standing in for the OpenTelemetry Collector: it appends to <state-dir>/otlp/export.jsonl in
+    exactly the collector's file-export format, rotated like the collector's file exporter;
   - the sidecar tailing that file: ledger, /metrics, /api, and the status page at /.
 With --with-prometheus it also starts prometheus and prometheus-alertmanager (when installed) on
 loopback with the project's recording and alert rules (every group, by absolute path; the sidecar
@@ -23,6 +24,7 @@ output goes to <state-dir>/prometheus/prometheus.log and alertmanager.log, named
 
   --state-dir DIR              state (ledger, export files) (default ./.spendline)
   --otlp-listen HOST:PORT      OTLP/HTTP receiver (default 127.0.0.1:4318)
+  --otlp-grpc-listen H:P|off   OTLP/gRPC receiver, for SDKs whose default is gRPC (default 127.0.0.1:4317)
   --listen HOST:PORT           sidecar HTTP: status page, /metrics, /api (default 127.0.0.1:9464)
   --with-prometheus            also run Prometheus and Alertmanager
   --prometheus-listen H:P      (default 127.0.0.1:9090)
@@ -92,6 +94,7 @@ export async function run(argv: string[]): Promise<number> {
     {
       'state-dir': { type: 'string' },
       'otlp-listen': { type: 'string' },
+      'otlp-grpc-listen': { type: 'string' },
       listen: { type: 'string' },
       'with-prometheus': { type: 'boolean' },
       'prometheus-listen': { type: 'string' },
@@ -110,10 +113,12 @@ export async function run(argv: string[]): Promise<number> {
   const addr = (name: string, fallback: string): HostPort | string =>
     parseHostPort(name, (values[name] as string | undefined) ?? fallback);
   const otlpListen = addr('otlp-listen', '127.0.0.1:4318');
+  const grpcValue = (values['otlp-grpc-listen'] as string | undefined) ?? '127.0.0.1:4317';
+  const otlpGrpcListen = grpcValue === 'off' ? undefined : addr('otlp-grpc-listen', grpcValue);
   const listen = addr('listen', process.env.SPENDLINE_LISTEN ?? '127.0.0.1:9464');
   const prometheusListen = addr('prometheus-listen', '127.0.0.1:9090');
   const alertmanagerListen = addr('alertmanager-listen', '127.0.0.1:9093');
-  for (const a of [otlpListen, listen, prometheusListen, alertmanagerListen])
+  for (const a of [otlpListen, otlpGrpcListen, listen, prometheusListen, alertmanagerListen])
     if (typeof a === 'string') return fail(a);
   const rotateMb = (values['rotate-mb'] as string | undefined) ?? '100';
   if (!/^\d+$/.test(rotateMb) || Number(rotateMb) < 1)
@@ -132,6 +137,7 @@ export async function run(argv: string[]): Promise<number> {
     pipeline = await startLocalPipeline({
       stateDir,
       otlpListen: otlpListen as HostPort,
+      otlpGrpcListen: otlpGrpcListen as HostPort | undefined,
       listen: listen as HostPort,
       sidecarArgs,
       withPrometheus: values['with-prometheus']
@@ -144,8 +150,12 @@ export async function run(argv: string[]): Promise<number> {
       log,
     });
   } catch (err) {
+    const message = (err as Error).message;
+    const hint = message.includes('OTLP/gRPC receiver cannot listen')
+      ? ' (choose another address with --otlp-grpc-listen HOST:PORT, or --otlp-grpc-listen off)'
+      : '';
     return fail(
-      `could not start: ${(err as Error).message}`,
+      `could not start: ${message}${hint}`,
       err instanceof StateDirLockedError || err instanceof SidecarIdInUseError ? 2 : 1,
     );
   }
@@ -153,11 +163,14 @@ export async function run(argv: string[]): Promise<number> {
   log('');
   log('  Point services at it:');
   log(`    export OTLP_ENDPOINT=${pipeline.otlpUrl}`);
+  if (pipeline.otlpGrpcUrl !== undefined)
+    log(`    (an SDK exporting OTLP/gRPC: OTEL_EXPORTER_OTLP_ENDPOINT=${pipeline.otlpGrpcUrl})`);
   log('');
   log(`  Status page     ${pipeline.sidecarUrl}/`);
   log(`  Metrics         ${pipeline.sidecarUrl}/metrics`);
   log(`  Usage API       ${pipeline.sidecarUrl}/api/usage`);
   log(`  OTLP receiver   ${pipeline.otlpUrl}/v1/logs, ${pipeline.otlpUrl}/v1/traces`);
+  if (pipeline.otlpGrpcUrl !== undefined) log(`  OTLP/gRPC       ${pipeline.otlpGrpcUrl}`);
   log(`  Export file     ${pipeline.exportFile}`);
   if (pipeline.prometheus) {
     log(`  Prometheus      ${pipeline.prometheus.prometheusUrl}`);

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createGunzip, createInflate } from 'node:zlib';
+import type { ServiceDefinition, StatusObject } from '@grpc/grpc-js';
 import { decodeOtlpProtobuf, type OtlpSignal } from './otlpProto.js';
 import { RotatingFile, type RotatingFileOptions } from './rotatingFile.js';
 import { splitExportRequest } from './splitRequest.js';
@@ -19,6 +20,11 @@ export interface ReceiverOptions {
   maxLineBytes?: number;
   rotateBytes?: number;
   maxBackups?: number;
+  /**
+   * Also accept OTLP/gRPC (the collector's port 4317; the default of many non-Node SDKs) on this
+   * address, into the same file. Port 0 picks a free port.
+   */
+  grpc?: { host: string; port: number };
   /** Test seam: the export file's write call (simulates a full disk). */
   writeSync?: RotatingFileOptions['writeSync'];
 }
@@ -35,6 +41,8 @@ export interface ReceiverStats {
 
 export interface RunningReceiver {
   url: string;
+  /** `http://host:port` of the OTLP/gRPC listener, when `grpc` was given. */
+  grpcUrl: string | undefined;
   stats(): ReceiverStats;
   /** Stops accepting, finishes requests in flight, flushes the file. */
   close(): Promise<void>;
@@ -80,6 +88,23 @@ export async function startOtlpReceiver(options: ReceiverOptions): Promise<Runni
     writeFailures: 0,
   };
 
+  /** Appends a decoded request to the export file, whole or not at all (throws HttpError). */
+  const accept = (signal: OtlpSignal, message: Record<string, unknown>): void => {
+    if (!hasRecords(signal, message)) return;
+    const split = splitExportRequest(signal, message, maxLine);
+    if (!split.ok) throw new HttpError(413, split.reason);
+    try {
+      file.appendLines(split.lines);
+    } catch (err) {
+      // Nothing of the request is kept (the file is cut back to its last complete line): 503 (gRPC
+      // UNAVAILABLE) asks the exporter to retry, which OTLP exporters do.
+      stats.writeFailures++;
+      throw new HttpError(503, `could not write the export file: ${(err as Error).message}`);
+    }
+    stats.linesWritten += split.lines.length;
+    for (const line of split.lines) stats.bytesWritten += Buffer.byteLength(line) + 1;
+  };
+
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     stats.requests++;
     try {
@@ -97,21 +122,7 @@ export async function startOtlpReceiver(options: ReceiverOptions): Promise<Runni
         );
       }
       const body = await readBody(req, maxBody);
-      const message = isJson ? parseJsonRequest(signal, body) : parseProtoRequest(signal, body);
-      if (hasRecords(signal, message)) {
-        const split = splitExportRequest(signal, message, maxLine);
-        if (!split.ok) throw new HttpError(413, split.reason);
-        try {
-          file.appendLines(split.lines);
-        } catch (err) {
-          // Nothing of the request is kept (the file is cut back to its last complete line): 503 asks
-          // the exporter to retry, which OTLP exporters do.
-          stats.writeFailures++;
-          throw new HttpError(503, `could not write the export file: ${(err as Error).message}`);
-        }
-        stats.linesWritten += split.lines.length;
-        for (const line of split.lines) stats.bytesWritten += Buffer.byteLength(line) + 1;
-      }
+      accept(signal, isJson ? parseJsonRequest(signal, body) : parseProtoRequest(signal, body));
       stats.accepted++;
       if (isJson) {
         res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
@@ -142,16 +153,125 @@ export async function startOtlpReceiver(options: ReceiverOptions): Promise<Runni
     server.listen(options.port, options.host, () => resolve());
   });
   const { port } = server.address() as AddressInfo;
+  let grpc: Awaited<ReturnType<typeof startGrpcListener>> | undefined;
+  if (options.grpc !== undefined) {
+    try {
+      grpc = await startGrpcListener(options.grpc, maxBody, (signal, body) => {
+        stats.requests++;
+        try {
+          accept(signal, parseProtoRequest(signal, body));
+          stats.accepted++;
+        } catch (err) {
+          stats.rejected++;
+          throw err;
+        }
+      });
+    } catch (err) {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      file.close();
+      throw err;
+    }
+  }
   return {
-    url: `http://${options.host.includes(':') ? `[${options.host}]` : options.host}:${port}`,
+    url: `http://${hostText(options.host)}:${port}`,
+    grpcUrl: grpc?.url,
     stats: () => ({ ...stats }),
     close: async () => {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections();
-      });
+      await Promise.all([
+        new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeIdleConnections();
+        }),
+        grpc?.close(),
+      ]);
       file.close();
     },
+  };
+}
+
+const hostText = (host: string): string => (host.includes(':') ? `[${host}]` : host);
+
+const GRPC_PATHS: Record<OtlpSignal, string> = {
+  logs: '/opentelemetry.proto.collector.logs.v1.LogsService/Export',
+  traces: '/opentelemetry.proto.collector.trace.v1.TraceService/Export',
+};
+
+/**
+ * The OTLP/gRPC listener: the logs and traces `Export` methods, raw protobuf bytes in, an empty
+ * response out (an empty `Export*ServiceResponse` is zero bytes). gRPC-level gzip is handled by
+ * grpc-js, which also enforces `maxBody` on the decompressed message. Errors map as the OTLP/gRPC
+ * specification asks: a request that can never be accepted is INVALID_ARGUMENT (not retried), a
+ * full disk UNAVAILABLE (retried).
+ */
+async function startGrpcListener(
+  address: { host: string; port: number },
+  maxBody: number,
+  accept: (signal: OtlpSignal, body: Buffer) => void,
+): Promise<{ url: string; close(): Promise<void> }> {
+  const grpc = await import('@grpc/grpc-js');
+  const server = new grpc.Server({
+    'grpc.max_receive_message_length': maxBody,
+    'grpc.max_send_message_length': 1024,
+  });
+  for (const signal of ['logs', 'traces'] as const) {
+    const definition: ServiceDefinition = {
+      Export: {
+        path: GRPC_PATHS[signal],
+        requestStream: false,
+        responseStream: false,
+        requestSerialize: (b: Buffer) => b,
+        requestDeserialize: (b: Buffer) => b,
+        responseSerialize: () => Buffer.alloc(0),
+        responseDeserialize: (b: Buffer) => b,
+      },
+    };
+    server.addService(definition, {
+      Export: (
+        call: { request: Buffer },
+        callback: (err: Partial<StatusObject> | null, value?: Buffer) => void,
+      ) => {
+        try {
+          accept(signal, call.request);
+          callback(null, Buffer.alloc(0));
+        } catch (err) {
+          const status = err instanceof HttpError ? err.status : 500;
+          callback({
+            code:
+              status === 503
+                ? grpc.status.UNAVAILABLE
+                : status === 400 || status === 413
+                  ? grpc.status.INVALID_ARGUMENT
+                  : grpc.status.INTERNAL,
+            details: err instanceof Error ? err.message : String(err),
+          });
+        }
+      },
+    });
+  }
+  // grpc-js would also print its own line for a failed bind; the error below says it all.
+  grpc.setLogVerbosity(grpc.logVerbosity.NONE);
+  const where = `${hostText(address.host)}:${address.port}`;
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync(where, grpc.ServerCredentials.createInsecure(), (err, p) => {
+      if (!err) resolve(p);
+      else {
+        const cause = /EADDRINUSE/.test(err.message) ? 'address already in use' : err.message;
+        reject(new Error(`the OTLP/gRPC receiver cannot listen on ${where}: ${cause}`));
+      }
+    }),
+  );
+  return {
+    url: `http://${hostText(address.host)}:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        // Calls in flight finish (their requests are whole or refused); a client that holds its
+        // stream open is cut after 2 s.
+        const force = setTimeout(() => server.forceShutdown(), 2000);
+        server.tryShutdown(() => {
+          clearTimeout(force);
+          resolve();
+        });
+      }),
   };
 }
 

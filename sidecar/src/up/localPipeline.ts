@@ -13,6 +13,8 @@ export interface HostPort {
 export interface LocalPipelineOptions {
   stateDir: string;
   otlpListen: HostPort;
+  /** The OTLP/gRPC address (`spendline up` default 127.0.0.1:4317); undefined: HTTP only. */
+  otlpGrpcListen?: HostPort | undefined;
   /** The sidecar's HTTP address (status page, /metrics, /api). */
   listen: HostPort;
   /** Extra sidecar flags passed through (--prices, --billing, --budgets, …). */
@@ -24,6 +26,8 @@ export interface LocalPipelineOptions {
 
 export interface LocalPipeline {
   otlpUrl: string;
+  /** The OTLP/gRPC endpoint, when one was asked for. */
+  otlpGrpcUrl: string | undefined;
   sidecarUrl: string;
   exportFile: string;
   prometheus: LocalPrometheus | undefined;
@@ -84,6 +88,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
       rotateBytes: options.rotateBytes,
       // Lines the receiver writes are never longer than what the sidecar reads.
       maxLineBytes: parsed.config.maxLineBytes,
+      grpc: options.otlpGrpcListen,
     });
   } catch (err) {
     await sidecar.stop();
@@ -109,6 +114,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
   let stopping: Promise<StopSummary> | undefined;
   return {
     otlpUrl: receiver.url,
+    otlpGrpcUrl: receiver.grpcUrl,
     sidecarUrl: sidecar.url,
     exportFile,
     prometheus,

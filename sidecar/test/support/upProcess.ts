@@ -6,6 +6,8 @@ const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 
 export interface UpProcess {
   otlpUrl: string;
+  /** The OTLP/gRPC endpoint from the banner (a free port; undefined with --otlp-grpc-listen off). */
+  otlpGrpcUrl: string | undefined;
   sidecarUrl: string;
   child: ChildProcess;
   output(): string;
@@ -33,6 +35,9 @@ export async function startUpProcess(
       `127.0.0.1:${otlpPort}`,
       '--listen',
       `127.0.0.1:${sidecarPort}`,
+      // Any free port (parallel tests must not all take 4317); given after, extraArgs may override.
+      '--otlp-grpc-listen',
+      '127.0.0.1:0',
       ...extraArgs,
     ],
     {
@@ -62,6 +67,7 @@ export async function startUpProcess(
   }
   return {
     otlpUrl: `http://127.0.0.1:${otlpPort}`,
+    otlpGrpcUrl: /^ {2}OTLP\/gRPC +(\S+)$/m.exec(out)?.[1],
     sidecarUrl,
     child,
     output: () => out,
