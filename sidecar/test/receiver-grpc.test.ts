@@ -185,3 +185,51 @@ describe('local OTLP/gRPC receiver', () => {
     expect(r.stats()).toMatchObject({ rejected: 1, writeFailures: 1, linesWritten: 0 });
   });
 });
+
+describe('OTLP metrics', () => {
+  it('are acknowledged and dropped over HTTP and gRPC (the GenAI export carries logs and traces only)', async () => {
+    const r = await start();
+    const metrics = Buffer.from([0x0a, 0x00]); // an ExportMetricsServiceRequest with one empty ResourceMetrics
+    const viaHttp = await fetch(`${r.url}/v1/metrics`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-protobuf' },
+      body: metrics,
+    });
+    expect(viaHttp.status).toBe(200);
+    const json = await fetch(`${r.url}/v1/metrics`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"resourceMetrics":[]}',
+    });
+    expect(json.status).toBe(200);
+    const client = new Client(new URL(r.grpcUrl as string).host, credentials.createInsecure());
+    clients.push(client);
+    const err = await new Promise<ServiceError | null>((resolve) =>
+      client.makeUnaryRequest(
+        '/opentelemetry.proto.collector.metrics.v1.MetricsService/Export',
+        (b: Buffer) => b,
+        (b: Buffer) => b,
+        metrics,
+        new Metadata(),
+        {},
+        (e) => resolve(e ?? null),
+      ),
+    );
+    expect(err).toBeNull();
+    expect(r.stats()).toMatchObject({ metricsDiscarded: 3, linesWritten: 0, rejected: 0 });
+    // Still bounded: an oversize metrics body is refused like any other.
+    const small = await startOtlpReceiver({
+      host: '127.0.0.1',
+      port: 0,
+      filePath: join(dir, 'b.jsonl'),
+      maxBodyBytes: 16,
+    });
+    const big = await fetch(`${small.url}/v1/metrics`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ resourceMetrics: [{ x: 'y'.repeat(100) }] }),
+    });
+    await small.close();
+    expect(big.status).toBe(413);
+  });
+});

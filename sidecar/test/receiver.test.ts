@@ -150,7 +150,7 @@ describe('local OTLP/HTTP receiver', () => {
       message: expect.stringMatching(/malformed JSON/),
     });
     expect((await post('/v1/logs', 'text/plain', 'x')).status).toBe(415);
-    expect((await post('/v1/metrics', 'application/json', '{}')).status).toBe(404);
+    expect((await post('/v1/profiles', 'application/json', '{}')).status).toBe(404);
     expect(lines()).toEqual([]);
   });
 

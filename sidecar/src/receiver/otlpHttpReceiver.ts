@@ -37,6 +37,12 @@ export interface ReceiverStats {
   bytesWritten: number;
   /** Requests answered 503 because the export file could not be written (nothing of them kept). */
   writeFailures: number;
+  /**
+   * OTLP metrics requests, acknowledged and dropped: the collector's GenAI file export carries logs
+   * and traces only (metrics repeat them), but an SDK that also exports metrics to this endpoint
+   * should not log an error every interval.
+   */
+  metricsDiscarded: number;
 }
 
 export interface RunningReceiver {
@@ -86,6 +92,7 @@ export async function startOtlpReceiver(options: ReceiverOptions): Promise<Runni
     linesWritten: 0,
     bytesWritten: 0,
     writeFailures: 0,
+    metricsDiscarded: 0,
   };
 
   /** Appends a decoded request to the export file, whole or not at all (throws HttpError). */
@@ -108,8 +115,10 @@ export async function startOtlpReceiver(options: ReceiverOptions): Promise<Runni
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     stats.requests++;
     try {
-      const signal = PATHS[(req.url ?? '').split('?')[0] ?? ''];
-      if (signal === undefined)
+      const path = (req.url ?? '').split('?')[0] ?? '';
+      const signal = PATHS[path];
+      const metrics = path === '/v1/metrics';
+      if (signal === undefined && !metrics)
         throw new HttpError(404, `unknown path ${req.url}; use /v1/logs or /v1/traces`);
       if (req.method !== 'POST') throw new HttpError(405, 'use POST');
       const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
@@ -122,7 +131,8 @@ export async function startOtlpReceiver(options: ReceiverOptions): Promise<Runni
         );
       }
       const body = await readBody(req, maxBody);
-      accept(signal, isJson ? parseJsonRequest(signal, body) : parseProtoRequest(signal, body));
+      if (signal === undefined) stats.metricsDiscarded++;
+      else accept(signal, isJson ? parseJsonRequest(signal, body) : parseProtoRequest(signal, body));
       stats.accepted++;
       if (isJson) {
         res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
@@ -156,16 +166,25 @@ export async function startOtlpReceiver(options: ReceiverOptions): Promise<Runni
   let grpc: Awaited<ReturnType<typeof startGrpcListener>> | undefined;
   if (options.grpc !== undefined) {
     try {
-      grpc = await startGrpcListener(options.grpc, maxBody, (signal, body) => {
-        stats.requests++;
-        try {
-          accept(signal, parseProtoRequest(signal, body));
+      grpc = await startGrpcListener(
+        options.grpc,
+        maxBody,
+        (signal, body) => {
+          stats.requests++;
+          try {
+            accept(signal, parseProtoRequest(signal, body));
+            stats.accepted++;
+          } catch (err) {
+            stats.rejected++;
+            throw err;
+          }
+        },
+        () => {
+          stats.requests++;
           stats.accepted++;
-        } catch (err) {
-          stats.rejected++;
-          throw err;
-        }
-      });
+          stats.metricsDiscarded++;
+        },
+      );
     } catch (err) {
       await new Promise<void>((resolve) => server.close(() => resolve()));
       file.close();
@@ -191,6 +210,7 @@ export async function startOtlpReceiver(options: ReceiverOptions): Promise<Runni
 
 const hostText = (host: string): string => (host.includes(':') ? `[${host}]` : host);
 
+const GRPC_METRICS_PATH = '/opentelemetry.proto.collector.metrics.v1.MetricsService/Export';
 const GRPC_PATHS: Record<OtlpSignal, string> = {
   logs: '/opentelemetry.proto.collector.logs.v1.LogsService/Export',
   traces: '/opentelemetry.proto.collector.trace.v1.TraceService/Export',
@@ -207,25 +227,32 @@ async function startGrpcListener(
   address: { host: string; port: number },
   maxBody: number,
   accept: (signal: OtlpSignal, body: Buffer) => void,
+  discardMetrics: () => void,
 ): Promise<{ url: string; close(): Promise<void> }> {
   const grpc = await import('@grpc/grpc-js');
   const server = new grpc.Server({
     'grpc.max_receive_message_length': maxBody,
     'grpc.max_send_message_length': 1024,
   });
+  const exportMethod = (path: string): ServiceDefinition => ({
+    Export: {
+      path,
+      requestStream: false,
+      responseStream: false,
+      requestSerialize: (b: Buffer) => b,
+      requestDeserialize: (b: Buffer) => b,
+      responseSerialize: () => Buffer.alloc(0),
+      responseDeserialize: (b: Buffer) => b,
+    },
+  });
+  server.addService(exportMethod(GRPC_METRICS_PATH), {
+    Export: (_call: unknown, callback: (err: null, value: Buffer) => void) => {
+      discardMetrics();
+      callback(null, Buffer.alloc(0));
+    },
+  });
   for (const signal of ['logs', 'traces'] as const) {
-    const definition: ServiceDefinition = {
-      Export: {
-        path: GRPC_PATHS[signal],
-        requestStream: false,
-        responseStream: false,
-        requestSerialize: (b: Buffer) => b,
-        requestDeserialize: (b: Buffer) => b,
-        responseSerialize: () => Buffer.alloc(0),
-        responseDeserialize: (b: Buffer) => b,
-      },
-    };
-    server.addService(definition, {
+    server.addService(exportMethod(GRPC_PATHS[signal]), {
       Export: (
         call: { request: Buffer },
         callback: (err: Partial<StatusObject> | null, value?: Buffer) => void,
