@@ -17,7 +17,7 @@ import {
   type StreamSubscriber,
   type UsageStream,
 } from '../stream/usageStream.js';
-import { parseRange, readQuery } from './usageParams.js';
+import { parseRange, plainText, readQuery } from './usageParams.js';
 
 export interface StreamApiOptions {
   /** A comment line is sent this often so proxies and clients see the stream is alive. */
@@ -257,14 +257,18 @@ export function sessionHandler(db: LedgerStore, stream: UsageStream) {
       res.status(400).json({ error: 'bad_request', message: q.reason });
       return;
     }
-    const id = String(req.params.id);
+    const id = plainText('the session id', String(req.params.id));
+    if (!id.ok) {
+      res.status(400).json({ error: 'bad_request', message: id.reason });
+      return;
+    }
     const [t, asOf] = await stream.exclusive(
-      async () => [await readRunningTotal(db, 'session', id), stream.lastEventId] as const,
+      async () => [await readRunningTotal(db, 'session', id.value), stream.lastEventId] as const,
     );
     if (t === undefined) {
       res
         .status(404)
-        .json({ error: 'not_found', message: `no usage counted for session ${JSON.stringify(id)}` });
+        .json({ error: 'not_found', message: `no usage counted for session ${JSON.stringify(id.value)}` });
       return;
     }
     res.json(totalWithTimes(t, asOf));

@@ -162,9 +162,14 @@ async function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer>
   }
   const encoding = (req.headers['content-encoding'] ?? 'identity').toLowerCase();
   let source: NodeJS.ReadableStream = req;
-  if (encoding === 'gzip') source = req.pipe(createGunzip());
-  else if (encoding === 'deflate') source = req.pipe(createInflate());
-  else if (encoding !== 'identity') throw new HttpError(415, `unsupported content-encoding "${encoding}"`);
+  if (encoding === 'gzip' || encoding === 'deflate') {
+    const decoder = encoding === 'gzip' ? createGunzip() : createInflate();
+    // pipe() does not pass a client's abort on: the decoder would wait for the rest of the body forever.
+    req.on('close', () => {
+      if (!req.complete) decoder.destroy(new Error('the client closed the connection before the body ended'));
+    });
+    source = req.pipe(decoder);
+  } else if (encoding !== 'identity') throw new HttpError(415, `unsupported content-encoding "${encoding}"`);
   const chunks: Buffer[] = [];
   let total = 0;
   try {

@@ -16,6 +16,12 @@ export function securityHeaders(_req: Request, res: Response, next: NextFunction
   next();
 }
 
+/** API answers (usage, budgets, errors, refusals) are private and change: no cache keeps them. */
+export function noStore(_req: Request, res: Response, next: NextFunction): void {
+  res.setHeader('Cache-Control', 'no-store');
+  next();
+}
+
 /** Unknown paths: JSON under /api, plain text elsewhere; never Express' HTML page. */
 export function notFound(req: Request, res: Response): void {
   if (req.path.startsWith('/api/') || req.path === '/api')

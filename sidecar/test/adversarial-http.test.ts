@@ -1,0 +1,318 @@
+/**
+ * Hostile clients against the sidecar's HTTP surfaces (a real sidecar on loopback, real sockets):
+ * malformed query strings, impossible dates, ambiguous credentials, directory tricks on the status
+ * page, and request bodies cut off by the client on the local OTLP receiver. Each gets a clear 4xx
+ * (never a silently different answer, a 500 or a request that never ends).
+ */
+import * as crypto from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { deflateSync, gzipSync } from 'node:zlib';
+import type { Request, Response } from 'express';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { requireApiToken } from '../src/api/auth.js';
+import { parseInstant } from '../src/api/usageParams.js';
+import type { SidecarConfig } from '../src/config.js';
+import { parseSidecarArgs } from '../src/config.js';
+import { EXTENSIONS } from '../src/extensionList.js';
+import { type RunningSidecar, startSidecar } from '../src/index.js';
+import { type RunningReceiver, startOtlpReceiver } from '../src/receiver/index.js';
+import { tempDir } from './support/sidecarHarness.js';
+
+vi.mock('node:crypto', async (importOriginal) => {
+  const actual = await importOriginal<typeof import('node:crypto')>();
+  return { ...actual, timingSafeEqual: vi.fn(actual.timingSafeEqual) };
+});
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function sidecar(extra: Partial<SidecarConfig> = {}): Promise<RunningSidecar> {
+  const t = tempDir('spendline-adversarial-');
+  cleanups.push(t.cleanup);
+  const parsed = parseSidecarArgs(
+    [
+      '--otlp-file',
+      join(t.dir, 'genai.json'),
+      '--state-dir',
+      join(t.dir, 'state'),
+      '--listen',
+      '127.0.0.1:0',
+    ],
+    {},
+  );
+  if (!parsed.ok || parsed.help) throw new Error('bad test config');
+  const s = await startSidecar({ ...parsed.config, extensions: EXTENSIONS, ...extra });
+  cleanups.push(() => s.stop());
+  await s.ready;
+  return s;
+}
+
+interface RawAnswer {
+  status: number;
+  headers: Map<string, string[]>;
+  body: string;
+}
+
+/** Sends `head` (request line and headers, no final blank line) on a raw socket: nothing is normalised. */
+function raw(url: string, head: string): Promise<RawAnswer> {
+  const u = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(u.port), u.hostname);
+    const parts: Buffer[] = [];
+    socket.on('data', (d: Buffer) => parts.push(d));
+    socket.on('error', reject);
+    socket.on('end', () => {
+      const text = Buffer.concat(parts).toString('latin1');
+      const at = text.indexOf('\r\n\r\n');
+      const lines = text.slice(0, at).split('\r\n');
+      const headers = new Map<string, string[]>();
+      for (const line of lines.slice(1)) {
+        const i = line.indexOf(':');
+        const name = line.slice(0, i).toLowerCase();
+        headers.set(name, [...(headers.get(name) ?? []), line.slice(i + 1).trim()]);
+      }
+      resolve({ status: Number(lines[0]?.split(' ')[1]), headers, body: text.slice(at + 4) });
+    });
+    socket.write(`${head}\r\nHost: 127.0.0.1:${u.port}\r\nConnection: close\r\n\r\n`);
+  });
+}
+
+const jsonError = async (res: globalThis.Response) => {
+  expect(res.headers.get('content-type')).toMatch(/^application\/json/);
+  return (await res.json()) as { error: string; message: string };
+};
+
+describe('query strings are read exactly as sent, or refused', () => {
+  it('invalid percent-encoding (bad UTF-8, encoded lone surrogates, a bare %) is a 400, not U+FFFD', async () => {
+    const s = await sidecar();
+    for (const path of [
+      '/api/usage?user=%FF',
+      '/api/usage?user=%ED%A0%80', // a lone surrogate, encoded
+      '/api/usage?user=caf%C3',
+      '/api/usage?user=%',
+      '/api/usage?model=%zz',
+      '/api/usage?group_by=user&search=%C0%AE',
+      '/api/usage/overall?from=%FF',
+      '/api/usage/users/bob?feature=%FE',
+      '/api/usage/sessions?search=%FF',
+      '/api/budgets/check?user=%FF',
+      '/api/latency?from=%E0%A4%A',
+      '/api/reconciliation?days=%FF',
+      '/api/stream?session=%FF',
+      '/api/usage?%FF=1',
+      '/api/insights?days_back=%FF',
+    ]) {
+      const res = await fetch(`${s.url}${path}`);
+      expect(res.status, path).toBe(400);
+      const body = await jsonError(res);
+      expect(body.error).toBe('bad_request');
+      expect(body.message, path).toMatch(/percent-encoded UTF-8/);
+    }
+  });
+
+  it('a NUL in a value (query or path) is a 400; well-formed non-ASCII, + and %2B are read as sent', async () => {
+    const s = await sidecar();
+    for (const path of [
+      '/api/usage?user=a%00b',
+      '/api/usage/users/a%00b',
+      '/api/usage/tasks/%00',
+      '/api/usage/sessions/x%00',
+      '/api/usage/sessions?search=%00',
+      '/api/budgets/check?user=%00',
+      '/api/stream?user=%00',
+    ]) {
+      const res = await fetch(`${s.url}${path}`);
+      expect(res.status, path).toBe(400);
+      expect((await jsonError(res)).message, path).toMatch(/NUL/);
+    }
+    const ok = await fetch(`${s.url}/api/usage?user=caf%C3%A9+%F0%9F%98%80%2B1`);
+    expect(ok.status).toBe(200);
+    expect(((await ok.json()) as { filters: { user: string } }).filters.user).toBe('café 😀+1');
+  });
+});
+
+describe('times that do not exist are refused, not rolled over', () => {
+  it('impossible calendar days and clock times in RFC 3339 are 400', async () => {
+    const s = await sidecar();
+    for (const t of [
+      '2026-02-31T00:00:00Z',
+      '2026-04-31T12:00:00Z',
+      '2025-02-29T00:00:00Z',
+      '2026-01-01T24:00:00Z',
+      '2026-01-01T12:60:00Z',
+      '2026-01-01T12:00:61Z',
+      '2026-01-01T00:00:00+24:00',
+      '2026-01-01T00:00:00+05:60',
+      '2026-00-10T00:00:00Z',
+    ]) {
+      expect(parseInstant('from', t).ok, t).toBe(false);
+      const res = await fetch(`${s.url}/api/usage?from=${encodeURIComponent(t)}`);
+      expect(res.status, t).toBe(400);
+      expect((await jsonError(res)).message).toMatch(/"from" must be a date/);
+    }
+    const valid: [string, number][] = [
+      ['2024-02-29T00:00:00Z', Date.UTC(2024, 1, 29) / 1000],
+      ['2026-01-01T00:00:00+14:00', Date.UTC(2025, 11, 31, 10) / 1000],
+      ['2026-12-31T23:59:59.999-23:59', Date.UTC(2027, 0, 1, 23, 58, 59) / 1000],
+      ['2026-03-01t10:00:00z', Date.UTC(2026, 2, 1, 10) / 1000],
+      ['2026-03-01T10:00Z', Date.UTC(2026, 2, 1, 10) / 1000],
+    ];
+    for (const [t, sec] of valid) expect(parseInstant('from', t), t).toEqual({ ok: true, value: sec });
+    const ok = await fetch(`${s.url}/api/usage?from=2024-02-29T00:00:00Z&to=2024-03-01T00:00:00Z`);
+    expect(ok.status).toBe(200);
+    expect(((await ok.json()) as { from: string }).from).toBe('2024-02-29T00:00:00.000Z');
+  });
+});
+
+describe('credentials', () => {
+  it('two Authorization headers are a 400 whatever their order; one, with extra spaces, works', async () => {
+    const s = await sidecar({ apiToken: 'tok-SYNTHETIC-1234' });
+    const good = 'Authorization: Bearer tok-SYNTHETIC-1234';
+    const bad = 'Authorization: Bearer wrong';
+    for (const pair of [
+      [good, bad],
+      [bad, good],
+      [good, good],
+    ]) {
+      const r = await raw(s.url, `GET /api/usage HTTP/1.1\r\n${pair.join('\r\n')}`);
+      expect(r.status, pair.join(' / ')).toBe(400);
+      expect(JSON.parse(r.body)).toMatchObject({ error: 'bad_request' });
+      expect(JSON.parse(r.body).message).toMatch(/one Authorization header/);
+    }
+    expect((await raw(s.url, `GET /api/usage HTTP/1.1\r\n${good}`)).status).toBe(200);
+    expect(
+      (await raw(s.url, 'GET /api/usage HTTP/1.1\r\nAuthorization: bearer   tok-SYNTHETIC-1234  ')).status,
+    ).toBe(200);
+    expect((await raw(s.url, 'GET /api/usage?access_token=tok-SYNTHETIC-1234 HTTP/1.1')).status).toBe(401);
+  });
+
+  it('compares a same-length digest of any presented token, so its length does not decide how long it takes', () => {
+    const check = requireApiToken({ token: 'tok-SYNTHETIC-1234', loopbackOnly: false });
+    const spy = vi.mocked(crypto.timingSafeEqual);
+    for (const presented of ['x', 'tok-SYNTHETIC-123', 'tok-SYNTHETIC-1234', 'y'.repeat(5000)]) {
+      spy.mockClear();
+      let passed = false;
+      const res = {
+        setHeader: () => res,
+        status: () => res,
+        json: () => res,
+      } as unknown as Response;
+      const req = {
+        get: (name: string) => (name.toLowerCase() === 'authorization' ? `Bearer ${presented}` : undefined),
+        rawHeaders: ['Authorization', `Bearer ${presented}`],
+      } as unknown as Request;
+      check(req, res, () => {
+        passed = true;
+      });
+      expect(passed, presented).toBe(presented === 'tok-SYNTHETIC-1234');
+      expect(spy, presented).toHaveBeenCalledTimes(1);
+      const [a, b] = spy.mock.calls[0] as [Buffer, Buffer];
+      expect(a.length).toBe(32);
+      expect(b.length).toBe(32);
+    }
+  });
+
+  it('SPENDLINE_API_TOKEN with spaces, a trailing newline or non-ASCII is refused at start (no client could send it)', () => {
+    const args = ['--otlp-file', 'x.json', '--listen', '0.0.0.0:9464'];
+    for (const token of ['tok-SYNTHETIC\n', ' tok-SYNTHETIC', 'tok SYNTHETIC', 'tok-SYNTHÉTIC', 'tok\tx']) {
+      const parsed = parseSidecarArgs(args, { SPENDLINE_API_TOKEN: token });
+      expect(parsed.ok, JSON.stringify(token)).toBe(false);
+      if (!parsed.ok) expect(parsed.reason).toMatch(/SPENDLINE_API_TOKEN/);
+    }
+    const ok = parseSidecarArgs(args, { SPENDLINE_API_TOKEN: 'tok-SYNTHETIC_1.2~3+/=' });
+    expect(ok.ok && !ok.help && ok.config.apiToken).toBe('tok-SYNTHETIC_1.2~3+/=');
+  });
+
+  it('API answers (data, errors, refusals) are never stored by a cache', async () => {
+    const s = await sidecar({ apiToken: 'tok-SYNTHETIC-1234' });
+    const auth = { authorization: 'Bearer tok-SYNTHETIC-1234' };
+    for (const [path, headers, status] of [
+      ['/api/usage', auth, 200],
+      ['/api/usage?limit=0', auth, 400],
+      ['/api/nope', auth, 404],
+      ['/api/usage', {}, 401],
+    ] as const) {
+      const res = await fetch(`${s.url}${path}`, { headers });
+      expect(res.status, path).toBe(status);
+      expect(res.headers.get('cache-control'), path).toBe('no-store');
+    }
+  });
+});
+
+describe('the status page', () => {
+  it('a path that resolves to a directory is a plain 404: no redirect that echoes the path, no HTML', async () => {
+    const s = await sidecar();
+    for (const path of [
+      '/app.js/..',
+      '/\\evil.test/..',
+      '//evil.test/%2e%2e',
+      '/%5cevil.test/%2e%2e',
+      '/x/..',
+    ]) {
+      const r = await raw(s.url, `GET ${path} HTTP/1.1`);
+      expect(r.status, path).toBe(404);
+      expect(r.headers.get('location'), path).toBeUndefined();
+      expect(r.headers.get('content-type')?.[0], path).toMatch(/^text\/plain/);
+    }
+    expect((await raw(s.url, 'GET / HTTP/1.1')).status).toBe(200);
+  });
+});
+
+describe('the local OTLP receiver', () => {
+  let dir: string;
+  let receiver: RunningReceiver | undefined;
+  afterEach(async () => {
+    await receiver?.close();
+    receiver = undefined;
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a compressed body the client abandons half-way ends that request (rejected), as an uncompressed one does', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'spendline-adversarial-receiver-'));
+    receiver = await startOtlpReceiver({ host: '127.0.0.1', port: 0, filePath: join(dir, 'export.jsonl') });
+    const port = Number(new URL(receiver.url).port);
+    const bodies: [string, Buffer][] = [
+      ['gzip', gzipSync(Buffer.alloc(4 << 20, 0x20))],
+      ['deflate', deflateSync(Buffer.alloc(4 << 20, 0x20))],
+      ['identity', Buffer.alloc(1 << 20, 0x20)],
+    ];
+    for (const [encoding, body] of bodies) {
+      await new Promise<void>((resolve) => {
+        const socket = connect(port, '127.0.0.1', () => {
+          const part = body.subarray(0, Math.floor(body.length / 2));
+          socket.write(
+            `POST /v1/logs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Encoding: ${encoding}\r\n` +
+              `Content-Length: ${body.length}\r\n\r\n`,
+          );
+          socket.write(part, () => setTimeout(() => socket.destroy(), 50));
+        });
+        socket.on('close', () => resolve());
+        socket.on('error', () => undefined);
+      });
+    }
+    // Every request ends: counted as rejected (nothing was written). Bounded by polls, not time.
+    for (let i = 0; i < 200 && (receiver.stats().rejected < 3 || receiver.stats().requests < 3); i++)
+      await new Promise((r) => setTimeout(r, 20));
+    expect(receiver.stats()).toMatchObject({ requests: 3, accepted: 0, rejected: 3, linesWritten: 0 });
+  });
+
+  it('truncated protobuf is named as such, not as nesting', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'spendline-adversarial-receiver-'));
+    receiver = await startOtlpReceiver({ host: '127.0.0.1', port: 0, filePath: join(dir, 'export.jsonl') });
+    // resource_logs (field 1) announcing 127 bytes, followed by 2.
+    const res = await fetch(`${receiver.url}/v1/logs`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-protobuf' },
+      body: Uint8Array.from([0x0a, 0x7f, 0x12, 0x00]),
+    });
+    expect(res.status).toBe(400);
+    const { message } = (await res.json()) as { message: string };
+    expect(message).toMatch(/^invalid protobuf: /);
+    expect(message).not.toMatch(/nested/);
+  });
+});
