@@ -5,11 +5,12 @@
  * (never a silently different answer, a 500 or a request that never ends).
  */
 import * as crypto from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { deflateSync, gzipSync } from 'node:zlib';
+import { ATTR, USAGE_EVENT_NAME } from '@spendline/sdk/contract';
 import type { Request, Response } from 'express';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { requireApiToken } from '../src/api/auth.js';
@@ -18,6 +19,7 @@ import type { SidecarConfig } from '../src/config.js';
 import { parseSidecarArgs } from '../src/config.js';
 import { EXTENSIONS } from '../src/extensionList.js';
 import { type RunningSidecar, startSidecar } from '../src/index.js';
+import { MAX_VALUE_LENGTH } from '../src/pipeline/valueLength.js';
 import { type RunningReceiver, startOtlpReceiver } from '../src/receiver/index.js';
 import { tempDir } from './support/sidecarHarness.js';
 
@@ -31,9 +33,10 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function sidecar(extra: Partial<SidecarConfig> = {}): Promise<RunningSidecar> {
+async function sidecar(extra: Partial<SidecarConfig> = {}, input = ''): Promise<RunningSidecar> {
   const t = tempDir('spendline-adversarial-');
   cleanups.push(t.cleanup);
+  writeFileSync(join(t.dir, 'genai.json'), input);
   const parsed = parseSidecarArgs(
     [
       '--otlp-file',
@@ -133,6 +136,87 @@ describe('query strings are read exactly as sent, or refused', () => {
     const ok = await fetch(`${s.url}/api/usage?user=caf%C3%A9+%F0%9F%98%80%2B1`);
     expect(ok.status).toBe(200);
     expect(((await ok.json()) as { filters: { user: string } }).filters.user).toBe('café 😀+1');
+  });
+});
+
+/** One collector file-export line holding one usage record (a log event) with these attributes. */
+function usageLine(attrs: Record<string, string | number>): string {
+  const attributes = Object.entries(attrs).map(([key, v]) => ({
+    key,
+    value: typeof v === 'number' ? { intValue: String(v) } : { stringValue: v },
+  }));
+  const timeUnixNano = `${Date.now()}000000`;
+  return `${JSON.stringify({
+    resourceLogs: [
+      {
+        resource: {},
+        scopeLogs: [{ logRecords: [{ timeUnixNano, eventName: USAGE_EVENT_NAME, attributes }] }],
+      },
+    ],
+  })}\n`;
+}
+
+describe('names longer than the ledger keeps (128 characters) are found by their full value', () => {
+  it('filters, per-principal paths, session totals and stream filters cut the asked value as the ledger did', async () => {
+    const user = `u-${'U'.repeat(198)}`;
+    const session = `s-${'S'.repeat(4000)}`;
+    const s = await sidecar(
+      {},
+      usageLine({
+        [ATTR.operationName]: 'chat',
+        [ATTR.providerName]: 'openai',
+        [ATTR.requestModel]: 'gpt-4o-mini',
+        [ATTR.inputTokens]: 100,
+        [ATTR.outputTokens]: 10,
+        [ATTR.userId]: user,
+        [ATTR.sessionId]: session,
+        [ATTR.usageId]: 'long-names-1',
+      }),
+    );
+    const requests = async (path: string) => {
+      const res = await fetch(`${s.url}${path}`);
+      expect(res.status, path.slice(0, 40)).toBe(200);
+      return ((await res.json()) as { totals: { requests: number } }).totals.requests;
+    };
+    expect(await requests('/api/usage')).toBe(1);
+    expect(await requests(`/api/usage?user=${user}`)).toBe(1);
+    expect(await requests(`/api/usage/users/${user}`)).toBe(1);
+    const byUser = (await (await fetch(`${s.url}/api/usage?group_by=user`)).json()) as {
+      rows: { user: string }[];
+    };
+    expect(byUser.rows.map((r) => r.user.length)).toEqual([MAX_VALUE_LENGTH]);
+
+    // The session id is kept cut like every other name (the stream's replay buffer holds it).
+    const list = (await (await fetch(`${s.url}/api/usage/sessions`)).json()) as { rows: { key: string }[] };
+    expect(list.rows.map((r) => r.key.length)).toEqual([MAX_VALUE_LENGTH]);
+    const cut = list.rows[0]?.key as string;
+    expect((await fetch(`${s.url}/api/usage/sessions/${encodeURIComponent(cut)}`)).status).toBe(200);
+    const longSession = `s-${'S'.repeat(300)}`;
+    const s2 = await sidecar(
+      {},
+      usageLine({
+        [ATTR.operationName]: 'chat',
+        [ATTR.providerName]: 'openai',
+        [ATTR.requestModel]: 'gpt-4o-mini',
+        [ATTR.inputTokens]: 100,
+        [ATTR.outputTokens]: 10,
+        [ATTR.sessionId]: longSession,
+        [ATTR.usageId]: 'long-names-2',
+      }),
+    );
+    const one = await fetch(`${s2.url}/api/usage/sessions/${longSession}`);
+    expect(one.status).toBe(200);
+    expect(((await one.json()) as { key: string; requests: number }).requests).toBe(1);
+    const controller = new AbortController();
+    const stream = await fetch(`${s2.url}/api/stream?session=${longSession}`, { signal: controller.signal });
+    const reader = (stream.body as ReadableStream<Uint8Array>).getReader();
+    let text = '';
+    while (!text.includes('event: snapshot')) text += new TextDecoder().decode((await reader.read()).value);
+    while (!text.slice(text.indexOf('event: snapshot')).includes('\n\n'))
+      text += new TextDecoder().decode((await reader.read()).value);
+    controller.abort();
+    const data = /event: snapshot\nid: \d+\ndata: (.*)\n/.exec(text)?.[1] as string;
+    expect((JSON.parse(data) as { total: { requests: number } }).total.requests).toBe(1);
   });
 });
 

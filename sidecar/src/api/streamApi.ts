@@ -10,6 +10,7 @@ import {
   type UsageDelta,
   zeroTotal,
 } from '../ledger/usageTotals.js';
+import { capValueLength } from '../pipeline/valueLength.js';
 import { usdDecimal } from '../report/money.js';
 import {
   matches,
@@ -120,7 +121,8 @@ function readFilter(
   const key = q[kind] as string;
   // Calls without the attribute have no running total to follow.
   if (key === '') return { ok: false, reason: `"${kind}" must not be empty` };
-  return { ok: true, filter: { kind, key } };
+  // Keys are kept cut to MAX_VALUE_LENGTH: the whole name follows its cut form.
+  return { ok: true, filter: { kind, key: capValueLength(key) } };
 }
 
 /**
@@ -263,7 +265,8 @@ export function sessionHandler(db: LedgerStore, stream: UsageStream) {
       return;
     }
     const [t, asOf] = await stream.exclusive(
-      async () => [await readRunningTotal(db, 'session', id.value), stream.lastEventId] as const,
+      async () =>
+        [await readRunningTotal(db, 'session', capValueLength(id.value)), stream.lastEventId] as const,
     );
     if (t === undefined) {
       res
