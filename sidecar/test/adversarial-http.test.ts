@@ -385,6 +385,58 @@ describe('the local OTLP receiver', () => {
     expect(receiver.stats()).toMatchObject({ requests: 3, accepted: 0, rejected: 3, linesWritten: 0 });
   });
 
+  it('bodies being read at once are bounded in bytes: past the budget a request is 503 with Retry-After, then served', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'spendline-adversarial-receiver-'));
+    const MiB = 1 << 20;
+    receiver = await startOtlpReceiver({
+      host: '127.0.0.1',
+      port: 0,
+      filePath: join(dir, 'export.jsonl'),
+      maxBodyBytes: MiB,
+      maxBufferedBytes: 2 * MiB,
+    });
+    const port = Number(new URL(receiver.url).port);
+    const body = Buffer.from(JSON.stringify({ resourceLogs: [], pad: 'x'.repeat(MiB - 40) }));
+    expect(body.length).toBeLessThanOrEqual(MiB);
+    /** Sends the head and all but the last 10 bytes; `finish` sends the rest and reads the answer. */
+    const start = (headRest: number) => {
+      const socket = connect(port, '127.0.0.1');
+      socket.on('error', () => undefined);
+      const parts: Buffer[] = [];
+      socket.on('data', (d: Buffer) => parts.push(d));
+      const ended = new Promise<string>((resolve) =>
+        socket.on('close', () => resolve(Buffer.concat(parts).toString())),
+      );
+      socket.write(
+        `POST /v1/logs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`,
+      );
+      socket.write(body.subarray(0, body.length - headRest));
+      return {
+        finish: () => {
+          socket.end(body.subarray(body.length - headRest));
+          return ended;
+        },
+        ended,
+      };
+    };
+    const a = start(10);
+    const b = start(10);
+    // Both bodies are being held (bounded by polls).
+    for (let i = 0; i < 500 && receiver.stats().bufferedBytes < 2 * (body.length - 10); i++)
+      await new Promise((r) => setTimeout(r, 10));
+    expect(receiver.stats().bufferedBytes).toBe(2 * (body.length - 10));
+    const c = start(0);
+    const refused = await c.ended;
+    expect(refused).toMatch(/^HTTP\/1\.1 503 /);
+    expect(refused).toMatch(/\r\nretry-after: 1\r\n/i);
+    expect(refused).toMatch(/busy/);
+    expect(await a.finish()).toMatch(/^HTTP\/1\.1 200 /);
+    expect(await b.finish()).toMatch(/^HTTP\/1\.1 200 /);
+    expect(receiver.stats()).toMatchObject({ requests: 3, accepted: 2, rejected: 1, bufferedBytes: 0 });
+    // With the budget free again, the same request is served.
+    expect(await start(0).ended).toMatch(/^HTTP\/1\.1 200 /);
+  });
+
   it('truncated protobuf is named as such, not as nesting', async () => {
     dir = mkdtempSync(join(tmpdir(), 'spendline-adversarial-receiver-'));
     receiver = await startOtlpReceiver({ host: '127.0.0.1', port: 0, filePath: join(dir, 'export.jsonl') });

@@ -13,6 +13,12 @@ export interface ReceiverOptions {
   /** Largest accepted request body after decompression (collector default: 20 MiB). */
   maxBodyBytes?: number;
   /**
+   * Request bodies held at once, all requests together (default 4 x maxBodyBytes): past it a request
+   * is answered 503 with Retry-After, which OTLP exporters retry, so many slow or concurrent clients
+   * cannot make the receiver buffer without bound.
+   */
+  maxBufferedBytes?: number;
+  /**
    * Longest line written (default 16 MiB, the sidecar's --max-line-bytes): a bigger request is split
    * into several lines between records, so nothing acknowledged is a line the sidecar skips.
    */
@@ -31,6 +37,8 @@ export interface ReceiverStats {
   bytesWritten: number;
   /** Requests answered 503 because the export file could not be written (nothing of them kept). */
   writeFailures: number;
+  /** Bytes of request bodies held right now (bounded by maxBufferedBytes). */
+  bufferedBytes: number;
 }
 
 export interface RunningReceiver {
@@ -65,6 +73,7 @@ class HttpError extends Error {
 export async function startOtlpReceiver(options: ReceiverOptions): Promise<RunningReceiver> {
   const maxBody = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const maxLine = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
+  const maxBuffered = options.maxBufferedBytes ?? 4 * maxBody;
   const file = new RotatingFile({
     path: options.filePath,
     maxBytes: options.rotateBytes ?? 100 * 1024 * 1024,
@@ -78,10 +87,21 @@ export async function startOtlpReceiver(options: ReceiverOptions): Promise<Runni
     linesWritten: 0,
     bytesWritten: 0,
     writeFailures: 0,
+    bufferedBytes: 0,
   };
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     stats.requests++;
+    let held = 0;
+    const hold = (bytes: number) => {
+      if (stats.bufferedBytes + bytes > maxBuffered)
+        throw new HttpError(
+          503,
+          `the receiver is busy: ${maxBuffered} bytes of request bodies are being read; retry`,
+        );
+      stats.bufferedBytes += bytes;
+      held += bytes;
+    };
     try {
       const signal = PATHS[(req.url ?? '').split('?')[0] ?? ''];
       if (signal === undefined)
@@ -96,7 +116,7 @@ export async function startOtlpReceiver(options: ReceiverOptions): Promise<Runni
           `unsupported content-type "${type}"; send application/json or application/x-protobuf`,
         );
       }
-      const body = await readBody(req, maxBody);
+      const body = await readBody(req, maxBody, hold);
       const message = isJson ? parseJsonRequest(signal, body) : parseProtoRequest(signal, body);
       if (hasRecords(signal, message)) {
         const split = splitExportRequest(signal, message, maxLine);
@@ -130,6 +150,8 @@ export async function startOtlpReceiver(options: ReceiverOptions): Promise<Runni
         });
       res.end(JSON.stringify({ code: status, message }));
       req.resume();
+    } finally {
+      stats.bufferedBytes -= held;
     }
   };
 
@@ -155,7 +177,12 @@ export async function startOtlpReceiver(options: ReceiverOptions): Promise<Runni
   };
 }
 
-async function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
+/** The body, decompressed; `hold` is told each chunk's size before it is kept (and may refuse it). */
+async function readBody(
+  req: IncomingMessage,
+  maxBytes: number,
+  hold: (bytes: number) => void,
+): Promise<Buffer> {
   const declared = Number(req.headers['content-length'] ?? Number.NaN);
   if (Number.isFinite(declared) && declared > maxBytes) {
     throw new HttpError(413, `request body of ${declared} bytes is over the ${maxBytes}-byte limit`);
@@ -177,6 +204,7 @@ async function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer>
       const buf = chunk as Buffer;
       total += buf.length;
       if (total > maxBytes) throw new HttpError(413, `request body is over the ${maxBytes}-byte limit`);
+      hold(buf.length);
       chunks.push(buf);
     }
   } catch (err) {
