@@ -11,16 +11,21 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { deflateSync, gzipSync } from 'node:zlib';
 import { ATTR, USAGE_EVENT_NAME } from '@spendline/sdk/contract';
-import type { Request, Response } from 'express';
+import express, { type Request, type Response } from 'express';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { requireApiToken } from '../src/api/auth.js';
+import { streamHandler, totalsReader } from '../src/api/streamApi.js';
 import { parseInstant } from '../src/api/usageParams.js';
 import type { SidecarConfig } from '../src/config.js';
 import { parseSidecarArgs } from '../src/config.js';
 import { EXTENSIONS } from '../src/extensionList.js';
 import { type RunningSidecar, startSidecar } from '../src/index.js';
+import { openLedgerStore } from '../src/ledger/openStore.js';
+import type { UsageDelta } from '../src/ledger/usageTotals.js';
 import { MAX_VALUE_LENGTH } from '../src/pipeline/valueLength.js';
 import { type RunningReceiver, startOtlpReceiver } from '../src/receiver/index.js';
+import { UsageStream } from '../src/stream/usageStream.js';
+import { serveOnLoopback } from './support/loopbackServer.js';
 import { tempDir } from './support/sidecarHarness.js';
 
 vi.mock('node:crypto', async (importOriginal) => {
@@ -218,6 +223,84 @@ describe('names longer than the ledger keeps (128 characters) are found by their
     const data = /event: snapshot\nid: \d+\ndata: (.*)\n/.exec(text)?.[1] as string;
     expect((JSON.parse(data) as { total: { requests: number } }).total.requests).toBe(1);
   });
+});
+
+describe('a stream client far behind', () => {
+  it('is sent at most about maxQueuedBytes of a replay per connection, and resumes by id until it has every event', async () => {
+    const t = tempDir('spendline-adversarial-stream-');
+    cleanups.push(t.cleanup);
+    const db = await openLedgerStore({ url: undefined, stateDir: t.dir });
+    cleanups.push(() => db.close());
+    const events = 20_000; // ~12 MB of frames: far more than 64 KiB and loopback socket buffers hold
+    const stream = new UsageStream(0, { bufferSize: events, maxStreams: 4 }, totalsReader(db));
+    const delta = (id: number): UsageDelta => ({
+      id,
+      atMs: Date.UTC(2026, 8, 1) + id,
+      session: `session-${id % 97}`,
+      user: 'alice',
+      tenant: '',
+      feature: 'chat',
+      service: 'svc',
+      provider: 'openai',
+      model: 'gpt-4o-mini',
+      usageType: 'exact',
+      status: 'ok',
+      errorType: '',
+      input: 10,
+      cacheRead: 0,
+      cacheWrite: 0,
+      output: 1,
+      reasoning: 0,
+      costNano: 1500,
+    });
+    await stream.publish(Array.from({ length: events }, (_, i) => delta(i + 1)));
+    const app = express();
+    app.get('/stream', streamHandler(db, stream, { heartbeatMs: 60_000, maxQueuedBytes: 64 * 1024 }));
+    const server = await serveOnLoopback(app);
+    cleanups.push(() => server.close());
+
+    /** Usage event ids one connection delivers after `from`, until the server ends it or the last id arrives. */
+    const connectOnce = async (from: number): Promise<number[]> => {
+      const controller = new AbortController();
+      const res = await fetch(`${server.url}/stream`, {
+        headers: { 'last-event-id': String(from) },
+        signal: controller.signal,
+      });
+      const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+      const decoder = new TextDecoder();
+      const ids: number[] = [];
+      let text = '';
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        text += decoder.decode(value, { stream: true });
+        const frames = text.split('\n\n');
+        text = frames.pop() as string;
+        for (const f of frames) {
+          const m = /^event: usage\nid: (\d+)\n/.exec(f);
+          if (m) ids.push(Number(m[1]));
+        }
+        if (ids.at(-1) === events) {
+          controller.abort();
+          break;
+        }
+      }
+      return ids;
+    };
+    let last = 0;
+    let connections = 0;
+    while (last < events && connections < 2000) {
+      connections++;
+      const ids = await connectOnce(last);
+      expect(ids).toEqual(Array.from({ length: ids.length }, (_, i) => last + 1 + i));
+      last = ids.at(-1) ?? last;
+    }
+    expect(last).toBe(events);
+    expect(connections).toBeGreaterThan(1);
+    // Every connection ended (the last one by the client) and left the stream's subscribers.
+    for (let i = 0; i < 200 && stream.streams > 0; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(stream.streams).toBe(0);
+  }, 60_000);
 });
 
 describe('times that do not exist are refused, not rolled over', () => {

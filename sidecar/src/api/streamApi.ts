@@ -190,7 +190,15 @@ export function streamHandler(db: LedgerStore, stream: UsageStream, options: Str
         // The total as it stood before these events: the total after them less their deltas.
         if (after !== null) for (const d of events) applyDelta(after, d, -1);
         total = after;
-        for (const d of events) sendUsage(d, committedAtMs);
+        for (const d of events) {
+          // A client this far behind is let go (it resumes by id): neither a replay of the whole
+          // buffer nor a big batch queues more than about maxQueued bytes for it.
+          if (res.writableLength > maxQueued) {
+            close();
+            return;
+          }
+          sendUsage(d, committedAtMs);
+        }
       };
       const state = (reason?: string) => ({
         ...(reason === undefined ? {} : { reason }),
@@ -199,31 +207,9 @@ export function streamHandler(db: LedgerStore, stream: UsageStream, options: Str
         filter: filter === null ? null : { [filter.kind]: filter.key },
         total: total === null ? null : runningTotalToJson(total),
       });
-      res.write('retry: 2000\n\n');
-      let resumeFrom: number | undefined;
-      if (resumeText !== undefined) {
-        resumeFrom = /^\d{1,15}$/.test(resumeText) ? Number(resumeText) : Number.NaN;
-      }
-      if (resumeFrom === undefined) send('snapshot', stream.lastEventId, state());
-      else {
-        const replay = Number.isNaN(resumeFrom)
-          ? ({ ok: false, reason: 'unknown_id' } as const)
-          : stream.replay(resumeFrom);
-        if (!replay.ok) send('reset', stream.lastEventId, state(replay.reason));
-        else
-          sendEvents(
-            replay.events.filter((d) => matches(filter, d)),
-            total,
-            Date.now(),
-          );
-      }
       const subscriber: StreamSubscriber = {
         filter,
         deliver(events, committedAtMs, totalAfter) {
-          if (res.writableLength > maxQueued) {
-            close();
-            return;
-          }
           sendEvents(events, totalAfter, committedAtMs);
         },
         reset(totalNow) {
@@ -244,6 +230,26 @@ export function streamHandler(db: LedgerStore, stream: UsageStream, options: Str
         stream.unsubscribe(subscriber);
         res.end();
       };
+      res.write('retry: 2000\n\n');
+      let resumeFrom: number | undefined;
+      if (resumeText !== undefined) {
+        resumeFrom = /^\d{1,15}$/.test(resumeText) ? Number(resumeText) : Number.NaN;
+      }
+      if (resumeFrom === undefined) send('snapshot', stream.lastEventId, state());
+      else {
+        const replay = Number.isNaN(resumeFrom)
+          ? ({ ok: false, reason: 'unknown_id' } as const)
+          : stream.replay(resumeFrom);
+        if (!replay.ok) send('reset', stream.lastEventId, state(replay.reason));
+        else
+          sendEvents(
+            replay.events.filter((d) => matches(filter, d)),
+            total,
+            Date.now(),
+          );
+      }
+      // A replay that filled the client's queue ended the stream: it resumes from its last id.
+      if (closed) return;
       stream.subscribe(subscriber);
       req.on('close', close);
       res.on('error', close);
