@@ -44,7 +44,8 @@ export function parseConfigText(text: string, format: 'json' | 'yaml'): ConfigTe
   if (format === 'yaml' && deepestIndent(text) > MAX_CONFIG_INDENT)
     return { ok: false, reason: `indented deeper than ${MAX_CONFIG_INDENT} columns` };
   try {
-    return { ok: true, doc: format === 'json' ? JSON.parse(text) : parseYaml(text) };
+    // A byte-order mark (Windows editors save one) is ignored in JSON, as the YAML parser does.
+    return { ok: true, doc: format === 'json' ? JSON.parse(text.replace(/^\uFEFF/, '')) : parseYaml(text) };
   } catch (err) {
     return { ok: false, reason: (err as Error).message.split('\n')[0] ?? 'parse error' };
   }

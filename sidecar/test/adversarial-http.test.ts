@@ -16,6 +16,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { requireApiToken } from '../src/api/auth.js';
 import { streamHandler, totalsReader } from '../src/api/streamApi.js';
 import { parseInstant } from '../src/api/usageParams.js';
+import { loadBudgetsFile } from '../src/budgets/budgetFile.js';
 import type { SidecarConfig } from '../src/config.js';
 import { parseSidecarArgs } from '../src/config.js';
 import { EXTENSIONS } from '../src/extensionList.js';
@@ -533,5 +534,30 @@ describe('the local OTLP receiver', () => {
     const { message } = (await res.json()) as { message: string };
     expect(message).toMatch(/^invalid protobuf: /);
     expect(message).not.toMatch(/nested/);
+  });
+});
+
+describe('configuration files saved by other tools', () => {
+  it('a budgets file in JSON with a byte-order mark and CRLF lines is read (as YAML already was); a NUL in a scope value is refused', () => {
+    const t = tempDir('spendline-adversarial-config-');
+    cleanups.push(t.cleanup);
+    const doc = '{"budgets":[{"name":"daily","period":"day","limit_usd":"5.5","scope":{"feature":"chat"}}]}';
+    for (const [name, text] of [
+      ['bom.json', `\ufeff${doc}\r\n`],
+      [
+        'bom.yml',
+        `\ufeffbudgets:\r\n  - name: daily\r\n    period: day\r\n    limit_usd: "5.5"\r\n    scope: { feature: chat }\r\n`,
+      ],
+    ] as const) {
+      writeFileSync(join(t.dir, name), text);
+      expect(loadBudgetsFile(join(t.dir, name)), name).toEqual({
+        ok: true,
+        budgets: [{ name: 'daily', period: 'day', scope: { feature: 'chat' }, limitNano: 5_500_000_000 }],
+      });
+    }
+    writeFileSync(join(t.dir, 'nul.json'), doc.replace('"chat"', '"ch\\u0000at"'));
+    const nul = loadBudgetsFile(join(t.dir, 'nul.json'));
+    expect(nul.ok).toBe(false);
+    if (!nul.ok) expect(nul.reason).toMatch(/scope\.feature: .*NUL/);
   });
 });

@@ -16,14 +16,20 @@ export interface Budget {
   limitNano: number;
 }
 
+/** A scope value: no NUL, which no dimension holds and a PostgreSQL ledger cannot be asked for. */
+const scopeValue = z
+  .string()
+  .min(1)
+  .refine((v) => !v.includes('\u0000'), 'must not contain NUL')
+  .optional();
 const scopeSchema = z
   .object({
-    provider: z.string().min(1).optional(),
-    service: z.string().min(1).optional(),
-    feature: z.string().min(1).optional(),
-    user: z.string().min(1).optional(),
-    task: z.string().min(1).optional(),
-    tenant: z.string().min(1).optional(),
+    provider: scopeValue,
+    service: scopeValue,
+    feature: scopeValue,
+    user: scopeValue,
+    task: scopeValue,
+    tenant: scopeValue,
   })
   .strict();
 
