@@ -16,6 +16,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { requireApiToken } from '../src/api/auth.js';
 import { streamHandler, totalsReader } from '../src/api/streamApi.js';
 import { parseInstant } from '../src/api/usageParams.js';
+import { readBillingExport } from '../src/billing/readBillingExport.js';
 import { loadBudgetsFile } from '../src/budgets/budgetFile.js';
 import type { SidecarConfig } from '../src/config.js';
 import { parseSidecarArgs } from '../src/config.js';
@@ -559,5 +560,51 @@ describe('configuration files saved by other tools', () => {
     const nul = loadBudgetsFile(join(t.dir, 'nul.json'));
     expect(nul.ok).toBe(false);
     if (!nul.ok) expect(nul.reason).toMatch(/scope\.feature: .*NUL/);
+  });
+});
+
+describe('hostile billing exports', () => {
+  const refusedWith = (name: string, text: string) => {
+    const t = tempDir('spendline-adversarial-billing-');
+    cleanups.push(t.cleanup);
+    writeFileSync(join(t.dir, name), text);
+    const r = readBillingExport(join(t.dir, name));
+    expect(r.ok, name).toBe(false);
+    return r.ok ? [] : (r.rejections ?? []).map((x) => `${x.location}: ${x.reason}`);
+  };
+
+  it('a bucket time outside any calendar is a rejected row, not an exception that aborts the import', () => {
+    for (const start of ['1e300', '-1e15', '9e15']) {
+      const page = `{"object":"page","data":[{"object":"bucket","start_time":${start},"end_time":1788307200,"results":[]}],"has_more":false}`;
+      expect(refusedWith('openai.json', page)).toEqual([
+        expect.stringMatching(/^data\[0\]: .*(out of range|start_time)/),
+      ]);
+    }
+  });
+
+  it('a timestamp on a day that does not exist is refused, not rolled over into the next month', () => {
+    const rows = [
+      '{"date":"2026-04-31T00:00:00+02:00","provider":"openai","cost_usd":"1.50"}',
+      '{"date":"2026-02-30T10:00:00Z","provider":"openai","cost_usd":"1.50"}',
+    ];
+    expect(refusedWith('rollover.jsonl', `${rows.join('\n')}\n`)).toEqual([
+      expect.stringMatching(/^line 1: date: .*2026-04-31/),
+      expect.stringMatching(/^line 2: date: .*2026-02-30/),
+    ]);
+  });
+
+  it('a provider or source name no usage record could carry (over 128 characters, control characters) is refused', () => {
+    const rows = [
+      { date: '2026-11-01', provider: 'p'.repeat(300_000), cost_usd: '1' },
+      { date: '2026-11-01', provider: 'open\u0000ai', cost_usd: '1' },
+      { date: '2026-11-01', provider: 'openai\r\nx', cost_usd: '1' },
+      { date: '2026-11-01', provider: 'openai', cost_usd: '1', source: 's'.repeat(200) },
+    ];
+    expect(refusedWith('names.jsonl', rows.map((r) => `${JSON.stringify(r)}\n`).join(''))).toEqual([
+      expect.stringMatching(/^line 1: provider: .*128/),
+      expect.stringMatching(/^line 2: provider: .*control/),
+      expect.stringMatching(/^line 3: provider: .*control/),
+      expect.stringMatching(/^line 4: source: .*128/),
+    ]);
   });
 });
