@@ -4,13 +4,16 @@
  * page, and request bodies cut off by the client on the local OTLP receiver. Each gets a clear 4xx
  * (never a silently different answer, a 500 or a request that never ends).
  */
+import { execFileSync, spawnSync } from 'node:child_process';
 import * as crypto from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { deflateSync, gzipSync } from 'node:zlib';
 import { ATTR, USAGE_EVENT_NAME } from '@spendline/sdk/contract';
+import { loadPriceOverrides } from '@spendline/sdk/core';
 import express, { type Request, type Response } from 'express';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { requireApiToken } from '../src/api/auth.js';
@@ -572,6 +575,39 @@ describe('hostile billing exports', () => {
     expect(r.ok, name).toBe(false);
     return r.ok ? [] : (r.rejections ?? []).map((x) => `${x.location}: ${x.reason}`);
   };
+
+  it('a path that is not a regular file (a FIFO nobody writes, a device) is refused at once, not read forever', () => {
+    const t = tempDir('spendline-adversarial-billing-');
+    cleanups.push(t.cleanup);
+    const fifo = join(t.dir, 'export.jsonl');
+    execFileSync('mkfifo', [fifo]);
+    for (const path of [fifo, '/dev/zero']) {
+      // The real CLI in a child: reading either would block or fill memory; the budget is generous.
+      const r = spawnSync(
+        process.execPath,
+        [
+          fileURLToPath(new URL('../dist/cli.js', import.meta.url)),
+          'billing',
+          'import',
+          path,
+          '--state-dir',
+          t.dir,
+        ],
+        { encoding: 'utf8', timeout: 30_000 },
+      );
+      expect(r.signal, path).toBeNull();
+      expect(r.status, path).toBe(1);
+      expect(r.stdout + r.stderr, path).toMatch(/not a regular file/);
+    }
+    // Budgets and price overrides are read the same way (in-process: they answer at once).
+    for (const path of [fifo, '/dev/zero']) {
+      expect(loadBudgetsFile(path)).toEqual({ ok: false, reason: `cannot read ${path}: not a regular file` });
+      expect(loadPriceOverrides(path)).toEqual({
+        ok: false,
+        reason: `cannot read price overrides ${path}: not a regular file`,
+      });
+    }
+  });
 
   it('a bucket time outside any calendar is a rejected row, not an exception that aborts the import', () => {
     for (const start of ['1e300', '-1e15', '9e15']) {
