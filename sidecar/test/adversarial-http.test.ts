@@ -308,6 +308,26 @@ describe('a stream client far behind', () => {
   }, 60_000);
 });
 
+describe('requests Node refuses before any route', () => {
+  it('a query string past the header limit is 431 JSON, a malformed request line 400 JSON, both with the security headers', async () => {
+    const s = await sidecar();
+    for (const [head, status] of [
+      [`GET /api/usage?user=${'u'.repeat(20_000)} HTTP/1.1`, 431],
+      ['GET /api/usage HTTP/1.1\r\nX-Big: ' + 'h'.repeat(20_000), 431],
+      ['GET /api/us age HTTP/1.1', 400],
+      ['GET /api/usage HTTP/9.9', 400],
+      ['GET /api/usage HTTP/1.1\r\nBad Header: x', 400],
+    ] as const) {
+      const r = await raw(s.url, head);
+      expect(r.status, head.slice(0, 40)).toBe(status);
+      expect(r.headers.get('content-type')?.[0]).toMatch(/^application\/json/);
+      expect(r.headers.get('content-security-policy')?.[0]).toContain("frame-ancestors 'none'");
+      expect(JSON.parse(r.body)).toMatchObject({ error: 'bad_request' });
+    }
+    expect((await raw(s.url, 'GET /api/usage HTTP/1.1')).status).toBe(200); // the server still answers
+  });
+});
+
 describe('times that do not exist are refused, not rolled over', () => {
   it('impossible calendar days and clock times in RFC 3339 are 400', async () => {
     const s = await sidecar();
