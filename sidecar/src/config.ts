@@ -190,7 +190,8 @@ export function sidecarHelp(): string {
     ...rows,
     '  --help\n      this text',
     '',
-    'environment: SPENDLINE_API_TOKEN = bearer token for /api (required unless --listen is loopback).',
+    'environment: SPENDLINE_API_TOKEN = bearer token for /api (required unless --listen is loopback;',
+    '  printable ASCII without spaces).',
   ].join('\n');
 }
 
