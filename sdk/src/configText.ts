@@ -1,3 +1,4 @@
+import { readFileSync, statSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 
 /**
@@ -8,6 +9,28 @@ import { parse as parseYaml } from 'yaml';
 export const MAX_CONFIG_NESTING = 64;
 /** Deepest indentation (columns) of a YAML line: block nesting is nesting too. */
 export const MAX_CONFIG_INDENT = 256;
+
+/** Largest configuration file read (price overrides, budgets): real ones are a few KiB. */
+export const MAX_CONFIG_FILE_BYTES = 16 * 1024 * 1024;
+
+export type ConfigFileResult = { ok: true; text: string } | { ok: false; reason: string };
+
+/**
+ * Reads a configuration file's text: only a regular file (a FIFO would block the read forever, a
+ * device such as /dev/zero never end) of at most MAX_CONFIG_FILE_BYTES. The reason is an error code
+ * or a short phrase.
+ */
+export function readConfigFile(path: string): ConfigFileResult {
+  try {
+    const st = statSync(path);
+    if (!st.isFile()) return { ok: false, reason: 'not a regular file' };
+    if (st.size > MAX_CONFIG_FILE_BYTES)
+      return { ok: false, reason: `larger than ${MAX_CONFIG_FILE_BYTES} bytes` };
+    return { ok: true, text: readFileSync(path, 'utf8') };
+  } catch (err) {
+    return { ok: false, reason: (err as NodeJS.ErrnoException).code ?? 'read_error' };
+  }
+}
 
 export type ConfigTextResult = { ok: true; doc: unknown } | { ok: false; reason: string };
 
@@ -44,7 +67,8 @@ export function parseConfigText(text: string, format: 'json' | 'yaml'): ConfigTe
   if (format === 'yaml' && deepestIndent(text) > MAX_CONFIG_INDENT)
     return { ok: false, reason: `indented deeper than ${MAX_CONFIG_INDENT} columns` };
   try {
-    return { ok: true, doc: format === 'json' ? JSON.parse(text) : parseYaml(text) };
+    // A byte-order mark (Windows editors save one) is ignored in JSON, as the YAML parser does.
+    return { ok: true, doc: format === 'json' ? JSON.parse(text.replace(/^\uFEFF/, '')) : parseYaml(text) };
   } catch (err) {
     return { ok: false, reason: (err as Error).message.split('\n')[0] ?? 'parse error' };
   }

@@ -190,7 +190,8 @@ export function sidecarHelp(): string {
     ...rows,
     '  --help\n      this text',
     '',
-    'environment: SPENDLINE_API_TOKEN = bearer token for /api (required unless --listen is loopback).',
+    'environment: SPENDLINE_API_TOKEN = bearer token for /api (required unless --listen is loopback;',
+    '  printable ASCII without spaces).',
   ].join('\n');
 }
 
@@ -309,6 +310,15 @@ export function parseSidecarArgs(argv: string[], env: NodeJS.ProcessEnv = proces
     }
     labelCaps[label as CappedLabel] = cap;
   }
+  const apiToken = env.SPENDLINE_API_TOKEN;
+  // A bearer token travels in a header: a space, a control character (a secret file's trailing
+  // newline) or a non-ASCII letter in it would make every request 401 with no hint why.
+  if (apiToken !== undefined && apiToken !== '' && !/^[\x21-\x7e]+$/.test(apiToken))
+    return {
+      ok: false,
+      reason:
+        'SPENDLINE_API_TOKEN must be printable ASCII without spaces or line breaks (a trailing newline from a secret file?)',
+    };
   return {
     ok: true,
     help: false,
@@ -334,7 +344,7 @@ export function parseSidecarArgs(argv: string[], env: NodeJS.ProcessEnv = proces
       streamBuffer: numbers['stream-buffer'] as number,
       maxStreams: numbers['max-streams'] as number,
       streamHeartbeatMs: numbers['stream-heartbeat'] as number,
-      apiToken: env.SPENDLINE_API_TOKEN,
+      apiToken,
     },
   };
 }

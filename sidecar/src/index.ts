@@ -19,6 +19,7 @@ import { createSidecarMetrics } from './metrics.js';
 import { FirstIncrementHold } from './pipeline/committedMetrics.js';
 import { type IngestLoop, startIngestLoop } from './pipeline/ingestLoop.js';
 import { createApp } from './server/app.js';
+import { answerClientErrors } from './server/httpHardening.js';
 import { UsageStream } from './stream/usageStream.js';
 
 export type { SidecarConfig } from './config.js';
@@ -124,6 +125,7 @@ export async function startSidecar(config: SidecarConfig): Promise<RunningSideca
     throw err;
   }
   bind(server.address() as AddressInfo);
+  answerClientErrors(server);
   try {
     for (const ext of extensions) {
       await ext.start({

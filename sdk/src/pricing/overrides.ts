@@ -1,5 +1,4 @@
-import { readFileSync } from 'node:fs';
-import { parseConfigText } from '../configText.js';
+import { parseConfigText, readConfigFile } from '../configText.js';
 import { parseExactDecimal } from '../money.js';
 import type { PriceOverride } from './types.js';
 
@@ -84,13 +83,9 @@ export function parsePriceOverrides(raw: readonly unknown[]): OverridesResult {
 
 /** Reads `{ prices: [...] }` from a JSON or YAML file (by extension; YAML otherwise, which also reads JSON). */
 export function loadPriceOverrides(path: string): OverridesResult {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? 'read_error';
-    return { ok: false, reason: `cannot read price overrides ${path}: ${code}` };
-  }
+  const file = readConfigFile(path);
+  if (!file.ok) return { ok: false, reason: `cannot read price overrides ${path}: ${file.reason}` };
+  const text = file.text;
   const json = path.toLowerCase().endsWith('.json');
   const docText = parseConfigText(text, json ? 'json' : 'yaml');
   if (!docText.ok)

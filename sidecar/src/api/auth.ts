@@ -1,4 +1,4 @@
-import { timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
 
 export interface ApiAuthOptions {
@@ -8,10 +8,21 @@ export interface ApiAuthOptions {
   loopbackOnly: boolean | (() => boolean);
 }
 
+/**
+ * Compares SHA-256 digests, which always have the same length, in constant time: comparing the
+ * tokens themselves would return at once on a length mismatch and tell a caller the token's length.
+ */
 function sameToken(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
+  const digest = (t: string) => createHash('sha256').update(t).digest();
+  return timingSafeEqual(digest(a), digest(b));
+}
+
+/** How many `Authorization` header lines the request carried (Node keeps only the first). */
+function authorizationHeaders(req: Request): number {
+  let n = 0;
+  for (let i = 0; i < req.rawHeaders.length; i += 2)
+    if (req.rawHeaders[i]?.toLowerCase() === 'authorization') n++;
+  return n;
 }
 
 /**
@@ -33,6 +44,12 @@ export function requireApiToken(options: ApiAuthOptions) {
         error: 'unauthorized',
         message: 'the usage API is off on non-loopback addresses until SPENDLINE_API_TOKEN is set',
       });
+      return;
+    }
+    // Node reads the first of two Authorization headers, a proxy in front may read the last: such a
+    // request is ambiguous and refused, whatever the headers hold.
+    if (authorizationHeaders(req) > 1) {
+      res.status(400).json({ error: 'bad_request', message: 'send exactly one Authorization header' });
       return;
     }
     const header = req.get('authorization') ?? '';

@@ -10,6 +10,7 @@ import {
   type UsageDelta,
   zeroTotal,
 } from '../ledger/usageTotals.js';
+import { capValueLength } from '../pipeline/valueLength.js';
 import { usdDecimal } from '../report/money.js';
 import {
   matches,
@@ -17,7 +18,7 @@ import {
   type StreamSubscriber,
   type UsageStream,
 } from '../stream/usageStream.js';
-import { parseRange, readQuery } from './usageParams.js';
+import { parseRange, plainText, readQuery } from './usageParams.js';
 
 export interface StreamApiOptions {
   /** A comment line is sent this often so proxies and clients see the stream is alive. */
@@ -120,7 +121,8 @@ function readFilter(
   const key = q[kind] as string;
   // Calls without the attribute have no running total to follow.
   if (key === '') return { ok: false, reason: `"${kind}" must not be empty` };
-  return { ok: true, filter: { kind, key } };
+  // Keys are kept cut to MAX_VALUE_LENGTH: the whole name follows its cut form.
+  return { ok: true, filter: { kind, key: capValueLength(key) } };
 }
 
 /**
@@ -188,7 +190,15 @@ export function streamHandler(db: LedgerStore, stream: UsageStream, options: Str
         // The total as it stood before these events: the total after them less their deltas.
         if (after !== null) for (const d of events) applyDelta(after, d, -1);
         total = after;
-        for (const d of events) sendUsage(d, committedAtMs);
+        for (const d of events) {
+          // A client this far behind is let go (it resumes by id): neither a replay of the whole
+          // buffer nor a big batch queues more than about maxQueued bytes for it.
+          if (res.writableLength > maxQueued) {
+            close();
+            return;
+          }
+          sendUsage(d, committedAtMs);
+        }
       };
       const state = (reason?: string) => ({
         ...(reason === undefined ? {} : { reason }),
@@ -197,31 +207,9 @@ export function streamHandler(db: LedgerStore, stream: UsageStream, options: Str
         filter: filter === null ? null : { [filter.kind]: filter.key },
         total: total === null ? null : runningTotalToJson(total),
       });
-      res.write('retry: 2000\n\n');
-      let resumeFrom: number | undefined;
-      if (resumeText !== undefined) {
-        resumeFrom = /^\d{1,15}$/.test(resumeText) ? Number(resumeText) : Number.NaN;
-      }
-      if (resumeFrom === undefined) send('snapshot', stream.lastEventId, state());
-      else {
-        const replay = Number.isNaN(resumeFrom)
-          ? ({ ok: false, reason: 'unknown_id' } as const)
-          : stream.replay(resumeFrom);
-        if (!replay.ok) send('reset', stream.lastEventId, state(replay.reason));
-        else
-          sendEvents(
-            replay.events.filter((d) => matches(filter, d)),
-            total,
-            Date.now(),
-          );
-      }
       const subscriber: StreamSubscriber = {
         filter,
         deliver(events, committedAtMs, totalAfter) {
-          if (res.writableLength > maxQueued) {
-            close();
-            return;
-          }
           sendEvents(events, totalAfter, committedAtMs);
         },
         reset(totalNow) {
@@ -242,6 +230,26 @@ export function streamHandler(db: LedgerStore, stream: UsageStream, options: Str
         stream.unsubscribe(subscriber);
         res.end();
       };
+      res.write('retry: 2000\n\n');
+      let resumeFrom: number | undefined;
+      if (resumeText !== undefined) {
+        resumeFrom = /^\d{1,15}$/.test(resumeText) ? Number(resumeText) : Number.NaN;
+      }
+      if (resumeFrom === undefined) send('snapshot', stream.lastEventId, state());
+      else {
+        const replay = Number.isNaN(resumeFrom)
+          ? ({ ok: false, reason: 'unknown_id' } as const)
+          : stream.replay(resumeFrom);
+        if (!replay.ok) send('reset', stream.lastEventId, state(replay.reason));
+        else
+          sendEvents(
+            replay.events.filter((d) => matches(filter, d)),
+            total,
+            Date.now(),
+          );
+      }
+      // A replay that filled the client's queue ended the stream: it resumes from its last id.
+      if (closed) return;
       stream.subscribe(subscriber);
       req.on('close', close);
       res.on('error', close);
@@ -257,14 +265,19 @@ export function sessionHandler(db: LedgerStore, stream: UsageStream) {
       res.status(400).json({ error: 'bad_request', message: q.reason });
       return;
     }
-    const id = String(req.params.id);
+    const id = plainText('the session id', String(req.params.id));
+    if (!id.ok) {
+      res.status(400).json({ error: 'bad_request', message: id.reason });
+      return;
+    }
     const [t, asOf] = await stream.exclusive(
-      async () => [await readRunningTotal(db, 'session', id), stream.lastEventId] as const,
+      async () =>
+        [await readRunningTotal(db, 'session', capValueLength(id.value)), stream.lastEventId] as const,
     );
     if (t === undefined) {
       res
         .status(404)
-        .json({ error: 'not_found', message: `no usage counted for session ${JSON.stringify(id)}` });
+        .json({ error: 'not_found', message: `no usage counted for session ${JSON.stringify(id.value)}` });
       return;
     }
     res.json(totalWithTimes(t, asOf));

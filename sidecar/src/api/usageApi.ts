@@ -16,7 +16,7 @@ import {
 } from '../report/queryUsage.js';
 import { budgetCheckHandler } from './budgetCheck.js';
 import { mountDashboardApi } from './dashboardApi.js';
-import { oneOf, type ParamResult, parseRange, readQuery } from './usageParams.js';
+import { oneOf, type ParamResult, parseRange, plainText, readQuery } from './usageParams.js';
 
 export interface UsageApiOptions {
   /** Budgets from `--budgets`; `/budgets/check` answers `configured: false` without them. */
@@ -126,12 +126,13 @@ export function createUsageApi(
   const principalGroupBys = GROUP_BY.filter(
     (g) => g !== 'user' && g !== 'task' && !NOT_PER_PRINCIPAL.includes(g),
   );
-  router.get('/usage/users/:id', (req, res) =>
-    usage({ user: String(req.params.id) }, principalGroupBys)(req, res),
-  );
-  router.get('/usage/tasks/:id', (req, res) =>
-    usage({ task: String(req.params.id) }, principalGroupBys)(req, res),
-  );
+  const principal = (dimension: 'user' | 'task') => async (req: Request, res: Response) => {
+    const id = unwrap(res, plainText(`the ${dimension} id`, String(req.params.id)));
+    if (id === undefined) return;
+    await usage({ [dimension]: id }, principalGroupBys)(req, res);
+  };
+  router.get('/usage/users/:id', principal('user'));
+  router.get('/usage/tasks/:id', principal('task'));
 
   router.get('/reconciliation', async (req, res) => {
     const q = unwrap(res, readQuery(req, ['days', 'tolerance', 'format']));

@@ -1,6 +1,15 @@
 import { gcpProviderOf } from './providers.js';
 import { emptyParse, type ParsedExport } from './types.js';
-import { isRecord, isUsd, notUsd, parseCount, parseDay, parseUsdNano, parseUtcInstantMs } from './values.js';
+import {
+  isRecord,
+  isUsd,
+  notUsd,
+  parseCount,
+  parseDay,
+  parseName,
+  parseUsdNano,
+  parseUtcInstantMs,
+} from './values.js';
 
 export interface JsonlLine {
   line: number;
@@ -40,8 +49,9 @@ export function parseGenericJsonl(text: string): ParsedExport {
       out.rejections.push({ location: loc, ...notUsd(value.currency) });
       continue;
     }
-    if (typeof value.provider !== 'string' || value.provider.trim() === '') {
-      out.rejections.push({ location: loc, reason: 'provider is missing' });
+    const provider = parseName(value.provider);
+    if (!provider.ok) {
+      out.rejections.push({ location: loc, reason: `provider: ${provider.reason}` });
       continue;
     }
     const cost = parseUsdNano(value.cost_usd);
@@ -55,11 +65,15 @@ export function parseGenericJsonl(text: string): ParsedExport {
       continue;
     }
     const source =
-      typeof value.source === 'string' && value.source.trim() !== '' ? value.source.trim() : 'jsonl';
+      typeof value.source === 'string' && value.source.trim() !== '' ? parseName(value.source) : undefined;
+    if (source !== undefined && !source.ok) {
+      out.rejections.push({ location: loc, reason: `source: ${source.reason}` });
+      continue;
+    }
     out.lines.push({
-      provider: value.provider.trim(),
+      provider: provider.value,
       day: day.value,
-      source,
+      source: source?.value ?? 'jsonl',
       costNano: cost.value,
       tokens: tokens.value ?? 0,
       tokensReported: tokens.value !== undefined,

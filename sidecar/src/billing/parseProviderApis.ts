@@ -58,7 +58,12 @@ export function parseOpenAiCosts(doc: unknown): ParsedExport {
         out.rejections.push({ location: at, reason: 'bucket needs numeric start_time and results[]' });
         return;
       }
-      const day = utcDayOfMs(bucket.start_time * 1000);
+      const start = parseUtcInstantMs(bucket.start_time);
+      if (!start.ok) {
+        out.rejections.push({ location: at, reason: `start_time: ${start.reason}` });
+        return;
+      }
+      const day = utcDayOfMs(start.value);
       if (seen.repeated(String(bucket.start_time), at, out)) return;
       out.lines.push({
         provider: 'openai',

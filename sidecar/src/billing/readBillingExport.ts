@@ -59,7 +59,10 @@ export function readBillingExport(file: string): BillingExport | BillingExportRe
   let text: string;
   let stat: { size: number; mtimeMs: number };
   try {
-    stat = statSync(path);
+    const st = statSync(path);
+    // A FIFO would block the read forever and a device (a link to /dev/zero) never end: both have size 0.
+    if (!st.isFile()) return { ok: false, path, reason: 'not a regular file' };
+    stat = st;
     if (stat.size > MAX_BILLING_FILE_BYTES) {
       return {
         ok: false,

@@ -18,9 +18,17 @@ function validDay(y: string, m: string, d: string): Parsed<string> {
   return { ok: true, value: day };
 }
 
+/** Largest |ms| a Date holds (±100,000,000 days around 1970). */
+const MAX_DATE_MS = 8.64e15;
+
 /** A UTC instant: RFC 3339 / ISO 8601 with zone, BigQuery "… UTC" text, or unix seconds. */
 export function parseUtcInstantMs(value: unknown): Parsed<number> {
-  if (typeof value === 'number' && Number.isFinite(value)) return { ok: true, value: value * 1000 };
+  if (typeof value === 'number') {
+    // Past a Date's range a day cannot be named at all (toISOString throws).
+    if (!(Math.abs(value * 1000) <= MAX_DATE_MS))
+      return { ok: false, reason: `unix time out of range: ${JSON.stringify(value)}` };
+    return { ok: true, value: value * 1000 };
+  }
   if (typeof value !== 'string') return { ok: false, reason: `expected a timestamp, got ${typeof value}` };
   const text = value.trim();
   const bq = BQ_TS_RE.exec(text);
@@ -28,9 +36,30 @@ export function parseUtcInstantMs(value: unknown): Parsed<number> {
   if (!bq && !/(Z|[+-]\d{2}:?\d{2})$/i.test(iso)) {
     return { ok: false, reason: `timestamp without a time zone: ${JSON.stringify(text)}` };
   }
+  // Date.parse rolls a day that does not exist over (2026-04-31 is May 1): the day must exist.
+  const date = /^(\d{4})-(\d{2})-(\d{2})/.exec(iso);
+  if (date && !validDay(date[1] as string, date[2] as string, date[3] as string).ok)
+    return { ok: false, reason: `not a calendar date: ${JSON.stringify(text)}` };
   const ms = Date.parse(iso);
   if (Number.isNaN(ms)) return { ok: false, reason: `not a timestamp: ${JSON.stringify(text)}` };
   return { ok: true, value: ms };
+}
+
+/** Longest provider or source name kept: the pipeline's MAX_VALUE_LENGTH, what a usage record carries. */
+const MAX_NAME_LENGTH = 128;
+
+/**
+ * A provider or source name from an export: trimmed, non-empty, at most 128 characters and without
+ * control characters; anything else could match no tracked usage and would only bloat every report.
+ */
+export function parseName(value: unknown): Parsed<string> {
+  if (typeof value !== 'string' || value.trim() === '') return { ok: false, reason: 'is missing' };
+  const text = value.trim();
+  if (text.length > MAX_NAME_LENGTH)
+    return { ok: false, reason: `longer than ${MAX_NAME_LENGTH} characters (${text.length})` };
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused
+  if (/[\u0000-\u001f\u007f]/.test(text)) return { ok: false, reason: 'contains control characters' };
+  return { ok: true, value: text };
 }
 
 /** A day: `YYYY-MM-DD`, `MM/DD/YYYY` (Azure CSV), or a zoned timestamp (its UTC day). */

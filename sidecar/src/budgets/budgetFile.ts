@@ -1,5 +1,4 @@
-import { readFileSync } from 'node:fs';
-import { parseConfigText, usdToNano } from '@spendline/sdk/core';
+import { parseConfigText, readConfigFile, usdToNano } from '@spendline/sdk/core';
 import { z } from 'zod';
 
 /** UTC hour, day, calendar month, or `lifetime` (all spend ever recorded, e.g. a task's total). */
@@ -16,14 +15,20 @@ export interface Budget {
   limitNano: number;
 }
 
+/** A scope value: no NUL, which no dimension holds and a PostgreSQL ledger cannot be asked for. */
+const scopeValue = z
+  .string()
+  .min(1)
+  .refine((v) => !v.includes('\u0000'), 'must not contain NUL')
+  .optional();
 const scopeSchema = z
   .object({
-    provider: z.string().min(1).optional(),
-    service: z.string().min(1).optional(),
-    feature: z.string().min(1).optional(),
-    user: z.string().min(1).optional(),
-    task: z.string().min(1).optional(),
-    tenant: z.string().min(1).optional(),
+    provider: scopeValue,
+    service: scopeValue,
+    feature: scopeValue,
+    user: scopeValue,
+    task: scopeValue,
+    tenant: scopeValue,
   })
   .strict();
 
@@ -78,15 +83,9 @@ export function parseBudgets(doc: unknown): BudgetsResult {
 
 /** Reads `--budgets <file>`: `.json` as JSON, anything else as YAML (a superset of JSON). */
 export function loadBudgetsFile(path: string): BudgetsResult {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    return {
-      ok: false,
-      reason: `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
-    };
-  }
+  const file = readConfigFile(path);
+  if (!file.ok) return { ok: false, reason: `cannot read ${path}: ${file.reason}` };
+  const text = file.text;
   const json = path.endsWith('.json');
   const parsed = parseConfigText(text, json ? 'json' : 'yaml');
   if (!parsed.ok)

@@ -1,4 +1,5 @@
 import { createPricer } from '@spendline/sdk/core';
+import { readQuery } from '../api/usageParams.js';
 import type { SidecarExtension } from '../extensions.js';
 import { computeInsights } from './computeInsights.js';
 import { insightToJson } from './formatInsights.js';
@@ -11,15 +12,13 @@ export const insightsExtension: SidecarExtension = {
       ctx.config.pricesFile !== undefined ? { overrides: ctx.config.pricesFile } : undefined,
     );
     ctx.api.get('/insights', async (req, res) => {
-      const unknown = Object.keys(req.query).filter((k) => k !== 'days_back');
-      if (unknown.length > 0) {
-        res
-          .status(400)
-          .json({ error: 'bad_request', message: `unknown parameter ${unknown[0]}; use days_back` });
+      const q = readQuery(req, ['days_back']);
+      if (!q.ok) {
+        res.status(400).json({ error: 'bad_request', message: q.reason });
         return;
       }
-      const raw = req.query.days_back ?? '30';
-      if (typeof raw !== 'string' || !/^\d+$/.test(raw) || Number(raw) < 1 || Number(raw) > 400) {
+      const raw = q.value.days_back ?? '30';
+      if (!/^\d+$/.test(raw) || Number(raw) < 1 || Number(raw) > 400) {
         res.status(400).json({ error: 'bad_request', message: 'days_back must be an integer from 1 to 400' });
         return;
       }

@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto';
 import type { UsageRecord } from '../decode/usageRecord.js';
 
 /**
- * Longest dimension value kept (provider, model, service, operation, feature, tenant, user, task), in
- * UTF-16 code units. Label caps count distinct values, not their size: without this, 50 records with
+ * Longest dimension value kept (provider, model, service, operation, feature, tenant, user, task,
+ * session), in UTF-16 code units. A value asked for (an API filter) is cut the same way to be found. Label caps count distinct values, not their size: without this, 50 records with
  * 1 MiB model names made /metrics 210 MB. Real model or service names are far shorter.
  */
 export const MAX_VALUE_LENGTH = 128;
@@ -22,6 +22,7 @@ export const CAPPED_VALUES = [
   'tenant',
   'user',
   'task',
+  'session',
 ] as const;
 export type CappedValue = (typeof CAPPED_VALUES)[number];
 
@@ -58,4 +59,6 @@ export function capRecordValues(r: UsageRecord, truncated: (value: CappedValue) 
   r.tenantId = cap(r.tenantId, 'tenant');
   r.userId = cap(r.userId, 'user');
   r.taskId = cap(r.taskId, 'task');
+  // A running-total key and a field of every stream event (kept in the replay buffer).
+  r.sessionId = cap(r.sessionId, 'session');
 }

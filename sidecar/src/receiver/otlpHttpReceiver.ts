@@ -14,6 +14,12 @@ export interface ReceiverOptions {
   /** Largest accepted request body after decompression (collector default: 20 MiB). */
   maxBodyBytes?: number;
   /**
+   * Request bodies held at once, all requests together (default 4 x maxBodyBytes): past it a request
+   * is answered 503 with Retry-After, which OTLP exporters retry, so many slow or concurrent clients
+   * cannot make the receiver buffer without bound.
+   */
+  maxBufferedBytes?: number;
+  /**
    * Longest line written (default 16 MiB, the sidecar's --max-line-bytes): a bigger request is split
    * into several lines between records, so nothing acknowledged is a line the sidecar skips.
    */
@@ -43,6 +49,8 @@ export interface ReceiverStats {
    * should not log an error every interval.
    */
   metricsDiscarded: number;
+  /** Bytes of request bodies held right now (bounded by maxBufferedBytes). */
+  bufferedBytes: number;
 }
 
 export interface RunningReceiver {
@@ -79,6 +87,7 @@ class HttpError extends Error {
 export async function startOtlpReceiver(options: ReceiverOptions): Promise<RunningReceiver> {
   const maxBody = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const maxLine = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
+  const maxBuffered = options.maxBufferedBytes ?? 4 * maxBody;
   const file = new RotatingFile({
     path: options.filePath,
     maxBytes: options.rotateBytes ?? 100 * 1024 * 1024,
@@ -93,6 +102,7 @@ export async function startOtlpReceiver(options: ReceiverOptions): Promise<Runni
     bytesWritten: 0,
     writeFailures: 0,
     metricsDiscarded: 0,
+    bufferedBytes: 0,
   };
 
   /** Appends a decoded request to the export file, whole or not at all (throws HttpError). */
@@ -114,6 +124,16 @@ export async function startOtlpReceiver(options: ReceiverOptions): Promise<Runni
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     stats.requests++;
+    let held = 0;
+    const hold = (bytes: number) => {
+      if (stats.bufferedBytes + bytes > maxBuffered)
+        throw new HttpError(
+          503,
+          `the receiver is busy: ${maxBuffered} bytes of request bodies are being read; retry`,
+        );
+      stats.bufferedBytes += bytes;
+      held += bytes;
+    };
     try {
       const path = (req.url ?? '').split('?')[0] ?? '';
       const signal = PATHS[path];
@@ -130,7 +150,7 @@ export async function startOtlpReceiver(options: ReceiverOptions): Promise<Runni
           `unsupported content-type "${type}"; send application/json or application/x-protobuf`,
         );
       }
-      const body = await readBody(req, maxBody);
+      const body = await readBody(req, maxBody, hold);
       if (signal === undefined) stats.metricsDiscarded++;
       else accept(signal, isJson ? parseJsonRequest(signal, body) : parseProtoRequest(signal, body));
       stats.accepted++;
@@ -151,6 +171,8 @@ export async function startOtlpReceiver(options: ReceiverOptions): Promise<Runni
         });
       res.end(JSON.stringify({ code: status, message }));
       req.resume();
+    } finally {
+      stats.bufferedBytes -= held;
     }
   };
 
@@ -302,16 +324,26 @@ async function startGrpcListener(
   };
 }
 
-async function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
+/** The body, decompressed; `hold` is told each chunk's size before it is kept (and may refuse it). */
+async function readBody(
+  req: IncomingMessage,
+  maxBytes: number,
+  hold: (bytes: number) => void,
+): Promise<Buffer> {
   const declared = Number(req.headers['content-length'] ?? Number.NaN);
   if (Number.isFinite(declared) && declared > maxBytes) {
     throw new HttpError(413, `request body of ${declared} bytes is over the ${maxBytes}-byte limit`);
   }
   const encoding = (req.headers['content-encoding'] ?? 'identity').toLowerCase();
   let source: NodeJS.ReadableStream = req;
-  if (encoding === 'gzip') source = req.pipe(createGunzip());
-  else if (encoding === 'deflate') source = req.pipe(createInflate());
-  else if (encoding !== 'identity') throw new HttpError(415, `unsupported content-encoding "${encoding}"`);
+  if (encoding === 'gzip' || encoding === 'deflate') {
+    const decoder = encoding === 'gzip' ? createGunzip() : createInflate();
+    // pipe() does not pass a client's abort on: the decoder would wait for the rest of the body forever.
+    req.on('close', () => {
+      if (!req.complete) decoder.destroy(new Error('the client closed the connection before the body ended'));
+    });
+    source = req.pipe(decoder);
+  } else if (encoding !== 'identity') throw new HttpError(415, `unsupported content-encoding "${encoding}"`);
   const chunks: Buffer[] = [];
   let total = 0;
   try {
@@ -319,6 +351,7 @@ async function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer>
       const buf = chunk as Buffer;
       total += buf.length;
       if (total > maxBytes) throw new HttpError(413, `request body is over the ${maxBytes}-byte limit`);
+      hold(buf.length);
       chunks.push(buf);
     }
   } catch (err) {

@@ -171,7 +171,8 @@ export function decodeOtlpProtobuf(signal: OtlpSignal, body: Uint8Array): Decode
     });
     return { ok: true, message: toOtlpJson(plain) as Record<string, unknown> };
   } catch (err) {
-    const reason = err instanceof RangeError ? 'nested too deep' : (err as Error).message;
+    // protobufjs throws RangeError for a truncated message too ("index out of range").
+    const reason = /call stack/i.test((err as Error).message) ? 'nested too deep' : (err as Error).message;
     return { ok: false, reason: `invalid protobuf: ${reason}` };
   }
 }

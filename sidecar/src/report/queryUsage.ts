@@ -1,4 +1,5 @@
 import type { Dialect, LedgerStore } from '../ledger/store.js';
+import { CAPPED_VALUES, capValueLength } from '../pipeline/valueLength.js';
 
 /** Dimensions a query can filter on, and group by. */
 export const FILTERS = [
@@ -13,6 +14,12 @@ export const FILTERS = [
   'execution_path',
   'source',
 ] as const;
+/** Filters on dimensions whose values the pipeline cuts to MAX_VALUE_LENGTH. */
+const CUT_FILTERS: ReadonlySet<FilterName> = new Set(
+  (CAPPED_VALUES as readonly string[]).filter((v): v is FilterName =>
+    (FILTERS as readonly string[]).includes(v),
+  ),
+);
 /** Groupings by time: keys are the period's start, rows are ordered by it. */
 export const TIME_GROUPS = ['hour', 'day', 'week', 'month'] as const;
 export const GROUP_BY = [...FILTERS, ...TIME_GROUPS] as const;
@@ -187,7 +194,8 @@ export async function queryUsage(db: LedgerStore, q: UsageQuery): Promise<UsageR
     const value = filters[name];
     if (value === undefined) continue;
     where.push(`${ROLLUP_COLUMN[name]} = @f_${name}`);
-    params[`f_${name}`] = value;
+    // The ledger holds a long name cut (capValueLength): asking with the whole name finds it.
+    params[`f_${name}`] = CUT_FILTERS.has(name) ? capValueLength(value) : value;
   }
   const table = kind === undefined ? 'usage_rollup' : 'usage_rollup_principal';
   const keyExpr =

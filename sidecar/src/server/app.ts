@@ -6,7 +6,7 @@ import express, { type Express, type Router } from 'express';
 import type { Registry } from 'prom-client';
 import { requireApiToken } from '../api/auth.js';
 import { type BoundAddress, isLoopbackAddress, requireLoopbackHost } from './hostCheck.js';
-import { jsonErrors, notFound, securityHeaders } from './httpHardening.js';
+import { jsonErrors, noStore, notFound, securityHeaders } from './httpHardening.js';
 
 export interface AppOptions {
   registry: Registry;
@@ -54,14 +54,16 @@ export function createApp(options: AppOptions): SidecarApp {
   api.get('/', (_req, res) => {
     res.json({ endpoints: apiEndpoints(api), docs: 'docs/api.md' });
   });
-  app.use('/api', requireApiToken({ token: options.apiToken, loopbackOnly: loopback }), api);
+  app.use('/api', noStore, requireApiToken({ token: options.apiToken, loopbackOnly: loopback }), api);
   if (options.publicDir !== undefined && existsSync(options.publicDir)) {
     // The charting library is served from its installed package (no CDN: nothing is fetched from the
     // internet): the two files the status page loads.
     const uplotDist = dirname(createRequire(import.meta.url).resolve('uplot/dist/uPlot.esm.js'));
     for (const file of ['uPlot.esm.js', 'uPlot.min.css'])
       app.get(`/vendor/${file}`, (_req, res) => res.sendFile(join(uplotDist, file)));
-    app.use(express.static(options.publicDir));
+    // No redirect from a directory path to its slash form: it answered Express' HTML page with a
+    // Location echoing the request (`/\evil.test/..`), and the page has no directories to list.
+    app.use(express.static(options.publicDir, { redirect: false }));
   }
   let sealed = false;
   return {
