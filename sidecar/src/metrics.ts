@@ -86,7 +86,7 @@ export function createSidecarMetrics(
     ),
     labelTruncated: new CommittedCounter(
       'spendline_label_truncated_total',
-      'Records with a value over 128 characters, cut to 115 characters + "…~" + 12 hex digits of its SHA-256 (in /metrics and the ledger alike), by dimension (provider, model, service, operation, feature, tenant, user, task).',
+      'Records with a value over 128 characters, cut to 115 characters + "…~" + 12 hex digits of its SHA-256 (in /metrics and the ledger alike), by dimension (provider, model, service, operation, feature, tenant, user, task, session, agent, execution_path, source).',
       ['label'],
     ),
   };

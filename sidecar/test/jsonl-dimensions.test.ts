@@ -27,6 +27,55 @@ const jsonl = (rows: object[]) => rows.map((r) => `${JSON.stringify(r)}\n`).join
 const TS = '2026-01-02T10:00:00Z';
 
 describe.each(LEDGER_BACKENDS)('JSONL attribution dimensions (%s)', (kind) => {
+  it('cuts an agent, execution path or source over 128 characters as every other dimension, and finds it by its whole value', async () => {
+    const d = dir();
+    const agent = `agent-${'a'.repeat(5000)}`;
+    const path = 'p/'.repeat(200);
+    const source = 's'.repeat(300);
+    const file = join(d, 'usage.jsonl');
+    writeFileSync(
+      file,
+      jsonl([
+        {
+          id: 'long',
+          ts: TS,
+          provider: 'openai',
+          model: 'gpt-4o',
+          agent,
+          execution_path: path,
+          source,
+          usage: { prompt_tokens: 5, completion_tokens: 1 },
+        },
+      ]),
+    );
+    const state = join(d, 'state');
+    const ledgerUrl = kind === 'postgres' ? await freshDatabaseUrl() : undefined;
+    const metrics = await runUntilCaughtUp(state, { jsonlGlobs: [file], ledgerUrl });
+    expect(
+      [...metrics.counters.labelTruncated.series.values()].map((x) => [x.values[0], x.total]).sort(),
+    ).toEqual([
+      ['agent', 1],
+      ['execution_path', 1],
+      ['source', 1],
+    ]);
+    const db = await openLedgerStore({ url: ledgerUrl, stateDir: state });
+    cleanups.push(() => void db.close());
+    const window = { fromSec: Date.parse('2026-01-01') / 1000, toSec: Date.parse('2026-01-03') / 1000 };
+    for (const [groupBy, whole] of [
+      ['agent', agent],
+      ['execution_path', path],
+      ['source', source],
+    ] as const) {
+      const r = await queryUsage(db, { ...window, groupBy });
+      if (!r.ok) throw new Error(r.reason);
+      expect(r.rows.map((x) => x.key.length)).toEqual([128]);
+      expect(r.rows[0]?.key.startsWith(whole.slice(0, 100))).toBe(true);
+      const found = await queryUsage(db, { ...window, groupBy: 'model', filters: { [groupBy]: whole } });
+      if (!found.ok) throw new Error(found.reason);
+      expect(found.rows.map((x) => x.requests)).toEqual([1]);
+    }
+  });
+
   it('reports by agent, execution path and source (record source, else the file name), exactly', async () => {
     const d = dir();
     mkdirSync(join(d, 'logs'));

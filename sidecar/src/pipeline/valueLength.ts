@@ -3,7 +3,7 @@ import type { UsageRecord } from '../decode/usageRecord.js';
 
 /**
  * Longest dimension value kept (provider, model, service, operation, feature, tenant, user, task,
- * session), in UTF-16 code units. A value asked for (an API filter) is cut the same way to be found. Label caps count distinct values, not their size: without this, 50 records with
+ * session, agent, execution path, JSONL source), in UTF-16 code units. A value asked for (an API filter) is cut the same way to be found. Label caps count distinct values, not their size: without this, 50 records with
  * 1 MiB model names made /metrics 210 MB. Real model or service names are far shorter.
  */
 export const MAX_VALUE_LENGTH = 128;
@@ -23,6 +23,9 @@ export const CAPPED_VALUES = [
   'user',
   'task',
   'session',
+  'agent',
+  'execution_path',
+  'source',
 ] as const;
 export type CappedValue = (typeof CAPPED_VALUES)[number];
 
@@ -61,4 +64,8 @@ export function capRecordValues(r: UsageRecord, truncated: (value: CappedValue) 
   r.taskId = cap(r.taskId, 'task');
   // A running-total key and a field of every stream event (kept in the replay buffer).
   r.sessionId = cap(r.sessionId, 'session');
+  // Rollup dimensions too (`group_by=agent|execution_path|source`).
+  r.agentName = cap(r.agentName, 'agent');
+  r.executionPath = cap(r.executionPath, 'execution_path');
+  r.sourceName = cap(r.sourceName, 'source');
 }
