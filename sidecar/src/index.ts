@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { createPricer } from '@spendline/sdk/core';
 import { mountPipelineApi } from './api/pipelineApi.js';
 import { mountStreamApi, totalsReader } from './api/streamApi.js';
+import { mountTotalsStreamApi } from './api/totalsStreamApi.js';
 import type { SidecarConfig } from './config.js';
 import { EXTENSIONS } from './extensionList.js';
 import type { SidecarExtension } from './extensions.js';
@@ -108,6 +109,10 @@ export async function startSidecar(config: SidecarConfig): Promise<RunningSideca
     publicDir: config.publicDir ?? DEFAULT_PUBLIC_DIR,
   });
   mountStreamApi(api, db, stream, now, { heartbeatMs: config.streamHeartbeatMs ?? 15_000 });
+  mountTotalsStreamApi(api, db, {
+    heartbeatMs: config.streamHeartbeatMs ?? 15_000,
+    maxStreams: config.maxStreams ?? 64,
+  });
   mountPipelineApi(api, metrics, isReady);
   const extensions: SidecarExtension[] = config.extensions ?? EXTENSIONS;
   const started: SidecarExtension[] = [];

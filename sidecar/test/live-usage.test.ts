@@ -805,3 +805,111 @@ describe('ledger migration 5', () => {
     }
   });
 });
+
+describe.each(LEDGER_BACKENDS)('GET /api/stream/totals (%s)', (kind) => {
+  it("follows a key's ledger total whichever sidecar counts its calls; a resume on any sidecar gets exactly the missed delta", async () => {
+    dir = mkdtempSync(join(tmpdir(), 'spendline-totals-'));
+    const d = dir;
+    const ledgerUrl = await ledgerUrlFor(kind);
+    // PostgreSQL: two sidecars on one ledger, each tailing its own file. SQLite: one sidecar.
+    const files = kind === 'postgres' ? [join(d, 'a.jsonl'), join(d, 'b.jsonl')] : [join(d, 'a.jsonl')];
+    for (const f of files) writeFileSync(f, '');
+    const sidecars: RunningSidecar[] = [];
+    for (const [i, f] of files.entries()) {
+      const s = await startSidecar(
+        config(d, await freePort(), {
+          jsonlGlobs: [f],
+          stateDir: join(d, `state-${i}`),
+          ledgerUrl,
+          ...(ledgerUrl === undefined ? {} : { sidecarId: `sc-${i}` }),
+        }),
+      );
+      running.push(s);
+      await s.ready;
+      sidecars.push(s);
+    }
+    const first = sidecars[0] as RunningSidecar;
+    const last = sidecars[sidecars.length - 1] as RunningSidecar;
+    const calls = makeCalls(60, 3); // sess-0..2; every call lands in one file, alternating
+    const write = (from: number, to: number) => {
+      for (let i = from; i < to; i++)
+        appendFileSync(files[i % files.length] as string, line(calls[i] as Call));
+    };
+    const want = (n: number) => expectedBySession(calls.slice(0, n)).get('sess-1') as Expected;
+    type Total = {
+      requests: number;
+      exact_cost_usd: string;
+      estimated_cost_usd: string;
+      tokens: { input: number };
+    };
+    type Delta = Total;
+    const totalOf = (e: SseEvent) => e.data.total as Total;
+    const nano = (usd: string) => BigInt(usd.replace('.', ''));
+
+    expect((await fetch(`${first.url}/api/stream/totals`)).status).toBe(400);
+    const a = openStream(`${first.url}/api/stream/totals?session=sess-1`);
+    expect(await a.status).toBe(200);
+    await until('snapshot', () => a.events.length === 1);
+    expect(a.events[0]?.event).toBe('snapshot');
+    expect(totalOf(a.events[0] as SseEvent).requests).toBe(0);
+    write(0, 40);
+    await until(
+      'the first 40 calls',
+      () => totalOf(a.events.at(-1) as SseEvent).requests === want(40).requests,
+    );
+    // Each event: the previous total plus its delta, exactly; the last equals the ledger's.
+    for (let i = 1; i < a.events.length; i++) {
+      const e = a.events[i] as SseEvent;
+      expect(e.event).toBe('total');
+      const prev = totalOf(a.events[i - 1] as SseEvent);
+      const delta = e.data.delta as Delta;
+      expect(totalOf(e).requests).toBe(prev.requests + delta.requests);
+      expect(nano(totalOf(e).exact_cost_usd)).toBe(nano(prev.exact_cost_usd) + nano(delta.exact_cost_usd));
+      expect(totalOf(e).tokens.input).toBe(prev.tokens.input + delta.tokens.input);
+    }
+    const at40 = totalOf(a.events.at(-1) as SseEvent);
+    expect([at40.requests, nano(at40.exact_cost_usd), nano(at40.estimated_cost_usd)]).toEqual([
+      want(40).requests,
+      want(40).exact,
+      want(40).estimated,
+    ]);
+    const lastId = (a.events.at(-1) as SseEvent).id;
+    a.close();
+
+    // Away: 20 more calls. Back on the other sidecar (PostgreSQL) with the last id: one event with
+    // exactly what was missed.
+    write(40, 60);
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      const s = (await (await fetch(`${last.url}/api/usage/sessions/sess-1`)).json()) as { requests: number };
+      if (s.requests === want(60).requests || Date.now() > deadline) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const b = openStream(`${last.url}/api/stream/totals?session=sess-1`, { 'last-event-id': lastId });
+    expect(await b.status).toBe(200);
+    await until('the resume', () => b.events.length === 1);
+    const resumed = b.events[0] as SseEvent;
+    expect(resumed.event).toBe('total');
+    const delta = resumed.data.delta as Delta;
+    expect([delta.requests, nano(delta.exact_cost_usd), nano(delta.estimated_cost_usd)]).toEqual([
+      want(60).requests - want(40).requests,
+      want(60).exact - want(40).exact,
+      want(60).estimated - want(40).estimated,
+    ]);
+    expect(totalOf(resumed).requests).toBe(want(60).requests);
+    // Resuming with the newest id: nothing to send.
+    const c = openStream(`${last.url}/api/stream/totals?session=sess-1`, { 'last-event-id': resumed.id });
+    expect(await c.status).toBe(200);
+    // A hostile or foreign id: a reset with the ledger's total.
+    const bad = openStream(`${first.url}/api/stream/totals?session=sess-1&last_event_id=v1.99`);
+    const ahead = openStream(`${first.url}/api/stream/totals?session=sess-1`, {
+      'last-event-id': resumed.id.replace(/^v1\.\d+/, 'v1.999999'),
+    });
+    await until('resets', () => bad.events.length === 1 && ahead.events.length === 1);
+    expect([bad.events[0]?.event, bad.events[0]?.data.reason]).toEqual(['reset', 'unknown_id']);
+    expect([ahead.events[0]?.event, ahead.events[0]?.data.reason]).toEqual(['reset', 'total_went_down']);
+    expect(totalOf(bad.events[0] as SseEvent).requests).toBe(want(60).requests);
+    expect(c.events).toEqual([]);
+    for (const s of [b, c, bad, ahead]) s.close();
+  });
+});

@@ -104,10 +104,10 @@ function deltaToJson(d: UsageDelta, committedAtMs: number, sidecar: string) {
   };
 }
 
-const FILTER_PARAMS = TOTAL_KINDS;
+export const FILTER_PARAMS = TOTAL_KINDS;
 
 /** The one filter of a stream request (`?session=…` or `user`, `tenant`, `feature`, `service`). */
-function readFilter(
+export function readFilter(
   q: Record<string, string>,
 ): { ok: true; filter: StreamFilter } | { ok: false; reason: string } {
   const given = FILTER_PARAMS.filter((k) => q[k] !== undefined);
