@@ -168,6 +168,7 @@ export interface TotalsStreamOptions {
  */
 export function totalsStreamHandler(db: LedgerStore, options: TotalsStreamOptions) {
   const watcher = new TotalsWatcher(db, options.pollMs ?? TOTALS_POLL_MS);
+  let opening = 0;
   return async (req: Request, res: Response): Promise<void> => {
     const q = readQuery(req, [...FILTER_PARAMS, 'last_event_id']);
     if (!q.ok) {
@@ -183,7 +184,8 @@ export function totalsStreamHandler(db: LedgerStore, options: TotalsStreamOption
       return;
     }
     const { kind, key } = f.filter;
-    if (watcher.size >= options.maxStreams) {
+    // Connections still reading their first total count too, so a burst cannot pass the cap.
+    if (watcher.size + opening >= options.maxStreams) {
       res
         .status(503)
         .set('Retry-After', '5')
@@ -194,7 +196,13 @@ export function totalsStreamHandler(db: LedgerStore, options: TotalsStreamOption
       return;
     }
     const resumeText = req.get('last-event-id') ?? q.value.last_event_id;
-    const now = (await readRunningTotals(db, kind, [key])).get(key) ?? zeroTotal(kind, key);
+    let now: RunningTotal;
+    opening++;
+    try {
+      now = (await readRunningTotals(db, kind, [key])).get(key) ?? zeroTotal(kind, key);
+    } finally {
+      opening--;
+    }
     if (req.socket.destroyed) return;
     res.writeHead(200, {
       'Content-Type': 'text/event-stream; charset=utf-8',
