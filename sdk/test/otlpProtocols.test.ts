@@ -275,3 +275,68 @@ describe('TLS from OTEL_EXPORTER_OTLP_CERTIFICATE, _CLIENT_CERTIFICATE, _CLIENT_
     expect(untrusted.stats()).toMatchObject({ logsExported: 0, logsFailed: 1 });
   });
 });
+
+describe('OTEL_TRACES_EXPORTER and OTEL_LOGS_EXPORTER', () => {
+  it('none: that signal is not exported (no spans are made at all); the other still is; the globals are released at shutdown', async () => {
+    const r = await startOtlpReceiver();
+    cleanups.push(() => r.close());
+    const t = startTelemetry({
+      env: { OTLP_ENDPOINT: r.url, OTEL_TRACES_EXPORTER: 'none' },
+      scheduledDelayMillis: 10,
+    });
+    expect(recordLLMUsage({ provider: 'openai', model: 'gpt-4o', inputTokens: 3, outputTokens: 1 }).ok).toBe(
+      true,
+    );
+    await t.forceFlush();
+    expect(r.logs().map((l) => l.attributes[ATTR.inputTokens])).toEqual([3]);
+    expect(r.spans()).toEqual([]);
+    expect(r.requests.some((q) => q.path === '/v1/traces')).toBe(false);
+    await t.shutdown();
+    const { logs } = await import('@opentelemetry/api-logs');
+    const { trace } = await import('@opentelemetry/api');
+    expect(logs.getLoggerProvider().constructor.name).not.toBe('LoggerProvider');
+    expect(trace.getTracerProvider().getTracer('x').startSpan('y').isRecording()).toBe(false);
+  });
+
+  it('logs none: warned (spendline cannot count the service), spans still exported', async () => {
+    const r = await startOtlpReceiver();
+    cleanups.push(() => r.close());
+    const warnings: string[] = [];
+    const t = startTelemetry({
+      env: { OTLP_ENDPOINT: r.url, OTEL_LOGS_EXPORTER: 'none' },
+      scheduledDelayMillis: 10,
+      onWarning: (m) => warnings.push(m),
+    });
+    cleanups.push(() => t.shutdown());
+    recordLLMUsage({ provider: 'openai', model: 'gpt-4o', inputTokens: 3, outputTokens: 1 });
+    await t.forceFlush();
+    expect(r.logs()).toEqual([]);
+    expect(r.spans().map((s) => s.attributes[ATTR.inputTokens])).toEqual([3]);
+    expect(warnings.join('\n')).toContain('OTEL_LOGS_EXPORTER does not include otlp');
+  });
+
+  it('console,otlp: both; an exporter this SDK does not run is named and left out', async () => {
+    const r = await startOtlpReceiver();
+    cleanups.push(() => r.close());
+    const printed: unknown[] = [];
+    const dir = console.dir;
+    console.dir = (v: unknown) => void printed.push(v);
+    try {
+      const t = start({
+        OTLP_ENDPOINT: r.url,
+        OTEL_TRACES_EXPORTER: 'console,otlp',
+        OTEL_LOGS_EXPORTER: 'zipkin',
+      });
+      expect(t.configProblems).toEqual([
+        'OTEL_LOGS_EXPORTER value "zipkin" is not supported here (otlp, console or none); ignored',
+      ]);
+      recordLLMUsage({ provider: 'openai', model: 'gpt-4o', inputTokens: 3, outputTokens: 1 });
+      await t.forceFlush();
+    } finally {
+      console.dir = dir;
+    }
+    expect(r.spans()).toHaveLength(1);
+    expect(r.logs()).toHaveLength(1);
+    expect(JSON.stringify(printed)).toContain('chat gpt-4o');
+  });
+});

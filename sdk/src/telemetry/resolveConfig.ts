@@ -31,6 +31,30 @@ export const NUMERIC_OPTIONS = {
 } as const;
 type NumericOption = keyof typeof NUMERIC_OPTIONS;
 
+/** The exporters `OTEL_TRACES_EXPORTER` / `OTEL_LOGS_EXPORTER` may name that this SDK runs. */
+export type SignalExporter = 'otlp' | 'console';
+
+/**
+ * A signal's exporters from its variable (a comma-separated list, as OpenTelemetry's SDKs read it):
+ * `otlp` (the default), `console`, or `none` alone for no export. Others (`zipkin`, …) are named in
+ * `problems` and left out; a list left empty by them means `otlp`.
+ */
+function exportersOf(env: Env, name: string, problems: string[]): ReadonlySet<SignalExporter> {
+  const raw = env[name]?.trim().toLowerCase();
+  if (!raw) return new Set(['otlp']);
+  const values = raw
+    .split(',')
+    .map((v) => v.trim())
+    .filter((v) => v !== '');
+  if (values.length === 1 && values[0] === 'none') return new Set();
+  const out = new Set<SignalExporter>();
+  for (const v of values) {
+    if (v === 'otlp' || v === 'console') out.add(v);
+    else problems.push(`${name} value ${show(v)} is not supported here (otlp, console or none); ignored`);
+  }
+  return out.size > 0 ? out : new Set(['otlp']);
+}
+
 /**
  * The standard variables a numeric option falls back to when it is not given, per signal, first
  * found wins: the batch processor's (`OTEL_BLRP_*` for logs, `OTEL_BSP_*` for spans) and the
@@ -64,6 +88,8 @@ export interface ResolvedConfig {
   env: Env;
   disabled: boolean;
   protocols: ResolvedProtocols;
+  /** `OTEL_TRACES_EXPORTER` / `OTEL_LOGS_EXPORTER`: where each signal goes (empty: nowhere). */
+  exporters: { traces: ReadonlySet<SignalExporter>; logs: ReadonlySet<SignalExporter> };
   endpoints: ResolvedEndpoints;
   logsHeaders: Record<string, string>;
   tracesHeaders: Record<string, string>;
@@ -198,10 +224,15 @@ export function resolveConfig(rawOptions: unknown, processEnv: Env): ResolvedCon
 
   flag('registerGlobal'); // deprecated and ignored (NodeSDK registers the globals), still validated
   const protocols = resolveProtocols(env, problems);
+  const exporters = {
+    traces: exportersOf(env, 'OTEL_TRACES_EXPORTER', problems),
+    logs: exportersOf(env, 'OTEL_LOGS_EXPORTER', problems),
+  };
   return {
     env,
     disabled: flag('disabled') || isTrue(env.SPENDLINE_DISABLED) || isTrue(env.OTEL_SDK_DISABLED),
     protocols,
+    exporters,
     endpoints: resolveEndpoints(env, o.endpoint, problems, protocols),
     logsHeaders: headersFor(env, 'LOGS', o.headers, problems),
     tracesHeaders: headersFor(env, 'TRACES', o.headers, problems),

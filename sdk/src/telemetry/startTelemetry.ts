@@ -1,8 +1,13 @@
 import { context, ProxyTracerProvider, propagation, type TracerProvider, trace } from '@opentelemetry/api';
 import { logs } from '@opentelemetry/api-logs';
 import { envDetector, hostDetector, resourceFromAttributes } from '@opentelemetry/resources';
-import type { LoggerProvider } from '@opentelemetry/sdk-logs';
+import {
+  ConsoleLogRecordExporter,
+  type LoggerProvider,
+  SimpleLogRecordProcessor,
+} from '@opentelemetry/sdk-logs';
 import { NodeSDK } from '@opentelemetry/sdk-node';
+import { ConsoleSpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { SpendlineInstrumentation } from '../instrument/instrumentation.js';
 import { beforeDeadline } from './boundedBatchQueue.js';
 import { closableAgents } from './closableAgents.js';
@@ -94,6 +99,11 @@ function warnOnce(warn: (message: string) => void, message: string): void {
 }
 
 function start(options: TelemetryOptions, config: ResolvedConfig): TelemetryHandle {
+  if (!config.exporters.logs.has('otlp'))
+    warnOnce(
+      config.onWarning,
+      '@spendline/sdk: OTEL_LOGS_EXPORTER does not include otlp: usage records are not exported, and spendline cannot count this service.',
+    );
   const env: Env = config.env;
   const stats = new StatsKeeper(config.onWarning, config.warningIntervalMillis);
   const { endpoints } = config;
@@ -134,8 +144,18 @@ function start(options: TelemetryOptions, config: ResolvedConfig): TelemetryHand
     // NodeSDK's default adds the process detector, whose process.command_args can carry credentials
     // given on the command line; OTEL_NODE_RESOURCE_DETECTORS still chooses when set.
     ...(env.OTEL_NODE_RESOURCE_DETECTORS ? {} : { resourceDetectors: [envDetector, hostDetector] }),
-    spanProcessors: [new QueuedSpanProcessor(spanQueue)],
-    logRecordProcessors: [new QueuedLogRecordProcessor(logQueue)],
+    // OTEL_TRACES_EXPORTER / OTEL_LOGS_EXPORTER: otlp (to spendline), console, or none. With no span
+    // processor NodeSDK registers no tracer provider: calls then make no spans at all.
+    spanProcessors: [
+      ...(config.exporters.traces.has('otlp') ? [new QueuedSpanProcessor(spanQueue)] : []),
+      ...(config.exporters.traces.has('console') ? [new SimpleSpanProcessor(new ConsoleSpanExporter())] : []),
+    ],
+    logRecordProcessors: [
+      ...(config.exporters.logs.has('otlp') ? [new QueuedLogRecordProcessor(logQueue)] : []),
+      ...(config.exporters.logs.has('console')
+        ? [new SimpleLogRecordProcessor({ exporter: new ConsoleLogRecordExporter() })]
+        : []),
+    ],
     // No metrics pipeline unless asked for: NodeSDK's default would push OTLP metrics every minute.
     ...(env.OTEL_METRICS_EXPORTER ? {} : { metricReaders: [] }),
     instrumentations: [instrumentation, ...(options.instrumentations ?? [])],
@@ -147,7 +167,12 @@ function start(options: TelemetryOptions, config: ResolvedConfig): TelemetryHand
   if (own._tracerProvider) instrumentation.setTracerProvider(own._tracerProvider);
   if (own._loggerProvider) instrumentation.setLoggerProvider(own._loggerProvider);
   const global = trace.getTracerProvider();
-  const ownsGlobals = global instanceof ProxyTracerProvider && global.getDelegate() === own._tracerProvider;
+  // This NodeSDK registered the globals (a tracer provider only when spans are exported at all).
+  const ownsGlobals =
+    (own._tracerProvider !== undefined &&
+      global instanceof ProxyTracerProvider &&
+      global.getDelegate() === own._tracerProvider) ||
+    (own._loggerProvider !== undefined && logs.getLoggerProvider() === own._loggerProvider);
   const runtime = instrumentation.runtime;
   setActiveRuntime(runtime);
 
