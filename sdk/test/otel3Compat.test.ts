@@ -10,8 +10,8 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterEach, expect, it } from 'vitest';
 import { ATTR, USAGE_EVENT_NAME } from '../src/contract.js';
-import { createPricer, nanoToUsd } from '../src/index.js';
 import { startFakeProvider } from '../src/testing/index.js';
+import { catalogCostUsd } from './support/catalogCost.js';
 import { startOtlpReceiver } from './support/otlpReceiver.js';
 
 const APP_DIR = fileURLToPath(new URL('../../test/compat/otel3/', import.meta.url));
@@ -20,20 +20,7 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-function cost(model: string, inputTokens: number, outputTokens: number): number {
-  const p = createPricer().priceUsage(
-    {
-      inputTokens,
-      outputTokens,
-      cacheReadInputTokens: 0,
-      cacheCreationInputTokens: 0,
-      reasoningOutputTokens: 0,
-    },
-    { provider: 'openai', model },
-  );
-  if (p.status !== 'priced') throw new Error(`${model} is not in the catalog`);
-  return nanoToUsd(p.costNanoUsd);
-}
+const cost = (model: string, input: number, output: number) => catalogCostUsd('openai', model, input, output);
 
 interface AppResult {
   reply: string;

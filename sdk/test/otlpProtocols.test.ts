@@ -7,9 +7,7 @@ import OpenAI from 'openai';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ATTR, USAGE_EVENT_NAME } from '../src/contract.js';
 import {
-  createPricer,
   instrumentOpenAI,
-  nanoToUsd,
   recordLLMUsage,
   startTelemetry,
   type TelemetryHandle,
@@ -17,6 +15,7 @@ import {
 } from '../src/index.js';
 import { resolveEndpoints, resolveProtocols } from '../src/telemetry/options.js';
 import { startFakeProvider } from '../src/testing/index.js';
+import { catalogCostUsd } from './support/catalogCost.js';
 import { startOtlpGrpcReceiver } from './support/otlpGrpcReceiver.js';
 import { type CapturedLog, type CapturedSpan, startOtlpReceiver } from './support/otlpReceiver.js';
 import { makeTestCertificates } from './support/testCertificates.js';
@@ -32,20 +31,7 @@ function start(env: Record<string, string>): TelemetryHandle {
   return t;
 }
 
-function cost(model: string, inputTokens: number, outputTokens: number): number {
-  const p = createPricer().priceUsage(
-    {
-      inputTokens,
-      outputTokens,
-      cacheReadInputTokens: 0,
-      cacheCreationInputTokens: 0,
-      reasoningOutputTokens: 0,
-    },
-    { provider: 'openai', model },
-  );
-  if (p.status !== 'priced') throw new Error(`${model} is not in the catalog`);
-  return nanoToUsd(p.costNanoUsd);
-}
+const cost = (model: string, input: number, output: number) => catalogCostUsd('openai', model, input, output);
 
 /** One manual record and one instrumented openai chat call, then a flush. */
 async function exercise(t: TelemetryHandle): Promise<void> {

@@ -125,6 +125,36 @@ export function readFilter(
   return { ok: true, filter: { kind, key: capValueLength(key) } };
 }
 
+/** A stream request's filter and resume id (`Last-Event-ID`, else `last_event_id`), or why not. */
+export function readStreamRequest(
+  req: Request,
+): { ok: true; filter: StreamFilter; resumeText: string | undefined } | { ok: false; reason: string } {
+  const q = readQuery(req, [...FILTER_PARAMS, 'last_event_id']);
+  if (!q.ok) return q;
+  const f = readFilter(q.value);
+  if (!f.ok) return f;
+  return { ok: true, filter: f.filter, resumeText: req.get('last-event-id') ?? q.value.last_event_id };
+}
+
+/** `503` past the stream cap. */
+export function refuseTooMany(res: Response, max: number): void {
+  res
+    .status(503)
+    .set('Retry-After', '5')
+    .json({ error: 'too_many_streams', message: `at most ${max} streams are served at once` });
+}
+
+/** Starts a Server-Sent Events response (no proxy buffering), with the reconnect delay. */
+export function openEventStream(res: Response): void {
+  res.writeHead(200, {
+    'Content-Type': 'text/event-stream; charset=utf-8',
+    'Cache-Control': 'no-cache, no-transform',
+    Connection: 'keep-alive',
+    'X-Accel-Buffering': 'no',
+  });
+  res.write('retry: 2000\n\n');
+}
+
 /**
  * `GET /stream`: Server-Sent Events of the usage this sidecar commits (see docs/api.md). Reading the
  * current total, the snapshot or replay and the subscription run as one `exclusive` piece, which
@@ -136,27 +166,15 @@ export function streamHandler(db: LedgerStore, stream: UsageStream, options: Str
   const maxQueued = options.maxQueuedBytes ?? 4 * 1024 * 1024;
   const sidecar = db.sidecarId;
   return async (req: Request, res: Response): Promise<void> => {
-    const q = readQuery(req, [...FILTER_PARAMS, 'last_event_id']);
-    if (!q.ok) {
-      res.status(400).json({ error: 'bad_request', message: q.reason });
+    const r = readStreamRequest(req);
+    if (!r.ok) {
+      res.status(400).json({ error: 'bad_request', message: r.reason });
       return;
     }
-    const f = readFilter(q.value);
-    if (!f.ok) {
-      res.status(400).json({ error: 'bad_request', message: f.reason });
-      return;
-    }
-    const filter = f.filter;
-    const resumeText = req.get('last-event-id') ?? q.value.last_event_id;
+    const { filter, resumeText } = r;
     await stream.exclusive(async () => {
       if (stream.streams >= stream.options.maxStreams) {
-        res
-          .status(503)
-          .set('Retry-After', '5')
-          .json({
-            error: 'too_many_streams',
-            message: `at most ${stream.options.maxStreams} streams are served at once`,
-          });
+        refuseTooMany(res, stream.options.maxStreams);
         return;
       }
       let total: RunningTotal | null =
@@ -165,12 +183,7 @@ export function streamHandler(db: LedgerStore, stream: UsageStream, options: Str
           : ((await readRunningTotal(db, filter.kind, filter.key)) ?? zeroTotal(filter.kind, filter.key));
       // The client went away while the total was read.
       if (req.socket.destroyed) return;
-      res.writeHead(200, {
-        'Content-Type': 'text/event-stream; charset=utf-8',
-        'Cache-Control': 'no-cache, no-transform',
-        Connection: 'keep-alive',
-        'X-Accel-Buffering': 'no',
-      });
+      openEventStream(res);
       const send = (event: string, id: number, data: unknown) => {
         res.write(`event: ${event}\nid: ${id}\ndata: ${JSON.stringify(data)}\n\n`);
       };
@@ -230,7 +243,6 @@ export function streamHandler(db: LedgerStore, stream: UsageStream, options: Str
         stream.unsubscribe(subscriber);
         res.end();
       };
-      res.write('retry: 2000\n\n');
       let resumeFrom: number | undefined;
       if (resumeText !== undefined) {
         resumeFrom = /^\d{1,15}$/.test(resumeText) ? Number(resumeText) : Number.NaN;

@@ -2,8 +2,13 @@ import type { Request, Response, Router } from 'express';
 import type { LedgerStore } from '../ledger/store.js';
 import { type RunningTotal, readRunningTotals, type TotalKind, zeroTotal } from '../ledger/usageTotals.js';
 import { usdDecimal } from '../report/money.js';
-import { FILTER_PARAMS, readFilter, runningTotalToJson } from './streamApi.js';
-import { readQuery } from './usageParams.js';
+import {
+  FILTER_PARAMS,
+  openEventStream,
+  readStreamRequest,
+  refuseTooMany,
+  runningTotalToJson,
+} from './streamApi.js';
 
 /** How often the ledger's totals of the followed keys are read. */
 export const TOTALS_POLL_MS = 250;
@@ -170,32 +175,21 @@ export function totalsStreamHandler(db: LedgerStore, options: TotalsStreamOption
   const watcher = new TotalsWatcher(db, options.pollMs ?? TOTALS_POLL_MS);
   let opening = 0;
   return async (req: Request, res: Response): Promise<void> => {
-    const q = readQuery(req, [...FILTER_PARAMS, 'last_event_id']);
-    if (!q.ok) {
-      res.status(400).json({ error: 'bad_request', message: q.reason });
-      return;
-    }
-    const f = readFilter(q.value);
-    if (!f.ok || f.filter === null) {
+    const r = readStreamRequest(req);
+    if (!r.ok || r.filter === null) {
       res.status(400).json({
         error: 'bad_request',
-        message: f.ok ? `give one filter: ${FILTER_PARAMS.join(', ')}` : f.reason,
+        message: r.ok ? `give one filter: ${FILTER_PARAMS.join(', ')}` : r.reason,
       });
       return;
     }
-    const { kind, key } = f.filter;
+    const { kind, key } = r.filter;
+    const resumeText = r.resumeText;
     // Connections still reading their first total count too, so a burst cannot pass the cap.
     if (watcher.size + opening >= options.maxStreams) {
-      res
-        .status(503)
-        .set('Retry-After', '5')
-        .json({
-          error: 'too_many_streams',
-          message: `at most ${options.maxStreams} total streams are served at once`,
-        });
+      refuseTooMany(res, options.maxStreams);
       return;
     }
-    const resumeText = req.get('last-event-id') ?? q.value.last_event_id;
     let now: RunningTotal;
     opening++;
     try {
@@ -204,12 +198,7 @@ export function totalsStreamHandler(db: LedgerStore, options: TotalsStreamOption
       opening--;
     }
     if (req.socket.destroyed) return;
-    res.writeHead(200, {
-      'Content-Type': 'text/event-stream; charset=utf-8',
-      'Cache-Control': 'no-cache, no-transform',
-      Connection: 'keep-alive',
-      'X-Accel-Buffering': 'no',
-    });
+    openEventStream(res);
     const send = (event: string, t: RunningTotal, delta: Counts | null, reason?: string) => {
       const data = {
         ...(reason === undefined ? {} : { reason }),
@@ -220,7 +209,6 @@ export function totalsStreamHandler(db: LedgerStore, options: TotalsStreamOption
       };
       res.write(`event: ${event}\nid: ${totalCursor(t)}\ndata: ${JSON.stringify(data)}\n\n`);
     };
-    res.write('retry: 2000\n\n');
     let last: Counts = now;
     if (resumeText === undefined) send('snapshot', now, null);
     else {
