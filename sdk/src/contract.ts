@@ -119,6 +119,13 @@ export const ALIAS_ATTR = {
   /** OpenLLMetry and OpenLIT (Python) name reasoning tokens so; older OpenLLMetry, cache reads so. */
   reasoningTokens: 'gen_ai.usage.reasoning_tokens',
   cacheReadInputTokensOld: 'gen_ai.usage.cache_read_input_tokens',
+  /**
+   * OpenLLMetry (Python) up to 0.54: the call's kind (`chat`, `completion`, `embedding`, `rerank`) where
+   * later versions set `gen_ai.operation.name`, its total and its reasoning tokens.
+   */
+  llmRequestType: 'llm.request.type',
+  llmUsageTotalTokens: 'llm.usage.total_tokens',
+  llmUsageReasoningTokens: 'llm.usage.reasoning_tokens',
   /** OpenLLMetry's client base URL: the endpoint when `server.address` is absent. */
   openAiApiBase: 'gen_ai.openai.api_base',
   /** Pydantic Logfire: its span type (`log` and `pending_span` records repeat or annotate a call) and cost. */

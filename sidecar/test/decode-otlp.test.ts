@@ -73,6 +73,17 @@ function span(attributes: Attr[], extra: Record<string, unknown> = {}): object {
   };
 }
 
+/** A record's tokens: input (incl. cached), output (incl. reasoning), cache read, cache write, reasoning. */
+function tokens(input: number, output: number, cacheRead: number, cacheWrite: number, reasoning: number) {
+  return {
+    inputTokens: input,
+    outputTokens: output,
+    cacheReadInputTokens: cacheRead,
+    cacheCreationInputTokens: cacheWrite,
+    reasoningOutputTokens: reasoning,
+  };
+}
+
 function only(line: string): UsageRecord {
   const out = decodeOtlpJsonLine(line);
   expect(out.rejected).toEqual([]);
@@ -676,6 +687,265 @@ describe('decodeOtlpJsonLine: aliases', () => {
       'openai',
       'gpt-4o',
     ]);
+  });
+});
+
+/** A span line under one instrumentation scope (its name decides some emitters' spans). */
+function scopedSpanLine(scope: string, spans: object[]): string {
+  return JSON.stringify({
+    resourceSpans: [
+      {
+        resource: { attributes: [s('service.name', 'py-svc')] },
+        scopeSpans: [{ scope: { name: scope }, spans }],
+      },
+    ],
+  });
+}
+
+describe('decodeOtlpJsonLine: older and other-language emitters', () => {
+  // traceloop/openllmetry e012bb1 (0.54.0): shared/chat_wrappers.py, embeddings_wrappers.py,
+  // completion_wrappers.py start their spans with `llm.request.type` only; semconv_ai LLMRequestTypeValues.
+  const OPENLLMETRY = 'opentelemetry.instrumentation.openai.v1';
+  const at = (n: number) => ({ spanId: `00000000000000${String(n).padStart(2, '0')}` });
+
+  it('counts OpenLLMetry <= 0.54 spans by llm.request.type, with its llm.usage.* total and reasoning names', () => {
+    const out = decodeOtlpJsonLine(
+      scopedSpanLine(OPENLLMETRY, [
+        span(
+          [
+            s('llm.request.type', 'chat'),
+            s(ALIAS_ATTR.system, 'openai'),
+            s(ATTR.requestModel, 'o4-mini'),
+            i('llm.usage.total_tokens', '290'),
+            i(ATTR.outputTokens, '90'),
+            i(ATTR.inputTokens, '200'),
+            i('gen_ai.usage.cache_read_input_tokens', '64'),
+            i('llm.usage.reasoning_tokens', '50'),
+          ],
+          { ...at(1), name: 'openai.chat' },
+        ),
+        // Older still (gen_ai.usage.prompt_tokens), a completion and an embeddings call.
+        span(
+          [
+            s('llm.request.type', 'completion'),
+            s(ALIAS_ATTR.system, 'OpenAI'),
+            s(ATTR.requestModel, 'gpt-3.5-turbo-instruct'),
+            i(ALIAS_ATTR.promptTokens, '10'),
+            i(ALIAS_ATTR.completionTokens, '5'),
+            i('llm.usage.total_tokens', '15'),
+          ],
+          { ...at(2), name: 'openai.completion' },
+        ),
+        span(
+          [
+            s('llm.request.type', 'embedding'),
+            s(ALIAS_ATTR.system, 'openai'),
+            s(ATTR.requestModel, 'text-embedding-3-small'),
+            i('llm.usage.total_tokens', '16'),
+            i(ATTR.inputTokens, '16'),
+          ],
+          { ...at(3), name: 'openai.embeddings' },
+        ),
+        // A failed call: ERROR_TYPE and status ERROR, no usage.
+        span(
+          [
+            s('llm.request.type', 'chat'),
+            s(ALIAS_ATTR.system, 'openai'),
+            s(ATTR.requestModel, 'gpt-4o-mini'),
+            s(ATTR.errorType, 'RateLimitError'),
+          ],
+          { ...at(4), name: 'openai.chat', status: { code: 2 } },
+        ),
+        // Not token calls: a rerank, an unknown request type, a workflow span without any.
+        span(
+          [
+            s('llm.request.type', 'rerank'),
+            s(ALIAS_ATTR.system, 'cohere'),
+            s(ATTR.requestModel, 'rerank-v3.5'),
+          ],
+          at(5),
+        ),
+        span(
+          [s('llm.request.type', 'unknown'), s(ALIAS_ATTR.system, 'openai'), s(ATTR.requestModel, 'x')],
+          at(6),
+        ),
+        span([s('traceloop.span.kind', 'workflow'), i('llm.usage.total_tokens', '320')], {
+          ...at(7),
+          name: 'my_workflow.workflow',
+        }),
+      ]),
+    );
+    expect(out.rejected).toEqual([]);
+    expect(out.ignored).toBe(3);
+    expect(
+      out.records.map((r) => [
+        r.operation,
+        r.provider,
+        r.requestModel,
+        r.status,
+        r.errorType,
+        r.usageType,
+        r.tokens,
+      ]),
+    ).toEqual([
+      ['chat', 'openai', 'o4-mini', 'ok', '', 'exact', tokens(200, 90, 64, 0, 50)],
+      ['text_completion', 'openai', 'gpt-3.5-turbo-instruct', 'ok', '', 'exact', tokens(10, 5, 0, 0, 0)],
+      ['embeddings', 'openai', 'text-embedding-3-small', 'ok', '', 'exact', tokens(16, 0, 0, 0, 0)],
+      ['chat', 'openai', 'gpt-4o-mini', 'error', 'RateLimitError', 'unknown', tokens(0, 0, 0, 0, 0)],
+    ]);
+    expect(out.records[2]?.serviceType).toBe('embedding');
+  });
+
+  it("counts OpenLLMetry <= 0.54's Responses API span (no kind at all) only under its OpenAI scope", () => {
+    const responses = span(
+      [
+        s(ALIAS_ATTR.system, 'openai'),
+        s(ATTR.requestModel, 'o4-mini'),
+        i(ATTR.inputTokens, '200'),
+        i(ATTR.outputTokens, '90'),
+      ],
+      { name: 'openai.response' },
+    );
+    expect(only(scopedSpanLine(OPENLLMETRY, [responses])).operation).toBe('chat');
+    const other = decodeOtlpJsonLine(scopedSpanLine('some.framework', [responses]));
+    expect([other.records.length, other.ignored]).toEqual([0, 1]);
+  });
+
+  // spring-projects/spring-ai: spring-ai-commons AiOperationType.java, AiProvider.java,
+  // AiObservationAttributes.java; spring-ai-model DefaultChatModelObservationConvention.java and
+  // DefaultEmbeddingModelObservationConvention.java (Micrometer key-values: every value a string,
+  // `none` for an unknown model).
+  it("reads Spring AI observations: string token counts, its 'embedding' operation and provider names, 'none' models", () => {
+    const springSpan = (attrs: Attr[], n: number, extra: Record<string, unknown> = {}) =>
+      span(attrs, { ...at(n), ...extra });
+    const out = decodeOtlpJsonLine(
+      scopedSpanLine('org.springframework.boot', [
+        springSpan(
+          [
+            s(ATTR.operationName, 'chat'),
+            s(ALIAS_ATTR.system, 'azure-openai'),
+            s(ATTR.requestModel, 'gpt-4o'),
+            s(ATTR.responseModel, 'gpt-4o-2024-08-06'),
+            s(ATTR.inputTokens, '120'),
+            s(ATTR.outputTokens, '30'),
+            s(ALIAS_ATTR.totalTokens, '150'),
+          ],
+          1,
+        ),
+        springSpan(
+          [
+            s(ATTR.operationName, 'embedding'),
+            s(ALIAS_ATTR.system, 'openai'),
+            s(ATTR.requestModel, 'text-embedding-3-small'),
+            s(ATTR.responseModel, 'text-embedding-3-small'),
+            s(ATTR.inputTokens, '16'),
+            s(ALIAS_ATTR.totalTokens, '16'),
+          ],
+          2,
+        ),
+        springSpan(
+          [
+            s(ATTR.operationName, 'chat'),
+            s(ALIAS_ATTR.system, 'bedrock_converse'),
+            s(ATTR.requestModel, 'anthropic.claude-3-haiku'),
+            s(ATTR.responseModel, 'none'),
+            s(ATTR.errorType, 'org.springframework.ai.retry.NonTransientAiException'),
+          ],
+          3,
+          { status: { code: 2 } },
+        ),
+        // The ChatClient's own observation wraps the model call above it: never a call.
+        springSpan(
+          [
+            s(ATTR.operationName, 'framework'),
+            s(ALIAS_ATTR.system, 'spring_ai'),
+            s(ATTR.requestModel, 'none'),
+            s(ATTR.inputTokens, '120'),
+          ],
+          4,
+        ),
+      ]),
+    );
+    expect(out.rejected).toEqual([]);
+    expect(out.ignored).toBe(1);
+    expect(
+      out.records.map((r) => [
+        r.operation,
+        r.serviceType,
+        r.provider,
+        r.requestModel,
+        r.responseModel,
+        r.status,
+        r.usageType,
+      ]),
+    ).toEqual([
+      ['chat', 'llm', 'azure.ai.openai', 'gpt-4o', 'gpt-4o-2024-08-06', 'ok', 'exact'],
+      [
+        'embeddings',
+        'embedding',
+        'openai',
+        'text-embedding-3-small',
+        'text-embedding-3-small',
+        'ok',
+        'exact',
+      ],
+      ['chat', 'llm', 'aws.bedrock', 'anthropic.claude-3-haiku', '', 'error', 'unknown'],
+    ]);
+    expect(out.records.map((r) => [r.tokens.inputTokens, r.tokens.outputTokens])).toEqual([
+      [120, 30],
+      [16, 0],
+      [0, 0],
+    ]);
+  });
+
+  // microsoft/semantic-kernel dotnet/src/InternalUtilities/src/Diagnostics/ModelDiagnostics.cs:
+  // `chat.completions` / `text.completions`, gen_ai.system, server.address = the endpoint URL without query.
+  it('reads Semantic Kernel (.NET) spans: chat.completions and text.completions; its agent span is not a call', () => {
+    const out = decodeOtlpJsonLine(
+      scopedSpanLine('Microsoft.SemanticKernel.Diagnostics', [
+        span(
+          [
+            s(ATTR.operationName, 'chat.completions'),
+            s(ALIAS_ATTR.system, 'openai'),
+            s(ATTR.requestModel, 'gpt-4o'),
+            s(
+              ALIAS_ATTR.serverAddress,
+              'https://contoso.openai.azure.com/openai/deployments/gpt-4o/chat/completions',
+            ),
+            i(ALIAS_ATTR.serverPort, 443),
+            i(ATTR.inputTokens, 120),
+            i(ATTR.outputTokens, 30),
+          ],
+          at(1),
+        ),
+        span(
+          [
+            s(ATTR.operationName, 'text.completions'),
+            s(ALIAS_ATTR.system, 'huggingface'),
+            s(ATTR.requestModel, 'gpt2'),
+            i(ATTR.inputTokens, 8),
+            i(ATTR.outputTokens, 4),
+          ],
+          at(2),
+        ),
+        span([s(ATTR.operationName, 'invoke_agent'), s(ATTR.agentName, 'helper')], at(3)),
+      ]),
+    );
+    expect(out.rejected).toEqual([]);
+    expect(out.ignored).toBe(1);
+    expect(out.records.map((r) => [r.operation, r.provider, r.requestModel])).toEqual([
+      ['chat', 'azure.ai.openai', 'gpt-4o'],
+      ['text_completion', 'huggingface', 'gpt2'],
+    ]);
+  });
+
+  it('reads token counts as intValue string or number, doubleValue with a zero fraction, numeric stringValue', () => {
+    const line = spanLine([span(CHAT)]).replace(
+      '{"key":"gen_ai.usage.input_tokens","value":{"intValue":"1200"}},{"key":"gen_ai.usage.output_tokens","value":{"intValue":"300"}}',
+      '{"key":"gen_ai.usage.input_tokens","value":{"doubleValue":1200.0}},{"key":"gen_ai.usage.output_tokens","value":{"stringValue":"300"}},{"key":"gen_ai.usage.cache_read.input_tokens","value":{"intValue":100}},{"key":"gen_ai.usage.cache_creation.input_tokens","value":{"doubleValue":"50"}}',
+    );
+    expect(line).toContain('1200.0');
+    expect(only(line).tokens).toEqual(tokens(1200, 300, 100, 50, 0));
   });
 });
 

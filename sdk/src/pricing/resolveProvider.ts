@@ -25,6 +25,7 @@ const NAME_TO_PROVIDER: ReadonlyMap<string, string> = new Map([
   ['az.ai.openai', 'azure.ai.openai'],
   ['azure_openai', 'azure.ai.openai'],
   ['azure', 'azure.ai.openai'],
+  ['azure-openai', 'azure.ai.openai'], // Spring AI (AiProvider.AZURE_OPENAI)
   ['azure.ai.inference', 'azure.ai.inference'],
   ['az.ai.inference', 'azure.ai.inference'],
   // AWS, Google.
@@ -32,6 +33,8 @@ const NAME_TO_PROVIDER: ReadonlyMap<string, string> = new Map([
   ['amazon-bedrock', 'aws.bedrock'],
   ['bedrock', 'aws.bedrock'],
   ['aws_bedrock', 'aws.bedrock'],
+  ['bedrock_converse', 'aws.bedrock'], // Spring AI (AiProvider.BEDROCK_CONVERSE)
+  ['aws', 'aws.bedrock'], // OpenLLMetry <= 0.54: an OpenAI client on a Bedrock endpoint ("AWS")
   ['gcp.vertex_ai', 'gcp.vertex_ai'],
   ['vertex_ai', 'gcp.vertex_ai'],
   ['vertexai', 'gcp.vertex_ai'],

@@ -72,6 +72,39 @@ function vercelOperation(operationId: string): string {
   return '';
 }
 
+/**
+ * Other emitters' names of the semconv inference operations: Spring AI's `AiOperationType.EMBEDDING`
+ * (spring-ai-commons `AiOperationType.java`), Semantic Kernel's (`ModelDiagnostics.cs`).
+ */
+const OPERATION_ALIASES: ReadonlyMap<string, string> = new Map([
+  ['embedding', 'embeddings'],
+  ['chat.completions', 'chat'],
+  ['text.completions', 'text_completion'],
+]);
+
+/** The semconv name of a reported `gen_ai.operation.name` (itself when it has no other name). */
+function canonicalOperation(operation: string): string {
+  if (operation === '' || INFERENCE_OPERATIONS.has(operation)) return operation;
+  return OPERATION_ALIASES.get(operation) ?? operation;
+}
+
+/**
+ * OpenLLMetry (Python) up to 0.54 set no `gen_ai.operation.name` on its provider spans, only
+ * `llm.request.type` (semconv_ai `LLMRequestTypeValues`); `rerank` and `unknown` are not token calls.
+ */
+const LLM_REQUEST_TYPES: ReadonlyMap<string, string> = new Map([
+  ['chat', 'chat'],
+  ['completion', 'text_completion'],
+  ['embedding', 'embeddings'],
+]);
+
+/**
+ * OpenLLMetry's Responses API span: up to 0.54 it carried neither `gen_ai.operation.name` nor
+ * `llm.request.type` (v1/responses_wrappers.py). Its OpenAI instrumentation's spans are all calls.
+ */
+const OPENLLMETRY_RESPONSES_SPAN = 'openai.response';
+const OPENLLMETRY_OPENAI_SCOPE = 'opentelemetry.instrumentation.openai.';
+
 /** Tracer names of the Vercel AI SDK 7 OpenTelemetry integration (`@ai-sdk/otel`) and of older versions. */
 const AI_SDK_SCOPES: ReadonlySet<string> = new Set(['gen_ai', 'ai']);
 
@@ -251,7 +284,7 @@ function dedupKeyOf(traceId: unknown, spanId: unknown, ctx: LineContext): string
 const decodeLogRecord: RecordDecoder = (r, res, out, ctx) => {
   if (!gatherAttributes(r.attributes, out)) return;
   const isUsageEvent = r.eventName === USAGE_EVENT_NAME;
-  const operation = draft.operation;
+  const operation = canonicalOperation(draft.operation);
   // Other emitters' usage logs: an inference operation or a usage id, together with usage or an error.
   // Per-message events (gen_ai.user.message, gen_ai.choice) carry no usage: not calls.
   const counts =
@@ -296,11 +329,14 @@ function isRootSpan(s: Record<string, unknown>): boolean {
 
 const decodeSpan: RecordDecoder = (s, res, out, ctx) => {
   if (!gatherAttributes(s.attributes, out)) return;
-  let operation = draft.operation;
+  let operation = canonicalOperation(draft.operation);
   if (operation === '') {
     const kind = draft.openInferenceSpanKind;
     if (kind === 'LLM') operation = 'chat';
     else if (kind === 'EMBEDDING') operation = 'embeddings';
+    else if (draft.llmRequestType !== '') operation = LLM_REQUEST_TYPES.get(draft.llmRequestType) ?? '';
+    else if (s.name === OPENLLMETRY_RESPONSES_SPAN && ctx.scopeName.startsWith(OPENLLMETRY_OPENAI_SCOPE))
+      operation = 'chat';
     else operation = vercelOperation(draft.vercelOperationId);
   }
   // Only inference spans are calls: agent, workflow, step, tool and chain spans (and the Vercel AI SDK's

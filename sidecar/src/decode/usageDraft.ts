@@ -37,6 +37,7 @@ enum Slot {
   ServerAddress,
   OpenAiApiBase,
   LogfireSpanType,
+  LlmRequestType,
   // Count slots: from Input to EmbeddingInputs (kept contiguous).
   Input,
   Prompt,
@@ -63,10 +64,12 @@ enum Slot {
   ReasoningOld,
   AiReasoning,
   AiReasoningDetail,
+  LlmUsageReasoning,
   ServerPort,
   TotalTokens,
   LlmTotal,
   AiTotal,
+  LlmUsageTotal,
   OcrPages,
   EmbeddingInputs,
   UsageId,
@@ -135,6 +138,9 @@ const SLOT_OF_KEY = new Map<string, Slot>([
   [ALIAS_ATTR.totalTokens, Slot.TotalTokens],
   [ALIAS_ATTR.reasoningTokens, Slot.ReasoningOld],
   [ALIAS_ATTR.cacheReadInputTokensOld, Slot.CacheReadOld],
+  [ALIAS_ATTR.llmRequestType, Slot.LlmRequestType],
+  [ALIAS_ATTR.llmUsageTotalTokens, Slot.LlmUsageTotal],
+  [ALIAS_ATTR.llmUsageReasoningTokens, Slot.LlmUsageReasoning],
   [ALIAS_ATTR.openAiApiBase, Slot.OpenAiApiBase],
   [ALIAS_ATTR.logfireSpanType, Slot.LogfireSpanType],
   [ALIAS_ATTR.logfireCost, Slot.OpenLitCost],
@@ -200,7 +206,7 @@ const CACHE_READ_SLOTS = [
   Slot.AiCachedInput,
 ];
 const CACHE_WRITE_SLOTS = [Slot.CacheCreation, Slot.CacheWrite, Slot.LlmCacheWrite, Slot.AiCacheWrite];
-const TOTAL_SLOTS = [Slot.TotalTokens, Slot.LlmTotal, Slot.AiTotal];
+const TOTAL_SLOTS = [Slot.TotalTokens, Slot.LlmTotal, Slot.AiTotal, Slot.LlmUsageTotal];
 const OCR_PAGE_SLOTS = [Slot.OcrPages];
 const EMBEDDING_INPUT_SLOTS = [Slot.EmbeddingInputs];
 const REASONING_SLOTS = [
@@ -209,7 +215,10 @@ const REASONING_SLOTS = [
   Slot.ReasoningOld,
   Slot.AiReasoning,
   Slot.AiReasoningDetail,
+  Slot.LlmUsageReasoning,
 ];
+/** Micrometer's value of a key-value it has no value for (`KeyValue.NONE_VALUE`), as Spring AI exports it. */
+const MICROMETER_NONE = 'none';
 const AGGREGATE_OPERATIONS: ReadonlySet<string> = new Set(AGGREGATE_OPERATION_NAMES);
 const USAGE_TYPE_SET: ReadonlySet<string> = new Set(USAGE_TYPES);
 
@@ -353,6 +362,10 @@ export class UsageDraft {
   get logfireSpanType(): string {
     return this.strings[Slot.LogfireSpanType] ?? '';
   }
+  /** OpenLLMetry's `llm.request.type` (`chat`, `completion`, `embedding`, …), '' when absent. */
+  get llmRequestType(): string {
+    return this.strings[Slot.LlmRequestType] ?? '';
+  }
   /** Vercel AI SDK 4-6 `ai.operationId` (`ai.generateText.doGenerate`, `ai.embedMany`, …). */
   get vercelOperationId(): string {
     return this.strings[Slot.AiOperationId] ?? '';
@@ -435,13 +448,17 @@ export class UsageDraft {
         detail: `reasoning ${tokens.reasoningOutputTokens} > output ${tokens.outputTokens}`,
       };
     }
-    const requestModel = this.str(
+    let requestModel = this.str(
       Slot.RequestModel,
       Slot.LlmModelName,
       Slot.EmbeddingModelName,
       Slot.AiModelId,
     );
-    const responseModel = this.strings[Slot.ResponseModel] ?? '';
+    let responseModel = this.strings[Slot.ResponseModel] ?? '';
+    // Spring AI writes Micrometer's `KeyValue.NONE_VALUE` for a model it does not know (a failed call's
+    // response model, a request without a model option): no model, not one named "none".
+    if (requestModel === MICROMETER_NONE) requestModel = '';
+    if (responseModel === MICROMETER_NONE) responseModel = '';
     if (requestModel === '' && responseModel === '')
       return { reason: 'missing_model', detail: 'no model attribute' };
     const reported =
