@@ -95,6 +95,16 @@ export const EMITTERS: Record<string, Reports> = {
     streamCached: false,
     embeddingUsage: true,
   },
+  // 0.54, before GenAI semconv 0.5.0: `llm.request.type` instead of `gen_ai.operation.name` (none at all on
+  // the Responses API span), `llm.usage.*` total and reasoning; otherwise what 0.62 reports.
+  'openllmetry-python-0.54': {
+    call: all,
+    cached: true,
+    reasoning: true,
+    streamUsage: true,
+    streamCached: false,
+    embeddingUsage: true,
+  },
   // Reasoning only on the Responses API; a stream without usage counted by its own tokenizer.
   'openlit-python': {
     call: all,
