@@ -939,6 +939,57 @@ describe('decodeOtlpJsonLine: older and other-language emitters', () => {
     ]);
   });
 
+  // open-telemetry/opentelemetry-python-contrib 466ae4c: instrumentation-genai/opentelemetry-instrumentation-
+  // google-genai generate_content.py (`generate_content`, counts start at 0 and are set in `finally`, output
+  // = candidates + thoughts, `gen_ai.usage.reasoning.output_tokens`); -vertexai utils.py (latest semconv:
+  // no gen_ai.system, only server.address).
+  it('reads the Python google-genai and vertexai instrumentations; a failed call reported as zeros has unknown usage', () => {
+    const out = decodeOtlpJsonLine(
+      scopedSpanLine('opentelemetry.instrumentation.google_genai', [
+        span(
+          [
+            s(ATTR.operationName, 'generate_content'),
+            s(ATTR.requestModel, 'gemini-2.5-flash'),
+            s(ALIAS_ATTR.system, 'gemini'),
+            i(ATTR.inputTokens, 1000),
+            i(ATTR.outputTokens, 350),
+            i(ATTR.cacheReadInputTokens, 600),
+            i(ATTR.reasoningOutputTokens, 250),
+          ],
+          at(1),
+        ),
+        span(
+          [
+            s(ATTR.operationName, 'generate_content'),
+            s(ATTR.requestModel, 'gemini-2.5-flash'),
+            s(ALIAS_ATTR.system, 'gemini'),
+            i(ATTR.inputTokens, 0),
+            i(ATTR.outputTokens, 0),
+            s(ATTR.errorType, 'ClientError'),
+          ],
+          { ...at(2), status: { code: 2 } },
+        ),
+        span(
+          [
+            s(ATTR.operationName, 'chat'),
+            s(ATTR.requestModel, 'gemini-2.0-flash'),
+            s(ALIAS_ATTR.serverAddress, 'us-central1-aiplatform.googleapis.com'),
+            i(ALIAS_ATTR.serverPort, 443),
+            i(ATTR.inputTokens, 10),
+            i(ATTR.outputTokens, 5),
+          ],
+          at(3),
+        ),
+      ]),
+    );
+    expect(out.rejected).toEqual([]);
+    expect(out.records.map((r) => [r.operation, r.provider, r.status, r.usageType, r.tokens])).toEqual([
+      ['generate_content', 'gcp.gemini', 'ok', 'exact', tokens(1000, 350, 600, 0, 250)],
+      ['generate_content', 'gcp.gemini', 'error', 'unknown', tokens(0, 0, 0, 0, 0)],
+      ['chat', 'gcp.vertex_ai', 'ok', 'exact', tokens(10, 5, 0, 0, 0)],
+    ]);
+  });
+
   it('reads token counts as intValue string or number, doubleValue with a zero fraction, numeric stringValue', () => {
     const line = spanLine([span(CHAT)]).replace(
       '{"key":"gen_ai.usage.input_tokens","value":{"intValue":"1200"}},{"key":"gen_ai.usage.output_tokens","value":{"intValue":"300"}}',

@@ -475,8 +475,19 @@ export class UsageDraft {
       return { reason: 'bad_timestamp', detail: String(timestampMs) };
     const usageTypeRaw = this.strings[Slot.UsageType] ?? '';
     // Declared by the emitter (this SDK always declares it); otherwise a call without any usage count
-    // has unknown usage: its own usage type, never 0 exact tokens.
+    // has unknown usage: its own usage type, never 0 exact tokens. So has a failed call whose emitter
+    // reports only zeros (opentelemetry-instrumentation-google-genai starts its counts at 0 and sets
+    // them on the span whatever the outcome).
     let usageType: UsageType = totalOnly ? 'total_only' : this.hasCount ? 'exact' : 'unknown';
+    if (
+      usageType === 'exact' &&
+      errorType !== '' &&
+      tokens.inputTokens === 0 &&
+      tokens.outputTokens === 0 &&
+      this.count(OCR_PAGE_SLOTS) === 0 &&
+      this.count(EMBEDDING_INPUT_SLOTS) === 0
+    )
+      usageType = 'unknown';
     if (USAGE_TYPE_SET.has(usageTypeRaw)) usageType = usageTypeRaw as UsageType;
     else if (usageTypeRaw !== '') {
       return { reason: 'bad_type', detail: `${ATTR.usageType}=${usageTypeRaw}` };
