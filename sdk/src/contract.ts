@@ -152,6 +152,8 @@ export const ALIAS_ATTR = {
   vercelCacheWriteTokens: 'ai.usage.inputTokenDetails.cacheWriteTokens',
   vercelReasoningTokens: 'ai.usage.outputTokenDetails.reasoningTokens',
   vercelReasoningDetailTokens: 'ai.usage.reasoningTokens',
+  /** JSON of the provider's own response metadata (AI SDK 5-6): Anthropic's raw usage with its cache counts. */
+  vercelProviderMetadata: 'ai.response.providerMetadata',
 } as const;
 
 /**

@@ -38,6 +38,7 @@ enum Slot {
   OpenAiApiBase,
   LogfireSpanType,
   LlmRequestType,
+  AiProviderMetadata,
   // Count slots: from Input to EmbeddingInputs (kept contiguous).
   Input,
   Prompt,
@@ -139,6 +140,7 @@ const SLOT_OF_KEY = new Map<string, Slot>([
   [ALIAS_ATTR.reasoningTokens, Slot.ReasoningOld],
   [ALIAS_ATTR.cacheReadInputTokensOld, Slot.CacheReadOld],
   [ALIAS_ATTR.llmRequestType, Slot.LlmRequestType],
+  [ALIAS_ATTR.vercelProviderMetadata, Slot.AiProviderMetadata],
   [ALIAS_ATTR.llmUsageTotalTokens, Slot.LlmUsageTotal],
   [ALIAS_ATTR.llmUsageReasoningTokens, Slot.LlmUsageReasoning],
   [ALIAS_ATTR.openAiApiBase, Slot.OpenAiApiBase],
@@ -221,6 +223,22 @@ const REASONING_SLOTS = [
 const MICROMETER_NONE = 'none';
 const AGGREGATE_OPERATIONS: ReadonlySet<string> = new Set(AGGREGATE_OPERATION_NAMES);
 const USAGE_TYPE_SET: ReadonlySet<string> = new Set(USAGE_TYPES);
+
+/** The non-negative integer right after the first `key` at or after `from` in a JSON text, else -1. */
+function intAfter(json: string, key: string, from: number): number {
+  const at = json.indexOf(key, from);
+  if (at < 0) return -1;
+  let i = at + key.length;
+  while (json.charCodeAt(i) === 32) i++;
+  let n = -1;
+  for (; i < json.length; i++) {
+    const c = json.charCodeAt(i) - 48;
+    if (c < 0 || c > 9) break;
+    n = (n < 0 ? 0 : n * 10) + c;
+    if (n > MAX_TOKENS_PER_RECORD) return -1;
+  }
+  return n;
+}
 
 /** Resource attributes shared by every record under one resource. */
 export interface ResourceInfo {
@@ -391,6 +409,32 @@ export class UsageDraft {
     return -1;
   }
 
+  /**
+   * The Vercel AI SDK with its Anthropic provider: up to AI SDK 5 (`@ai-sdk/anthropic` 1-2) the input count
+   * is Anthropic's `input_tokens`, which leaves out the cache reads and writes, and the cache write (and,
+   * but on streams, the cache read) is only in `ai.response.providerMetadata`; AI SDK 6's object calls
+   * leave the cache counts there too. Anthropic's raw usage in that JSON says which: an input equal to
+   * its `input_tokens` is without the cache, and the cache counts missing from the attributes are its own.
+   * (`@ai-sdk/anthropic` dist: `convertAnthropicMessagesUsage` (3.x); `doGenerate` usage (1.x-2.x).)
+   */
+  private addAnthropicCache(
+    tokens: { inputTokens: number; cacheReadInputTokens: number; cacheCreationInputTokens: number },
+    meta: string,
+  ): void {
+    const at = meta.indexOf('"anthropic":');
+    if (at < 0) return;
+    const usage = meta.indexOf('"usage":{', at);
+    if (usage < 0) return;
+    const raw = intAfter(meta, '"input_tokens":', usage);
+    if (raw < 0) return;
+    const read = Math.max(0, intAfter(meta, '"cache_read_input_tokens":', usage));
+    const write = Math.max(0, intAfter(meta, '"cache_creation_input_tokens":', usage));
+    if (read + write === 0) return;
+    if (this.present(INPUT_SLOTS) === raw) tokens.inputTokens = raw + read + write;
+    if (this.present(CACHE_READ_SLOTS) < 0) tokens.cacheReadInputTokens = read;
+    if (this.present(CACHE_WRITE_SLOTS) < 0) tokens.cacheCreationInputTokens = write;
+  }
+
   /** The first present of the count slots, else 0. */
   private count(slots: readonly Slot[]): number {
     for (let i = 0; i < slots.length; i++) {
@@ -428,6 +472,8 @@ export class UsageDraft {
       cacheCreationInputTokens: this.count(CACHE_WRITE_SLOTS),
       reasoningOutputTokens: this.count(REASONING_SLOTS),
     };
+    const providerMetadata = this.strings[Slot.AiProviderMetadata] ?? '';
+    if (providerMetadata !== '') this.addAnthropicCache(tokens, providerMetadata);
     // OpenInference may report only completion and total (total = prompt + completion): prompt is the rest.
     // A total alone has no split: counted as input and labelled total_only (its price is a lower bound).
     let totalOnly = false;

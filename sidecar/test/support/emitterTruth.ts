@@ -13,7 +13,15 @@ export interface TruthCall {
   model: string;
   stream: boolean;
   status: number;
-  usage: { inputTokens: number; outputTokens: number; cachedTokens: number; reasoningTokens: number } | null;
+  /** Semantic-convention terms: input includes the cached (and, for Anthropic, cache-written) tokens. */
+  usage: {
+    inputTokens: number;
+    outputTokens: number;
+    cachedTokens: number;
+    reasoningTokens: number;
+    /** Anthropic (`/v1/messages`) only. */
+    cacheCreationTokens?: number;
+  } | null;
 }
 
 /** What an emitter reports of a call. */
@@ -34,6 +42,11 @@ export interface Reports {
    * (OpenLIT): the call is there, its tokens cannot match the provider's (which sent none).
    */
   tokenizesStreamsWithoutUsage?: boolean;
+  /**
+   * Anthropic calls: `exact` (input with the cache reads and writes, both counts), or `uncached` (the
+   * emitter reports Anthropic's `input_tokens`, which leaves them out, and no cache counts at all).
+   */
+  anthropicCache?: 'exact' | 'uncached';
 }
 
 const all = () => true;
@@ -105,6 +118,32 @@ export const EMITTERS: Record<string, Reports> = {
     streamCached: false,
     embeddingUsage: true,
   },
+  // Anthropic through @ai-sdk/anthropic 1.x: Anthropic's input_tokens, no cache counts on the span (nor
+  // any provider metadata); OpenAI chat: no cached or reasoning tokens.
+  'vercel-ai-4-anthropic': {
+    call: all,
+    cached: false,
+    reasoning: false,
+    streamUsage: true,
+    embeddingUsage: true,
+    anthropicCache: 'uncached',
+  },
+  // Anthropic: input without the cache and the cache write only in ai.response.providerMetadata, which the
+  // decoder reads; OpenAI chat doGenerate: no cached or reasoning tokens.
+  'vercel-ai-5-anthropic': {
+    call: all,
+    cached: false,
+    reasoning: false,
+    streamUsage: true,
+    embeddingUsage: true,
+  },
+  'vercel-ai-6-anthropic': {
+    call: all,
+    cached: true,
+    reasoning: true,
+    streamUsage: true,
+    embeddingUsage: true,
+  },
   // Reasoning only on the Responses API; a stream without usage counted by its own tokenizer.
   'openlit-python': {
     call: all,
@@ -124,8 +163,10 @@ export interface ExpectedCall {
   status: 'ok' | 'error';
   /** `emitter-count`: counted by the emitter's own tokenizer (tokens not comparable). */
   usageType: 'exact' | 'unknown' | 'emitter-count';
-  /** input / output / cache read / reasoning. */
-  tokens: [number, number, number, number];
+  /** input / output / cache read / cache write / reasoning. */
+  tokens: [number, number, number, number, number];
+  /** The provider that billed it (from the API path). */
+  provider: 'openai' | 'anthropic';
 }
 
 export function readTruth(emitter: string): TruthCall[] {
@@ -140,14 +181,31 @@ export function expectedCalls(emitter: string): ExpectedCall[] {
     .filter((c, i) => r.call(c, i, truth))
     .map((c): ExpectedCall => {
       const operation = c.path === '/v1/embeddings' ? 'embeddings' : 'chat';
+      const provider = c.path === '/v1/messages' ? 'anthropic' : 'openai';
       const status = c.status === 200 ? 'ok' : 'error';
       const u = c.usage;
+      const none: ExpectedCall['tokens'] = [0, 0, 0, 0, 0];
       if (u === null && c.stream && status === 'ok' && r.tokenizesStreamsWithoutUsage)
-        return { operation, model: c.model, status, usageType: 'emitter-count', tokens: [0, 0, 0, 0] };
+        return { operation, provider, model: c.model, status, usageType: 'emitter-count', tokens: none };
       if (u === null || (c.stream && !r.streamUsage) || (operation === 'embeddings' && !r.embeddingUsage))
-        return { operation, model: c.model, status, usageType: 'unknown', tokens: [0, 0, 0, 0] };
+        return { operation, provider, model: c.model, status, usageType: 'unknown', tokens: none };
+      if (provider === 'anthropic') {
+        const write = u.cacheCreationTokens ?? 0;
+        return {
+          operation,
+          provider,
+          model: c.model,
+          status,
+          usageType: 'exact',
+          tokens:
+            r.anthropicCache === 'uncached'
+              ? [u.inputTokens - u.cachedTokens - write, u.outputTokens, 0, 0, 0]
+              : [u.inputTokens, u.outputTokens, u.cachedTokens, write, 0],
+        };
+      }
       return {
         operation,
+        provider,
         model: c.model,
         status,
         usageType: 'exact',
@@ -155,6 +213,7 @@ export function expectedCalls(emitter: string): ExpectedCall[] {
           u.inputTokens,
           u.outputTokens,
           (c.stream ? (r.streamCached ?? r.cached) : r.cached) ? u.cachedTokens : 0,
+          0,
           r.reasoning === true || (r.reasoning === 'responses' && c.path === '/v1/responses')
             ? u.reasoningTokens
             : 0,
