@@ -815,7 +815,7 @@ describe('decodeOtlpJsonLine: older and other-language emitters', () => {
   // AiObservationAttributes.java; spring-ai-model DefaultChatModelObservationConvention.java and
   // DefaultEmbeddingModelObservationConvention.java (Micrometer key-values: every value a string,
   // `none` for an unknown model).
-  it("reads Spring AI observations: string token counts, its 'embedding' operation and provider names, 'none' models", () => {
+  it("reads Spring AI observations: string token counts, its 'embedding' operation and provider names, 'none' models, zeros for no usage", () => {
     const springSpan = (attrs: Attr[], n: number, extra: Record<string, unknown> = {}) =>
       span(attrs, { ...at(n), ...extra });
     const out = decodeOtlpJsonLine(
@@ -854,6 +854,18 @@ describe('decodeOtlpJsonLine: older and other-language emitters', () => {
           3,
           { status: { code: 2 } },
         ),
+        // A stream without usage: Spring AI writes its EmptyUsage as zeros. No call reads no input: unknown.
+        springSpan(
+          [
+            s(ATTR.operationName, 'chat'),
+            s(ALIAS_ATTR.system, 'openai'),
+            s(ATTR.requestModel, 'gpt-4o-mini'),
+            s(ATTR.inputTokens, '0'),
+            s(ATTR.outputTokens, '0'),
+            s(ALIAS_ATTR.totalTokens, '0'),
+          ],
+          5,
+        ),
         // The ChatClient's own observation wraps the model call above it: never a call.
         springSpan(
           [
@@ -890,10 +902,12 @@ describe('decodeOtlpJsonLine: older and other-language emitters', () => {
         'exact',
       ],
       ['chat', 'llm', 'aws.bedrock', 'anthropic.claude-3-haiku', '', 'error', 'unknown'],
+      ['chat', 'llm', 'openai', 'gpt-4o-mini', '', 'ok', 'unknown'],
     ]);
     expect(out.records.map((r) => [r.tokens.inputTokens, r.tokens.outputTokens])).toEqual([
       [120, 30],
       [16, 0],
+      [0, 0],
       [0, 0],
     ]);
   });

@@ -521,13 +521,12 @@ export class UsageDraft {
       return { reason: 'bad_timestamp', detail: String(timestampMs) };
     const usageTypeRaw = this.strings[Slot.UsageType] ?? '';
     // Declared by the emitter (this SDK always declares it); otherwise a call without any usage count
-    // has unknown usage: its own usage type, never 0 exact tokens. So has a failed call whose emitter
-    // reports only zeros (opentelemetry-instrumentation-google-genai starts its counts at 0 and sets
-    // them on the span whatever the outcome).
+    // has unknown usage: its own usage type, never 0 exact tokens. So has a call whose counts are all 0:
+    // no call reads no input, the emitter had no usage (opentelemetry-instrumentation-google-genai sets
+    // its 0-initialised counts whatever the outcome; Spring AI reports its EmptyUsage as zeros).
     let usageType: UsageType = totalOnly ? 'total_only' : this.hasCount ? 'exact' : 'unknown';
     if (
       usageType === 'exact' &&
-      errorType !== '' &&
       tokens.inputTokens === 0 &&
       tokens.outputTokens === 0 &&
       this.count(OCR_PAGE_SLOTS) === 0 &&
