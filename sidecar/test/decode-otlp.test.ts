@@ -1004,6 +1004,72 @@ describe('decodeOtlpJsonLine: older and other-language emitters', () => {
     ]);
   });
 
+  // Arize-ai/openinference: instrumentors do not suppress one another (openinference#1154: LlamaIndex and
+  // OpenAI instrumentors both on count a call twice); phoenix.otel register(auto_instrument=True) enables all.
+  it("counts an OpenInference framework LLM span around the OpenAI instrumentor's span of the same call once: the inner one", () => {
+    const oiLlm = (model: string, prompt: number, completion: number) => [
+      s(ALIAS_ATTR.openInferenceSpanKind, 'LLM'),
+      s(ALIAS_ATTR.openInferenceProvider, 'openai'),
+      s(ALIAS_ATTR.openInferenceModelName, model),
+      i(ALIAS_ATTR.openInferencePromptTokens, prompt),
+      i(ALIAS_ATTR.openInferenceCompletionTokens, completion),
+    ];
+    const langchain = '00000000000000a1';
+    const openaiSpan = '00000000000000b2';
+    const line = JSON.stringify({
+      resourceSpans: [
+        {
+          resource: { attributes: [s('service.name', 'rag')] },
+          scopeSpans: [
+            {
+              scope: { name: 'openinference.instrumentation.langchain' },
+              spans: [
+                span(oiLlm('gpt-4o-mini', 120, 30), { spanId: langchain, name: 'ChatOpenAI' }),
+                // A LangChain LLM span whose only child is an HTTP client span: the call itself.
+                span(oiLlm('gpt-4o-mini', 50, 5), { spanId: '00000000000000c3', name: 'ChatOpenAI' }),
+              ],
+            },
+            {
+              scope: { name: 'openinference.instrumentation.openai' },
+              spans: [
+                span([...oiLlm('gpt-4o-mini', 120, 30), i(ALIAS_ATTR.openInferenceCacheReadTokens, 40)], {
+                  spanId: openaiSpan,
+                  parentSpanId: langchain,
+                  name: 'ChatCompletion',
+                }),
+              ],
+            },
+            {
+              scope: { name: 'opentelemetry.instrumentation.httpx' },
+              spans: [
+                span(
+                  [
+                    s('http.request.method', 'POST'),
+                    s('url.full', 'https://api.openai.com/v1/chat/completions'),
+                  ],
+                  {
+                    spanId: '00000000000000d4',
+                    parentSpanId: '00000000000000c3',
+                    name: 'POST',
+                  },
+                ),
+              ],
+            },
+          ],
+        },
+      ],
+    });
+    const out = decodeOtlpJsonLine(line);
+    expect(out.rejected).toEqual([]);
+    expect(out.ignored).toBe(2);
+    expect(
+      out.records.map((r) => [r.dedupKey.slice(-16), r.tokens.inputTokens, r.tokens.cacheReadInputTokens]),
+    ).toEqual([
+      ['00000000000000c3', 50, 0],
+      [openaiSpan, 120, 40],
+    ]);
+  });
+
   it('reads token counts as intValue string or number, doubleValue with a zero fraction, numeric stringValue', () => {
     const line = spanLine([span(CHAT)]).replace(
       '{"key":"gen_ai.usage.input_tokens","value":{"intValue":"1200"}},{"key":"gen_ai.usage.output_tokens","value":{"intValue":"300"}}',

@@ -1,4 +1,11 @@
-import { OPERATION_NAMES, RESOURCE_ATTR, SDK_SCOPE_NAME, USAGE_EVENT_NAME } from '@spendline/sdk/contract';
+import {
+  ALIAS_ATTR,
+  ATTR,
+  OPERATION_NAMES,
+  RESOURCE_ATTR,
+  SDK_SCOPE_NAME,
+  USAGE_EVENT_NAME,
+} from '@spendline/sdk/contract';
 import { type JsonAnyValue, nanosToMs, normalizeId, stringValue, subMsFraction } from './anyValue.js';
 import { lineHash } from './lineHash.js';
 import { type ResourceInfo, UsageDraft } from './usageDraft.js';
@@ -146,7 +153,15 @@ export function decodeOtlpJsonLine(line: string): DecodeOutcome {
     else out.rejected.push({ reason: 'not_otlp', detail: 'no resourceLogs or resourceSpans' });
     return out;
   }
-  const ctx: LineContext = { line, hash: '', index: 0, scopeName: '', parents: null };
+  const ctx: LineContext = {
+    line,
+    hash: '',
+    index: 0,
+    scopeName: '',
+    parents: null,
+    resourceSpans,
+    inferenceParents: null,
+  };
   if (resourceLogs !== undefined)
     decodeResources(resourceLogs, 'scopeLogs', 'logRecords', out, ctx, decodeLogRecord);
   if (resourceSpans !== undefined)
@@ -164,6 +179,62 @@ interface LineContext {
   scopeName: string;
   /** For the AI SDK's spans only: the parent span ids among the scope's spans in this line. */
   parents: Set<string> | null;
+  /** The line's spans, for the nested-inference check below. */
+  resourceSpans: unknown;
+  /** The ids of spans in this line with an inference span as a child; computed when first needed. */
+  inferenceParents: Set<string> | null;
+}
+
+/**
+ * OpenInference instrumentors do not suppress one another (Phoenix's `register(auto_instrument=True)` turns
+ * on every installed one): LangChain's or LlamaIndex's `LLM` span then wraps the OpenAI instrumentor's
+ * `LLM` span of the same call, both with its tokens. The inner span is the call (the provider's own
+ * usage, per HTTP request); an OpenInference inference span with an inference child in the same export
+ * is not. (Split over two export lines, both would count: the exporter's batch normally holds both.)
+ */
+const OPENINFERENCE_SCOPE_PREFIX = 'openinference.instrumentation.';
+
+/** Whether an OTLP span's attributes make it an inference span (as decodeSpan decides, without usage). */
+function isInferenceSpan(attrs: unknown): boolean {
+  if (!Array.isArray(attrs)) return false;
+  for (const kv of attrs) {
+    if (typeof kv !== 'object' || kv === null) continue;
+    const { key, value } = kv as { key?: unknown; value?: unknown };
+    if (typeof value !== 'object' || value === null) continue;
+    const v = (value as JsonAnyValue).stringValue;
+    if (typeof v !== 'string') continue;
+    if (key === ATTR.operationName) {
+      if (INFERENCE_OPERATIONS.has(canonicalOperation(v))) return true;
+    } else if (key === ALIAS_ATTR.openInferenceSpanKind) {
+      if (v === 'LLM' || v === 'EMBEDDING') return true;
+    } else if (key === ALIAS_ATTR.llmRequestType) {
+      if (LLM_REQUEST_TYPES.has(v)) return true;
+    } else if (key === ALIAS_ATTR.vercelOperationId) {
+      if (vercelOperation(v) !== '') return true;
+    }
+  }
+  return false;
+}
+
+/** The parent span ids (lowercase hex) of the inference spans anywhere in the line. */
+function inferenceParentIds(resourceSpans: unknown): Set<string> {
+  const ids = new Set<string>();
+  if (!Array.isArray(resourceSpans)) return ids;
+  for (const rs of resourceSpans) {
+    const scopes = typeof rs === 'object' && rs !== null ? (rs as { scopeSpans?: unknown }).scopeSpans : null;
+    if (!Array.isArray(scopes)) continue;
+    for (const ss of scopes) {
+      const spans = typeof ss === 'object' && ss !== null ? (ss as { spans?: unknown }).spans : null;
+      if (!Array.isArray(spans)) continue;
+      for (const sp of spans) {
+        if (typeof sp !== 'object' || sp === null) continue;
+        const { parentSpanId, attributes } = sp as { parentSpanId?: unknown; attributes?: unknown };
+        const p = normalizeId(parentSpanId, 8);
+        if (p !== '' && isInferenceSpan(attributes)) ids.add(p);
+      }
+    }
+  }
+  return ids;
 }
 
 /** The lowercase parent span ids of a list of spans. */
@@ -362,6 +433,13 @@ const decodeSpan: RecordDecoder = (s, res, out, ctx) => {
   ) {
     out.ignored++;
     return;
+  }
+  if (draft.usageId === '' && ctx.scopeName.startsWith(OPENINFERENCE_SCOPE_PREFIX)) {
+    if (ctx.inferenceParents === null) ctx.inferenceParents = inferenceParentIds(ctx.resourceSpans);
+    if (ctx.inferenceParents.has(normalizeId(s.spanId, 8))) {
+      out.ignored++;
+      return;
+    }
   }
   const errorType = draft.errorType !== '' ? draft.errorType : failed ? OTHER_ERROR_TYPE : '';
   const end = nanosToMs(s.endTimeUnixNano);
