@@ -153,6 +153,16 @@ export const EMITTERS: Record<string, Reports> = {
     embeddingUsage: true,
     tokenizesStreamsWithoutUsage: true,
   },
+  // Rebuilt from the Java and .NET source (no Responses API calls; Semantic Kernel traces no embeddings):
+  // prompt/completion only, a stream without usage as zeros (Spring AI) or without usage tags (SK).
+  'spring-ai-java': { call: all, cached: false, reasoning: false, streamUsage: true, embeddingUsage: true },
+  'semantic-kernel-dotnet': {
+    call: all,
+    cached: false,
+    reasoning: false,
+    streamUsage: true,
+    embeddingUsage: true,
+  },
   // Stream usage goes on a separate log record (logfire.span_type "log"), not on the call's span.
   'logfire-python': { call: all, cached: false, reasoning: false, streamUsage: false, embeddingUsage: true },
 };
