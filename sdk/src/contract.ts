@@ -119,6 +119,8 @@ export const ALIAS_ATTR = {
   /** OpenLLMetry and OpenLIT (Python) name reasoning tokens so; older OpenLLMetry, cache reads so. */
   reasoningTokens: 'gen_ai.usage.reasoning_tokens',
   cacheReadInputTokensOld: 'gen_ai.usage.cache_read_input_tokens',
+  /** OpenLLMetry (Anthropic, Bedrock) from 2024-10 until its GenAI semconv migration (2026-03): cache writes. */
+  cacheCreationInputTokensOld: 'gen_ai.usage.cache_creation_input_tokens',
   /**
    * OpenLLMetry (Python) up to 0.54: the call's kind (`chat`, `completion`, `embedding`, `rerank`) where
    * later versions set `gen_ai.operation.name`, its total and its reasoning tokens.

@@ -756,6 +756,20 @@ describe('decodeOtlpJsonLine: older and other-language emitters', () => {
           ],
           { ...at(4), name: 'openai.chat', status: { code: 2 } },
         ),
+        // Anthropic, 2024-10 to 2026-03 (anthropic/__init__.py at 144c82a): prompt tokens include the cache
+        // reads and writes, each also under its pre-semconv name; `completion` request type.
+        span(
+          [
+            s(ALIAS_ATTR.system, 'Anthropic'),
+            s('llm.request.type', 'completion'),
+            s(ATTR.requestModel, 'claude-3-5-haiku-20241022'),
+            i(ALIAS_ATTR.promptTokens, '2000'),
+            i(ALIAS_ATTR.completionTokens, '50'),
+            i('gen_ai.usage.cache_read_input_tokens', '1500'),
+            i('gen_ai.usage.cache_creation_input_tokens', '300'),
+          ],
+          { ...at(8), name: 'anthropic.chat' },
+        ),
         // Not token calls: a rerank, an unknown request type, a workflow span without any.
         span(
           [
@@ -792,6 +806,15 @@ describe('decodeOtlpJsonLine: older and other-language emitters', () => {
       ['text_completion', 'openai', 'gpt-3.5-turbo-instruct', 'ok', '', 'exact', tokens(10, 5, 0, 0, 0)],
       ['embeddings', 'openai', 'text-embedding-3-small', 'ok', '', 'exact', tokens(16, 0, 0, 0, 0)],
       ['chat', 'openai', 'gpt-4o-mini', 'error', 'RateLimitError', 'unknown', tokens(0, 0, 0, 0, 0)],
+      [
+        'text_completion',
+        'anthropic',
+        'claude-3-5-haiku-20241022',
+        'ok',
+        '',
+        'exact',
+        tokens(2000, 50, 1500, 300, 0),
+      ],
     ]);
     expect(out.records[2]?.serviceType).toBe('embedding');
   });

@@ -58,6 +58,7 @@ enum Slot {
   AiCachedInput,
   CacheCreation,
   CacheWrite,
+  CacheWriteOld,
   LlmCacheWrite,
   AiCacheWrite,
   Reasoning,
@@ -139,6 +140,7 @@ const SLOT_OF_KEY = new Map<string, Slot>([
   [ALIAS_ATTR.totalTokens, Slot.TotalTokens],
   [ALIAS_ATTR.reasoningTokens, Slot.ReasoningOld],
   [ALIAS_ATTR.cacheReadInputTokensOld, Slot.CacheReadOld],
+  [ALIAS_ATTR.cacheCreationInputTokensOld, Slot.CacheWriteOld],
   [ALIAS_ATTR.llmRequestType, Slot.LlmRequestType],
   [ALIAS_ATTR.vercelProviderMetadata, Slot.AiProviderMetadata],
   [ALIAS_ATTR.llmUsageTotalTokens, Slot.LlmUsageTotal],
@@ -207,7 +209,13 @@ const CACHE_READ_SLOTS = [
   Slot.AiCacheRead,
   Slot.AiCachedInput,
 ];
-const CACHE_WRITE_SLOTS = [Slot.CacheCreation, Slot.CacheWrite, Slot.LlmCacheWrite, Slot.AiCacheWrite];
+const CACHE_WRITE_SLOTS = [
+  Slot.CacheCreation,
+  Slot.CacheWrite,
+  Slot.LlmCacheWrite,
+  Slot.CacheWriteOld,
+  Slot.AiCacheWrite,
+];
 const TOTAL_SLOTS = [Slot.TotalTokens, Slot.LlmTotal, Slot.AiTotal, Slot.LlmUsageTotal];
 const OCR_PAGE_SLOTS = [Slot.OcrPages];
 const EMBEDDING_INPUT_SLOTS = [Slot.EmbeddingInputs];
