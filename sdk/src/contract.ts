@@ -154,6 +154,8 @@ export const ALIAS_ATTR = {
   vercelCacheWriteTokens: 'ai.usage.inputTokenDetails.cacheWriteTokens',
   vercelReasoningTokens: 'ai.usage.outputTokenDetails.reasoningTokens',
   vercelReasoningDetailTokens: 'ai.usage.reasoningTokens',
+  /** OpenLIT's span attribute naming itself (`openlit`): its Anthropic input count leaves out the cache. */
+  telemetrySdkName: 'telemetry.sdk.name',
   /** JSON of the provider's own response metadata (AI SDK 5-6): Anthropic's raw usage with its cache counts. */
   vercelProviderMetadata: 'ai.response.providerMetadata',
 } as const;

@@ -1093,6 +1093,27 @@ describe('decodeOtlpJsonLine: older and other-language emitters', () => {
     ]);
   });
 
+  // openlit/openlit ad20b7b: sdk/python/src/openlit/instrumentation/anthropic/utils.py and
+  // sdk/typescript/src/instrumentation/anthropic/wrapper.ts set Anthropic's own input_tokens (without the
+  // cache) as gen_ai.usage.input_tokens, the cache counts beside it; its spans carry telemetry.sdk.name.
+  it("adds the cache back into OpenLIT's Anthropic input count (never inconsistent_tokens); not other emitters'", () => {
+    const attrs = (sdk: string) => [
+      s(ATTR.operationName, 'chat'),
+      s(ATTR.providerName, 'anthropic'),
+      s(ATTR.requestModel, 'claude-3-5-haiku-20241022'),
+      ...(sdk === '' ? [] : [s('telemetry.sdk.name', sdk)]),
+      i(ATTR.inputTokens, 200),
+      i(ATTR.outputTokens, 50),
+      i(ATTR.cacheCreationInputTokens, 300),
+      i(ATTR.cacheReadInputTokens, 100),
+    ];
+    expect(
+      only(scopedSpanLine('@openlit/instrumentation-anthropic', [span(attrs('openlit'))])).tokens,
+    ).toEqual(tokens(600, 50, 100, 300, 0));
+    // From another emitter the input includes the cache (semconv): these counts are inconsistent.
+    expect(rejection(scopedSpanLine('other', [span(attrs(''))]))).toBe('inconsistent_tokens');
+  });
+
   it('reads token counts as intValue string or number, doubleValue with a zero fraction, numeric stringValue', () => {
     const line = spanLine([span(CHAT)]).replace(
       '{"key":"gen_ai.usage.input_tokens","value":{"intValue":"1200"}},{"key":"gen_ai.usage.output_tokens","value":{"intValue":"300"}}',

@@ -161,6 +161,7 @@ export function decodeOtlpJsonLine(line: string): DecodeOutcome {
     parents: null,
     resourceSpans,
     inferenceParents: null,
+    providerSdkSpans: -1,
   };
   if (resourceLogs !== undefined)
     decodeResources(resourceLogs, 'scopeLogs', 'logRecords', out, ctx, decodeLogRecord);
@@ -183,6 +184,8 @@ interface LineContext {
   resourceSpans: unknown;
   /** The ids of spans in this line with an inference span as a child; computed when first needed. */
   inferenceParents: Set<string> | null;
+  /** Whether the line holds spans of a provider SDK's own telemetry (-1 not looked yet, 0 no, 1 yes). */
+  providerSdkSpans: number;
 }
 
 /**
@@ -193,6 +196,27 @@ interface LineContext {
  * is not. (Split over two export lines, both would count: the exporter's batch normally holds both.)
  */
 const OPENINFERENCE_SCOPE_PREFIX = 'openinference.instrumentation.';
+
+/**
+ * Provider SDKs that trace their own API calls: `@anthropic-ai/sdk` (1.x, `src/internal/tracing.ts`: a
+ * `chat` call span per API call, on by default whenever a tracer provider is registered). Under another
+ * instrumentation that wraps the same client method (OpenLIT, OpenLLMetry), that instrumentation's span
+ * is the parent of the SDK's span of the same call: the inner one is the call. Looked for once per line.
+ */
+const PROVIDER_SDK_SCOPE_MARKERS = ['"com.anthropic.sdk.'];
+
+function hasProviderSdkSpans(line: string): boolean {
+  for (const marker of PROVIDER_SDK_SCOPE_MARKERS) if (line.includes(marker)) return true;
+  return false;
+}
+
+/** Whether an inference span may wrap another emitter's span of the same call (so its children matter). */
+function mayWrapInferenceSpan(ctx: LineContext): boolean {
+  if (ctx.scopeName.startsWith(OPENINFERENCE_SCOPE_PREFIX)) return true;
+  if (ctx.scopeName === SDK_SCOPE_NAME) return false;
+  if (ctx.providerSdkSpans < 0) ctx.providerSdkSpans = hasProviderSdkSpans(ctx.line) ? 1 : 0;
+  return ctx.providerSdkSpans === 1;
+}
 
 /** Whether an OTLP span's attributes make it an inference span (as decodeSpan decides, without usage). */
 function isInferenceSpan(attrs: unknown): boolean {
@@ -434,7 +458,7 @@ const decodeSpan: RecordDecoder = (s, res, out, ctx) => {
     out.ignored++;
     return;
   }
-  if (draft.usageId === '' && ctx.scopeName.startsWith(OPENINFERENCE_SCOPE_PREFIX)) {
+  if (draft.usageId === '' && mayWrapInferenceSpan(ctx)) {
     if (ctx.inferenceParents === null) ctx.inferenceParents = inferenceParentIds(ctx.resourceSpans);
     if (ctx.inferenceParents.has(normalizeId(s.spanId, 8))) {
       out.ignored++;

@@ -39,6 +39,7 @@ enum Slot {
   LogfireSpanType,
   LlmRequestType,
   AiProviderMetadata,
+  TelemetrySdkName,
   // Count slots: from Input to EmbeddingInputs (kept contiguous).
   Input,
   Prompt,
@@ -143,6 +144,7 @@ const SLOT_OF_KEY = new Map<string, Slot>([
   [ALIAS_ATTR.cacheCreationInputTokensOld, Slot.CacheWriteOld],
   [ALIAS_ATTR.llmRequestType, Slot.LlmRequestType],
   [ALIAS_ATTR.vercelProviderMetadata, Slot.AiProviderMetadata],
+  [ALIAS_ATTR.telemetrySdkName, Slot.TelemetrySdkName],
   [ALIAS_ATTR.llmUsageTotalTokens, Slot.LlmUsageTotal],
   [ALIAS_ATTR.llmUsageReasoningTokens, Slot.LlmUsageReasoning],
   [ALIAS_ATTR.openAiApiBase, Slot.OpenAiApiBase],
@@ -227,6 +229,8 @@ const REASONING_SLOTS = [
   Slot.AiReasoningDetail,
   Slot.LlmUsageReasoning,
 ];
+/** OpenLIT's `telemetry.sdk.name` span attribute. */
+const OPENLIT_SDK_NAME = 'openlit';
 /** Micrometer's value of a key-value it has no value for (`KeyValue.NONE_VALUE`), as Spring AI exports it. */
 const MICROMETER_NONE = 'none';
 const AGGREGATE_OPERATIONS: ReadonlySet<string> = new Set(AGGREGATE_OPERATION_NAMES);
@@ -443,6 +447,12 @@ export class UsageDraft {
     if (this.present(CACHE_WRITE_SLOTS) < 0) tokens.cacheCreationInputTokens = write;
   }
 
+  /** The reported provider name is Anthropic's (`anthropic`, any case). */
+  private isAnthropic(): boolean {
+    const reported = this.str(Slot.Provider, Slot.System, Slot.LlmProvider, Slot.LlmSystem);
+    return reported.length === 9 && reported.toLowerCase() === 'anthropic';
+  }
+
   /** The first present of the count slots, else 0. */
   private count(slots: readonly Slot[]): number {
     for (let i = 0; i < slots.length; i++) {
@@ -482,6 +492,10 @@ export class UsageDraft {
     };
     const providerMetadata = this.strings[Slot.AiProviderMetadata] ?? '';
     if (providerMetadata !== '') this.addAnthropicCache(tokens, providerMetadata);
+    // OpenLIT (Python and TS) reports Anthropic's own input_tokens, which leave out the cache reads and
+    // writes it reports beside them (openlit instrumentation/anthropic: utils.py, wrapper.ts).
+    if (this.strings[Slot.TelemetrySdkName] === OPENLIT_SDK_NAME && this.isAnthropic())
+      tokens.inputTokens += tokens.cacheReadInputTokens + tokens.cacheCreationInputTokens;
     // OpenInference may report only completion and total (total = prompt + completion): prompt is the rest.
     // A total alone has no split: counted as input and labelled total_only (its price is a lower bound).
     let totalOnly = false;

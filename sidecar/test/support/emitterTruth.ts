@@ -145,6 +145,16 @@ export const EMITTERS: Record<string, Reports> = {
     streamUsage: true,
     embeddingUsage: true,
   },
+  // OpenLIT's span (Anthropic's input_tokens without the cache, the cache counts beside) around the Anthropic
+  // SDK's own span of the same call (input with the cache): one call, the inner span.
+  'openlit-anthropic': {
+    call: all,
+    cached: false,
+    reasoning: false,
+    streamUsage: true,
+    embeddingUsage: true,
+    anthropicCache: 'exact',
+  },
   // Reasoning only on the Responses API; a stream without usage counted by its own tokenizer.
   'openlit-python': {
     call: all,
