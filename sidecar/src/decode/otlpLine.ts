@@ -1,18 +1,19 @@
-import {
-  ALIAS_ATTR,
-  ATTR,
-  OPERATION_NAMES,
-  RESOURCE_ATTR,
-  SDK_SCOPE_NAME,
-  USAGE_EVENT_NAME,
-} from '@spendline/sdk/contract';
+import { RESOURCE_ATTR, SDK_SCOPE_NAME, USAGE_EVENT_NAME } from '@spendline/sdk/contract';
 import { type JsonAnyValue, nanosToMs, normalizeId, stringValue, subMsFraction } from './anyValue.js';
 import { lineHash } from './lineHash.js';
+import {
+  canonicalOperation,
+  INFERENCE_OPERATIONS,
+  LLM_REQUEST_TYPES,
+  OPENLLMETRY_OPENAI_SCOPE,
+  OPENLLMETRY_RESPONSES_SPAN,
+  vercelOperation,
+} from './spanOperation.js';
 import { type ResourceInfo, UsageDraft } from './usageDraft.js';
 import { type DecodeOutcome, UNKNOWN_SERVICE } from './usageRecord.js';
+import { hasProviderSdkSpans, inferenceParentIds, OPENINFERENCE_SCOPE_PREFIX } from './wrapperSpans.js';
 
 const draft = new UsageDraft();
-const INFERENCE_OPERATIONS: ReadonlySet<string> = new Set(OPERATION_NAMES);
 /** Span status code ERROR (enum as a number in OTLP/JSON; the name tolerated). */
 const STATUS_CODE_ERROR = 2;
 /** semconv's fallback `error.type` when the failure has no better name. */
@@ -67,50 +68,6 @@ function countMetrics(resourceMetrics: unknown): number {
   }
   return n > 0 ? n : 1;
 }
-
-/**
- * Vercel AI SDK 4-6 spans: the provider call is the inner `….doGenerate` / `….doStream` / `….doEmbed`
- * span; the outer `ai.generateText`, `ai.streamText`, `ai.embedMany`, `ai.toolCall` sum or wrap them.
- */
-function vercelOperation(operationId: string): string {
-  if (operationId === '') return '';
-  if (operationId.endsWith('.doGenerate') || operationId.endsWith('.doStream')) return 'chat';
-  if (operationId.endsWith('.doEmbed')) return 'embeddings';
-  return '';
-}
-
-/**
- * Other emitters' names of the semconv inference operations: Spring AI's `AiOperationType.EMBEDDING`
- * (spring-ai-commons `AiOperationType.java`), Semantic Kernel's (`ModelDiagnostics.cs`).
- */
-const OPERATION_ALIASES: ReadonlyMap<string, string> = new Map([
-  ['embedding', 'embeddings'],
-  ['chat.completions', 'chat'],
-  ['text.completions', 'text_completion'],
-]);
-
-/** The semconv name of a reported `gen_ai.operation.name` (itself when it has no other name). */
-function canonicalOperation(operation: string): string {
-  if (operation === '' || INFERENCE_OPERATIONS.has(operation)) return operation;
-  return OPERATION_ALIASES.get(operation) ?? operation;
-}
-
-/**
- * OpenLLMetry (Python) up to 0.54 set no `gen_ai.operation.name` on its provider spans, only
- * `llm.request.type` (semconv_ai `LLMRequestTypeValues`); `rerank` and `unknown` are not token calls.
- */
-const LLM_REQUEST_TYPES: ReadonlyMap<string, string> = new Map([
-  ['chat', 'chat'],
-  ['completion', 'text_completion'],
-  ['embedding', 'embeddings'],
-]);
-
-/**
- * OpenLLMetry's Responses API span: up to 0.54 it carried neither `gen_ai.operation.name` nor
- * `llm.request.type` (v1/responses_wrappers.py). Its OpenAI instrumentation's spans are all calls.
- */
-const OPENLLMETRY_RESPONSES_SPAN = 'openai.response';
-const OPENLLMETRY_OPENAI_SCOPE = 'opentelemetry.instrumentation.openai.';
 
 /** Tracer names of the Vercel AI SDK 7 OpenTelemetry integration (`@ai-sdk/otel`) and of older versions. */
 const AI_SDK_SCOPES: ReadonlySet<string> = new Set(['gen_ai', 'ai']);
@@ -188,77 +145,12 @@ interface LineContext {
   providerSdkSpans: number;
 }
 
-/**
- * OpenInference instrumentors do not suppress one another (Phoenix's `register(auto_instrument=True)` turns
- * on every installed one): LangChain's or LlamaIndex's `LLM` span then wraps the OpenAI instrumentor's
- * `LLM` span of the same call, both with its tokens. The inner span is the call (the provider's own
- * usage, per HTTP request); an OpenInference inference span with an inference child in the same export
- * is not. (Split over two export lines, both would count: the exporter's batch normally holds both.)
- */
-const OPENINFERENCE_SCOPE_PREFIX = 'openinference.instrumentation.';
-
-/**
- * Provider SDKs that trace their own API calls: `@anthropic-ai/sdk` (1.x, `src/internal/tracing.ts`: a
- * `chat` call span per API call, on by default whenever a tracer provider is registered). Under another
- * instrumentation that wraps the same client method (OpenLIT, OpenLLMetry), that instrumentation's span
- * is the parent of the SDK's span of the same call: the inner one is the call. Looked for once per line.
- */
-const PROVIDER_SDK_SCOPE_MARKERS = ['"com.anthropic.sdk.'];
-
-function hasProviderSdkSpans(line: string): boolean {
-  for (const marker of PROVIDER_SDK_SCOPE_MARKERS) if (line.includes(marker)) return true;
-  return false;
-}
-
 /** Whether an inference span may wrap another emitter's span of the same call (so its children matter). */
 function mayWrapInferenceSpan(ctx: LineContext): boolean {
   if (ctx.scopeName.startsWith(OPENINFERENCE_SCOPE_PREFIX)) return true;
   if (ctx.scopeName === SDK_SCOPE_NAME) return false;
   if (ctx.providerSdkSpans < 0) ctx.providerSdkSpans = hasProviderSdkSpans(ctx.line) ? 1 : 0;
   return ctx.providerSdkSpans === 1;
-}
-
-/** Whether an OTLP span's attributes make it an inference span (as decodeSpan decides, without usage). */
-function isInferenceSpan(attrs: unknown): boolean {
-  if (!Array.isArray(attrs)) return false;
-  for (const kv of attrs) {
-    if (typeof kv !== 'object' || kv === null) continue;
-    const { key, value } = kv as { key?: unknown; value?: unknown };
-    if (typeof value !== 'object' || value === null) continue;
-    const v = (value as JsonAnyValue).stringValue;
-    if (typeof v !== 'string') continue;
-    if (key === ATTR.operationName) {
-      if (INFERENCE_OPERATIONS.has(canonicalOperation(v))) return true;
-    } else if (key === ALIAS_ATTR.openInferenceSpanKind) {
-      if (v === 'LLM' || v === 'EMBEDDING') return true;
-    } else if (key === ALIAS_ATTR.llmRequestType) {
-      if (LLM_REQUEST_TYPES.has(v)) return true;
-    } else if (key === ALIAS_ATTR.vercelOperationId) {
-      if (vercelOperation(v) !== '') return true;
-    }
-  }
-  return false;
-}
-
-/** The parent span ids (lowercase hex) of the inference spans anywhere in the line. */
-function inferenceParentIds(resourceSpans: unknown): Set<string> {
-  const ids = new Set<string>();
-  if (!Array.isArray(resourceSpans)) return ids;
-  for (const rs of resourceSpans) {
-    const scopes = typeof rs === 'object' && rs !== null ? (rs as { scopeSpans?: unknown }).scopeSpans : null;
-    if (!Array.isArray(scopes)) continue;
-    for (const ss of scopes) {
-      const spans = typeof ss === 'object' && ss !== null ? (ss as { spans?: unknown }).spans : null;
-      if (!Array.isArray(spans)) continue;
-      for (const sp of spans) {
-        if (typeof sp !== 'object' || sp === null) continue;
-        const { parentSpanId, attributes } = sp as { parentSpanId?: unknown; attributes?: unknown };
-        const p = normalizeId(parentSpanId, 8);
-        if (p !== '' && isInferenceSpan(attributes)) ids.add(p);
-      }
-    }
-  }
-  return ids;
 }
 
 /** The lowercase parent span ids of a list of spans. */
