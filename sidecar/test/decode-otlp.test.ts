@@ -976,6 +976,39 @@ describe('decodeOtlpJsonLine: older and other-language emitters', () => {
     ]);
   });
 
+  // dotnet/extensions src/Libraries/Microsoft.Extensions.AI: OpenTelemetryConsts.cs (`chat`, `embeddings`,
+  // non-standard `orchestrate_tools` for FunctionInvokingChatClient's loop, `invoke_agent`, `execute_tool`;
+  // gen_ai.usage.cache_read.input_tokens), OpenTelemetryChatClient.cs (provider name, server.address host).
+  it('reads Microsoft.Extensions.AI (.NET) spans; its orchestrate_tools loop span and tool spans are not calls', () => {
+    const out = decodeOtlpJsonLine(
+      scopedSpanLine('Experimental.Microsoft.Extensions.AI', [
+        span(
+          [
+            s(ATTR.operationName, 'chat'),
+            s(ATTR.providerName, 'openai'),
+            s(ATTR.requestModel, 'gpt-4o-mini'),
+            s(ALIAS_ATTR.serverAddress, 'contoso.openai.azure.com'),
+            i(ALIAS_ATTR.serverPort, 443),
+            i(ATTR.inputTokens, 120),
+            i(ATTR.outputTokens, 30),
+            i(ATTR.cacheReadInputTokens, 40),
+          ],
+          { ...at(1), parentSpanId: '0000000000000002' },
+        ),
+        span(
+          [s(ATTR.operationName, 'orchestrate_tools'), i(ATTR.inputTokens, 240), i(ATTR.outputTokens, 60)],
+          at(2),
+        ),
+        span([s(ATTR.operationName, 'execute_tool'), s('gen_ai.tool.name', 'search')], at(3)),
+      ]),
+    );
+    expect(out.rejected).toEqual([]);
+    expect(out.ignored).toBe(2);
+    expect(out.records.map((r) => [r.operation, r.provider, r.tokens])).toEqual([
+      ['chat', 'azure.ai.openai', tokens(120, 30, 40, 0, 0)],
+    ]);
+  });
+
   // open-telemetry/opentelemetry-python-contrib 466ae4c: instrumentation-genai/opentelemetry-instrumentation-
   // google-genai generate_content.py (`generate_content`, counts start at 0 and are set in `finally`, output
   // = candidates + thoughts, `gen_ai.usage.reasoning.output_tokens`); -vertexai utils.py (latest semconv:
