@@ -1147,6 +1147,43 @@ describe('decodeOtlpJsonLine: older and other-language emitters', () => {
     expect(rejection(scopedSpanLine('other', [span(attrs(''))]))).toBe('inconsistent_tokens');
   });
 
+  // @ai-sdk/amazon-bedrock 3.0.137 dist (AI SDK 5): usage.inputTokens = Bedrock's inputTokens,
+  // cachedInputTokens = cacheReadInputTokens, providerMetadata.bedrock.usage.cacheWriteInputTokens;
+  // 4.0.186 (AI SDK 6) convertBedrockUsage: total = inputTokens + cacheRead + cacheWrite, with details.
+  it('adds the cache back into the Vercel AI SDK 4-5 Bedrock text calls, not into AI SDK 6 ones', () => {
+    const bedrock = (operationId: string, extra: Attr[]) =>
+      span([
+        s(ALIAS_ATTR.vercelOperationId, operationId),
+        s(ALIAS_ATTR.vercelModelProvider, 'amazon-bedrock'),
+        s(ALIAS_ATTR.vercelModelId, 'anthropic.claude-3-5-haiku-20241022-v1:0'),
+        s(
+          'ai.response.providerMetadata',
+          '{"bedrock":{"usage":{"cacheWriteInputTokens":300},"stopSequence":null}}',
+        ),
+        i(ATTR.outputTokens, 50),
+        ...extra,
+      ]);
+    const stream5 = bedrock('ai.streamText.doStream', [
+      i(ATTR.inputTokens, 200),
+      i('ai.usage.inputTokens', 200),
+      i('ai.usage.cachedInputTokens', 1500),
+    ]);
+    expect(only(spanLine([stream5])).tokens).toEqual(tokens(2000, 50, 1500, 300, 0));
+    // generateText's doGenerate span (AI SDK 4-5): no cache read anywhere, the write from the metadata.
+    const text5 = bedrock('ai.generateText.doGenerate', [
+      i(ATTR.inputTokens, 200),
+      i('ai.usage.promptTokens', 200),
+    ]);
+    expect(only(spanLine([text5])).tokens).toEqual(tokens(500, 50, 0, 300, 0));
+    const text6 = bedrock('ai.generateText.doGenerate', [
+      i(ATTR.inputTokens, 2000),
+      i('ai.usage.inputTokens', 2000),
+      i('ai.usage.inputTokenDetails.cacheReadTokens', 1500),
+      i('ai.usage.inputTokenDetails.cacheWriteTokens', 300),
+    ]);
+    expect(only(spanLine([text6])).tokens).toEqual(tokens(2000, 50, 1500, 300, 0));
+  });
+
   it('reads token counts as intValue string or number, doubleValue with a zero fraction, numeric stringValue', () => {
     const line = spanLine([span(CHAT)]).replace(
       '{"key":"gen_ai.usage.input_tokens","value":{"intValue":"1200"}},{"key":"gen_ai.usage.output_tokens","value":{"intValue":"300"}}',

@@ -7,6 +7,7 @@ import {
 } from '@spendline/sdk/contract';
 import { resolveProviderName } from '@spendline/sdk/core';
 import { type JsonAnyValue, numericValue, stringValue } from './anyValue.js';
+import { anthropicRawUsage, bedrockCacheWrite } from './providerMetadata.js';
 import { serviceTypeOf, usdToNanoOrNull } from './recordValues.js';
 import {
   MAX_TIMESTAMP_MS,
@@ -229,28 +230,16 @@ const REASONING_SLOTS = [
   Slot.AiReasoningDetail,
   Slot.LlmUsageReasoning,
 ];
+/** The token counts the cache corrections adjust. */
+type CacheTokens = { inputTokens: number; cacheReadInputTokens: number; cacheCreationInputTokens: number };
+/** `ai.model.provider` of the Vercel AI SDK's Amazon Bedrock provider. */
+const BEDROCK_PROVIDER_ID = 'amazon-bedrock';
 /** OpenLIT's `telemetry.sdk.name` span attribute. */
 const OPENLIT_SDK_NAME = 'openlit';
 /** Micrometer's value of a key-value it has no value for (`KeyValue.NONE_VALUE`), as Spring AI exports it. */
 const MICROMETER_NONE = 'none';
 const AGGREGATE_OPERATIONS: ReadonlySet<string> = new Set(AGGREGATE_OPERATION_NAMES);
 const USAGE_TYPE_SET: ReadonlySet<string> = new Set(USAGE_TYPES);
-
-/** The non-negative integer right after the first `key` at or after `from` in a JSON text, else -1. */
-function intAfter(json: string, key: string, from: number): number {
-  const at = json.indexOf(key, from);
-  if (at < 0) return -1;
-  let i = at + key.length;
-  while (json.charCodeAt(i) === 32) i++;
-  let n = -1;
-  for (; i < json.length; i++) {
-    const c = json.charCodeAt(i) - 48;
-    if (c < 0 || c > 9) break;
-    n = (n < 0 ? 0 : n * 10) + c;
-    if (n > MAX_TOKENS_PER_RECORD) return -1;
-  }
-  return n;
-}
 
 /** Resource attributes shared by every record under one resource. */
 export interface ResourceInfo {
@@ -429,22 +418,33 @@ export class UsageDraft {
    * its `input_tokens` is without the cache, and the cache counts missing from the attributes are its own.
    * (`@ai-sdk/anthropic` dist: `convertAnthropicMessagesUsage` (3.x); `doGenerate` usage (1.x-2.x).)
    */
-  private addAnthropicCache(
-    tokens: { inputTokens: number; cacheReadInputTokens: number; cacheCreationInputTokens: number },
-    meta: string,
-  ): void {
-    const at = meta.indexOf('"anthropic":');
-    if (at < 0) return;
-    const usage = meta.indexOf('"usage":{', at);
-    if (usage < 0) return;
-    const raw = intAfter(meta, '"input_tokens":', usage);
-    if (raw < 0) return;
-    const read = Math.max(0, intAfter(meta, '"cache_read_input_tokens":', usage));
-    const write = Math.max(0, intAfter(meta, '"cache_creation_input_tokens":', usage));
+  private addAnthropicCache(tokens: CacheTokens, meta: string): void {
+    const raw = anthropicRawUsage(meta);
+    if (raw === null || raw.cacheRead + raw.cacheWrite === 0) return;
+    if (this.present(INPUT_SLOTS) === raw.input)
+      tokens.inputTokens = raw.input + raw.cacheRead + raw.cacheWrite;
+    if (this.present(CACHE_READ_SLOTS) < 0) tokens.cacheReadInputTokens = raw.cacheRead;
+    if (this.present(CACHE_WRITE_SLOTS) < 0) tokens.cacheCreationInputTokens = raw.cacheWrite;
+  }
+
+  /**
+   * The Vercel AI SDK 4-5 with Amazon Bedrock (`@ai-sdk/amazon-bedrock` 2-3): the input count is Bedrock's
+   * `inputTokens`, which leaves out the cache reads and writes (4.x, AI SDK 6, adds them:
+   * `convertBedrockUsage`); a stream's cache read is `ai.usage.cachedInputTokens`, the cache write is in
+   * the provider metadata. Only text calls: AI SDK 6 gives their input details, so a text call without
+   * them is 4-5; object calls look the same in 5 and 6 and are left as reported.
+   */
+  private addBedrockCache(tokens: CacheTokens, meta: string): void {
+    const op = this.strings[Slot.AiOperationId] ?? '';
+    if (!op.endsWith('generateText.doGenerate') && !op.endsWith('streamText.doStream')) return;
+    if (this.strings[Slot.AiModelProvider] !== BEDROCK_PROVIDER_ID) return;
+    if (this.countAt(Slot.AiCacheRead) >= 0 || this.countAt(Slot.AiCacheWrite) >= 0) return;
+    const read = Math.max(0, this.countAt(Slot.AiCachedInput));
+    const write = Math.max(0, bedrockCacheWrite(meta));
     if (read + write === 0) return;
-    if (this.present(INPUT_SLOTS) === raw) tokens.inputTokens = raw + read + write;
-    if (this.present(CACHE_READ_SLOTS) < 0) tokens.cacheReadInputTokens = read;
-    if (this.present(CACHE_WRITE_SLOTS) < 0) tokens.cacheCreationInputTokens = write;
+    tokens.inputTokens += read + write;
+    tokens.cacheReadInputTokens = read;
+    tokens.cacheCreationInputTokens = write;
   }
 
   /** The reported provider name is Anthropic's (`anthropic`, any case). */
@@ -491,7 +491,10 @@ export class UsageDraft {
       reasoningOutputTokens: this.count(REASONING_SLOTS),
     };
     const providerMetadata = this.strings[Slot.AiProviderMetadata] ?? '';
-    if (providerMetadata !== '') this.addAnthropicCache(tokens, providerMetadata);
+    if (providerMetadata !== '') {
+      this.addAnthropicCache(tokens, providerMetadata);
+      this.addBedrockCache(tokens, providerMetadata);
+    }
     // OpenLIT (Python and TS) reports Anthropic's own input_tokens, which leave out the cache reads and
     // writes it reports beside them (openlit instrumentation/anthropic: utils.py, wrapper.ts).
     if (this.strings[Slot.TelemetrySdkName] === OPENLIT_SDK_NAME && this.isAnthropic())
