@@ -24,7 +24,7 @@ export const OPENINFERENCE_SCOPE_PREFIX = 'openinference.instrumentation.';
 /**
  * Provider SDKs that trace their own API calls: `@anthropic-ai/sdk` (1.x, `src/internal/tracing.ts`: a
  * `chat` call span per API call, on by default whenever a tracer provider is registered). Under another
- * instrumentation that wraps the same client method (OpenLIT, OpenLLMetry), that instrumentation's span
+ * instrumentation that wraps the same client method and keeps its span current (OpenLIT), that one's span
  * is the parent of the SDK's span of the same call: the inner one is the call. Looked for once per line.
  */
 const PROVIDER_SDK_SCOPE_MARKERS = ['"com.anthropic.sdk.'];
