@@ -119,6 +119,15 @@ export const ALIAS_ATTR = {
   /** OpenLLMetry and OpenLIT (Python) name reasoning tokens so; older OpenLLMetry, cache reads so. */
   reasoningTokens: 'gen_ai.usage.reasoning_tokens',
   cacheReadInputTokensOld: 'gen_ai.usage.cache_read_input_tokens',
+  /** OpenLLMetry (Anthropic, Bedrock) from 2024-10 until its GenAI semconv migration (2026-03): cache writes. */
+  cacheCreationInputTokensOld: 'gen_ai.usage.cache_creation_input_tokens',
+  /**
+   * OpenLLMetry (Python) up to 0.54: the call's kind (`chat`, `completion`, `embedding`, `rerank`) where
+   * later versions set `gen_ai.operation.name`, its total and its reasoning tokens.
+   */
+  llmRequestType: 'llm.request.type',
+  llmUsageTotalTokens: 'llm.usage.total_tokens',
+  llmUsageReasoningTokens: 'llm.usage.reasoning_tokens',
   /** OpenLLMetry's client base URL: the endpoint when `server.address` is absent. */
   openAiApiBase: 'gen_ai.openai.api_base',
   /** Pydantic Logfire: its span type (`log` and `pending_span` records repeat or annotate a call) and cost. */
@@ -145,6 +154,10 @@ export const ALIAS_ATTR = {
   vercelCacheWriteTokens: 'ai.usage.inputTokenDetails.cacheWriteTokens',
   vercelReasoningTokens: 'ai.usage.outputTokenDetails.reasoningTokens',
   vercelReasoningDetailTokens: 'ai.usage.reasoningTokens',
+  /** OpenLIT's span attribute naming itself (`openlit`): its Anthropic input count leaves out the cache. */
+  telemetrySdkName: 'telemetry.sdk.name',
+  /** JSON of the provider's own response metadata (AI SDK 5-6): Anthropic's raw usage with its cache counts. */
+  vercelProviderMetadata: 'ai.response.providerMetadata',
 } as const;
 
 /**

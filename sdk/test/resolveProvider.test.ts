@@ -60,6 +60,20 @@ describe('resolveProviderName', () => {
       expect(resolveProviderName(name, address, port), `${name} @ ${address}:${port}`).toBe(want);
   });
 
+  it('names Java and older Python emitters by the provider that bills them, and Vertex AI by its regional endpoints', () => {
+    // Spring AI AiProvider (spring-ai-commons), OpenLLMetry <= 0.54 _get_vendor_from_url ("AWS").
+    expect(resolveProviderName('azure-openai')).toBe('azure.ai.openai');
+    expect(resolveProviderName('bedrock_converse')).toBe('aws.bedrock');
+    expect(resolveProviderName('AWS')).toBe('aws.bedrock');
+    // opentelemetry-instrumentation-vertexai (latest semconv) reports only server.address.
+    expect(resolveProviderName('', 'us-central1-aiplatform.googleapis.com', 443)).toBe('gcp.vertex_ai');
+    expect(resolveProviderName('', 'aiplatform.googleapis.com')).toBe('gcp.vertex_ai');
+    expect(
+      resolveProviderName('openai', 'https://europe-west4-aiplatform.googleapis.com/v1/projects/p'),
+    ).toBe('gcp.vertex_ai');
+    expect(resolveProviderName('', 'notaiplatform.googleapis.com')).toBe('');
+  });
+
   it('resolves to providers the price catalog knows (local servers stay unpriced, never $0)', () => {
     const resolved = [
       ['openai', ''],

@@ -73,6 +73,17 @@ function span(attributes: Attr[], extra: Record<string, unknown> = {}): object {
   };
 }
 
+/** A record's tokens: input (incl. cached), output (incl. reasoning), cache read, cache write, reasoning. */
+function tokens(input: number, output: number, cacheRead: number, cacheWrite: number, reasoning: number) {
+  return {
+    inputTokens: input,
+    outputTokens: output,
+    cacheReadInputTokens: cacheRead,
+    cacheCreationInputTokens: cacheWrite,
+    reasoningOutputTokens: reasoning,
+  };
+}
+
 function only(line: string): UsageRecord {
   const out = decodeOtlpJsonLine(line);
   expect(out.rejected).toEqual([]);
@@ -676,6 +687,510 @@ describe('decodeOtlpJsonLine: aliases', () => {
       'openai',
       'gpt-4o',
     ]);
+  });
+});
+
+/** A span line under one instrumentation scope (its name decides some emitters' spans). */
+function scopedSpanLine(scope: string, spans: object[]): string {
+  return JSON.stringify({
+    resourceSpans: [
+      {
+        resource: { attributes: [s('service.name', 'py-svc')] },
+        scopeSpans: [{ scope: { name: scope }, spans }],
+      },
+    ],
+  });
+}
+
+describe('decodeOtlpJsonLine: older and other-language emitters', () => {
+  // traceloop/openllmetry e012bb1 (0.54.0): shared/chat_wrappers.py, embeddings_wrappers.py,
+  // completion_wrappers.py start their spans with `llm.request.type` only; semconv_ai LLMRequestTypeValues.
+  const OPENLLMETRY = 'opentelemetry.instrumentation.openai.v1';
+  const at = (n: number) => ({ spanId: `00000000000000${String(n).padStart(2, '0')}` });
+
+  it('counts OpenLLMetry <= 0.54 spans by llm.request.type, with its llm.usage.* total and reasoning names', () => {
+    const out = decodeOtlpJsonLine(
+      scopedSpanLine(OPENLLMETRY, [
+        span(
+          [
+            s('llm.request.type', 'chat'),
+            s(ALIAS_ATTR.system, 'openai'),
+            s(ATTR.requestModel, 'o4-mini'),
+            i('llm.usage.total_tokens', '290'),
+            i(ATTR.outputTokens, '90'),
+            i(ATTR.inputTokens, '200'),
+            i('gen_ai.usage.cache_read_input_tokens', '64'),
+            i('llm.usage.reasoning_tokens', '50'),
+          ],
+          { ...at(1), name: 'openai.chat' },
+        ),
+        // Older still (gen_ai.usage.prompt_tokens), a completion and an embeddings call.
+        span(
+          [
+            s('llm.request.type', 'completion'),
+            s(ALIAS_ATTR.system, 'OpenAI'),
+            s(ATTR.requestModel, 'gpt-3.5-turbo-instruct'),
+            i(ALIAS_ATTR.promptTokens, '10'),
+            i(ALIAS_ATTR.completionTokens, '5'),
+            i('llm.usage.total_tokens', '15'),
+          ],
+          { ...at(2), name: 'openai.completion' },
+        ),
+        span(
+          [
+            s('llm.request.type', 'embedding'),
+            s(ALIAS_ATTR.system, 'openai'),
+            s(ATTR.requestModel, 'text-embedding-3-small'),
+            i('llm.usage.total_tokens', '16'),
+            i(ATTR.inputTokens, '16'),
+          ],
+          { ...at(3), name: 'openai.embeddings' },
+        ),
+        // A failed call: ERROR_TYPE and status ERROR, no usage.
+        span(
+          [
+            s('llm.request.type', 'chat'),
+            s(ALIAS_ATTR.system, 'openai'),
+            s(ATTR.requestModel, 'gpt-4o-mini'),
+            s(ATTR.errorType, 'RateLimitError'),
+          ],
+          { ...at(4), name: 'openai.chat', status: { code: 2 } },
+        ),
+        // Anthropic, 2024-10 to 2026-03 (anthropic/__init__.py at 144c82a): prompt tokens include the cache
+        // reads and writes, each also under its pre-semconv name; `completion` request type.
+        span(
+          [
+            s(ALIAS_ATTR.system, 'Anthropic'),
+            s('llm.request.type', 'completion'),
+            s(ATTR.requestModel, 'claude-3-5-haiku-20241022'),
+            i(ALIAS_ATTR.promptTokens, '2000'),
+            i(ALIAS_ATTR.completionTokens, '50'),
+            i('gen_ai.usage.cache_read_input_tokens', '1500'),
+            i('gen_ai.usage.cache_creation_input_tokens', '300'),
+          ],
+          { ...at(8), name: 'anthropic.chat' },
+        ),
+        // Not token calls: a rerank, an unknown request type, a workflow span without any.
+        span(
+          [
+            s('llm.request.type', 'rerank'),
+            s(ALIAS_ATTR.system, 'cohere'),
+            s(ATTR.requestModel, 'rerank-v3.5'),
+          ],
+          at(5),
+        ),
+        span(
+          [s('llm.request.type', 'unknown'), s(ALIAS_ATTR.system, 'openai'), s(ATTR.requestModel, 'x')],
+          at(6),
+        ),
+        span([s('traceloop.span.kind', 'workflow'), i('llm.usage.total_tokens', '320')], {
+          ...at(7),
+          name: 'my_workflow.workflow',
+        }),
+      ]),
+    );
+    expect(out.rejected).toEqual([]);
+    expect(out.ignored).toBe(3);
+    expect(
+      out.records.map((r) => [
+        r.operation,
+        r.provider,
+        r.requestModel,
+        r.status,
+        r.errorType,
+        r.usageType,
+        r.tokens,
+      ]),
+    ).toEqual([
+      ['chat', 'openai', 'o4-mini', 'ok', '', 'exact', tokens(200, 90, 64, 0, 50)],
+      ['text_completion', 'openai', 'gpt-3.5-turbo-instruct', 'ok', '', 'exact', tokens(10, 5, 0, 0, 0)],
+      ['embeddings', 'openai', 'text-embedding-3-small', 'ok', '', 'exact', tokens(16, 0, 0, 0, 0)],
+      ['chat', 'openai', 'gpt-4o-mini', 'error', 'RateLimitError', 'unknown', tokens(0, 0, 0, 0, 0)],
+      [
+        'text_completion',
+        'anthropic',
+        'claude-3-5-haiku-20241022',
+        'ok',
+        '',
+        'exact',
+        tokens(2000, 50, 1500, 300, 0),
+      ],
+    ]);
+    expect(out.records[2]?.serviceType).toBe('embedding');
+  });
+
+  it("counts OpenLLMetry <= 0.54's Responses API span (no kind at all) only under its OpenAI scope", () => {
+    const responses = span(
+      [
+        s(ALIAS_ATTR.system, 'openai'),
+        s(ATTR.requestModel, 'o4-mini'),
+        i(ATTR.inputTokens, '200'),
+        i(ATTR.outputTokens, '90'),
+      ],
+      { name: 'openai.response' },
+    );
+    expect(only(scopedSpanLine(OPENLLMETRY, [responses])).operation).toBe('chat');
+    const other = decodeOtlpJsonLine(scopedSpanLine('some.framework', [responses]));
+    expect([other.records.length, other.ignored]).toEqual([0, 1]);
+  });
+
+  // spring-projects/spring-ai: spring-ai-commons AiOperationType.java, AiProvider.java,
+  // AiObservationAttributes.java; spring-ai-model DefaultChatModelObservationConvention.java and
+  // DefaultEmbeddingModelObservationConvention.java (Micrometer key-values: every value a string,
+  // `none` for an unknown model).
+  it("reads Spring AI observations: string token counts, its 'embedding' operation and provider names, 'none' models, zeros for no usage", () => {
+    const springSpan = (attrs: Attr[], n: number, extra: Record<string, unknown> = {}) =>
+      span(attrs, { ...at(n), ...extra });
+    const out = decodeOtlpJsonLine(
+      scopedSpanLine('org.springframework.boot', [
+        springSpan(
+          [
+            s(ATTR.operationName, 'chat'),
+            s(ALIAS_ATTR.system, 'azure-openai'),
+            s(ATTR.requestModel, 'gpt-4o'),
+            s(ATTR.responseModel, 'gpt-4o-2024-08-06'),
+            s(ATTR.inputTokens, '120'),
+            s(ATTR.outputTokens, '30'),
+            s(ALIAS_ATTR.totalTokens, '150'),
+          ],
+          1,
+        ),
+        springSpan(
+          [
+            s(ATTR.operationName, 'embedding'),
+            s(ALIAS_ATTR.system, 'openai'),
+            s(ATTR.requestModel, 'text-embedding-3-small'),
+            s(ATTR.responseModel, 'text-embedding-3-small'),
+            s(ATTR.inputTokens, '16'),
+            s(ALIAS_ATTR.totalTokens, '16'),
+          ],
+          2,
+        ),
+        springSpan(
+          [
+            s(ATTR.operationName, 'chat'),
+            s(ALIAS_ATTR.system, 'bedrock_converse'),
+            s(ATTR.requestModel, 'anthropic.claude-3-haiku'),
+            s(ATTR.responseModel, 'none'),
+            s(ATTR.errorType, 'org.springframework.ai.retry.NonTransientAiException'),
+          ],
+          3,
+          { status: { code: 2 } },
+        ),
+        // A stream without usage: Spring AI writes its EmptyUsage as zeros. No call reads no input: unknown.
+        springSpan(
+          [
+            s(ATTR.operationName, 'chat'),
+            s(ALIAS_ATTR.system, 'openai'),
+            s(ATTR.requestModel, 'gpt-4o-mini'),
+            s(ATTR.inputTokens, '0'),
+            s(ATTR.outputTokens, '0'),
+            s(ALIAS_ATTR.totalTokens, '0'),
+          ],
+          5,
+        ),
+        // The ChatClient's own observation wraps the model call above it: never a call.
+        springSpan(
+          [
+            s(ATTR.operationName, 'framework'),
+            s(ALIAS_ATTR.system, 'spring_ai'),
+            s(ATTR.requestModel, 'none'),
+            s(ATTR.inputTokens, '120'),
+          ],
+          4,
+        ),
+      ]),
+    );
+    expect(out.rejected).toEqual([]);
+    expect(out.ignored).toBe(1);
+    expect(
+      out.records.map((r) => [
+        r.operation,
+        r.serviceType,
+        r.provider,
+        r.requestModel,
+        r.responseModel,
+        r.status,
+        r.usageType,
+      ]),
+    ).toEqual([
+      ['chat', 'llm', 'azure.ai.openai', 'gpt-4o', 'gpt-4o-2024-08-06', 'ok', 'exact'],
+      [
+        'embeddings',
+        'embedding',
+        'openai',
+        'text-embedding-3-small',
+        'text-embedding-3-small',
+        'ok',
+        'exact',
+      ],
+      ['chat', 'llm', 'aws.bedrock', 'anthropic.claude-3-haiku', '', 'error', 'unknown'],
+      ['chat', 'llm', 'openai', 'gpt-4o-mini', '', 'ok', 'unknown'],
+    ]);
+    expect(out.records.map((r) => [r.tokens.inputTokens, r.tokens.outputTokens])).toEqual([
+      [120, 30],
+      [16, 0],
+      [0, 0],
+      [0, 0],
+    ]);
+  });
+
+  // microsoft/semantic-kernel dotnet/src/InternalUtilities/src/Diagnostics/ModelDiagnostics.cs:
+  // `chat.completions` / `text.completions`, gen_ai.system, server.address = the endpoint URL without query.
+  it('reads Semantic Kernel (.NET) spans: chat.completions and text.completions; its agent span is not a call', () => {
+    const out = decodeOtlpJsonLine(
+      scopedSpanLine('Microsoft.SemanticKernel.Diagnostics', [
+        span(
+          [
+            s(ATTR.operationName, 'chat.completions'),
+            s(ALIAS_ATTR.system, 'openai'),
+            s(ATTR.requestModel, 'gpt-4o'),
+            s(
+              ALIAS_ATTR.serverAddress,
+              'https://contoso.openai.azure.com/openai/deployments/gpt-4o/chat/completions',
+            ),
+            i(ALIAS_ATTR.serverPort, 443),
+            i(ATTR.inputTokens, 120),
+            i(ATTR.outputTokens, 30),
+          ],
+          at(1),
+        ),
+        span(
+          [
+            s(ATTR.operationName, 'text.completions'),
+            s(ALIAS_ATTR.system, 'huggingface'),
+            s(ATTR.requestModel, 'gpt2'),
+            i(ATTR.inputTokens, 8),
+            i(ATTR.outputTokens, 4),
+          ],
+          at(2),
+        ),
+        span([s(ATTR.operationName, 'invoke_agent'), s(ATTR.agentName, 'helper')], at(3)),
+      ]),
+    );
+    expect(out.rejected).toEqual([]);
+    expect(out.ignored).toBe(1);
+    expect(out.records.map((r) => [r.operation, r.provider, r.requestModel])).toEqual([
+      ['chat', 'azure.ai.openai', 'gpt-4o'],
+      ['text_completion', 'huggingface', 'gpt2'],
+    ]);
+  });
+
+  // dotnet/extensions src/Libraries/Microsoft.Extensions.AI: OpenTelemetryConsts.cs (`chat`, `embeddings`,
+  // non-standard `orchestrate_tools` for FunctionInvokingChatClient's loop, `invoke_agent`, `execute_tool`;
+  // gen_ai.usage.cache_read.input_tokens), OpenTelemetryChatClient.cs (provider name, server.address host).
+  it('reads Microsoft.Extensions.AI (.NET) spans; its orchestrate_tools loop span and tool spans are not calls', () => {
+    const out = decodeOtlpJsonLine(
+      scopedSpanLine('Experimental.Microsoft.Extensions.AI', [
+        span(
+          [
+            s(ATTR.operationName, 'chat'),
+            s(ATTR.providerName, 'openai'),
+            s(ATTR.requestModel, 'gpt-4o-mini'),
+            s(ALIAS_ATTR.serverAddress, 'contoso.openai.azure.com'),
+            i(ALIAS_ATTR.serverPort, 443),
+            i(ATTR.inputTokens, 120),
+            i(ATTR.outputTokens, 30),
+            i(ATTR.cacheReadInputTokens, 40),
+          ],
+          { ...at(1), parentSpanId: '0000000000000002' },
+        ),
+        span(
+          [s(ATTR.operationName, 'orchestrate_tools'), i(ATTR.inputTokens, 240), i(ATTR.outputTokens, 60)],
+          at(2),
+        ),
+        span([s(ATTR.operationName, 'execute_tool'), s('gen_ai.tool.name', 'search')], at(3)),
+      ]),
+    );
+    expect(out.rejected).toEqual([]);
+    expect(out.ignored).toBe(2);
+    expect(out.records.map((r) => [r.operation, r.provider, r.tokens])).toEqual([
+      ['chat', 'azure.ai.openai', tokens(120, 30, 40, 0, 0)],
+    ]);
+  });
+
+  // open-telemetry/opentelemetry-python-contrib 466ae4c: instrumentation-genai/opentelemetry-instrumentation-
+  // google-genai generate_content.py (`generate_content`, counts start at 0 and are set in `finally`, output
+  // = candidates + thoughts, `gen_ai.usage.reasoning.output_tokens`); -vertexai utils.py (latest semconv:
+  // no gen_ai.system, only server.address).
+  it('reads the Python google-genai and vertexai instrumentations; a failed call reported as zeros has unknown usage', () => {
+    const out = decodeOtlpJsonLine(
+      scopedSpanLine('opentelemetry.instrumentation.google_genai', [
+        span(
+          [
+            s(ATTR.operationName, 'generate_content'),
+            s(ATTR.requestModel, 'gemini-2.5-flash'),
+            s(ALIAS_ATTR.system, 'gemini'),
+            i(ATTR.inputTokens, 1000),
+            i(ATTR.outputTokens, 350),
+            i(ATTR.cacheReadInputTokens, 600),
+            i(ATTR.reasoningOutputTokens, 250),
+          ],
+          at(1),
+        ),
+        span(
+          [
+            s(ATTR.operationName, 'generate_content'),
+            s(ATTR.requestModel, 'gemini-2.5-flash'),
+            s(ALIAS_ATTR.system, 'gemini'),
+            i(ATTR.inputTokens, 0),
+            i(ATTR.outputTokens, 0),
+            s(ATTR.errorType, 'ClientError'),
+          ],
+          { ...at(2), status: { code: 2 } },
+        ),
+        span(
+          [
+            s(ATTR.operationName, 'chat'),
+            s(ATTR.requestModel, 'gemini-2.0-flash'),
+            s(ALIAS_ATTR.serverAddress, 'us-central1-aiplatform.googleapis.com'),
+            i(ALIAS_ATTR.serverPort, 443),
+            i(ATTR.inputTokens, 10),
+            i(ATTR.outputTokens, 5),
+          ],
+          at(3),
+        ),
+      ]),
+    );
+    expect(out.rejected).toEqual([]);
+    expect(out.records.map((r) => [r.operation, r.provider, r.status, r.usageType, r.tokens])).toEqual([
+      ['generate_content', 'gcp.gemini', 'ok', 'exact', tokens(1000, 350, 600, 0, 250)],
+      ['generate_content', 'gcp.gemini', 'error', 'unknown', tokens(0, 0, 0, 0, 0)],
+      ['chat', 'gcp.vertex_ai', 'ok', 'exact', tokens(10, 5, 0, 0, 0)],
+    ]);
+  });
+
+  // Arize-ai/openinference: instrumentors do not suppress one another (openinference#1154: LlamaIndex and
+  // OpenAI instrumentors both on count a call twice); phoenix.otel register(auto_instrument=True) enables all.
+  it("counts an OpenInference framework LLM span around the OpenAI instrumentor's span of the same call once: the inner one", () => {
+    const oiLlm = (model: string, prompt: number, completion: number) => [
+      s(ALIAS_ATTR.openInferenceSpanKind, 'LLM'),
+      s(ALIAS_ATTR.openInferenceProvider, 'openai'),
+      s(ALIAS_ATTR.openInferenceModelName, model),
+      i(ALIAS_ATTR.openInferencePromptTokens, prompt),
+      i(ALIAS_ATTR.openInferenceCompletionTokens, completion),
+    ];
+    const langchain = '00000000000000a1';
+    const openaiSpan = '00000000000000b2';
+    const line = JSON.stringify({
+      resourceSpans: [
+        {
+          resource: { attributes: [s('service.name', 'rag')] },
+          scopeSpans: [
+            {
+              scope: { name: 'openinference.instrumentation.langchain' },
+              spans: [
+                span(oiLlm('gpt-4o-mini', 120, 30), { spanId: langchain, name: 'ChatOpenAI' }),
+                // A LangChain LLM span whose only child is an HTTP client span: the call itself.
+                span(oiLlm('gpt-4o-mini', 50, 5), { spanId: '00000000000000c3', name: 'ChatOpenAI' }),
+              ],
+            },
+            {
+              scope: { name: 'openinference.instrumentation.openai' },
+              spans: [
+                span([...oiLlm('gpt-4o-mini', 120, 30), i(ALIAS_ATTR.openInferenceCacheReadTokens, 40)], {
+                  spanId: openaiSpan,
+                  parentSpanId: langchain,
+                  name: 'ChatCompletion',
+                }),
+              ],
+            },
+            {
+              scope: { name: 'opentelemetry.instrumentation.httpx' },
+              spans: [
+                span(
+                  [
+                    s('http.request.method', 'POST'),
+                    s('url.full', 'https://api.openai.com/v1/chat/completions'),
+                  ],
+                  {
+                    spanId: '00000000000000d4',
+                    parentSpanId: '00000000000000c3',
+                    name: 'POST',
+                  },
+                ),
+              ],
+            },
+          ],
+        },
+      ],
+    });
+    const out = decodeOtlpJsonLine(line);
+    expect(out.rejected).toEqual([]);
+    expect(out.ignored).toBe(2);
+    expect(
+      out.records.map((r) => [r.dedupKey.slice(-16), r.tokens.inputTokens, r.tokens.cacheReadInputTokens]),
+    ).toEqual([
+      ['00000000000000c3', 50, 0],
+      [openaiSpan, 120, 40],
+    ]);
+  });
+
+  // openlit/openlit ad20b7b: sdk/python/src/openlit/instrumentation/anthropic/utils.py and
+  // sdk/typescript/src/instrumentation/anthropic/wrapper.ts set Anthropic's own input_tokens (without the
+  // cache) as gen_ai.usage.input_tokens, the cache counts beside it; its spans carry telemetry.sdk.name.
+  it("adds the cache back into OpenLIT's Anthropic input count (never inconsistent_tokens); not other emitters'", () => {
+    const attrs = (sdk: string) => [
+      s(ATTR.operationName, 'chat'),
+      s(ATTR.providerName, 'anthropic'),
+      s(ATTR.requestModel, 'claude-3-5-haiku-20241022'),
+      ...(sdk === '' ? [] : [s('telemetry.sdk.name', sdk)]),
+      i(ATTR.inputTokens, 200),
+      i(ATTR.outputTokens, 50),
+      i(ATTR.cacheCreationInputTokens, 300),
+      i(ATTR.cacheReadInputTokens, 100),
+    ];
+    expect(
+      only(scopedSpanLine('@openlit/instrumentation-anthropic', [span(attrs('openlit'))])).tokens,
+    ).toEqual(tokens(600, 50, 100, 300, 0));
+    // From another emitter the input includes the cache (semconv): these counts are inconsistent.
+    expect(rejection(scopedSpanLine('other', [span(attrs(''))]))).toBe('inconsistent_tokens');
+  });
+
+  // @ai-sdk/amazon-bedrock 3.0.137 dist (AI SDK 5): usage.inputTokens = Bedrock's inputTokens,
+  // cachedInputTokens = cacheReadInputTokens, providerMetadata.bedrock.usage.cacheWriteInputTokens;
+  // 4.0.186 (AI SDK 6) convertBedrockUsage: total = inputTokens + cacheRead + cacheWrite, with details.
+  it('adds the cache back into the Vercel AI SDK 4-5 Bedrock text calls, not into AI SDK 6 ones', () => {
+    const bedrock = (operationId: string, extra: Attr[]) =>
+      span([
+        s(ALIAS_ATTR.vercelOperationId, operationId),
+        s(ALIAS_ATTR.vercelModelProvider, 'amazon-bedrock'),
+        s(ALIAS_ATTR.vercelModelId, 'anthropic.claude-3-5-haiku-20241022-v1:0'),
+        s(
+          'ai.response.providerMetadata',
+          '{"bedrock":{"usage":{"cacheWriteInputTokens":300},"stopSequence":null}}',
+        ),
+        i(ATTR.outputTokens, 50),
+        ...extra,
+      ]);
+    const stream5 = bedrock('ai.streamText.doStream', [
+      i(ATTR.inputTokens, 200),
+      i('ai.usage.inputTokens', 200),
+      i('ai.usage.cachedInputTokens', 1500),
+    ]);
+    expect(only(spanLine([stream5])).tokens).toEqual(tokens(2000, 50, 1500, 300, 0));
+    // generateText's doGenerate span (AI SDK 4-5): no cache read anywhere, the write from the metadata.
+    const text5 = bedrock('ai.generateText.doGenerate', [
+      i(ATTR.inputTokens, 200),
+      i('ai.usage.promptTokens', 200),
+    ]);
+    expect(only(spanLine([text5])).tokens).toEqual(tokens(500, 50, 0, 300, 0));
+    const text6 = bedrock('ai.generateText.doGenerate', [
+      i(ATTR.inputTokens, 2000),
+      i('ai.usage.inputTokens', 2000),
+      i('ai.usage.inputTokenDetails.cacheReadTokens', 1500),
+      i('ai.usage.inputTokenDetails.cacheWriteTokens', 300),
+    ]);
+    expect(only(spanLine([text6])).tokens).toEqual(tokens(2000, 50, 1500, 300, 0));
+  });
+
+  it('reads token counts as intValue string or number, doubleValue with a zero fraction, numeric stringValue', () => {
+    const line = spanLine([span(CHAT)]).replace(
+      '{"key":"gen_ai.usage.input_tokens","value":{"intValue":"1200"}},{"key":"gen_ai.usage.output_tokens","value":{"intValue":"300"}}',
+      '{"key":"gen_ai.usage.input_tokens","value":{"doubleValue":1200.0}},{"key":"gen_ai.usage.output_tokens","value":{"stringValue":"300"}},{"key":"gen_ai.usage.cache_read.input_tokens","value":{"intValue":100}},{"key":"gen_ai.usage.cache_creation.input_tokens","value":{"doubleValue":"50"}}',
+    );
+    expect(line).toContain('1200.0');
+    expect(only(line).tokens).toEqual(tokens(1200, 300, 100, 50, 0));
   });
 });
 

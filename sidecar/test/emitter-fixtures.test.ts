@@ -2,7 +2,8 @@
  * Each third-party emitter's fixture, captured from the real package driving the real `openai` client
  * against the fake provider (sidecar/test/fixtures/emitters/README.md), decodes to exactly the calls the
  * fake provider answered, as far as the emitter reports them: every call it reported is one request
- * (failed ones `error`, usage-less ones `unknown`), none twice, tokens by type equal to the truth.
+ * (failed ones `error`, usage-less ones `unknown`), none twice, provider and tokens by type (input, output,
+ * cache read, cache write, reasoning) equal to the truth.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -29,7 +30,7 @@ function decodeFixture(emitter: string) {
 }
 
 const key = (c: Omit<ExpectedCall, 'tokens'>, tokens: number[] | null) =>
-  `${c.operation} ${c.model} ${c.status} ${c.usageType}${tokens === null ? '' : ` ${tokens.join('/')}`}`;
+  `${c.operation} ${c.provider} ${c.model} ${c.status} ${c.usageType}${tokens === null ? '' : ` ${tokens.join('/')}`}`;
 
 describe('third-party emitter fixtures decode to the fake provider truth', () => {
   for (const emitter of Object.keys(EMITTERS)) {
@@ -43,12 +44,19 @@ describe('third-party emitter fixtures decode to the fake provider truth', () =>
       const got = records.map((r) => {
         const c = {
           operation: r.operation as ExpectedCall['operation'],
+          provider: r.provider as ExpectedCall['provider'],
           model: r.requestModel,
           status: r.status,
           usageType: r.usageType as ExpectedCall['usageType'],
         };
         const t = r.tokens;
-        return key(c, [t.inputTokens, t.outputTokens, t.cacheReadInputTokens, t.reasoningOutputTokens]);
+        return key(c, [
+          t.inputTokens,
+          t.outputTokens,
+          t.cacheReadInputTokens,
+          t.cacheCreationInputTokens,
+          t.reasoningOutputTokens,
+        ]);
       });
       const exact = want.filter((w) => w.usageType !== 'emitter-count').map((w) => key(w, w.tokens));
       const rest = [...got];
@@ -64,7 +72,7 @@ describe('third-party emitter fixtures decode to the fake provider truth', () =>
       expect(records.filter((r) => r.status === 'error')).toHaveLength(
         want.filter((w) => w.status === 'error').length,
       );
-      expect(new Set(records.map((r) => r.provider))).toEqual(new Set(['openai']));
+      expect(new Set(records.map((r) => r.provider))).toEqual(new Set(want.map((w) => w.provider)));
     });
   }
 });

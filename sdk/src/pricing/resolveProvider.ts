@@ -25,6 +25,7 @@ const NAME_TO_PROVIDER: ReadonlyMap<string, string> = new Map([
   ['az.ai.openai', 'azure.ai.openai'],
   ['azure_openai', 'azure.ai.openai'],
   ['azure', 'azure.ai.openai'],
+  ['azure-openai', 'azure.ai.openai'], // Spring AI (AiProvider.AZURE_OPENAI)
   ['azure.ai.inference', 'azure.ai.inference'],
   ['az.ai.inference', 'azure.ai.inference'],
   // AWS, Google.
@@ -32,6 +33,8 @@ const NAME_TO_PROVIDER: ReadonlyMap<string, string> = new Map([
   ['amazon-bedrock', 'aws.bedrock'],
   ['bedrock', 'aws.bedrock'],
   ['aws_bedrock', 'aws.bedrock'],
+  ['bedrock_converse', 'aws.bedrock'], // Spring AI (AiProvider.BEDROCK_CONVERSE)
+  ['aws', 'aws.bedrock'], // OpenLLMetry <= 0.54: an OpenAI client on a Bedrock endpoint ("AWS")
   ['gcp.vertex_ai', 'gcp.vertex_ai'],
   ['vertex_ai', 'gcp.vertex_ai'],
   ['vertexai', 'gcp.vertex_ai'],
@@ -66,7 +69,7 @@ const NAME_TO_PROVIDER: ReadonlyMap<string, string> = new Map([
   ['vllm', 'vllm'],
 ]);
 
-/** Hosts of OpenAI-compatible endpoints (exact, or a suffix when it starts with a dot) → provider. */
+/** Hosts of OpenAI-compatible endpoints (exact, or a suffix when it starts with a dot or a dash) → provider. */
 const HOST_TO_PROVIDER: readonly (readonly [string, string])[] = [
   ['api.openai.com', 'openai'],
   ['.openai.azure.com', 'azure.ai.openai'],
@@ -88,6 +91,9 @@ const HOST_TO_PROVIDER: readonly (readonly [string, string])[] = [
   ['api.moonshot.ai', 'moonshot_ai'],
   ['api.moonshot.cn', 'moonshot_ai'],
   ['generativelanguage.googleapis.com', 'gcp.gemini'],
+  // Vertex AI: global `aiplatform.googleapis.com`, regional `us-central1-aiplatform.googleapis.com`.
+  ['aiplatform.googleapis.com', 'gcp.vertex_ai'],
+  ['-aiplatform.googleapis.com', 'gcp.vertex_ai'],
   ['.aiplatform.googleapis.com', 'gcp.vertex_ai'],
   ['api.anthropic.com', 'anthropic'],
 ];
@@ -137,7 +143,8 @@ function providerOfHost(host: string, port: number | undefined): string | undefi
   if (host === '') return undefined;
   if (LOOPBACK_HOSTS.has(host)) return port === undefined ? undefined : LOCAL_PORT_TO_PROVIDER.get(port);
   for (const [pattern, provider] of HOST_TO_PROVIDER) {
-    if (pattern.startsWith('.') ? host.endsWith(pattern) : host === pattern) return provider;
+    const suffix = pattern.charCodeAt(0) === 46 /* . */ || pattern.charCodeAt(0) === 45; /* - */
+    if (suffix ? host.endsWith(pattern) : host === pattern) return provider;
   }
   return undefined;
 }

@@ -1,11 +1,19 @@
-import { OPERATION_NAMES, RESOURCE_ATTR, SDK_SCOPE_NAME, USAGE_EVENT_NAME } from '@spendline/sdk/contract';
+import { RESOURCE_ATTR, SDK_SCOPE_NAME, USAGE_EVENT_NAME } from '@spendline/sdk/contract';
 import { type JsonAnyValue, nanosToMs, normalizeId, stringValue, subMsFraction } from './anyValue.js';
 import { lineHash } from './lineHash.js';
+import {
+  canonicalOperation,
+  INFERENCE_OPERATIONS,
+  LLM_REQUEST_TYPES,
+  OPENLLMETRY_OPENAI_SCOPE,
+  OPENLLMETRY_RESPONSES_SPAN,
+  vercelOperation,
+} from './spanOperation.js';
 import { type ResourceInfo, UsageDraft } from './usageDraft.js';
 import { type DecodeOutcome, UNKNOWN_SERVICE } from './usageRecord.js';
+import { hasProviderSdkSpans, inferenceParentIds, OPENINFERENCE_SCOPE_PREFIX } from './wrapperSpans.js';
 
 const draft = new UsageDraft();
-const INFERENCE_OPERATIONS: ReadonlySet<string> = new Set(OPERATION_NAMES);
 /** Span status code ERROR (enum as a number in OTLP/JSON; the name tolerated). */
 const STATUS_CODE_ERROR = 2;
 /** semconv's fallback `error.type` when the failure has no better name. */
@@ -61,17 +69,6 @@ function countMetrics(resourceMetrics: unknown): number {
   return n > 0 ? n : 1;
 }
 
-/**
- * Vercel AI SDK 4-6 spans: the provider call is the inner `….doGenerate` / `….doStream` / `….doEmbed`
- * span; the outer `ai.generateText`, `ai.streamText`, `ai.embedMany`, `ai.toolCall` sum or wrap them.
- */
-function vercelOperation(operationId: string): string {
-  if (operationId === '') return '';
-  if (operationId.endsWith('.doGenerate') || operationId.endsWith('.doStream')) return 'chat';
-  if (operationId.endsWith('.doEmbed')) return 'embeddings';
-  return '';
-}
-
 /** Tracer names of the Vercel AI SDK 7 OpenTelemetry integration (`@ai-sdk/otel`) and of older versions. */
 const AI_SDK_SCOPES: ReadonlySet<string> = new Set(['gen_ai', 'ai']);
 
@@ -113,7 +110,16 @@ export function decodeOtlpJsonLine(line: string): DecodeOutcome {
     else out.rejected.push({ reason: 'not_otlp', detail: 'no resourceLogs or resourceSpans' });
     return out;
   }
-  const ctx: LineContext = { line, hash: '', index: 0, scopeName: '', parents: null };
+  const ctx: LineContext = {
+    line,
+    hash: '',
+    index: 0,
+    scopeName: '',
+    parents: null,
+    resourceSpans,
+    inferenceParents: null,
+    providerSdkSpans: -1,
+  };
   if (resourceLogs !== undefined)
     decodeResources(resourceLogs, 'scopeLogs', 'logRecords', out, ctx, decodeLogRecord);
   if (resourceSpans !== undefined)
@@ -131,6 +137,20 @@ interface LineContext {
   scopeName: string;
   /** For the AI SDK's spans only: the parent span ids among the scope's spans in this line. */
   parents: Set<string> | null;
+  /** The line's spans, for the nested-inference check below. */
+  resourceSpans: unknown;
+  /** The ids of spans in this line with an inference span as a child; computed when first needed. */
+  inferenceParents: Set<string> | null;
+  /** Whether the line holds spans of a provider SDK's own telemetry (-1 not looked yet, 0 no, 1 yes). */
+  providerSdkSpans: number;
+}
+
+/** Whether an inference span may wrap another emitter's span of the same call (so its children matter). */
+function mayWrapInferenceSpan(ctx: LineContext): boolean {
+  if (ctx.scopeName.startsWith(OPENINFERENCE_SCOPE_PREFIX)) return true;
+  if (ctx.scopeName === SDK_SCOPE_NAME) return false;
+  if (ctx.providerSdkSpans < 0) ctx.providerSdkSpans = hasProviderSdkSpans(ctx.line) ? 1 : 0;
+  return ctx.providerSdkSpans === 1;
 }
 
 /** The lowercase parent span ids of a list of spans. */
@@ -251,7 +271,7 @@ function dedupKeyOf(traceId: unknown, spanId: unknown, ctx: LineContext): string
 const decodeLogRecord: RecordDecoder = (r, res, out, ctx) => {
   if (!gatherAttributes(r.attributes, out)) return;
   const isUsageEvent = r.eventName === USAGE_EVENT_NAME;
-  const operation = draft.operation;
+  const operation = canonicalOperation(draft.operation);
   // Other emitters' usage logs: an inference operation or a usage id, together with usage or an error.
   // Per-message events (gen_ai.user.message, gen_ai.choice) carry no usage: not calls.
   const counts =
@@ -296,11 +316,14 @@ function isRootSpan(s: Record<string, unknown>): boolean {
 
 const decodeSpan: RecordDecoder = (s, res, out, ctx) => {
   if (!gatherAttributes(s.attributes, out)) return;
-  let operation = draft.operation;
+  let operation = canonicalOperation(draft.operation);
   if (operation === '') {
     const kind = draft.openInferenceSpanKind;
     if (kind === 'LLM') operation = 'chat';
     else if (kind === 'EMBEDDING') operation = 'embeddings';
+    else if (draft.llmRequestType !== '') operation = LLM_REQUEST_TYPES.get(draft.llmRequestType) ?? '';
+    else if (s.name === OPENLLMETRY_RESPONSES_SPAN && ctx.scopeName.startsWith(OPENLLMETRY_OPENAI_SCOPE))
+      operation = 'chat';
     else operation = vercelOperation(draft.vercelOperationId);
   }
   // Only inference spans are calls: agent, workflow, step, tool and chain spans (and the Vercel AI SDK's
@@ -326,6 +349,13 @@ const decodeSpan: RecordDecoder = (s, res, out, ctx) => {
   ) {
     out.ignored++;
     return;
+  }
+  if (draft.usageId === '' && mayWrapInferenceSpan(ctx)) {
+    if (ctx.inferenceParents === null) ctx.inferenceParents = inferenceParentIds(ctx.resourceSpans);
+    if (ctx.inferenceParents.has(normalizeId(s.spanId, 8))) {
+      out.ignored++;
+      return;
+    }
   }
   const errorType = draft.errorType !== '' ? draft.errorType : failed ? OTHER_ERROR_TYPE : '';
   const end = nanosToMs(s.endTimeUnixNano);

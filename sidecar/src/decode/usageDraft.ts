@@ -7,6 +7,7 @@ import {
 } from '@spendline/sdk/contract';
 import { resolveProviderName } from '@spendline/sdk/core';
 import { type JsonAnyValue, numericValue, stringValue } from './anyValue.js';
+import { anthropicRawUsage, bedrockCacheWrite } from './providerMetadata.js';
 import { serviceTypeOf, usdToNanoOrNull } from './recordValues.js';
 import {
   MAX_TIMESTAMP_MS,
@@ -37,6 +38,9 @@ enum Slot {
   ServerAddress,
   OpenAiApiBase,
   LogfireSpanType,
+  LlmRequestType,
+  AiProviderMetadata,
+  TelemetrySdkName,
   // Count slots: from Input to EmbeddingInputs (kept contiguous).
   Input,
   Prompt,
@@ -56,6 +60,7 @@ enum Slot {
   AiCachedInput,
   CacheCreation,
   CacheWrite,
+  CacheWriteOld,
   LlmCacheWrite,
   AiCacheWrite,
   Reasoning,
@@ -63,10 +68,12 @@ enum Slot {
   ReasoningOld,
   AiReasoning,
   AiReasoningDetail,
+  LlmUsageReasoning,
   ServerPort,
   TotalTokens,
   LlmTotal,
   AiTotal,
+  LlmUsageTotal,
   OcrPages,
   EmbeddingInputs,
   UsageId,
@@ -135,6 +142,12 @@ const SLOT_OF_KEY = new Map<string, Slot>([
   [ALIAS_ATTR.totalTokens, Slot.TotalTokens],
   [ALIAS_ATTR.reasoningTokens, Slot.ReasoningOld],
   [ALIAS_ATTR.cacheReadInputTokensOld, Slot.CacheReadOld],
+  [ALIAS_ATTR.cacheCreationInputTokensOld, Slot.CacheWriteOld],
+  [ALIAS_ATTR.llmRequestType, Slot.LlmRequestType],
+  [ALIAS_ATTR.vercelProviderMetadata, Slot.AiProviderMetadata],
+  [ALIAS_ATTR.telemetrySdkName, Slot.TelemetrySdkName],
+  [ALIAS_ATTR.llmUsageTotalTokens, Slot.LlmUsageTotal],
+  [ALIAS_ATTR.llmUsageReasoningTokens, Slot.LlmUsageReasoning],
   [ALIAS_ATTR.openAiApiBase, Slot.OpenAiApiBase],
   [ALIAS_ATTR.logfireSpanType, Slot.LogfireSpanType],
   [ALIAS_ATTR.logfireCost, Slot.OpenLitCost],
@@ -199,8 +212,14 @@ const CACHE_READ_SLOTS = [
   Slot.AiCacheRead,
   Slot.AiCachedInput,
 ];
-const CACHE_WRITE_SLOTS = [Slot.CacheCreation, Slot.CacheWrite, Slot.LlmCacheWrite, Slot.AiCacheWrite];
-const TOTAL_SLOTS = [Slot.TotalTokens, Slot.LlmTotal, Slot.AiTotal];
+const CACHE_WRITE_SLOTS = [
+  Slot.CacheCreation,
+  Slot.CacheWrite,
+  Slot.LlmCacheWrite,
+  Slot.CacheWriteOld,
+  Slot.AiCacheWrite,
+];
+const TOTAL_SLOTS = [Slot.TotalTokens, Slot.LlmTotal, Slot.AiTotal, Slot.LlmUsageTotal];
 const OCR_PAGE_SLOTS = [Slot.OcrPages];
 const EMBEDDING_INPUT_SLOTS = [Slot.EmbeddingInputs];
 const REASONING_SLOTS = [
@@ -209,7 +228,16 @@ const REASONING_SLOTS = [
   Slot.ReasoningOld,
   Slot.AiReasoning,
   Slot.AiReasoningDetail,
+  Slot.LlmUsageReasoning,
 ];
+/** The token counts the cache corrections adjust. */
+type CacheTokens = { inputTokens: number; cacheReadInputTokens: number; cacheCreationInputTokens: number };
+/** `ai.model.provider` of the Vercel AI SDK's Amazon Bedrock provider. */
+const BEDROCK_PROVIDER_ID = 'amazon-bedrock';
+/** OpenLIT's `telemetry.sdk.name` span attribute. */
+const OPENLIT_SDK_NAME = 'openlit';
+/** Micrometer's value of a key-value it has no value for (`KeyValue.NONE_VALUE`), as Spring AI exports it. */
+const MICROMETER_NONE = 'none';
 const AGGREGATE_OPERATIONS: ReadonlySet<string> = new Set(AGGREGATE_OPERATION_NAMES);
 const USAGE_TYPE_SET: ReadonlySet<string> = new Set(USAGE_TYPES);
 
@@ -353,6 +381,10 @@ export class UsageDraft {
   get logfireSpanType(): string {
     return this.strings[Slot.LogfireSpanType] ?? '';
   }
+  /** OpenLLMetry's `llm.request.type` (`chat`, `completion`, `embedding`, …), '' when absent. */
+  get llmRequestType(): string {
+    return this.strings[Slot.LlmRequestType] ?? '';
+  }
   /** Vercel AI SDK 4-6 `ai.operationId` (`ai.generateText.doGenerate`, `ai.embedMany`, …). */
   get vercelOperationId(): string {
     return this.strings[Slot.AiOperationId] ?? '';
@@ -376,6 +408,49 @@ export class UsageDraft {
       if (v >= 0) return v;
     }
     return -1;
+  }
+
+  /**
+   * The Vercel AI SDK with its Anthropic provider: up to AI SDK 5 (`@ai-sdk/anthropic` 1-2) the input count
+   * is Anthropic's `input_tokens`, which leaves out the cache reads and writes, and the cache write (and,
+   * but on streams, the cache read) is only in `ai.response.providerMetadata`; AI SDK 6's object calls
+   * leave the cache counts there too. Anthropic's raw usage in that JSON says which: an input equal to
+   * its `input_tokens` is without the cache, and the cache counts missing from the attributes are its own.
+   * (`@ai-sdk/anthropic` dist: `convertAnthropicMessagesUsage` (3.x); `doGenerate` usage (1.x-2.x).)
+   */
+  private addAnthropicCache(tokens: CacheTokens, meta: string): void {
+    const raw = anthropicRawUsage(meta);
+    if (raw === null || raw.cacheRead + raw.cacheWrite === 0) return;
+    if (this.present(INPUT_SLOTS) === raw.input)
+      tokens.inputTokens = raw.input + raw.cacheRead + raw.cacheWrite;
+    if (this.present(CACHE_READ_SLOTS) < 0) tokens.cacheReadInputTokens = raw.cacheRead;
+    if (this.present(CACHE_WRITE_SLOTS) < 0) tokens.cacheCreationInputTokens = raw.cacheWrite;
+  }
+
+  /**
+   * The Vercel AI SDK 4-5 with Amazon Bedrock (`@ai-sdk/amazon-bedrock` 2-3): the input count is Bedrock's
+   * `inputTokens`, which leaves out the cache reads and writes (4.x, AI SDK 6, adds them:
+   * `convertBedrockUsage`); a stream's cache read is `ai.usage.cachedInputTokens`, the cache write is in
+   * the provider metadata. Only text calls: AI SDK 6 gives their input details, so a text call without
+   * them is 4-5; object calls look the same in 5 and 6 and are left as reported.
+   */
+  private addBedrockCache(tokens: CacheTokens, meta: string): void {
+    const op = this.strings[Slot.AiOperationId] ?? '';
+    if (!op.endsWith('generateText.doGenerate') && !op.endsWith('streamText.doStream')) return;
+    if (this.strings[Slot.AiModelProvider] !== BEDROCK_PROVIDER_ID) return;
+    if (this.countAt(Slot.AiCacheRead) >= 0 || this.countAt(Slot.AiCacheWrite) >= 0) return;
+    const read = Math.max(0, this.countAt(Slot.AiCachedInput));
+    const write = Math.max(0, bedrockCacheWrite(meta));
+    if (read + write === 0) return;
+    tokens.inputTokens += read + write;
+    tokens.cacheReadInputTokens = read;
+    tokens.cacheCreationInputTokens = write;
+  }
+
+  /** The reported provider name is Anthropic's (`anthropic`, any case). */
+  private isAnthropic(): boolean {
+    const reported = this.str(Slot.Provider, Slot.System, Slot.LlmProvider, Slot.LlmSystem);
+    return reported.length === 9 && reported.toLowerCase() === 'anthropic';
   }
 
   /** The first present of the count slots, else 0. */
@@ -415,6 +490,15 @@ export class UsageDraft {
       cacheCreationInputTokens: this.count(CACHE_WRITE_SLOTS),
       reasoningOutputTokens: this.count(REASONING_SLOTS),
     };
+    const providerMetadata = this.strings[Slot.AiProviderMetadata] ?? '';
+    if (providerMetadata !== '') {
+      this.addAnthropicCache(tokens, providerMetadata);
+      this.addBedrockCache(tokens, providerMetadata);
+    }
+    // OpenLIT (Python and TS) reports Anthropic's own input_tokens, which leave out the cache reads and
+    // writes it reports beside them (openlit instrumentation/anthropic: utils.py, wrapper.ts).
+    if (this.strings[Slot.TelemetrySdkName] === OPENLIT_SDK_NAME && this.isAnthropic())
+      tokens.inputTokens += tokens.cacheReadInputTokens + tokens.cacheCreationInputTokens;
     // OpenInference may report only completion and total (total = prompt + completion): prompt is the rest.
     // A total alone has no split: counted as input and labelled total_only (its price is a lower bound).
     let totalOnly = false;
@@ -435,13 +519,17 @@ export class UsageDraft {
         detail: `reasoning ${tokens.reasoningOutputTokens} > output ${tokens.outputTokens}`,
       };
     }
-    const requestModel = this.str(
+    let requestModel = this.str(
       Slot.RequestModel,
       Slot.LlmModelName,
       Slot.EmbeddingModelName,
       Slot.AiModelId,
     );
-    const responseModel = this.strings[Slot.ResponseModel] ?? '';
+    let responseModel = this.strings[Slot.ResponseModel] ?? '';
+    // Spring AI writes Micrometer's `KeyValue.NONE_VALUE` for a model it does not know (a failed call's
+    // response model, a request without a model option): no model, not one named "none".
+    if (requestModel === MICROMETER_NONE) requestModel = '';
+    if (responseModel === MICROMETER_NONE) responseModel = '';
     if (requestModel === '' && responseModel === '')
       return { reason: 'missing_model', detail: 'no model attribute' };
     const reported =
@@ -458,8 +546,18 @@ export class UsageDraft {
       return { reason: 'bad_timestamp', detail: String(timestampMs) };
     const usageTypeRaw = this.strings[Slot.UsageType] ?? '';
     // Declared by the emitter (this SDK always declares it); otherwise a call without any usage count
-    // has unknown usage: its own usage type, never 0 exact tokens.
+    // has unknown usage: its own usage type, never 0 exact tokens. So has a call whose counts are all 0:
+    // no call reads no input, the emitter had no usage (opentelemetry-instrumentation-google-genai sets
+    // its 0-initialised counts whatever the outcome; Spring AI reports its EmptyUsage as zeros).
     let usageType: UsageType = totalOnly ? 'total_only' : this.hasCount ? 'exact' : 'unknown';
+    if (
+      usageType === 'exact' &&
+      tokens.inputTokens === 0 &&
+      tokens.outputTokens === 0 &&
+      this.count(OCR_PAGE_SLOTS) === 0 &&
+      this.count(EMBEDDING_INPUT_SLOTS) === 0
+    )
+      usageType = 'unknown';
     if (USAGE_TYPE_SET.has(usageTypeRaw)) usageType = usageTypeRaw as UsageType;
     else if (usageTypeRaw !== '') {
       return { reason: 'bad_type', detail: `${ATTR.usageType}=${usageTypeRaw}` };

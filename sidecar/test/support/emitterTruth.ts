@@ -13,14 +13,23 @@ export interface TruthCall {
   model: string;
   stream: boolean;
   status: number;
-  usage: { inputTokens: number; outputTokens: number; cachedTokens: number; reasoningTokens: number } | null;
+  /** Semantic-convention terms: input includes the cached (and, for Anthropic, cache-written) tokens. */
+  usage: {
+    inputTokens: number;
+    outputTokens: number;
+    cachedTokens: number;
+    reasoningTokens: number;
+    /** Anthropic (`/v1/messages`) only. */
+    cacheCreationTokens?: number;
+  } | null;
 }
 
 /** What an emitter reports of a call. */
 export interface Reports {
   /** Whether the emitter reports this HTTP call at all (index = position in the truth). */
   call(c: TruthCall, index: number, all: TruthCall[]): boolean;
-  cached: boolean;
+  /** Cached tokens: always, never, or on Responses API calls only. */
+  cached: boolean | 'responses';
   /** Reasoning tokens: always, never, or on Responses API calls only. */
   reasoning: boolean | 'responses';
   /** Usage of streams that carried it. */
@@ -34,6 +43,13 @@ export interface Reports {
    * (OpenLIT): the call is there, its tokens cannot match the provider's (which sent none).
    */
   tokenizesStreamsWithoutUsage?: boolean;
+  /**
+   * Anthropic calls: `exact` (input with the cache reads and writes, both counts), or `uncached` (the
+   * emitter reports Anthropic's `input_tokens`, which leaves them out, and no cache counts at all).
+   */
+  anthropicCache?: 'exact' | 'uncached';
+  /** Anthropic calls (by position in the truth) whose cache write the emitter leaves out; default none. */
+  noCacheWrite?: (index: number) => boolean;
 }
 
 const all = () => true;
@@ -95,6 +111,61 @@ export const EMITTERS: Record<string, Reports> = {
     streamCached: false,
     embeddingUsage: true,
   },
+  // 0.54, before GenAI semconv 0.5.0: `llm.request.type` instead of `gen_ai.operation.name` (none at all on
+  // the Responses API span), `llm.usage.*` total and reasoning; otherwise what 0.62 reports.
+  'openllmetry-python-0.54': {
+    call: all,
+    cached: true,
+    reasoning: true,
+    streamUsage: true,
+    streamCached: false,
+    embeddingUsage: true,
+  },
+  // Anthropic through @ai-sdk/anthropic 1.x: Anthropic's input_tokens, no cache counts on the span (nor
+  // any provider metadata); OpenAI chat: no cached or reasoning tokens.
+  'vercel-ai-4-anthropic': {
+    call: all,
+    cached: false,
+    reasoning: false,
+    streamUsage: true,
+    embeddingUsage: true,
+    anthropicCache: 'uncached',
+  },
+  // Anthropic: input without the cache and the cache write only in ai.response.providerMetadata, which the
+  // decoder reads; OpenAI chat doGenerate: no cached or reasoning tokens.
+  'vercel-ai-5-anthropic': {
+    call: all,
+    cached: false,
+    reasoning: false,
+    streamUsage: true,
+    embeddingUsage: true,
+  },
+  'vercel-ai-6-anthropic': {
+    call: all,
+    cached: true,
+    reasoning: true,
+    streamUsage: true,
+    embeddingUsage: true,
+  },
+  // @ai-sdk/otel: no reasoning tokens; generateObject and streamObject (calls 2 and 3) leave out the cache write.
+  'vercel-ai-7-anthropic': {
+    call: all,
+    cached: true,
+    reasoning: false,
+    streamUsage: true,
+    embeddingUsage: true,
+    noCacheWrite: (i) => i === 2 || i === 3,
+  },
+  // OpenLIT's span (Anthropic's input_tokens without the cache, the cache counts beside) around the Anthropic
+  // SDK's own span of the same call (input with the cache): one call, the inner span.
+  'openlit-anthropic': {
+    call: all,
+    cached: false,
+    reasoning: false,
+    streamUsage: true,
+    embeddingUsage: true,
+    anthropicCache: 'exact',
+  },
   // Reasoning only on the Responses API; a stream without usage counted by its own tokenizer.
   'openlit-python': {
     call: all,
@@ -103,6 +174,25 @@ export const EMITTERS: Record<string, Reports> = {
     streamUsage: true,
     embeddingUsage: true,
     tokenizesStreamsWithoutUsage: true,
+  },
+  // Latest experimental semconv with events: the span is the call, its inference event (same usage, in the
+  // sampled span) is not; cached tokens on the Responses API only.
+  'otel-openai-v2-python': {
+    call: all,
+    cached: 'responses',
+    reasoning: false,
+    streamUsage: true,
+    embeddingUsage: true,
+  },
+  // Rebuilt from the Java and .NET source (no Responses API calls; Semantic Kernel traces no embeddings):
+  // prompt/completion only, a stream without usage as zeros (Spring AI) or without usage tags (SK).
+  'spring-ai-java': { call: all, cached: false, reasoning: false, streamUsage: true, embeddingUsage: true },
+  'semantic-kernel-dotnet': {
+    call: all,
+    cached: false,
+    reasoning: false,
+    streamUsage: true,
+    embeddingUsage: true,
   },
   // Stream usage goes on a separate log record (logfire.span_type "log"), not on the call's span.
   'logfire-python': { call: all, cached: false, reasoning: false, streamUsage: false, embeddingUsage: true },
@@ -114,8 +204,15 @@ export interface ExpectedCall {
   status: 'ok' | 'error';
   /** `emitter-count`: counted by the emitter's own tokenizer (tokens not comparable). */
   usageType: 'exact' | 'unknown' | 'emitter-count';
-  /** input / output / cache read / reasoning. */
-  tokens: [number, number, number, number];
+  /** input / output / cache read / cache write / reasoning. */
+  tokens: [number, number, number, number, number];
+  /** The provider that billed it (from the API path). */
+  provider: 'openai' | 'anthropic';
+}
+
+/** Whether a count reported always, never or on the Responses API only is reported for a call to `path`. */
+function reports(what: boolean | 'responses', path: string): boolean {
+  return what === true || (what === 'responses' && path === '/v1/responses');
 }
 
 export function readTruth(emitter: string): TruthCall[] {
@@ -127,27 +224,44 @@ export function expectedCalls(emitter: string): ExpectedCall[] {
   if (r === undefined) throw new Error(`no such emitter ${emitter}`);
   const truth = readTruth(emitter);
   return truth
-    .filter((c, i) => r.call(c, i, truth))
-    .map((c): ExpectedCall => {
+    .map((c, index) => ({ c, index }))
+    .filter(({ c, index }) => r.call(c, index, truth))
+    .map(({ c, index }): ExpectedCall => {
       const operation = c.path === '/v1/embeddings' ? 'embeddings' : 'chat';
+      const provider = c.path === '/v1/messages' ? 'anthropic' : 'openai';
       const status = c.status === 200 ? 'ok' : 'error';
       const u = c.usage;
+      const none: ExpectedCall['tokens'] = [0, 0, 0, 0, 0];
       if (u === null && c.stream && status === 'ok' && r.tokenizesStreamsWithoutUsage)
-        return { operation, model: c.model, status, usageType: 'emitter-count', tokens: [0, 0, 0, 0] };
+        return { operation, provider, model: c.model, status, usageType: 'emitter-count', tokens: none };
       if (u === null || (c.stream && !r.streamUsage) || (operation === 'embeddings' && !r.embeddingUsage))
-        return { operation, model: c.model, status, usageType: 'unknown', tokens: [0, 0, 0, 0] };
+        return { operation, provider, model: c.model, status, usageType: 'unknown', tokens: none };
+      if (provider === 'anthropic') {
+        const write = r.noCacheWrite?.(index) ? 0 : (u.cacheCreationTokens ?? 0);
+        return {
+          operation,
+          provider,
+          model: c.model,
+          status,
+          usageType: 'exact',
+          tokens:
+            r.anthropicCache === 'uncached'
+              ? [u.inputTokens - u.cachedTokens - write, u.outputTokens, 0, 0, 0]
+              : [u.inputTokens, u.outputTokens, u.cachedTokens, write, 0],
+        };
+      }
       return {
         operation,
+        provider,
         model: c.model,
         status,
         usageType: 'exact',
         tokens: [
           u.inputTokens,
           u.outputTokens,
-          (c.stream ? (r.streamCached ?? r.cached) : r.cached) ? u.cachedTokens : 0,
-          r.reasoning === true || (r.reasoning === 'responses' && c.path === '/v1/responses')
-            ? u.reasoningTokens
-            : 0,
+          reports(c.stream ? (r.streamCached ?? r.cached) : r.cached, c.path) ? u.cachedTokens : 0,
+          0,
+          reports(r.reasoning, c.path) ? u.reasoningTokens : 0,
         ],
       };
     });

@@ -1,0 +1,53 @@
+/**
+ * Which operation a span or log record reports, under every emitter's name for it: semconv's
+ * `gen_ai.operation.name`, other emitters' names for the same operations, OpenLLMetry's older
+ * `llm.request.type`, the Vercel AI SDK 4-6 `ai.operationId`.
+ */
+import { OPERATION_NAMES } from '@spendline/sdk/contract';
+
+/** The inference operations (calls): every other operation sums or wraps calls, or is not one. */
+export const INFERENCE_OPERATIONS: ReadonlySet<string> = new Set(OPERATION_NAMES);
+
+/**
+ * Vercel AI SDK 4-6 spans: the provider call is the inner `….doGenerate` / `….doStream` / `….doEmbed`
+ * span; the outer `ai.generateText`, `ai.streamText`, `ai.embedMany`, `ai.toolCall` sum or wrap them.
+ */
+export function vercelOperation(operationId: string): string {
+  if (operationId === '') return '';
+  if (operationId.endsWith('.doGenerate') || operationId.endsWith('.doStream')) return 'chat';
+  if (operationId.endsWith('.doEmbed')) return 'embeddings';
+  return '';
+}
+
+/**
+ * Other emitters' names of the semconv inference operations: Spring AI's `AiOperationType.EMBEDDING`
+ * (spring-ai-commons `AiOperationType.java`), Semantic Kernel's (`ModelDiagnostics.cs`).
+ */
+const OPERATION_ALIASES: ReadonlyMap<string, string> = new Map([
+  ['embedding', 'embeddings'],
+  ['chat.completions', 'chat'],
+  ['text.completions', 'text_completion'],
+]);
+
+/** The semconv name of a reported `gen_ai.operation.name` (itself when it has no other name). */
+export function canonicalOperation(operation: string): string {
+  if (operation === '' || INFERENCE_OPERATIONS.has(operation)) return operation;
+  return OPERATION_ALIASES.get(operation) ?? operation;
+}
+
+/**
+ * OpenLLMetry (Python) up to 0.54 set no `gen_ai.operation.name` on its provider spans, only
+ * `llm.request.type` (semconv_ai `LLMRequestTypeValues`); `rerank` and `unknown` are not token calls.
+ */
+export const LLM_REQUEST_TYPES: ReadonlyMap<string, string> = new Map([
+  ['chat', 'chat'],
+  ['completion', 'text_completion'],
+  ['embedding', 'embeddings'],
+]);
+
+/**
+ * OpenLLMetry's Responses API span: up to 0.54 it carried neither `gen_ai.operation.name` nor
+ * `llm.request.type` (v1/responses_wrappers.py). Its OpenAI instrumentation's spans are all calls.
+ */
+export const OPENLLMETRY_RESPONSES_SPAN = 'openai.response';
+export const OPENLLMETRY_OPENAI_SCOPE = 'opentelemetry.instrumentation.openai.';

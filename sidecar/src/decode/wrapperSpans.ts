@@ -1,0 +1,78 @@
+/**
+ * Inference spans that wrap another inference span of the same call: instrumentations that do not
+ * suppress one another (OpenInference), or a provider SDK that traces its own calls inside another
+ * instrumentation's span (`@anthropic-ai/sdk`). The inner span is the call.
+ */
+import { ALIAS_ATTR, ATTR } from '@spendline/sdk/contract';
+import { type JsonAnyValue, normalizeId } from './anyValue.js';
+import {
+  canonicalOperation,
+  INFERENCE_OPERATIONS,
+  LLM_REQUEST_TYPES,
+  vercelOperation,
+} from './spanOperation.js';
+
+/**
+ * OpenInference instrumentors do not suppress one another (Phoenix's `register(auto_instrument=True)` turns
+ * on every installed one): LangChain's or LlamaIndex's `LLM` span then wraps the OpenAI instrumentor's
+ * `LLM` span of the same call, both with its tokens. The inner span is the call (the provider's own
+ * usage, per HTTP request); an OpenInference inference span with an inference child in the same export
+ * is not. (Split over two export lines, both would count: the exporter's batch normally holds both.)
+ */
+export const OPENINFERENCE_SCOPE_PREFIX = 'openinference.instrumentation.';
+
+/**
+ * Provider SDKs that trace their own API calls: `@anthropic-ai/sdk` (1.x, `src/internal/tracing.ts`: a
+ * `chat` call span per API call, on by default whenever a tracer provider is registered). Under another
+ * instrumentation that wraps the same client method and keeps its span current (OpenLIT), that one's span
+ * is the parent of the SDK's span of the same call: the inner one is the call. Looked for once per line.
+ */
+const PROVIDER_SDK_SCOPE_MARKERS = ['"com.anthropic.sdk.'];
+
+export function hasProviderSdkSpans(line: string): boolean {
+  for (const marker of PROVIDER_SDK_SCOPE_MARKERS) if (line.includes(marker)) return true;
+  return false;
+}
+
+/** Whether an OTLP span's attributes make it an inference span (as decodeSpan decides, without usage). */
+function isInferenceSpan(attrs: unknown): boolean {
+  if (!Array.isArray(attrs)) return false;
+  for (const kv of attrs) {
+    if (typeof kv !== 'object' || kv === null) continue;
+    const { key, value } = kv as { key?: unknown; value?: unknown };
+    if (typeof value !== 'object' || value === null) continue;
+    const v = (value as JsonAnyValue).stringValue;
+    if (typeof v !== 'string') continue;
+    if (key === ATTR.operationName) {
+      if (INFERENCE_OPERATIONS.has(canonicalOperation(v))) return true;
+    } else if (key === ALIAS_ATTR.openInferenceSpanKind) {
+      if (v === 'LLM' || v === 'EMBEDDING') return true;
+    } else if (key === ALIAS_ATTR.llmRequestType) {
+      if (LLM_REQUEST_TYPES.has(v)) return true;
+    } else if (key === ALIAS_ATTR.vercelOperationId) {
+      if (vercelOperation(v) !== '') return true;
+    }
+  }
+  return false;
+}
+
+/** The parent span ids (lowercase hex) of the inference spans anywhere in the line. */
+export function inferenceParentIds(resourceSpans: unknown): Set<string> {
+  const ids = new Set<string>();
+  if (!Array.isArray(resourceSpans)) return ids;
+  for (const rs of resourceSpans) {
+    const scopes = typeof rs === 'object' && rs !== null ? (rs as { scopeSpans?: unknown }).scopeSpans : null;
+    if (!Array.isArray(scopes)) continue;
+    for (const ss of scopes) {
+      const spans = typeof ss === 'object' && ss !== null ? (ss as { spans?: unknown }).spans : null;
+      if (!Array.isArray(spans)) continue;
+      for (const sp of spans) {
+        if (typeof sp !== 'object' || sp === null) continue;
+        const { parentSpanId, attributes } = sp as { parentSpanId?: unknown; attributes?: unknown };
+        const p = normalizeId(parentSpanId, 8);
+        if (p !== '' && isInferenceSpan(attributes)) ids.add(p);
+      }
+    }
+  }
+  return ids;
+}
