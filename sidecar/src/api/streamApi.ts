@@ -27,29 +27,52 @@ export interface StreamApiOptions {
   maxQueuedBytes?: number;
 }
 
-/** A running total as JSON (money as exact decimal USD strings, like the usage API). */
-export function runningTotalToJson(t: RunningTotal) {
-  const cost = t.exactCostNano + t.estimatedCostNano;
+/** The counters of a running total (or of a change between two), money exact. */
+export type TotalCounts = Pick<
+  RunningTotal,
+  | 'requests'
+  | 'errors'
+  | 'unpricedRequests'
+  | 'unpricedTokens'
+  | 'usageUnknownRequests'
+  | 'input'
+  | 'cacheRead'
+  | 'cacheWrite'
+  | 'output'
+  | 'reasoning'
+  | 'exactCostNano'
+  | 'estimatedCostNano'
+>;
+
+/** Counters as JSON (money as exact decimal USD strings, like the usage API). */
+export function countsToJson(c: TotalCounts) {
   return {
-    kind: t.kind,
-    key: t.key,
-    requests: t.requests,
-    errors: t.errors,
-    cost_usd: usdDecimal(cost),
-    exact_cost_usd: usdDecimal(t.exactCostNano),
-    estimated_cost_usd: usdDecimal(t.estimatedCostNano),
-    cost_complete: t.unpricedRequests === 0,
-    unpriced_requests: t.unpricedRequests,
-    unpriced_tokens: t.unpricedTokens,
-    unknown_usage_requests: t.usageUnknownRequests,
-    tokens: {
-      input: t.input,
-      cache_read: t.cacheRead,
-      cache_write: t.cacheWrite,
-      output: t.output,
-      reasoning: t.reasoning,
-    },
+    requests: c.requests,
+    errors: c.errors,
+    cost_usd: usdDecimal(c.exactCostNano + c.estimatedCostNano),
+    exact_cost_usd: usdDecimal(c.exactCostNano),
+    estimated_cost_usd: usdDecimal(c.estimatedCostNano),
+    unpriced_requests: c.unpricedRequests,
+    unpriced_tokens: c.unpricedTokens,
+    unknown_usage_requests: c.usageUnknownRequests,
+    tokens: tokensToJson(c),
   };
+}
+
+/** Tokens by type as JSON. */
+function tokensToJson(c: Pick<TotalCounts, 'input' | 'cacheRead' | 'cacheWrite' | 'output' | 'reasoning'>) {
+  return {
+    input: c.input,
+    cache_read: c.cacheRead,
+    cache_write: c.cacheWrite,
+    output: c.output,
+    reasoning: c.reasoning,
+  };
+}
+
+/** A running total as JSON: its key, its counters, and whether every call in it had a price. */
+export function runningTotalToJson(t: RunningTotal) {
+  return { kind: t.kind, key: t.key, ...countsToJson(t), cost_complete: t.unpricedRequests === 0 };
 }
 
 function deltaTokens(d: UsageDelta): number {
@@ -93,13 +116,7 @@ function deltaToJson(d: UsageDelta, committedAtMs: number, sidecar: string) {
       requests: 1,
       cost_usd: d.costNano === null ? null : usdDecimal(d.costNano),
       priced: d.costNano !== null,
-      tokens: {
-        input: d.input,
-        cache_read: d.cacheRead,
-        cache_write: d.cacheWrite,
-        output: d.output,
-        reasoning: d.reasoning,
-      },
+      tokens: tokensToJson(d),
     },
   };
 }

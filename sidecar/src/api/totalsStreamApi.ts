@@ -1,13 +1,14 @@
 import type { Request, Response, Router } from 'express';
 import type { LedgerStore } from '../ledger/store.js';
 import { type RunningTotal, readRunningTotals, type TotalKind, zeroTotal } from '../ledger/usageTotals.js';
-import { usdDecimal } from '../report/money.js';
 import {
+  countsToJson,
   FILTER_PARAMS,
   openEventStream,
   readStreamRequest,
   refuseTooMany,
   runningTotalToJson,
+  type TotalCounts,
 } from './streamApi.js';
 
 /** How often the ledger's totals of the followed keys are read. */
@@ -26,7 +27,6 @@ const COUNTS = [
   'output',
   'reasoning',
 ] as const;
-type Counts = Pick<RunningTotal, (typeof COUNTS)[number] | 'exactCostNano' | 'estimatedCostNano'>;
 
 const CURSOR = /^v1((?:\.\d{1,30}){12})$/;
 
@@ -34,12 +34,12 @@ const CURSOR = /^v1((?:\.\d{1,30}){12})$/;
  * A total as an event id: every counter and both exact costs, so a client's last id says exactly what
  * it has applied, on any sidecar of the ledger and across restarts.
  */
-export function totalCursor(t: Counts): string {
+export function totalCursor(t: TotalCounts): string {
   return `v1.${[...COUNTS.map((c) => t[c]), t.exactCostNano, t.estimatedCostNano].join('.')}`;
 }
 
 /** The counters of a cursor, or null when it is not one (or a counter is out of range). */
-export function parseTotalCursor(text: string): Counts | null {
+export function parseTotalCursor(text: string): TotalCounts | null {
   const m = CURSOR.exec(text);
   if (m === null) return null;
   const parts = (m[1] as string).slice(1).split('.');
@@ -51,11 +51,11 @@ export function parseTotalCursor(text: string): Counts | null {
   }
   out.exactCostNano = BigInt(parts[10] as string);
   out.estimatedCostNano = BigInt(parts[11] as string);
-  return out as unknown as Counts;
+  return out as unknown as TotalCounts;
 }
 
 /** `now − before`, or null when any counter went down (the key's row was pruned, or another ledger). */
-function deltaOf(now: Counts, before: Counts): Counts | null {
+function deltaOf(now: TotalCounts, before: TotalCounts): TotalCounts | null {
   const d: Record<string, number | bigint> = {};
   for (const c of COUNTS) {
     const v = now[c] - before[c];
@@ -65,31 +65,11 @@ function deltaOf(now: Counts, before: Counts): Counts | null {
   d.exactCostNano = now.exactCostNano - before.exactCostNano;
   d.estimatedCostNano = now.estimatedCostNano - before.estimatedCostNano;
   if (d.exactCostNano < 0n || d.estimatedCostNano < 0n) return null;
-  return d as unknown as Counts;
+  return d as unknown as TotalCounts;
 }
 
-const isZero = (d: Counts): boolean =>
+const isZero = (d: TotalCounts): boolean =>
   COUNTS.every((c) => d[c] === 0) && d.exactCostNano === 0n && d.estimatedCostNano === 0n;
-
-function deltaToJson(d: Counts) {
-  return {
-    requests: d.requests,
-    errors: d.errors,
-    cost_usd: usdDecimal(d.exactCostNano + d.estimatedCostNano),
-    exact_cost_usd: usdDecimal(d.exactCostNano),
-    estimated_cost_usd: usdDecimal(d.estimatedCostNano),
-    unpriced_requests: d.unpricedRequests,
-    unpriced_tokens: d.unpricedTokens,
-    unknown_usage_requests: d.usageUnknownRequests,
-    tokens: {
-      input: d.input,
-      cache_read: d.cacheRead,
-      cache_write: d.cacheWrite,
-      output: d.output,
-      reasoning: d.reasoning,
-    },
-  };
-}
 
 interface Follower {
   kind: TotalKind;
@@ -199,17 +179,17 @@ export function totalsStreamHandler(db: LedgerStore, options: TotalsStreamOption
     }
     if (req.socket.destroyed) return;
     openEventStream(res);
-    const send = (event: string, t: RunningTotal, delta: Counts | null, reason?: string) => {
+    const send = (event: string, t: RunningTotal, delta: TotalCounts | null, reason?: string) => {
       const data = {
         ...(reason === undefined ? {} : { reason }),
         filter: { [kind]: key },
-        delta: delta === null ? null : deltaToJson(delta),
+        delta: delta === null ? null : countsToJson(delta),
         total: runningTotalToJson(t),
         at: new Date().toISOString(),
       };
       res.write(`event: ${event}\nid: ${totalCursor(t)}\ndata: ${JSON.stringify(data)}\n\n`);
     };
-    let last: Counts = now;
+    let last: TotalCounts = now;
     if (resumeText === undefined) send('snapshot', now, null);
     else {
       const before = parseTotalCursor(resumeText);
