@@ -16,6 +16,7 @@ import { ATTR, USAGE_EVENT_NAME } from '@spendline/sdk/contract';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { decodeOtlpJsonLine } from '../src/decode/index.js';
 import { encodeOtlpProtobuf, type RunningReceiver, startOtlpReceiver } from '../src/receiver/index.js';
+import { OTLP_GRPC_PATHS } from '../src/receiver/otlpGrpcService.js';
 
 let dir: string;
 let receiver: RunningReceiver | undefined;
@@ -49,7 +50,7 @@ async function start(
   return receiver;
 }
 
-const LOGS_EXPORT = '/opentelemetry.proto.collector.logs.v1.LogsService/Export';
+const LOGS_EXPORT = OTLP_GRPC_PATHS.logs;
 
 /** One raw unary call, as any OTLP/gRPC client makes it; resolves with the error, if any. */
 function rawExport(url: string, body: Buffer, gzip = false): Promise<ServiceError | null> {
@@ -206,7 +207,7 @@ describe('OTLP metrics', () => {
     clients.push(client);
     const err = await new Promise<ServiceError | null>((resolve) =>
       client.makeUnaryRequest(
-        '/opentelemetry.proto.collector.metrics.v1.MetricsService/Export',
+        OTLP_GRPC_PATHS.metrics,
         (b: Buffer) => b,
         (b: Buffer) => b,
         metrics,

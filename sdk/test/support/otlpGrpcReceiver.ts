@@ -1,4 +1,5 @@
-import { type Metadata, Server, ServerCredentials, type ServiceDefinition } from '@grpc/grpc-js';
+import { type Metadata, Server, ServerCredentials } from '@grpc/grpc-js';
+import { OTLP_GRPC_PATHS, rawExportService } from '../../../sidecar/src/receiver/otlpGrpcService.js';
 import { decodeOtlpProtobuf, type OtlpSignal } from '../../../sidecar/src/receiver/otlpProto.js';
 import { type CapturedLog, type CapturedSpan, capturedLogs, capturedSpans } from './otlpReceiver.js';
 
@@ -10,27 +11,6 @@ export interface OtlpGrpcReceiver {
   logs(): CapturedLog[];
   spans(): CapturedSpan[];
   close(): Promise<void>;
-}
-
-const PATHS: Record<OtlpSignal, string> = {
-  logs: '/opentelemetry.proto.collector.logs.v1.LogsService/Export',
-  traces: '/opentelemetry.proto.collector.trace.v1.TraceService/Export',
-};
-
-/** The Export method of one OTLP collector service, with raw bytes in and an empty response out. */
-function service(signal: OtlpSignal): ServiceDefinition {
-  return {
-    Export: {
-      path: PATHS[signal],
-      requestStream: false,
-      responseStream: false,
-      requestSerialize: (b: Buffer) => b,
-      requestDeserialize: (b: Buffer) => b,
-      // An empty Export*ServiceResponse (no partial_success) is zero bytes.
-      responseSerialize: () => Buffer.alloc(0),
-      responseDeserialize: (b: Buffer) => b,
-    },
-  };
 }
 
 /**
@@ -47,7 +27,7 @@ export async function startOtlpGrpcReceiver(
   const bodies: Record<OtlpSignal, unknown[]> = { logs: [], traces: [] };
   const metadata: OtlpGrpcReceiver['metadata'] = [];
   for (const signal of ['logs', 'traces'] as const) {
-    server.addService(service(signal), {
+    server.addService(rawExportService(OTLP_GRPC_PATHS[signal]), {
       Export: (
         call: { request: Buffer; metadata: Metadata },
         callback: (err: Error | null, response?: Buffer) => void,

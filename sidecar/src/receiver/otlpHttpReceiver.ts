@@ -1,7 +1,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createGunzip, createInflate } from 'node:zlib';
-import type { ServiceDefinition, StatusObject } from '@grpc/grpc-js';
+import type { StatusObject } from '@grpc/grpc-js';
+import { OTLP_GRPC_PATHS, rawExportService } from './otlpGrpcService.js';
 import { decodeOtlpProtobuf, type OtlpSignal } from './otlpProto.js';
 import { RotatingFile, type RotatingFileOptions } from './rotatingFile.js';
 import { splitExportRequest } from './splitRequest.js';
@@ -232,12 +233,6 @@ export async function startOtlpReceiver(options: ReceiverOptions): Promise<Runni
 
 const hostText = (host: string): string => (host.includes(':') ? `[${host}]` : host);
 
-const GRPC_METRICS_PATH = '/opentelemetry.proto.collector.metrics.v1.MetricsService/Export';
-const GRPC_PATHS: Record<OtlpSignal, string> = {
-  logs: '/opentelemetry.proto.collector.logs.v1.LogsService/Export',
-  traces: '/opentelemetry.proto.collector.trace.v1.TraceService/Export',
-};
-
 /**
  * The OTLP/gRPC listener: the logs and traces `Export` methods, raw protobuf bytes in, an empty
  * response out (an empty `Export*ServiceResponse` is zero bytes). gRPC-level gzip is handled by
@@ -256,25 +251,14 @@ async function startGrpcListener(
     'grpc.max_receive_message_length': maxBody,
     'grpc.max_send_message_length': 1024,
   });
-  const exportMethod = (path: string): ServiceDefinition => ({
-    Export: {
-      path,
-      requestStream: false,
-      responseStream: false,
-      requestSerialize: (b: Buffer) => b,
-      requestDeserialize: (b: Buffer) => b,
-      responseSerialize: () => Buffer.alloc(0),
-      responseDeserialize: (b: Buffer) => b,
-    },
-  });
-  server.addService(exportMethod(GRPC_METRICS_PATH), {
+  server.addService(rawExportService(OTLP_GRPC_PATHS.metrics), {
     Export: (_call: unknown, callback: (err: null, value: Buffer) => void) => {
       discardMetrics();
       callback(null, Buffer.alloc(0));
     },
   });
   for (const signal of ['logs', 'traces'] as const) {
-    server.addService(exportMethod(GRPC_PATHS[signal]), {
+    server.addService(rawExportService(OTLP_GRPC_PATHS[signal]), {
       Export: (
         call: { request: Buffer },
         callback: (err: Partial<StatusObject> | null, value?: Buffer) => void,
