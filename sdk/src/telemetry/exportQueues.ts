@@ -73,11 +73,14 @@ class LazyExporter<T> implements ItemExporter<T> {
   }
 }
 
-interface ExporterSettings {
+interface HttpSettings {
   url: string;
   headers: Record<string, string>;
   timeoutMillis: number;
   httpAgentOptions?: ClosableAgents['factory'] | undefined;
+}
+
+interface ExporterSettings extends HttpSettings {
   /** For gRPC over TLS (https URL): the same files the HTTP agents get. */
   tls?: TlsFiles | undefined;
 }
@@ -102,40 +105,54 @@ async function grpcSettings(o: ExporterSettings) {
   };
 }
 
-function logExporter(protocol: OtlpProtocol, o: ExporterSettings): ItemExporter<SdkLogRecord> {
-  const http = {
-    url: o.url,
-    headers: o.headers,
-    timeoutMillis: o.timeoutMillis,
-    httpAgentOptions: o.httpAgentOptions,
-  };
-  if (protocol === 'http/json') return new OTLPLogExporter(http);
-  if (protocol === 'http/protobuf')
-    return new LazyExporter(
-      async () => new (await import('@opentelemetry/exporter-logs-otlp-proto')).OTLPLogExporter(http),
-    );
-  return new LazyExporter(async () => {
-    const { OTLPLogExporter: Grpc } = await import('@opentelemetry/exporter-logs-otlp-grpc');
-    return new Grpc(await grpcSettings(o));
-  });
+/** One signal's exporter per protocol (protobuf and gRPC loaded on first use). */
+interface SignalExporters<T> {
+  json(c: HttpSettings): ItemExporter<T>;
+  proto(c: HttpSettings): Promise<ItemExporter<T>>;
+  grpc(c: Awaited<ReturnType<typeof grpcSettings>>): Promise<ItemExporter<T>>;
 }
 
-function spanExporter(protocol: OtlpProtocol, o: ExporterSettings): ItemExporter<ReadableSpan> {
-  const http = {
+const LOG_EXPORTERS: SignalExporters<SdkLogRecord> = {
+  json: (c) => new OTLPLogExporter(c),
+  proto: async (c) => new (await import('@opentelemetry/exporter-logs-otlp-proto')).OTLPLogExporter(c),
+  grpc: async (c) => new (await import('@opentelemetry/exporter-logs-otlp-grpc')).OTLPLogExporter(c),
+};
+
+const SPAN_EXPORTERS: SignalExporters<ReadableSpan> = {
+  json: (c) => new OTLPTraceExporter(c),
+  proto: async (c) => new (await import('@opentelemetry/exporter-trace-otlp-proto')).OTLPTraceExporter(c),
+  grpc: async (c) => new (await import('@opentelemetry/exporter-trace-otlp-grpc')).OTLPTraceExporter(c),
+};
+
+function exporterFor<T>(protocol: OtlpProtocol, o: ExporterSettings, e: SignalExporters<T>): ItemExporter<T> {
+  const http: HttpSettings = {
     url: o.url,
     headers: o.headers,
     timeoutMillis: o.timeoutMillis,
     httpAgentOptions: o.httpAgentOptions,
   };
-  if (protocol === 'http/json') return new OTLPTraceExporter(http);
-  if (protocol === 'http/protobuf')
-    return new LazyExporter(
-      async () => new (await import('@opentelemetry/exporter-trace-otlp-proto')).OTLPTraceExporter(http),
-    );
-  return new LazyExporter(async () => {
-    const { OTLPTraceExporter: Grpc } = await import('@opentelemetry/exporter-trace-otlp-grpc');
-    return new Grpc(await grpcSettings(o));
-  });
+  if (protocol === 'http/json') return e.json(http);
+  if (protocol === 'http/protobuf') return new LazyExporter(() => e.proto(http));
+  return new LazyExporter(async () => e.grpc(await grpcSettings(o)));
+}
+
+function exportQueue<T>(
+  exporters: SignalExporters<T>,
+  signal: 'logs' | 'spans',
+  url: string,
+  headers: Record<string, string>,
+  limits: QueueLimits,
+  stats: StatsKeeper,
+  httpAgentOptions: ClosableAgents['factory'] | undefined,
+  protocol: OtlpProtocol,
+  tls: TlsFiles | undefined,
+): BoundedBatchQueue<T> {
+  const settings = { url, headers, timeoutMillis: limits.exportTimeoutMillis, httpAgentOptions, tls };
+  return new BoundedBatchQueue<T>(
+    exporterFor(protocol, settings, exporters),
+    limits,
+    countingListener(stats, signal),
+  );
 }
 
 /** A bounded OTLP log queue (HTTP JSON, HTTP protobuf or gRPC) whose exports, failures and drops are counted in `stats`. */
@@ -148,11 +165,7 @@ export function logExportQueue(
   protocol: OtlpProtocol = 'http/json',
   tls?: TlsFiles,
 ): BoundedBatchQueue<SdkLogRecord> {
-  return new BoundedBatchQueue<SdkLogRecord>(
-    logExporter(protocol, { url, headers, timeoutMillis: limits.exportTimeoutMillis, httpAgentOptions, tls }),
-    limits,
-    countingListener(stats, 'logs'),
-  );
+  return exportQueue(LOG_EXPORTERS, 'logs', url, headers, limits, stats, httpAgentOptions, protocol, tls);
 }
 
 /** A bounded OTLP span queue (HTTP JSON, HTTP protobuf or gRPC) whose exports, failures and drops are counted in `stats`. */
@@ -165,15 +178,5 @@ export function spanExportQueue(
   protocol: OtlpProtocol = 'http/json',
   tls?: TlsFiles,
 ): BoundedBatchQueue<ReadableSpan> {
-  return new BoundedBatchQueue<ReadableSpan>(
-    spanExporter(protocol, {
-      url,
-      headers,
-      timeoutMillis: limits.exportTimeoutMillis,
-      httpAgentOptions,
-      tls,
-    }),
-    limits,
-    countingListener(stats, 'spans'),
-  );
+  return exportQueue(SPAN_EXPORTERS, 'spans', url, headers, limits, stats, httpAgentOptions, protocol, tls);
 }
