@@ -1,4 +1,5 @@
 import { usdToNano } from '@spendline/sdk/core';
+import { MAX_VALUE_LENGTH } from '../pipeline/valueLength.js';
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; reason: string };
 
@@ -45,8 +46,8 @@ export function parseUtcInstantMs(value: unknown): Parsed<number> {
   return { ok: true, value: ms };
 }
 
-/** Longest provider or source name kept: the pipeline's MAX_VALUE_LENGTH, what a usage record carries. */
-const MAX_NAME_LENGTH = 128;
+/** Longest provider or source name kept: what a usage record carries (the pipeline cuts longer ones). */
+const MAX_NAME_LENGTH = MAX_VALUE_LENGTH;
 
 /**
  * A provider or source name from an export: trimmed, non-empty, at most 128 characters and without
