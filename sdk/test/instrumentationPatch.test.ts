@@ -5,6 +5,7 @@
  */
 import * as bedrockModule from '@aws-sdk/client-bedrock-runtime';
 import * as genaiModule from '@google/genai';
+import { InstrumentationBase } from '@opentelemetry/instrumentation';
 import * as openaiModule from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ATTR } from '../src/contract.js';
@@ -83,5 +84,144 @@ describe('SpendlineInstrumentation patches', () => {
       ['gcp.gemini', 10, 5],
       ['aws.bedrock', 9, 4],
     ]);
+  });
+});
+
+/**
+ * Another GenAI instrumentation of the same method, patched the way OpenLLMetry, OpenInference and
+ * `@opentelemetry/instrumentation-openai` patch it (`InstrumentationBase._wrap`, which first removes any
+ * shimmer-marked wrapper it finds), recording a `chat` span around the call.
+ */
+class PeerInstrumentation extends InstrumentationBase {
+  constructor() {
+    super('peer-genai-instrumentation', '1.0.0', { enabled: false });
+  }
+  protected init() {
+    return [];
+  }
+  patchChat(): void {
+    const tracer = this.tracer;
+    this._wrap(openaiModule.OpenAI.Chat.Completions.prototype, 'create', (original: unknown) => {
+      const orig = original as (...a: unknown[]) => unknown;
+      return function (this: unknown, ...args: unknown[]) {
+        return tracer.startActiveSpan(
+          'chat peer',
+          { attributes: { 'gen_ai.operation.name': 'chat' } },
+          (span) => {
+            const result = orig.apply(this, args);
+            if ((args[0] as { stream?: boolean }).stream !== true) {
+              void Promise.resolve(result).finally(() => span.end());
+              return result;
+            }
+            // As OpenLLMetry does for a streamed call: its own async generator instead of the client's promise.
+            return (async function* () {
+              try {
+                for await (const chunk of (await result) as AsyncIterable<unknown>) yield chunk;
+              } finally {
+                span.end();
+              }
+            })();
+          },
+        );
+      } as never;
+    });
+  }
+  unpatchChat(): void {
+    this._unwrap(openaiModule.OpenAI.Chat.Completions.prototype, 'create');
+  }
+}
+
+describe('beside another instrumentation of the same client', () => {
+  const chat = (c: openaiModule.OpenAI) =>
+    c.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] });
+  const client = () => new openaiModule.OpenAI({ apiKey: 'k', baseURL: h.fake.openaiBaseURL, maxRetries: 0 });
+  async function oneCall() {
+    const before = await h.collect();
+    await chat(client());
+    const after = await h.collect();
+    const spans = after.spans.slice(before.spans.length);
+    return {
+      logs: after.logs.slice(before.logs.length),
+      ours: spans.filter((s) => s.name === 'chat gpt-4o-mini'),
+      peer: spans.filter((s) => s.name === 'chat peer'),
+    };
+  }
+
+  it('patched after ours: both record, ours is the child of its span, and its unpatch leaves ours on', async () => {
+    const peer = new PeerInstrumentation();
+    peer.patchChat();
+    const both = await oneCall();
+    expect(both.logs).toHaveLength(1);
+    expect(both.ours).toHaveLength(1);
+    expect(both.peer).toHaveLength(1);
+    expect(both.ours[0]?.parentSpanId).toBe(both.peer[0]?.spanId);
+    peer.unpatchChat();
+    const alone = await oneCall();
+    expect([alone.logs.length, alone.ours.length, alone.peer.length]).toEqual([1, 1, 0]);
+  });
+
+  it('patched before ours: ours is not removed and does not remove it; its span is the child of ours', async () => {
+    definition('openai').unpatch(openaiModule);
+    const peer = new PeerInstrumentation();
+    peer.patchChat();
+    definition('openai').patch(openaiModule);
+    try {
+      const both = await oneCall();
+      expect(both.logs).toHaveLength(1);
+      expect(both.ours).toHaveLength(1);
+      expect(both.peer).toHaveLength(1);
+      expect(both.peer[0]?.parentSpanId).toBe(both.ours[0]?.spanId);
+      expect(both.peer[0]?.traceId).toBe(both.ours[0]?.traceId);
+      // Ours is outermost: unpatching it restores the peer's wrapper, which still records.
+      definition('openai').unpatch(openaiModule);
+      const peerOnly = await oneCall();
+      expect([peerOnly.logs.length, peerOnly.ours.length, peerOnly.peer.length]).toEqual([0, 0, 1]);
+    } finally {
+      peer.unpatchChat();
+      definition('openai').patch(openaiModule);
+    }
+  });
+
+  it('under another instrumentation that returns its own stream: the stream is recorded exactly', async () => {
+    definition('openai').unpatch(openaiModule);
+    const peer = new PeerInstrumentation();
+    peer.patchChat();
+    definition('openai').patch(openaiModule);
+    try {
+      const before = await h.collect();
+      const stream = await client().chat.completions.create({
+        model: 'gpt-4o-mini',
+        messages: [{ role: 'user', content: 'hi' }],
+        stream: true,
+      });
+      const chunks: { choices: unknown[] }[] = [];
+      for await (const c of stream) chunks.push(c);
+      const logs = (await h.collect()).logs.slice(before.logs.length);
+      expect(logs).toHaveLength(1);
+      expect(logs[0]?.attributes[ATTR.usageType]).toBe('exact');
+      expect(logs[0]?.attributes[ATTR.inputTokens]).toBe(11);
+      // The usage chunk the SDK asked for is not shown to a caller that did not ask for it.
+      expect(chunks.length).toBeGreaterThan(0);
+      expect(chunks.every((c) => c.choices.length > 0)).toBe(true);
+    } finally {
+      definition('openai').unpatch(openaiModule);
+      peer.unpatchChat();
+      definition('openai').patch(openaiModule);
+    }
+  });
+
+  it('disabled under another wrapper: ours only forwards, and enabling it again does not wrap twice', async () => {
+    const peer = new PeerInstrumentation();
+    peer.patchChat();
+    try {
+      definition('openai').unpatch(openaiModule);
+      const off = await oneCall();
+      expect([off.logs.length, off.ours.length, off.peer.length]).toEqual([0, 0, 1]);
+      definition('openai').patch(openaiModule);
+      const on = await oneCall();
+      expect([on.logs.length, on.ours.length, on.peer.length]).toEqual([1, 1, 1]);
+    } finally {
+      peer.unpatchChat();
+    }
   });
 });

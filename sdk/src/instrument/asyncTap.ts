@@ -1,6 +1,7 @@
 /** Observes a plain async iterable by returning a replacement generator that yields the same items. */
 export interface AsyncTapObserver<Item> {
-  onItem(item: Item): void;
+  /** Return false to hide the item from the caller. */
+  onItem(item: Item): unknown;
   onEnd(outcome: { kind: 'done' } | { kind: 'broken' } | { kind: 'error'; error: unknown }): void;
 }
 
@@ -14,12 +15,13 @@ export function asyncGeneratorTap<Item>(
     let outcome: Parameters<AsyncTapObserver<Item>['onEnd']>[0] = { kind: 'broken' };
     try {
       for await (const item of source as AsyncIterable<Item>) {
+        let forward: unknown = true;
         try {
-          observer.onItem(item);
+          forward = observer.onItem(item);
         } catch {
           onInternalError();
         }
-        yield item;
+        if (forward !== false) yield item;
       }
       outcome = { kind: 'done' };
     } catch (error) {

@@ -15,7 +15,14 @@ import { ANTHROPIC_MESSAGES } from './anthropic.js';
 import { BEDROCK_SEND } from './bedrock.js';
 import { GOOGLE_GENAI_METHODS } from './google.js';
 import { OPENAI_METHODS } from './openai.js';
-import { type AnyMethod, isInstrumented, type MethodInstrumentation, wrapMethod } from './patchMethod.js';
+import {
+  type AnyMethod,
+  type MethodInstrumentation,
+  originalOf,
+  setWrapperOn,
+  spendlineWrapper,
+  wrapMethod,
+} from './patchMethod.js';
 
 /** Options of {@link SpendlineInstrumentation}. */
 export interface SpendlineInstrumentationConfig extends InstrumentationConfig {
@@ -116,14 +123,45 @@ export class SpendlineInstrumentation extends InstrumentationBase<SpendlineInstr
     ];
   }
 
+  /**
+   * Wraps the method in place without OpenTelemetry's `_wrap`, which first unwraps (removes) any
+   * shimmer-marked wrapper: with another instrumentation of the same client (OpenLLMetry,
+   * OpenInference, `@opentelemetry/instrumentation-openai`), whichever patched last would silently
+   * turn the other off. Ours goes on top of theirs, and theirs on top of ours (our wrapper carries no
+   * shimmer mark); both record, and the sidecar counts the call once (our span is the parent or the
+   * child of theirs: docs/emitters.md).
+   */
   #wrap(p: Patch): void {
-    // Another instance (or a second module copy) already patched it: one record per call.
-    if (isInstrumented(p.target[p.name])) return;
-    this._wrap(p.target, p.name, (original) => wrapMethod(original as AnyMethod, p.how));
+    const current = p.target[p.name];
+    if (typeof current !== 'function') return;
+    const ours = spendlineWrapper(current);
+    if (ours !== undefined) {
+      // Already ours (another instance, a second module copy, or this one re-enabled): one record per call.
+      setWrapperOn(ours, true);
+      return;
+    }
+    const descriptor = Object.getOwnPropertyDescriptor(p.target, p.name);
+    Object.defineProperty(p.target, p.name, {
+      value: wrapMethod(current as AnyMethod, p.how),
+      writable: true,
+      configurable: true,
+      enumerable: descriptor?.enumerable ?? false,
+    });
   }
 
+  /** Restores the method when our wrapper is outermost; under another one's, turns ours off. */
   #unwrap(p: Patch): void {
-    if (isInstrumented(p.target[p.name])) this._unwrap(p.target, p.name);
+    const current = p.target[p.name];
+    const ours = spendlineWrapper(current);
+    if (ours === undefined) return;
+    if (current === ours && Object.hasOwn(p.target, p.name)) {
+      Object.defineProperty(p.target, p.name, {
+        value: originalOf(ours),
+        writable: true,
+        configurable: true,
+        enumerable: Object.getOwnPropertyDescriptor(p.target, p.name)?.enumerable ?? false,
+      });
+    } else setWrapperOn(ours, false);
   }
 
   /** What instrumented calls emit through: this instrumentation's tracer and logger. */

@@ -1,8 +1,8 @@
 import { performance } from 'node:perf_hooks';
-import { type Context, context as otelContext } from '@opentelemetry/api';
+import { type Context, context as otelContext, type Span, trace } from '@opentelemetry/api';
 import { currentUsageContext, type UsageContext } from '../context/usageContext.js';
 import type { OperationName, RequestFeatures, ServiceType, TokenCounts } from '../contract.js';
-import { emitUsage } from '../record/emitUsage.js';
+import { emitUsage, startUsageSpan } from '../record/emitUsage.js';
 import { type TelemetryRuntime, trackPending } from '../telemetry/runtime.js';
 import { errorTypeOf } from './errorType.js';
 import { estimateTokens, promptTexts } from './estimateTokens.js';
@@ -39,6 +39,7 @@ export class ModelCall {
   readonly #t0 = performance.now();
   readonly #usageContext: Readonly<UsageContext> = currentUsageContext();
   readonly #parent: Context = otelContext.active();
+  #span: Span | undefined;
   #ttftMs: number | undefined;
   #done = false;
   #overBudget = false;
@@ -51,6 +52,29 @@ export class ModelCall {
   /** The usage context captured when the call started. */
   get usageContext(): Readonly<UsageContext> {
     return this.#usageContext;
+  }
+
+  /**
+   * Starts the call's span as the request is about to be sent, and returns the context to send it in:
+   * spans made during the call (the HTTP client's, another GenAI instrumentation's span of the same
+   * call) are its children. Never throws (on failure the call is sent in the caller's context).
+   */
+  begin(): Context {
+    try {
+      const s = this.spec;
+      this.#span = startUsageSpan(
+        this.rt,
+        s.operation,
+        s.provider,
+        s.requestModel,
+        this.#startEpochMs,
+        this.#parent,
+      );
+      return trace.setSpan(this.#parent, this.#span);
+    } catch {
+      this.rt.stats.s.internalErrors++;
+      return this.#parent;
+    }
   }
 
   /** A budget was exceeded and `enforce: 'warn'` let the call through: the record says so. */
@@ -119,6 +143,7 @@ export class ModelCall {
           : undefined,
       usageContext: this.#usageContext,
       parentContext: this.#parent,
+      span: this.#span,
       features: this.spec.features,
       overBudget: this.#overBudget || undefined,
     });

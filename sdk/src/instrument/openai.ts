@@ -1,6 +1,7 @@
 import { resolveProviderName } from '../pricing/resolveProvider.js';
 import type { TelemetryRuntime } from '../telemetry/runtime.js';
-import { tapStream } from './apiPromise.js';
+import { type StreamObserver, tapStream } from './apiPromise.js';
+import { asyncGeneratorTap } from './asyncTap.js';
 import { type MethodInstrumentation, patchMethod } from './patchMethod.js';
 import {
   asObject,
@@ -79,7 +80,7 @@ const chatCompletions: MethodInstrumentation = {
     let tokens: ReturnType<typeof chatUsageTokens>;
     let model: string | undefined;
     let text = '';
-    const tapped = tapStream<unknown>(
+    const tapped = tapAnyStream(
       data,
       {
         onItem(chunk) {
@@ -119,9 +120,25 @@ const chatCompletions: MethodInstrumentation = {
       },
       countingInternal(rt),
     );
-    if (!tapped) call.finish({ responseModel: model });
+    if (tapped === undefined) call.finish({ responseModel: model });
+    return tapped?.replacement;
   },
 };
+
+/**
+ * Taps a streamed result: the client's Stainless stream in place (`replacement` undefined), or another
+ * instrumentation's own stream under ours (OpenLLMetry returns an async generator for a streamed call)
+ * by a tapped replacement. Undefined when the result is neither.
+ */
+function tapAnyStream(
+  data: unknown,
+  observer: StreamObserver<unknown>,
+  onInternalError: () => void,
+): { replacement: unknown } | undefined {
+  if (tapStream<unknown>(data, observer, onInternalError)) return { replacement: undefined };
+  const replacement = asyncGeneratorTap<unknown>(data, observer, onInternalError);
+  return replacement === undefined ? undefined : { replacement };
+}
 
 const responses: MethodInstrumentation = {
   spec: (body) => {
@@ -150,7 +167,7 @@ const responses: MethodInstrumentation = {
     let tokens: ReturnType<typeof responsesUsageTokens>;
     let model: string | undefined;
     let text = '';
-    const tapped = tapStream<unknown>(
+    const tapped = tapAnyStream(
       data,
       {
         onItem(event) {
@@ -177,7 +194,8 @@ const responses: MethodInstrumentation = {
       },
       countingInternal(rt),
     );
-    if (!tapped) call.finish({ responseModel: model });
+    if (tapped === undefined) call.finish({ responseModel: model });
+    return tapped?.replacement;
   },
 };
 

@@ -32,12 +32,44 @@ export interface MethodInstrumentation {
 }
 
 const PATCHED = Symbol.for('spendline.instrumented');
+/** Set on a wrapper whose instrumentation was disabled while another wrapper sat on top of it. */
+const OFF = Symbol.for('spendline.instrumented.off');
 
 export type AnyMethod = (this: unknown, ...args: unknown[]) => unknown;
+type Marked = AnyMethod & { [PATCHED]?: boolean; [OFF]?: boolean; __original?: unknown };
 
-/** True when `fn` is already a spendline wrapper (so no call is recorded twice). */
+/** Wrappers looked through for one of ours (another instrumentation may have wrapped ours). */
+const MAX_WRAPPER_DEPTH = 16;
+
+/**
+ * The live spendline wrapper `fn` is or wraps, if any: `fn` itself, or a wrapper found through the
+ * `__original` chain that shimmer (which every OpenTelemetry instrumentation's `_wrap` uses) leaves
+ * on the wrappers it makes — so a method another instrumentation wrapped on top of ours is still
+ * recognised, and no call is recorded twice.
+ */
+export function spendlineWrapper(fn: unknown): AnyMethod | undefined {
+  let f = fn as Marked | undefined;
+  for (let depth = 0; typeof f === 'function' && depth < MAX_WRAPPER_DEPTH; depth++) {
+    if (f[PATCHED] === true) return f;
+    f = f.__original as Marked | undefined;
+  }
+  return undefined;
+}
+
+/** True when `fn` is (or wraps) a spendline wrapper that records (so no call is recorded twice). */
 export function isInstrumented(fn: unknown): boolean {
-  return typeof fn === 'function' && (fn as unknown as Record<symbol, unknown>)[PATCHED] === true;
+  const w = spendlineWrapper(fn) as Marked | undefined;
+  return w !== undefined && w[OFF] !== true;
+}
+
+/** Turns a spendline wrapper's recording off (it only forwards) or back on. */
+export function setWrapperOn(wrapper: AnyMethod, on: boolean): void {
+  (wrapper as Marked)[OFF] = !on;
+}
+
+/** The method a spendline wrapper calls. */
+export function originalOf(wrapper: AnyMethod): unknown {
+  return (wrapper as Marked).__original;
 }
 
 /**
@@ -65,10 +97,11 @@ export function patchMethod(target: unknown, name: string, how: MethodInstrument
  * class prototype by `SpendlineInstrumentation`). With no telemetry running it only forwards.
  */
 export function wrapMethod(originalFn: AnyMethod, how: MethodInstrumentation): AnyMethod {
-  const wrapped: AnyMethod = function (this: unknown, ...args: unknown[]): unknown {
+  const wrapped: Marked = function (this: unknown, ...args: unknown[]): unknown {
     const rt = activeRuntime();
     const body = args[0];
-    if (!rt || typeof body !== 'object' || body === null) return originalFn.apply(this, args);
+    if (!rt || typeof body !== 'object' || body === null || wrapped[OFF] === true)
+      return originalFn.apply(this, args);
     let call: ModelCall | undefined;
     let sent = body as Record<string, unknown>;
     let gate: Gate | Promise<Gate>;
@@ -103,7 +136,11 @@ export function wrapMethod(originalFn: AnyMethod, how: MethodInstrumentation): A
       }),
     );
   };
-  (wrapped as unknown as Record<symbol, unknown>)[PATCHED] = true;
+  wrapped[PATCHED] = true;
+  // What the wrapper calls, under shimmer's name, so a wrapper found under another instrumentation's
+  // can be looked through (no `__wrapped`: OpenTelemetry's `_wrap` would unwrap — remove — a wrapper
+  // marked so before putting its own, and one instrumentation would silently turn another off).
+  Object.defineProperty(wrapped, '__original', { value: originalFn, configurable: true });
   return wrapped;
 }
 
@@ -120,9 +157,12 @@ function invoke(
 ): unknown {
   let result: unknown;
   try {
-    result = how.suppressInnerSpans
-      ? otelContext.with(suppressTracing(otelContext.active()), () => originalFn.apply(self, forwarded))
-      : originalFn.apply(self, forwarded);
+    // The request is sent inside the call's span: HTTP client spans, and another GenAI
+    // instrumentation's span of the same call, are its children (the sidecar counts the call once).
+    const inSpan = call.begin();
+    result = otelContext.with(how.suppressInnerSpans ? suppressTracing(inSpan) : inSpan, () =>
+      originalFn.apply(self, forwarded),
+    );
   } catch (err) {
     call.finish({ error: err });
     throw err;
@@ -148,6 +188,10 @@ function invoke(
         throw err;
       });
     }
+    // Another instrumentation under ours may return its own stream instead of the client's promise
+    // (OpenLLMetry returns an async generator for a streamed chat call): observed the same way.
+    if (typeof result === 'object' && result !== null && Symbol.asyncIterator in result)
+      return observe(result);
     return result;
   } catch {
     rt.stats.s.internalErrors++;

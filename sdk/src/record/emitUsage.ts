@@ -3,6 +3,7 @@ import {
   type AttributeValue,
   type Context,
   context as otelContext,
+  type Span,
   SpanKind,
   SpanStatusCode,
   trace,
@@ -56,6 +57,8 @@ export interface UsageRecord {
   /** Usage context and OpenTelemetry context captured when the call started (defaults: current). */
   usageContext?: Readonly<UsageContext> | undefined;
   parentContext?: Context | undefined;
+  /** The call's span when it was started before the call was sent ({@link startUsageSpan}); else one is made. */
+  span?: Span | undefined;
   /** The emitter's own price (manual API); recorded instead of the SDK's, labelled `emitter`. */
   costUsdOverride?: number | undefined;
   /** The call went over a budget with `enforce: 'warn'`. */
@@ -150,22 +153,7 @@ export function emitUsage(rt: TelemetryRuntime, r: UsageRecord): string {
   const attributes = usageAttributes(rt, r, usageId);
   const parent = r.parentContext ?? otelContext.active();
   const endTimeMs = r.startTimeMs + r.durationMs;
-  // Only the attributes semconv asks to have at span creation (for samplers) go through startSpan,
-  // which copies and checks its attributes twice before the span checks them again; the rest are
-  // set once on the span. The exported span carries the same attributes either way.
-  const span = rt.tracer.startSpan(
-    `${r.operation} ${r.requestModel}`,
-    {
-      kind: SpanKind.CLIENT,
-      startTime: r.startTimeMs,
-      attributes: {
-        [ATTR.operationName]: r.operation,
-        [ATTR.providerName]: r.provider,
-        [ATTR.requestModel]: r.requestModel,
-      },
-    },
-    parent,
-  );
+  const span = r.span ?? startUsageSpan(rt, r.operation, r.provider, r.requestModel, r.startTimeMs, parent);
   span.setAttributes(attributes);
   if (r.errorType) span.setStatus({ code: SpanStatusCode.ERROR });
   rt.logger.emit({
@@ -179,4 +167,33 @@ export function emitUsage(rt: TelemetryRuntime, r: UsageRecord): string {
   rt.stats.s.recordsEmitted++;
   if (r.usageType === 'estimated') rt.stats.s.recordsEstimated++;
   return usageId;
+}
+
+/**
+ * Starts a call's CLIENT span `{operation} {model}` (ended by {@link emitUsage}). Only the attributes
+ * semconv asks to have at span creation (for samplers) go through startSpan, which copies and checks
+ * its attributes twice before the span checks them again; the rest are set once on the span when
+ * the call ends. The exported span carries the same attributes either way.
+ */
+export function startUsageSpan(
+  rt: TelemetryRuntime,
+  operation: OperationName,
+  provider: string,
+  requestModel: string,
+  startTimeMs: number,
+  parent: Context,
+): Span {
+  return rt.tracer.startSpan(
+    `${operation} ${requestModel}`,
+    {
+      kind: SpanKind.CLIENT,
+      startTime: startTimeMs,
+      attributes: {
+        [ATTR.operationName]: operation,
+        [ATTR.providerName]: provider,
+        [ATTR.requestModel]: requestModel,
+      },
+    },
+    parent,
+  );
 }

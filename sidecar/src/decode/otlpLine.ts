@@ -11,7 +11,13 @@ import {
 } from './spanOperation.js';
 import { type ResourceInfo, UsageDraft } from './usageDraft.js';
 import { type DecodeOutcome, UNKNOWN_SERVICE } from './usageRecord.js';
-import { hasProviderSdkSpans, inferenceParentIds, OPENINFERENCE_SCOPE_PREFIX } from './wrapperSpans.js';
+import {
+  hasProviderSdkSpans,
+  hasSdkSpans,
+  inferenceParentIds,
+  isOpenInferenceScope,
+  scopeSpanIds,
+} from './wrapperSpans.js';
 
 const draft = new UsageDraft();
 /** Span status code ERROR (enum as a number in OTLP/JSON; the name tolerated). */
@@ -119,6 +125,8 @@ export function decodeOtlpJsonLine(line: string): DecodeOutcome {
     resourceSpans,
     inferenceParents: null,
     providerSdkSpans: -1,
+    sdkSpans: -1,
+    sdkSpanIds: null,
   };
   if (resourceLogs !== undefined)
     decodeResources(resourceLogs, 'scopeLogs', 'logRecords', out, ctx, decodeLogRecord);
@@ -143,14 +151,33 @@ interface LineContext {
   inferenceParents: Set<string> | null;
   /** Whether the line holds spans of a provider SDK's own telemetry (-1 not looked yet, 0 no, 1 yes). */
   providerSdkSpans: number;
+  /** Whether the line holds spans of this SDK (-1 not looked yet, 0 no, 1 yes). */
+  sdkSpans: number;
+  /** The ids of this SDK's spans in the line; computed when first needed. */
+  sdkSpanIds: Set<string> | null;
 }
 
 /** Whether an inference span may wrap another emitter's span of the same call (so its children matter). */
 function mayWrapInferenceSpan(ctx: LineContext): boolean {
-  if (ctx.scopeName.startsWith(OPENINFERENCE_SCOPE_PREFIX)) return true;
+  if (isOpenInferenceScope(ctx.scopeName)) return true;
   if (ctx.scopeName === SDK_SCOPE_NAME) return false;
+  if (lineHasSdkSpans(ctx)) return true;
   if (ctx.providerSdkSpans < 0) ctx.providerSdkSpans = hasProviderSdkSpans(ctx.line) ? 1 : 0;
   return ctx.providerSdkSpans === 1;
+}
+
+function lineHasSdkSpans(ctx: LineContext): boolean {
+  if (ctx.sdkSpans < 0) ctx.sdkSpans = hasSdkSpans(ctx.line, SDK_SCOPE_NAME) ? 1 : 0;
+  return ctx.sdkSpans === 1;
+}
+
+/** Another emitter's span inside this SDK's span: the same call, which the SDK's record counts. */
+function isInsideSdkSpan(s: Record<string, unknown>, ctx: LineContext): boolean {
+  if (ctx.scopeName === SDK_SCOPE_NAME || !lineHasSdkSpans(ctx)) return false;
+  const parent = normalizeId(s.parentSpanId, 8);
+  if (parent === '') return false;
+  if (ctx.sdkSpanIds === null) ctx.sdkSpanIds = scopeSpanIds(ctx.resourceSpans, SDK_SCOPE_NAME);
+  return ctx.sdkSpanIds.has(parent);
 }
 
 /** The lowercase parent span ids of a list of spans. */
@@ -356,6 +383,10 @@ const decodeSpan: RecordDecoder = (s, res, out, ctx) => {
       out.ignored++;
       return;
     }
+  }
+  if (draft.usageId === '' && isInsideSdkSpan(s, ctx)) {
+    out.ignored++;
+    return;
   }
   const errorType = draft.errorType !== '' ? draft.errorType : failed ? OTHER_ERROR_TYPE : '';
   const end = nanosToMs(s.endTimeUnixNano);

@@ -20,6 +20,47 @@ import {
  * is not. (Split over two export lines, both would count: the exporter's batch normally holds both.)
  */
 export const OPENINFERENCE_SCOPE_PREFIX = 'openinference.instrumentation.';
+/** OpenInference's JavaScript instrumentations (`@arizeai/openinference-instrumentation-openai`, `-langchain`, …). */
+export const OPENINFERENCE_JS_SCOPE_PREFIX = '@arizeai/openinference-instrumentation-';
+
+/** Whether a scope is one of OpenInference's instrumentors (Python or JavaScript). */
+export function isOpenInferenceScope(scopeName: string): boolean {
+  return (
+    scopeName.startsWith(OPENINFERENCE_SCOPE_PREFIX) || scopeName.startsWith(OPENINFERENCE_JS_SCOPE_PREFIX)
+  );
+}
+
+/**
+ * `@spendline/sdk` beside another instrumentation of the same client in one service (OpenLLMetry,
+ * OpenInference, `@opentelemetry/instrumentation-openai`): both record the call. The SDK sends the request inside its span, so the other span is
+ * its child when the SDK's wrapper is outermost, and its parent otherwise; the SDK's record (exact, with
+ * a usage id) is the call and the other span is not counted. Looked for when the line holds the SDK's
+ * scope name as a JSON string (anywhere: a false match only costs a walk of the line's spans).
+ */
+export function hasSdkSpans(line: string, sdkScopeName: string): boolean {
+  return line.includes(`"${sdkScopeName}"`);
+}
+
+/** The span ids (lowercase hex) of the spans of one scope anywhere in the line. */
+export function scopeSpanIds(resourceSpans: unknown, scopeName: string): Set<string> {
+  const ids = new Set<string>();
+  if (!Array.isArray(resourceSpans)) return ids;
+  for (const rs of resourceSpans) {
+    const scopes = typeof rs === 'object' && rs !== null ? (rs as { scopeSpans?: unknown }).scopeSpans : null;
+    if (!Array.isArray(scopes)) continue;
+    for (const ss of scopes) {
+      if (typeof ss !== 'object' || ss === null) continue;
+      const { scope, spans } = ss as { scope?: { name?: unknown }; spans?: unknown };
+      if (scope?.name !== scopeName || !Array.isArray(spans)) continue;
+      for (const sp of spans) {
+        if (typeof sp !== 'object' || sp === null) continue;
+        const id = normalizeId((sp as { spanId?: unknown }).spanId, 8);
+        if (id !== '') ids.add(id);
+      }
+    }
+  }
+  return ids;
+}
 
 /**
  * Provider SDKs that trace their own API calls: `@anthropic-ai/sdk` (1.x, `src/internal/tracing.ts`: a

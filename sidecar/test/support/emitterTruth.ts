@@ -48,11 +48,22 @@ export interface Reports {
    * emitter reports Anthropic's `input_tokens`, which leaves them out, and no cache counts at all).
    */
   anthropicCache?: 'exact' | 'uncached';
+  /** Each call is a log record and a span with one usage id (`@spendline/sdk`): one of the two is a duplicate. */
+  recordedTwice?: boolean;
   /** Anthropic calls (by position in the truth) whose cache write the emitter leaves out; default none. */
   noCacheWrite?: (index: number) => boolean;
 }
 
 const all = () => true;
+/** `@spendline/sdk`'s own record of every call: exact in every column, a log record and a span each. */
+const SDK_BESIDE_ANOTHER: Reports = {
+  call: all,
+  cached: true,
+  reasoning: true,
+  streamUsage: true,
+  embeddingUsage: true,
+  recordedTwice: true,
+};
 /**
  * Emitters captured from the real packages (Node), and Python emitters rebuilt from their source
  * (`-python`: generate/emit-python-from-source.mjs).
@@ -77,6 +88,13 @@ export const EMITTERS: Record<string, Reports> = {
   },
   // openai 4 (its supported range): no Responses API call in its scenario.
   elastic: { call: all, cached: false, reasoning: false, streamUsage: true, embeddingUsage: true },
+  // @spendline/sdk beside another instrumentation of the same client, its wrapper outermost or innermost
+  // (generate/emit-spendline-beside.mjs): the SDK's record is the call, exact (it asks streams for usage);
+  // the other span of the same call is not counted.
+  'spendline-outer-openllmetry': SDK_BESIDE_ANOTHER,
+  'spendline-inner-openllmetry': SDK_BESIDE_ANOTHER,
+  'spendline-outer-openinference': SDK_BESIDE_ANOTHER,
+  'spendline-inner-openinference': SDK_BESIDE_ANOTHER,
   // No embeddings span, no span for failed calls; streams without usage.
   openllmetry: {
     call: (c) => c.status === 200 && c.path !== '/v1/embeddings',
@@ -234,6 +252,9 @@ export function expectedCalls(emitter: string): ExpectedCall[] {
       const none: ExpectedCall['tokens'] = [0, 0, 0, 0, 0];
       if (u === null && c.stream && status === 'ok' && r.tokenizesStreamsWithoutUsage)
         return { operation, provider, model: c.model, status, usageType: 'emitter-count', tokens: none };
+      // The SDK knows a refused call (an HTTP error answer) consumed nothing: exact zeros, not unknown.
+      if (u === null && status === 'error' && r.recordedTwice)
+        return { operation, provider, model: c.model, status, usageType: 'exact', tokens: none };
       if (u === null || (c.stream && !r.streamUsage) || (operation === 'embeddings' && !r.embeddingUsage))
         return { operation, provider, model: c.model, status, usageType: 'unknown', tokens: none };
       if (provider === 'anthropic') {
