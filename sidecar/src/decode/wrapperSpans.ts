@@ -44,22 +44,31 @@ export function hasSdkSpans(line: string, sdkScopeName: string): boolean {
 /** The span ids (lowercase hex) of the spans of one scope anywhere in the line. */
 export function scopeSpanIds(resourceSpans: unknown, scopeName: string): Set<string> {
   const ids = new Set<string>();
-  if (!Array.isArray(resourceSpans)) return ids;
+  eachSpan(resourceSpans, (scope, sp) => {
+    if (scope !== scopeName) return;
+    const id = normalizeId(sp.spanId, 8);
+    if (id !== '') ids.add(id);
+  });
+  return ids;
+}
+
+/** Calls `fn` with each span object of an OTLP/JSON `resourceSpans` list and its scope's name. */
+function eachSpan(
+  resourceSpans: unknown,
+  fn: (scopeName: unknown, span: Record<string, unknown>) => void,
+): void {
+  if (!Array.isArray(resourceSpans)) return;
   for (const rs of resourceSpans) {
     const scopes = typeof rs === 'object' && rs !== null ? (rs as { scopeSpans?: unknown }).scopeSpans : null;
     if (!Array.isArray(scopes)) continue;
     for (const ss of scopes) {
       if (typeof ss !== 'object' || ss === null) continue;
-      const { scope, spans } = ss as { scope?: { name?: unknown }; spans?: unknown };
-      if (scope?.name !== scopeName || !Array.isArray(spans)) continue;
-      for (const sp of spans) {
-        if (typeof sp !== 'object' || sp === null) continue;
-        const id = normalizeId((sp as { spanId?: unknown }).spanId, 8);
-        if (id !== '') ids.add(id);
-      }
+      const { scope, spans } = ss as { scope?: { name?: unknown } | null; spans?: unknown };
+      if (!Array.isArray(spans)) continue;
+      for (const sp of spans)
+        if (typeof sp === 'object' && sp !== null) fn(scope?.name, sp as Record<string, unknown>);
     }
   }
-  return ids;
 }
 
 /**
@@ -100,20 +109,9 @@ function isInferenceSpan(attrs: unknown): boolean {
 /** The parent span ids (lowercase hex) of the inference spans anywhere in the line. */
 export function inferenceParentIds(resourceSpans: unknown): Set<string> {
   const ids = new Set<string>();
-  if (!Array.isArray(resourceSpans)) return ids;
-  for (const rs of resourceSpans) {
-    const scopes = typeof rs === 'object' && rs !== null ? (rs as { scopeSpans?: unknown }).scopeSpans : null;
-    if (!Array.isArray(scopes)) continue;
-    for (const ss of scopes) {
-      const spans = typeof ss === 'object' && ss !== null ? (ss as { spans?: unknown }).spans : null;
-      if (!Array.isArray(spans)) continue;
-      for (const sp of spans) {
-        if (typeof sp !== 'object' || sp === null) continue;
-        const { parentSpanId, attributes } = sp as { parentSpanId?: unknown; attributes?: unknown };
-        const p = normalizeId(parentSpanId, 8);
-        if (p !== '' && isInferenceSpan(attributes)) ids.add(p);
-      }
-    }
-  }
+  eachSpan(resourceSpans, (_scope, sp) => {
+    const p = normalizeId(sp.parentSpanId, 8);
+    if (p !== '' && isInferenceSpan(sp.attributes)) ids.add(p);
+  });
   return ids;
 }
