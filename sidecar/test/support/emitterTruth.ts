@@ -103,6 +103,9 @@ export const EMITTERS: Record<string, Reports> = {
   'spendline-inner-openllmetry': SDK_BESIDE_ANOTHER,
   'spendline-outer-openinference': SDK_BESIDE_ANOTHER,
   'spendline-inner-openinference': SDK_BESIDE_ANOTHER,
+  // Beside @opentelemetry/instrumentation-aws-sdk on a BedrockRuntimeClient (its span a child of the SDK's):
+  // the SDK's record, with Bedrock's cache reads and writes added to the input.
+  'spendline-outer-aws-sdk': SDK_BESIDE_ANOTHER,
   // No embeddings span, no span for failed calls; streams without usage.
   openllmetry: {
     call: (c) => c.status === 200 && c.path !== '/v1/embeddings',
