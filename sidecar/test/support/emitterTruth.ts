@@ -238,6 +238,12 @@ export const EMITTERS: Record<string, Reports> = {
   },
 };
 
+/**
+ * Fixture models the price catalog (`@pydantic/genai-prices`) does not know: a call of one with usage is
+ * counted with its tokens and `llm_unpriced_requests_total`, its cost unknown (never $0).
+ */
+export const UNPRICED_MODELS: ReadonlySet<string> = new Set(['cohere.embed-english-v3']);
+
 export interface ExpectedCall {
   operation: 'chat' | 'embeddings';
   model: string;
