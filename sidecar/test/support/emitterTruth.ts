@@ -24,6 +24,8 @@ export interface TruthCall {
     reasoningTokens: number;
     /** Anthropic (`/v1/messages`) and Bedrock (`/model/{id}/…`) only. */
     cacheCreationTokens?: number;
+    /** Anthropic streams on Bedrock: the early output count of `message_start` (the final one is `outputTokens`). */
+    streamStartOutputTokens?: number;
   } | null;
 }
 
@@ -56,6 +58,8 @@ export interface Reports {
    * or the Anthropic body's `input_tokens`, both without the cache reads and writes, and no cache counts).
    */
   bedrockCache?: 'exact' | 'uncached';
+  /** Anthropic streams on Bedrock: the output count reported is `message_start`'s early one, not the final. */
+  outputFromStreamStart?: boolean;
   /** Each call is a log record and a span with one usage id (`@spendline/sdk`): one of the two is a duplicate. */
   recordedTwice?: boolean;
   /** Anthropic calls (by position in the truth) whose cache write the emitter leaves out; default none. */
@@ -227,7 +231,8 @@ export const EMITTERS: Record<string, Reports> = {
   'logfire-python': { call: all, cached: false, reasoning: false, streamUsage: false, embeddingUsage: true },
   // Bedrock Runtime through @opentelemetry/instrumentation-aws-sdk: input without the cache reads and
   // writes and no cache counts (Converse's inputTokens, InvokeModel's Anthropic input_tokens); a Titan
-  // embedding's input count, none for a Cohere one.
+  // embedding's input count, none for a Cohere one; an Anthropic InvokeModelWithResponseStream's output
+  // count from message_start.
   'aws-sdk-bedrock': {
     call: all,
     cached: false,
@@ -235,6 +240,7 @@ export const EMITTERS: Record<string, Reports> = {
     streamUsage: true,
     embeddingUsage: (c) => !c.model.startsWith('cohere.'),
     bedrockCache: 'uncached',
+    outputFromStreamStart: true,
   },
 };
 
@@ -291,6 +297,9 @@ export function expectedCalls(emitter: string): ExpectedCall[] {
         return { operation, provider, model: c.model, status, usageType: 'unknown', tokens: none };
       if (provider === 'aws.bedrock') {
         const write = u.cacheCreationTokens ?? 0;
+        const output = r.outputFromStreamStart
+          ? (u.streamStartOutputTokens ?? u.outputTokens)
+          : u.outputTokens;
         return {
           operation,
           provider,
@@ -299,8 +308,8 @@ export function expectedCalls(emitter: string): ExpectedCall[] {
           usageType: 'exact',
           tokens:
             r.bedrockCache === 'uncached'
-              ? [u.inputTokens - u.cachedTokens - write, u.outputTokens, 0, 0, 0]
-              : [u.inputTokens, u.outputTokens, u.cachedTokens, write, 0],
+              ? [u.inputTokens - u.cachedTokens - write, output, 0, 0, 0]
+              : [u.inputTokens, output, u.cachedTokens, write, 0],
         };
       }
       if (provider === 'anthropic') {
