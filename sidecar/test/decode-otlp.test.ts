@@ -834,6 +834,51 @@ describe('decodeOtlpJsonLine: older and other-language emitters', () => {
     expect([other.records.length, other.ignored]).toEqual([0, 1]);
   });
 
+  // open-telemetry/opentelemetry-js-contrib instrumentation-aws-sdk services/bedrock-runtime.ts:
+  // `requestPreSpanHookInvokeModel` sets `gen_ai.system` and the model, no operation; the span keeps the
+  // default name `BedrockRuntime.InvokeModel` (…WithResponseStream).
+  it("counts the aws-sdk instrumentation's InvokeModel spans by model: embeddings, chat, never image models", () => {
+    const invoke = (model: string, name = 'BedrockRuntime.InvokeModel') =>
+      span(
+        [
+          s(ALIAS_ATTR.system, 'aws.bedrock'),
+          s('rpc.method', name.split('.')[1] ?? ''),
+          s(ATTR.requestModel, model),
+          i(ATTR.inputTokens, '16'),
+        ],
+        { name },
+      );
+    const AWS = '@opentelemetry/instrumentation-aws-sdk';
+    const titan = only(scopedSpanLine(AWS, [invoke('amazon.titan-embed-text-v2:0')]));
+    expect([titan.operation, titan.provider, titan.tokens.inputTokens]).toEqual([
+      'embeddings',
+      'aws.bedrock',
+      16,
+    ]);
+    expect(only(scopedSpanLine(AWS, [invoke('amazon.titan-embed-image-v1')])).operation).toBe('embeddings');
+    const profile =
+      'arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude-3-5-haiku-20241022-v1:0';
+    expect(
+      only(scopedSpanLine(AWS, [invoke(profile, 'BedrockRuntime.InvokeModelWithResponseStream')])).operation,
+    ).toBe('chat');
+    for (const media of [
+      'amazon.titan-image-generator-v2:0',
+      'amazon.nova-canvas-v1:0',
+      'us.stability.sd3-5-large-v1:0',
+    ]) {
+      const out = decodeOtlpJsonLine(scopedSpanLine(AWS, [invoke(media)]));
+      expect([out.records.length, out.ignored], media).toEqual([0, 1]);
+    }
+    // Other commands of the client, and the same span name under another tracer, are not calls.
+    for (const line of [
+      scopedSpanLine(AWS, [invoke('amazon.titan-embed-text-v2:0', 'BedrockRuntime.ApplyGuardrail')]),
+      scopedSpanLine('some.framework', [invoke('amazon.titan-embed-text-v2:0')]),
+    ]) {
+      const out = decodeOtlpJsonLine(line);
+      expect([out.records.length, out.ignored]).toEqual([0, 1]);
+    }
+  });
+
   // spring-projects/spring-ai: spring-ai-commons AiOperationType.java, AiProvider.java,
   // AiObservationAttributes.java; spring-ai-model DefaultChatModelObservationConvention.java and
   // DefaultEmbeddingModelObservationConvention.java (Micrometer key-values: every value a string,

@@ -2,7 +2,8 @@
  * All third-party emitter fixtures through the real counting pipeline (tailer, decoder, dedup, pricing,
  * ledger on SQLite and on PostgreSQL, metrics), twice (a restart reads nothing new): every reported call is one request in
  * llm_requests_total, failed ones with status="error", usage-less ones in
- * llm_unknown_usage_requests_total and never priced as $0; the report shows them.
+ * llm_unknown_usage_requests_total and never priced as $0 (nor as unpriced: only calls with usage of a
+ * model the catalog lacks are); the report shows them.
  */
 import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,7 +11,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { openLedgerStore } from '../src/ledger/openStore.js';
 import { usageToTable } from '../src/report/formatUsage.js';
 import { queryUsage } from '../src/report/queryUsage.js';
-import { EMITTER_FIXTURE_DIR, EMITTERS, expectedCalls } from './support/emitterTruth.js';
+import { EMITTER_FIXTURE_DIR, EMITTERS, expectedCalls, UNPRICED_MODELS } from './support/emitterTruth.js';
 import { freshDatabaseUrl, LEDGER_BACKENDS } from './support/ledgerBackends.js';
 import { registryTotals, runUntilCaughtUp, tempDir } from './support/sidecarHarness.js';
 
@@ -44,7 +45,11 @@ describe.each(LEDGER_BACKENDS)('third-party emitters through the counting pipeli
       expect(byStatus('error')).toBe(unknown.filter((w) => w.status === 'error').length);
       // No cost series and no "unpriced" for unknown usage: its cost is unknown, not $0 and not unpriced.
       expect([...m.counters.cost.series.values()].filter((s) => s.values[4] === 'unknown')).toEqual([]);
-      expect([...m.counters.unpriced.series.values()]).toEqual([]);
+      // A call with known usage of a model the catalog does not price is unpriced (its cost unknown too).
+      const unpricedSeries = [...m.counters.unpriced.series.values()];
+      const unpriced = want.filter((w) => w.usageType !== 'unknown' && UNPRICED_MODELS.has(w.model));
+      expect(unpricedSeries.reduce((n, x) => n + x.total, 0)).toBe(unpriced.length);
+      expect(new Set(unpricedSeries.map((x) => x.values[1]))).toEqual(new Set(unpriced.map((w) => w.model)));
       expect([...m.counters.tokens.series.values()].filter((s) => s.values[4] === 'unknown')).toEqual([]);
     }
     const db = await openLedgerStore({ url: ledgerUrl, stateDir: state });

@@ -2,6 +2,8 @@ import { RESOURCE_ATTR, SDK_SCOPE_NAME, USAGE_EVENT_NAME } from '@spendline/sdk/
 import { type JsonAnyValue, nanosToMs, normalizeId, stringValue, subMsFraction } from './anyValue.js';
 import { lineHash } from './lineHash.js';
 import {
+  AWS_SDK_SCOPE,
+  awsSdkInvokeModelOperation,
   canonicalOperation,
   INFERENCE_OPERATIONS,
   LLM_REQUEST_TYPES,
@@ -351,6 +353,8 @@ const decodeSpan: RecordDecoder = (s, res, out, ctx) => {
     else if (draft.llmRequestType !== '') operation = LLM_REQUEST_TYPES.get(draft.llmRequestType) ?? '';
     else if (s.name === OPENLLMETRY_RESPONSES_SPAN && ctx.scopeName.startsWith(OPENLLMETRY_OPENAI_SCOPE))
       operation = 'chat';
+    else if (ctx.scopeName === AWS_SDK_SCOPE)
+      operation = awsSdkInvokeModelOperation(s.name, draft.requestModel);
     else operation = vercelOperation(draft.vercelOperationId);
   }
   // Only inference spans are calls: agent, workflow, step, tool and chain spans (and the Vercel AI SDK's

@@ -1,7 +1,7 @@
 /**
  * Which operation a span or log record reports, under every emitter's name for it: semconv's
  * `gen_ai.operation.name`, other emitters' names for the same operations, OpenLLMetry's older
- * `llm.request.type`, the Vercel AI SDK 4-6 `ai.operationId`.
+ * `llm.request.type`, the Vercel AI SDK 4-6 `ai.operationId`, the model of an AWS SDK InvokeModel span.
  */
 import { OPERATION_NAMES } from '@spendline/sdk/contract';
 
@@ -51,3 +51,23 @@ export const LLM_REQUEST_TYPES: ReadonlyMap<string, string> = new Map([
  */
 export const OPENLLMETRY_RESPONSES_SPAN = 'openai.response';
 export const OPENLLMETRY_OPENAI_SCOPE = 'opentelemetry.instrumentation.openai.';
+
+/** Tracer name of `@opentelemetry/instrumentation-aws-sdk`. */
+export const AWS_SDK_SCOPE = '@opentelemetry/instrumentation-aws-sdk';
+/** Bedrock models whose InvokeModel call makes images or video: billed per image, no token call. */
+const BEDROCK_MEDIA_MODEL = /image-generator|nova-canvas|nova-reel|(?:^|[./])stability\./;
+
+/**
+ * `@opentelemetry/instrumentation-aws-sdk`'s Bedrock Runtime extension sets `gen_ai.operation.name` on
+ * Converse and ConverseStream spans only; its InvokeModel spans (`BedrockRuntime.InvokeModel`,
+ * `BedrockRuntime.InvokeModelWithResponseStream`, with `gen_ai.system` and the model id) carry none
+ * (services/bedrock-runtime.ts `requestPreSpanHookInvokeModel`). The model id says which call it was:
+ * an embedding model (`amazon.titan-embed-…`, `cohere.embed-…`), an image or video model (not a token
+ * call), else a text model's chat.
+ */
+export function awsSdkInvokeModelOperation(spanName: unknown, requestModel: string): string {
+  if (typeof spanName !== 'string' || requestModel === '') return '';
+  if (!spanName.endsWith('.InvokeModel') && !spanName.endsWith('.InvokeModelWithResponseStream')) return '';
+  if (requestModel.includes('embed')) return 'embeddings';
+  return BEDROCK_MEDIA_MODEL.test(requestModel) ? '' : 'chat';
+}

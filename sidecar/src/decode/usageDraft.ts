@@ -389,6 +389,10 @@ export class UsageDraft {
   get vercelOperationId(): string {
     return this.strings[Slot.AiOperationId] ?? '';
   }
+  /** `gen_ai.request.model`, '' when absent. */
+  get requestModel(): string {
+    return this.strings[Slot.RequestModel] ?? '';
+  }
   /** Some usage is present: a token, page or input count. */
   get hasUsage(): boolean {
     return this.hasCount;

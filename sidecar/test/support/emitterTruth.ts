@@ -13,14 +13,19 @@ export interface TruthCall {
   model: string;
   stream: boolean;
   status: number;
-  /** Semantic-convention terms: input includes the cached (and, for Anthropic, cache-written) tokens. */
+  /**
+   * Semantic-convention terms: input includes the cached (and, for Anthropic and Bedrock, cache-written)
+   * tokens.
+   */
   usage: {
     inputTokens: number;
     outputTokens: number;
     cachedTokens: number;
     reasoningTokens: number;
-    /** Anthropic (`/v1/messages`) only. */
+    /** Anthropic (`/v1/messages`) and Bedrock (`/model/{id}/…`) only. */
     cacheCreationTokens?: number;
+    /** Anthropic streams on Bedrock: the early output count of `message_start` (the final one is `outputTokens`). */
+    streamStartOutputTokens?: number;
   } | null;
 }
 
@@ -36,8 +41,8 @@ export interface Reports {
   streamUsage: boolean;
   /** Cached tokens of streams (default: as `cached`). */
   streamCached?: boolean;
-  /** Usage of embeddings calls. */
-  embeddingUsage: boolean;
+  /** Usage of embeddings calls (of each call, when it depends on the model). */
+  embeddingUsage: boolean | ((c: TruthCall) => boolean);
   /**
    * Streams without usage that the emitter counts with its own tokenizer and reports as usage
    * (OpenLIT): the call is there, its tokens cannot match the provider's (which sent none).
@@ -48,6 +53,13 @@ export interface Reports {
    * emitter reports Anthropic's `input_tokens`, which leaves them out, and no cache counts at all).
    */
   anthropicCache?: 'exact' | 'uncached';
+  /**
+   * Bedrock Runtime calls: `exact` (the default) or `uncached` (the emitter reports Bedrock's `inputTokens`
+   * or the Anthropic body's `input_tokens`, both without the cache reads and writes, and no cache counts).
+   */
+  bedrockCache?: 'exact' | 'uncached';
+  /** Anthropic streams on Bedrock: the output count reported is `message_start`'s early one, not the final. */
+  outputFromStreamStart?: boolean;
   /** Each call is a log record and a span with one usage id (`@spendline/sdk`): one of the two is a duplicate. */
   recordedTwice?: boolean;
   /** Anthropic calls (by position in the truth) whose cache write the emitter leaves out; default none. */
@@ -95,6 +107,9 @@ export const EMITTERS: Record<string, Reports> = {
   'spendline-inner-openllmetry': SDK_BESIDE_ANOTHER,
   'spendline-outer-openinference': SDK_BESIDE_ANOTHER,
   'spendline-inner-openinference': SDK_BESIDE_ANOTHER,
+  // Beside @opentelemetry/instrumentation-aws-sdk on a BedrockRuntimeClient (its span a child of the SDK's):
+  // the SDK's record, with Bedrock's cache reads and writes added to the input.
+  'spendline-outer-aws-sdk': SDK_BESIDE_ANOTHER,
   // No embeddings span, no span for failed calls; streams without usage.
   openllmetry: {
     call: (c) => c.status === 200 && c.path !== '/v1/embeddings',
@@ -214,7 +229,26 @@ export const EMITTERS: Record<string, Reports> = {
   },
   // Stream usage goes on a separate log record (logfire.span_type "log"), not on the call's span.
   'logfire-python': { call: all, cached: false, reasoning: false, streamUsage: false, embeddingUsage: true },
+  // Bedrock Runtime through @opentelemetry/instrumentation-aws-sdk: input without the cache reads and
+  // writes and no cache counts (Converse's inputTokens, InvokeModel's Anthropic input_tokens); a Titan
+  // embedding's input count, none for a Cohere one; an Anthropic InvokeModelWithResponseStream's output
+  // count from message_start.
+  'aws-sdk-bedrock': {
+    call: all,
+    cached: false,
+    reasoning: false,
+    streamUsage: true,
+    embeddingUsage: (c) => !c.model.startsWith('cohere.'),
+    bedrockCache: 'uncached',
+    outputFromStreamStart: true,
+  },
 };
+
+/**
+ * Fixture models the price catalog (`@pydantic/genai-prices`) does not know: a call of one with usage is
+ * counted with its tokens and `llm_unpriced_requests_total`, its cost unknown (never $0).
+ */
+export const UNPRICED_MODELS: ReadonlySet<string> = new Set(['cohere.embed-english-v3']);
 
 export interface ExpectedCall {
   operation: 'chat' | 'embeddings';
@@ -225,7 +259,7 @@ export interface ExpectedCall {
   /** input / output / cache read / cache write / reasoning. */
   tokens: [number, number, number, number, number];
   /** The provider that billed it (from the API path). */
-  provider: 'openai' | 'anthropic';
+  provider: 'openai' | 'anthropic' | 'aws.bedrock';
 }
 
 /** Whether a count reported always, never or on the Responses API only is reported for a call to `path`. */
@@ -245,8 +279,12 @@ export function expectedCalls(emitter: string): ExpectedCall[] {
     .map((c, index) => ({ c, index }))
     .filter(({ c, index }) => r.call(c, index, truth))
     .map(({ c, index }): ExpectedCall => {
-      const operation = c.path === '/v1/embeddings' ? 'embeddings' : 'chat';
-      const provider = c.path === '/v1/messages' ? 'anthropic' : 'openai';
+      const bedrock = c.path.startsWith('/model/');
+      const embeddings =
+        c.path === '/v1/embeddings' || (bedrock && /^\/model\/[^/]*embed[^/]*\/invoke$/.test(c.path));
+      const operation = embeddings ? 'embeddings' : 'chat';
+      const provider = bedrock ? 'aws.bedrock' : c.path === '/v1/messages' ? 'anthropic' : 'openai';
+      const embeddingUsage = typeof r.embeddingUsage === 'function' ? r.embeddingUsage(c) : r.embeddingUsage;
       const status = c.status === 200 ? 'ok' : 'error';
       const u = c.usage;
       const none: ExpectedCall['tokens'] = [0, 0, 0, 0, 0];
@@ -255,8 +293,25 @@ export function expectedCalls(emitter: string): ExpectedCall[] {
       // The SDK knows a refused call (an HTTP error answer) consumed nothing: exact zeros, not unknown.
       if (u === null && status === 'error' && r.recordedTwice)
         return { operation, provider, model: c.model, status, usageType: 'exact', tokens: none };
-      if (u === null || (c.stream && !r.streamUsage) || (operation === 'embeddings' && !r.embeddingUsage))
+      if (u === null || (c.stream && !r.streamUsage) || (operation === 'embeddings' && !embeddingUsage))
         return { operation, provider, model: c.model, status, usageType: 'unknown', tokens: none };
+      if (provider === 'aws.bedrock') {
+        const write = u.cacheCreationTokens ?? 0;
+        const output = r.outputFromStreamStart
+          ? (u.streamStartOutputTokens ?? u.outputTokens)
+          : u.outputTokens;
+        return {
+          operation,
+          provider,
+          model: c.model,
+          status,
+          usageType: 'exact',
+          tokens:
+            r.bedrockCache === 'uncached'
+              ? [u.inputTokens - u.cachedTokens - write, output, 0, 0, 0]
+              : [u.inputTokens, output, u.cachedTokens, write, 0],
+        };
+      }
       if (provider === 'anthropic') {
         const write = r.noCacheWrite?.(index) ? 0 : (u.cacheCreationTokens ?? 0);
         return {
