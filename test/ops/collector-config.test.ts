@@ -5,8 +5,11 @@
  * collector fixes timestamps for OpenSearch, and both gateway configs (the example and the compose
  * `scale` profile's) route by trace ID and retry on the load balancer.
  */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { ALIAS_ATTR, ATTR, CONTENT_ATTRS } from '@spendline/sdk/contract';
 import { describe, expect, it } from 'vitest';
+import { decodeOtlpJsonLine } from '../../sidecar/src/decode/index.js';
 import { isRecord, readRepoYaml, recordAt, stringsAt } from './support/repoFiles.js';
 
 const config = readRepoYaml('collector-config/otelcol.yaml');
@@ -14,6 +17,7 @@ const pipelines = recordAt(config, 'service', 'pipelines');
 const backends = readRepoYaml('collector-config/otelcol-backends.yaml');
 const gateway = readRepoYaml('collector-config/otelcol-gateway-example.yaml');
 const composeGateway = readRepoYaml('collector-config/otelcol-gateway.yaml');
+const EMITTER_FIXTURES = join(import.meta.dirname, '..', '..', 'sidecar', 'test', 'fixtures', 'emitters');
 
 /** Every pipeline's receivers, processors and exporters (and the extensions) are defined. */
 function expectComponentsDefined(doc: unknown): void {
@@ -112,7 +116,7 @@ describe('collector-config/otelcol.yaml', () => {
     expect(stringsAt(filter, 'logs', 'log_record')).toEqual([expected]);
     // OpenLLMetry <= 0.54's Responses API span carries no marker: kept by its name and scope, as the decoder does.
     expect(stringsAt(filter, 'traces', 'span')).toEqual([
-      `${expected} and not (name == "openai.response" and IsMatch(instrumentation_scope.name, "^opentelemetry\\\\.instrumentation\\\\.openai\\\\."))`,
+      `${expected} and not (name == "openai.response" and IsMatch(instrumentation_scope.name, "^opentelemetry\\\\.instrumentation\\\\.openai\\\\.")) and not (IsMatch(name, "^BedrockRuntime\\\\.InvokeModel") and instrumentation_scope.name == "@opentelemetry/instrumentation-aws-sdk")`,
     ]);
     expect(filter.error_mode).toBe('ignore');
   });
@@ -242,5 +246,123 @@ describe('collector-config/otelcol.yaml', () => {
     expect(recordAt(composeGateway, 'extensions', 'health_check').endpoint).toBe('0.0.0.0:13133');
     const readers = recordAt(composeGateway, 'service', 'telemetry', 'metrics').readers;
     expect(readers).toEqual([{ pull: { exporter: { prometheus: { host: '0.0.0.0', port: 8888 } } } }]);
+  });
+});
+
+/**
+ * A small evaluator of the OTTL conditions filter/genai_only uses (a conjunction of
+ * `attributes["k"] == nil`, `name == "s"`, `instrumentation_scope.name == "s"`,
+ * `IsMatch(name | instrumentation_scope.name, "regex")` and `not (...)`), so every emitter fixture can
+ * be passed through the filter as the collector would. An unknown form throws: the test then fails
+ * instead of guessing.
+ */
+interface FilterSubject {
+  name: string;
+  scope: string;
+  attributes: Set<string>;
+}
+type Condition = (s: FilterSubject) => boolean;
+
+function ottlString(literal: string): string {
+  return literal.slice(1, -1).replace(/\\(.)/g, '$1');
+}
+
+function parseCondition(src: string): Condition {
+  const terms: string[] = [];
+  let depth = 0;
+  let inString = false;
+  let start = 0;
+  for (let i = 0; i < src.length; i++) {
+    const c = src[i];
+    if (inString) {
+      if (c === '\\') i++;
+      else if (c === '"') inString = false;
+    } else if (c === '"') inString = true;
+    else if (c === '(') depth++;
+    else if (c === ')') depth--;
+    else if (depth === 0 && src.startsWith(' and ', i)) {
+      terms.push(src.slice(start, i));
+      start = i + 5;
+      i += 4;
+    }
+  }
+  terms.push(src.slice(start));
+  const conditions = terms.map((t) => parseTerm(t.trim()));
+  return (s) => conditions.every((c) => c(s));
+}
+
+function parseTerm(t: string): Condition {
+  const STR = '("(?:[^"\\\\]|\\\\.)*")';
+  let m = /^not \((.*)\)$/.exec(t);
+  if (m) {
+    const inner = parseCondition(m[1] as string);
+    return (s) => !inner(s);
+  }
+  m = new RegExp(`^attributes\\[${STR}\\] == nil$`).exec(t);
+  if (m) {
+    const key = ottlString(m[1] as string);
+    return (s) => !s.attributes.has(key);
+  }
+  const field = (f: string) => (s: FilterSubject) => (f === 'name' ? s.name : s.scope);
+  m = new RegExp(`^(name|instrumentation_scope\\.name) == ${STR}$`).exec(t);
+  if (m) {
+    const get = field(m[1] as string);
+    const want = ottlString(m[2] as string);
+    return (s) => get(s) === want;
+  }
+  m = new RegExp(`^IsMatch\\((name|instrumentation_scope\\.name), ${STR}\\)$`).exec(t);
+  if (m) {
+    const get = field(m[1] as string);
+    const re = new RegExp(ottlString(m[2] as string));
+    return (s) => re.test(get(s));
+  }
+  throw new Error(`OTTL term this test cannot evaluate: ${t}`);
+}
+
+describe('filter/genai_only keeps every record the sidecar counts', () => {
+  const filter = recordAt(config, 'processors', 'filter/genai_only');
+  const [logDrop] = stringsAt(filter, 'logs', 'log_record').map(parseCondition);
+  const [spanDrop] = stringsAt(filter, 'traces', 'span').map(parseCondition);
+  const fixtures = readdirSync(EMITTER_FIXTURES).filter((f) => f.endsWith('.otlp.jsonl'));
+
+  it('evaluates its own conditions (a marker keeps a record, none drops it)', () => {
+    const s = (attributes: string[], name = 'x', scope = 'y') => ({
+      name,
+      scope,
+      attributes: new Set(attributes),
+    });
+    expect(spanDrop?.(s([]))).toBe(true);
+    expect(spanDrop?.(s([ATTR.operationName]))).toBe(false);
+    expect(logDrop?.(s([ATTR.usageId]))).toBe(false);
+    expect(spanDrop?.(s([], 'openai.response', 'opentelemetry.instrumentation.openai.v1'))).toBe(false);
+    expect(fixtures.length).toBeGreaterThan(20);
+  });
+
+  it.each(fixtures)('%s: the records the decoder counts all pass the filter', (file) => {
+    for (const line of readFileSync(join(EMITTER_FIXTURES, file), 'utf8').split('\n')) {
+      if (line.trim() === '') continue;
+      const doc = JSON.parse(line);
+      const kept = structuredClone(doc);
+      for (const [top, scopes, items, drop] of [
+        ['resourceLogs', 'scopeLogs', 'logRecords', logDrop],
+        ['resourceSpans', 'scopeSpans', 'spans', spanDrop],
+      ] as const) {
+        for (const rs of kept[top] ?? [])
+          for (const ss of rs[scopes] ?? [])
+            ss[items] = (ss[items] ?? []).filter(
+              (r: { name?: string; attributes?: { key: string }[] }) =>
+                !drop?.({
+                  name: r.name ?? '',
+                  scope: ss.scope?.name ?? '',
+                  attributes: new Set((r.attributes ?? []).map((a) => a.key)),
+                }),
+            );
+      }
+      const counted = (d: unknown) =>
+        decodeOtlpJsonLine(JSON.stringify(d))
+          .records.map((r) => r.dedupKey)
+          .sort();
+      expect(counted(kept), file).toEqual(counted(doc));
+    }
   });
 });
