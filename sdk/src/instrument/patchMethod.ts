@@ -138,8 +138,11 @@ function invoke(
   };
   try {
     if (isApiPromise(result)) {
-      return observeApiPromise(result as ApiPromiseLike<unknown>, observe, (err) =>
-        call.finish({ error: err }),
+      return observeApiPromise(
+        result as ApiPromiseLike<unknown>,
+        observe,
+        (err) => call.finish({ error: err }),
+        () => call.finish({ usageUnknown: true }),
       );
     }
     if (result instanceof Promise) {

@@ -1,0 +1,473 @@
+import { createOpenAI } from '@ai-sdk/openai';
+import Anthropic from '@anthropic-ai/sdk';
+import { generateText, wrapLanguageModel } from 'ai';
+import OpenAI from 'openai';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ATTR } from '../src/contract.js';
+import {
+  instrumentAnthropic,
+  instrumentOpenAI,
+  spendlineMiddleware,
+  startTelemetry,
+  type TelemetryHandle,
+} from '../src/index.js';
+import { estimateTokens } from '../src/instrument/estimateTokens.js';
+import { type CapturedLog, type OtlpReceiver, startOtlpReceiver } from './support/otlpReceiver.js';
+import { type RawAnswer, type RawProvider, startRawProvider } from './support/rawProvider.js';
+
+const PROMPT = 'Summarise the SECRET-PROMPT-7f3a quarterly plan';
+const REPLY = 'Hello there, here is the summary';
+const API_KEY = 'sk-live-CREDENTIAL-91b2';
+const QUERY_KEY = 'QUERYKEY-5c1d';
+
+/** Per-model answers of the raw provider; a test sets its model's answer before calling. */
+const answers = new Map<string, RawAnswer>();
+
+function chatJson(usage: unknown): RawAnswer {
+  return {
+    json: {
+      id: 'chatcmpl-1',
+      object: 'chat.completion',
+      created: 1,
+      model: 'gpt-4o-mini-2024-07-18',
+      choices: [{ index: 0, message: { role: 'assistant', content: REPLY }, finish_reason: 'stop' }],
+      usage,
+    },
+  };
+}
+
+function chatChunk(content: string | undefined, usage: unknown, choices = true): { data: unknown } {
+  return {
+    data: {
+      id: 'chatcmpl-1',
+      object: 'chat.completion.chunk',
+      created: 1,
+      model: 'gpt-4o-mini-2024-07-18',
+      choices: choices
+        ? [{ index: 0, delta: content === undefined ? {} : { content }, finish_reason: null }]
+        : [],
+      ...(usage === undefined ? {} : { usage }),
+    },
+  };
+}
+
+/** A chat stream of the reply in words, then the usage chunk (when given), then [DONE]. */
+function chatStream(usage: unknown): RawAnswer {
+  const words = REPLY.split(/(?= )/);
+  return {
+    sse: [
+      ...words.map((w) => chatChunk(w, null)),
+      ...(usage === undefined ? [] : [chatChunk(undefined, usage, false)]),
+      { data: '[DONE]' },
+    ],
+  };
+}
+
+function anthropicMessage(usage: unknown): RawAnswer {
+  return {
+    json: {
+      id: 'msg_1',
+      type: 'message',
+      role: 'assistant',
+      model: 'claude-sonnet-4-5',
+      content: [{ type: 'text', text: REPLY }],
+      stop_reason: 'end_turn',
+      usage,
+    },
+  };
+}
+
+function anthropicStream(startUsage: unknown, deltaUsage: unknown): RawAnswer {
+  return {
+    sse: [
+      {
+        event: 'message_start',
+        data: {
+          type: 'message_start',
+          message: {
+            id: 'msg_1',
+            type: 'message',
+            role: 'assistant',
+            model: 'claude-sonnet-4-5',
+            content: [],
+            stop_reason: null,
+            usage: startUsage,
+          },
+        },
+      },
+      {
+        event: 'content_block_start',
+        data: { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } },
+      },
+      {
+        event: 'content_block_delta',
+        data: { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: REPLY } },
+      },
+      { event: 'content_block_stop', data: { type: 'content_block_stop', index: 0 } },
+      {
+        event: 'message_delta',
+        data: { type: 'message_delta', delta: { stop_reason: 'end_turn' }, usage: deltaUsage },
+      },
+      { event: 'message_stop', data: { type: 'message_stop' } },
+    ],
+  };
+}
+
+let raw: RawProvider;
+let receiver: OtlpReceiver;
+let telemetry: TelemetryHandle;
+let openai: OpenAI;
+let anthropic: Anthropic;
+
+beforeAll(async () => {
+  raw = await startRawProvider((_path, body) => {
+    const a = answers.get(String(body.model));
+    return a ?? { status: 404, json: { error: { message: `no answer for ${String(body.model)}` } } };
+  });
+  receiver = await startOtlpReceiver();
+  telemetry = startTelemetry({
+    serviceName: 'hostile-providers',
+    env: { OTLP_ENDPOINT: receiver.url },
+    scheduledDelayMillis: 50,
+    exportTimeoutMillis: 2000,
+    onWarning: () => undefined,
+  });
+  openai = instrumentOpenAI(
+    new OpenAI({
+      apiKey: API_KEY,
+      baseURL: `${raw.url}/v1`,
+      defaultQuery: { 'api-key': QUERY_KEY },
+      maxRetries: 0,
+    }),
+  );
+  anthropic = instrumentAnthropic(new Anthropic({ apiKey: API_KEY, baseURL: raw.url, maxRetries: 0 }));
+});
+afterAll(async () => {
+  await telemetry.shutdown();
+  await Promise.all([receiver.close(), raw.close()]);
+});
+
+/** The one record a test's calls produced (flushing first, so earlier tests' records are excluded). */
+async function recordsOf(model: string): Promise<CapturedLog[]> {
+  await telemetry.forceFlush();
+  return receiver.logs().filter((l) => l.attributes[ATTR.requestModel] === model);
+}
+
+async function onlyRecordOf(model: string): Promise<CapturedLog['attributes']> {
+  const recs = await recordsOf(model);
+  expect(recs).toHaveLength(1);
+  return recs[0]?.attributes ?? {};
+}
+
+const rejectedInvalid = (): number => telemetry.stats().rejected.provider_usage_invalid ?? 0;
+
+describe('malformed provider usage is never recorded as exact', () => {
+  // prompt_tokens 20 is sound in each of these; the rest of the usage is not.
+  const keepsInput: [string, unknown][] = [
+    ['completion_tokens as a string', { prompt_tokens: 20, completion_tokens: '7', total_tokens: 27 }],
+    ['completion_tokens missing', { prompt_tokens: 20, total_tokens: 20 }],
+    ['completion_tokens null', { prompt_tokens: 20, completion_tokens: null }],
+    ['completion_tokens negative', { prompt_tokens: 20, completion_tokens: -7 }],
+    ['completion_tokens fractional', { prompt_tokens: 20, completion_tokens: 7.5 }],
+    ['completion_tokens past 2^53', { prompt_tokens: 20, completion_tokens: 2 ** 60 }],
+    [
+      'cached tokens beyond the prompt',
+      { prompt_tokens: 20, completion_tokens: 7, prompt_tokens_details: { cached_tokens: 50 } },
+    ],
+    [
+      'reasoning beyond the completion',
+      { prompt_tokens: 20, completion_tokens: 7, completion_tokens_details: { reasoning_tokens: 9 } },
+    ],
+  ];
+  it.each(keepsInput)(
+    'openai chat, %s: estimated output, the sound prompt count kept',
+    async (label, usage) => {
+      const model = `gpt-4o-mini-keep-${label.replace(/\W+/g, '-')}`;
+      answers.set(model, chatJson(usage));
+      const before = rejectedInvalid();
+      const res = await openai.chat.completions.create({
+        model,
+        messages: [{ role: 'user', content: PROMPT }],
+      });
+      expect(res.choices[0]?.message.content).toBe(REPLY);
+      const a = await onlyRecordOf(model);
+      expect(a[ATTR.usageType]).toBe('estimated');
+      expect(a[ATTR.inputTokens]).toBe(20);
+      expect(a[ATTR.outputTokens]).toBe(await estimateTokens(model, [REPLY]));
+      expect(a[ATTR.cacheReadInputTokens]).toBeUndefined();
+      expect(a[ATTR.reasoningOutputTokens]).toBeUndefined();
+      expect(typeof a[ATTR.costUsd]).toBe('number');
+      expect(rejectedInvalid()).toBe(before + 1);
+    },
+  );
+
+  const noSoundCount: [string, unknown][] = [
+    ['prompt_tokens negative', { prompt_tokens: -5, completion_tokens: 7 }],
+    ['prompt_tokens fractional', { prompt_tokens: 12.5, completion_tokens: 7 }],
+    ['prompt_tokens past 2^53', { prompt_tokens: 2 ** 60, completion_tokens: 7 }],
+  ];
+  it.each(noSoundCount)('openai chat, %s: estimated input and output', async (label, usage) => {
+    const model = `gpt-4o-mini-none-${label.replace(/\W+/g, '-')}`;
+    answers.set(model, chatJson(usage));
+    await openai.chat.completions.create({ model, messages: [{ role: 'user', content: PROMPT }] });
+    const a = await onlyRecordOf(model);
+    expect(a[ATTR.usageType]).toBe('estimated');
+    expect(a[ATTR.inputTokens]).toBe(await estimateTokens(model, [PROMPT]));
+    expect(a[ATTR.outputTokens]).toBe(await estimateTokens(model, [REPLY]));
+  });
+
+  it.each([
+    ['usage null', null],
+    ['usage empty', {}],
+    ['prompt_tokens a string', { prompt_tokens: '12', completion_tokens: 7 }],
+  ])('openai chat, %s: estimated (no usage to read)', async (label, usage) => {
+    const model = `gpt-4o-mini-absent-${label.replace(/\W+/g, '-')}`;
+    answers.set(model, chatJson(usage));
+    await openai.chat.completions.create({ model, messages: [{ role: 'user', content: PROMPT }] });
+    const a = await onlyRecordOf(model);
+    expect(a[ATTR.usageType]).toBe('estimated');
+    expect(a[ATTR.inputTokens]).toBe(await estimateTokens(model, [PROMPT]));
+  });
+
+  it('openai chat: null details (as several compatible providers send) are still exact', async () => {
+    const model = 'gpt-4o-mini-null-details';
+    answers.set(
+      model,
+      chatJson({
+        prompt_tokens: 20,
+        completion_tokens: 7,
+        total_tokens: 27,
+        prompt_tokens_details: null,
+        completion_tokens_details: null,
+      }),
+    );
+    await openai.chat.completions.create({ model, messages: [{ role: 'user', content: PROMPT }] });
+    const a = await onlyRecordOf(model);
+    expect(a).toMatchObject({ [ATTR.usageType]: 'exact', [ATTR.inputTokens]: 20, [ATTR.outputTokens]: 7 });
+  });
+
+  it('openai chat stream: a malformed usage chunk is estimated; a stream without one is estimated', async () => {
+    const bad = 'gpt-4o-mini-stream-bad-usage';
+    const none = 'gpt-4o-mini-stream-no-usage';
+    answers.set(bad, chatStream({ prompt_tokens: 20, completion_tokens: -1 }));
+    answers.set(none, chatStream(undefined));
+    for (const model of [bad, none]) {
+      const stream = await openai.chat.completions.create({
+        model,
+        messages: [{ role: 'user', content: PROMPT }],
+        stream: true,
+      });
+      let text = '';
+      for await (const c of stream) text += c.choices[0]?.delta.content ?? '';
+      expect(text).toBe(REPLY);
+    }
+    const [a, b] = [await onlyRecordOf(bad), await onlyRecordOf(none)];
+    expect(a).toMatchObject({ [ATTR.usageType]: 'estimated', [ATTR.inputTokens]: 20 });
+    expect(b[ATTR.usageType]).toBe('estimated');
+    expect(b[ATTR.inputTokens]).toBe(await estimateTokens(none, [PROMPT]));
+    expect(b[ATTR.outputTokens]).toBe(await estimateTokens(none, [REPLY]));
+  });
+
+  it('anthropic: output_tokens missing is estimated, the input kept', async () => {
+    const model = 'claude-sonnet-4-5-no-output';
+    answers.set(model, anthropicMessage({ input_tokens: 30, cache_read_input_tokens: 100 }));
+    await anthropic.messages.create({ model, max_tokens: 50, messages: [{ role: 'user', content: PROMPT }] });
+    const a = await onlyRecordOf(model);
+    expect(a).toMatchObject({ [ATTR.usageType]: 'estimated', [ATTR.inputTokens]: 130 });
+  });
+
+  it('anthropic stream: message_delta reporting its input and cache counts as null keeps message_start counts, exact', async () => {
+    const model = 'claude-sonnet-4-5-null-delta';
+    answers.set(
+      model,
+      anthropicStream(
+        { input_tokens: 30, cache_read_input_tokens: 100, cache_creation_input_tokens: 0, output_tokens: 1 },
+        {
+          input_tokens: null,
+          cache_read_input_tokens: null,
+          cache_creation_input_tokens: null,
+          output_tokens: 12,
+        },
+      ),
+    );
+    const stream = await anthropic.messages.create({
+      model,
+      max_tokens: 50,
+      messages: [{ role: 'user', content: PROMPT }],
+      stream: true,
+    });
+    for await (const _ of stream) {
+      // read it all
+    }
+    const a = await onlyRecordOf(model);
+    expect(a).toMatchObject({
+      [ATTR.usageType]: 'exact',
+      [ATTR.inputTokens]: 130,
+      [ATTR.cacheReadInputTokens]: 100,
+      [ATTR.outputTokens]: 12,
+    });
+  });
+
+  it('Vercel AI SDK: a negative count from the provider is estimated, not exact', async () => {
+    const model = 'gpt-4o-mini-vercel-negative';
+    answers.set(model, chatJson({ prompt_tokens: 20, completion_tokens: -3 }));
+    const provider = createOpenAI({ baseURL: `${raw.url}/v1`, apiKey: API_KEY });
+    const m = wrapLanguageModel({ model: provider.chat(model), middleware: spendlineMiddleware() });
+    const r = await generateText({ model: m, prompt: PROMPT });
+    expect(r.text).toBe(REPLY);
+    const a = await onlyRecordOf(model);
+    expect(a).toMatchObject({ [ATTR.usageType]: 'estimated', [ATTR.inputTokens]: 20 });
+  });
+});
+
+describe('calls whose usage is unknown are labelled so, never exact 0', () => {
+  it.each([400, 500])('HTTP %i: usage unknown, no tokens, no cost', async (status) => {
+    const model = `gpt-4o-mini-http-${status}`;
+    answers.set(model, {
+      status,
+      json: { error: { message: `bad request: ${PROMPT}`, type: 'invalid_request_error' } },
+    });
+    await expect(
+      openai.chat.completions.create({ model, messages: [{ role: 'user', content: PROMPT }] }),
+    ).rejects.toMatchObject({ status });
+    const a = await onlyRecordOf(model);
+    expect(a[ATTR.usageType]).toBe('unknown');
+    expect(a[ATTR.errorType]).toBe(String(status));
+    expect(a[ATTR.inputTokens]).toBeUndefined();
+    expect(a[ATTR.costUsd]).toBeUndefined();
+  });
+
+  it('a stream aborted by the caller before any token: estimated from the prompt (the client ends it quietly)', async () => {
+    const model = 'gpt-4o-mini-stall';
+    answers.set(model, { stall: true });
+    const ac = new AbortController();
+    const stream = await openai.chat.completions.create(
+      { model, messages: [{ role: 'user', content: PROMPT }], stream: true },
+      { signal: ac.signal },
+    );
+    const reading = (async () => {
+      let n = 0;
+      for await (const _ of stream) n++;
+      return n;
+    })();
+    ac.abort();
+    expect(await reading).toBe(0);
+    const a = await onlyRecordOf(model);
+    expect(a[ATTR.usageType]).toBe('estimated');
+    expect(a[ATTR.inputTokens]).toBe(await estimateTokens(model, [PROMPT]));
+    expect(a[ATTR.outputTokens]).toBe(0);
+  });
+
+  it('a provider that cannot be reached: usage unknown, the connection error type only', async () => {
+    const model = 'gpt-4o-mini-unreachable';
+    const closed = await startRawProvider(() => ({}));
+    const url = closed.url;
+    await closed.close();
+    const client = instrumentOpenAI(new OpenAI({ apiKey: API_KEY, baseURL: `${url}/v1`, maxRetries: 0 }));
+    await expect(
+      client.chat.completions.create({ model, messages: [{ role: 'user', content: PROMPT }] }),
+    ).rejects.toBeInstanceOf(OpenAI.APIConnectionError);
+    const a = await onlyRecordOf(model);
+    expect(a[ATTR.usageType]).toBe('unknown');
+    expect(a[ATTR.errorType]).toBe('APIConnectionError');
+    expect(a[ATTR.inputTokens]).toBeUndefined();
+    expect(a[ATTR.costUsd]).toBeUndefined();
+  });
+
+  it('asResponse(): the call is still recorded once, its usage unknown (the caller reads the body)', async () => {
+    const model = 'gpt-4o-mini-as-response';
+    answers.set(model, chatJson({ prompt_tokens: 20, completion_tokens: 7 }));
+    const res = await openai.chat.completions
+      .create({ model, messages: [{ role: 'user', content: PROMPT }] })
+      .asResponse();
+    const body = (await res.json()) as { usage: { prompt_tokens: number } };
+    expect(body.usage.prompt_tokens).toBe(20);
+    const a = await onlyRecordOf(model);
+    expect(a[ATTR.usageType]).toBe('unknown');
+    expect(a[ATTR.inputTokens]).toBeUndefined();
+    expect(a[ATTR.costUsd]).toBeUndefined();
+  });
+
+  it('anthropic asResponse() is recorded too; withResponse() stays exact', async () => {
+    const raw1 = 'claude-sonnet-4-5-as-response';
+    const both = 'claude-sonnet-4-5-with-response';
+    answers.set(raw1, anthropicMessage({ input_tokens: 30, output_tokens: 12 }));
+    answers.set(both, anthropicMessage({ input_tokens: 30, output_tokens: 12 }));
+    const res = await anthropic.messages
+      .create({ model: raw1, max_tokens: 50, messages: [{ role: 'user', content: PROMPT }] })
+      .asResponse();
+    await res.text();
+    const { data } = await anthropic.messages
+      .create({ model: both, max_tokens: 50, messages: [{ role: 'user', content: PROMPT }] })
+      .withResponse();
+    expect(data.usage.output_tokens).toBe(12);
+    expect((await onlyRecordOf(raw1))[ATTR.usageType]).toBe('unknown');
+    expect(await onlyRecordOf(both)).toMatchObject({
+      [ATTR.usageType]: 'exact',
+      [ATTR.inputTokens]: 30,
+      [ATTR.outputTokens]: 12,
+    });
+  });
+});
+
+describe('nothing of the prompt or the credentials leaves with content capture off', () => {
+  it('error bodies echoing the prompt, api keys in headers and the query string are in no exported byte', async () => {
+    const model = 'gpt-4o-mini-echo-422';
+    answers.set(model, {
+      status: 422,
+      json: { error: { message: `Cannot process: ${PROMPT} (key ${API_KEY})` } },
+    });
+    await expect(
+      openai.chat.completions.create({ model, messages: [{ role: 'user', content: PROMPT }] }),
+    ).rejects.toBeDefined();
+    await onlyRecordOf(model);
+    // The call really carried them, so their absence below means something.
+    const sent = raw.requests.at(-1);
+    expect(sent?.headers.authorization).toBe(`Bearer ${API_KEY}`);
+    const exported = JSON.stringify(receiver.bodies);
+    expect(exported).toContain(model);
+    for (const secret of ['SECRET-PROMPT-7f3a', 'CREDENTIAL-91b2', QUERY_KEY, raw.url]) {
+      expect(exported).not.toContain(secret);
+    }
+  });
+});
+
+describe('concurrency', () => {
+  it('interleaved streams each get their own exact usage, once', async () => {
+    const n = 24;
+    for (let i = 0; i < n; i++) {
+      answers.set(`gpt-4o-mini-conc-${i}`, chatStream({ prompt_tokens: 100 + i, completion_tokens: 10 + i }));
+    }
+    const streams = await Promise.all(
+      Array.from({ length: n }, (_, i) =>
+        openai.chat.completions.create({
+          model: `gpt-4o-mini-conc-${i}`,
+          messages: [{ role: 'user', content: PROMPT }],
+          stream: true,
+        }),
+      ),
+    );
+    // Round-robin one chunk at a time across all streams.
+    const its = streams.map((s) => s[Symbol.asyncIterator]());
+    let live = its.length;
+    const done = new Array<boolean>(its.length).fill(false);
+    while (live > 0) {
+      for (let i = 0; i < its.length; i++) {
+        if (done[i]) continue;
+        const r = await its[i]?.next();
+        if (r?.done) {
+          done[i] = true;
+          live--;
+        }
+      }
+    }
+    for (let i = 0; i < n; i++) {
+      const a = await onlyRecordOf(`gpt-4o-mini-conc-${i}`);
+      expect(a).toMatchObject({
+        [ATTR.usageType]: 'exact',
+        [ATTR.inputTokens]: 100 + i,
+        [ATTR.outputTokens]: 10 + i,
+      });
+    }
+  });
+});
