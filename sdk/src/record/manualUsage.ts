@@ -1,5 +1,6 @@
 import type { AttributeValue } from '@opentelemetry/api';
 import type { OperationName, RequestFeatures, UsageType } from '../contract.js';
+import { usdToNano } from '../money.js';
 import { activeRuntime, type TelemetryRuntime } from '../telemetry/runtime.js';
 import { emitUsage, type UsageRecord } from './emitUsage.js';
 import {
@@ -81,7 +82,8 @@ function validateCommon(input: CommonUsageInput): Checked<CommonFields> {
   const u = input.usageType;
   if (u !== undefined && u !== 'exact' && u !== 'estimated') return new Reason('usage_type_invalid');
   const c = input.costUsd;
-  if (c !== undefined && (typeof c !== 'number' || !Number.isFinite(c) || c < 0))
+  // The sidecar refuses a whole record whose cost is past nano-USD's safe range (about 9 million USD).
+  if (c !== undefined && (typeof c !== 'number' || !Number.isFinite(c) || c < 0 || !usdToNano(c).ok))
     return new Reason('cost_usd_invalid');
   const duration = d ?? 0;
   const start = input.startTimeMs;
