@@ -1,17 +1,23 @@
 import { createOpenAI } from '@ai-sdk/openai';
 import Anthropic from '@anthropic-ai/sdk';
+import { BedrockRuntimeClient, ConverseCommand } from '@aws-sdk/client-bedrock-runtime';
+import { GoogleGenAI } from '@google/genai';
 import { generateText, wrapLanguageModel } from 'ai';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ATTR } from '../src/contract.js';
 import {
   instrumentAnthropic,
+  instrumentBedrock,
+  instrumentGoogleGenAI,
   instrumentOpenAI,
   spendlineMiddleware,
   startTelemetry,
   type TelemetryHandle,
 } from '../src/index.js';
 import { estimateTokens } from '../src/instrument/estimateTokens.js';
+import { type BedrockUsage, startFakeBedrock } from './support/fakeBedrock.js';
+import { type GeminiUsage, startFakeGemini } from './support/fakeGemini.js';
 import { type CapturedLog, type OtlpReceiver, startOtlpReceiver } from './support/otlpReceiver.js';
 import { type RawAnswer, type RawProvider, startRawProvider } from './support/rawProvider.js';
 
@@ -320,6 +326,51 @@ describe('malformed provider usage is never recorded as exact', () => {
   });
 });
 
+describe('malformed usage from @google/genai and Bedrock', () => {
+  it('Gemini: cached content beyond the prompt is estimated, the prompt count kept', async () => {
+    const gemini = await startFakeGemini({
+      promptTokenCount: 10,
+      candidatesTokenCount: 5,
+      cachedContentTokenCount: 50,
+    } as GeminiUsage);
+    try {
+      const ai = instrumentGoogleGenAI(
+        new GoogleGenAI({ apiKey: API_KEY, httpOptions: { baseUrl: gemini.url } }),
+      );
+      const model = 'gemini-2.5-flash-cache-beyond';
+      await ai.models.generateContent({ model, contents: PROMPT });
+      const a = await onlyRecordOf(model);
+      expect(a).toMatchObject({ [ATTR.usageType]: 'estimated', [ATTR.inputTokens]: 10 });
+      expect(a[ATTR.cacheReadInputTokens]).toBeUndefined();
+    } finally {
+      await gemini.close();
+    }
+  });
+
+  it('Bedrock Converse: a negative output count is estimated, the input kept', async () => {
+    const fake = await startFakeBedrock({ inputTokens: 10, outputTokens: -1 } as BedrockUsage);
+    const bedrock = instrumentBedrock(
+      new BedrockRuntimeClient({
+        region: 'us-east-1',
+        endpoint: fake.url,
+        credentials: { accessKeyId: 'AKIDTEST', secretAccessKey: 'secret' },
+        maxAttempts: 1,
+      }),
+    );
+    try {
+      const model = 'anthropic.claude-3-5-haiku-20241022-v1:0';
+      await bedrock.send(
+        new ConverseCommand({ modelId: model, messages: [{ role: 'user', content: [{ text: PROMPT }] }] }),
+      );
+      const a = await onlyRecordOf(model);
+      expect(a).toMatchObject({ [ATTR.usageType]: 'estimated', [ATTR.inputTokens]: 10 });
+    } finally {
+      bedrock.destroy();
+      await fake.close();
+    }
+  });
+});
+
 describe('calls whose usage is unknown are labelled so, never exact 0', () => {
   it.each([400, 500])('HTTP %i: usage unknown, no tokens, no cost', async (status) => {
     const model = `gpt-4o-mini-http-${status}`;
@@ -433,6 +484,21 @@ describe('nothing of the prompt or the credentials leaves with content capture o
 });
 
 describe('concurrency', () => {
+  it('a client instrumented after use, and again, records each later call once', async () => {
+    const model = 'gpt-4o-mini-late';
+    answers.set(model, chatJson({ prompt_tokens: 20, completion_tokens: 7 }));
+    const client = new OpenAI({ apiKey: API_KEY, baseURL: `${raw.url}/v1`, maxRetries: 0 });
+    await client.chat.completions.create({ model, messages: [{ role: 'user', content: PROMPT }] });
+    expect(await recordsOf(model)).toHaveLength(0);
+    instrumentOpenAI(instrumentOpenAI(client));
+    await client.chat.completions.create({ model, messages: [{ role: 'user', content: PROMPT }] });
+    await client.chat.completions.create({ model, messages: [{ role: 'user', content: PROMPT }] });
+    const recs = await recordsOf(model);
+    expect(recs).toHaveLength(2);
+    for (const r of recs)
+      expect(r.attributes).toMatchObject({ [ATTR.usageType]: 'exact', [ATTR.inputTokens]: 20 });
+  });
+
   it('interleaved streams each get their own exact usage, once', async () => {
     const n = 24;
     for (let i = 0; i < n; i++) {
