@@ -2,7 +2,7 @@ import { createOpenAI } from '@ai-sdk/openai';
 import Anthropic from '@anthropic-ai/sdk';
 import { BedrockRuntimeClient, ConverseCommand } from '@aws-sdk/client-bedrock-runtime';
 import { GoogleGenAI } from '@google/genai';
-import { generateText, wrapLanguageModel } from 'ai';
+import { generateText, streamText, wrapLanguageModel } from 'ai';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ATTR } from '../src/contract.js';
@@ -323,6 +323,49 @@ describe('malformed provider usage is never recorded as exact', () => {
     expect(r.text).toBe(REPLY);
     const a = await onlyRecordOf(model);
     expect(a).toMatchObject({ [ATTR.usageType]: 'estimated', [ATTR.inputTokens]: 20 });
+  });
+});
+
+describe('Vercel AI SDK streams that end badly', () => {
+  const vercel = (model: string) =>
+    wrapLanguageModel({
+      model: createOpenAI({ baseURL: `${raw.url}/v1`, apiKey: API_KEY }).chat(model),
+      middleware: spendlineMiddleware(),
+    });
+
+  it('a stream cut mid-way: one record, estimated from what arrived, with its error', async () => {
+    const model = 'gpt-4o-mini-vercel-cut';
+    const full = chatStream({ prompt_tokens: 20, completion_tokens: 7 });
+    answers.set(model, { sse: full.sse?.slice(0, 3), cut: true });
+    const errors: unknown[] = [];
+    const r = streamText({
+      model: vercel(model),
+      prompt: PROMPT,
+      onError: ({ error }) => void errors.push(error),
+    });
+    let text = '';
+    try {
+      for await (const t of r.textStream) text += t;
+    } catch (e) {
+      errors.push(e);
+    }
+    expect(text.length).toBeGreaterThan(0);
+    expect(errors.length).toBeGreaterThan(0);
+    const a = await onlyRecordOf(model);
+    expect(a[ATTR.usageType]).toBe('estimated');
+    expect(a[ATTR.outputTokens]).toBe(await estimateTokens(model, [text]));
+    expect(typeof a[ATTR.errorType]).toBe('string');
+  });
+
+  it('a stream the caller stops reading: one record, estimated', async () => {
+    const model = 'gpt-4o-mini-vercel-break';
+    answers.set(model, chatStream({ prompt_tokens: 20, completion_tokens: 7 }));
+    const r = streamText({ model: vercel(model), prompt: PROMPT, maxRetries: 0 });
+    for await (const _ of r.textStream) break;
+    const recs = await recordsOf(model);
+    expect(recs.length).toBeLessThanOrEqual(1);
+    // The AI SDK may read on after the caller stops; whichever way, never two records, never exact 0.
+    for (const rec of recs) expect(rec.attributes[ATTR.inputTokens]).toBeGreaterThan(0);
   });
 });
 

@@ -59,12 +59,15 @@ export async function startRawProvider(
           open.add(res);
           return;
         }
-        for (const e of a.sse ?? []) {
-          const data = typeof e.data === 'string' ? e.data : JSON.stringify(e.data);
-          res.write(`${e.event ? `event: ${e.event}\n` : ''}data: ${data}\n\n`);
-        }
-        if (a.cut) res.socket?.destroy();
-        else res.end();
+        const text = (a.sse ?? [])
+          .map((e) => {
+            const data = typeof e.data === 'string' ? e.data : JSON.stringify(e.data);
+            return `${e.event ? `event: ${e.event}\n` : ''}data: ${data}\n\n`;
+          })
+          .join('');
+        // A cut comes once the events are on the wire, so the client has them before the error.
+        if (a.cut) res.write(text, () => setTimeout(() => res.socket?.destroy(), 20));
+        else res.end(text);
         return;
       }
       const text = JSON.stringify(a.json ?? {});
