@@ -211,21 +211,23 @@ describe('malformed provider usage is never recorded as exact', () => {
     ['prompt_tokens negative', { prompt_tokens: -5, completion_tokens: 7 }],
     ['prompt_tokens fractional', { prompt_tokens: 12.5, completion_tokens: 7 }],
     ['prompt_tokens past 2^53', { prompt_tokens: 2 ** 60, completion_tokens: 7 }],
+    ['prompt_tokens a string', { prompt_tokens: '12', completion_tokens: 7 }],
   ];
   it.each(noSoundCount)('openai chat, %s: estimated input and output', async (label, usage) => {
     const model = `gpt-4o-mini-none-${label.replace(/\W+/g, '-')}`;
     answers.set(model, chatJson(usage));
+    const before = rejectedInvalid();
     await openai.chat.completions.create({ model, messages: [{ role: 'user', content: PROMPT }] });
     const a = await onlyRecordOf(model);
     expect(a[ATTR.usageType]).toBe('estimated');
     expect(a[ATTR.inputTokens]).toBe(await estimateTokens(model, [PROMPT]));
     expect(a[ATTR.outputTokens]).toBe(await estimateTokens(model, [REPLY]));
+    expect(rejectedInvalid()).toBe(before + 1);
   });
 
   it.each([
     ['usage null', null],
     ['usage empty', {}],
-    ['prompt_tokens a string', { prompt_tokens: '12', completion_tokens: 7 }],
   ])('openai chat, %s: estimated (no usage to read)', async (label, usage) => {
     const model = `gpt-4o-mini-absent-${label.replace(/\W+/g, '-')}`;
     answers.set(model, chatJson(usage));

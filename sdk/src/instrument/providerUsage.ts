@@ -71,7 +71,7 @@ function openAICacheWrite(details: Obj | undefined, input: number, cacheRead: nu
  */
 export function chatUsageTokens(usage: unknown): TokenCounts | undefined {
   const u = obj(usage);
-  if (!u || typeof u.prompt_tokens !== 'number') return undefined;
+  if (!u || u.prompt_tokens === undefined || u.prompt_tokens === null) return undefined;
   const input = num(u.prompt_tokens);
   const details = obj(u.prompt_tokens_details);
   const cacheRead = num(details?.cached_tokens);
@@ -90,7 +90,7 @@ export function chatUsageTokens(usage: unknown): TokenCounts | undefined {
  */
 export function responsesUsageTokens(usage: unknown): TokenCounts | undefined {
   const u = obj(usage);
-  if (!u || typeof u.input_tokens !== 'number') return undefined;
+  if (!u || u.input_tokens === undefined || u.input_tokens === null) return undefined;
   const input = num(u.input_tokens);
   const details = obj(u.input_tokens_details);
   const cacheRead = num(details?.cached_tokens);
@@ -106,7 +106,7 @@ export function responsesUsageTokens(usage: unknown): TokenCounts | undefined {
 /** Embeddings usage: `prompt_tokens`. */
 export function embeddingUsageTokens(usage: unknown): TokenCounts | undefined {
   const u = obj(usage);
-  if (!u || typeof u.prompt_tokens !== 'number') return undefined;
+  if (!u || u.prompt_tokens === undefined || u.prompt_tokens === null) return undefined;
   return {
     inputTokens: num(u.prompt_tokens),
     outputTokens: 0,
@@ -123,7 +123,7 @@ export function embeddingUsageTokens(usage: unknown): TokenCounts | undefined {
  */
 export function anthropicUsageTokens(usage: unknown): TokenCounts | undefined {
   const u = obj(usage);
-  if (!u || typeof u.input_tokens !== 'number') return undefined;
+  if (!u || u.input_tokens === undefined || u.input_tokens === null) return undefined;
   const cacheRead = num(u.cache_read_input_tokens);
   const cacheCreation = num(u.cache_creation_input_tokens);
   const output = required(u.output_tokens);
@@ -150,7 +150,7 @@ export { obj as asObject };
  */
 export function geminiUsageTokens(usage: unknown): TokenCounts | undefined {
   const u = obj(usage);
-  if (!u || typeof u.promptTokenCount !== 'number') return undefined;
+  if (!u || u.promptTokenCount === undefined || u.promptTokenCount === null) return undefined;
   const thoughts = num(u.thoughtsTokenCount);
   return {
     inputTokens: num(u.promptTokenCount) + num(u.toolUsePromptTokenCount),
