@@ -392,6 +392,36 @@ describe('malformed usage from @google/genai and Bedrock', () => {
     }
   });
 
+  it('Gemini stream left after its first chunk: provisional usage is not exact; input kept, output estimated', async () => {
+    const gemini = await startFakeGemini({ promptTokenCount: 40, candidatesTokenCount: 9 });
+    try {
+      const ai = instrumentGoogleGenAI(
+        new GoogleGenAI({ apiKey: API_KEY, httpOptions: { baseUrl: gemini.url } }),
+      );
+      const left = 'gemini-2.5-flash-left-early';
+      const read = 'gemini-2.5-flash-read-all';
+      let first = '';
+      for await (const c of await ai.models.generateContentStream({ model: left, contents: PROMPT })) {
+        first = c.text ?? '';
+        break;
+      }
+      for await (const _ of await ai.models.generateContentStream({ model: read, contents: PROMPT })) {
+        // read it all
+      }
+      expect(first).toBe('Hello ');
+      const a = await onlyRecordOf(left);
+      expect(a).toMatchObject({ [ATTR.usageType]: 'estimated', [ATTR.inputTokens]: 40 });
+      expect(a[ATTR.outputTokens]).toBe(await estimateTokens(left, [first]));
+      expect(await onlyRecordOf(read)).toMatchObject({
+        [ATTR.usageType]: 'exact',
+        [ATTR.inputTokens]: 40,
+        [ATTR.outputTokens]: 9,
+      });
+    } finally {
+      await gemini.close();
+    }
+  });
+
   it('Bedrock Converse: a negative output count is estimated, the input kept', async () => {
     const fake = await startFakeBedrock({ inputTokens: 10, outputTokens: -1 } as BedrockUsage);
     const bedrock = instrumentBedrock(
