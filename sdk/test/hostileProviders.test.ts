@@ -3,8 +3,9 @@ import Anthropic from '@anthropic-ai/sdk';
 import { BedrockRuntimeClient, ConverseCommand } from '@aws-sdk/client-bedrock-runtime';
 import { GoogleGenAI } from '@google/genai';
 import { generateText, streamText, wrapLanguageModel } from 'ai';
+import { Tiktoken } from 'js-tiktoken/lite';
 import OpenAI from 'openai';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ATTR } from '../src/contract.js';
 import {
   instrumentAnthropic,
@@ -325,6 +326,40 @@ describe('malformed provider usage is never recorded as exact', () => {
     expect(r.text).toBe(REPLY);
     const a = await onlyRecordOf(model);
     expect(a).toMatchObject({ [ATTR.usageType]: 'estimated', [ATTR.inputTokens]: 20 });
+  });
+});
+
+describe('estimates do bounded work whatever the text', () => {
+  it('a 100,000-character reply without spaces (Chinese) is estimated from a bounded sample of the text', async () => {
+    const model = 'gpt-4o-mini-cjk-reply';
+    const base = '我们今天讨论的是一个非常重要的问题关于成本的观察';
+    const piece = base.repeat(50); // 1,200 characters per chunk
+    const chunks = 84;
+    answers.set(model, {
+      sse: [...Array.from({ length: chunks }, () => chatChunk(piece, null)), { data: '[DONE]' }],
+    });
+    const encode = vi.spyOn(Tiktoken.prototype, 'encode');
+    try {
+      const stream = await openai.chat.completions.create({
+        model,
+        messages: [{ role: 'user', content: PROMPT }],
+        stream: true,
+      });
+      let n = 0;
+      for await (const c of stream) n += c.choices[0]?.delta.content?.length ?? 0;
+      expect(n).toBe(piece.length * chunks);
+      const a = await onlyRecordOf(model);
+      expect(a[ATTR.usageType]).toBe('estimated');
+      // o200k_base reads this text as one token per two characters.
+      const out = Number(a[ATTR.outputTokens]);
+      expect(Math.abs(out - (piece.length * chunks) / 2)).toBeLessThanOrEqual((piece.length * chunks) / 40);
+      const encoded = encode.mock.calls.reduce((sum, [text]) => sum + String(text).length, 0);
+      // Before: the whole 100,800 characters went through the quadratic byte-pair merge (minutes of CPU).
+      expect(encoded).toBeGreaterThan(0);
+      expect(encoded).toBeLessThanOrEqual(24 * 32 + PROMPT.length);
+    } finally {
+      encode.mockRestore();
+    }
   });
 });
 
