@@ -34,6 +34,25 @@ describe('manual API against hostile values from JS callers', () => {
     expect(h.telemetry.stats().rejected).toMatchObject({ input_tokens_too_large: 1, cost_usd_invalid: 1 });
   });
 
+  it('refuses times the sidecar cannot store and durations past 30 days', () => {
+    const base = { provider: 'openai', model: 'gpt-4o-mini', inputTokens: 1, outputTokens: 1 };
+    for (const startTimeMs of [-1, 0, 1e20]) {
+      expect(recordLLMUsage({ ...base, startTimeMs })).toEqual({
+        ok: false,
+        reason: 'start_time_ms_invalid',
+      });
+    }
+    expect(recordLLMUsage({ ...base, durationMs: 1e300 })).toEqual({
+      ok: false,
+      reason: 'duration_ms_invalid',
+    });
+    expect(recordLLMUsage({ ...base, durationMs: 31 * 24 * 3_600_000 })).toEqual({
+      ok: false,
+      reason: 'duration_ms_invalid',
+    });
+    expect(recordLLMUsage({ ...base, startTimeMs: Date.now() - 5000, durationMs: 4000 }).ok).toBe(true);
+  });
+
   it('records absurd but safe counts without an SDK price past nano-USD’s range', async () => {
     const before = await mark();
     expect(
