@@ -238,6 +238,17 @@ describe('malformed provider usage is never recorded as exact', () => {
     expect(a[ATTR.inputTokens]).toBe(await estimateTokens(model, [PROMPT]));
   });
 
+  it('openai chat: all-zero usage (a placeholder some compatible servers send) is estimated, not an exact $0', async () => {
+    const model = 'gpt-4o-mini-zero-usage';
+    answers.set(model, chatJson({ prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 }));
+    await openai.chat.completions.create({ model, messages: [{ role: 'user', content: PROMPT }] });
+    const a = await onlyRecordOf(model);
+    expect(a[ATTR.usageType]).toBe('estimated');
+    expect(a[ATTR.inputTokens]).toBe(await estimateTokens(model, [PROMPT]));
+    expect(a[ATTR.outputTokens]).toBe(await estimateTokens(model, [REPLY]));
+    expect(telemetry.stats().rejected.provider_usage_zero).toBe(1);
+  });
+
   it('openai chat: null details (as several compatible providers send) are still exact', async () => {
     const model = 'gpt-4o-mini-null-details';
     answers.set(

@@ -72,11 +72,16 @@ export class ModelCall {
     try {
       const durationMs = performance.now() - this.#t0;
       // Counts a provider (or a proxy in front of it) reported malformed are not exact: estimated instead.
-      const tokens = o.tokens && checkedProviderTokens(o.tokens);
+      let tokens = o.tokens && checkedProviderTokens(o.tokens);
       if (o.tokens && !tokens) {
         this.rt.stats.reject('provider_usage_invalid');
         // A sound input count is kept; the rest is estimated.
         o.knownInputTokens ??= o.tokens.inputTokens;
+      } else if (tokens && tokens.inputTokens === 0 && tokens.outputTokens === 0) {
+        // No call reads no input: all-zero usage is a placeholder (some OpenAI-compatible servers send
+        // it), the sidecar's own rule too. Estimated, never an exact $0.
+        this.rt.stats.reject('provider_usage_zero');
+        tokens = undefined;
       }
       const knownInput = o.knownInputTokens;
       if (knownInput !== undefined && !(Number.isSafeInteger(knownInput) && knownInput >= 0)) {
