@@ -154,3 +154,28 @@ describe('attribution and model values are bounded as the sidecar bounds them', 
     for (const s of spans) expect(s.name).toBe(`chat ${sidecarCap(model)}`);
   });
 });
+
+describe('a collector that hangs or refuses', () => {
+  it.each([
+    ['hangs', { kind: 'hang' } as const],
+    ['answers 503', { kind: 'status', status: 503 } as const],
+  ])(
+    'while it %s, calls return their replies and every call is still recorded (queued)',
+    async (_label, mode) => {
+      const emitted = h.telemetry.stats().recordsEmitted;
+      h.receiver.setMode(mode);
+      try {
+        for (let i = 0; i < 20; i++) {
+          const r = await h.openai.chat.completions.create({
+            model: 'gpt-4o-mini',
+            messages: [{ role: 'user', content: 'hi' }],
+          });
+          expect(r.choices[0]?.message.content).toBe('Hello from the spendline fake provider.');
+        }
+        expect(h.telemetry.stats().recordsEmitted).toBe(emitted + 20);
+      } finally {
+        h.receiver.setMode({ kind: 'ok' });
+      }
+    },
+  );
+});
