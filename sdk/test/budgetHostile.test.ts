@@ -6,6 +6,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ATTR } from '../src/contract.js';
 import {
   BudgetExceededError,
   type BudgetOptions,
@@ -191,6 +192,23 @@ describe('budget check against a hostile endpoint', () => {
       expect(e).toBeInstanceOf(BudgetExceededError);
       expect((e as BudgetExceededError).reason).toBe('exceeded');
       expect(t.stats()).toMatchObject({ budgetChecks: 1, budgetChecksFailed: 0, budgetRefusals: 1 });
+    });
+  });
+
+  it('asResponse() on a call still waiting for its budget check: the raw response, and one record of unknown usage', async () => {
+    await withTelemetry({ url: budget.url }, async (openai, t) => {
+      const res = await withUsageContext({ userId: 'raw-reader' }, () =>
+        openai.chat.completions
+          .create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] })
+          .asResponse(),
+      );
+      expect(res.status).toBe(200);
+      await res.text();
+      await t.forceFlush();
+      const recs = receiver.logs().filter((l) => l.attributes[ATTR.userId] === 'raw-reader');
+      expect(recs).toHaveLength(1);
+      expect(recs[0]?.attributes[ATTR.usageType]).toBe('unknown');
+      expect(t.stats().budgetChecks).toBe(1);
     });
   });
 
