@@ -438,6 +438,26 @@ describe('malformed usage from @google/genai and Bedrock', () => {
     }
   });
 
+  it('Gemini: a negative prompt count is estimated from the prompt’s text (contents), not 0', async () => {
+    const gemini = await startFakeGemini({ promptTokenCount: -1, candidatesTokenCount: 5 });
+    try {
+      const ai = instrumentGoogleGenAI(
+        new GoogleGenAI({ apiKey: API_KEY, httpOptions: { baseUrl: gemini.url } }),
+      );
+      const model = 'gemini-2.5-flash-negative-prompt';
+      await ai.models.generateContent({
+        model,
+        contents: [{ role: 'user', parts: [{ text: PROMPT }] }],
+        config: { systemInstruction: 'Be brief.' },
+      });
+      const a = await onlyRecordOf(model);
+      expect(a[ATTR.usageType]).toBe('estimated');
+      expect(a[ATTR.inputTokens]).toBe(await estimateTokens(model, ['Be brief.', PROMPT]));
+    } finally {
+      await gemini.close();
+    }
+  });
+
   it('Gemini stream left after its first chunk: provisional usage is not exact; input kept, output estimated', async () => {
     const gemini = await startFakeGemini({ promptTokenCount: 40, candidatesTokenCount: 9 });
     try {

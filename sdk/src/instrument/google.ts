@@ -48,7 +48,11 @@ const chatSpec = (body: Obj, self: unknown) => {
         serviceType: 'llm' as const,
         provider: providerOf(self),
         requestModel: model,
-        body,
+        // The prompt's texts, for estimates (and, with content capture on, the record's input).
+        body: {
+          system: textsOf(asObject(body.config)?.systemInstruction),
+          input: textsOf(body.contents),
+        },
         features: geminiFeatures(asObject(body.config)),
       }
     : undefined;
