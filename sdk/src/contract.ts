@@ -31,6 +31,8 @@ import {
   EVENT_GEN_AI_CLIENT_INFERENCE_OPERATION_DETAILS,
 } from './semconv.js';
 
+export { capValueLength, MAX_VALUE_LENGTH, TRUNCATION_MARKER } from './valueLength.js';
+
 /** Event name of the one log record emitted per model call (embedding batch, OCR job). */
 export const USAGE_EVENT_NAME = EVENT_GEN_AI_CLIENT_INFERENCE_OPERATION_DETAILS;
 

@@ -57,6 +57,23 @@ describe('SpendlineInstrumentation patches', () => {
     expect(logs.map((l) => l.attributes[ATTR.inputTokens])).toEqual([11, 11]);
   });
 
+  it('openai: a plain client on an OpenAI-compatible endpoint records that provider, as a wrapped one does', async () => {
+    const before = (await h.collect()).logs.length;
+    // Groq's real base URL; the request itself is sent to the loopback fake.
+    const toFake: typeof fetch = (url, init) =>
+      fetch(String(url).replace('https://api.groq.com/openai/v1', h.fake.openaiBaseURL), init);
+    const options = { apiKey: 'k', baseURL: 'https://api.groq.com/openai/v1', fetch: toFake, maxRetries: 0 };
+    const plain = new openaiModule.OpenAI(options);
+    const wrapped = instrumentOpenAI(new openaiModule.OpenAI(options));
+    for (const c of [plain, wrapped])
+      await c.chat.completions.create({
+        model: 'llama-3.3-70b-versatile',
+        messages: [{ role: 'user', content: 'hi' }],
+      });
+    const logs = await logsAfter(before);
+    expect(logs.map((l) => l.attributes[ATTR.providerName])).toEqual(['groq', 'groq']);
+  });
+
   it('@google/genai and Bedrock: plain clients are recorded', async () => {
     const before = (await h.collect()).logs.length;
     const ai = new genaiModule.GoogleGenAI({ apiKey: 'k', httpOptions: { baseUrl: gemini.url } });

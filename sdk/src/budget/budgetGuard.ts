@@ -33,6 +33,12 @@ interface Cached {
   answer: BudgetAnswer;
 }
 
+/** Largest budget answer read (the sidecar's is a few hundred bytes): a bigger one is `unavailable`. */
+const MAX_ANSWER_BYTES = 256 * 1024;
+/** Scopes whose answers are kept: one distinct user per request must not grow the cache without end. */
+const MAX_CACHED_SCOPES = 10_000;
+const DEFAULT_TIMEOUT_MS = 1000;
+
 const SCOPE_KEYS = [
   ['user', 'userId'],
   ['task', 'taskId'],
@@ -72,7 +78,7 @@ export class BudgetGuard {
         enforce,
         ttlMs: options?.ttlMs ?? (Number.isFinite(ttlEnv) && ttlEnv >= 0 ? ttlEnv : 5000),
         failClosed: options?.failClosed ?? env.SPENDLINE_BUDGET_FAIL_CLOSED?.trim().toLowerCase() === 'true',
-        timeoutMs: options?.timeoutMs ?? 1000,
+        timeoutMs: validTimeout(options?.timeoutMs),
         token: options?.token ?? env.SPENDLINE_API_TOKEN,
         service: options?.service,
       },
@@ -112,9 +118,27 @@ export class BudgetGuard {
     }
     if (answer.status === 'unavailable') this.stats.s.budgetChecksFailed++;
     this.stats.s.budgetChecks++;
+    if (this.#cache.size >= MAX_CACHED_SCOPES) this.#prune();
     this.#cache.set(key, { expiresAt: Date.now() + this.o.ttlMs, answer });
     this.#inFlight.delete(key);
     return answer;
+  }
+
+  /** Scopes whose answers are kept (bounded by {@link MAX_CACHED_SCOPES}). */
+  get cachedScopes(): number {
+    return this.#cache.size;
+  }
+
+  /** Drops expired answers, then the oldest half if that was not enough (Map order is insertion order). */
+  #prune(): void {
+    const now = Date.now();
+    for (const [k, v] of this.#cache) if (v.expiresAt <= now) this.#cache.delete(k);
+    if (this.#cache.size < MAX_CACHED_SCOPES) return;
+    let drop = this.#cache.size - MAX_CACHED_SCOPES / 2;
+    for (const k of this.#cache.keys()) {
+      if (drop-- <= 0) break;
+      this.#cache.delete(k);
+    }
   }
 
   #fetch(params: URLSearchParams): Promise<BudgetAnswer> {
@@ -123,14 +147,19 @@ export class BudgetGuard {
       const res = await fetch(`${this.#checkUrl}?${params}`, {
         headers: this.o.token ? { authorization: `Bearer ${this.o.token}` } : {},
         signal: AbortSignal.timeout(this.o.timeoutMs),
+        // The sidecar never redirects: a redirect would send the scope (user, tenant) elsewhere and
+        // take that server's word for the budget.
+        redirect: 'manual',
       });
       if (!res.ok) {
         await res.body?.cancel();
         return { status: 'unavailable', reason: `http_${res.status}` };
       }
+      const text = await readBounded(res, MAX_ANSWER_BYTES);
+      if (text === undefined) return { status: 'unavailable', reason: 'too_large' };
       let body: unknown;
       try {
-        body = await res.json();
+        body = JSON.parse(text);
       } catch {
         return { status: 'unavailable', reason: 'bad_json' };
       }
@@ -164,4 +193,35 @@ export class BudgetGuard {
     });
     this.#refusals.add(1, { 'spendline.budget.enforce': enforce, 'spendline.budget.reason': reason });
   }
+}
+
+/** A usable request timeout: a positive finite number of ms (else the default, so checks still run). */
+function validTimeout(v: unknown): number {
+  return typeof v === 'number' && Number.isFinite(v) && v > 0 && v <= 2_147_483_647
+    ? Math.ceil(v)
+    : DEFAULT_TIMEOUT_MS;
+}
+
+/** The body as text, or `undefined` (the rest cancelled) once it passes `limit` bytes. */
+async function readBounded(res: Response, limit: number): Promise<string | undefined> {
+  const declared = Number(res.headers.get('content-length'));
+  if (declared > limit) {
+    await res.body?.cancel();
+    return undefined;
+  }
+  if (!res.body) return '';
+  const reader = res.body.getReader();
+  const parts: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel();
+      return undefined;
+    }
+    parts.push(value);
+  }
+  return Buffer.concat(parts).toString('utf8');
 }

@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { AttributeValue } from '@opentelemetry/api';
 import { ATTR } from '../contract.js';
+import { capValueLength } from '../valueLength.js';
 
 /** Who and what a model call is for. Every record emitted inside {@link withUsageContext} carries these. */
 export interface UsageContext {
@@ -29,12 +30,15 @@ export const USAGE_CONTEXT_ATTR: Readonly<Record<keyof UsageContext, string>> = 
 const CONTEXT_KEYS = Object.keys(USAGE_CONTEXT_ATTR) as (keyof UsageContext)[];
 const storage = new AsyncLocalStorage<Readonly<UsageContext>>();
 
-/** Keeps only the known keys whose values are non-empty strings (numbers are stringified). */
+/**
+ * Keeps only the known keys whose values are non-empty strings (numbers are stringified), each cut to
+ * the sidecar's longest dimension value (a prefix and a hash of the whole, so long ids stay distinct).
+ */
 function cleanContext(input: UsageContext): UsageContext {
   const out: UsageContext = {};
   for (const key of CONTEXT_KEYS) {
     const v: unknown = input[key];
-    if (typeof v === 'string' && v !== '') out[key] = v;
+    if (typeof v === 'string' && v !== '') out[key] = capValueLength(v);
     else if (typeof v === 'number' && Number.isFinite(v)) out[key] = String(v);
   }
   return out;

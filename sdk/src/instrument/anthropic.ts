@@ -1,7 +1,7 @@
 import type { TokenCounts } from '../contract.js';
 import { tapStream } from './apiPromise.js';
 import { type MethodInstrumentation, patchMethod } from './patchMethod.js';
-import { anthropicUsageTokens, asObject, stringField } from './providerUsage.js';
+import { anthropicUsageTokens, asObject, mergeUsage, stringField } from './providerUsage.js';
 import { anthropicFeatures } from './requestFeatures.js';
 
 type Obj = Record<string, unknown>;
@@ -57,7 +57,7 @@ const messages: MethodInstrumentation = {
             model = stringField(m, 'model');
             startUsage = asObject(m?.usage);
           } else if (e.type === 'message_delta') {
-            deltaUsage = { ...deltaUsage, ...asObject(e.usage) };
+            deltaUsage = mergeUsage(deltaUsage ?? {}, asObject(e.usage));
           } else if (e.type === 'content_block_delta') {
             const d = asObject(e.delta);
             const piece =
@@ -75,7 +75,7 @@ const messages: MethodInstrumentation = {
         },
         onEnd(outcome) {
           const error = outcome.kind === 'error' ? outcome.error : undefined;
-          const merged = startUsage ? anthropicUsageTokens({ ...startUsage, ...deltaUsage }) : undefined;
+          const merged = startUsage ? anthropicUsageTokens(mergeUsage(startUsage, deltaUsage)) : undefined;
           // Without message_delta the output count is provisional: estimate, keeping the exact input side.
           const tokens: TokenCounts | undefined = deltaUsage ? merged : undefined;
           call.finish({

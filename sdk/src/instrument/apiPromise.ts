@@ -21,6 +21,8 @@ interface ApiPromiseFields {
   parseResponse: (this: unknown, client: unknown, props: unknown) => unknown;
 }
 
+function noop(): void {}
+
 function hasApiPromiseFields(p: object): boolean {
   const f = p as Partial<ApiPromiseFields>;
   return typeof f.parseResponse === 'function' && f.responsePromise instanceof Promise;
@@ -29,12 +31,14 @@ function hasApiPromiseFields(p: object): boolean {
 /**
  * Observes a call without changing what the caller gets: `onData` sees the parsed result when the
  * caller reads it (the returned promise is still an `APIPromise`, so `.withResponse()` works);
- * `onError` sees a failed request. The original error reaches the caller unchanged.
+ * `onError` sees a failed request; `onRaw` a response the caller took unparsed (`asResponse()`), whose
+ * body only the caller reads. The original error reaches the caller unchanged.
  */
 export function observeApiPromise<T>(
   p: ApiPromiseLike<T>,
   onData: (data: T) => T,
   onError: (err: unknown) => void,
+  onRaw: () => void,
 ): ApiPromiseLike<T> {
   if (hasApiPromiseFields(p)) {
     // The same object with its parse step extended: what `_thenUnwrap` does, without its second
@@ -44,12 +48,14 @@ export function observeApiPromise<T>(
     const parse = f.parseResponse;
     // Once per call, whichever way the caller reads the result (awaited, or chained below).
     let seen = false;
+    let parsing = false;
     const observeOnce = (data: T): T => {
       if (seen) return data;
       seen = true;
       return onData(data);
     };
     f.parseResponse = function parseObserved(this: unknown, client, props) {
+      parsing = true;
       const parsed = parse.call(this, client, props);
       return parsed instanceof Promise ? parsed.then(observeOnce) : observeOnce(parsed as T);
     };
@@ -67,6 +73,17 @@ export function observeApiPromise<T>(
         ) as ApiPromiseLike<U>;
       } as ApiPromiseLike<T>['_thenUnwrap'];
     }
+    // `asResponse()` alone hands the body to the caller, so the call would leave no record at all.
+    // `withResponse()` calls it too, after starting the parse: a parse begun by the time the response
+    // is there (parse callbacks run first, being registered first) records the call instead.
+    const asResponse = p.asResponse;
+    p.asResponse = function asResponseObserved(this: unknown) {
+      const raw = asResponse.call(this);
+      raw.then(() => {
+        if (!parsing) onRaw();
+      }, noop);
+      return raw;
+    };
     f.responsePromise.then(undefined, onError);
     return p;
   }

@@ -2,7 +2,7 @@ import type { TelemetryRuntime } from '../telemetry/runtime.js';
 import { asyncGeneratorTap } from './asyncTap.js';
 import type { CallSpec, ModelCall } from './modelCall.js';
 import { type MethodInstrumentation, patchMethod } from './patchMethod.js';
-import { anthropicUsageTokens, asObject, bedrockUsageTokens } from './providerUsage.js';
+import { anthropicUsageTokens, asObject, bedrockUsageTokens, mergeUsage } from './providerUsage.js';
 import { converseFeatures } from './requestFeatures.js';
 
 type Obj = Record<string, unknown>;
@@ -223,7 +223,7 @@ function tapInvokeStream(call: ModelCall, d: Obj | undefined, rt: TelemetryRunti
           const m = asObject(e.message);
           startUsage = asObject(m?.usage);
           if (typeof m?.model === 'string') model = m.model;
-        } else if (e.type === 'message_delta') deltaUsage = { ...deltaUsage, ...asObject(e.usage) };
+        } else if (e.type === 'message_delta') deltaUsage = mergeUsage(deltaUsage ?? {}, asObject(e.usage));
         else if (e.type === 'content_block_delta') {
           const t = asObject(e.delta)?.text;
           if (typeof t === 'string') {
@@ -236,7 +236,7 @@ function tapInvokeStream(call: ModelCall, d: Obj | undefined, rt: TelemetryRunti
       },
       onEnd(outcome) {
         let tokens =
-          deltaUsage && startUsage ? anthropicUsageTokens({ ...startUsage, ...deltaUsage }) : undefined;
+          deltaUsage && startUsage ? anthropicUsageTokens(mergeUsage(startUsage, deltaUsage)) : undefined;
         if (!tokens && typeof metrics?.inputTokenCount === 'number') {
           tokens = bedrockUsageTokens({
             inputTokens: metrics.inputTokenCount,

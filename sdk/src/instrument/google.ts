@@ -34,6 +34,12 @@ function textOf(response: unknown): string {
   return t;
 }
 
+/** The chunk ends its candidate (`finishReason` set): its usage is the call's final usage. */
+function finished(chunk: Obj): boolean {
+  const candidates = chunk.candidates;
+  return Array.isArray(candidates) && typeof asObject(candidates[0])?.finishReason === 'string';
+}
+
 const chatSpec = (body: Obj, self: unknown) => {
   const model = modelName(body.model);
   return model
@@ -42,7 +48,11 @@ const chatSpec = (body: Obj, self: unknown) => {
         serviceType: 'llm' as const,
         provider: providerOf(self),
         requestModel: model,
-        body,
+        // The prompt's texts, for estimates (and, with content capture on, the record's input).
+        body: {
+          system: textsOf(asObject(body.config)?.systemInstruction),
+          input: textsOf(body.contents),
+        },
         features: geminiFeatures(asObject(body.config)),
       }
     : undefined;
@@ -66,6 +76,7 @@ const generateContentStream: MethodInstrumentation = {
   spec: chatSpec,
   onResult(call, data, rt) {
     let usage: unknown;
+    let usageFinal = false;
     let model: string | undefined;
     let text = '';
     return asyncGeneratorTap(
@@ -73,7 +84,10 @@ const generateContentStream: MethodInstrumentation = {
       {
         onItem(chunk) {
           const c = asObject(chunk);
-          if (c?.usageMetadata) usage = c.usageMetadata;
+          if (c?.usageMetadata) {
+            usage = c.usageMetadata;
+            usageFinal = finished(c);
+          }
           model ??= modelName(c?.modelVersion);
           const piece = textOf(c);
           if (piece) {
@@ -82,8 +96,13 @@ const generateContentStream: MethodInstrumentation = {
           }
         },
         onEnd(outcome) {
+          // Chunks before the last carry provisional usage (the prompt count, output so far): a stream
+          // left or broken before its final chunk keeps the input and estimates the output.
+          const counted = geminiUsageTokens(usage);
+          const final = outcome.kind === 'done' || usageFinal;
           call.finish({
-            tokens: geminiUsageTokens(usage),
+            tokens: final ? counted : undefined,
+            knownInputTokens: final ? undefined : counted?.inputTokens,
             responseModel: model,
             outputText: text,
             error: outcome.kind === 'error' ? outcome.error : undefined,

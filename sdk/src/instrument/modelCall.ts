@@ -1,11 +1,12 @@
 import { performance } from 'node:perf_hooks';
 import { type Context, context as otelContext, type Span, trace } from '@opentelemetry/api';
 import { currentUsageContext, type UsageContext } from '../context/usageContext.js';
-import type { OperationName, RequestFeatures, ServiceType, TokenCounts } from '../contract.js';
+import type { OperationName, RequestFeatures, ServiceType, TokenCounts, UsageType } from '../contract.js';
 import { emitUsage, startUsageSpan } from '../record/emitUsage.js';
 import { type TelemetryRuntime, trackPending } from '../telemetry/runtime.js';
 import { errorTypeOf } from './errorType.js';
 import { estimateTokens, promptTexts } from './estimateTokens.js';
+import { checkedProviderTokens } from './providerUsage.js';
 
 export interface CallSpec {
   operation: OperationName;
@@ -27,6 +28,8 @@ export interface CallOutcome {
   outputText?: string | undefined;
   embeddingInputs?: number | undefined;
   error?: unknown;
+  /** The caller took the raw HTTP response (`asResponse()`): the usage is never seen, so it is unknown. */
+  usageUnknown?: boolean | undefined;
 }
 
 /**
@@ -92,8 +95,29 @@ export class ModelCall {
     this.#done = true;
     try {
       const durationMs = performance.now() - this.#t0;
-      if (o.tokens || (o.error !== undefined && !o.outputText && o.knownInputTokens === undefined)) {
-        this.#emit(o, o.tokens, 'exact', durationMs);
+      // Counts a provider (or a proxy in front of it) reported malformed are not exact: estimated instead.
+      let tokens = o.tokens && checkedProviderTokens(o.tokens);
+      if (o.tokens && !tokens) {
+        this.rt.stats.reject('provider_usage_invalid');
+        // A sound input count is kept; the rest is estimated.
+        o.knownInputTokens ??= o.tokens.inputTokens;
+      } else if (tokens && tokens.inputTokens === 0 && tokens.outputTokens === 0) {
+        // No call reads no input: all-zero usage is a placeholder (some OpenAI-compatible servers send
+        // it), the sidecar's own rule too. Estimated, never an exact $0.
+        this.rt.stats.reject('provider_usage_zero');
+        tokens = undefined;
+      }
+      const knownInput = o.knownInputTokens;
+      if (knownInput !== undefined && !(Number.isSafeInteger(knownInput) && knownInput >= 0)) {
+        o.knownInputTokens = undefined;
+      }
+      if (tokens) {
+        this.#emit(o, tokens, 'exact', durationMs);
+        return;
+      }
+      // A failed call with nothing to estimate from, or a response read raw: its usage is unknown, never 0.
+      if (o.usageUnknown || (o.error !== undefined && !o.outputText && o.knownInputTokens === undefined)) {
+        this.#emit(o, undefined, 'unknown', durationMs);
         return;
       }
       trackPending(this.rt, this.#estimateThenEmit(o, durationMs));
@@ -116,12 +140,7 @@ export class ModelCall {
     this.#emit(o, tokens, 'estimated', durationMs);
   }
 
-  #emit(
-    o: CallOutcome,
-    tokens: TokenCounts | undefined,
-    usageType: 'exact' | 'estimated',
-    durationMs: number,
-  ): void {
+  #emit(o: CallOutcome, tokens: TokenCounts | undefined, usageType: UsageType, durationMs: number): void {
     const capture = this.rt.captureContent;
     emitUsage(this.rt, {
       operation: this.spec.operation,

@@ -15,6 +15,15 @@ import { openAIChatFeatures, openAIResponsesFeatures } from './requestFeatures.j
 type Obj = Record<string, unknown>;
 const PROVIDER = 'openai';
 
+/**
+ * The provider that bills a call: an OpenAI-compatible endpoint named by the client's `baseURL`
+ * (read per call from the resource's `_client`, so prototype patching sees it too), else `openai`.
+ */
+function providerOf(self: unknown): string {
+  const baseURL = asObject(asObject(self)?._client)?.baseURL;
+  return typeof baseURL === 'string' && baseURL !== '' ? resolveProviderName(PROVIDER, baseURL) : PROVIDER;
+}
+
 function modelOf(body: Obj): string | undefined {
   return typeof body.model === 'string' && body.model !== '' ? body.model : undefined;
 }
@@ -42,13 +51,13 @@ function countingInternal(rt: TelemetryRuntime): () => void {
 }
 
 const chatCompletions: MethodInstrumentation = {
-  spec: (body) => {
+  spec: (body, self) => {
     const model = modelOf(body);
     return model
       ? {
           operation: 'chat',
           serviceType: 'llm',
-          provider: PROVIDER,
+          provider: providerOf(self),
           requestModel: model,
           body,
           features: openAIChatFeatures(body),
@@ -141,13 +150,13 @@ function tapAnyStream(
 }
 
 const responses: MethodInstrumentation = {
-  spec: (body) => {
+  spec: (body, self) => {
     const model = modelOf(body);
     return model
       ? {
           operation: 'chat',
           serviceType: 'llm',
-          provider: PROVIDER,
+          provider: providerOf(self),
           requestModel: model,
           body,
           features: openAIResponsesFeatures(body),
@@ -206,10 +215,16 @@ function embeddingInputCount(input: unknown): number {
 }
 
 const embeddings: MethodInstrumentation = {
-  spec: (body) => {
+  spec: (body, self) => {
     const model = modelOf(body);
     return model
-      ? { operation: 'embeddings', serviceType: 'embedding', provider: PROVIDER, requestModel: model, body }
+      ? {
+          operation: 'embeddings',
+          serviceType: 'embedding',
+          provider: providerOf(self),
+          requestModel: model,
+          body,
+        }
       : undefined;
   },
   onResult(call, data, _rt, body) {
@@ -224,22 +239,9 @@ const embeddings: MethodInstrumentation = {
 
 /** Structural view of the parts of an `openai` client that get instrumented. */
 interface OpenAILike {
-  baseURL?: unknown;
   chat?: { completions?: unknown };
   responses?: unknown;
   embeddings?: unknown;
-}
-
-/** The same instrumentation, recording `provider` instead of `openai`. */
-function billedBy(provider: string, m: MethodInstrumentation): MethodInstrumentation {
-  if (provider === PROVIDER) return m;
-  return {
-    ...m,
-    spec: (body, self) => {
-      const spec = m.spec(body, self);
-      return spec === undefined ? undefined : { ...spec, provider };
-    },
-  };
 }
 
 /**
@@ -253,11 +255,9 @@ function billedBy(provider: string, m: MethodInstrumentation): MethodInstrumenta
 export function instrumentOpenAI<T extends object>(client: T): T {
   try {
     const c = client as OpenAILike;
-    const provider =
-      typeof c.baseURL === 'string' && c.baseURL !== '' ? resolveProviderName(PROVIDER, c.baseURL) : PROVIDER;
-    patchMethod(c.chat?.completions, 'create', billedBy(provider, chatCompletions));
-    patchMethod(c.responses, 'create', billedBy(provider, responses));
-    patchMethod(c.embeddings, 'create', billedBy(provider, embeddings));
+    patchMethod(c.chat?.completions, 'create', chatCompletions);
+    patchMethod(c.responses, 'create', responses);
+    patchMethod(c.embeddings, 'create', embeddings);
   } catch {
     // Never break the host: an unexpected client shape leaves it uninstrumented.
   }

@@ -178,8 +178,11 @@ function invoke(
   };
   try {
     if (isApiPromise(result)) {
-      return observeApiPromise(result as ApiPromiseLike<unknown>, observe, (err) =>
-        call.finish({ error: err }),
+      return observeApiPromise(
+        result as ApiPromiseLike<unknown>,
+        observe,
+        (err) => call.finish({ error: err }),
+        () => call.finish({ usageUnknown: true }),
       );
     }
     if (result instanceof Promise) {
@@ -201,19 +204,60 @@ function invoke(
 
 /**
  * A call that waits for its budget check: a real Promise of the call's result that also offers
- * the Stainless `asResponse()` / `withResponse()`, so callers see the same surface.
+ * the Stainless `asResponse()` / `withResponse()`, so callers see the same surface. Like the client's
+ * own `APIPromise`, it reads (parses) the response only when awaited: `asResponse()` alone hands the
+ * caller an unread body.
  */
-function deferred(box: Promise<{ value: unknown }>): Promise<unknown> {
-  const p = box.then((b) => b.value) as Promise<unknown> & Record<string, unknown>;
-  // A caller that only uses withResponse() handles the error there, not on this promise.
-  p.catch(() => undefined);
-  for (const name of ['asResponse', 'withResponse'] as const) {
-    p[name] = () =>
-      box.then((b) => {
-        const m = (b.value as Record<string, unknown> | null)?.[name];
-        if (typeof m !== 'function') throw new TypeError(`${name} is not available on this call`);
-        return (m as () => unknown).call(b.value);
-      });
+class DeferredCall extends Promise<unknown> {
+  readonly #box: Promise<{ value: unknown }>;
+  #result: Promise<unknown> | undefined;
+
+  constructor(box: Promise<{ value: unknown }>) {
+    super((resolve) => resolve(undefined));
+    this.#box = box;
+    // A caller that only uses asResponse() or withResponse() handles the error there.
+    box.catch(() => undefined);
   }
-  return p;
+
+  /** The call's result: awaiting the client's promise starts its parse, so only once asked. */
+  #value(): Promise<unknown> {
+    this.#result ??= this.#box.then((b) => b.value);
+    return this.#result;
+  }
+
+  // biome-ignore lint/suspicious/noThenProperty: a Promise subclass, as the clients' APIPromise is.
+  override then<A = unknown, B = never>(
+    onfulfilled?: ((value: unknown) => A | PromiseLike<A>) | null,
+    onrejected?: ((reason: unknown) => B | PromiseLike<B>) | null,
+  ): Promise<A | B> {
+    return this.#value().then(onfulfilled, onrejected);
+  }
+
+  override catch<B = never>(onrejected?: ((reason: unknown) => B | PromiseLike<B>) | null): Promise<unknown> {
+    return this.#value().catch(onrejected);
+  }
+
+  override finally(onfinally?: (() => void) | null): Promise<unknown> {
+    return this.#value().finally(onfinally);
+  }
+
+  asResponse(): Promise<unknown> {
+    return this.#raw('asResponse');
+  }
+
+  withResponse(): Promise<unknown> {
+    return this.#raw('withResponse');
+  }
+
+  #raw(name: 'asResponse' | 'withResponse'): Promise<unknown> {
+    return this.#box.then((b) => {
+      const m = (b.value as Record<string, unknown> | null)?.[name];
+      if (typeof m !== 'function') throw new TypeError(`${name} is not available on this call`);
+      return (m as () => unknown).call(b.value);
+    });
+  }
+}
+
+function deferred(box: Promise<{ value: unknown }>): Promise<unknown> {
+  return new DeferredCall(box);
 }

@@ -5,8 +5,55 @@ type Obj = Record<string, unknown>;
 function obj(v: unknown): Obj | undefined {
   return typeof v === 'object' && v !== null ? (v as Obj) : undefined;
 }
+/**
+ * A reported count: absent or `null` is 0 (not reported); anything else that is not a non-negative
+ * safe integer (a negative, fractional, NaN, enormous or string count) is NaN, which poisons the
+ * mapped counts so that `checkedProviderTokens` refuses them as a whole rather than recording a
+ * made-up 0 as exact.
+ */
 function num(v: unknown): number {
-  return typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : 0;
+  if (v === undefined || v === null) return 0;
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? v : Number.NaN;
+}
+
+/** A count the provider's usage always has (e.g. chat `completion_tokens`): absent is NaN, not 0. */
+function required(v: unknown): number {
+  return v === undefined || v === null ? Number.NaN : num(v);
+}
+
+/**
+ * Usage fields of a later stream event over an earlier one's, as the providers' own clients merge
+ * them: a field the later event reports as `null` (Anthropic's `message_delta` types its input and
+ * cache counts `number | null`) keeps the earlier value.
+ */
+export function mergeUsage(earlier: Obj | undefined, later: Obj | undefined): Obj | undefined {
+  if (!later) return earlier;
+  const out: Obj = { ...earlier };
+  for (const [k, v] of Object.entries(later)) if (v !== null && v !== undefined) out[k] = v;
+  return out;
+}
+
+const COUNT_FIELDS = [
+  'inputTokens',
+  'outputTokens',
+  'cacheReadInputTokens',
+  'cacheCreationInputTokens',
+  'reasoningOutputTokens',
+] as const;
+
+/**
+ * Provider-reported counts, or `undefined` when they cannot be exact: a count that is not a
+ * non-negative safe integer, a total past 2^53, cache reads and writes beyond the input, or
+ * reasoning beyond the output. The caller then estimates instead of recording them as `exact`.
+ */
+export function checkedProviderTokens(t: TokenCounts): TokenCounts | undefined {
+  for (const f of COUNT_FIELDS) {
+    const v = t[f];
+    if (!(Number.isSafeInteger(v) && v >= 0)) return undefined;
+  }
+  if (t.cacheReadInputTokens + t.cacheCreationInputTokens > t.inputTokens) return undefined;
+  if (t.reasoningOutputTokens > t.outputTokens) return undefined;
+  return t;
 }
 
 /**
@@ -24,13 +71,13 @@ function openAICacheWrite(details: Obj | undefined, input: number, cacheRead: nu
  */
 export function chatUsageTokens(usage: unknown): TokenCounts | undefined {
   const u = obj(usage);
-  if (!u || typeof u.prompt_tokens !== 'number') return undefined;
+  if (!u || u.prompt_tokens === undefined || u.prompt_tokens === null) return undefined;
   const input = num(u.prompt_tokens);
   const details = obj(u.prompt_tokens_details);
   const cacheRead = num(details?.cached_tokens);
   return {
     inputTokens: input,
-    outputTokens: num(u.completion_tokens),
+    outputTokens: required(u.completion_tokens),
     cacheReadInputTokens: cacheRead,
     cacheCreationInputTokens: openAICacheWrite(details, input, cacheRead),
     reasoningOutputTokens: num(obj(u.completion_tokens_details)?.reasoning_tokens),
@@ -43,13 +90,13 @@ export function chatUsageTokens(usage: unknown): TokenCounts | undefined {
  */
 export function responsesUsageTokens(usage: unknown): TokenCounts | undefined {
   const u = obj(usage);
-  if (!u || typeof u.input_tokens !== 'number') return undefined;
+  if (!u || u.input_tokens === undefined || u.input_tokens === null) return undefined;
   const input = num(u.input_tokens);
   const details = obj(u.input_tokens_details);
   const cacheRead = num(details?.cached_tokens);
   return {
     inputTokens: input,
-    outputTokens: num(u.output_tokens),
+    outputTokens: required(u.output_tokens),
     cacheReadInputTokens: cacheRead,
     cacheCreationInputTokens: openAICacheWrite(details, input, cacheRead),
     reasoningOutputTokens: num(obj(u.output_tokens_details)?.reasoning_tokens),
@@ -59,7 +106,7 @@ export function responsesUsageTokens(usage: unknown): TokenCounts | undefined {
 /** Embeddings usage: `prompt_tokens`. */
 export function embeddingUsageTokens(usage: unknown): TokenCounts | undefined {
   const u = obj(usage);
-  if (!u || typeof u.prompt_tokens !== 'number') return undefined;
+  if (!u || u.prompt_tokens === undefined || u.prompt_tokens === null) return undefined;
   return {
     inputTokens: num(u.prompt_tokens),
     outputTokens: 0,
@@ -76,10 +123,10 @@ export function embeddingUsageTokens(usage: unknown): TokenCounts | undefined {
  */
 export function anthropicUsageTokens(usage: unknown): TokenCounts | undefined {
   const u = obj(usage);
-  if (!u || typeof u.input_tokens !== 'number') return undefined;
+  if (!u || u.input_tokens === undefined || u.input_tokens === null) return undefined;
   const cacheRead = num(u.cache_read_input_tokens);
   const cacheCreation = num(u.cache_creation_input_tokens);
-  const output = num(u.output_tokens);
+  const output = required(u.output_tokens);
   return {
     inputTokens: num(u.input_tokens) + cacheRead + cacheCreation,
     outputTokens: output,
@@ -103,7 +150,7 @@ export { obj as asObject };
  */
 export function geminiUsageTokens(usage: unknown): TokenCounts | undefined {
   const u = obj(usage);
-  if (!u || typeof u.promptTokenCount !== 'number') return undefined;
+  if (!u || u.promptTokenCount === undefined || u.promptTokenCount === null) return undefined;
   const thoughts = num(u.thoughtsTokenCount);
   return {
     inputTokens: num(u.promptTokenCount) + num(u.toolUsePromptTokenCount),
@@ -126,7 +173,7 @@ export function bedrockUsageTokens(usage: unknown): TokenCounts | undefined {
     const cacheWrite = num(u.cacheWriteInputTokens);
     return {
       inputTokens: num(u.inputTokens) + cacheRead + cacheWrite,
-      outputTokens: num(u.outputTokens),
+      outputTokens: required(u.outputTokens),
       cacheReadInputTokens: cacheRead,
       cacheCreationInputTokens: cacheWrite,
       reasoningOutputTokens: 0,

@@ -49,8 +49,10 @@ export function aiSdkProviderName(provider: string): string {
   return dot > 0 ? p.slice(0, dot) : p;
 }
 
+/** A reported count; absent is `undefined`, an invalid one NaN (refused by `checkedProviderTokens`, never 0). */
 function n(v: unknown): number | undefined {
-  return typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : undefined;
+  if (v === undefined || v === null) return undefined;
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? v : Number.NaN;
 }
 
 /**

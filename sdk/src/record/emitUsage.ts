@@ -9,11 +9,18 @@ import {
   trace,
 } from '@opentelemetry/api';
 import { SeverityNumber } from '@opentelemetry/api-logs';
-import { addContextAttributes, currentUsageContext, type UsageContext } from '../context/usageContext.js';
 import {
+  addContextAttributes,
+  currentUsageContext,
+  USAGE_CONTEXT_ATTR,
+  type UsageContext,
+} from '../context/usageContext.js';
+import {
+  ALIAS_ATTR,
   ATTR,
   CONTENT_ATTRS,
   type OperationName,
+  RESOURCE_ATTR,
   type RequestFeatures,
   type ServiceType,
   type TokenCounts,
@@ -21,6 +28,7 @@ import {
   type UsageType,
 } from '../contract.js';
 import type { TelemetryRuntime } from '../telemetry/runtime.js';
+import { capValueLength, MAX_EXTRA_VALUE_LENGTH } from '../valueLength.js';
 import type { PricedUsage } from './price.js';
 
 const NO_TOKENS: PricedUsage = Object.freeze({
@@ -72,11 +80,55 @@ export interface UsageRecord {
 const CONTENT_EXACT = new Set<string>(CONTENT_ATTRS.filter((n) => !n.endsWith('*')));
 const CONTENT_PREFIXES = CONTENT_ATTRS.filter((n) => n.endsWith('*')).map((n) => n.slice(0, -1));
 
-/** Content must not leave the service unless capture is on, even when a caller passes it as an extra attribute. */
-function dropContentAttributes(a: Record<string, AttributeValue>): void {
-  for (const key of Object.keys(a)) {
-    if (CONTENT_EXACT.has(key) || CONTENT_PREFIXES.some((p) => key.startsWith(p))) delete a[key];
+/** Attribution names an extra attribute may set (the usage context, when given, wins): strings, bounded. */
+const CONTEXT_ATTRS: ReadonlySet<string> = new Set<string>(Object.values(USAGE_CONTEXT_ATTR));
+
+/**
+ * Names a caller's extra attribute may not set: the contract's own but attribution, and every name the
+ * sidecar reads usage, cost or provider from (an extra `gen_ai.usage.cache_read_input_tokens`,
+ * `spendline.cost.usd`, `server.address` or `telemetry.sdk.name=openlit` would change what the call
+ * counts or costs).
+ */
+const RESERVED_ATTRS: ReadonlySet<string> = new Set<string>(
+  [...Object.values(ATTR), ...Object.values(ALIAS_ATTR), ...Object.values(RESOURCE_ATTR)].filter(
+    (n) => !CONTEXT_ATTRS.has(n),
+  ),
+);
+
+/** An attribute value OpenTelemetry can carry; strings bounded. Anything else (objects, NaN, functions) is dropped. */
+function extraValue(v: unknown): AttributeValue | undefined {
+  if (typeof v === 'string') return capValueLength(v, MAX_EXTRA_VALUE_LENGTH);
+  if (typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v))) return v;
+  if (Array.isArray(v) && v.length <= 128) {
+    const t = typeof v[0];
+    if (t !== 'string' && t !== 'number' && t !== 'boolean') return undefined;
+    if (!v.every((x) => typeof x === t && (t !== 'number' || Number.isFinite(x)))) return undefined;
+    return t === 'string'
+      ? v.map((x: string) => capValueLength(x, MAX_EXTRA_VALUE_LENGTH))
+      : (v as AttributeValue);
   }
+  return undefined;
+}
+
+/**
+ * A caller's extra attributes (manual API), validated: no reserved name, no content attribute unless
+ * capture is on, only values OpenTelemetry can carry, strings bounded.
+ */
+function extraAttributes(extra: unknown, captureContent: boolean): Record<string, AttributeValue> {
+  const a: Record<string, AttributeValue> = {};
+  if (typeof extra !== 'object' || extra === null || Array.isArray(extra)) return a;
+  for (const [key, raw] of Object.entries(extra)) {
+    if (RESERVED_ATTRS.has(key)) continue;
+    if (!captureContent && (CONTENT_EXACT.has(key) || CONTENT_PREFIXES.some((p) => key.startsWith(p))))
+      continue;
+    if (CONTEXT_ATTRS.has(key)) {
+      if (typeof raw === 'string' && raw !== '') a[key] = capValueLength(raw);
+      continue;
+    }
+    const v = extraValue(raw);
+    if (v !== undefined) a[key] = v;
+  }
+  return a;
 }
 
 /** Builds the attribute set shared by the span and the log record. */
@@ -85,8 +137,9 @@ export function usageAttributes(
   r: UsageRecord,
   usageId: string,
 ): Record<string, AttributeValue> {
-  const a: Record<string, AttributeValue> = r.extraAttributes ? { ...r.extraAttributes } : {};
-  if (r.extraAttributes && !rt.captureContent) dropContentAttributes(a);
+  const a: Record<string, AttributeValue> = r.extraAttributes
+    ? extraAttributes(r.extraAttributes, rt.captureContent)
+    : {};
   addContextAttributes(r.usageContext ?? currentUsageContext(), a);
   a[ATTR.operationName] = r.operation;
   a[ATTR.providerName] = r.provider;
@@ -149,6 +202,11 @@ export function usageAttributes(
  * never awaits export; returns the record's `spendline.usage.id`.
  */
 export function emitUsage(rt: TelemetryRuntime, r: UsageRecord): string {
+  // Dimension values come from callers and providers: bounded the way the sidecar bounds them.
+  r.provider = capValueLength(r.provider);
+  r.requestModel = capValueLength(r.requestModel);
+  if (r.responseModel) r.responseModel = capValueLength(r.responseModel);
+  if (r.errorType) r.errorType = capValueLength(r.errorType);
   const usageId = randomUUID();
   const attributes = usageAttributes(rt, r, usageId);
   const parent = r.parentContext ?? otelContext.active();
@@ -183,15 +241,17 @@ export function startUsageSpan(
   startTimeMs: number,
   parent: Context,
 ): Span {
+  // Started before the record's values are bounded (emitUsage): bounded here the same way.
+  const model = capValueLength(requestModel);
   return rt.tracer.startSpan(
-    `${operation} ${requestModel}`,
+    `${operation} ${model}`,
     {
       kind: SpanKind.CLIENT,
       startTime: startTimeMs,
       attributes: {
         [ATTR.operationName]: operation,
-        [ATTR.providerName]: provider,
-        [ATTR.requestModel]: requestModel,
+        [ATTR.providerName]: capValueLength(provider),
+        [ATTR.requestModel]: model,
       },
     },
     parent,

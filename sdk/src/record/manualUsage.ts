@@ -1,5 +1,6 @@
 import type { AttributeValue } from '@opentelemetry/api';
 import type { OperationName, RequestFeatures, UsageType } from '../contract.js';
+import { usdToNano } from '../money.js';
 import { activeRuntime, type TelemetryRuntime } from '../telemetry/runtime.js';
 import { emitUsage, type UsageRecord } from './emitUsage.js';
 import {
@@ -60,6 +61,11 @@ export interface OCRUsageInput extends CommonUsageInput {
   pages: number;
 }
 
+/** Longest call duration accepted (30 days): a longer one is a unit mistake that would swamp duration sums. */
+const MAX_DURATION_MS = 30 * 24 * 3_600_000;
+/** Latest time a JavaScript Date (and the sidecar) can hold. */
+const MAX_TIME_MS = 8.64e15;
+
 const NOT_STARTED: Rejection = { ok: false, reason: 'telemetry_not_started' };
 
 function refuse(rt: TelemetryRuntime, r: Reason): Rejection {
@@ -76,15 +82,19 @@ function validateCommon(input: CommonUsageInput): Checked<CommonFields> {
   const model = requiredString(input.model, 'model');
   if (isReason(model)) return model;
   const d = input.durationMs;
-  if (d !== undefined && (typeof d !== 'number' || !(d >= 0) || !Number.isFinite(d)))
+  if (d !== undefined && (typeof d !== 'number' || !(d >= 0) || !(d <= MAX_DURATION_MS)))
     return new Reason('duration_ms_invalid');
   const u = input.usageType;
   if (u !== undefined && u !== 'exact' && u !== 'estimated') return new Reason('usage_type_invalid');
   const c = input.costUsd;
-  if (c !== undefined && (typeof c !== 'number' || !Number.isFinite(c) || c < 0))
+  // The sidecar refuses a whole record whose cost is past nano-USD's safe range (about 9 million USD).
+  if (c !== undefined && (typeof c !== 'number' || !Number.isFinite(c) || c < 0 || !usdToNano(c).ok))
     return new Reason('cost_usd_invalid');
   const duration = d ?? 0;
   const start = input.startTimeMs;
+  // A time the sidecar cannot store (before 1970, past year 275760) would lose the record there.
+  if (typeof start === 'number' && Number.isFinite(start) && !(start > 0 && start + duration <= MAX_TIME_MS))
+    return new Reason('start_time_ms_invalid');
   return {
     provider,
     requestModel: model,

@@ -1,5 +1,9 @@
 import type { TokenCounts } from '../contract.js';
-import { nanoToUsd } from '../money.js';
+import { nanoToUsd, usdToNano } from '../money.js';
+
+/** Costs below this (one million USD) are well inside nano-USD's safe-integer range. */
+const UNCHECKED_NANO = 1e15;
+
 import { createPricer, type PriceOverride, type Pricer } from '../pricing/index.js';
 
 /** Usage as handed to the pricing module. */
@@ -36,6 +40,10 @@ export function createUsagePricer(
   // The total alone (no per-part apportioning): the record carries one cost figure.
   return (usage, provider, model, at) => {
     const nano = pricer.costNanoUsd(usage, at ? { provider, model, at } : { provider, model });
-    return nano === null ? undefined : nanoToUsd(nano);
+    if (nano === null) return undefined;
+    const usd = nanoToUsd(nano);
+    // Past nano-USD's safe range (about 9 million USD, only from absurd counts) the sidecar would refuse
+    // the whole record for its cost: the call is recorded without the SDK's price instead.
+    return nano < UNCHECKED_NANO || usdToNano(usd).ok ? usd : undefined;
   };
 }

@@ -33,6 +33,7 @@ export function count(value: unknown, field: string, fallback?: number): Checked
   if (!Number.isFinite(value)) return new Reason(`${field}_not_finite`);
   if (value < 0) return new Reason(`${field}_negative`);
   if (!Number.isInteger(value)) return new Reason(`${field}_fractional`);
+  if (!Number.isSafeInteger(value)) return new Reason(`${field}_too_large`);
   return value;
 }
 
