@@ -290,9 +290,6 @@ export function expectedCalls(emitter: string): ExpectedCall[] {
       const none: ExpectedCall['tokens'] = [0, 0, 0, 0, 0];
       if (u === null && c.stream && status === 'ok' && r.tokenizesStreamsWithoutUsage)
         return { operation, provider, model: c.model, status, usageType: 'emitter-count', tokens: none };
-      // The SDK knows a refused call (an HTTP error answer) consumed nothing: exact zeros, not unknown.
-      if (u === null && status === 'error' && r.recordedTwice)
-        return { operation, provider, model: c.model, status, usageType: 'exact', tokens: none };
       if (u === null || (c.stream && !r.streamUsage) || (operation === 'embeddings' && !embeddingUsage))
         return { operation, provider, model: c.model, status, usageType: 'unknown', tokens: none };
       if (provider === 'aws.bedrock') {
