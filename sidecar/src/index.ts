@@ -41,6 +41,12 @@ export interface RunningSidecar {
   stop(): Promise<void>;
   /** The ledger (SQLite, or the shared PostgreSQL one). */
   db: LedgerStore;
+  /**
+   * Committed record totals as counted: `spendline_records_total` summed by result and
+   * `spendline_rejected_records_total` summed. Unlike /metrics, never held back by the first-increment
+   * hold (a series is 0 there until a scrape and the hold have passed).
+   */
+  recordCounts(): { byResult: Record<string, number>; rejected: number };
 }
 
 const DEFAULT_PUBLIC_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'public');
@@ -165,6 +171,16 @@ export async function startSidecar(config: SidecarConfig): Promise<RunningSideca
     ready: ingest.ready,
     failed,
     db,
+    recordCounts() {
+      const byResult: Record<string, number> = {};
+      for (const { values, total } of metrics.counters.records.series.values()) {
+        const result = values[1] ?? '';
+        byResult[result] = (byResult[result] ?? 0) + total;
+      }
+      let rejected = 0;
+      for (const { total } of metrics.counters.rejected.series.values()) rejected += total;
+      return { byResult, rejected };
+    },
     stop() {
       stopped ??= (async () => {
         await ingest.stop();

@@ -82,6 +82,35 @@ describe('spendline up', () => {
     expect(readFileSync(join(dir, 'sidecar-id'), 'utf8')).toMatch(/^sidecar-[0-9a-f]{12}\n$/);
   }, 90_000);
 
+  it('prints the final counts as counted when nothing scraped /metrics (plain `npm start`, no Prometheus)', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'spendline-up-counts-'));
+    up = await startUpProcess(dir);
+    const demo = await runDemo({
+      endpoint: up.otlpUrl,
+      requests: 12,
+      rate: 0,
+      seed: 5,
+      serviceName: 'counts',
+    });
+    expect(demo.telemetry).toMatchObject({ logsExported: 12, spansExported: 12 });
+    // Wait on the usage API, not /metrics: a scrape is what would release the first-increment hold.
+    const deadline = Date.now() + 20_000;
+    let requests = 0;
+    while (requests < 12 && Date.now() < deadline) {
+      const body = (await (await fetch(`${up.sidecarUrl}/api/usage/overall`)).json()) as {
+        totals: { requests: number };
+      };
+      requests = body.totals.requests;
+      if (requests < 12) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(requests).toBe(12);
+    expect(await up.stop('SIGINT')).toBe(0);
+    // Each call arrives as a log event and a span: 12 counted, 12 duplicates.
+    expect(up.output()).toMatch(
+      /spendline up: final counts: \d+ OTLP requests received, \d+ lines written; records: 12 counted, 12 duplicate, 0 rejected, 0 ignored\n/,
+    );
+  }, 90_000);
+
   it('says at stop only what it established: unread bytes, rejected records, failed writes', () => {
     expect(stopReport({ unreadBytes: 0, rejectedRecords: 0, writeFailures: 0 })).toEqual([
       'stopped; every acknowledged request was read and committed to the ledger.',

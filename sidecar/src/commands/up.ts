@@ -53,10 +53,9 @@ export function demoHint(otlpUrl: string, viaNpm: boolean): string {
 }
 
 function formatFinalCounts(c: StopSummary): string {
-  const records =
-    c.records === undefined
-      ? 'record counts unavailable (the sidecar did not answer)'
-      : ['counted', 'duplicate', 'rejected', 'ignored'].map((r) => `${c.records?.[r] ?? 0} ${r}`).join(', ');
+  const records = ['counted', 'duplicate', 'rejected', 'ignored']
+    .map((r) => `${c.records[r] ?? 0} ${r}`)
+    .join(', ');
   return `spendline up: final counts: ${c.requestsAccepted} OTLP requests received, ${c.linesWritten} lines written; records: ${records}`;
 }
 
