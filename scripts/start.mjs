@@ -11,6 +11,9 @@ import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { refuseOldNode } from '../sidecar/bin/node-version.js';
+
+refuseOldNode(new URL('../package.json', import.meta.url));
 
 const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');

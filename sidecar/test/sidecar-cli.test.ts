@@ -1,4 +1,6 @@
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
@@ -55,5 +57,49 @@ describe('spendline sidecar command line', () => {
     const badEnv = run([], { SPENDLINE_OTLP_FILE: 'x.json', SPENDLINE_MAX_LINE_BYTES: 'lots' });
     expect(badEnv.status).toBe(2);
     expect(badEnv.stderr).toContain('--max-line-bytes must be a positive integer');
+  });
+});
+
+describe('on a Node older than engines.node', () => {
+  const root = fileURLToPath(new URL('../..', import.meta.url));
+  const BIN = fileURLToPath(new URL('../bin/spendline.js', import.meta.url));
+  const START = join(root, 'scripts', 'start.mjs');
+  /** Runs `file` on this Node made to report `version` (what an older Node would say about itself). */
+  const runAs = (version: string, file: string, args: string[]) =>
+    spawnSync(
+      process.execPath,
+      [
+        '--import',
+        `data:text/javascript,Object.defineProperty(process,"versions",{value:{...process.versions,node:"${version}"}})`,
+        file,
+        ...args,
+      ],
+      { cwd: root, encoding: 'utf8', timeout: 60_000 },
+    );
+  const engines = (
+    JSON.parse(readFileSync(join(root, 'sidecar', 'package.json'), 'utf8')) as {
+      engines: { node: string };
+    }
+  ).engines.node;
+
+  it('`spendline` and `npm start` say in one line which Node they need, and exit 1', () => {
+    expect(engines).toBe('>=20.10');
+    for (const [file, args] of [
+      [BIN, ['demo']],
+      [START, []],
+    ] as const) {
+      for (const version of ['18.20.8', '20.9.0']) {
+        const r = runAs(version, file, [...args]);
+        expect([r.status, r.stdout]).toEqual([1, '']);
+        expect(r.stderr).toBe(
+          `spendline needs Node >=20.10; this is Node ${version} (${process.execPath}). Install a newer Node (https://nodejs.org/) and run \`npm install\` again, which rebuilds better-sqlite3 for it.\n`,
+        );
+      }
+    }
+  });
+
+  it('runs on the oldest Node engines.node allows', () => {
+    const r = runAs('20.10.0', BIN, ['--version']);
+    expect([r.status, r.stdout, r.stderr]).toEqual([0, 'spendline 0.1.0\n', '']);
   });
 });
