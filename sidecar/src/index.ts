@@ -16,6 +16,7 @@ import type { SidecarExtension } from './extensions.js';
 import { openLedgerStore, sidecarIdOf } from './ledger/openStore.js';
 import { lockStateDir } from './ledger/stateDirLock.js';
 import type { LedgerStore } from './ledger/store.js';
+import { hostPortText, ListenError } from './listenError.js';
 import { createSidecarMetrics } from './metrics.js';
 import { FirstIncrementHold } from './pipeline/committedMetrics.js';
 import { type IngestLoop, startIngestLoop } from './pipeline/ingestLoop.js';
@@ -126,7 +127,9 @@ export async function startSidecar(config: SidecarConfig): Promise<RunningSideca
   try {
     server = await new Promise<Server>((resolve, reject) => {
       const s = app.listen(config.listen.port, config.listen.host, (err?: Error) =>
-        err ? reject(err) : resolve(s),
+        err
+          ? reject(new ListenError('sidecar', hostPortText(config.listen.host, config.listen.port), err))
+          : resolve(s),
       );
     });
   } catch (err) {

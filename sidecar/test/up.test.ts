@@ -2,6 +2,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { freePort } from '../../test/support/ports.js';
 import { stopReport } from '../src/commands/up.js';
 import { runDemo } from '../src/demo/traffic.js';
 import { freshDatabaseUrl } from './support/ledgerBackends.js';
@@ -109,6 +110,62 @@ describe('spendline up', () => {
     expect(up.output()).toMatch(
       /spendline up: final counts: \d+ OTLP requests received, \d+ lines written; records: 12 counted, 12 duplicate, 0 rejected, 0 ignored\n/,
     );
+  }, 90_000);
+
+  it('a taken port is one line naming the listener and the flag that moves it, exit 1', async () => {
+    const { spawn } = await import('node:child_process');
+    const { createServer } = await import('node:net');
+    const { fileURLToPath } = await import('node:url');
+    const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
+    dir = mkdtempSync(join(tmpdir(), 'spendline-up-port-'));
+    const taken = createServer();
+    await new Promise<void>((r) => taken.listen(0, '127.0.0.1', r));
+    const port = (taken.address() as { port: number }).port;
+    try {
+      const cases: [string, string][] = [
+        [
+          'otlp-listen',
+          `the OTLP/HTTP receiver cannot listen on 127.0.0.1:${port}: address already in use (another \`spendline up\` or collector? choose another address with --otlp-listen HOST:PORT)`,
+        ],
+        [
+          'otlp-grpc-listen',
+          `the OTLP/gRPC receiver cannot listen on 127.0.0.1:${port}: address already in use (another \`spendline up\` or collector? choose another address with --otlp-grpc-listen HOST:PORT, or --otlp-grpc-listen off)`,
+        ],
+        [
+          'listen',
+          `the HTTP server (status page, /metrics, /api) cannot listen on 127.0.0.1:${port}: address already in use (another \`spendline up\` or sidecar? choose another address with --listen HOST:PORT)`,
+        ],
+      ];
+      for (const [flag, message] of cases) {
+        const addresses: Record<string, string> = {
+          'otlp-listen': `127.0.0.1:${await freePort()}`,
+          'otlp-grpc-listen': `127.0.0.1:${await freePort()}`,
+          listen: `127.0.0.1:${await freePort()}`,
+          [flag]: `127.0.0.1:${port}`,
+        };
+        const args = [cli, 'up', '--state-dir', join(dir, flag)];
+        for (const [name, value] of Object.entries(addresses)) args.push(`--${name}`, value);
+        // Asynchronous spawn: the port is held by this process, whose event loop must keep running.
+        const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+        let stdout = '';
+        let stderr = '';
+        child.stdout.on('data', (d: Buffer) => {
+          stdout += d.toString();
+        });
+        child.stderr.on('data', (d: Buffer) => {
+          stderr += d.toString();
+        });
+        const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+        expect({ flag, code, stdout, stderr }).toEqual({
+          flag,
+          code: 1,
+          stdout: '',
+          stderr: `spendline: could not start: ${message}\n`,
+        });
+      }
+    } finally {
+      taken.close();
+    }
   }, 90_000);
 
   it('says at stop only what it established: unread bytes, rejected records, failed writes', () => {

@@ -1,6 +1,7 @@
 import { tuneHeapForCounting } from '../heap.js';
 import { SidecarIdInUseError } from '../ledger/pgStore.js';
 import { StateDirLockedError } from '../ledger/stateDirLock.js';
+import { ListenError, type Listener } from '../listenError.js';
 import { fail, parseCommandArgs, stateDirOf } from '../report/commandSupport.js';
 import { type HostPort, type StopSummary, startLocalPipeline } from '../up/localPipeline.js';
 
@@ -44,6 +45,14 @@ because the export file could not be written). A restart continues where it stop
 refused (exit 2).`;
 
 const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+
+/** What to do when a listener's address is taken (often by another `spendline up`). */
+const MOVE_LISTENER: Record<Listener, string> = {
+  'otlp-http': 'another `spendline up` or collector? choose another address with --otlp-listen HOST:PORT',
+  'otlp-grpc':
+    'another `spendline up` or collector? choose another address with --otlp-grpc-listen HOST:PORT, or --otlp-grpc-listen off',
+  sidecar: 'another `spendline up` or sidecar? choose another address with --listen HOST:PORT',
+};
 
 /** The command that sends demo traffic to this receiver, in the form the user started `up` with. */
 export function demoHint(otlpUrl: string, viaNpm: boolean): string {
@@ -150,9 +159,7 @@ export async function run(argv: string[]): Promise<number> {
     });
   } catch (err) {
     const message = (err as Error).message;
-    const hint = message.includes('OTLP/gRPC receiver cannot listen')
-      ? ' (choose another address with --otlp-grpc-listen HOST:PORT, or --otlp-grpc-listen off)'
-      : '';
+    const hint = err instanceof ListenError ? ` (${MOVE_LISTENER[err.listener]})` : '';
     return fail(
       `could not start: ${message}${hint}`,
       err instanceof StateDirLockedError || err instanceof SidecarIdInUseError ? 2 : 1,
