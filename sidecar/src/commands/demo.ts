@@ -22,6 +22,18 @@ listens).
 Exits 1 at once when nothing accepts connections at the endpoint, and after the run when any
 telemetry could not be exported.`;
 
+/**
+ * The demo's last words: where its calls show and what to expect there. The demo knows only the
+ * OTLP endpoint, so it names the status page's default address and the flag that changes it.
+ */
+export function whereToLook(calls: number, failed: number, serviceName: string): string {
+  return (
+    `demo: done. Open the status page, http://127.0.0.1:9464/ (the address \`spendline up\` printed, if ` +
+    `started with --listen): within seconds its Calls tile counts these ${calls} calls (${failed} failed on ` +
+    `purpose, under service ${serviceName}) with their spend and tokens. Or: npx spendline report --by model`
+  );
+}
+
 /** Whether something accepts TCP connections at the URL's host and port (bounded by `timeoutMs`). */
 async function isListening(url: URL, timeoutMs: number): Promise<boolean> {
   const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
@@ -69,13 +81,14 @@ export async function run(argv: string[]): Promise<number> {
   }
   if (!(await isListening(endpointUrl, 3000)))
     return fail(`nothing is listening at ${endpoint}; is \`npm start\` running?`, 1);
+  const serviceName = (values.service as string | undefined) ?? 'spendline-demo';
   process.stdout.write(`demo: sending ${requests.value ?? 60} calls to ${endpoint}\n`);
   const result = await runDemo({
     endpoint,
     requests: requests.value ?? 60,
     rate: Number(rateText),
     seed: seed.value ?? 1,
-    serviceName: (values.service as string | undefined) ?? 'spendline-demo',
+    serviceName,
     log: (line) => process.stdout.write(`${line}\n`),
   });
   const t = result.telemetry;
@@ -91,5 +104,6 @@ export async function run(argv: string[]): Promise<number> {
     );
     return 1;
   }
+  process.stdout.write(`${whereToLook(result.calls, result.errors, serviceName)}\n`);
   return 0;
 }
