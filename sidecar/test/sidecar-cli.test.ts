@@ -25,7 +25,14 @@ describe('the spendline command in a checkout', () => {
     expect(r.stdout).toContain('usage: spendline <command>');
     expect(r.stdout).toContain('"npx spendline <command>"');
     expect(r.stdout).toContain('"npm run spendline -- <command>"');
-    expect(r.stdout).toContain('(run "npx spendline billing import --help")');
+    // Every command with what it does, in one line each.
+    expect(r.stdout).toContain(
+      '\n  billing import  import provider billing exports (OpenAI, Anthropic, GCP, AWS CUR, Azure, generic JSONL)\n',
+    );
+    expect(r.stdout).toContain(
+      '\n  up              run the whole pipeline on a laptop: local OTLP receiver + sidecar + status page\n',
+    );
+    expect(r.stdout).toContain('"npx spendline <command> --help" lists its options');
   });
 });
 

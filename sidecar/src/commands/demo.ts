@@ -2,9 +2,6 @@ import { connect } from 'node:net';
 import { runDemo } from '../demo/traffic.js';
 import { fail, parseCommandArgs, positiveInt } from '../report/commandSupport.js';
 
-export const summary =
-  'send demo LLM traffic (real openai/anthropic clients, built-in fake provider) to an OTLP endpoint';
-
 const HELP = `usage: spendline demo [--endpoint URL] [--requests N] [--rate PER_SECOND] [--seed N] [--service NAME]
 
 Generates traffic with @spendline/sdk and the real openai and @anthropic-ai/sdk clients against a

@@ -3,8 +3,6 @@ import { tuneHeapForCounting } from '../heap.js';
 import { SidecarIdInUseError, StateDirLockedError, startSidecar } from '../index.js';
 import { ListenError } from '../listenError.js';
 
-export const summary = 'tail the collector file export, count usage exactly once, serve Prometheus metrics';
-
 export async function run(argv: string[]): Promise<number> {
   const parsed = parseSidecarArgs(argv, process.env);
   if (!parsed.ok) {

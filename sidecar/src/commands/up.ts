@@ -5,8 +5,6 @@ import { ListenError, type Listener } from '../listenError.js';
 import { fail, parseCommandArgs, stateDirOf } from '../report/commandSupport.js';
 import { type HostPort, type StopSummary, startLocalPipeline } from '../up/localPipeline.js';
 
-export const summary = 'run the whole pipeline on a laptop: local OTLP receiver + sidecar + status page';
-
 const HELP = `usage: spendline up [--state-dir DIR] [--otlp-listen HOST:PORT] [--otlp-grpc-listen HOST:PORT|off]
                     [--listen HOST:PORT]
                     [--with-prometheus] [--prometheus-listen HOST:PORT] [--alertmanager-listen HOST:PORT]
