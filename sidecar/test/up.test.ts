@@ -168,6 +168,52 @@ describe('spendline up', () => {
     }
   }, 90_000);
 
+  it('a state dir that cannot be written is one line naming it and --state-dir, exit 1 (up and sidecar)', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const { chmodSync, mkdirSync, writeFileSync } = await import('node:fs');
+    const { fileURLToPath } = await import('node:url');
+    const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
+    dir = mkdtempSync(join(tmpdir(), 'spendline-up-statedir-'));
+    chmodSync(dir, 0o755); // readable by the unprivileged user below
+    const aFile = join(dir, 'a-file');
+    writeFileSync(aFile, '');
+    const readOnly = join(dir, 'read-only');
+    mkdirSync(readOnly, { mode: 0o555 });
+    // Root writes through any mode bits: as root, run the command as an unprivileged user instead.
+    const asUser = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
+    const cases: [string, string, string][] = [
+      [aFile, 'a file is in the way', ''],
+      [join(aFile, 'state'), 'a file is in the way', ''],
+      [readOnly, 'permission denied', 'user'],
+      [join(readOnly, 'state'), 'permission denied', 'user'],
+    ];
+    for (const [stateDir, reason, who] of cases) {
+      const commands: [string[], string][] = [
+        [
+          ['up', '--listen', '127.0.0.1:0', '--otlp-listen', '127.0.0.1:0', '--otlp-grpc-listen', 'off'],
+          'spendline: could not start',
+        ],
+        [
+          ['sidecar', '--otlp-file', join(dir, '*.json'), '--listen', '127.0.0.1:0'],
+          'spendline sidecar: cannot start',
+        ],
+      ];
+      for (const [args, prefix] of commands) {
+        const r = spawnSync(process.execPath, [cli, ...args, '--state-dir', stateDir], {
+          encoding: 'utf8',
+          timeout: 30_000,
+          ...(who === 'user' ? asUser : {}),
+        });
+        expect({ args: args[0], stateDir, status: r.status, stderr: r.stderr }).toEqual({
+          args: args[0],
+          stateDir,
+          status: 1,
+          stderr: `${prefix}: the state directory ${stateDir} cannot be written (${reason}); choose a writable one with --state-dir DIR (or SPENDLINE_STATE_DIR)\n`,
+        });
+      }
+    }
+  }, 90_000);
+
   it('says at stop only what it established: unread bytes, rejected records, failed writes', () => {
     expect(stopReport({ unreadBytes: 0, rejectedRecords: 0, writeFailures: 0 })).toEqual([
       'stopped; every acknowledged request was read and committed to the ledger.',

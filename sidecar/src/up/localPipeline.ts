@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseSidecarArgs, type RunningSidecar, startSidecar } from '../index.js';
+import { prepareStateDir } from '../ledger/stateDirLock.js';
 import { type RunningReceiver, startOtlpReceiver } from '../receiver/index.js';
 import { LOCAL_SCRAPE_INTERVAL_S, type LocalPrometheus, startLocalPrometheus } from './localPrometheus.js';
 
@@ -61,6 +62,7 @@ const hostPort = (a: HostPort) => `${a.host.includes(':') ? `[${a.host}]` : a.ho
  * Prometheus and Alertmanager as children with the project's rules.
  */
 export async function startLocalPipeline(options: LocalPipelineOptions): Promise<LocalPipeline> {
+  prepareStateDir(options.stateDir); // a state dir that cannot be written is named as such, first
   const exportDir = join(options.stateDir, 'otlp');
   mkdirSync(exportDir, { recursive: true });
   const exportFile = join(exportDir, 'export.jsonl');
