@@ -17,7 +17,13 @@ refuseOldNode(new URL('../package.json', import.meta.url));
 
 const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const tsc = createRequire(join(root, 'package.json')).resolve('typescript/bin/tsc');
+let tsc;
+try {
+  tsc = createRequire(join(root, 'package.json')).resolve('typescript/bin/tsc');
+} catch {
+  process.stderr.write('npm start: the dependencies are not installed; run `npm install` first.\n');
+  process.exit(1);
+}
 
 const build = spawn(process.execPath, [tsc, '-b'], { cwd: root, stdio: 'inherit' });
 let signalledDuringBuild;

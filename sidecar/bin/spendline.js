@@ -10,7 +10,7 @@ refuseOldNode(new URL('../package.json', import.meta.url));
 const cli = new URL('../dist/cli.js', import.meta.url);
 if (!existsSync(cli)) {
   process.stderr.write(
-    'spendline: the CLI is not built yet (sidecar/dist/cli.js is missing); run `npm run build`.\n',
+    'spendline: the CLI is not built yet (sidecar/dist/cli.js is missing); run `npm install` (it builds too; after a pull, `npm run build`).\n',
   );
   process.exit(1);
 }

@@ -110,3 +110,41 @@ describe('on a Node older than engines.node', () => {
     expect([r.status, r.stdout, r.stderr]).toEqual([0, 'spendline 0.1.0\n', '']);
   });
 });
+
+describe('in a clone before `npm install`', () => {
+  it('`npm start` and `spendline` say to run npm install, in one line, not a stack trace', async () => {
+    const { cpSync, mkdtempSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const root = fileURLToPath(new URL('../..', import.meta.url));
+    // The files a fresh clone has: scripts/, both package.json, sidecar/bin; no node_modules, no dist.
+    const clone = mkdtempSync(join(tmpdir(), 'spendline-clone-'));
+    try {
+      cpSync(join(root, 'package.json'), join(clone, 'package.json'));
+      cpSync(join(root, 'scripts'), join(clone, 'scripts'), { recursive: true });
+      cpSync(join(root, 'sidecar', 'package.json'), join(clone, 'sidecar', 'package.json'));
+      cpSync(join(root, 'sidecar', 'bin'), join(clone, 'sidecar', 'bin'), { recursive: true });
+      const start = spawnSync(process.execPath, [join(clone, 'scripts', 'start.mjs')], {
+        cwd: clone,
+        encoding: 'utf8',
+        timeout: 30_000,
+      });
+      expect([start.status, start.stdout, start.stderr]).toEqual([
+        1,
+        '',
+        'npm start: the dependencies are not installed; run `npm install` first.\n',
+      ]);
+      const demo = spawnSync(process.execPath, [join(clone, 'sidecar', 'bin', 'spendline.js'), 'demo'], {
+        cwd: clone,
+        encoding: 'utf8',
+        timeout: 30_000,
+      });
+      expect([demo.status, demo.stdout, demo.stderr]).toEqual([
+        1,
+        '',
+        'spendline: the CLI is not built yet (sidecar/dist/cli.js is missing); run `npm install` (it builds too; after a pull, `npm run build`).\n',
+      ]);
+    } finally {
+      rmSync(clone, { recursive: true, force: true });
+    }
+  });
+});
