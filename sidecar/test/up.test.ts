@@ -214,6 +214,40 @@ describe('spendline up', () => {
     }
   }, 90_000);
 
+  it('--with-prometheus where Prometheus is not on the PATH says what to install, exit 1', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const { mkdirSync, symlinkSync } = await import('node:fs');
+    const { fileURLToPath } = await import('node:url');
+    const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
+    dir = mkdtempSync(join(tmpdir(), 'spendline-up-noprom-'));
+    // A PATH with node only: no prometheus, and not even a shell to look them up with.
+    const bin = join(dir, 'bin');
+    mkdirSync(bin);
+    symlinkSync(process.execPath, join(bin, 'node'));
+    const r = spawnSync(
+      process.execPath,
+      [
+        cli,
+        'up',
+        '--with-prometheus',
+        '--state-dir',
+        join(dir, 'state'),
+        '--listen',
+        '127.0.0.1:0',
+        '--otlp-listen',
+        '127.0.0.1:0',
+        '--otlp-grpc-listen',
+        'off',
+      ],
+      { encoding: 'utf8', timeout: 30_000, env: { PATH: bin } },
+    );
+    expect([r.status, r.stdout, r.stderr]).toEqual([
+      1,
+      '',
+      'spendline: could not start: prometheus and alertmanager must be installed for --with-prometheus (Debian: apt-get install prometheus prometheus-alertmanager)\n',
+    ]);
+  }, 60_000);
+
   it('says at stop only what it established: unread bytes, rejected records, failed writes', () => {
     expect(stopReport({ unreadBytes: 0, rejectedRecords: 0, writeFailures: 0 })).toEqual([
       'stopped; every acknowledged request was read and committed to the ledger.',
