@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { freePort } from '../../test/support/ports.js';
-import { stopReport } from '../src/commands/up.js';
+import { apiTokenNote, stopReport } from '../src/commands/up.js';
 import { runDemo } from '../src/demo/traffic.js';
 import { freshDatabaseUrl } from './support/ledgerBackends.js';
 import { ledgerTotals } from './support/sidecarHarness.js';
@@ -247,6 +247,16 @@ describe('spendline up', () => {
       'spendline: could not start: prometheus and alertmanager must be installed for --with-prometheus (Debian: apt-get install prometheus prometheus-alertmanager)\n',
     ]);
   }, 60_000);
+
+  it('warns in the banner when the status page would show nothing: a non-loopback --listen without SPENDLINE_API_TOKEN', () => {
+    const note =
+      "Note: 0.0.0.0 is not loopback, so the usage API and the status page's figures stay off (401) until SPENDLINE_API_TOKEN is set; the page then asks for the token once.";
+    expect(apiTokenNote('0.0.0.0', '')?.trim()).toBe(note);
+    expect(apiTokenNote('192.168.1.20', '')).toContain('192.168.1.20 is not loopback');
+    expect(apiTokenNote('[::]', '')).toContain('[::] is not loopback');
+    expect(apiTokenNote('0.0.0.0', 'a-token')).toBeUndefined();
+    for (const host of ['127.0.0.1', '127.0.0.2', '[::1]']) expect(apiTokenNote(host, '')).toBeUndefined();
+  });
 
   it('says at stop only what it established: unread bytes, rejected records, failed writes', () => {
     expect(stopReport({ unreadBytes: 0, rejectedRecords: 0, writeFailures: 0 })).toEqual([

@@ -3,6 +3,7 @@ import { SidecarIdInUseError } from '../ledger/pgStore.js';
 import { StateDirLockedError } from '../ledger/stateDirLock.js';
 import { ListenError, type Listener } from '../listenError.js';
 import { fail, parseCommandArgs, stateDirOf } from '../report/commandSupport.js';
+import { isLoopbackAddress } from '../server/hostCheck.js';
 import { type HostPort, type StopSummary, startLocalPipeline } from '../up/localPipeline.js';
 
 const HELP = `usage: spendline up [--state-dir DIR] [--otlp-listen HOST:PORT] [--otlp-grpc-listen HOST:PORT|off]
@@ -70,6 +71,18 @@ function parseHostPort(name: string, value: string): HostPort | string {
   const m = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(value);
   if (!m || Number(m[2]) > 65535) return `--${name} must be HOST:PORT, got ${JSON.stringify(value)}`;
   return { host: (m[1] ?? '').replace(/^\[|\]$/g, ''), port: Number(m[2]) };
+}
+
+/**
+ * The banner's warning when the status page would show nothing: on a non-loopback address the
+ * usage API (which the page reads) answers 401 until SPENDLINE_API_TOKEN is set.
+ */
+export function apiTokenNote(boundHost: string, apiToken: string): string | undefined {
+  if (apiToken !== '' || isLoopbackAddress(boundHost.replace(/^\[|\]$/g, ''))) return undefined;
+  return (
+    `  Note: ${boundHost} is not loopback, so the usage API and the status page's figures stay off ` +
+    '(401) until SPENDLINE_API_TOKEN is set; the page then asks for the token once.'
+  );
 }
 
 /** What `up` says when it stops: only what the stop established. */
@@ -173,6 +186,10 @@ export async function run(argv: string[]): Promise<number> {
   log(`  Status page     ${pipeline.sidecarUrl}/`);
   log(`  Metrics         ${pipeline.sidecarUrl}/metrics`);
   log(`  Usage API       ${pipeline.sidecarUrl}/api/usage`);
+  const tokenNote = apiTokenNote(
+    new URL(pipeline.sidecarUrl).hostname,
+    process.env.SPENDLINE_API_TOKEN ?? '',
+  );
   log(`  OTLP receiver   ${pipeline.otlpUrl}/v1/logs, ${pipeline.otlpUrl}/v1/traces`);
   if (pipeline.otlpGrpcUrl !== undefined) log(`  OTLP/gRPC       ${pipeline.otlpGrpcUrl}`);
   log(`  Export file     ${pipeline.exportFile}`);
@@ -181,6 +198,7 @@ export async function run(argv: string[]): Promise<number> {
     log(`  Alertmanager    ${pipeline.prometheus.alertmanagerUrl}`);
     log(`  Their output    ${pipeline.prometheus.logs.prometheus}, ${pipeline.prometheus.logs.alertmanager}`);
   }
+  if (tokenNote !== undefined) log(tokenNote);
   log('');
   // npm sets npm_lifecycle_event for `npm start`; then `npm run demo` is the matching command.
   const viaNpm = process.env.npm_lifecycle_event === 'start';
