@@ -97,7 +97,7 @@ export async function run(argv: string[]): Promise<number> {
   const lost = t.logsFailed + t.spansFailed + t.logsDropped + t.spansDropped;
   if (lost > 0) {
     process.stderr.write(
-      `spendline: ${lost} log records/spans could not be exported to ${endpoint}; is \`npm start\` still running?\n`,
+      `spendline: ${lost} log records/spans could not be exported to ${endpoint}; is \`npm start\` still running, and is this its OTLP/HTTP address (the demo does not speak gRPC)?\n`,
     );
     return 1;
   }
