@@ -11,10 +11,19 @@ import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { refuseOldNode } from '../sidecar/bin/node-version.js';
+
+refuseOldNode(new URL('../package.json', import.meta.url));
 
 const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const tsc = createRequire(join(root, 'package.json')).resolve('typescript/bin/tsc');
+let tsc;
+try {
+  tsc = createRequire(join(root, 'package.json')).resolve('typescript/bin/tsc');
+} catch {
+  process.stderr.write('npm start: the dependencies are not installed; run `npm install` first.\n');
+  process.exit(1);
+}
 
 const build = spawn(process.execPath, [tsc, '-b'], { cwd: root, stdio: 'inherit' });
 let signalledDuringBuild;

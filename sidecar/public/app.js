@@ -280,7 +280,10 @@ function renderTiles(totals, recon) {
   const billed = recon.filter((d) => d.billed_usd !== null && d.billed_usd !== undefined);
   if (billed.length === 0) {
     $('untracked').textContent = 'no bills';
-    $('untracked-note').textContent = 'import provider billing exports with --billing';
+    // In <code>, which does not wrap: a line break after "--" would not read as a flag.
+    const flag = document.createElement('code');
+    flag.textContent = '--billing';
+    $('untracked-note').replaceChildren('import provider billing exports with ', flag);
   } else {
     const billedNano = billed.reduce((a, d) => a + toNano(d.billed_usd), 0n);
     const untracked = billed.reduce((a, d) => a + toNano(d.untracked_usd), 0n);

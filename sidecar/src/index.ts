@@ -16,6 +16,7 @@ import type { SidecarExtension } from './extensions.js';
 import { openLedgerStore, sidecarIdOf } from './ledger/openStore.js';
 import { lockStateDir } from './ledger/stateDirLock.js';
 import type { LedgerStore } from './ledger/store.js';
+import { hostPortText, ListenError } from './listenError.js';
 import { createSidecarMetrics } from './metrics.js';
 import { FirstIncrementHold } from './pipeline/committedMetrics.js';
 import { type IngestLoop, startIngestLoop } from './pipeline/ingestLoop.js';
@@ -41,6 +42,12 @@ export interface RunningSidecar {
   stop(): Promise<void>;
   /** The ledger (SQLite, or the shared PostgreSQL one). */
   db: LedgerStore;
+  /**
+   * Committed record totals as counted: `spendline_records_total` summed by result and
+   * `spendline_rejected_records_total` summed. Unlike /metrics, never held back by the first-increment
+   * hold (a series is 0 there until a scrape and the hold have passed).
+   */
+  recordCounts(): { byResult: Record<string, number>; rejected: number };
 }
 
 const DEFAULT_PUBLIC_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'public');
@@ -120,7 +127,9 @@ export async function startSidecar(config: SidecarConfig): Promise<RunningSideca
   try {
     server = await new Promise<Server>((resolve, reject) => {
       const s = app.listen(config.listen.port, config.listen.host, (err?: Error) =>
-        err ? reject(err) : resolve(s),
+        err
+          ? reject(new ListenError('sidecar', hostPortText(config.listen.host, config.listen.port), err))
+          : resolve(s),
       );
     });
   } catch (err) {
@@ -165,6 +174,16 @@ export async function startSidecar(config: SidecarConfig): Promise<RunningSideca
     ready: ingest.ready,
     failed,
     db,
+    recordCounts() {
+      const byResult: Record<string, number> = {};
+      for (const { values, total } of metrics.counters.records.series.values()) {
+        const result = values[1] ?? '';
+        byResult[result] = (byResult[result] ?? 0) + total;
+      }
+      let rejected = 0;
+      for (const { total } of metrics.counters.rejected.series.values()) rejected += total;
+      return { byResult, rejected };
+    },
     stop() {
       stopped ??= (async () => {
         await ingest.stop();

@@ -36,6 +36,30 @@ describe('every CLI error is one message and exit code 2 (issue 15 #12)', () => 
       expect(r.stderr).not.toMatch(/\n\s+at |RangeError|file:\/\//);
     });
   }
+  // Flags the parser refuses: the reason and where the help is, on one line (not the whole help).
+  const parseErrors: [string[], string][] = [
+    [['up', '--bogus'], `spendline: Unknown option '--bogus' (run "npx spendline up --help")`],
+    [
+      ['demo', '--requests', '-1'],
+      `spendline: Option '--requests' argument is ambiguous. Did you forget to specify the option argument for '--requests'? To specify an option argument starting with a dash use '--requests=-XYZ'. (run "npx spendline demo --help")`,
+    ],
+    [
+      ['report', 'extra'],
+      `spendline: Unexpected argument 'extra'. This command does not take positional arguments (run "npx spendline report --help")`,
+    ],
+    [
+      ['ledger', 'compact', '--x'],
+      `spendline: Unknown option '--x' (run "npx spendline ledger compact --help")`,
+    ],
+    [['billing', 'import'], `spendline: no file given (run "npx spendline billing import --help")`],
+    [['bogus'], `spendline: unknown command "bogus" (run "npx spendline --help")`],
+  ];
+  for (const [args, message] of parseErrors) {
+    it(`spendline ${args.join(' ')}`, () => {
+      const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 30_000 });
+      expect([r.status, r.stdout, r.stderr]).toEqual([2, '', `${message}\n`]);
+    });
+  }
   it('a valid tolerance still reconciles (exit 0 on an empty ledger)', () => {
     const r = run('reconcile', '--tolerance', '2.5', '--days-back', '3660');
     expect(r.stderr).toBe('');

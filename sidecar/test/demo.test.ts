@@ -61,6 +61,63 @@ describe('spendline demo', () => {
       expect(o3.tokens).toMatchObject({ inputTokens: 1200, outputTokens: 900, reasoningOutputTokens: 640 });
   }, 60_000);
 
+  it('ends by saying where its calls show and what to expect there', async () => {
+    const { spawn } = await import('node:child_process');
+    const { fileURLToPath } = await import('node:url');
+    const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
+    dir = mkdtempSync(join(tmpdir(), 'spendline-demo-cli-'));
+    receiver = await startOtlpReceiver({ host: '127.0.0.1', port: 0, filePath: join(dir, 'export.jsonl') });
+    const args = [cli, 'demo', '--endpoint', receiver.url, '--requests', '30', '--rate', '0', '--seed', '3'];
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+    });
+    const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+    expect(code).toBe(0);
+    const failed = Number(/^demo: 30 calls \((\d+) failed on purpose/m.exec(stdout)?.[1]);
+    const errorsInFile = readFileSync(join(dir, 'export.jsonl'), 'utf8')
+      .split('\n')
+      .filter((l) => l !== '')
+      .flatMap((l) => decodeOtlpJsonLine(l).records)
+      .filter((r) => r.source === 'log' && r.status === 'error').length;
+    expect(failed).toBe(errorsInFile);
+    expect(stdout.trimEnd().split('\n').at(-1)).toBe(
+      `demo: done. Open the status page, http://127.0.0.1:9464/ (the address \`spendline up\` printed, if started with --listen): within seconds its Calls tile counts these 30 calls (${failed} failed on purpose, under service spendline-demo) with their spend and tokens. Or: npx spendline report --by model`,
+    );
+  }, 60_000);
+
+  it('pointed at the OTLP/gRPC port, exits 1 saying the demo speaks OTLP/HTTP', async () => {
+    const { spawn } = await import('node:child_process');
+    const { fileURLToPath } = await import('node:url');
+    const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
+    dir = mkdtempSync(join(tmpdir(), 'spendline-demo-grpc-'));
+    receiver = await startOtlpReceiver({
+      host: '127.0.0.1',
+      port: 0,
+      filePath: join(dir, 'export.jsonl'),
+      grpc: { host: '127.0.0.1', port: 0 },
+    });
+    const endpoint = receiver.grpcUrl as string;
+    const child = spawn(
+      process.execPath,
+      [cli, 'demo', '--endpoint', endpoint, '--requests', '3', '--rate', '0'],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
+    const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+    expect(code).toBe(1);
+    // The SDK's own export warning may come first; the demo's verdict is the last line.
+    expect(`${stderr.trimEnd().split('\n').at(-1)}\n`).toBe(
+      `spendline: 6 log records/spans could not be exported to ${endpoint}; is \`npm start\` still running, and is this its OTLP/HTTP address (the demo does not speak gRPC)?\n`,
+    );
+  }, 60_000);
+
   it('exits 1 at once with a hint when nothing listens at the endpoint', async () => {
     const { spawnSync } = await import('node:child_process');
     const { fileURLToPath } = await import('node:url');

@@ -159,6 +159,8 @@ describe.each(LEDGER_BACKENDS)('spendline insights (%s)', (kind) => {
       evidence: { failed_calls: 3, requests: 100 },
       monthlySaving: { known: false },
     });
+    // Where to look first is on every install, the laptop's included (it has no OpenSearch).
+    expect(list[2]?.change).toContain('(errors by type on the status page, error.type on the spans,');
     expect(list[3]).toMatchObject({
       scope: { model: 'acme-small', service: 'stream-svc' },
       evidence: { failed_calls: 2, requests: 6 },

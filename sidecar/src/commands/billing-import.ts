@@ -5,10 +5,8 @@ import {
   LEDGER_OPTIONS,
   openCommandLedger,
   parseCommandArgs,
+  seeHelp,
 } from '../report/commandSupport.js';
-
-export const summary =
-  'import provider billing exports (OpenAI, Anthropic, GCP, AWS CUR, Azure, generic JSONL)';
 
 const HELP = `usage: spendline billing import <file>... [--state-dir DIR | --ledger URL]
 
@@ -25,7 +23,7 @@ ${LEDGER_HELP}`;
 export async function run(argv: string[]): Promise<number> {
   const parsed = parseCommandArgs(argv, LEDGER_OPTIONS, HELP, true);
   if (!parsed.ok) return parsed.exitCode;
-  if (parsed.positionals.length === 0) return fail(`no file given\n\n${HELP}`);
+  if (parsed.positionals.length === 0) return fail(`no file given ${seeHelp(HELP)}`);
   const ledger = await openCommandLedger(parsed.values, true);
   if (!ledger.ok) return fail(ledger.reason, ledger.exitCode);
   let exit = 0;

@@ -2,9 +2,6 @@ import { connect } from 'node:net';
 import { runDemo } from '../demo/traffic.js';
 import { fail, parseCommandArgs, positiveInt } from '../report/commandSupport.js';
 
-export const summary =
-  'send demo LLM traffic (real openai/anthropic clients, built-in fake provider) to an OTLP endpoint';
-
 const HELP = `usage: spendline demo [--endpoint URL] [--requests N] [--rate PER_SECOND] [--seed N] [--service NAME]
 
 Generates traffic with @spendline/sdk and the real openai and @anthropic-ai/sdk clients against a
@@ -21,6 +18,18 @@ listens).
 
 Exits 1 at once when nothing accepts connections at the endpoint, and after the run when any
 telemetry could not be exported.`;
+
+/**
+ * The demo's last words: where its calls show and what to expect there. The demo knows only the
+ * OTLP endpoint, so it names the status page's default address and the flag that changes it.
+ */
+export function whereToLook(calls: number, failed: number, serviceName: string): string {
+  return (
+    `demo: done. Open the status page, http://127.0.0.1:9464/ (the address \`spendline up\` printed, if ` +
+    `started with --listen): within seconds its Calls tile counts these ${calls} calls (${failed} failed on ` +
+    `purpose, under service ${serviceName}) with their spend and tokens. Or: npx spendline report --by model`
+  );
+}
 
 /** Whether something accepts TCP connections at the URL's host and port (bounded by `timeoutMs`). */
 async function isListening(url: URL, timeoutMs: number): Promise<boolean> {
@@ -69,13 +78,14 @@ export async function run(argv: string[]): Promise<number> {
   }
   if (!(await isListening(endpointUrl, 3000)))
     return fail(`nothing is listening at ${endpoint}; is \`npm start\` running?`, 1);
+  const serviceName = (values.service as string | undefined) ?? 'spendline-demo';
   process.stdout.write(`demo: sending ${requests.value ?? 60} calls to ${endpoint}\n`);
   const result = await runDemo({
     endpoint,
     requests: requests.value ?? 60,
     rate: Number(rateText),
     seed: seed.value ?? 1,
-    serviceName: (values.service as string | undefined) ?? 'spendline-demo',
+    serviceName,
     log: (line) => process.stdout.write(`${line}\n`),
   });
   const t = result.telemetry;
@@ -87,9 +97,10 @@ export async function run(argv: string[]): Promise<number> {
   const lost = t.logsFailed + t.spansFailed + t.logsDropped + t.spansDropped;
   if (lost > 0) {
     process.stderr.write(
-      `spendline: ${lost} log records/spans could not be exported to ${endpoint}; is \`npm start\` still running?\n`,
+      `spendline: ${lost} log records/spans could not be exported to ${endpoint}; is \`npm start\` still running, and is this its OTLP/HTTP address (the demo does not speak gRPC)?\n`,
     );
     return 1;
   }
+  process.stdout.write(`${whereToLook(result.calls, result.errors, serviceName)}\n`);
   return 0;
 }

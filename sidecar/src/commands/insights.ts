@@ -12,8 +12,6 @@ import {
   positiveInt,
 } from '../report/commandSupport.js';
 
-export const summary = 'the changes that would cut spend most, priced on your own usage';
-
 const d = DEFAULT_INSIGHT_OPTIONS;
 const HELP = `usage: spendline insights [--days-back N] [--format ${INSIGHT_FORMATS.join('|')}] [--state-dir DIR | --ledger URL]
                           [--prices FILE] [--min-saving USD] [--caching-repeat-share F] [--spike-k K]

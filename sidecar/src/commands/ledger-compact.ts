@@ -9,8 +9,6 @@ import {
 } from '../report/commandSupport.js';
 import { compactRollups, DEFAULT_HOURLY_RETENTION_DAYS } from '../retention/compactRollups.js';
 
-export const summary = 'fold hourly rollups older than the retention into daily rollups (sums preserved)';
-
 const HELP = `usage: spendline ledger compact [--hourly-retention-days N] [--state-dir DIR | --ledger URL]
 
 Hourly rollups older than N days (default ${DEFAULT_HOURLY_RETENTION_DAYS}, at most 3660) become daily rollups; totals are unchanged.

@@ -15,8 +15,6 @@ import {
   positiveInt,
 } from '../report/commandSupport.js';
 
-export const summary = 'tracked versus billed cost per provider per UTC day, with the untracked gap';
-
 const HELP = `usage: spendline reconcile [--days-back N] [--write-report DIR] [--tolerance PCT] [--state-dir DIR | --ledger URL]
 
 Compares tracked cost (ledger, each record's own UTC day; exact and estimated apart) with billed cost

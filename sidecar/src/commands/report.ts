@@ -17,9 +17,6 @@ import {
 } from '../report/formatUsage.js';
 import { FILTERS, GROUP_BY, type GroupBy, queryUsage, type UsageFilters } from '../report/queryUsage.js';
 
-export const summary =
-  'spend per provider, model, service, feature, user, task, tenant, agent, execution path, source or day, from the ledger';
-
 const HELP = `usage: spendline report [--days-back N] [--by ${GROUP_BY.join('|')}] [--format ${REPORT_FORMATS.join('|')}]
                         [--provider P] [--model M] [--service S] [--feature F] [--user U] [--task T] [--tenant T]
                         [--agent A] [--execution_path P] [--source S] [--top N]

@@ -1,8 +1,7 @@
 import { parseSidecarArgs, sidecarHelp } from '../config.js';
 import { tuneHeapForCounting } from '../heap.js';
 import { SidecarIdInUseError, StateDirLockedError, startSidecar } from '../index.js';
-
-export const summary = 'tail the collector file export, count usage exactly once, serve Prometheus metrics';
+import { ListenError } from '../listenError.js';
 
 export async function run(argv: string[]): Promise<number> {
   const parsed = parseSidecarArgs(argv, process.env);
@@ -19,7 +18,8 @@ export async function run(argv: string[]): Promise<number> {
   try {
     sidecar = await startSidecar(parsed.config);
   } catch (err) {
-    process.stderr.write(`spendline sidecar: cannot start: ${(err as Error).message}\n`);
+    const hint = err instanceof ListenError ? ' (choose another address with --listen HOST:PORT)' : '';
+    process.stderr.write(`spendline sidecar: cannot start: ${(err as Error).message}${hint}\n`);
     // Another sidecar already counts as this one (same state directory, or same id on the ledger).
     return err instanceof StateDirLockedError || err instanceof SidecarIdInUseError ? 2 : 1;
   }

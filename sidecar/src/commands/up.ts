@@ -1,10 +1,10 @@
 import { tuneHeapForCounting } from '../heap.js';
 import { SidecarIdInUseError } from '../ledger/pgStore.js';
 import { StateDirLockedError } from '../ledger/stateDirLock.js';
+import { ListenError, type Listener } from '../listenError.js';
 import { fail, parseCommandArgs, stateDirOf } from '../report/commandSupport.js';
+import { isLoopbackAddress } from '../server/hostCheck.js';
 import { type HostPort, type StopSummary, startLocalPipeline } from '../up/localPipeline.js';
-
-export const summary = 'run the whole pipeline on a laptop: local OTLP receiver + sidecar + status page';
 
 const HELP = `usage: spendline up [--state-dir DIR] [--otlp-listen HOST:PORT] [--otlp-grpc-listen HOST:PORT|off]
                     [--listen HOST:PORT]
@@ -45,6 +45,14 @@ refused (exit 2).`;
 
 const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
+/** What to do when a listener's address is taken (often by another `spendline up`). */
+const MOVE_LISTENER: Record<Listener, string> = {
+  'otlp-http': 'another `spendline up` or collector? choose another address with --otlp-listen HOST:PORT',
+  'otlp-grpc':
+    'another `spendline up` or collector? choose another address with --otlp-grpc-listen HOST:PORT, or --otlp-grpc-listen off',
+  sidecar: 'another `spendline up` or sidecar? choose another address with --listen HOST:PORT',
+};
+
 /** The command that sends demo traffic to this receiver, in the form the user started `up` with. */
 export function demoHint(otlpUrl: string, viaNpm: boolean): string {
   const endpoint = otlpUrl === 'http://127.0.0.1:4318' ? '' : ` --endpoint ${otlpUrl}`;
@@ -53,10 +61,9 @@ export function demoHint(otlpUrl: string, viaNpm: boolean): string {
 }
 
 function formatFinalCounts(c: StopSummary): string {
-  const records =
-    c.records === undefined
-      ? 'record counts unavailable (the sidecar did not answer)'
-      : ['counted', 'duplicate', 'rejected', 'ignored'].map((r) => `${c.records?.[r] ?? 0} ${r}`).join(', ');
+  const records = ['counted', 'duplicate', 'rejected', 'ignored']
+    .map((r) => `${c.records[r] ?? 0} ${r}`)
+    .join(', ');
   return `spendline up: final counts: ${c.requestsAccepted} OTLP requests received, ${c.linesWritten} lines written; records: ${records}`;
 }
 
@@ -64,6 +71,18 @@ function parseHostPort(name: string, value: string): HostPort | string {
   const m = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(value);
   if (!m || Number(m[2]) > 65535) return `--${name} must be HOST:PORT, got ${JSON.stringify(value)}`;
   return { host: (m[1] ?? '').replace(/^\[|\]$/g, ''), port: Number(m[2]) };
+}
+
+/**
+ * The banner's warning when the status page would show nothing: on a non-loopback address the
+ * usage API (which the page reads) answers 401 until SPENDLINE_API_TOKEN is set.
+ */
+export function apiTokenNote(boundHost: string, apiToken: string): string | undefined {
+  if (apiToken !== '' || isLoopbackAddress(boundHost.replace(/^\[|\]$/g, ''))) return undefined;
+  return (
+    `  Note: ${boundHost} is not loopback, so the usage API and the status page's figures stay off ` +
+    '(401) until SPENDLINE_API_TOKEN is set; the page then asks for the token once.'
+  );
 }
 
 /** What `up` says when it stops: only what the stop established. */
@@ -151,9 +170,7 @@ export async function run(argv: string[]): Promise<number> {
     });
   } catch (err) {
     const message = (err as Error).message;
-    const hint = message.includes('OTLP/gRPC receiver cannot listen')
-      ? ' (choose another address with --otlp-grpc-listen HOST:PORT, or --otlp-grpc-listen off)'
-      : '';
+    const hint = err instanceof ListenError ? ` (${MOVE_LISTENER[err.listener]})` : '';
     return fail(
       `could not start: ${message}${hint}`,
       err instanceof StateDirLockedError || err instanceof SidecarIdInUseError ? 2 : 1,
@@ -169,6 +186,10 @@ export async function run(argv: string[]): Promise<number> {
   log(`  Status page     ${pipeline.sidecarUrl}/`);
   log(`  Metrics         ${pipeline.sidecarUrl}/metrics`);
   log(`  Usage API       ${pipeline.sidecarUrl}/api/usage`);
+  const tokenNote = apiTokenNote(
+    new URL(pipeline.sidecarUrl).hostname,
+    process.env.SPENDLINE_API_TOKEN ?? '',
+  );
   log(`  OTLP receiver   ${pipeline.otlpUrl}/v1/logs, ${pipeline.otlpUrl}/v1/traces`);
   if (pipeline.otlpGrpcUrl !== undefined) log(`  OTLP/gRPC       ${pipeline.otlpGrpcUrl}`);
   log(`  Export file     ${pipeline.exportFile}`);
@@ -177,6 +198,7 @@ export async function run(argv: string[]): Promise<number> {
     log(`  Alertmanager    ${pipeline.prometheus.alertmanagerUrl}`);
     log(`  Their output    ${pipeline.prometheus.logs.prometheus}, ${pipeline.prometheus.logs.alertmanager}`);
   }
+  if (tokenNote !== undefined) log(tokenNote);
   log('');
   // npm sets npm_lifecycle_event for `npm start`; then `npm run demo` is the matching command.
   const viaNpm = process.env.npm_lifecycle_event === 'start';

@@ -194,7 +194,7 @@ export async function computeInsights(
           error_share: share(s.errors, s.requests),
           group_cost_usd: usd(s.costNano),
         },
-        change: `Find why ${s.errors} of ${s.requests} calls to ${s.model} from ${s.service} failed (error.type on the spans, or the errors-by-type query in OpenSearch): failed calls that consumed tokens are billed, and retries bill again.`,
+        change: `Find why ${s.errors} of ${s.requests} calls to ${s.model} from ${s.service} failed (errors by type on the status page, error.type on the spans, or the errors-by-type query in OpenSearch): failed calls that consumed tokens are billed, and retries bill again.`,
         monthlySaving: {
           known: false,
           reason:

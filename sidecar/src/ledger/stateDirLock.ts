@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 
@@ -27,6 +27,37 @@ export class StateDirLockedError extends Error {
   }
 }
 
+/** The state directory cannot be created or written: one line naming it and how to choose another. */
+export class StateDirUnwritableError extends Error {
+  constructor(stateDir: string, cause: unknown) {
+    const code = (cause as { code?: unknown } | undefined)?.code;
+    const reason =
+      code === 'EACCES' || code === 'EPERM'
+        ? 'permission denied'
+        : code === 'EROFS'
+          ? 'read-only file system'
+          : code === 'ENOTDIR' || code === 'EEXIST'
+            ? 'a file is in the way'
+            : cause instanceof Error
+              ? cause.message
+              : String(cause);
+    super(
+      `the state directory ${stateDir} cannot be written (${reason}); choose a writable one with --state-dir DIR (or SPENDLINE_STATE_DIR)`,
+    );
+    this.name = 'StateDirUnwritableError';
+  }
+}
+
+/** Creates the state directory if needed and checks that this process can write in it. */
+export function prepareStateDir(stateDir: string): void {
+  try {
+    mkdirSync(stateDir, { recursive: true });
+    accessSync(stateDir, constants.W_OK | constants.X_OK);
+  } catch (err) {
+    throw new StateDirUnwritableError(stateDir, err);
+  }
+}
+
 /**
  * Takes the state directory for this process, or throws StateDirLockedError. The lock is SQLite's
  * exclusive lock (POSIX fcntl on Unix, LockFileEx on Windows) on a dedicated file, held by a
@@ -36,7 +67,7 @@ export class StateDirLockedError extends Error {
  * (SQLite tracks locks per inode in-process).
  */
 export function lockStateDir(stateDir: string): StateDirLock {
-  mkdirSync(stateDir, { recursive: true });
+  prepareStateDir(stateDir);
   const db = new Database(join(stateDir, LOCK_FILE), { timeout: 0 });
   try {
     db.pragma('locking_mode = EXCLUSIVE');

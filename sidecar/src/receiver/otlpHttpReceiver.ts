@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { createGunzip, createInflate } from 'node:zlib';
 import type { StatusObject } from '@grpc/grpc-js';
+import { hostPortText, ListenError } from '../listenError.js';
 import { OTLP_GRPC_PATHS, rawExportService } from './otlpGrpcService.js';
 import { decodeOtlpProtobuf, type OtlpSignal } from './otlpProto.js';
 import { RotatingFile, type RotatingFileOptions } from './rotatingFile.js';
@@ -182,7 +183,9 @@ export async function startOtlpReceiver(options: ReceiverOptions): Promise<Runni
   });
   server.keepAliveTimeout = 5000;
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (err) =>
+      reject(new ListenError('otlp-http', hostPortText(options.host, options.port), err)),
+    );
     server.listen(options.port, options.host, () => resolve());
   });
   const { port } = server.address() as AddressInfo;
@@ -287,10 +290,7 @@ async function startGrpcListener(
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync(where, grpc.ServerCredentials.createInsecure(), (err, p) => {
       if (!err) resolve(p);
-      else {
-        const cause = /EADDRINUSE/.test(err.message) ? 'address already in use' : err.message;
-        reject(new Error(`the OTLP/gRPC receiver cannot listen on ${where}: ${cause}`));
-      }
+      else reject(new ListenError('otlp-grpc', where, err));
     }),
   );
   return {

@@ -94,6 +94,12 @@ export function fail(message: string, code = 2): number {
   return code;
 }
 
+/** `(run "npx spendline <command> --help")`, the command named by its help's `usage: spendline …` line. */
+export function seeHelp(help: string): string {
+  const command = /^usage: spendline ([a-z]+(?: [a-z]+)?)/.exec(help)?.[1] ?? '<command>';
+  return `(run "npx spendline ${command} --help")`;
+}
+
 type OptionSpecs = NonNullable<ParseArgsConfig['options']>;
 type HelpOption = { help: { type: 'boolean'; short: 'h' } };
 export type CommandValues<O extends OptionSpecs> = ReturnType<
@@ -101,8 +107,8 @@ export type CommandValues<O extends OptionSpecs> = ReturnType<
 >['values'];
 
 /**
- * Parses a command's flags (plus `--help`/`-h`) with node's parseArgs. Bad flags print the reason and
- * the help and give exit code 2; `--help` prints the help and gives 0; either way the caller returns
+ * Parses a command's flags (plus `--help`/`-h`) with node's parseArgs. Bad flags print the reason in
+ * one line, naming the command's `--help`, and give exit code 2; `--help` prints the help and gives 0; either way the caller returns
  * `exitCode`.
  */
 export function parseCommandArgs<const O extends OptionSpecs>(
@@ -119,7 +125,9 @@ export function parseCommandArgs<const O extends OptionSpecs>(
       allowPositionals,
     });
   } catch (err) {
-    return { ok: false, exitCode: fail(`${(err as Error).message}\n\n${help}`) };
+    // parseArgs' messages span lines ("… is ambiguous.\nDid you forget …"): one line, then where help is.
+    const message = (err as Error).message.replace(/\s*\n\s*/g, ' ').trim();
+    return { ok: false, exitCode: fail(`${message} ${seeHelp(help)}`) };
   }
   if (parsed.values.help === true) {
     process.stdout.write(`${help}\n\n${HOW_TO_RUN}\n`);

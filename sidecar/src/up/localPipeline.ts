@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseSidecarArgs, type RunningSidecar, startSidecar } from '../index.js';
+import { prepareStateDir } from '../ledger/stateDirLock.js';
 import { type RunningReceiver, startOtlpReceiver } from '../receiver/index.js';
 import { LOCAL_SCRAPE_INTERVAL_S, type LocalPrometheus, startLocalPrometheus } from './localPrometheus.js';
 
@@ -42,8 +43,8 @@ export interface StopSummary {
   /** OTLP requests the receiver accepted and lines it wrote to the export file. */
   requestsAccepted: number;
   linesWritten: number;
-  /** `spendline_records_total` by result (counted, duplicate, rejected, ignored); undefined if unreadable. */
-  records: Record<string, number> | undefined;
+  /** `spendline_records_total` by result (counted, duplicate, rejected, ignored), as committed. */
+  records: Record<string, number>;
   /** Export bytes the sidecar had not read when it stopped (-1: unknown, /metrics did not answer). */
   unreadBytes: number;
   /** Records the sidecar rejected since its ledger began (by reason in spendline_rejected_records_total). */
@@ -61,6 +62,7 @@ const hostPort = (a: HostPort) => `${a.host.includes(':') ? `[${a.host}]` : a.ho
  * Prometheus and Alertmanager as children with the project's rules.
  */
 export async function startLocalPipeline(options: LocalPipelineOptions): Promise<LocalPipeline> {
+  prepareStateDir(options.stateDir); // a state dir that cannot be written is named as such, first
   const exportDir = join(options.stateDir, 'otlp');
   mkdirSync(exportDir, { recursive: true });
   const exportFile = join(exportDir, 'export.jsonl');
@@ -129,11 +131,15 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
         await sidecar.stop();
         await children;
         const { accepted, linesWritten, writeFailures } = receiver.stats();
+        // From the sidecar itself, after its last commit: /metrics holds a new series at 0 until a
+        // scrape and the first-increment hold have passed, and without Prometheus nothing scrapes.
+        const counts = sidecar.recordCounts();
         return {
           requestsAccepted: accepted,
           linesWritten,
-          records: metricsText === undefined ? undefined : recordsByResult(metricsText),
-          ...unreadAndRejected(metricsText),
+          records: counts.byResult,
+          unreadBytes: unreadBytesOf(metricsText),
+          rejectedRecords: counts.rejected,
           writeFailures,
         };
       })();
@@ -142,30 +148,13 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
   };
 }
 
-/** `spendline_records_total` summed by its `result` label. */
-function recordsByResult(metricsText: string): Record<string, number> {
-  const byResult: Record<string, number> = {};
-  for (const line of metricsText.split('\n')) {
-    const m = /^spendline_records_total\{[^}]*result="([^"]+)"[^}]*\} (\S+)$/.exec(line);
-    if (m) byResult[m[1] ?? ''] = (byResult[m[1] ?? ''] ?? 0) + Number(m[2]);
-  }
-  return byResult;
-}
-
-/** Unread export bytes (-1 when unknown) and rejected records, from a /metrics text. */
-function unreadAndRejected(metricsText: string | undefined): {
-  unreadBytes: number;
-  rejectedRecords: number;
-} {
-  if (metricsText === undefined) return { unreadBytes: -1, rejectedRecords: 0 };
+/** Unread export bytes in a /metrics text (a gauge, never held); -1 when unknown. */
+function unreadBytesOf(metricsText: string | undefined): number {
+  if (metricsText === undefined) return -1;
   let unread = 0;
-  let rejected = 0;
-  for (const line of metricsText.split('\n')) {
-    const value = Number(line.slice(line.lastIndexOf(' ') + 1));
-    if (line.startsWith('spendline_unread_bytes')) unread += value;
-    else if (line.startsWith('spendline_rejected_records_total')) rejected += value;
-  }
-  return { unreadBytes: unread, rejectedRecords: rejected };
+  for (const line of metricsText.split('\n'))
+    if (line.startsWith('spendline_unread_bytes')) unread += Number(line.slice(line.lastIndexOf(' ') + 1));
+  return unread;
 }
 
 /**
@@ -181,7 +170,7 @@ async function waitUntilRead(sidecarUrl: string, timeoutMs: number): Promise<str
     } catch {
       return text;
     }
-    if (unreadAndRejected(text).unreadBytes === 0) return text;
+    if (unreadBytesOf(text) === 0) return text;
     await new Promise((r) => setTimeout(r, 100));
   }
   return text;

@@ -1,6 +1,16 @@
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { type ChildProcess, spawn } from 'node:child_process';
+import {
+  accessSync,
+  closeSync,
+  constants,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { delimiter, join, resolve } from 'node:path';
 import { parse, stringify } from 'yaml';
 
 /** Scrape and rule-evaluation interval of the local Prometheus (seconds). */
@@ -30,10 +40,21 @@ export interface LocalPrometheus {
   stop(): Promise<void>;
 }
 
+/** The executable `name` on the PATH, found without a shell (which the PATH may not even have). */
 export function findBinary(name: string): string | undefined {
-  const found = spawnSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' });
-  const path = found.stdout.trim();
-  return found.status === 0 && path !== '' ? path : undefined;
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    if (dir === '') continue;
+    const path = join(dir, name);
+    try {
+      if (statSync(path).isFile()) {
+        accessSync(path, constants.X_OK);
+        return path;
+      }
+    } catch {
+      // not here, or not executable: the next PATH entry
+    }
+  }
+  return undefined;
 }
 
 /** The pipeline alerts that need a collector: `spendline up` runs none (its receiver stands in). */
