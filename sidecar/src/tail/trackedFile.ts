@@ -1,6 +1,7 @@
 import type { Stats } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import type { ReadBuffer } from './completeLines.js';
+import { type FileFormat, FORMAT_HEAD_BYTES, formatOf } from './fileFormat.js';
 import { fingerprintFirstLine, identityKey } from './fingerprint.js';
 import type { FileCheckpoint } from './types.js';
 
@@ -21,6 +22,10 @@ export interface TrackedFile {
   missed: number;
   /** No complete line left to read after the last read. */
   drained: boolean;
+  /** Text or a binary export (never read); null until its first bytes tell. */
+  format: FileFormat | null;
+  /** The code of the I/O error its last stat or read failed with ('' when it did not). */
+  ioError: string;
 }
 
 export function inodeKey(dev: number, ino: number): string {
@@ -41,6 +46,21 @@ function mayHaveChanged(file: TrackedFile, st: Stats, stamp: string): boolean {
   return stamp !== file.stamp || st.mtimeMs >= file.stampedAtMs - COARSE_CLOCK_MARGIN_MS;
 }
 
+/** The format of the file's content (see formatOf): its first bytes. */
+async function readFormat(handle: FileHandle, size: number, scratch: ReadBuffer): Promise<FileFormat | null> {
+  if (size === 0) return null;
+  const buf = scratch.get(FORMAT_HEAD_BYTES);
+  const { bytesRead } = await handle.read(buf, 0, Math.min(FORMAT_HEAD_BYTES, size), 0);
+  return formatOf(buf.subarray(0, bytesRead));
+}
+
+/** Nothing to read now: no complete first line, read to its end, or not text. */
+function isDrained(file: TrackedFile, size: number): boolean {
+  return (
+    file.checkpoint.fingerprint === '' || file.checkpoint.offset >= size || file.format?.binary !== false
+  );
+}
+
 /** A tracked file for a newly opened handle: resumes at `restored` only when it is the same content. */
 export async function startTracking(
   handle: FileHandle,
@@ -58,7 +78,12 @@ export async function startTracking(
     restored.fingerprint !== '' &&
     restored.fingerprint === fingerprint &&
     st.size >= restored.offset;
-  return {
+  // Content already read from is text; anything else is looked at.
+  const format =
+    sameContent && restored.offset > 0
+      ? { binary: false as const }
+      : await readFormat(handle, st.size, scratch);
+  const file: TrackedFile = {
     checkpoint: {
       key: identityKey(st.dev, st.ino, fingerprint),
       path,
@@ -76,13 +101,17 @@ export async function startTracking(
     stampedAtMs: statAtMs,
     missed: 0,
     drained: false,
+    format,
+    ioError: '',
   };
+  file.drained = isDrained(file, st.size);
+  return file;
 }
 
 /**
  * Brings a tracked file up to date with a fresh fstat. Truncation (the collector restarted without
  * append: size below the offset, or a different first line) restarts reading at 0 for the new content.
- * Returns the bytes of the old content that were never read and now never can be.
+ * Returns the bytes of the old content that were never read and now never can be (truncated).
  */
 export async function refreshTracking(
   file: TrackedFile,
@@ -97,9 +126,12 @@ export async function refreshTracking(
     const fingerprint = await fingerprintFirstLine(file.handle, st.size, scratch);
     const replaced = cp.fingerprint !== '' && fingerprint !== cp.fingerprint;
     if (replaced || st.size < cp.offset) {
-      lost = Math.max(0, file.size - cp.offset);
+      // A binary file's bytes were never to be read: reported as unreadable, not lost.
+      if (file.format?.binary !== true) lost = Math.max(0, file.size - cp.offset);
       cp.offset = 0;
+      file.format = null;
     }
+    if (file.format === null) file.format = await readFormat(file.handle, st.size, scratch);
     cp.fingerprint = fingerprint;
     cp.key = identityKey(cp.dev, cp.ino, fingerprint);
     file.stamp = stamp;
@@ -107,6 +139,6 @@ export async function refreshTracking(
   }
   file.size = st.size;
   file.mtimeMs = st.mtimeMs;
-  file.drained = cp.fingerprint === '' || cp.offset >= st.size;
+  file.drained = isDrained(file, st.size);
   return lost;
 }
