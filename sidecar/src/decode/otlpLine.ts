@@ -1,6 +1,7 @@
 import { RESOURCE_ATTR, SDK_SCOPE_NAME, USAGE_EVENT_NAME } from '@spendline/sdk/contract';
 import { type JsonAnyValue, nanosToMs, normalizeId, stringValue, subMsFraction } from './anyValue.js';
 import { lineHash } from './lineHash.js';
+import { isBlank, withoutLeadingNoise } from './lineText.js';
 import {
   canonicalOperation,
   INFERENCE_OPERATIONS,
@@ -10,7 +11,7 @@ import {
   vercelOperation,
 } from './spanOperation.js';
 import { type ResourceInfo, UsageDraft } from './usageDraft.js';
-import { type DecodeOutcome, UNKNOWN_SERVICE } from './usageRecord.js';
+import { type DecodeOutcome, type Rejection, UNKNOWN_SERVICE } from './usageRecord.js';
 import { hasProviderSdkSpans, inferenceParentIds, OPENINFERENCE_SCOPE_PREFIX } from './wrapperSpans.js';
 
 const draft = new UsageDraft();
@@ -76,8 +77,11 @@ const AI_SDK_SCOPES: ReadonlySet<string> = new Set(['gen_ai', 'ai']);
  * Decodes one line of the collector's file export: an `ExportLogsServiceRequest` or
  * `ExportTraceServiceRequest` in OTLP/JSON with any number of records. Never throws.
  */
-export function decodeOtlpJsonLine(line: string): DecodeOutcome {
+export function decodeOtlpJsonLine(text: string): DecodeOutcome {
   const out: DecodeOutcome = { records: [], rejected: [], ignored: 0 };
+  const line = withoutLeadingNoise(text);
+  // A blank line holds no record (a stray newline, a CRLF file's empty line): nothing to count.
+  if (isBlank(line)) return out;
   if (!mayCarryUsage(line)) {
     const isLogs = line.includes('"resourceLogs"');
     if (isLogs || line.includes('"resourceSpans"')) {
@@ -93,7 +97,13 @@ export function decodeOtlpJsonLine(line: string): DecodeOutcome {
   try {
     doc = JSON.parse(line);
   } catch (e) {
-    out.rejected.push({ reason: 'bad_json', detail: (e as Error).message.slice(0, 200) });
+    // Every record the line held is lost, not one: counted by the markers its records carry.
+    const rejection: Rejection = { reason: 'bad_json', detail: (e as Error).message.slice(0, 200) };
+    const logsAt = line.indexOf('"resourceLogs"');
+    const spansAt = line.indexOf('"resourceSpans"');
+    const n =
+      logsAt < 0 && spansAt < 0 ? 1 : estimateRecords(line, logsAt < 0 || (spansAt >= 0 && spansAt < logsAt));
+    for (let i = 0; i < n; i++) out.rejected.push(rejection);
     return out;
   }
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) {
