@@ -3,10 +3,12 @@
  * `group_by`), files it cannot read, binary exports (`format: proto`, `compression: zstd`), FIFOs and
  * special files matched by a glob. Real files, real directories.
  */
-import { mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { FINGERPRINT_MAX_BYTES } from '../src/tail/fingerprint.js';
 import { createTailer, type Tailer, type TailerOptions } from '../src/tail/index.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -53,5 +55,63 @@ describe('tailer: many files', () => {
     // Within a family the backup comes before its live file.
     for (let i = 0; i < 1500; i += 97)
       expect(read.indexOf(`backup ${i}`)).toBeLessThan(read.indexOf(`live ${i}`));
+  });
+});
+
+/** Counts the bytes every FileHandle reads while `during` runs (the tailer reads only through them). */
+async function bytesReadDuring(during: () => Promise<void>): Promise<number> {
+  const handle = await open(import.meta.filename);
+  const proto = Object.getPrototypeOf(handle) as {
+    read: (...args: unknown[]) => Promise<{ bytesRead: number }>;
+  };
+  await handle.close();
+  const read = proto.read;
+  let bytes = 0;
+  proto.read = async function (this: unknown, ...args: unknown[]) {
+    const r = await read.apply(this, args);
+    bytes += r.bytesRead;
+    return r;
+  };
+  try {
+    await during();
+  } finally {
+    proto.read = read;
+  }
+  return bytes;
+}
+
+describe('tailer: a line that does not end', () => {
+  it('reads an unfinished last line once, then only what is added to it, until its newline comes', async () => {
+    const dir = tempDir();
+    const live = join(dir, 'genai.json');
+    const unfinished = `{"resourceLogs":[${'x'.repeat(8 * 1024 * 1024)}`;
+    writeFileSync(live, `first\n${unfinished}`);
+    const t = tailer({ otlpGlobs: [live], maxLineBytes: 1024 * 1024 });
+    const polls: string[][] = [];
+    const first = await bytesReadDuring(async () => {
+      polls.push((await t.poll(1 << 20)).lines.map((l) => l.text));
+    });
+    expect(first).toBeGreaterThan(unfinished.length);
+    // Idle polls (a collector that died mid-line, a file that never ends) read nothing of the line: at
+    // most the first line's fingerprint again, while the file's mtime is too recent to trust.
+    const idle = await bytesReadDuring(async () => {
+      for (let i = 0; i < 5; i++) polls.push((await t.poll(1 << 20)).lines.map((l) => l.text));
+    });
+    expect(idle).toBeLessThanOrEqual(5 * FINGERPRINT_MAX_BYTES);
+    // Growth: only the new bytes are looked at for a newline (plus the first line's fingerprint).
+    appendFileSync(live, 'y'.repeat(100_000));
+    const grown = await bytesReadDuring(async () => {
+      polls.push((await t.poll(1 << 20)).lines.map((l) => l.text));
+    });
+    expect(grown).toBeLessThanOrEqual(100_000 + FINGERPRINT_MAX_BYTES);
+    appendFileSync(live, ']}\nlast\n');
+    let oversized = 0;
+    for (let i = 0; i < 3; i++) {
+      const batch = await t.poll(1 << 20);
+      oversized += batch.oversized.length;
+      polls.push(batch.lines.map((l) => l.text));
+    }
+    expect(polls.flat()).toEqual(['first', 'last']);
+    expect(oversized).toBe(1);
   });
 });

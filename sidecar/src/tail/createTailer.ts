@@ -1,6 +1,6 @@
 import { constants } from 'node:fs';
 import { type FileHandle, open, stat } from 'node:fs/promises';
-import { ReadBuffer, readCompleteLines } from './completeLines.js';
+import { findNewline, ReadBuffer, readCompleteLines } from './completeLines.js';
 import { inodeKey, refreshTracking, startTracking, type TrackedFile } from './trackedFile.js';
 import type {
   FileCheckpoint,
@@ -189,6 +189,15 @@ export function createTailer(options: TailerOptions): Tailer {
     const cp = file.checkpoint;
     let got: Awaited<ReturnType<typeof readCompleteLines>>;
     try {
+      // The unfinished line was read before: look only at what was added since for its newline.
+      const nl = file.noNewline;
+      if (nl !== null && nl.from === cp.offset && nl.to < file.size) {
+        if ((await findNewline(file.handle, nl.to, file.size, scratch)) === -1) {
+          nl.to = file.size;
+          file.drained = true;
+          return 0;
+        }
+      }
       got = await readCompleteLines(
         file.handle,
         cp.offset,
@@ -217,6 +226,8 @@ export function createTailer(options: TailerOptions): Tailer {
         records: cp.kind === 'otlp' ? o.records : 1,
       });
     const consumed = got.offset - cp.offset;
+    // An unfinished last line read to the end: remember it (see TrackedFile.noNewline).
+    file.noNewline = got.unfinishedTo >= 0 ? { from: got.offset, to: got.unfinishedTo } : null;
     cp.offset = got.offset;
     if (consumed < share || cp.offset >= file.size) file.drained = true;
     return consumed;

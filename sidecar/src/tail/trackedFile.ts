@@ -26,6 +26,13 @@ export interface TrackedFile {
   format: FileFormat | null;
   /** The code of the I/O error its last stat or read failed with ('' when it did not). */
   ioError: string;
+  /**
+   * Bytes [from, to) known to hold no newline, `from` being the offset when it was learnt: the
+   * unfinished last line is not read again until the file grows past `to`, and then only the new
+   * bytes are looked at for a newline (a line that never ends, or grows slowly, would otherwise be
+   * read whole on every poll).
+   */
+  noNewline: { from: number; to: number } | null;
 }
 
 export function inodeKey(dev: number, ino: number): string {
@@ -54,10 +61,18 @@ async function readFormat(handle: FileHandle, size: number, scratch: ReadBuffer)
   return formatOf(buf.subarray(0, bytesRead));
 }
 
-/** Nothing to read now: no complete first line, read to its end, or not text. */
+/**
+ * Nothing to read now: no complete first line, read to its end, not text, or only an unfinished line
+ * left that has not grown since it was read.
+ */
 function isDrained(file: TrackedFile, size: number): boolean {
+  const cp = file.checkpoint;
+  const nl = file.noNewline;
   return (
-    file.checkpoint.fingerprint === '' || file.checkpoint.offset >= size || file.format?.binary !== false
+    cp.fingerprint === '' ||
+    cp.offset >= size ||
+    file.format?.binary !== false ||
+    (nl !== null && nl.from === cp.offset && nl.to >= size)
   );
 }
 
@@ -103,6 +118,7 @@ export async function startTracking(
     drained: false,
     format,
     ioError: '',
+    noNewline: null,
   };
   file.drained = isDrained(file, st.size);
   return file;
@@ -130,6 +146,7 @@ export async function refreshTracking(
       if (file.format?.binary !== true) lost = Math.max(0, file.size - cp.offset);
       cp.offset = 0;
       file.format = null;
+      file.noNewline = null;
     }
     if (file.format === null) file.format = await readFormat(file.handle, st.size, scratch);
     cp.fingerprint = fingerprint;
