@@ -20,6 +20,7 @@ const EXPECTED_ALERTS = [
   'LLMUntrackedSpendHigh',
   'OtelCollectorDown',
   'SpendlineLagging',
+  'SpendlineInputNotCounted',
   'SpendlineLedgerUnavailable',
   'SpendlineRejectingRecords',
   'SpendlineSidecarDown',
