@@ -103,7 +103,7 @@ describe('tailer: a line that does not end', () => {
     const grown = await bytesReadDuring(async () => {
       polls.push((await t.poll(1 << 20)).lines.map((l) => l.text));
     });
-    expect(grown).toBeLessThanOrEqual(100_000 + FINGERPRINT_MAX_BYTES);
+    expect(grown).toBeLessThanOrEqual(100_000 + FINGERPRINT_MAX_BYTES + 64); // and the bytes before the offset
     appendFileSync(live, ']}\nlast\n');
     let oversized = 0;
     for (let i = 0; i < 3; i++) {
@@ -113,5 +113,23 @@ describe('tailer: a line that does not end', () => {
     }
     expect(polls.flat()).toEqual(['first', 'last']);
     expect(oversized).toBe(1);
+  });
+});
+
+describe('tailer: a file rewritten from its start', () => {
+  it('reads it again from 0 when it comes back with the same first line and grown past the offset', async () => {
+    const dir = tempDir();
+    const live = join(dir, 'genai.json');
+    // The collector restarted without append and re-sent its first batch: same first line.
+    writeFileSync(live, 'first\nsecond\nunread-tail');
+    const t = tailer({ otlpGlobs: [live] });
+    expect((await t.poll(1 << 20)).lines.map((l) => l.text)).toEqual(['first', 'second']);
+    writeFileSync(live, 'first\nnew-2\nnew-3\nnew-4\n');
+    const batch = await t.poll(1 << 20);
+    expect(batch.lines.map((l) => l.text)).toEqual(['first', 'new-2', 'new-3', 'new-4']);
+    expect(batch.lost).toEqual({ deleted: 0, truncated: 'unread-tail'.length });
+    // Growth by append is not a rewrite.
+    appendFileSync(live, 'new-5\n');
+    expect((await t.poll(1 << 20)).lines.map((l) => l.text)).toEqual(['new-5']);
   });
 });

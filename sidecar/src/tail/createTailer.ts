@@ -1,7 +1,7 @@
 import { constants } from 'node:fs';
 import { type FileHandle, open, stat } from 'node:fs/promises';
 import { findNewline, ReadBuffer, readCompleteLines } from './completeLines.js';
-import { inodeKey, refreshTracking, startTracking, type TrackedFile } from './trackedFile.js';
+import { inodeKey, readLastBytes, refreshTracking, startTracking, type TrackedFile } from './trackedFile.js';
 import type {
   FileCheckpoint,
   LostReason,
@@ -226,6 +226,14 @@ export function createTailer(options: TailerOptions): Tailer {
         records: cp.kind === 'otlp' ? o.records : 1,
       });
     const consumed = got.offset - cp.offset;
+    if (consumed > 0) {
+      try {
+        file.lastBytes = await readLastBytes(file.handle, got.offset);
+      } catch (error) {
+        if (!isIoError(error)) throw error;
+        file.lastBytes = null; // not compared: the first line and the size still tell
+      }
+    }
     // An unfinished last line read to the end: remember it (see TrackedFile.noNewline).
     file.noNewline = got.unfinishedTo >= 0 ? { from: got.offset, to: got.unfinishedTo } : null;
     cp.offset = got.offset;

@@ -33,6 +33,23 @@ export interface TrackedFile {
    * read whole on every poll).
    */
   noNewline: { from: number; to: number } | null;
+  /**
+   * The bytes just before the offset (up to LAST_BYTES), as they were when reading reached it; null
+   * until then. A file rewritten from its start with the same first line and grown past the offset
+   * (a collector that restarted without append and re-sent its first batch) shows as other bytes there.
+   */
+  lastBytes: Buffer | null;
+}
+
+/** Bytes before the offset compared to tell a rewritten file from a grown one. */
+const LAST_BYTES = 64;
+
+/** The up to LAST_BYTES bytes before `offset`. */
+export async function readLastBytes(handle: FileHandle, offset: number): Promise<Buffer> {
+  const len = Math.min(LAST_BYTES, offset);
+  const buf = Buffer.alloc(len);
+  const { bytesRead } = await handle.read(buf, 0, len, offset - len);
+  return buf.subarray(0, bytesRead);
 }
 
 export function inodeKey(dev: number, ino: number): string {
@@ -119,14 +136,17 @@ export async function startTracking(
     format,
     ioError: '',
     noNewline: null,
+    lastBytes: null,
   };
+  if (file.checkpoint.offset > 0) file.lastBytes = await readLastBytes(handle, file.checkpoint.offset);
   file.drained = isDrained(file, st.size);
   return file;
 }
 
 /**
  * Brings a tracked file up to date with a fresh fstat. Truncation (the collector restarted without
- * append: size below the offset, or a different first line) restarts reading at 0 for the new content.
+ * append: size below the offset, a different first line, or other bytes just before the offset)
+ * restarts reading at 0 for the new content.
  * Returns the bytes of the old content that were never read and now never can be (truncated).
  */
 export async function refreshTracking(
@@ -140,13 +160,18 @@ export async function refreshTracking(
   const stamp = stampOf(st);
   if (mayHaveChanged(file, st, stamp)) {
     const fingerprint = await fingerprintFirstLine(file.handle, st.size, scratch);
-    const replaced = cp.fingerprint !== '' && fingerprint !== cp.fingerprint;
+    const replaced =
+      (cp.fingerprint !== '' && fingerprint !== cp.fingerprint) ||
+      (st.size >= cp.offset &&
+        file.lastBytes !== null &&
+        !(await readLastBytes(file.handle, cp.offset)).equals(file.lastBytes));
     if (replaced || st.size < cp.offset) {
       // A binary file's bytes were never to be read: reported as unreadable, not lost.
       if (file.format?.binary !== true) lost = Math.max(0, file.size - cp.offset);
       cp.offset = 0;
       file.format = null;
       file.noNewline = null;
+      file.lastBytes = null;
     }
     if (file.format === null) file.format = await readFormat(file.handle, st.size, scratch);
     cp.fingerprint = fingerprint;
