@@ -121,7 +121,7 @@ export function createSidecarMetrics(
     }),
     unreadableFiles: new Gauge({
       name: 'spendline_unreadable_file_bytes',
-      help: 'Size of a matched file the sidecar cannot read, by file and reason (proto, zstd, gzip: a binary collector export; permission_denied, too_many_open_files, io_error); its records are not counted.',
+      help: 'Size of a matched file the sidecar cannot read, by file and reason (proto, zstd, gzip: a binary collector export; utf16: UTF-16 text; permission_denied, too_many_open_files, io_error); its records are not counted.',
       labelNames: ['file', 'reason'],
       registers: [registry],
     }),

@@ -130,11 +130,17 @@ describe('spendline sidecar over hostile export files', () => {
       zstdFramed: join(exportDir, 'zstd-framed.json'),
       zstdStream: join(exportDir, 'zstd-stream.json'),
       denied: join(exportDir, 'denied.json'),
+      utf16: join(exportDir, 'utf16.json'),
     };
     writeFileSync(files.proto, Buffer.concat([lengthPrefixed(proto), lengthPrefixed(proto)]));
     writeFileSync(files.zstdFramed, lengthPrefixed(zstdFrame(Buffer.from(a[1] as string))));
     writeFileSync(files.zstdStream, zstdFrame(Buffer.from(`${a[2]}\n`)));
     writeFileSync(files.denied, lines(c.slice(0, 3)));
+    // A JSONL-ish file as Windows PowerShell 5 writes it by default: UTF-16LE with a byte order mark.
+    writeFileSync(
+      files.utf16,
+      Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(lines([a[3] as string]), 'utf16le')]),
+    );
     chmodSync(files.denied, 0o000);
     // Matched by the glob, never files to read: a FIFO nobody writes to, a directory, a device.
     expect(spawnSync('mkfifo', [join(exportDir, 'fifo.json')]).status).toBe(0);
@@ -169,6 +175,7 @@ describe('spendline sidecar over hostile export files', () => {
       [files.zstdFramed]: `zstd ${size(files.zstdFramed)}`,
       [files.zstdStream]: `zstd ${size(files.zstdStream)}`,
       [files.denied]: `permission_denied ${size(files.denied)}`,
+      [files.utf16]: `utf16 ${size(files.utf16)}`,
     });
     // Binary bytes were never taken for broken JSON lines.
     expect(sumSamples(text, 'spendline_records_total', 'result').rejected).toBeUndefined();
@@ -188,10 +195,11 @@ describe('spendline sidecar over hostile export files', () => {
       [files.zstdFramed, 'zstd'],
       [files.zstdStream, 'zstd'],
       [files.denied, 'permission_denied'],
+      [files.utf16, 'utf16'],
     ] as const) {
       const said = stderr()
         .split('\n')
-        .filter((l) => l.includes(`cannot read ${path} (${reason}`));
+        .filter((l) => l.includes(`cannot read ${JSON.stringify(path)} (${reason}`));
       expect(said, stderr()).toHaveLength(1);
     }
     const pipeline = (await (await fetch(`http://127.0.0.1:${port}/api/pipeline`)).json()) as {
@@ -204,6 +212,7 @@ describe('spendline sidecar over hostile export files', () => {
         `zstd ${files.zstdFramed}`,
         `zstd ${files.zstdStream}`,
         `permission_denied ${files.denied}`,
+        `utf16 ${files.utf16}`,
       ].sort(),
     );
     expect(pipeline.lost_bytes).toEqual({});
@@ -224,6 +233,7 @@ describe('spendline sidecar over hostile export files', () => {
     expect(unreadable(text)).toEqual({
       [files.zstdFramed]: `zstd ${size(files.zstdFramed)}`,
       [files.zstdStream]: `zstd ${size(files.zstdStream)}`,
+      [files.utf16]: `utf16 ${size(files.utf16)}`,
     });
 
     // A partial line cut off by a truncation (the collector restarted without append) is lost too.
@@ -253,7 +263,7 @@ describe('spendline sidecar over hostile export files', () => {
       deleted: '{"resourceLogs":['.length,
       truncated: '{"resourceSpans":['.length,
     });
-    expect(second.stderr().match(/cannot read .*zstd-stream\.json \(zstd: a zstd stream/g)).toHaveLength(1);
+    expect(second.stderr().match(/cannot read .*zstd-stream\.json" \(zstd: a zstd stream/g)).toHaveLength(1);
     const exit = new Promise((r) => second.child.once('exit', (code) => r(code)));
     second.child.kill('SIGTERM');
     expect(await exit).toBe(0);

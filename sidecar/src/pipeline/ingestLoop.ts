@@ -111,6 +111,7 @@ const UNREADABLE_HINT: Record<UnreadableReason, string> = {
   proto: '; set the file exporter to format: json without compression (docs/deploy.md)',
   zstd: '; set the file exporter to format: json without compression (docs/deploy.md)',
   gzip: '; point the sidecar at the uncompressed export',
+  utf16: '; write the file as UTF-8',
   permission_denied: '; give the sidecar read access',
   too_many_open_files: '; raise the open-file limit or match fewer files',
   io_error: '',
@@ -441,7 +442,7 @@ export async function startIngestLoop(
       now.add(key);
       if (!loggedUnreadable.has(key))
         log(
-          `cannot read ${u.path} (${u.reason}: ${u.detail}): its ${u.bytes} bytes are not counted${UNREADABLE_HINT[u.reason]}`,
+          `cannot read ${JSON.stringify(u.path)} (${u.reason}: ${u.detail}): its ${u.bytes} bytes are not counted${UNREADABLE_HINT[u.reason]}`,
         );
     }
     loggedUnreadable = now;

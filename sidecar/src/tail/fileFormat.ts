@@ -12,14 +12,15 @@ function startsWith(head: ArrayLike<number>, at: number, magic: readonly number[
 
 export type FileFormat =
   | { binary: false }
-  | { binary: true; reason: Extract<UnreadableReason, 'proto' | 'zstd' | 'gzip'>; detail: string };
+  | { binary: true; reason: Extract<UnreadableReason, 'proto' | 'zstd' | 'gzip' | 'utf16'>; detail: string };
 
 /**
  * Whether a file's first bytes are one of the binary encodings the collector's file exporter can be
  * configured to write, which the sidecar cannot count: `compression: zstd` (one zstd stream with the
  * exporter's native compression, else each message a 4-byte big-endian length and a zstd frame),
  * `format: proto` (each message a 4-byte length and an OTLP protobuf request, whose first byte is
- * field 1's tag, 0x0A), or gzip. JSON text starts with `{`, `[`, whitespace or a BOM, never with a
+ * field 1's tag, 0x0A), gzip, or UTF-16 text (Windows PowerShell 5's default file encoding: every line
+ * would fail as JSON). JSON text starts with `{`, `[`, whitespace or a BOM, never with a
  * control byte. Null while too few bytes are written to tell.
  */
 export function formatOf(head: Uint8Array): FileFormat | null {
@@ -29,6 +30,9 @@ export function formatOf(head: Uint8Array): FileFormat | null {
   if (head.length < ZSTD_MAGIC.length && startsWith(ZSTD_MAGIC, 0, [...head])) return null;
   if (startsWith(head, 0, ZSTD_MAGIC))
     return { binary: true, reason: 'zstd', detail: `a zstd stream (first bytes ${hex()})` };
+  if (head.length < 2 && (first === 0xff || first === 0xfe)) return null;
+  if ((first === 0xff && head[1] === 0xfe) || (first === 0xfe && head[1] === 0xff))
+    return { binary: true, reason: 'utf16', detail: `UTF-16 text (byte order mark ${hex().slice(0, 4)})` };
   if (first >= 0x20 || first === 0x09 || first === 0x0a || first === 0x0d) return { binary: false };
   if (head.length < FORMAT_HEAD_BYTES) return null;
   if (startsWith(head, 0, GZIP_MAGIC))

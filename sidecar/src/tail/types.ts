@@ -72,12 +72,13 @@ export type LostReason = 'deleted' | 'truncated';
 /**
  * Why a matched file is not read: the collector's binary exports (`format: proto`, `compression:
  * zstd`, which it writes length-prefixed or, with its native compression, as one zstd stream), a
- * gzip file, no read permission, too many open files, or another I/O error.
+ * gzip file, UTF-16 text (a byte order mark FF FE or FE FF), no read permission, too many open files, or another I/O error.
  */
 export type UnreadableReason =
   | 'proto'
   | 'zstd'
   | 'gzip'
+  | 'utf16'
   | 'permission_denied'
   | 'too_many_open_files'
   | 'io_error';
