@@ -62,6 +62,20 @@ describe('OTLP lines: bytes around the JSON', () => {
     expect(summary('{"gen_ai.x": tru').rejected).toEqual(['bad_json']);
   });
 
+  it('decodes requests run together on one line (a collector killed before its newline, restarted with append)', () => {
+    const id = (n: string) => [
+      ...BASE.filter((a) => a.key !== 'spendline.usage.id'),
+      { key: 'spendline.usage.id', value: { stringValue: n } },
+      { key: 'gen_ai.usage.input_tokens', value: { intValue: '2' } },
+    ];
+    const [l1, l2, l3] = [logLine(id('r1'), {}, 1), logLine(id('r2'), {}, 1), logLine(id('r3'), {}, 1)];
+    expect(summary(l1 + l2 + l3).records.map((r) => r.key)).toEqual(['r1', 'r2', 'r3']);
+    // Cut part way through a request: the complete ones count, the cut one is rejected.
+    const cut = summary(`${l1.slice(0, l1.lastIndexOf('"attributes"'))}${l2}`);
+    expect(cut.records.map((r) => r.key)).toEqual(['r2']);
+    expect(cut.rejected).toEqual(['bad_json']);
+  });
+
   it('rejects valid JSON that is not OTLP as one line', () => {
     for (const line of ['[1,2]', '42', '"x"', 'null', 'true', '{}'])
       expect(summary(line).rejected).toEqual(['not_otlp']);

@@ -82,21 +82,49 @@ export function decodeOtlpJsonLine(text: string): DecodeOutcome {
   const line = withoutLeadingNoise(text);
   // A blank line holds no record (a stray newline, a CRLF file's empty line): nothing to count.
   if (isBlank(line)) return out;
+  decodeRequests(line, out, true);
+  return out;
+}
+
+/** Where each export request in a line starts (the collector writes `{"resourceLogs":[…`). */
+const REQUEST_START = /\{\s*"resource(Logs|Spans|Metrics)"/g;
+
+/**
+ * The requests of a line that is not one JSON document but several run together: a collector killed
+ * between writing a request and its newline (or part way through a request) and restarted with
+ * `append` writes its next request on the same line. Each request is decoded on its own, so the
+ * complete ones count and only a cut one is rejected. Undefined when the line has no second request.
+ */
+function requestsRunTogether(line: string): string[] | undefined {
+  const starts: number[] = [];
+  REQUEST_START.lastIndex = 1;
+  for (let m = REQUEST_START.exec(line); m !== null; m = REQUEST_START.exec(line)) starts.push(m.index);
+  if (starts.length === 0) return undefined;
+  return [0, ...starts].map((start, i) => line.slice(start, starts[i] ?? line.length));
+}
+
+/** Decodes one line into `out`: a request, or (`split`) requests run together on one line. */
+function decodeRequests(line: string, out: DecodeOutcome, split: boolean): void {
   if (!mayCarryUsage(line)) {
     const isLogs = line.includes('"resourceLogs"');
     if (isLogs || line.includes('"resourceSpans"')) {
       out.ignored = estimateRecords(line, !isLogs);
-      return out;
+      return;
     }
     if (line.includes('"resourceMetrics"')) {
       out.ignored = Math.max(1, countOccurrences(line, '"name"'));
-      return out;
+      return;
     }
   }
   let doc: unknown;
   try {
     doc = JSON.parse(line);
   } catch (e) {
+    const parts = split ? requestsRunTogether(line) : undefined;
+    if (parts !== undefined) {
+      for (const part of parts) decodeRequests(part, out, false);
+      return;
+    }
     // Every record the line held is lost, not one: counted by the markers its records carry.
     const rejection: Rejection = { reason: 'bad_json', detail: (e as Error).message.slice(0, 200) };
     const logsAt = line.indexOf('"resourceLogs"');
@@ -104,11 +132,11 @@ export function decodeOtlpJsonLine(text: string): DecodeOutcome {
     const n =
       logsAt < 0 && spansAt < 0 ? 1 : estimateRecords(line, logsAt < 0 || (spansAt >= 0 && spansAt < logsAt));
     for (let i = 0; i < n; i++) out.rejected.push(rejection);
-    return out;
+    return;
   }
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) {
     out.rejected.push({ reason: 'not_otlp', detail: 'not a JSON object' });
-    return out;
+    return;
   }
   const { resourceLogs, resourceSpans, resourceMetrics } = doc as {
     resourceLogs?: unknown;
@@ -118,7 +146,7 @@ export function decodeOtlpJsonLine(text: string): DecodeOutcome {
   if (resourceLogs === undefined && resourceSpans === undefined) {
     if (resourceMetrics !== undefined) out.ignored = countMetrics(resourceMetrics);
     else out.rejected.push({ reason: 'not_otlp', detail: 'no resourceLogs or resourceSpans' });
-    return out;
+    return;
   }
   const ctx: LineContext = {
     line,
@@ -134,7 +162,7 @@ export function decodeOtlpJsonLine(text: string): DecodeOutcome {
     decodeResources(resourceLogs, 'scopeLogs', 'logRecords', out, ctx, decodeLogRecord);
   if (resourceSpans !== undefined)
     decodeResources(resourceSpans, 'scopeSpans', 'spans', out, ctx, decodeSpan);
-  return out;
+  return;
 }
 
 interface LineContext {
