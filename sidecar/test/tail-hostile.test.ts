@@ -133,3 +133,26 @@ describe('tailer: a file rewritten from its start', () => {
     expect((await t.poll(1 << 20)).lines.map((l) => l.text)).toEqual(['new-5']);
   });
 });
+
+describe('tailer: a file whose first line does not end', () => {
+  it('looks only at the bytes added since for the first newline, then reads the file from its start', async () => {
+    const dir = tempDir();
+    const live = join(dir, 'genai.json');
+    writeFileSync(live, `{"resourceLogs":[${'x'.repeat(8 * 1024 * 1024)}`);
+    const t = tailer({ otlpGlobs: [live], maxLineBytes: 16 * 1024 * 1024 });
+    await t.poll(1 << 20);
+    const idle = await bytesReadDuring(async () => {
+      for (let i = 0; i < 5; i++) expect((await t.poll(1 << 20)).lines).toEqual([]);
+    });
+    expect(idle).toBe(0);
+    appendFileSync(live, 'y'.repeat(100_000));
+    const grown = await bytesReadDuring(async () => {
+      expect((await t.poll(1 << 20)).lines).toEqual([]);
+    });
+    expect(grown).toBeLessThanOrEqual(100_000 + 64);
+    appendFileSync(live, ']}\nsecond\n');
+    const texts: string[] = [];
+    for (let i = 0; i < 3; i++) texts.push(...(await t.poll(64 << 20)).lines.map((l) => l.text.slice(0, 17)));
+    expect(texts).toEqual(['{"resourceLogs":[', 'second']);
+  });
+});

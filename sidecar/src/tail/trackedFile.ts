@@ -39,6 +39,8 @@ export interface TrackedFile {
    * (a collector that restarted without append and re-sent its first batch) shows as other bytes there.
    */
   lastBytes: Buffer | null;
+  /** The size at which the file had no complete first line yet (0 when it has one): see fingerprintFirstLine. */
+  firstLineOpenTo: number;
 }
 
 /** Bytes before the offset compared to tell a rewritten file from a grown one. */
@@ -137,6 +139,7 @@ export async function startTracking(
     ioError: '',
     noNewline: null,
     lastBytes: null,
+    firstLineOpenTo: fingerprint === '' ? st.size : 0,
   };
   if (file.checkpoint.offset > 0) file.lastBytes = await readLastBytes(handle, file.checkpoint.offset);
   file.drained = isDrained(file, st.size);
@@ -159,7 +162,10 @@ export async function refreshTracking(
   const cp = file.checkpoint;
   const stamp = stampOf(st);
   if (mayHaveChanged(file, st, stamp)) {
-    const fingerprint = await fingerprintFirstLine(file.handle, st.size, scratch);
+    // A first line still being written is looked at again only past where it was read to.
+    const open = cp.fingerprint === '' && st.size >= file.firstLineOpenTo ? file.firstLineOpenTo : 0;
+    const fingerprint = await fingerprintFirstLine(file.handle, st.size, scratch, open);
+    file.firstLineOpenTo = fingerprint === '' ? st.size : 0;
     const replaced =
       (cp.fingerprint !== '' && fingerprint !== cp.fingerprint) ||
       (st.size >= cp.offset &&
