@@ -7,16 +7,7 @@
  * /api/pipeline), and counts the bytes it lost.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import {
-  appendFileSync,
-  chmodSync,
-  chownSync,
-  mkdirSync,
-  rmSync,
-  statSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs';
+import { appendFileSync, chmodSync, mkdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -34,32 +25,36 @@ afterEach(() => {
   for (const c of cleanups.splice(0)) c();
 });
 
-/** The unprivileged user the sidecar runs as when the tests run as root (root reads any file). */
-const NOBODY = 65534;
+/**
+ * Root reads any file: run as root, the sidecar is started without the capabilities that let it
+ * (util-linux `setpriv`), so a file of mode 000 is as unreadable to it as to any other user, while it
+ * still reads the repository and its state directory as their owner.
+ */
 const asRoot = process.getuid?.() === 0;
+const WITHOUT_DAC = [
+  '--inh-caps=-dac_override,-dac_read_search',
+  '--bounding-set=-dac_override,-dac_read_search',
+];
 
 function startCli(glob: string, state: string, port: number) {
+  const args = [
+    CLI,
+    'sidecar',
+    '--otlp-file',
+    glob,
+    '--state-dir',
+    state,
+    '--listen',
+    `127.0.0.1:${port}`,
+    '--poll-interval',
+    '10ms',
+    '--first-increment-hold',
+    '0s',
+  ];
   const child = spawn(
-    process.execPath,
-    [
-      CLI,
-      'sidecar',
-      '--otlp-file',
-      glob,
-      '--state-dir',
-      state,
-      '--listen',
-      `127.0.0.1:${port}`,
-      '--poll-interval',
-      '10ms',
-      '--first-increment-hold',
-      '0s',
-    ],
-    {
-      stdio: ['ignore', 'ignore', 'pipe'],
-      env: { ...process.env, SPENDLINE_LEDGER_URL: '' },
-      ...(asRoot ? { uid: NOBODY, gid: NOBODY } : {}),
-    },
+    asRoot ? 'setpriv' : process.execPath,
+    asRoot ? [...WITHOUT_DAC, '--', process.execPath, ...args] : args,
+    { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, SPENDLINE_LEDGER_URL: '' } },
   );
   children.push(child);
   let stderr = '';
@@ -111,10 +106,6 @@ describe('spendline sidecar over hostile export files', () => {
     const state = join(t.dir, 'state');
     mkdirSync(exportDir);
     mkdirSync(state);
-    if (asRoot) {
-      chmodSync(t.dir, 0o755);
-      chownSync(state, NOBODY, NOBODY);
-    }
     const g = generateUsageLines({ records: 120, perLine: 4, seed: 11 });
     const [a, b, c] = [g.lines.slice(0, 10), g.lines.slice(10, 20), g.lines.slice(20)];
     const json = JSON.parse(a[0] as string) as Record<string, unknown>;
@@ -146,7 +137,6 @@ describe('spendline sidecar over hostile export files', () => {
     expect(spawnSync('mkfifo', [join(exportDir, 'fifo.json')]).status).toBe(0);
     mkdirSync(join(exportDir, 'dir.json'));
     symlinkSync('/dev/zero', join(exportDir, 'zero.json'));
-    if (asRoot) chownSync(exportDir, NOBODY, NOBODY);
 
     const port = await freePort();
     const { child, stderr } = startCli(join(exportDir, '*.json'), state, port);
