@@ -3,7 +3,7 @@
  * `group_by`), files it cannot read, binary exports (`format: proto`, `compression: zstd`), FIFOs and
  * special files matched by a glob. Real files, real directories.
  */
-import { appendFileSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -154,5 +154,20 @@ describe('tailer: a file whose first line does not end', () => {
     const texts: string[] = [];
     for (let i = 0; i < 3; i++) texts.push(...(await t.poll(64 << 20)).lines.map((l) => l.text.slice(0, 17)));
     expect(texts).toEqual(['{"resourceLogs":[', 'second']);
+  });
+});
+
+describe('tailer: names that cannot be looked up', () => {
+  it('reports a symlink loop matched by the glob as unreadable and keeps reading the other files', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'good.json'), 'line\n');
+    symlinkSync(join(dir, 'b.json'), join(dir, 'a.json'));
+    symlinkSync(join(dir, 'a.json'), join(dir, 'b.json'));
+    const t = tailer({ otlpGlobs: [join(dir, '*.json'), join(dir, 'a.json')] });
+    const batch = await t.poll(1 << 20);
+    expect(batch.lines.map((l) => l.text)).toEqual(['line']);
+    expect(batch.unreadable).toEqual([
+      { path: join(dir, 'a.json'), reason: 'io_error', detail: 'ELOOP', bytes: 0 },
+    ]);
   });
 });

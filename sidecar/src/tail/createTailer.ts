@@ -80,8 +80,12 @@ export function createTailer(options: TailerOptions): Tailer {
       inode = inodeKey(st.dev, st.ino);
       size = st.size;
     } catch (error) {
-      if (isIoError(error)) return;
-      throw error;
+      if (!isIoError(error)) throw error;
+      // Gone (a race, a dangling link) is nothing to report; a name that cannot be looked up is.
+      const code = errorCode(error);
+      const reason = unreadableReason(code);
+      if (reason !== undefined) failures.set(path, { path, reason, detail: code, bytes: 0 });
+      return;
     }
     const known = tracked.get(inode);
     if (known !== undefined) {
