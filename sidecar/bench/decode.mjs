@@ -1,5 +1,7 @@
 // Micro benchmark of the decoders (built dist): records/s of decodeOtlpJsonLine beside bare JSON.parse
-// of the same lines. Run: `npx tsc -b && node sidecar/bench/decode.mjs [records] [perLine]`.
+// of the same lines. Run: `npx tsc -b && node sidecar/bench/decode.mjs [records] [perLine] [logs|spans|mixed]`;
+// `node sidecar/bench/decode.mjs [records] 0 empty-records`: one line of that many empty log records (a
+// hostile line: the decoder's cost per record beside JSON.parse's).
 // Also exports loadOtlpLinesGenerator() for other benchmarks (Node 20 cannot import the TS generator).
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -52,6 +54,17 @@ async function main() {
   const perLine = Number(process.argv[3] ?? 100);
   const kind = process.argv[4] ?? 'logs';
   const { decodeOtlpJsonLine } = await import('../dist/decode/index.js');
+  if (kind === 'empty-records') {
+    const line = `{"resourceLogs":[{"scopeLogs":[{"scope":{"name":"gen_ai.hostile"},"logRecords":[${Array(records).fill('{}').join(',')}]}]}]}`;
+    const parse = bestOf(5, () => JSON.parse(line).resourceLogs.length);
+    const decode = bestOf(5, () => decodeOtlpJsonLine(line).ignored);
+    if (decode.result !== records) throw new Error(`ignored ${decode.result}, want ${records}`);
+    console.log(`one line of ${records} empty log records, ${(line.length / 1e6).toFixed(1)} MB (best of 5)`);
+    console.log(`bare JSON.parse:     ${parse.ms.toFixed(0)} ms`);
+    console.log(`decodeOtlpJsonLine:  ${decode.ms.toFixed(0)} ms`);
+    console.log(`ratio decode/parse:  ${(decode.ms / parse.ms).toFixed(2)}`);
+    return;
+  }
   const { generateUsageLines } = await loadOtlpLinesGenerator();
   const { lines, truth } = generateUsageLines({
     records,

@@ -472,6 +472,14 @@ async function refreshPipeline() {
     ['unread bytes', intFmt(p.unread_bytes)],
     ['last record', p.last_record_at === null ? '—' : p.last_record_at.slice(0, 19).replace('T', ' ')],
     ...Object.entries(p.rejected_by_reason).map(([reason, n]) => [`rejected: ${reason}`, intFmt(n)]),
+    ...Object.entries(p.lost_bytes).map(([reason, n]) => [
+      `bytes lost (${reason} before read)`,
+      el('span', { class: 'warn' }, intFmt(n)),
+    ]),
+    ...p.unreadable_files.map((u) => [
+      `unreadable (${u.reason}): ${u.file}`,
+      el('span', { class: 'warn' }, `${intFmt(u.bytes)} bytes`),
+    ]),
   ];
   put(
     'pipeline',

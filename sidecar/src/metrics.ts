@@ -79,6 +79,11 @@ export function createSidecarMetrics(
       'Rejected records or lines, by reason.',
       ['reason'],
     ),
+    lostBytes: new CommittedCounter(
+      'spendline_lost_bytes_total',
+      'Bytes of a watched file that can never be read because the file was deleted (or moved away from every watched name) or truncated before the sidecar read them, by reason (deleted, truncated).',
+      ['reason'],
+    ),
     labelOverflow: new CommittedCounter(
       'spendline_label_overflow_total',
       'Records whose label value was folded into "other" because the label reached its distinct-value cap.',
@@ -112,6 +117,12 @@ export function createSidecarMetrics(
       name: 'spendline_unread_bytes',
       help: 'Bytes of a tracked file not yet consumed (committed); 0 when caught up.',
       labelNames: ['file'],
+      registers: [registry],
+    }),
+    unreadableFiles: new Gauge({
+      name: 'spendline_unreadable_file_bytes',
+      help: 'Size of a matched file the sidecar cannot read, by file and reason (proto, zstd, gzip: a binary collector export; utf16: UTF-16 text; permission_denied, too_many_open_files, io_error); its records are not counted.',
+      labelNames: ['file', 'reason'],
       registers: [registry],
     }),
     lastRecordTimestamp: new Gauge({

@@ -17,6 +17,7 @@ const DESIGN: Record<string, { type: string; labels: string[] }> = {
   llm_embedding_inputs_total: { type: 'counter', labels: ['provider', 'model', 'service'] },
   spendline_records_total: { type: 'counter', labels: ['source', 'result'] },
   spendline_rejected_records_total: { type: 'counter', labels: ['reason'] },
+  spendline_lost_bytes_total: { type: 'counter', labels: ['reason'] },
   spendline_label_overflow_total: { type: 'counter', labels: ['label'] },
   spendline_label_truncated_total: { type: 'counter', labels: ['label'] },
 };
@@ -39,6 +40,7 @@ describe('sidecar metric catalogue', () => {
     const names = (await m.registry.getMetricsAsJSON()).map((x) => x.name);
     for (const n of [
       'spendline_unread_bytes',
+      'spendline_unreadable_file_bytes',
       'spendline_last_record_timestamp_seconds',
       'spendline_ready',
       'spendline_batch_commit_seconds',

@@ -172,7 +172,7 @@ describe('createTailer', () => {
     writeFileSync(live, 'second-1\n'); // the collector restarted without append: O_TRUNC on the same inode
     const batch = await t.poll(1 << 20);
     expect(batch.lines.map((l) => l.text)).toEqual(['second-1']);
-    expect(batch.lostBytes).toBe(7); // known unread bytes of the old content
+    expect(batch.lost).toEqual({ deleted: 0, truncated: 7 }); // known unread bytes of the old content
     appendFileSync(live, 'second-2\n');
     expect(await texts(t)).toEqual(['second-2']);
     writeFileSync(live, 'second-1\n'); // same first line, but below the offset: truncated
@@ -193,7 +193,7 @@ describe('createTailer', () => {
     appendFileSync(live, 'b\n');
     const batch = await t.poll(1 << 20);
     expect(batch.lines.map((l) => l.text)).toEqual(['b']);
-    expect(batch.lostBytes).toBe(11);
+    expect(batch.lost).toEqual({ deleted: 11, truncated: 0 });
     expect(batch.checkpoints.map((c) => c.path)).toEqual([live]);
 
     const backup2 = rotate(live, '2026-11-23T00-00-02.000');
@@ -202,7 +202,7 @@ describe('createTailer', () => {
     rmSync(backup2);
     const after = await t.poll(1 << 20);
     expect(after.checkpoints.map((c) => c.path)).toEqual([live]);
-    expect(after.lostBytes).toBe(0);
+    expect(after.lost).toEqual({ deleted: 0, truncated: 0 });
   });
 
   it('never throws for paths that vanish or are not files (dangling link, directory)', async () => {

@@ -10,6 +10,10 @@ export interface PipelineFigures {
   /** Rejected records by reason (only reasons seen). */
   rejected_by_reason: Record<string, number>;
   unread_bytes: number;
+  /** Matched files that cannot be read (a binary export, no permission, an I/O error): not counted. */
+  unreadable_files: { file: string; reason: string; bytes: number }[];
+  /** Bytes deleted or truncated before they were read (committed totals), by reason. */
+  lost_bytes: Record<string, number>;
   /** The newest counted record's own time, ISO 8601; null before the first. */
   last_record_at: string | null;
 }
@@ -31,12 +35,22 @@ export async function pipelineFigures(metrics: SidecarMetrics, ready: boolean): 
     if (s.total > 0) rejectedByReason[s.values[0] ?? ''] = s.total;
   let unread = 0;
   for (const v of (await metrics.gauges.unreadBytes.get()).values) unread += v.value;
+  const unreadable = (await metrics.gauges.unreadableFiles.get()).values.map((v) => ({
+    file: String(v.labels.file ?? ''),
+    reason: String(v.labels.reason ?? ''),
+    bytes: v.value,
+  }));
+  const lost: Record<string, number> = {};
+  for (const s of metrics.counters.lostBytes.series.values())
+    if (s.total > 0) lost[s.values[0] ?? ''] = s.total;
   const last = (await metrics.gauges.lastRecordTimestamp.get()).values[0]?.value ?? 0;
   return {
     ready,
     records,
     rejected_by_reason: rejectedByReason,
     unread_bytes: unread,
+    unreadable_files: unreadable,
+    lost_bytes: lost,
     last_record_at: last > 0 ? new Date(last * 1000).toISOString() : null,
   };
 }

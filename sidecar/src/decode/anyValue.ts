@@ -40,11 +40,24 @@ export function numericValue(v: JsonAnyValue): number {
   const dv = v.doubleValue;
   if (dv !== undefined) {
     if (typeof dv === 'number') return dv;
-    if (typeof dv === 'string' && dv !== '') return Number(dv);
+    if (typeof dv === 'string') return decimalNumber(dv, true);
     return Number.NaN;
   }
   const sv = v.stringValue;
-  if (typeof sv === 'string' && sv !== '' && sv.trim() === sv) return Number(sv);
+  if (typeof sv === 'string') return decimalNumber(sv, false);
+  return Number.NaN;
+}
+
+const DECIMAL_RE = /^-?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+
+/**
+ * A number written in decimal (`12`, `12.0`, `1.2e3`): what proto3 JSON allows for a double, plus its
+ * `NaN` / `Infinity` / `-Infinity` when `specials`. NaN for anything else, which `Number()` would
+ * take: hex (`0x10` is not 16 tokens), binary, octal, blanks around it, the empty string.
+ */
+export function decimalNumber(s: string, specials: boolean): number {
+  if (DECIMAL_RE.test(s)) return Number(s);
+  if (specials && (s === 'NaN' || s === 'Infinity' || s === '-Infinity')) return Number(s);
   return Number.NaN;
 }
 

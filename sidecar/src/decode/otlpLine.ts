@@ -1,6 +1,7 @@
 import { RESOURCE_ATTR, SDK_SCOPE_NAME, USAGE_EVENT_NAME } from '@spendline/sdk/contract';
 import { type JsonAnyValue, nanosToMs, normalizeId, stringValue, subMsFraction } from './anyValue.js';
 import { lineHash } from './lineHash.js';
+import { isBlank, withoutLeadingNoise } from './lineText.js';
 import {
   AWS_SDK_SCOPE,
   awsSdkInvokeModelOperation,
@@ -12,7 +13,7 @@ import {
   vercelOperation,
 } from './spanOperation.js';
 import { type ResourceInfo, UsageDraft } from './usageDraft.js';
-import { type DecodeOutcome, UNKNOWN_SERVICE } from './usageRecord.js';
+import { type DecodeOutcome, type Rejection, UNKNOWN_SERVICE } from './usageRecord.js';
 import {
   hasProviderSdkSpans,
   hasSdkSpans,
@@ -84,29 +85,66 @@ const AI_SDK_SCOPES: ReadonlySet<string> = new Set(['gen_ai', 'ai']);
  * Decodes one line of the collector's file export: an `ExportLogsServiceRequest` or
  * `ExportTraceServiceRequest` in OTLP/JSON with any number of records. Never throws.
  */
-export function decodeOtlpJsonLine(line: string): DecodeOutcome {
+export function decodeOtlpJsonLine(text: string): DecodeOutcome {
   const out: DecodeOutcome = { records: [], rejected: [], ignored: 0 };
+  const line = withoutLeadingNoise(text);
+  // A blank line holds no record (a stray newline, a CRLF file's empty line): nothing to count.
+  if (isBlank(line)) return out;
+  decodeRequests(line, out, true);
+  return out;
+}
+
+/** Where each export request in a line starts (the collector writes `{"resourceLogs":[…`). */
+const REQUEST_START = /\{\s*"resource(Logs|Spans|Metrics)"/g;
+
+/**
+ * The requests of a line that is not one JSON document but several run together: a collector killed
+ * between writing a request and its newline (or part way through a request) and restarted with
+ * `append` writes its next request on the same line. Each request is decoded on its own, so the
+ * complete ones count and only a cut one is rejected. Undefined when the line has no second request.
+ */
+function requestsRunTogether(line: string): string[] | undefined {
+  const starts: number[] = [];
+  REQUEST_START.lastIndex = 1;
+  for (let m = REQUEST_START.exec(line); m !== null; m = REQUEST_START.exec(line)) starts.push(m.index);
+  if (starts.length === 0) return undefined;
+  return [0, ...starts].map((start, i) => line.slice(start, starts[i] ?? line.length));
+}
+
+/** Decodes one line into `out`: a request, or (`split`) requests run together on one line. */
+function decodeRequests(line: string, out: DecodeOutcome, split: boolean): void {
   if (!mayCarryUsage(line)) {
     const isLogs = line.includes('"resourceLogs"');
     if (isLogs || line.includes('"resourceSpans"')) {
       out.ignored = estimateRecords(line, !isLogs);
-      return out;
+      return;
     }
     if (line.includes('"resourceMetrics"')) {
       out.ignored = Math.max(1, countOccurrences(line, '"name"'));
-      return out;
+      return;
     }
   }
   let doc: unknown;
   try {
     doc = JSON.parse(line);
   } catch (e) {
-    out.rejected.push({ reason: 'bad_json', detail: (e as Error).message.slice(0, 200) });
-    return out;
+    const parts = split ? requestsRunTogether(line) : undefined;
+    if (parts !== undefined) {
+      for (const part of parts) decodeRequests(part, out, false);
+      return;
+    }
+    // Every record the line held is lost, not one: counted by the markers its records carry.
+    const rejection: Rejection = { reason: 'bad_json', detail: (e as Error).message.slice(0, 200) };
+    const logsAt = line.indexOf('"resourceLogs"');
+    const spansAt = line.indexOf('"resourceSpans"');
+    const n =
+      logsAt < 0 && spansAt < 0 ? 1 : estimateRecords(line, logsAt < 0 || (spansAt >= 0 && spansAt < logsAt));
+    for (let i = 0; i < n; i++) out.rejected.push(rejection);
+    return;
   }
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) {
     out.rejected.push({ reason: 'not_otlp', detail: 'not a JSON object' });
-    return out;
+    return;
   }
   const { resourceLogs, resourceSpans, resourceMetrics } = doc as {
     resourceLogs?: unknown;
@@ -116,7 +154,7 @@ export function decodeOtlpJsonLine(line: string): DecodeOutcome {
   if (resourceLogs === undefined && resourceSpans === undefined) {
     if (resourceMetrics !== undefined) out.ignored = countMetrics(resourceMetrics);
     else out.rejected.push({ reason: 'not_otlp', detail: 'no resourceLogs or resourceSpans' });
-    return out;
+    return;
   }
   const ctx: LineContext = {
     line,
@@ -134,7 +172,7 @@ export function decodeOtlpJsonLine(line: string): DecodeOutcome {
     decodeResources(resourceLogs, 'scopeLogs', 'logRecords', out, ctx, decodeLogRecord);
   if (resourceSpans !== undefined)
     decodeResources(resourceSpans, 'scopeSpans', 'spans', out, ctx, decodeSpan);
-  return out;
+  return;
 }
 
 interface LineContext {

@@ -266,9 +266,18 @@ export class UsageDraft {
   errorReason: RejectReason | null = null;
   errorDetail = '';
 
+  /**
+   * A slot was written since the last reset. Records without a known attribute (most of a line's
+   * ordinary telemetry, or millions of empty records in a hostile line) then cost no refill.
+   */
+  private written = false;
+
   reset(): void {
-    this.counts.fill(-1);
-    this.strings.fill('');
+    if (this.written) {
+      this.counts.fill(-1);
+      this.strings.fill('');
+      this.written = false;
+    }
     this.hasCount = false;
     this.cost = undefined;
     this.costIsSpendline = false;
@@ -338,6 +347,7 @@ export class UsageDraft {
           return;
         }
         this.strings[slot] = s;
+        this.written = true;
       }
     }
   }
@@ -361,6 +371,7 @@ export class UsageDraft {
       return;
     }
     this.counts[slot - FIRST_COUNT_SLOT] = n + 0; // no -0
+    this.written = true;
     if (slot === Slot.ServerPort) return;
     this.hasCount = true;
   }

@@ -1,5 +1,7 @@
 import { type TokenCounts, USAGE_TYPES, type UsageType } from '@spendline/sdk/contract';
+import { decimalNumber } from './anyValue.js';
 import { lineHash } from './lineHash.js';
+import { isBlank, withoutLeadingNoise } from './lineText.js';
 import { serviceTypeOf, usdToNanoOrNull } from './recordValues.js';
 import {
   type DecodeOutcome,
@@ -81,7 +83,7 @@ function hasAnyCount(usage: Obj, top: Obj): boolean {
 function countField(usage: Obj, top: Obj, keys: readonly string[], out: { bad: Rejection | null }): number {
   const v = first(usage, keys) ?? first(top, keys);
   if (v === undefined) return 0;
-  const n = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : Number.NaN;
+  const n = typeof v === 'number' ? v : typeof v === 'string' ? decimalNumber(v, false) : Number.NaN;
   const name = keys[0] ?? '';
   if (out.bad !== null) return 0;
   if (Number.isNaN(n)) out.bad = { reason: 'bad_type', detail: `${name}=${JSON.stringify(v)}` };
@@ -94,7 +96,7 @@ function countField(usage: Obj, top: Obj, keys: readonly string[], out: { bad: R
 
 function optionalNumber(o: Obj, keys: readonly string[]): number | null {
   const v = first(o, keys);
-  const n = typeof v === 'number' ? v : typeof v === 'string' ? Number(v) : Number.NaN;
+  const n = typeof v === 'number' ? v : typeof v === 'string' ? decimalNumber(v, false) : Number.NaN;
   return Number.isFinite(n) && n >= 0 ? n : null;
 }
 
@@ -117,9 +119,10 @@ export function sourceNameOfPath(path: string): string {
  * Decodes one plain JSONL usage line into at most one record. Never throws. `fileSource` is the
  * source name of the line's file (`sourceNameOfPath`), used when the record names none.
  */
-export function decodeUsageJsonlLine(line: string, fileSource = ''): DecodeOutcome {
+export function decodeUsageJsonlLine(raw: string, fileSource = ''): DecodeOutcome {
   const out: DecodeOutcome = { records: [], rejected: [], ignored: 0 };
-  if (line.trim() === '') return out;
+  const line = withoutLeadingNoise(raw);
+  if (isBlank(line)) return out;
   let doc: unknown;
   try {
     doc = JSON.parse(line);

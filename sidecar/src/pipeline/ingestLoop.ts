@@ -6,7 +6,7 @@ import { isTransientLedgerError, type LedgerStore } from '../ledger/store.js';
 import type { UsageDelta } from '../ledger/usageTotals.js';
 import type { SidecarMetrics } from '../metrics.js';
 import { createTailer } from '../tail/index.js';
-import type { FileCheckpoint, TailBatch, TailLine } from '../tail/types.js';
+import type { FileCheckpoint, TailBatch, TailLine, UnreadableReason } from '../tail/types.js';
 import { BatchEffects } from './batchEffects.js';
 import { countLines, countOversized, finishSettle, settleGroups } from './countBatch.js';
 import { type CappedLabel, LabelCaps } from './labelCaps.js';
@@ -50,6 +50,8 @@ export interface IngestOptions {
   commitSection?<T>(commit: () => Promise<T>): Promise<T>;
   /** How many of a batch's deltas to keep at least when counting starts (default all; see BatchEffects). */
   keepDeltas?(): number;
+  /** Writes one line to the sidecar's log (default: stderr, prefixed `spendline sidecar: `). */
+  log?(line: string): void;
 }
 
 export interface IngestLoop {
@@ -103,6 +105,17 @@ const SETTLE_GROUPS = 500;
 const MIN_POLL_BYTES = 64 * 1024;
 /** While reading a backlog, new files are looked for this often (listing is a poll's fixed cost). */
 const REDISCOVER_MS = 250;
+
+/** What to do about an unreadable file, after the log line that names it. */
+const UNREADABLE_HINT: Record<UnreadableReason, string> = {
+  proto: '; set the file exporter to format: json without compression (docs/deploy.md)',
+  zstd: '; set the file exporter to format: json without compression (docs/deploy.md)',
+  gzip: '; point the sidecar at the uncompressed export',
+  utf16: '; write the file as UTF-8',
+  permission_denied: '; give the sidecar read access',
+  too_many_open_files: '; raise the open-file limit or match fewer files',
+  io_error: '',
+};
 
 /** Event-loop turns the read-ahead poll gets before a poll is counted (each turn is ~0.1 ms at most). */
 const READ_AHEAD_TURNS = 4;
@@ -166,6 +179,9 @@ export async function startIngestLoop(
     markReady = resolve;
   });
   let batches = 0;
+  const log = options.log ?? ((line: string) => process.stderr.write(`spendline sidecar: ${line}\n`));
+  /** Unreadable files already logged (path + reason): each is said once while it stays so. */
+  let loggedUnreadable = new Set<string>();
 
   // The open batch: polls counted since the last commit.
   let fx = new BatchEffects(metrics);
@@ -412,6 +428,24 @@ export async function startIngestLoop(
   function beginPoll(poll: TailBatch): void {
     fx.keepDeltas = options.keepDeltas?.() ?? Number.POSITIVE_INFINITY;
     countOversized(fx, poll.oversized);
+    for (const [reason, bytes] of Object.entries(poll.lost))
+      if (bytes > 0) fx.add('lostBytes', [reason], bytes);
+  }
+
+  /** Shows the files that cannot be read (gauge) and logs each once, when it first becomes so. */
+  function reportUnreadable(poll: TailBatch): void {
+    metrics.gauges.unreadableFiles.reset();
+    const now = new Set<string>();
+    for (const u of poll.unreadable) {
+      metrics.gauges.unreadableFiles.set({ file: u.path, reason: u.reason }, u.bytes);
+      const key = `${u.reason}\u0000${u.path}`;
+      now.add(key);
+      if (!loggedUnreadable.has(key))
+        log(
+          `cannot read ${JSON.stringify(u.path)} (${u.reason}: ${u.detail}): its ${u.bytes} bytes are not counted${UNREADABLE_HINT[u.reason]}`,
+        );
+    }
+    loggedUnreadable = now;
   }
 
   /**
@@ -494,6 +528,7 @@ export async function startIngestLoop(
         if (
           poll.lines.length > 0 ||
           poll.oversized.length > 0 ||
+          poll.lost.deleted + poll.lost.truncated > 0 ||
           checkpointsSignature(poll.checkpoints) !== committedSignature
         )
           fxDirty = true;
@@ -502,6 +537,7 @@ export async function startIngestLoop(
           fx.pendingRows >= batchRows ||
           performance.now() - fxOpenedAt >= batchMs;
         if (fxDirty && (poll.caughtUp || full)) await commitOpenBatch(!poll.caughtUp);
+        reportUnreadable(poll);
         metrics.gauges.unreadBytes.reset();
         for (const [file, bytes] of Object.entries(poll.unreadBytes))
           metrics.gauges.unreadBytes.set({ file }, bytes);

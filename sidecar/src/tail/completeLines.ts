@@ -47,6 +47,11 @@ export interface CompleteLines {
   oversized: { offset: number; bytes: number; signal: 'logs' | 'spans' | undefined; records: number }[];
   /** Offset just past the last consumed newline (never inside a partial last line). */
   offset: number;
+  /**
+   * When reading stopped at an unfinished last line: the file size it was read to without finding a
+   * newline (the line is [offset, unfinishedTo)); -1 otherwise.
+   */
+  unfinishedTo: number;
 }
 
 /**
@@ -102,6 +107,7 @@ export async function readCompleteLines(
   /** Bytes at the buffer's start already read: the start of a line whose newline is not read yet. */
   let filled = 0;
   let consumed = 0;
+  let unfinishedTo = -1;
   // Enough for the budget and the line crossing its end (sized by the last line): usually one read.
   const hint = scratch.lineHint;
   let want = Math.min(maxBuffer, hint >= budget ? Math.max(readSize(budget), hint) : readSize(budget) + hint);
@@ -140,7 +146,10 @@ export async function readCompleteLines(
       continue;
     }
     // No newline in [pos, pos + avail).
-    if (avail < len || pos + avail >= size) break; // only a partial line is left
+    if (avail < len || pos + avail >= size) {
+      if (pos + avail >= size) unfinishedTo = size;
+      break; // only a partial line is left
+    }
     if (avail <= maxLineBytes) {
       filled = avail;
       want = Math.min(Math.max(want * 2, READ_CHUNK_BYTES), maxBuffer);
@@ -149,33 +158,37 @@ export async function readCompleteLines(
     const reader = new OversizedLineReader(splitOversized, maxLineBytes);
     reader.feed(data);
     const newline = await findNewline(handle, pos + avail, size, scratch, reader);
-    if (newline === -1) break; // oversized and still incomplete: skip it once it is complete
+    if (newline === -1) {
+      unfinishedTo = size;
+      break; // oversized and still incomplete: skip it once it is complete
+    }
     addOversized(reader.finish(), pos, newline - pos, newline + 1, lines, oversized);
     consumed += newline - pos + 1;
     pos = newline + 1;
     filled = 0;
     want = readSize(budget - consumed);
   }
-  return { lines, oversized, offset: pos };
+  return { lines, oversized, offset: pos, unfinishedTo };
 }
 
 function readSize(budgetLeft: number): number {
   return Math.min(READ_CHUNK_BYTES, Math.max(MIN_READ_BYTES, budgetLeft));
 }
 
-async function findNewline(
+/** The offset of the first newline in [from, size), or -1; each chunk read is fed to `counter`. */
+export async function findNewline(
   handle: FileHandle,
   from: number,
   size: number,
   scratch: ReadBuffer,
-  counter: OversizedLineReader,
+  counter?: OversizedLineReader,
 ): Promise<number> {
   const buf = scratch.get(READ_CHUNK_BYTES);
   for (let pos = from; pos < size; ) {
     const { bytesRead } = await handle.read(buf, 0, Math.min(READ_CHUNK_BYTES, size - pos), pos);
     if (bytesRead === 0) return -1;
     const nl = buf.subarray(0, bytesRead).indexOf(10);
-    counter.feed(buf.subarray(0, nl === -1 ? bytesRead : nl));
+    counter?.feed(buf.subarray(0, nl === -1 ? bytesRead : nl));
     if (nl !== -1) return pos + nl;
     pos += bytesRead;
   }

@@ -1,7 +1,18 @@
+import { constants } from 'node:fs';
 import { type FileHandle, open, stat } from 'node:fs/promises';
-import { ReadBuffer, readCompleteLines } from './completeLines.js';
-import { inodeKey, refreshTracking, startTracking, type TrackedFile } from './trackedFile.js';
-import type { FileCheckpoint, OversizedLine, TailBatch, Tailer, TailerOptions, TailLine } from './types.js';
+import { findNewline, ReadBuffer, readCompleteLines } from './completeLines.js';
+import { inodeKey, readLastBytes, refreshTracking, startTracking, type TrackedFile } from './trackedFile.js';
+import type {
+  FileCheckpoint,
+  LostReason,
+  OversizedLine,
+  TailBatch,
+  Tailer,
+  TailerOptions,
+  TailLine,
+  UnreadableFile,
+  UnreadableReason,
+} from './types.js';
 import { type FileKind, WatchedFiles, type WatchedPath } from './watchedFiles.js';
 
 /** A file missing from this many discoveries in a row (and read to its end) is forgotten. */
@@ -11,6 +22,24 @@ const MISSED_DISCOVERIES_TO_FORGET = 2;
 function isIoError(error: unknown): boolean {
   return error instanceof Error && typeof (error as NodeJS.ErrnoException).code === 'string';
 }
+
+function errorCode(error: unknown): string {
+  return (error as NodeJS.ErrnoException).code ?? '';
+}
+
+/** Why a file that exists cannot be opened or read; undefined for a race (it is gone). */
+function unreadableReason(code: string): UnreadableReason | undefined {
+  if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+  if (code === 'EACCES' || code === 'EPERM') return 'permission_denied';
+  if (code === 'EMFILE' || code === 'ENFILE') return 'too_many_open_files';
+  return 'io_error';
+}
+
+/**
+ * Opened without blocking: a path replaced by a FIFO between its stat and its open would otherwise
+ * block a thread of the I/O pool until a writer came (no effect on regular files).
+ */
+const OPEN_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK;
 
 /**
  * Polling tailer over the otlp and jsonl globs: yields complete lines exactly once per file content,
@@ -33,17 +62,30 @@ export function createTailer(options: TailerOptions): Tailer {
   let pollCount = 0;
   let lastDiscoveryMs = 0;
   let midBacklog = false;
+  /** Matched paths that could not be opened at the last discovery, with why. */
+  let openFailures = new Map<string, UnreadableFile>();
 
   /** Finds `path`'s file among the tracked ones, or opens and starts tracking it. */
-  async function see(path: string, { kind, family }: WatchedPath, seen: Set<string>): Promise<void> {
+  async function see(
+    path: string,
+    { kind, family }: WatchedPath,
+    seen: Set<string>,
+    failures: Map<string, UnreadableFile>,
+  ): Promise<void> {
     let inode: string;
+    let size: number;
     try {
       const st = await stat(path);
       if (!st.isFile()) return;
       inode = inodeKey(st.dev, st.ino);
+      size = st.size;
     } catch (error) {
-      if (isIoError(error)) return;
-      throw error;
+      if (!isIoError(error)) throw error;
+      // Gone (a race, a dangling link) is nothing to report; a name that cannot be looked up is.
+      const code = errorCode(error);
+      const reason = unreadableReason(code);
+      if (reason !== undefined) failures.set(path, { path, reason, detail: code, bytes: 0 });
+      return;
     }
     const known = tracked.get(inode);
     if (known !== undefined) {
@@ -56,10 +98,13 @@ export function createTailer(options: TailerOptions): Tailer {
     }
     let handle: FileHandle;
     try {
-      handle = await open(path, 'r');
+      handle = await open(path, OPEN_FLAGS);
     } catch (error) {
-      if (isIoError(error)) return;
-      throw error;
+      if (!isIoError(error)) throw error;
+      const code = errorCode(error);
+      const reason = unreadableReason(code);
+      if (reason !== undefined) failures.set(path, { path, reason, detail: code, bytes: size });
+      return;
     }
     try {
       const statAtMs = Date.now();
@@ -85,8 +130,7 @@ export function createTailer(options: TailerOptions): Tailer {
    * Re-stats every tracked file; drops deleted ones. Returns the bytes lost to deletion/truncation.
    * `seen`: the inodes this poll's discovery found (undefined when the poll did not discover).
    */
-  async function refreshAll(seen: Set<string> | undefined): Promise<number> {
-    let lost = 0;
+  async function refreshAll(seen: Set<string> | undefined, lost: Record<LostReason, number>): Promise<void> {
     for (const [inode, file] of tracked) {
       if (seen !== undefined) file.missed = seen.has(inode) ? 0 : file.missed + 1;
       try {
@@ -94,14 +138,16 @@ export function createTailer(options: TailerOptions): Tailer {
         const st = await file.handle.stat();
         if (st.nlink === 0) {
           // Deleted: its name is gone, so nothing more is read from it (deterministic, like the collector's view).
-          lost += Math.max(0, st.size - file.checkpoint.offset);
+          if (file.format?.binary !== true) lost.deleted += Math.max(0, st.size - file.checkpoint.offset);
           tracked.delete(inode);
           await file.handle.close().catch(() => undefined);
           continue;
         }
-        lost += await refreshTracking(file, st, statAtMs, scratch);
+        lost.truncated += await refreshTracking(file, st, statAtMs, scratch);
+        file.ioError = '';
       } catch (error) {
         if (!isIoError(error)) throw error;
+        file.ioError = errorCode(error);
         file.drained = true; // unreadable this poll; retried on the next
       }
     }
@@ -109,7 +155,6 @@ export function createTailer(options: TailerOptions): Tailer {
       for (const [inode, entry] of restored) {
         if (++entry.missed >= MISSED_DISCOVERIES_TO_FORGET) restored.delete(inode);
       }
-    return lost;
   }
 
   /**
@@ -148,6 +193,15 @@ export function createTailer(options: TailerOptions): Tailer {
     const cp = file.checkpoint;
     let got: Awaited<ReturnType<typeof readCompleteLines>>;
     try {
+      // The unfinished line was read before: look only at what was added since for its newline.
+      const nl = file.noNewline;
+      if (nl !== null && nl.from === cp.offset && nl.to < file.size) {
+        if ((await findNewline(file.handle, nl.to, file.size, scratch)) === -1) {
+          nl.to = file.size;
+          file.drained = true;
+          return 0;
+        }
+      }
       got = await readCompleteLines(
         file.handle,
         cp.offset,
@@ -159,9 +213,11 @@ export function createTailer(options: TailerOptions): Tailer {
       );
     } catch (error) {
       if (!isIoError(error)) throw error;
+      file.ioError = errorCode(error);
       file.drained = true; // unreadable this poll; retried on the next
       return 0;
     }
+    file.ioError = '';
     for (const line of got.lines)
       lines.push({ text: line.text, kind: cp.kind, path: cp.path, endOffset: line.endOffset });
     for (const o of got.oversized)
@@ -174,21 +230,29 @@ export function createTailer(options: TailerOptions): Tailer {
         records: cp.kind === 'otlp' ? o.records : 1,
       });
     const consumed = got.offset - cp.offset;
+    if (consumed > 0) {
+      try {
+        file.lastBytes = await readLastBytes(file.handle, got.offset);
+      } catch (error) {
+        if (!isIoError(error)) throw error;
+        file.lastBytes = null; // not compared: the first line and the size still tell
+      }
+    }
+    // An unfinished last line read to the end: remember it (see TrackedFile.noNewline).
+    file.noNewline = got.unfinishedTo >= 0 ? { from: got.offset, to: got.unfinishedTo } : null;
     cp.offset = got.offset;
     if (consumed < share || cp.offset >= file.size) file.drained = true;
     return consumed;
   }
 
   /** Forgets files gone from every watched name for a while once nothing complete is left in them. */
-  async function forgetVanished(): Promise<number> {
-    let lost = 0;
+  async function forgetVanished(lost: Record<LostReason, number>): Promise<void> {
     for (const [inode, file] of tracked) {
       if (file.missed < MISSED_DISCOVERIES_TO_FORGET || !file.drained) continue;
-      lost += Math.max(0, file.size - file.checkpoint.offset);
+      if (file.format?.binary !== true) lost.deleted += Math.max(0, file.size - file.checkpoint.offset);
       tracked.delete(inode);
       await file.handle.close().catch(() => undefined);
     }
-    return lost;
   }
 
   return {
@@ -204,25 +268,35 @@ export function createTailer(options: TailerOptions): Tailer {
         const seen = discover ? new Set<string>() : undefined;
         if (seen !== undefined) {
           lastDiscoveryMs = now;
-          for (const [path, watchedPath] of await watched.discover()) await see(path, watchedPath, seen);
+          const failures = new Map<string, UnreadableFile>();
+          for (const [path, watchedPath] of await watched.discover())
+            await see(path, watchedPath, seen, failures);
+          openFailures = failures;
         }
-        let lostBytes = await refreshAll(seen);
+        const lost: Record<LostReason, number> = { deleted: 0, truncated: 0 };
+        await refreshAll(seen, lost);
         const lines: TailLine[] = [];
         const oversized: OversizedLine[] = [];
         await readAll(maxBytes, lines, oversized);
-        lostBytes += await forgetVanished();
+        await forgetVanished(lost);
         const checkpoints: FileCheckpoint[] = [];
         const unreadBytes: Record<string, number> = {};
+        const unreadable: UnreadableFile[] = [...openFailures.values()];
         let caughtUp = true;
         for (const file of tracked.values()) {
           checkpoints.push({ ...file.checkpoint });
           const path = file.checkpoint.path;
-          unreadBytes[path] = (unreadBytes[path] ?? 0) + file.size - file.checkpoint.offset;
+          const format = file.format;
+          if (format?.binary === true)
+            unreadable.push({ path, reason: format.reason, detail: format.detail, bytes: file.size });
+          else if (file.ioError !== '')
+            unreadable.push({ path, reason: 'io_error', detail: file.ioError, bytes: file.size });
+          else unreadBytes[path] = (unreadBytes[path] ?? 0) + file.size - file.checkpoint.offset;
           if (!file.drained) caughtUp = false;
         }
         for (const entry of restored.values()) checkpoints.push({ ...entry.checkpoint });
         midBacklog = !caughtUp;
-        return { lines, oversized, checkpoints, unreadBytes, caughtUp, lostBytes };
+        return { lines, oversized, checkpoints, unreadBytes, caughtUp, lost, unreadable };
       } finally {
         polling = false;
       }

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
-import { READ_CHUNK_BYTES, type ReadBuffer } from './completeLines.js';
+import { findNewline, READ_CHUNK_BYTES, type ReadBuffer } from './completeLines.js';
 
 /**
  * Bytes of the first line that are hashed at most. The prefix of a complete line never changes until the
@@ -19,7 +19,14 @@ export async function fingerprintFirstLine(
   handle: FileHandle,
   size: number,
   scratch: ReadBuffer,
+  /** Bytes [0, noNewlineBefore) are known to hold no newline (a first line still being written). */
+  noNewlineBefore = 0,
 ): Promise<string> {
+  if (noNewlineBefore > FINGERPRINT_MAX_BYTES) {
+    const nl = await findNewline(handle, noNewlineBefore, size, scratch);
+    if (nl === -1) return '';
+    return fingerprintFirstLine(handle, size, scratch);
+  }
   const hash = createHash('sha1');
   for (let pos = 0; pos < size; ) {
     // Short first step: first lines are usually short; then big steps to find a long line's end.

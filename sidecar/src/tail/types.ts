@@ -55,11 +55,41 @@ export interface TailBatch {
   /** True when every tracked file has been read to its last complete line. */
   caughtUp: boolean;
   /**
-   * Bytes that can never be read, found since the previous poll: the unread rest of files deleted or
-   * truncated before being read to their end (for a counter of lost data). Optional only so older
-   * producers of TailBatch keep compiling; createTailer always sets it.
+   * Bytes that can never be read, found since the previous poll: the unread rest of files deleted (or
+   * moved away from every watched name) or truncated before being read to their end
+   * (spendline_lost_bytes_total).
    */
-  lostBytes?: number;
+  lost: Record<LostReason, number>;
+  /**
+   * Files matched but not read, with why (a binary export, no permission, an I/O error): every one
+   * that is so at this poll. Their bytes are not in `unreadBytes`.
+   */
+  unreadable: UnreadableFile[];
+}
+
+export type LostReason = 'deleted' | 'truncated';
+
+/**
+ * Why a matched file is not read: the collector's binary exports (`format: proto`, `compression:
+ * zstd`, which it writes length-prefixed or, with its native compression, as one zstd stream), a
+ * gzip file, UTF-16 text (a byte order mark FF FE or FE FF), no read permission, too many open files, or another I/O error.
+ */
+export type UnreadableReason =
+  | 'proto'
+  | 'zstd'
+  | 'gzip'
+  | 'utf16'
+  | 'permission_denied'
+  | 'too_many_open_files'
+  | 'io_error';
+
+export interface UnreadableFile {
+  path: string;
+  reason: UnreadableReason;
+  /** What was found (the file's first bytes, or the error's code), for the log. */
+  detail: string;
+  /** The file's size when last seen (bytes not counted). */
+  bytes: number;
 }
 
 export interface TailerOptions {
