@@ -2,9 +2,9 @@ import { createHash } from 'node:crypto';
 
 /**
  * Longest dimension value a record carries (provider, models, error type, usage-context values), in
- * UTF-16 code units: the sidecar's own cut (`sidecar/src/pipeline/valueLength.ts`), applied before
- * export so that a hostile or runaway value (a 1 MiB user id) never travels, and cut the same way,
- * so the sidecar keeps it as it is.
+ * UTF-16 code units, applied before export so that a hostile or runaway value (a 1 MiB user id) never
+ * travels. The sidecar cuts what it receives with this same function (`sidecar/src/pipeline/valueLength.ts`),
+ * so a value cut here is kept as it is.
  */
 export const MAX_VALUE_LENGTH = 128;
 /** Longest string value of a caller's extra attribute (manual API `attributes`). */

@@ -1,16 +1,14 @@
-import { createHash } from 'node:crypto';
+import { capValueLength, MAX_VALUE_LENGTH } from '@spendline/sdk/contract';
 import type { UsageRecord } from '../decode/usageRecord.js';
 
 /**
  * Longest dimension value kept (provider, model, service, operation, feature, tenant, user, task,
- * session, agent, execution path, JSONL source), in UTF-16 code units. A value asked for (an API filter) is cut the same way to be found. Label caps count distinct values, not their size: without this, 50 records with
- * 1 MiB model names made /metrics 210 MB. Real model or service names are far shorter.
+ * session, agent, execution path, JSONL source), in UTF-16 code units, and the cut: the SDK's, so a value
+ * the SDK cut before export is kept as it is. A value asked for (an API filter) is cut the same way to
+ * be found. Label caps count distinct values, not their size: without this, 50 records with 1 MiB model
+ * names made /metrics 210 MB. Real model or service names are far shorter.
  */
-export const MAX_VALUE_LENGTH = 128;
-/** Hex digits of the full value's SHA-256 kept after the marker, so distinct long values stay distinct. */
-const HASH_DIGITS = 12;
-/** Marks a cut value: `<first 115 chars>…~<12 hex of sha256(full value)>` (128 chars in all). */
-export const TRUNCATION_MARKER = '…~';
+export { capValueLength, MAX_VALUE_LENGTH, TRUNCATION_MARKER } from '@spendline/sdk/contract';
 
 /** The dimensions a record's values are capped on, named as in spendline_label_truncated_total. */
 export const CAPPED_VALUES = [
@@ -28,17 +26,6 @@ export const CAPPED_VALUES = [
   'source',
 ] as const;
 export type CappedValue = (typeof CAPPED_VALUES)[number];
-
-/** The value itself when short enough, else its prefix, the marker and a hash of the whole. */
-export function capValueLength(value: string): string {
-  if (value.length <= MAX_VALUE_LENGTH) return value;
-  const hash = createHash('sha256').update(value).digest('hex').slice(0, HASH_DIGITS);
-  let keep = MAX_VALUE_LENGTH - TRUNCATION_MARKER.length - HASH_DIGITS;
-  // Never split a surrogate pair.
-  const last = value.charCodeAt(keep - 1);
-  if (last >= 0xd800 && last <= 0xdbff) keep--;
-  return `${value.slice(0, keep)}${TRUNCATION_MARKER}${hash}`;
-}
 
 /**
  * Caps a decoded record's dimension values in place, before it is grouped, so /metrics and the
