@@ -170,17 +170,21 @@ describe('spendline up', () => {
 
   it('a state dir that cannot be written is one line naming it and --state-dir, exit 1 (up and sidecar)', async () => {
     const { spawnSync } = await import('node:child_process');
-    const { chmodSync, mkdirSync, writeFileSync } = await import('node:fs');
+    const { mkdirSync, writeFileSync } = await import('node:fs');
     const { fileURLToPath } = await import('node:url');
     const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
     dir = mkdtempSync(join(tmpdir(), 'spendline-up-statedir-'));
-    chmodSync(dir, 0o755); // readable by the unprivileged user below
     const aFile = join(dir, 'a-file');
     writeFileSync(aFile, '');
     const readOnly = join(dir, 'read-only');
     mkdirSync(readOnly, { mode: 0o555 });
-    // Root writes through any mode bits: as root, run the command as an unprivileged user instead.
-    const asUser = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
+    // Root writes through any mode bits: as root, the command runs without the capabilities that let it
+    // (util-linux `setpriv`), still the owner of the repository wherever it was cloned (a 0700 temp dir).
+    const asRoot = process.getuid?.() === 0;
+    const withoutDac = [
+      '--inh-caps=-dac_override,-dac_read_search',
+      '--bounding-set=-dac_override,-dac_read_search',
+    ];
     const cases: [string, string, string][] = [
       [aFile, 'a file is in the way', ''],
       [join(aFile, 'state'), 'a file is in the way', ''],
@@ -199,11 +203,13 @@ describe('spendline up', () => {
         ],
       ];
       for (const [args, prefix] of commands) {
-        const r = spawnSync(process.execPath, [cli, ...args, '--state-dir', stateDir], {
-          encoding: 'utf8',
-          timeout: 30_000,
-          ...(who === 'user' ? asUser : {}),
-        });
+        const argv = [cli, ...args, '--state-dir', stateDir];
+        const unprivileged = who === 'user' && asRoot;
+        const r = spawnSync(
+          unprivileged ? 'setpriv' : process.execPath,
+          unprivileged ? [...withoutDac, '--', process.execPath, ...argv] : argv,
+          { encoding: 'utf8', timeout: 30_000 },
+        );
         expect({ args: args[0], stateDir, status: r.status, stderr: r.stderr }).toEqual({
           args: args[0],
           stateDir,
