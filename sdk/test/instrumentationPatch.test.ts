@@ -199,29 +199,32 @@ describe('beside another instrumentation of the same client', () => {
     }
   });
 
-  it('under another instrumentation that returns its own stream: the stream is recorded exactly', async () => {
+  it('over another instrumentation that returns its own stream: the stream is recorded exactly', async () => {
+    // Ours outermost (the client wrapped by hand), the other one's prototype patch under it returning an
+    // async generator for a streamed call, as OpenLLMetry does.
     definition('openai').unpatch(openaiModule);
     const peer = new PeerInstrumentation();
     peer.patchChat();
-    definition('openai').patch(openaiModule);
     try {
       const before = await h.collect();
-      const stream = await client().chat.completions.create({
+      const stream = await instrumentOpenAI(client()).chat.completions.create({
         model: 'gpt-4o-mini',
         messages: [{ role: 'user', content: 'hi' }],
         stream: true,
       });
       const chunks: { choices: unknown[] }[] = [];
       for await (const c of stream) chunks.push(c);
-      const logs = (await h.collect()).logs.slice(before.logs.length);
+      const after = await h.collect();
+      const logs = after.logs.slice(before.logs.length);
+      const spans = after.spans.slice(before.spans.length);
       expect(logs).toHaveLength(1);
       expect(logs[0]?.attributes[ATTR.usageType]).toBe('exact');
       expect(logs[0]?.attributes[ATTR.inputTokens]).toBe(11);
+      expect(spans.filter((s) => s.name === 'chat peer')).toHaveLength(1);
       // The usage chunk the SDK asked for is not shown to a caller that did not ask for it.
       expect(chunks.length).toBeGreaterThan(0);
       expect(chunks.every((c) => c.choices.length > 0)).toBe(true);
     } finally {
-      definition('openai').unpatch(openaiModule);
       peer.unpatchChat();
       definition('openai').patch(openaiModule);
     }
