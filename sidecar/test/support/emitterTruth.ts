@@ -288,54 +288,42 @@ export function expectedCalls(emitter: string): ExpectedCall[] {
       const status = c.status === 200 ? 'ok' : 'error';
       const u = c.usage;
       const none: ExpectedCall['tokens'] = [0, 0, 0, 0, 0];
-      if (u === null && c.stream && status === 'ok' && r.tokenizesStreamsWithoutUsage)
-        return { operation, provider, model: c.model, status, usageType: 'emitter-count', tokens: none };
-      if (u === null || (c.stream && !r.streamUsage) || (operation === 'embeddings' && !embeddingUsage))
-        return { operation, provider, model: c.model, status, usageType: 'unknown', tokens: none };
-      if (provider === 'aws.bedrock') {
-        const write = u.cacheCreationTokens ?? 0;
-        const output = r.outputFromStreamStart
-          ? (u.streamStartOutputTokens ?? u.outputTokens)
-          : u.outputTokens;
-        return {
-          operation,
-          provider,
-          model: c.model,
-          status,
-          usageType: 'exact',
-          tokens:
-            r.bedrockCache === 'uncached'
-              ? [u.inputTokens - u.cachedTokens - write, output, 0, 0, 0]
-              : [u.inputTokens, output, u.cachedTokens, write, 0],
-        };
-      }
-      if (provider === 'anthropic') {
-        const write = r.noCacheWrite?.(index) ? 0 : (u.cacheCreationTokens ?? 0);
-        return {
-          operation,
-          provider,
-          model: c.model,
-          status,
-          usageType: 'exact',
-          tokens:
-            r.anthropicCache === 'uncached'
-              ? [u.inputTokens - u.cachedTokens - write, u.outputTokens, 0, 0, 0]
-              : [u.inputTokens, u.outputTokens, u.cachedTokens, write, 0],
-        };
-      }
-      return {
+      const call = (usageType: ExpectedCall['usageType'], tokens: ExpectedCall['tokens']): ExpectedCall => ({
         operation,
         provider,
         model: c.model,
         status,
-        usageType: 'exact',
-        tokens: [
-          u.inputTokens,
-          u.outputTokens,
-          reports(c.stream ? (r.streamCached ?? r.cached) : r.cached, c.path) ? u.cachedTokens : 0,
-          0,
-          reports(r.reasoning, c.path) ? u.reasoningTokens : 0,
-        ],
-      };
+        usageType,
+        tokens,
+      });
+      if (u === null && c.stream && status === 'ok' && r.tokenizesStreamsWithoutUsage)
+        return call('emitter-count', none);
+      if (u === null || (c.stream && !r.streamUsage) || (operation === 'embeddings' && !embeddingUsage))
+        return call('unknown', none);
+      /**
+       * Anthropic and Bedrock: the truth's input includes the cache reads and writes; an `uncached`
+       * emitter reports the provider's own input count, which leaves both out, and no cache counts.
+       */
+      const withCache = (uncached: boolean, output: number, write: number): ExpectedCall['tokens'] =>
+        uncached
+          ? [u.inputTokens - u.cachedTokens - write, output, 0, 0, 0]
+          : [u.inputTokens, output, u.cachedTokens, write, 0];
+      if (provider === 'aws.bedrock') {
+        const output = r.outputFromStreamStart
+          ? (u.streamStartOutputTokens ?? u.outputTokens)
+          : u.outputTokens;
+        return call('exact', withCache(r.bedrockCache === 'uncached', output, u.cacheCreationTokens ?? 0));
+      }
+      if (provider === 'anthropic') {
+        const write = r.noCacheWrite?.(index) ? 0 : (u.cacheCreationTokens ?? 0);
+        return call('exact', withCache(r.anthropicCache === 'uncached', u.outputTokens, write));
+      }
+      return call('exact', [
+        u.inputTokens,
+        u.outputTokens,
+        reports(c.stream ? (r.streamCached ?? r.cached) : r.cached, c.path) ? u.cachedTokens : 0,
+        0,
+        reports(r.reasoning, c.path) ? u.reasoningTokens : 0,
+      ]);
     });
 }
