@@ -36,6 +36,22 @@ function unreadableReason(code: string): UnreadableReason | undefined {
 }
 
 /**
+ * Records why a matched path could not be looked up or opened (nothing for a race: it is gone);
+ * rethrows what is not an I/O error.
+ */
+function noteOpenFailure(
+  failures: Map<string, UnreadableFile>,
+  path: string,
+  error: unknown,
+  bytes: number,
+): void {
+  if (!isIoError(error)) throw error;
+  const code = errorCode(error);
+  const reason = unreadableReason(code);
+  if (reason !== undefined) failures.set(path, { path, reason, detail: code, bytes });
+}
+
+/**
  * Opened without blocking: a path replaced by a FIFO between its stat and its open would otherwise
  * block a thread of the I/O pool until a writer came (no effect on regular files).
  */
@@ -80,11 +96,8 @@ export function createTailer(options: TailerOptions): Tailer {
       inode = inodeKey(st.dev, st.ino);
       size = st.size;
     } catch (error) {
-      if (!isIoError(error)) throw error;
       // Gone (a race, a dangling link) is nothing to report; a name that cannot be looked up is.
-      const code = errorCode(error);
-      const reason = unreadableReason(code);
-      if (reason !== undefined) failures.set(path, { path, reason, detail: code, bytes: 0 });
+      noteOpenFailure(failures, path, error, 0);
       return;
     }
     const known = tracked.get(inode);
@@ -100,10 +113,7 @@ export function createTailer(options: TailerOptions): Tailer {
     try {
       handle = await open(path, OPEN_FLAGS);
     } catch (error) {
-      if (!isIoError(error)) throw error;
-      const code = errorCode(error);
-      const reason = unreadableReason(code);
-      if (reason !== undefined) failures.set(path, { path, reason, detail: code, bytes: size });
+      noteOpenFailure(failures, path, error, size);
       return;
     }
     try {
