@@ -172,7 +172,6 @@ function decodeRequests(line: string, out: DecodeOutcome, split: boolean): void 
     decodeResources(resourceLogs, 'scopeLogs', 'logRecords', out, ctx, decodeLogRecord);
   if (resourceSpans !== undefined)
     decodeResources(resourceSpans, 'scopeSpans', 'spans', out, ctx, decodeSpan);
-  return;
 }
 
 interface LineContext {
