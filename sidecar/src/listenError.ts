@@ -29,6 +29,8 @@ export class ListenError extends Error {
   }
 }
 
+/** A host as it goes before `:port` in an address or a URL: an IPv6 host in brackets. */
+export const hostText = (host: string): string => (host.includes(':') ? `[${host}]` : host);
+
 /** `host:port`, with an IPv6 host in brackets. */
-export const hostPortText = (host: string, port: number): string =>
-  `${host.includes(':') ? `[${host}]` : host}:${port}`;
+export const hostPortText = (host: string, port: number): string => `${hostText(host)}:${port}`;

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { createGunzip, createInflate } from 'node:zlib';
 import type { StatusObject } from '@grpc/grpc-js';
-import { hostPortText, ListenError } from '../listenError.js';
+import { hostPortText, hostText, ListenError } from '../listenError.js';
 import { OTLP_GRPC_PATHS, rawExportService } from './otlpGrpcService.js';
 import { decodeOtlpProtobuf, type OtlpSignal } from './otlpProto.js';
 import { RotatingFile, type RotatingFileOptions } from './rotatingFile.js';
@@ -234,8 +234,6 @@ export async function startOtlpReceiver(options: ReceiverOptions): Promise<Runni
   };
 }
 
-const hostText = (host: string): string => (host.includes(':') ? `[${host}]` : host);
-
 /**
  * The OTLP/gRPC listener: the logs and traces `Export` methods, raw protobuf bytes in, an empty
  * response out (an empty `Export*ServiceResponse` is zero bytes). gRPC-level gzip is handled by
@@ -286,7 +284,7 @@ async function startGrpcListener(
   }
   // grpc-js would also print its own line for a failed bind; the error below says it all.
   grpc.setLogVerbosity(grpc.logVerbosity.NONE);
-  const where = `${hostText(address.host)}:${address.port}`;
+  const where = hostPortText(address.host, address.port);
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync(where, grpc.ServerCredentials.createInsecure(), (err, p) => {
       if (!err) resolve(p);

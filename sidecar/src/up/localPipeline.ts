@@ -3,6 +3,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseSidecarArgs, type RunningSidecar, startSidecar } from '../index.js';
 import { prepareStateDir } from '../ledger/stateDirLock.js';
+import { hostPortText } from '../listenError.js';
 import { type RunningReceiver, startOtlpReceiver } from '../receiver/index.js';
 import { LOCAL_SCRAPE_INTERVAL_S, type LocalPrometheus, startLocalPrometheus } from './localPrometheus.js';
 
@@ -54,7 +55,7 @@ export interface StopSummary {
 }
 
 const PROMETHEUS_ASSETS = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'prometheus');
-const hostPort = (a: HostPort) => `${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`;
+const hostPort = (a: HostPort) => hostPortText(a.host, a.port);
 
 /**
  * The whole pipeline in one process, for a laptop: a local OTLP/HTTP receiver standing in for the
