@@ -1,6 +1,7 @@
 import Anthropic from '@anthropic-ai/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ATTR } from '../src/contract.js';
+import { instrumentAnthropic } from '../src/index.js';
 import { type Harness, startHarness } from './support/harness.js';
 
 // Semconv view: 2000 input tokens of which 1500 read from cache and 300 written to cache,
@@ -58,6 +59,46 @@ describe('instrumentAnthropic: messages.create', () => {
     });
     expect(recs[0]?.span?.name).toBe('chat claude-sonnet-4-6');
     expect(recs[0]?.log.attributes[ATTR.reasoningOutputTokens]).toBeUndefined();
+  });
+
+  it('over another instrumentation that returns its own stream (an async generator): recorded exactly', async () => {
+    // Another instrumentation's patch of the class, under ours on the client, as OpenLLMetry's does for
+    // a streamed call: its own async generator instead of the client's APIPromise.
+    const proto = Anthropic.Messages.prototype as unknown as Record<string, (...a: unknown[]) => unknown>;
+    const original = proto.create as (...a: unknown[]) => unknown;
+    proto.create = function (this: unknown, ...args: unknown[]) {
+      const result = original.apply(this, args);
+      if ((args[0] as { stream?: boolean }).stream !== true) return result;
+      return (async function* () {
+        for await (const event of (await result) as AsyncIterable<unknown>) yield event;
+      })();
+    };
+    try {
+      const client = instrumentAnthropic(
+        new Anthropic({ apiKey: 'sk-ant-test', baseURL: h.fake.anthropicBaseURL, maxRetries: 0 }),
+      );
+      const before = await mark();
+      const stream = (await client.messages.create({
+        model: 'claude-sonnet-4-6',
+        max_tokens: 256,
+        messages: [{ role: 'user', content: 'hi' }],
+        stream: true,
+      })) as AsyncIterable<{ type: string }>;
+      const types: string[] = [];
+      for await (const e of stream) types.push(e.type);
+      expect(types.at(-1)).toBe('message_stop');
+      const recs = await newLogs(before);
+      expect(recs).toHaveLength(1);
+      expect(recs[0]?.log.attributes).toMatchObject({
+        [ATTR.inputTokens]: 2000,
+        [ATTR.outputTokens]: 150,
+        [ATTR.cacheReadInputTokens]: 1500,
+        [ATTR.cacheCreationInputTokens]: 300,
+        [ATTR.usageType]: 'exact',
+      });
+    } finally {
+      proto.create = original;
+    }
   });
 
   it('streams: usage from message_start plus message_delta, every event forwarded, TTFT set', async () => {

@@ -1,5 +1,5 @@
 import type { TokenCounts } from '../contract.js';
-import { tapStream } from './apiPromise.js';
+import { tapAnyStream } from './apiPromise.js';
 import { type MethodInstrumentation, patchMethod } from './patchMethod.js';
 import { anthropicUsageTokens, asObject, mergeUsage, stringField } from './providerUsage.js';
 import { anthropicFeatures } from './requestFeatures.js';
@@ -46,7 +46,7 @@ const messages: MethodInstrumentation = {
     let deltaUsage: Obj | undefined;
     let model: string | undefined;
     let text = '';
-    const tapped = tapStream<unknown>(
+    const tapped = tapAnyStream<unknown>(
       data,
       {
         onItem(event) {
@@ -91,7 +91,8 @@ const messages: MethodInstrumentation = {
         rt.stats.s.internalErrors++;
       },
     );
-    if (!tapped) call.finish({ responseModel: model });
+    if (tapped === undefined) call.finish({ responseModel: model });
+    return tapped?.replacement;
   },
 };
 

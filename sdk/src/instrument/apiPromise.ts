@@ -1,3 +1,5 @@
+import { asyncGeneratorTap } from './asyncTap.js';
+
 /** The part of a Stainless `APIPromise` (openai, @anthropic-ai/sdk) the wrappers rely on. */
 export interface ApiPromiseLike<T> extends PromiseLike<T> {
   _thenUnwrap<U>(transform: (data: T, props: unknown) => U): ApiPromiseLike<U>;
@@ -154,4 +156,20 @@ export function tapStream<Item>(
     };
   };
   return true;
+}
+
+/**
+ * Taps a streamed result: the client's Stainless stream in place (`replacement` undefined), or another
+ * instrumentation's own stream under ours (OpenLLMetry returns an async generator for a streamed call)
+ * by a tapped replacement, which the instrumentation's `onResult` returns. Undefined when the result is
+ * neither.
+ */
+export function tapAnyStream<Item>(
+  data: unknown,
+  observer: StreamObserver<Item>,
+  onInternalError: () => void,
+): { replacement: unknown } | undefined {
+  if (tapStream<Item>(data, observer, onInternalError)) return { replacement: undefined };
+  const replacement = asyncGeneratorTap<Item>(data, observer, onInternalError);
+  return replacement === undefined ? undefined : { replacement };
 }

@@ -1,7 +1,6 @@
 import { resolveProviderName } from '../pricing/resolveProvider.js';
 import type { TelemetryRuntime } from '../telemetry/runtime.js';
-import { type StreamObserver, tapStream } from './apiPromise.js';
-import { asyncGeneratorTap } from './asyncTap.js';
+import { tapAnyStream } from './apiPromise.js';
 import { type MethodInstrumentation, patchMethod } from './patchMethod.js';
 import {
   asObject,
@@ -133,21 +132,6 @@ const chatCompletions: MethodInstrumentation = {
     return tapped?.replacement;
   },
 };
-
-/**
- * Taps a streamed result: the client's Stainless stream in place (`replacement` undefined), or another
- * instrumentation's own stream under ours (OpenLLMetry returns an async generator for a streamed call)
- * by a tapped replacement. Undefined when the result is neither.
- */
-function tapAnyStream(
-  data: unknown,
-  observer: StreamObserver<unknown>,
-  onInternalError: () => void,
-): { replacement: unknown } | undefined {
-  if (tapStream<unknown>(data, observer, onInternalError)) return { replacement: undefined };
-  const replacement = asyncGeneratorTap<unknown>(data, observer, onInternalError);
-  return replacement === undefined ? undefined : { replacement };
-}
 
 const responses: MethodInstrumentation = {
   spec: (body, self) => {
