@@ -1,15 +1,17 @@
 /**
  * Zero-code start: `node --import @spendline/sdk/register app.js` (ES module and CommonJS apps).
  * Registers the import-in-the-middle loader hook (so `import OpenAI from 'openai'` is patched on
- * load), then {@link startTelemetry} from the environment (`OTLP_ENDPOINT`, `OTEL_*`,
- * `SPENDLINE_*`). Records are flushed when the process is about to exit, or on SIGTERM / SIGINT.
+ * load) and the client patches now, and starts the pipeline from the environment (`OTLP_ENDPOINT`,
+ * `OTEL_*`, `SPENDLINE_*`) with the first record: an OpenTelemetry setup the service makes itself
+ * at start-up keeps its globals, and spendline's spans join it (see startTelemetryOnFirstRecord).
+ * Records are flushed when the process is about to exit, or on SIGTERM / SIGINT.
  */
 import { register } from 'node:module';
-import { startTelemetry } from './telemetry/startTelemetry.js';
+import { startTelemetryOnFirstRecord } from './telemetry/startTelemetry.js';
 
 register('@opentelemetry/instrumentation/hook.mjs', import.meta.url);
 
-const telemetry = startTelemetry();
+const telemetry = startTelemetryOnFirstRecord();
 
 let stopping: Promise<void> | undefined;
 const stop = (): Promise<void> => {

@@ -38,6 +38,8 @@ export interface SpendlineInstrumentationConfig extends InstrumentationConfig {
   statsKeeper?: StatsKeeper;
   /** @internal Environment to read instead of `process.env` (tests). */
   env?: Env;
+  /** @internal Runs once, before the first record takes the tracer or logger (`register` starts its pipeline then). */
+  beforeFirstRecord?: () => void;
 }
 
 type Obj = Record<string, unknown>;
@@ -171,9 +173,25 @@ export class SpendlineInstrumentation extends InstrumentationBase<SpendlineInstr
     const onWarning = config.onWarning ?? ((m: string) => console.warn(m));
     const stats = config.statsKeeper ?? new StatsKeeper(onWarning, 60_000);
     // Getters: NodeSDK hands the instrumentation its providers after constructing it.
+    let first = config.beforeFirstRecord;
     const get = {
-      tracer: () => this.tracer,
-      logger: () => this.logger,
+      tracer: () => {
+        if (first) get.ready();
+        return this.tracer;
+      },
+      logger: () => {
+        if (first) get.ready();
+        return this.logger;
+      },
+      ready: () => {
+        const f = first;
+        first = undefined;
+        try {
+          f?.();
+        } catch {
+          stats.s.internalErrors++;
+        }
+      },
     };
     this.rt = {
       get tracer() {

@@ -1,13 +1,20 @@
 import { context, ProxyTracerProvider, propagation, type TracerProvider, trace } from '@opentelemetry/api';
 import { logs } from '@opentelemetry/api-logs';
-import { envDetector, hostDetector, resourceFromAttributes } from '@opentelemetry/resources';
+import { registerInstrumentations } from '@opentelemetry/instrumentation';
 import {
-  ConsoleLogRecordExporter,
-  type LoggerProvider,
-  SimpleLogRecordProcessor,
-} from '@opentelemetry/sdk-logs';
+  detectResources,
+  envDetector,
+  hostDetector,
+  osDetector,
+  processDetector,
+  type Resource,
+  type ResourceDetector,
+  resourceFromAttributes,
+  serviceInstanceIdDetector,
+} from '@opentelemetry/resources';
+import { ConsoleLogRecordExporter, LoggerProvider, SimpleLogRecordProcessor } from '@opentelemetry/sdk-logs';
 import { NodeSDK } from '@opentelemetry/sdk-node';
-import { ConsoleSpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { BasicTracerProvider, ConsoleSpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { SpendlineInstrumentation } from '../instrument/instrumentation.js';
 import { beforeDeadline } from './boundedBatchQueue.js';
 import { closableAgents } from './closableAgents.js';
@@ -60,7 +67,10 @@ function disabledHandle(configProblems: readonly string[]): TelemetryHandle {
  * `@anthropic-ai/sdk`, ... loaded from now on are recorded without wrapping) plus any
  * `instrumentations` given. Registers the global tracer and logger providers, context manager
  * and propagator, as NodeSDK does; `shutdown()` flushes and unregisters them. A service that
- * already runs NodeSDK adds `SpendlineInstrumentation` to it instead.
+ * already runs NodeSDK adds `SpendlineInstrumentation` to it instead. Started after a setup of the
+ * service's own that holds the globals, it registers nothing: its spans go through the service's
+ * tracer provider (so into the service's traces and exports) and its records through its own
+ * logger provider to spendline's endpoint.
  *
  * Never throws: an invalid option or variable is warned about once and replaced by its default
  * (or the next endpoint source); if starting fails anyway, the SDK is disabled with a warning.
@@ -90,6 +100,9 @@ export function startTelemetry(options: TelemetryOptions = {}): TelemetryHandle 
   }
 }
 
+/** A tracer provider whose spans are not recorded (guest of a setup without one, and no span exporter). */
+const NOOP_TRACER_PROVIDER = new ProxyTracerProvider().getDelegate();
+
 function warnOnce(warn: (message: string) => void, message: string): void {
   try {
     warn(message);
@@ -98,16 +111,77 @@ function warnOnce(warn: (message: string) => void, message: string): void {
   }
 }
 
-function start(options: TelemetryOptions, config: ResolvedConfig): TelemetryHandle {
+/** The OpenTelemetry API's global object (all 1.x API copies share it, whichever registered first). */
+const OTEL_API_GLOBAL = Symbol.for('opentelemetry.js.api.1');
+/** Tracer providers of this SDK's own running pipelines (another `startTelemetry` is not a host setup). */
+const ownTracerProviders = new WeakSet<object>();
+
+/**
+ * The OpenTelemetry setup the service made itself, when it holds the globals (its own NodeSDK,
+ * `--import @opentelemetry/auto-instrumentations-node/register`, started before spendline): `present`,
+ * and its tracer provider when this API copy can use it (a 1.x API of this minor or newer; an older
+ * one registered globals this copy refuses).
+ */
+function hostSetup(): { present: boolean; tracerProvider?: TracerProvider | undefined } {
+  const api = (globalThis as Record<symbol, Record<string, unknown> | undefined>)[OTEL_API_GLOBAL];
+  if (api?.trace === undefined && api?.context === undefined) return { present: false };
+  const global = trace.getTracerProvider() as TracerProvider & { getDelegate?: () => TracerProvider };
+  const delegate = typeof global.getDelegate === 'function' ? global.getDelegate() : global;
+  if (ownTracerProviders.has(delegate)) return { present: false };
+  const usable = !/^Noop/.test((delegate as { constructor?: { name?: string } }).constructor?.name ?? '');
+  return { present: true, tracerProvider: usable ? global : undefined };
+}
+
+/** NodeSDK's resource: ours, then what the detectors find (they win), as `OTEL_NODE_RESOURCE_DETECTORS` chooses. */
+function telemetryResource(options: TelemetryOptions, env: Env): Resource {
+  const ours = resourceFromAttributes(resourceAttributesFor(env, options));
+  // A test's own environment stands for process.env; detectors would read the real one.
+  if (options.env !== undefined) return ours;
+  return ours.merge(detectResources({ detectors: resourceDetectors(env.OTEL_NODE_RESOURCE_DETECTORS) }));
+}
+
+const DETECTORS: ReadonlyMap<string, ResourceDetector> = new Map([
+  ['env', envDetector],
+  ['host', hostDetector],
+  ['os', osDetector],
+  ['process', processDetector],
+  ['serviceinstance', serviceInstanceIdDetector],
+]);
+
+/**
+ * NodeSDK's detector names. Unset: env and host only — NodeSDK's default adds the process detector,
+ * whose `process.command_args` can carry credentials given on the command line.
+ */
+function resourceDetectors(names: string | undefined): ResourceDetector[] {
+  const list = (names ?? '')
+    .split(',')
+    .map((n) => n.trim())
+    .filter((n) => n !== '');
+  if (list.length === 0) return [envDetector, hostDetector];
+  if (list.includes('all')) return [...DETECTORS.values()];
+  if (list.includes('none')) return [];
+  return list.flatMap((n) => DETECTORS.get(n) ?? []);
+}
+
+function start(
+  options: TelemetryOptions,
+  config: ResolvedConfig,
+  prepared?: { stats: StatsKeeper; instrumentation: SpendlineInstrumentation },
+): TelemetryHandle {
   if (!config.exporters.logs.has('otlp'))
     warnOnce(
       config.onWarning,
       '@spendline/sdk: OTEL_LOGS_EXPORTER does not include otlp: usage records are not exported, and spendline cannot count this service.',
     );
   const env: Env = config.env;
-  const stats = new StatsKeeper(config.onWarning, config.warningIntervalMillis);
+  const stats = prepared?.stats ?? new StatsKeeper(config.onWarning, config.warningIntervalMillis);
   const { endpoints } = config;
   const s = stats.s;
+  const host = hostSetup();
+  // Beside the service's own setup, spans go through its tracer provider (its exporters, its
+  // sampler): another instrumentation's span of the same call is then in the same export as ours,
+  // which is how the sidecar counts the call once. Records still go to spendline's endpoint.
+  const hostTracerProvider = host.present ? host.tracerProvider : undefined;
   // Sockets the exporters open, closed at the shutdown deadline so nothing keeps the process alive.
   const agents = closableAgents();
   const logQueue = logExportQueue(
@@ -128,51 +202,83 @@ function start(options: TelemetryOptions, config: ResolvedConfig): TelemetryHand
     config.protocols.traces,
     config.tracesTls,
   );
-  const instrumentation = new SpendlineInstrumentation({
-    enabled: false, // NodeSDK enables it once its providers are set
-    captureContent: config.captureContent,
-    priceOverrides: config.priceOverrides,
-    onWarning: config.onWarning,
-    statsKeeper: stats,
-    budgets: options.budgets,
-    env,
-  });
-  const sdk = new NodeSDK({
-    resource: resourceFromAttributes(resourceAttributesFor(env, config.resource)),
-    // A test's own environment stands for process.env; detectors would read the real one.
-    autoDetectResources: options.env === undefined,
-    // NodeSDK's default adds the process detector, whose process.command_args can carry credentials
-    // given on the command line; OTEL_NODE_RESOURCE_DETECTORS still chooses when set.
-    ...(env.OTEL_NODE_RESOURCE_DETECTORS ? {} : { resourceDetectors: [envDetector, hostDetector] }),
-    // OTEL_TRACES_EXPORTER / OTEL_LOGS_EXPORTER: otlp (to spendline), console, or none. With no span
-    // processor NodeSDK registers no tracer provider: calls then make no spans at all.
-    spanProcessors: [
-      ...(config.exporters.traces.has('otlp') ? [new QueuedSpanProcessor(spanQueue)] : []),
-      ...(config.exporters.traces.has('console') ? [new SimpleSpanProcessor(new ConsoleSpanExporter())] : []),
-    ],
-    logRecordProcessors: [
-      ...(config.exporters.logs.has('otlp') ? [new QueuedLogRecordProcessor(logQueue)] : []),
-      ...(config.exporters.logs.has('console')
-        ? [new SimpleLogRecordProcessor({ exporter: new ConsoleLogRecordExporter() })]
-        : []),
-    ],
-    // No metrics pipeline unless asked for: NodeSDK's default would push OTLP metrics every minute.
-    ...(env.OTEL_METRICS_EXPORTER ? {} : { metricReaders: [] }),
-    instrumentations: [instrumentation, ...(options.instrumentations ?? [])],
-  });
-  sdk.start();
-  // NodeSDK keeps its providers to itself; records go through them directly, so they are exported
-  // by this pipeline even if another setup already holds the globals.
-  const own = sdk as unknown as { _tracerProvider?: TracerProvider; _loggerProvider?: LoggerProvider };
-  if (own._tracerProvider) instrumentation.setTracerProvider(own._tracerProvider);
-  if (own._loggerProvider) instrumentation.setLoggerProvider(own._loggerProvider);
+  const instrumentation =
+    prepared?.instrumentation ??
+    new SpendlineInstrumentation({
+      enabled: false, // enabled once its providers are set
+      captureContent: config.captureContent,
+      priceOverrides: config.priceOverrides,
+      onWarning: config.onWarning,
+      statsKeeper: stats,
+      budgets: options.budgets,
+      env,
+    });
+  const resource = telemetryResource(options, env);
+  // OTEL_TRACES_EXPORTER / OTEL_LOGS_EXPORTER: otlp (to spendline), console, or none. With no span
+  // processor NodeSDK registers no tracer provider: calls then make no spans at all.
+  const spanProcessors = hostTracerProvider
+    ? []
+    : [
+        ...(config.exporters.traces.has('otlp') ? [new QueuedSpanProcessor(spanQueue)] : []),
+        ...(config.exporters.traces.has('console')
+          ? [new SimpleSpanProcessor(new ConsoleSpanExporter())]
+          : []),
+      ];
+  const logRecordProcessors = [
+    ...(config.exporters.logs.has('otlp') ? [new QueuedLogRecordProcessor(logQueue)] : []),
+    ...(config.exporters.logs.has('console')
+      ? [new SimpleLogRecordProcessor({ exporter: new ConsoleLogRecordExporter() })]
+      : []),
+  ];
+  const extra = options.instrumentations ?? [];
+  let tracerProvider: TracerProvider | undefined;
+  let loggerProvider: LoggerProvider | undefined;
+  let sdk: NodeSDK | undefined;
+  if (host.present) {
+    // Guest of the service's setup: nothing registered as a global (its providers, context manager
+    // and propagator stay the ones in use); the records' logger provider is spendline's own.
+    const ownTracer =
+      hostTracerProvider === undefined && spanProcessors.length > 0
+        ? new BasicTracerProvider({ resource, spanProcessors })
+        : undefined;
+    tracerProvider = hostTracerProvider ?? ownTracer;
+    loggerProvider = new LoggerProvider({ resource, processors: logRecordProcessors });
+    instrumentation.setTracerProvider(tracerProvider ?? NOOP_TRACER_PROVIDER);
+    instrumentation.setLoggerProvider(loggerProvider);
+    if (!instrumentation.isEnabled()) instrumentation.enable();
+    if (extra.length > 0)
+      registerInstrumentations({ instrumentations: extra, tracerProvider, loggerProvider });
+    if (ownTracer) ownTracerProviders.add(ownTracer);
+  } else {
+    sdk = new NodeSDK({
+      resource,
+      autoDetectResources: false, // detected above, as NodeSDK would
+      spanProcessors,
+      logRecordProcessors,
+      // No metrics pipeline unless asked for: NodeSDK's default would push OTLP metrics every minute.
+      ...(env.OTEL_METRICS_EXPORTER ? {} : { metricReaders: [] }),
+      instrumentations: [instrumentation, ...extra],
+    });
+    sdk.start();
+    // NodeSDK keeps its providers to itself; records go through them directly, so they are exported
+    // by this pipeline even if another setup already holds the globals.
+    const own = sdk as unknown as { _tracerProvider?: TracerProvider; _loggerProvider?: LoggerProvider };
+    tracerProvider = own._tracerProvider;
+    loggerProvider = own._loggerProvider;
+    if (tracerProvider) {
+      ownTracerProviders.add(tracerProvider);
+      instrumentation.setTracerProvider(tracerProvider);
+    }
+    if (loggerProvider) instrumentation.setLoggerProvider(loggerProvider);
+  }
   const global = trace.getTracerProvider();
   // This NodeSDK registered the globals (a tracer provider only when spans are exported at all).
   const ownsGlobals =
-    (own._tracerProvider !== undefined &&
+    sdk !== undefined &&
+    ((tracerProvider !== undefined &&
       global instanceof ProxyTracerProvider &&
-      global.getDelegate() === own._tracerProvider) ||
-    (own._loggerProvider !== undefined && logs.getLoggerProvider() === own._loggerProvider);
+      global.getDelegate() === tracerProvider) ||
+      (loggerProvider !== undefined && logs.getLoggerProvider() === loggerProvider));
   const runtime = instrumentation.runtime;
   setActiveRuntime(runtime);
 
@@ -180,8 +286,8 @@ function start(options: TelemetryOptions, config: ResolvedConfig): TelemetryHand
     try {
       await instrumentation.forceFlush();
       await Promise.all([
-        (own._tracerProvider as { forceFlush?: () => Promise<void> } | undefined)?.forceFlush?.(),
-        own._loggerProvider?.forceFlush(),
+        (tracerProvider as { forceFlush?: () => Promise<void> } | undefined)?.forceFlush?.(),
+        loggerProvider?.forceFlush(),
       ]);
     } catch {
       s.internalErrors++;
@@ -200,12 +306,29 @@ function start(options: TelemetryOptions, config: ResolvedConfig): TelemetryHand
         // Records finishing later (tokenizer estimates) get the same deadline as the exports.
         await beforeDeadline(Promise.all([...runtime.pending]), deadline);
         instrumentation.disable();
+        for (const i of extra) i.disable();
         if (activeRuntime() === runtime) setActiveRuntime(undefined);
+        // The service's tracer provider is not ours to shut down: our spans in it are flushed.
+        if (hostTracerProvider)
+          await beforeDeadline(
+            Promise.resolve((hostTracerProvider as { forceFlush?: () => Promise<void> }).forceFlush?.()),
+            deadline,
+          );
         // The queues own the deadline; the SDK's shutdown then finds them already shut down.
         await Promise.all([logQueue.shutdown(deadline), spanQueue.shutdown(deadline)]);
         // One warning naming what both signals left unsent (not whichever queue gave up first).
         if (s.logsUnsent + s.spansUnsent > 0) stats.lost();
-        await beforeDeadline(sdk.shutdown(), deadline);
+        if (sdk) await beforeDeadline(sdk.shutdown(), deadline);
+        else
+          await beforeDeadline(
+            Promise.all([
+              loggerProvider?.shutdown(),
+              hostTracerProvider
+                ? undefined
+                : (tracerProvider as { shutdown?: () => Promise<void> })?.shutdown?.(),
+            ]),
+            deadline,
+          );
         agents.closeAll();
         if (ownsGlobals) {
           trace.disable();
@@ -220,4 +343,77 @@ function start(options: TelemetryOptions, config: ResolvedConfig): TelemetryHand
     },
     stats: () => stats.snapshot(),
   };
+}
+
+/**
+ * `startTelemetry` for `@spendline/sdk/register`: the clients are patched now (their modules are
+ * loaded later), the pipeline starts with the first record. A setup the service makes itself at
+ * start-up — its own NodeSDK, or `--import @opentelemetry/auto-instrumentations-node/register` after
+ * ours — then registers its globals as if spendline were not there (an OpenTelemetry 3.x setup
+ * cannot use globals an older API copy registered first: its tracing would silently stop), and
+ * spendline joins it as a guest. With no setup of its own, spendline's NodeSDK registers the globals
+ * at the first record.
+ */
+export function startTelemetryOnFirstRecord(options: TelemetryOptions = {}): TelemetryHandle {
+  let config: ResolvedConfig | undefined;
+  try {
+    config = resolveConfig(options, process.env);
+    if (config.problems.length > 0) {
+      warnOnce(
+        config.onWarning,
+        `@spendline/sdk: invalid configuration, falling back: ${config.problems.join('; ')}.`,
+      );
+    }
+    if (config.disabled) return disabledHandle(config.problems);
+    const resolved = config;
+    const stats = new StatsKeeper(resolved.onWarning, resolved.warningIntervalMillis);
+    let started: TelemetryHandle | undefined;
+    let stopped = false;
+    const instrumentation: SpendlineInstrumentation = new SpendlineInstrumentation({
+      captureContent: resolved.captureContent,
+      priceOverrides: resolved.priceOverrides,
+      onWarning: resolved.onWarning,
+      statsKeeper: stats,
+      budgets: options.budgets,
+      env: resolved.env,
+      beforeFirstRecord: () => {
+        if (stopped) return;
+        try {
+          started = start(options, resolved, { stats, instrumentation });
+        } catch (err) {
+          warnOnce(
+            resolved.onWarning,
+            `@spendline/sdk: could not start (${err instanceof Error ? err.message : String(err)}); calls work unrecorded.`,
+          );
+        }
+      },
+    });
+    setActiveRuntime(instrumentation.runtime);
+    return {
+      disabled: false,
+      endpoints: resolved.endpoints,
+      protocols: resolved.protocols,
+      configProblems: resolved.problems,
+      forceFlush: async () => {
+        await (started?.forceFlush() ?? instrumentation.forceFlush().catch(() => undefined));
+      },
+      shutdown: async () => {
+        stopped = true;
+        if (started) return started.shutdown();
+        instrumentation.disable();
+        if (activeRuntime() === instrumentation.runtime) setActiveRuntime(undefined);
+      },
+      stats: () => stats.snapshot(),
+    };
+  } catch (err) {
+    const problems = [
+      ...(config?.problems ?? []),
+      `start failed: ${err instanceof Error ? err.message : String(err)}`,
+    ];
+    warnOnce(
+      config?.onWarning ?? ((m) => console.warn(m)),
+      `@spendline/sdk: could not start (${problems[problems.length - 1]}); telemetry is disabled, instrumented calls work unrecorded.`,
+    );
+    return disabledHandle(problems);
+  }
 }

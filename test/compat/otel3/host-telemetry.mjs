@@ -1,0 +1,40 @@
+// A service's own OpenTelemetry 3.x setup (NodeSDK 0.301, API 1.10) that does not know about
+// spendline, the way the current `@opentelemetry/auto-instrumentations-node` sets one up: NodeSDK
+// with the official OpenAI instrumentation (`@opentelemetry/instrumentation-openai` 0.22), its spans
+// and logs exported to its own backend (HOST_URL) and to spendline's collector
+// (SPENDLINE_COLLECTOR_URL), flushed when the process is about to exit. Loaded with `--import`
+// (by absolute path, so these 3.x packages resolve from here), before or after `@spendline/sdk/register`.
+import { register } from 'node:module';
+import { OTLPLogExporter } from '@opentelemetry/exporter-logs-otlp-http';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { OpenAIInstrumentation } from '@opentelemetry/instrumentation-openai';
+import { BatchLogRecordProcessor } from '@opentelemetry/sdk-logs';
+import { NodeSDK } from '@opentelemetry/sdk-node';
+import { BatchSpanProcessor } from '@opentelemetry/sdk-trace';
+
+register('@opentelemetry/instrumentation/hook.mjs', import.meta.url);
+
+const backends = [process.env.HOST_URL, process.env.SPENDLINE_COLLECTOR_URL];
+const sdk = new NodeSDK({
+  serviceName: 'host-service',
+  spanProcessors: backends.map(
+    (url) =>
+      new BatchSpanProcessor({
+        exporter: new OTLPTraceExporter({ url: `${url}/v1/traces` }),
+        scheduledDelayMillis: 100,
+      }),
+  ),
+  logRecordProcessors: backends.map(
+    (url) =>
+      new BatchLogRecordProcessor({
+        exporter: new OTLPLogExporter({ url: `${url}/v1/logs` }),
+        scheduledDelayMillis: 100,
+      }),
+  ),
+  metricReaders: [],
+  instrumentations: [new OpenAIInstrumentation()],
+});
+sdk.start();
+process.once('beforeExit', () => {
+  void sdk.shutdown();
+});
