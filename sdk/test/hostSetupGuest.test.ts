@@ -1,0 +1,61 @@
+/**
+ * startTelemetry in a process whose own OpenTelemetry setup already holds the globals (its tracer
+ * provider and context manager registered first): spendline registers nothing and joins it. Its spans
+ * go through the host's tracer provider, inside the host's active span; its usage records go to
+ * spendline's endpoint only; its shutdown leaves the host's globals in place.
+ * Its own file: registering globals is process-wide.
+ */
+import { context, trace } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import {
+  BasicTracerProvider,
+  InMemorySpanExporter,
+  SimpleSpanProcessor,
+} from '@opentelemetry/sdk-trace-base';
+import { afterAll, expect, it } from 'vitest';
+import { ATTR, USAGE_EVENT_NAME } from '../src/contract.js';
+import { type Harness, startHarness } from './support/harness.js';
+
+const hostSpans = new InMemorySpanExporter();
+const hostProvider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(hostSpans)] });
+trace.setGlobalTracerProvider(hostProvider);
+context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+
+let h: Harness | undefined;
+afterAll(async () => {
+  await h?.close();
+  trace.disable();
+  context.disable();
+});
+
+it('joins the host setup: spans through its tracer provider, records to spendline, its globals kept', async () => {
+  h = await startHarness();
+  const host = trace.getTracer('host-app');
+  const hostSpanId = await host.startActiveSpan('POST /checkout', async (span) => {
+    await h?.openai.chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'x' }],
+    });
+    span.end();
+    return span.spanContext().spanId;
+  });
+  const { logs, spans } = await h.collect();
+  // The record goes to spendline's endpoint, the span to the host's exporter (not to spendline's).
+  expect(logs.filter((l) => l.eventName === USAGE_EVENT_NAME)).toHaveLength(1);
+  expect(spans).toEqual([]);
+  const ours = hostSpans.getFinishedSpans().find((s) => s.name === 'chat gpt-4o-mini');
+  expect(ours?.parentSpanContext?.spanId).toBe(hostSpanId);
+  expect(ours?.attributes[ATTR.usageId]).toBe(logs[0]?.attributes[ATTR.usageId]);
+  expect(logs[0]?.spanId).toBe(ours?.spanContext().spanId);
+  expect(logs[0]?.resource['service.name']).toBe('harness-service');
+
+  await h.telemetry.shutdown();
+  // The host's globals are still the ones in use: its spans record, its context propagates.
+  hostSpans.reset();
+  const parent = host.startSpan('after spendline stopped');
+  context.with(trace.setSpan(context.active(), parent), () => host.startSpan('child').end());
+  parent.end();
+  const after = hostSpans.getFinishedSpans();
+  expect(after.map((s) => s.name)).toEqual(['child', 'after spendline stopped']);
+  expect(after[0]?.parentSpanContext?.spanId).toBe(parent.spanContext().spanId);
+});
