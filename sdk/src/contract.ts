@@ -75,7 +75,19 @@ export const ATTR = {
   requestSearchGrounding: 'spendline.request.search_grounding',
   /** `true` when the call was over a budget and let through (`enforce: 'warn'`). */
   budgetExceeded: 'spendline.budget.exceeded',
+  /**
+   * `true`, set by the SDK on another instrumentation's span that wraps a call the SDK records (its
+   * wrapper outermost): readers count the SDK's record of the call, not that span.
+   */
+  sdkRecorded: 'spendline.sdk.recorded',
 } as const;
+
+/**
+ * The W3C `tracestate` entry the SDK adds to the context a recorded call is sent in, so that every
+ * span another instrumentation makes inside the call (the SDK's wrapper outermost) carries it:
+ * readers count the SDK's record of the call, not those spans. Carried through any export.
+ */
+export const SDK_TRACESTATE = { key: 'spendline', value: 'sdk' } as const;
 
 /** Values of `spendline.cost.source`. */
 export const COST_SOURCES = ['sdk', 'emitter'] as const;

@@ -52,6 +52,7 @@ describe('usage-record contract', () => {
       requestStructuredOutput: 'spendline.request.structured_output',
       requestSearchGrounding: 'spendline.request.search_grounding',
       budgetExceeded: 'spendline.budget.exceeded',
+      sdkRecorded: 'spendline.sdk.recorded',
     });
   });
 

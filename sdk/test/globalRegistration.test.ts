@@ -32,5 +32,24 @@ describe('registerGlobal: true', () => {
     expect(logs).toHaveLength(1);
     expect(logs[0]?.spanId).toBe(usageSpan?.spanId);
     expect(logs[0]?.attributes[ATTR.inputTokens]).toBe(11);
+    // The host's own span is not another record of the call: left as it is.
+    expect(hostSpan?.attributes[ATTR.sdkRecorded]).toBeUndefined();
+    expect(hostSpan?.traceState).toBe('');
+  });
+
+  it('marks a span of the host that describes the same call (an inference span around it)', async () => {
+    const before = (await h.collect()).spans.length;
+    await trace
+      .getTracer('host-app')
+      .startActiveSpan('chat by hand', { attributes: { [ATTR.operationName]: 'chat' } }, async (span) => {
+        await h.openai.chat.completions.create({
+          model: 'gpt-4o-mini',
+          messages: [{ role: 'user', content: 'x' }],
+        });
+        span.end();
+      });
+    const spans = (await h.collect()).spans.slice(before);
+    expect(spans.find((s) => s.name === 'chat by hand')?.attributes[ATTR.sdkRecorded]).toBe(true);
+    expect(spans.find((s) => s.name === 'chat gpt-4o-mini')?.attributes[ATTR.sdkRecorded]).toBeUndefined();
   });
 });

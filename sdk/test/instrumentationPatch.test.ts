@@ -8,7 +8,7 @@ import * as genaiModule from '@google/genai';
 import { InstrumentationBase } from '@opentelemetry/instrumentation';
 import * as openaiModule from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ATTR } from '../src/contract.js';
+import { ATTR, SDK_TRACESTATE } from '../src/contract.js';
 import { instrumentOpenAI, SpendlineInstrumentation } from '../src/index.js';
 import { type FakeBedrock, startFakeBedrock } from './support/fakeBedrock.js';
 import { type FakeGemini, startFakeGemini } from './support/fakeGemini.js';
@@ -172,6 +172,9 @@ describe('beside another instrumentation of the same client', () => {
     expect(both.ours).toHaveLength(1);
     expect(both.peer).toHaveLength(1);
     expect(both.ours[0]?.parentSpanId).toBe(both.peer[0]?.spanId);
+    // Its span wraps the call ours records: marked, so the sidecar counts ours in whatever export each arrives.
+    expect(both.peer[0]?.attributes[ATTR.sdkRecorded]).toBe(true);
+    expect(both.ours[0]?.attributes[ATTR.sdkRecorded]).toBeUndefined();
     peer.unpatchChat();
     const alone = await oneCall();
     expect([alone.logs.length, alone.ours.length, alone.peer.length]).toEqual([1, 1, 0]);
@@ -189,6 +192,10 @@ describe('beside another instrumentation of the same client', () => {
       expect(both.peer).toHaveLength(1);
       expect(both.peer[0]?.parentSpanId).toBe(both.ours[0]?.spanId);
       expect(both.peer[0]?.traceId).toBe(both.ours[0]?.traceId);
+      // Made inside the call ours records: it inherits the SDK's tracestate entry (ours keeps its own).
+      expect(both.peer[0]?.traceState).toBe(`${SDK_TRACESTATE.key}=${SDK_TRACESTATE.value}`);
+      expect(both.ours[0]?.traceState).toBe('');
+      expect(both.peer[0]?.attributes[ATTR.sdkRecorded]).toBeUndefined();
       // Ours is outermost: unpatching it restores the peer's wrapper, which still records.
       definition('openai').unpatch(openaiModule);
       const peerOnly = await oneCall();

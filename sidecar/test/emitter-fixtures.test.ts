@@ -11,13 +11,17 @@ import { describe, expect, it } from 'vitest';
 import { decodeOtlpJsonLine, type UsageRecord } from '../src/decode/index.js';
 import { EMITTER_FIXTURE_DIR, EMITTERS, type ExpectedCall, expectedCalls } from './support/emitterTruth.js';
 
-function decodeFixture(emitter: string) {
+const fixtureLines = (emitter: string) =>
+  readFileSync(join(EMITTER_FIXTURE_DIR, `${emitter}.otlp.jsonl`), 'utf8')
+    .split('\n')
+    .filter((l) => l !== '');
+
+function decodeFixture(emitter: string, lines = fixtureLines(emitter)) {
   const seen = new Set<string>();
   const records: UsageRecord[] = [];
   let rejected = 0;
   let duplicates = 0;
-  for (const line of readFileSync(join(EMITTER_FIXTURE_DIR, `${emitter}.otlp.jsonl`), 'utf8').split('\n')) {
-    if (line === '') continue;
+  for (const line of lines) {
     const out = decodeOtlpJsonLine(line);
     rejected += out.rejected.length;
     for (const rec of out.records) {
@@ -73,6 +77,62 @@ describe('third-party emitter fixtures decode to the fake provider truth', () =>
         want.filter((w) => w.status === 'error').length,
       );
       expect(new Set(records.map((r) => r.provider))).toEqual(new Set(want.map((w) => w.provider)));
+    });
+  }
+});
+
+type Json = Record<string, unknown>;
+const list = (v: unknown): Json[] => (Array.isArray(v) ? (v as Json[]) : []);
+
+/** Every span of a trace line in an export line of its own (with its resource and scope); log lines as they are. */
+function oneSpanPerLine(lines: string[], strip: (span: Json) => Json = (x) => x): string[] {
+  const out: string[] = [];
+  for (const line of lines) {
+    const doc = JSON.parse(line) as Json;
+    if (!Array.isArray(doc.resourceSpans)) {
+      out.push(line);
+      continue;
+    }
+    for (const rs of list(doc.resourceSpans))
+      for (const ss of list(rs.scopeSpans))
+        for (const span of list(ss.spans))
+          out.push(
+            JSON.stringify({ resourceSpans: [{ ...rs, scopeSpans: [{ ...ss, spans: [strip(span)] }] }] }),
+          );
+  }
+  return out;
+}
+
+/** The span without the SDK's marks (`tracestate` entry, `spendline.sdk.recorded`): as an older SDK exported it. */
+function unmarked(span: Json): Json {
+  const { traceState: _ts, ...rest } = span;
+  return { ...rest, attributes: list(span.attributes).filter((a) => a.key !== 'spendline.sdk.recorded') };
+}
+
+describe('@spendline/sdk beside another instrumentation: the pair in two exports', () => {
+  const beside = Object.keys(EMITTERS).filter((e) => e.startsWith('spendline-'));
+  it('covers every fixture of the SDK beside another instrumentation', () => {
+    expect(beside.sort()).toEqual([
+      'spendline-inner-openinference',
+      'spendline-inner-openllmetry',
+      'spendline-outer-aws-sdk',
+      'spendline-outer-openinference',
+      'spendline-outer-openllmetry',
+    ]);
+  });
+  for (const emitter of beside) {
+    it(`${emitter}: every span in its own export line, each call still counted once (by the SDK's marks)`, () => {
+      const want = expectedCalls(emitter).length;
+      const whole = decodeFixture(emitter);
+      const split = decodeFixture(emitter, oneSpanPerLine(fixtureLines(emitter)));
+      expect(whole.records).toHaveLength(want);
+      expect(split.records).toHaveLength(want);
+      expect(split.records.map((r) => r.dedupKey).sort()).toEqual(
+        whole.records.map((r) => r.dedupKey).sort(),
+      );
+      // Without the marks, the other instrumentation's spans count as calls of their own once split.
+      const old = decodeFixture(emitter, oneSpanPerLine(fixtureLines(emitter), unmarked));
+      expect(old.records.length).toBeGreaterThan(want);
     });
   }
 });

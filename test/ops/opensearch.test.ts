@@ -202,6 +202,7 @@ describe('opensearch/', () => {
       ATTR.requestStructuredOutput,
       ATTR.requestSearchGrounding,
       ATTR.budgetExceeded,
+      ATTR.sdkRecorded,
     ];
     for (const name of flags) expect(mapped.get(`attributes.${name}`), name).toBe('boolean');
     const copied = new Set(Object.values(OPENSEARCH_COPIES));

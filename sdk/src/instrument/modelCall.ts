@@ -1,7 +1,8 @@
 import { performance } from 'node:perf_hooks';
-import { type Context, context as otelContext, type Span, trace } from '@opentelemetry/api';
+import { type Context, context as otelContext, type Span } from '@opentelemetry/api';
 import { currentUsageContext, type UsageContext } from '../context/usageContext.js';
 import type { OperationName, RequestFeatures, ServiceType, TokenCounts, UsageType } from '../contract.js';
+import { callContext, markWrappingSpan } from '../record/callContext.js';
 import { emitUsage, startUsageSpan } from '../record/emitUsage.js';
 import { type TelemetryRuntime, trackPending } from '../telemetry/runtime.js';
 import { errorTypeOf } from './errorType.js';
@@ -73,7 +74,8 @@ export class ModelCall {
         this.#startEpochMs,
         this.#parent,
       );
-      return trace.setSpan(this.#parent, this.#span);
+      markWrappingSpan(this.#parent);
+      return callContext(this.#parent, this.#span);
     } catch {
       this.rt.stats.s.internalErrors++;
       return this.#parent;

@@ -3,6 +3,8 @@
 // and the official OpenAI instrumentation (`@opentelemetry/instrumentation-openai`, which
 // auto-instrumentations-node includes), its spans and logs exported to its own backend (HOST_URL)
 // and to spendline's collector (SPENDLINE_COLLECTOR_URL), flushed when the process is about to exit.
+// Each span is exported alone (maxExportBatchSize 1): the official instrumentation's span of a call and
+// spendline's never share an export line, so the sidecar must pair them by the SDK's marks.
 // Loaded with `--import`, before or after `@spendline/sdk/register`.
 import { register } from 'node:module';
 import { OTLPLogExporter } from '@opentelemetry/exporter-logs-otlp-http';
@@ -22,6 +24,7 @@ const sdk = new NodeSDK({
     (url) =>
       new BatchSpanProcessor(new OTLPTraceExporter({ url: `${url}/v1/traces` }), {
         scheduledDelayMillis: 100,
+        maxExportBatchSize: 1,
       }),
   ),
   logRecordProcessors: backends.map(

@@ -21,6 +21,8 @@ export interface CapturedSpan {
   traceId: string;
   spanId: string;
   parentSpanId: string;
+  /** W3C tracestate ('' when none). */
+  traceState: string;
   statusCode: number;
   resource: Record<string, AttrValue>;
 }
@@ -183,6 +185,7 @@ export function capturedSpans(requests: unknown[]): CapturedSpan[] {
             traceId: String(s.traceId ?? ''),
             spanId: String(s.spanId ?? ''),
             parentSpanId: String(s.parentSpanId ?? ''),
+            traceState: String(s.traceState ?? ''),
             statusCode: Number((s.status as Json | undefined)?.code ?? 0),
             resource,
           });

@@ -18,6 +18,7 @@ import {
   hasProviderSdkSpans,
   hasSdkSpans,
   inferenceParentIds,
+  isMarkedBySdk,
   isOpenInferenceScope,
   scopeSpanIds,
 } from './wrapperSpans.js';
@@ -425,7 +426,7 @@ const decodeSpan: RecordDecoder = (s, res, out, ctx) => {
       return;
     }
   }
-  if (draft.usageId === '' && isInsideSdkSpan(s, ctx)) {
+  if (draft.usageId === '' && (isMarkedBySdk(s) || isInsideSdkSpan(s, ctx))) {
     out.ignored++;
     return;
   }

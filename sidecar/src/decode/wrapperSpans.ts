@@ -3,7 +3,7 @@
  * suppress one another (OpenInference), or a provider SDK that traces its own calls inside another
  * instrumentation's span (`@anthropic-ai/sdk`). The inner span is the call.
  */
-import { ALIAS_ATTR, ATTR } from '@spendline/sdk/contract';
+import { ALIAS_ATTR, ATTR, SDK_TRACESTATE } from '@spendline/sdk/contract';
 import { type JsonAnyValue, normalizeId } from './anyValue.js';
 import {
   canonicalOperation,
@@ -39,6 +39,37 @@ export function isOpenInferenceScope(scopeName: string): boolean {
  */
 export function hasSdkSpans(line: string, sdkScopeName: string): boolean {
   return line.includes(`"${sdkScopeName}"`);
+}
+
+/** W3C trace-context: a `tracestate` holds at most 32 list members (more is not a valid header). */
+const MAX_TRACESTATE_MEMBERS = 32;
+
+/**
+ * Whether another emitter's span is marked as part of a call `@spendline/sdk` records, in any export
+ * (its pair need not be in the same line): the SDK sends the call in a span context whose W3C
+ * `tracestate` has the entry `spendline=sdk`, which every span made inside the call inherits (the
+ * SDK's wrapper outermost), and sets `spendline.sdk.recorded=true` on the other instrumentation's
+ * span it is called inside (the SDK's wrapper innermost).
+ */
+export function isMarkedBySdk(span: Record<string, unknown>): boolean {
+  const ts = span.traceState;
+  if (typeof ts === 'string' && ts.includes(SDK_TRACESTATE_MEMBER) && hasSdkTraceStateMember(ts)) return true;
+  const attrs = span.attributes;
+  if (!Array.isArray(attrs)) return false;
+  for (const kv of attrs) {
+    if (typeof kv !== 'object' || kv === null || (kv as { key?: unknown }).key !== ATTR.sdkRecorded) continue;
+    const v = (kv as { value?: JsonAnyValue }).value;
+    return typeof v === 'object' && v !== null && v.boolValue === true;
+  }
+  return false;
+}
+
+const SDK_TRACESTATE_MEMBER = `${SDK_TRACESTATE.key}=${SDK_TRACESTATE.value}`;
+
+function hasSdkTraceStateMember(ts: string): boolean {
+  const members = ts.split(',', MAX_TRACESTATE_MEMBERS);
+  for (const m of members) if (m.trim() === SDK_TRACESTATE_MEMBER) return true;
+  return false;
 }
 
 /** The span ids (lowercase hex) of the spans of one scope anywhere in the line. */

@@ -4,6 +4,8 @@
 // and logs exported to its own backend (HOST_URL) and to spendline's collector
 // (SPENDLINE_COLLECTOR_URL), flushed when the process is about to exit. Loaded with `--import`
 // (by absolute path, so these 3.x packages resolve from here), before or after `@spendline/sdk/register`.
+// Each span is exported alone (maxExportBatchSize 1): the official instrumentation's span of a call and
+// spendline's never share an export line, so the sidecar must pair them by the SDK's marks.
 import { register } from 'node:module';
 import { OTLPLogExporter } from '@opentelemetry/exporter-logs-otlp-http';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
@@ -22,6 +24,7 @@ const sdk = new NodeSDK({
       new BatchSpanProcessor({
         exporter: new OTLPTraceExporter({ url: `${url}/v1/traces` }),
         scheduledDelayMillis: 100,
+        maxExportBatchSize: 1,
       }),
   ),
   logRecordProcessors: backends.map(

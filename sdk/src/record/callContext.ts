@@ -1,0 +1,88 @@
+import {
+  type AttributeValue,
+  type Context,
+  createTraceState,
+  isSpanContextValid,
+  type Span,
+  type SpanContext,
+  trace,
+} from '@opentelemetry/api';
+import { ALIAS_ATTR, ATTR, SDK_SCOPE_NAME, SDK_TRACESTATE } from '../contract.js';
+
+const MARK = createTraceState(`${SDK_TRACESTATE.key}=${SDK_TRACESTATE.value}`);
+
+function marked(sc: SpanContext): SpanContext {
+  const ts = sc.traceState;
+  return {
+    traceId: sc.traceId,
+    spanId: sc.spanId,
+    traceFlags: sc.traceFlags,
+    isRemote: sc.isRemote,
+    traceState:
+      ts === undefined
+        ? MARK
+        : ts.get(SDK_TRACESTATE.key) === SDK_TRACESTATE.value
+          ? ts
+          : ts.set(SDK_TRACESTATE.key, SDK_TRACESTATE.value),
+  };
+}
+
+/**
+ * The context a recorded call is sent in: the call's span is the parent of every span made during
+ * it (the HTTP client's, another GenAI instrumentation's span of the same call), and its span context
+ * carries {@link SDK_TRACESTATE}, which those spans inherit. The sidecar does not count another
+ * instrumentation's inference span that carries it, in whatever export it arrives (the SDK's record
+ * is the call). With tracing off (no span of ours), the caller's span context is marked instead.
+ */
+export function callContext(parent: Context, span: Span): Context {
+  const own = span.spanContext();
+  if (isSpanContextValid(own)) return trace.setSpanContext(parent, marked(own));
+  const outer = trace.getSpanContext(parent);
+  if (outer === undefined || !isSpanContextValid(outer)) return trace.setSpan(parent, span);
+  return trace.setSpanContext(parent, marked(outer));
+}
+
+/** Operation names (and other emitters' names for them) of a span that is a model call. */
+const INFERENCE_OPERATIONS: ReadonlySet<string> = new Set([
+  'chat',
+  'text_completion',
+  'generate_content',
+  'embeddings',
+  'embedding',
+  'chat.completions',
+  'text.completions',
+]);
+
+function isInferenceSpan(a: Record<string, AttributeValue | undefined>): boolean {
+  const op = a[ATTR.operationName];
+  if (typeof op === 'string') return INFERENCE_OPERATIONS.has(op);
+  const kind = a[ALIAS_ATTR.openInferenceSpanKind];
+  if (kind === 'LLM' || kind === 'EMBEDDING') return true;
+  return typeof a[ALIAS_ATTR.llmRequestType] === 'string';
+}
+
+/**
+ * When the call is made inside another instrumentation's span of this very call (that instrumentation's
+ * wrapper outside the SDK's: OpenLLMetry, OpenInference, `@opentelemetry/instrumentation-openai`
+ * patched after the SDK), marks that span `spendline.sdk.recorded=true`: the sidecar counts the SDK's
+ * record of the call, not that span, in whatever export it arrives. Only a recording inference span of
+ * another scope whose attributes can be read (the OpenTelemetry SDK's span, or OpenInference's wrapper
+ * of one) is marked.
+ */
+export function markWrappingSpan(parent: Context): void {
+  const outer = trace.getSpan(parent);
+  if (outer === undefined || !outer.isRecording()) return;
+  type Readable = {
+    attributes?: Record<string, AttributeValue | undefined>;
+    instrumentationScope?: { name?: string };
+    instrumentationLibrary?: { name?: string };
+  };
+  // OpenInference's tracer hands out a wrapper (`OISpan`) holding the SDK span in `.span`.
+  const o = outer as Span & Readable & { span?: Readable };
+  const s: Readable =
+    o.attributes === undefined && typeof o.span === 'object' && o.span !== null ? o.span : o;
+  const a = s.attributes;
+  if (typeof a !== 'object' || a === null || !isInferenceSpan(a)) return;
+  if ((s.instrumentationScope ?? s.instrumentationLibrary)?.name === SDK_SCOPE_NAME) return;
+  outer.setAttribute(ATTR.sdkRecorded, true);
+}
