@@ -1,7 +1,9 @@
 import { createOpenAI } from '@ai-sdk/openai';
-import { generateText, stepCountIs, streamText, tool, wrapLanguageModel } from 'ai';
+import { OpenTelemetry } from '@ai-sdk/otel';
+import { generateText, registerTelemetry, stepCountIs, streamText, tool, wrapLanguageModel } from 'ai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { decodeOtlpJsonLine } from '../../sidecar/src/decode/index.js';
 import { ATTR, type TokenCounts } from '../src/contract.js';
 import { createPricer, nanoToUsd, spendlineMiddleware } from '../src/index.js';
 import { type Harness, startHarness } from './support/harness.js';
@@ -95,5 +97,54 @@ describe('Vercel AI SDK middleware', () => {
     expect(logs).toHaveLength(1);
     expect(logs[0]?.attributes).toMatchObject(exact());
     expect(typeof logs[0]?.attributes[ATTR.ttftMs]).toBe('number');
+  });
+});
+
+/** OTLP/JSON export lines with every span in a line of its own (as a batch cut between spans exports them). */
+function oneSpanPerLine(bodies: unknown[]): string[] {
+  type Json = Record<string, unknown>;
+  const list = (v: unknown): Json[] => (Array.isArray(v) ? (v as Json[]) : []);
+  const out: string[] = [];
+  for (const body of bodies) {
+    const doc = body as Json;
+    if (!Array.isArray(doc.resourceSpans)) {
+      out.push(JSON.stringify(doc));
+      continue;
+    }
+    for (const rs of list(doc.resourceSpans))
+      for (const ss of list(rs.scopeSpans))
+        for (const span of list(ss.spans))
+          out.push(JSON.stringify({ resourceSpans: [{ ...rs, scopeSpans: [{ ...ss, spans: [span] }] }] }));
+  }
+  return out;
+}
+
+// Last in this file: registerTelemetry turns the AI SDK's tracing on for every later call that asks for it.
+describe('Vercel AI SDK middleware beside the AI SDK’s own telemetry (`@ai-sdk/otel`)', () => {
+  it('marks the AI SDK’s span of each call, so the sidecar counts each call once in any export', async () => {
+    registerTelemetry(new OpenTelemetry());
+    const before = await h.collect();
+    const bodies = { logs: h.receiver.bodies.logs.length, traces: h.receiver.bodies.traces.length };
+    await generateText({ model: model(), prompt: 'hi', experimental_telemetry: { isEnabled: true } });
+    const s = streamText({ model: model(), prompt: 'hi', experimental_telemetry: { isEnabled: true } });
+    for await (const _ of s.textStream);
+    await s.usage;
+    const after = await h.collect();
+    expect(after.logs.length - before.logs.length).toBe(2);
+    const spans = after.spans.slice(before.spans.length);
+    // The AI SDK's inference span of each call (its own `chat {model}`, with the usage it saw) wraps ours.
+    const theirs = spans.filter(
+      (x) => x.name === `chat ${MODEL}` && x.attributes[ATTR.usageId] === undefined,
+    );
+    expect(theirs, JSON.stringify(spans.map((x) => x.name))).toHaveLength(2);
+    for (const t of theirs) expect(t.attributes[ATTR.sdkRecorded]).toBe(true);
+
+    const lines = oneSpanPerLine([
+      ...h.receiver.bodies.logs.slice(bodies.logs),
+      ...h.receiver.bodies.traces.slice(bodies.traces),
+    ]);
+    const counted = new Set<string>();
+    for (const line of lines) for (const r of decodeOtlpJsonLine(line).records) counted.add(r.dedupKey);
+    expect(counted.size).toBe(2);
   });
 });

@@ -1,4 +1,5 @@
 import { ReadableStream, type ReadableStreamReadResult } from 'node:stream/web';
+import { context as otelContext } from '@opentelemetry/api';
 import { BudgetExceededError } from '../budget/budgetExceededError.js';
 import type { TokenCounts } from '../contract.js';
 import { activeRuntime, type TelemetryRuntime } from '../telemetry/runtime.js';
@@ -158,7 +159,9 @@ export function spendlineMiddleware() {
       await gateOrThrow(rt, call, spec.provider);
       let result: R;
       try {
-        result = await doGenerate();
+        // In the call's span (and its marks): the AI SDK's own span of the step, when its telemetry is on,
+        // is then marked as this record's call (docs/emitters.md, "Never counted twice").
+        result = await otelContext.with(call.begin(), doGenerate);
       } catch (error) {
         call.finish({ error });
         throw error;
@@ -186,7 +189,7 @@ export function spendlineMiddleware() {
       await gateOrThrow(rt, call, spec.provider);
       let result: R;
       try {
-        result = await doStream();
+        result = await otelContext.with(call.begin(), doStream);
       } catch (error) {
         call.finish({ error });
         throw error;

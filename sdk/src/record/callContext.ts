@@ -58,6 +58,9 @@ function isInferenceSpan(a: Record<string, AttributeValue | undefined>): boolean
   if (typeof op === 'string') return INFERENCE_OPERATIONS.has(op);
   const kind = a[ALIAS_ATTR.openInferenceSpanKind];
   if (kind === 'LLM' || kind === 'EMBEDDING') return true;
+  // The Vercel AI SDK 4-6 `ai.generateText.doGenerate`, `ai.streamText.doStream`, `ai.embed….doEmbed`.
+  const vercel = a[ALIAS_ATTR.vercelOperationId];
+  if (typeof vercel === 'string' && /\.do(Generate|Stream|Embed)$/.test(vercel)) return true;
   return typeof a[ALIAS_ATTR.llmRequestType] === 'string';
 }
 
