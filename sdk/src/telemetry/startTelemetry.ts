@@ -280,6 +280,9 @@ function start(
       global.getDelegate() === tracerProvider) ||
       (loggerProvider !== undefined && logs.getLoggerProvider() === loggerProvider));
   const runtime = instrumentation.runtime;
+  // Records not sent to spendline (OTEL_LOGS_EXPORTER none or console): another instrumentation's spans
+  // of a call are then the only count of it, and stay unmarked.
+  runtime.marksPeerSpans = config.exporters.logs.has('otlp');
   setActiveRuntime(runtime);
 
   const forceFlush = async (): Promise<void> => {
@@ -381,6 +384,8 @@ export function startTelemetryOnFirstRecord(options: TelemetryOptions = {}): Tel
         try {
           started = start(options, resolved, { stats, instrumentation });
         } catch (err) {
+          // Calls still go through the wrappers, their records nowhere: other spans of them stay counted.
+          instrumentation.runtime.marksPeerSpans = false;
           warnOnce(
             resolved.onWarning,
             `@spendline/sdk: could not start (${err instanceof Error ? err.message : String(err)}); calls work unrecorded.`,
