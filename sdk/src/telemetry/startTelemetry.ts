@@ -113,6 +113,10 @@ function warnOnce(warn: (message: string) => void, message: string): void {
 
 /** The OpenTelemetry API's global object (all 1.x API copies share it, whichever registered first). */
 const OTEL_API_GLOBAL = Symbol.for('opentelemetry.js.api.1');
+/** The globals registered through the OpenTelemetry API (`trace`, `context`, `propagation`, ...). */
+function apiGlobals(): Record<string, unknown> | undefined {
+  return (globalThis as Record<symbol, Record<string, unknown> | undefined>)[OTEL_API_GLOBAL];
+}
 /** Tracer providers of this SDK's own running pipelines (another `startTelemetry` is not a host setup). */
 const ownTracerProviders = new WeakSet<object>();
 
@@ -123,7 +127,7 @@ const ownTracerProviders = new WeakSet<object>();
  * one registered globals this copy refuses).
  */
 function hostSetup(): { present: boolean; tracerProvider?: TracerProvider | undefined } {
-  const api = (globalThis as Record<symbol, Record<string, unknown> | undefined>)[OTEL_API_GLOBAL];
+  const api = apiGlobals();
   if (api?.trace === undefined && api?.context === undefined) return { present: false };
   const global = trace.getTracerProvider() as TracerProvider & { getDelegate?: () => TracerProvider };
   const delegate = typeof global.getDelegate === 'function' ? global.getDelegate() : global;
@@ -234,6 +238,8 @@ function start(
   let tracerProvider: TracerProvider | undefined;
   let loggerProvider: LoggerProvider | undefined;
   let sdk: NodeSDK | undefined;
+  let hadContext = true;
+  let hadPropagation = true;
   if (host.present) {
     // Guest of the service's setup: nothing registered as a global (its providers, context manager
     // and propagator stay the ones in use); the records' logger provider is spendline's own.
@@ -250,6 +256,10 @@ function start(
       registerInstrumentations({ instrumentations: extra, tracerProvider, loggerProvider });
     if (ownTracer) ownTracerProviders.add(ownTracer);
   } else {
+    // Globals the service registered itself (a propagator, a logger provider for its own logs) stay its.
+    const had = apiGlobals();
+    hadContext = had?.context !== undefined;
+    hadPropagation = had?.propagation !== undefined;
     sdk = new NodeSDK({
       resource,
       autoDetectResources: false, // detected above, as NodeSDK would
@@ -272,13 +282,19 @@ function start(
     if (loggerProvider) instrumentation.setLoggerProvider(loggerProvider);
   }
   const global = trace.getTracerProvider();
-  // This NodeSDK registered the globals (a tracer provider only when spans are exported at all).
-  const ownsGlobals =
-    sdk !== undefined &&
-    ((tracerProvider !== undefined &&
+  // The globals this NodeSDK registered (a tracer provider only when spans are exported at all): only
+  // those are unregistered at shutdown.
+  const now = apiGlobals();
+  const owns = {
+    trace:
+      sdk !== undefined &&
+      tracerProvider !== undefined &&
       global instanceof ProxyTracerProvider &&
-      global.getDelegate() === tracerProvider) ||
-      (loggerProvider !== undefined && logs.getLoggerProvider() === loggerProvider));
+      global.getDelegate() === tracerProvider,
+    logs: sdk !== undefined && loggerProvider !== undefined && logs.getLoggerProvider() === loggerProvider,
+    context: sdk !== undefined && !hadContext && now?.context !== undefined,
+    propagation: sdk !== undefined && !hadPropagation && now?.propagation !== undefined,
+  };
   const runtime = instrumentation.runtime;
   // Records not sent to spendline (OTEL_LOGS_EXPORTER none or console): another instrumentation's spans
   // of a call are then the only count of it, and stay unmarked.
@@ -333,12 +349,10 @@ function start(
             deadline,
           );
         agents.closeAll();
-        if (ownsGlobals) {
-          trace.disable();
-          logs.disable();
-          context.disable();
-          propagation.disable();
-        }
+        if (owns.trace) trace.disable();
+        if (owns.logs) logs.disable();
+        if (owns.context) context.disable();
+        if (owns.propagation) propagation.disable();
       })().catch(() => {
         s.internalErrors++;
       });
