@@ -13,7 +13,9 @@ import { USAGE_EVENT_NAME } from '../src/contract.js';
 import { startHarness } from './support/harness.js';
 
 const appLogs = new InMemoryLogRecordExporter();
-logs.setGlobalLoggerProvider(new LoggerProvider({ processors: [new SimpleLogRecordProcessor({ exporter: appLogs })] }));
+logs.setGlobalLoggerProvider(
+  new LoggerProvider({ processors: [new SimpleLogRecordProcessor({ exporter: appLogs })] }),
+);
 propagation.setGlobalPropagator(new W3CTraceContextPropagator());
 afterAll(() => {
   logs.disable();
