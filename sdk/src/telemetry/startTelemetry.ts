@@ -136,6 +136,17 @@ function hostSetup(): { present: boolean; tracerProvider?: TracerProvider | unde
   return { present: true, tracerProvider: usable ? global : undefined };
 }
 
+/**
+ * Exports the spans a tracer provider holds. The service's provider is reached through the API's global
+ * proxy, which has no forceFlush of its own: its delegate (the SDK's provider) is flushed.
+ */
+async function flushSpans(provider: TracerProvider | undefined): Promise<void> {
+  type Flushable = { forceFlush?: () => Promise<void>; getDelegate?: () => TracerProvider };
+  const p = provider as Flushable | undefined;
+  const target = typeof p?.forceFlush === 'function' ? p : (p?.getDelegate?.() as Flushable | undefined);
+  await target?.forceFlush?.();
+}
+
 /** NodeSDK's resource: ours, then what the detectors find (they win), as `OTEL_NODE_RESOURCE_DETECTORS` chooses. */
 function telemetryResource(options: TelemetryOptions, env: Env): Resource {
   const ours = resourceFromAttributes(resourceAttributesFor(env, options));
@@ -304,10 +315,7 @@ function start(
   const forceFlush = async (): Promise<void> => {
     try {
       await instrumentation.forceFlush();
-      await Promise.all([
-        (tracerProvider as { forceFlush?: () => Promise<void> } | undefined)?.forceFlush?.(),
-        loggerProvider?.forceFlush(),
-      ]);
+      await Promise.all([flushSpans(tracerProvider), loggerProvider?.forceFlush()]);
     } catch {
       s.internalErrors++;
     }
@@ -328,11 +336,7 @@ function start(
         for (const i of extra) i.disable();
         if (activeRuntime() === runtime) setActiveRuntime(undefined);
         // The service's tracer provider is not ours to shut down: our spans in it are flushed.
-        if (hostTracerProvider)
-          await beforeDeadline(
-            Promise.resolve((hostTracerProvider as { forceFlush?: () => Promise<void> }).forceFlush?.()),
-            deadline,
-          );
+        if (hostTracerProvider) await beforeDeadline(flushSpans(hostTracerProvider), deadline);
         // The queues own the deadline; the SDK's shutdown then finds them already shut down.
         await Promise.all([logQueue.shutdown(deadline), spanQueue.shutdown(deadline)]);
         // One warning naming what both signals left unsent (not whichever queue gave up first).
