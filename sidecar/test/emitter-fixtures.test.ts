@@ -136,3 +136,40 @@ describe('@spendline/sdk beside another instrumentation: the pair in two exports
     });
   }
 });
+
+describe("@spendline/sdk's marks are honoured in their exact form only (anything else leaves the span counted)", () => {
+  const emitter = 'spendline-outer-openllmetry';
+  const counted = (mark: (span: Json) => Json) =>
+    decodeFixture(
+      emitter,
+      oneSpanPerLine(fixtureLines(emitter), (s) => mark(unmarked(s))),
+    ).records.length;
+  const withTraceState = (ts: string) => counted((s) => ({ ...s, traceState: ts }));
+  const withRecorded = (value: Json) =>
+    counted((s) => ({ ...s, attributes: [...list(s.attributes), { key: 'spendline.sdk.recorded', value }] }));
+  const members = (n: number) => Array.from({ length: n }, (_, i) => `v${i}=x`);
+
+  it('counts the call once with the mark among other tracestate members, or as the boolean attribute', () => {
+    const want = expectedCalls(emitter).length;
+    expect(withTraceState('spendline=sdk')).toBe(want);
+    expect(withTraceState('congo=t61rcWkgMzE, spendline=sdk ,rojo=00f067aa0ba902b7')).toBe(want);
+    expect(withTraceState(`${members(31).join(',')},spendline=sdk`)).toBe(want);
+    expect(withRecorded({ boolValue: true })).toBe(want);
+  });
+
+  it('counts the other span where the mark is another member, a lookalike, past 32 members, or not a true boolean', () => {
+    const unmarkedCount = counted((s) => s);
+    expect(unmarkedCount).toBeGreaterThan(expectedCalls(emitter).length);
+    for (const ts of [
+      'xspendline=sdk',
+      'spendline=sdkx',
+      'spendline=sdk2,x=spendline=sdk',
+      'tenant@spendline=sdk',
+      `${members(32).join(',')},spendline=sdk`,
+      `huge=${'x'.repeat(200_000)}spendline=sdk`,
+    ])
+      expect(withTraceState(ts), ts.slice(0, 60)).toBe(unmarkedCount);
+    for (const v of [{ stringValue: 'true' }, { intValue: 1 }, { boolValue: false }, {}])
+      expect(withRecorded(v), JSON.stringify(v)).toBe(unmarkedCount);
+  });
+});

@@ -208,6 +208,8 @@ export class SpendlineInstrumentation extends InstrumentationBase<SpendlineInstr
         onWarning(m);
       }),
       pending: new Set(),
+      // Its providers are the service's own (its NodeSDK): records are exported as the service exports logs.
+      marksPeerSpans: true,
       budget: BudgetGuard.from(config.budgets, config.env ?? process.env, stats),
     };
     return this.rt;

@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { type Context, context as otelContext, type Span } from '@opentelemetry/api';
+import { type Context, context as otelContext, type Span, trace } from '@opentelemetry/api';
 import { currentUsageContext, type UsageContext } from '../context/usageContext.js';
 import type { OperationName, RequestFeatures, ServiceType, TokenCounts, UsageType } from '../contract.js';
 import { callContext, markWrappingSpan } from '../record/callContext.js';
@@ -74,6 +74,7 @@ export class ModelCall {
         this.#startEpochMs,
         this.#parent,
       );
+      if (!this.rt.marksPeerSpans) return trace.setSpan(this.#parent, this.#span);
       markWrappingSpan(this.#parent);
       return callContext(this.#parent, this.#span);
     } catch {

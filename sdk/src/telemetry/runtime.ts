@@ -15,6 +15,11 @@ export interface TelemetryRuntime {
   readonly budget?: BudgetGuard | undefined;
   /** Work that finishes a record later (tokenizer estimates); `forceFlush` waits for it. */
   readonly pending: Set<Promise<unknown>>;
+  /**
+   * Whether calls mark another instrumentation's spans of them (the sidecar then counts the SDK's record,
+   * not those spans): only while the records go to spendline, or a marked call would be counted nowhere.
+   */
+  marksPeerSpans: boolean;
 }
 
 let active: TelemetryRuntime | undefined;

@@ -113,6 +113,10 @@ function warnOnce(warn: (message: string) => void, message: string): void {
 
 /** The OpenTelemetry API's global object (all 1.x API copies share it, whichever registered first). */
 const OTEL_API_GLOBAL = Symbol.for('opentelemetry.js.api.1');
+/** The globals registered through the OpenTelemetry API (`trace`, `context`, `propagation`, ...). */
+function apiGlobals(): Record<string, unknown> | undefined {
+  return (globalThis as Record<symbol, Record<string, unknown> | undefined>)[OTEL_API_GLOBAL];
+}
 /** Tracer providers of this SDK's own running pipelines (another `startTelemetry` is not a host setup). */
 const ownTracerProviders = new WeakSet<object>();
 
@@ -123,13 +127,24 @@ const ownTracerProviders = new WeakSet<object>();
  * one registered globals this copy refuses).
  */
 function hostSetup(): { present: boolean; tracerProvider?: TracerProvider | undefined } {
-  const api = (globalThis as Record<symbol, Record<string, unknown> | undefined>)[OTEL_API_GLOBAL];
+  const api = apiGlobals();
   if (api?.trace === undefined && api?.context === undefined) return { present: false };
   const global = trace.getTracerProvider() as TracerProvider & { getDelegate?: () => TracerProvider };
   const delegate = typeof global.getDelegate === 'function' ? global.getDelegate() : global;
   if (ownTracerProviders.has(delegate)) return { present: false };
   const usable = !/^Noop/.test((delegate as { constructor?: { name?: string } }).constructor?.name ?? '');
   return { present: true, tracerProvider: usable ? global : undefined };
+}
+
+/**
+ * Exports the spans a tracer provider holds. The service's provider is reached through the API's global
+ * proxy, which has no forceFlush of its own: its delegate (the SDK's provider) is flushed.
+ */
+async function flushSpans(provider: TracerProvider | undefined): Promise<void> {
+  type Flushable = { forceFlush?: () => Promise<void>; getDelegate?: () => TracerProvider };
+  const p = provider as Flushable | undefined;
+  const target = typeof p?.forceFlush === 'function' ? p : (p?.getDelegate?.() as Flushable | undefined);
+  await target?.forceFlush?.();
 }
 
 /** NodeSDK's resource: ours, then what the detectors find (they win), as `OTEL_NODE_RESOURCE_DETECTORS` chooses. */
@@ -234,6 +249,8 @@ function start(
   let tracerProvider: TracerProvider | undefined;
   let loggerProvider: LoggerProvider | undefined;
   let sdk: NodeSDK | undefined;
+  let hadContext = true;
+  let hadPropagation = true;
   if (host.present) {
     // Guest of the service's setup: nothing registered as a global (its providers, context manager
     // and propagator stay the ones in use); the records' logger provider is spendline's own.
@@ -250,6 +267,10 @@ function start(
       registerInstrumentations({ instrumentations: extra, tracerProvider, loggerProvider });
     if (ownTracer) ownTracerProviders.add(ownTracer);
   } else {
+    // Globals the service registered itself (a propagator, a logger provider for its own logs) stay its.
+    const had = apiGlobals();
+    hadContext = had?.context !== undefined;
+    hadPropagation = had?.propagation !== undefined;
     sdk = new NodeSDK({
       resource,
       autoDetectResources: false, // detected above, as NodeSDK would
@@ -272,23 +293,29 @@ function start(
     if (loggerProvider) instrumentation.setLoggerProvider(loggerProvider);
   }
   const global = trace.getTracerProvider();
-  // This NodeSDK registered the globals (a tracer provider only when spans are exported at all).
-  const ownsGlobals =
-    sdk !== undefined &&
-    ((tracerProvider !== undefined &&
+  // The globals this NodeSDK registered (a tracer provider only when spans are exported at all): only
+  // those are unregistered at shutdown.
+  const now = apiGlobals();
+  const owns = {
+    trace:
+      sdk !== undefined &&
+      tracerProvider !== undefined &&
       global instanceof ProxyTracerProvider &&
-      global.getDelegate() === tracerProvider) ||
-      (loggerProvider !== undefined && logs.getLoggerProvider() === loggerProvider));
+      global.getDelegate() === tracerProvider,
+    logs: sdk !== undefined && loggerProvider !== undefined && logs.getLoggerProvider() === loggerProvider,
+    context: sdk !== undefined && !hadContext && now?.context !== undefined,
+    propagation: sdk !== undefined && !hadPropagation && now?.propagation !== undefined,
+  };
   const runtime = instrumentation.runtime;
+  // Records not sent to spendline (OTEL_LOGS_EXPORTER none or console): another instrumentation's spans
+  // of a call are then the only count of it, and stay unmarked.
+  runtime.marksPeerSpans = config.exporters.logs.has('otlp');
   setActiveRuntime(runtime);
 
   const forceFlush = async (): Promise<void> => {
     try {
       await instrumentation.forceFlush();
-      await Promise.all([
-        (tracerProvider as { forceFlush?: () => Promise<void> } | undefined)?.forceFlush?.(),
-        loggerProvider?.forceFlush(),
-      ]);
+      await Promise.all([flushSpans(tracerProvider), loggerProvider?.forceFlush()]);
     } catch {
       s.internalErrors++;
     }
@@ -309,11 +336,7 @@ function start(
         for (const i of extra) i.disable();
         if (activeRuntime() === runtime) setActiveRuntime(undefined);
         // The service's tracer provider is not ours to shut down: our spans in it are flushed.
-        if (hostTracerProvider)
-          await beforeDeadline(
-            Promise.resolve((hostTracerProvider as { forceFlush?: () => Promise<void> }).forceFlush?.()),
-            deadline,
-          );
+        if (hostTracerProvider) await beforeDeadline(flushSpans(hostTracerProvider), deadline);
         // The queues own the deadline; the SDK's shutdown then finds them already shut down.
         await Promise.all([logQueue.shutdown(deadline), spanQueue.shutdown(deadline)]);
         // One warning naming what both signals left unsent (not whichever queue gave up first).
@@ -330,12 +353,10 @@ function start(
             deadline,
           );
         agents.closeAll();
-        if (ownsGlobals) {
-          trace.disable();
-          logs.disable();
-          context.disable();
-          propagation.disable();
-        }
+        if (owns.trace) trace.disable();
+        if (owns.logs) logs.disable();
+        if (owns.context) context.disable();
+        if (owns.propagation) propagation.disable();
       })().catch(() => {
         s.internalErrors++;
       });
@@ -381,6 +402,8 @@ export function startTelemetryOnFirstRecord(options: TelemetryOptions = {}): Tel
         try {
           started = start(options, resolved, { stats, instrumentation });
         } catch (err) {
+          // Calls still go through the wrappers, their records nowhere: other spans of them stay counted.
+          instrumentation.runtime.marksPeerSpans = false;
           warnOnce(
             resolved.onWarning,
             `@spendline/sdk: could not start (${err instanceof Error ? err.message : String(err)}); calls work unrecorded.`,
