@@ -83,11 +83,14 @@ export const ATTR = {
 } as const;
 
 /**
- * The W3C `tracestate` entry the SDK adds to the context a recorded call is sent in, so that every
- * span another instrumentation makes inside the call (the SDK's wrapper outermost) carries it:
- * readers count the SDK's record of the call, not those spans. Carried through any export.
+ * The W3C `tracestate` entry the SDK adds to the context a recorded call is sent in:
+ * `spendline=<span id>`, the id (16 lowercase hex) of the span that context carries (the call's span).
+ * Another instrumentation's span made inside the call inherits it and has that span as its parent:
+ * readers count the SDK's record of the call, not that span, whatever export it arrives in. A span
+ * whose parent is not the named span (a caller further up that sent the entry, a service downstream
+ * that received it) is not affected, so the entry cannot be forged from outside.
  */
-export const SDK_TRACESTATE = { key: 'spendline', value: 'sdk' } as const;
+export const SDK_TRACESTATE = { key: 'spendline' } as const;
 
 /** Values of `spendline.cost.source`. */
 export const COST_SOURCES = ['sdk', 'emitter'] as const;

@@ -192,8 +192,8 @@ describe('beside another instrumentation of the same client', () => {
       expect(both.peer).toHaveLength(1);
       expect(both.peer[0]?.parentSpanId).toBe(both.ours[0]?.spanId);
       expect(both.peer[0]?.traceId).toBe(both.ours[0]?.traceId);
-      // Made inside the call ours records: it inherits the SDK's tracestate entry (ours keeps its own).
-      expect(both.peer[0]?.traceState).toBe(`${SDK_TRACESTATE.key}=${SDK_TRACESTATE.value}`);
+      // Made inside the call ours records: it inherits the SDK's tracestate entry naming our span (ours keeps its own).
+      expect(both.peer[0]?.traceState).toBe(`${SDK_TRACESTATE.key}=${both.ours[0]?.spanId}`);
       expect(both.ours[0]?.traceState).toBe('');
       expect(both.peer[0]?.attributes[ATTR.sdkRecorded]).toBeUndefined();
       // Ours is outermost: unpatching it restores the peer's wrapper, which still records.

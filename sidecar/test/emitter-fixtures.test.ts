@@ -144,31 +144,37 @@ describe("@spendline/sdk's marks are honoured in their exact form only (anything
       emitter,
       oneSpanPerLine(fixtureLines(emitter), (s) => mark(unmarked(s))),
     ).records.length;
-  const withTraceState = (ts: string) => counted((s) => ({ ...s, traceState: ts }));
+  /** Each span's tracestate, built from its own parent span id ('' for a root span). */
+  const withTraceState = (ts: (parent: string) => string) =>
+    counted((s) => ({ ...s, traceState: ts(String(s.parentSpanId ?? '')) }));
   const withRecorded = (value: Json) =>
     counted((s) => ({ ...s, attributes: [...list(s.attributes), { key: 'spendline.sdk.recorded', value }] }));
   const members = (n: number) => Array.from({ length: n }, (_, i) => `v${i}=x`);
 
-  it('counts the call once with the mark among other tracestate members, or as the boolean attribute', () => {
+  it('counts the call once with the member naming the span’s parent, among others, or as the boolean attribute', () => {
     const want = expectedCalls(emitter).length;
-    expect(withTraceState('spendline=sdk')).toBe(want);
-    expect(withTraceState('congo=t61rcWkgMzE, spendline=sdk ,rojo=00f067aa0ba902b7')).toBe(want);
-    expect(withTraceState(`${members(31).join(',')},spendline=sdk`)).toBe(want);
+    expect(withTraceState((p) => `spendline=${p}`)).toBe(want);
+    expect(withTraceState((p) => `congo=t61rcWkgMzE, spendline=${p} ,rojo=00f067aa0ba902b7`)).toBe(want);
+    expect(withTraceState((p) => `${members(31).join(',')},spendline=${p}`)).toBe(want);
+    expect(withTraceState((p) => `spendline=${p.toUpperCase()}`)).toBe(want);
     expect(withRecorded({ boolValue: true })).toBe(want);
   });
 
-  it('counts the other span where the mark is another member, a lookalike, past 32 members, or not a true boolean', () => {
+  it('counts the other span where the member names another span (sent from outside), is a lookalike, past 32 members, or the attribute is not a true boolean', () => {
     const unmarkedCount = counted((s) => s);
     expect(unmarkedCount).toBeGreaterThan(expectedCalls(emitter).length);
     for (const ts of [
-      'xspendline=sdk',
-      'spendline=sdkx',
-      'spendline=sdk2,x=spendline=sdk',
-      'tenant@spendline=sdk',
-      `${members(32).join(',')},spendline=sdk`,
-      `huge=${'x'.repeat(200_000)}spendline=sdk`,
+      () => 'spendline=sdk',
+      // A caller's (or an upstream service's) span id: propagated to here, it names no parent of these spans.
+      () => 'spendline=00f067aa0ba902b7',
+      (p: string) => `xspendline=${p}`,
+      (p: string) => `spendline=${p}x`,
+      (p: string) => `spendline=${p.slice(1)}`,
+      (p: string) => `tenant@spendline=${p}`,
+      (p: string) => `${members(32).join(',')},spendline=${p}`,
+      (p: string) => `huge=${'x'.repeat(200_000)}spendline=${p}`,
     ])
-      expect(withTraceState(ts), ts.slice(0, 60)).toBe(unmarkedCount);
+      expect(withTraceState(ts), ts('0123456789abcdef').slice(0, 60)).toBe(unmarkedCount);
     for (const v of [{ stringValue: 'true' }, { intValue: 1 }, { boolValue: false }, {}])
       expect(withRecorded(v), JSON.stringify(v)).toBe(unmarkedCount);
   });

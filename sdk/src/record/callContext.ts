@@ -9,30 +9,26 @@ import {
 } from '@opentelemetry/api';
 import { ALIAS_ATTR, ATTR, SDK_SCOPE_NAME, SDK_TRACESTATE } from '../contract.js';
 
-const MARK = createTraceState(`${SDK_TRACESTATE.key}=${SDK_TRACESTATE.value}`);
+const EMPTY_TRACE_STATE = createTraceState();
 
+/** The span context with the {@link SDK_TRACESTATE} entry naming it (replacing any inherited one). */
 function marked(sc: SpanContext): SpanContext {
-  const ts = sc.traceState;
   return {
     traceId: sc.traceId,
     spanId: sc.spanId,
     traceFlags: sc.traceFlags,
     isRemote: sc.isRemote,
-    traceState:
-      ts === undefined
-        ? MARK
-        : ts.get(SDK_TRACESTATE.key) === SDK_TRACESTATE.value
-          ? ts
-          : ts.set(SDK_TRACESTATE.key, SDK_TRACESTATE.value),
+    traceState: (sc.traceState ?? EMPTY_TRACE_STATE).set(SDK_TRACESTATE.key, sc.spanId),
   };
 }
 
 /**
  * The context a recorded call is sent in: the call's span is the parent of every span made during
  * it (the HTTP client's, another GenAI instrumentation's span of the same call), and its span context
- * carries {@link SDK_TRACESTATE}, which those spans inherit. The sidecar does not count another
- * instrumentation's inference span that carries it, in whatever export it arrives (the SDK's record
- * is the call). With tracing off (no span of ours), the caller's span context is marked instead.
+ * carries {@link SDK_TRACESTATE} naming it, which those spans inherit. The sidecar does not count
+ * another instrumentation's inference span whose parent is the span the entry names, in whatever
+ * export it arrives (the SDK's record is the call). With tracing off (no span of ours), the caller's
+ * span context is marked instead (naming the caller's span).
  */
 export function callContext(parent: Context, span: Span): Context {
   const own = span.spanContext();

@@ -47,13 +47,18 @@ const MAX_TRACESTATE_MEMBERS = 32;
 /**
  * Whether another emitter's span is marked as part of a call `@spendline/sdk` records, in any export
  * (its pair need not be in the same line): the SDK sends the call in a span context whose W3C
- * `tracestate` has the entry `spendline=sdk`, which every span made inside the call inherits (the
- * SDK's wrapper outermost), and sets `spendline.sdk.recorded=true` on the other instrumentation's
- * span it is called inside (the SDK's wrapper innermost).
+ * `tracestate` has the entry `spendline=<that span's id>`, which every span made inside the call
+ * inherits (the SDK's wrapper outermost): honoured only on a span whose parent is the span it names,
+ * so an entry a caller sent from outside, or one a service downstream received, marks nothing. And
+ * the SDK sets `spendline.sdk.recorded=true` on the other instrumentation's span it is called inside
+ * (the SDK's wrapper innermost; an attribute of the span itself, not propagated).
  */
 export function isMarkedBySdk(span: Record<string, unknown>): boolean {
   const ts = span.traceState;
-  if (typeof ts === 'string' && ts.includes(SDK_TRACESTATE_MEMBER) && hasSdkTraceStateMember(ts)) return true;
+  if (typeof ts === 'string' && ts.includes(SDK_TRACESTATE_PREFIX)) {
+    const named = sdkTraceStateSpanId(ts);
+    if (named !== '' && named === normalizeId(span.parentSpanId, 8)) return true;
+  }
   const attrs = span.attributes;
   if (!Array.isArray(attrs)) return false;
   for (const kv of attrs) {
@@ -64,12 +69,19 @@ export function isMarkedBySdk(span: Record<string, unknown>): boolean {
   return false;
 }
 
-const SDK_TRACESTATE_MEMBER = `${SDK_TRACESTATE.key}=${SDK_TRACESTATE.value}`;
+const SDK_TRACESTATE_PREFIX = `${SDK_TRACESTATE.key}=`;
+const SPAN_ID_HEX = /^[0-9a-f]{16}$/;
 
-function hasSdkTraceStateMember(ts: string): boolean {
+/** The span id the SDK's `tracestate` member names (lowercase hex), '' when there is none. */
+function sdkTraceStateSpanId(ts: string): string {
   const members = ts.split(',', MAX_TRACESTATE_MEMBERS);
-  for (const m of members) if (m.trim() === SDK_TRACESTATE_MEMBER) return true;
-  return false;
+  for (const m of members) {
+    const t = m.trim();
+    if (!t.startsWith(SDK_TRACESTATE_PREFIX)) continue;
+    const id = t.slice(SDK_TRACESTATE_PREFIX.length).toLowerCase();
+    return SPAN_ID_HEX.test(id) ? id : '';
+  }
+  return '';
 }
 
 /** The span ids (lowercase hex) of the spans of one scope anywhere in the line. */
