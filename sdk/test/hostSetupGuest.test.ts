@@ -12,9 +12,13 @@ import {
   InMemorySpanExporter,
   SimpleSpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
+import OpenAI from 'openai';
 import { afterAll, expect, it } from 'vitest';
 import { ATTR, USAGE_EVENT_NAME } from '../src/contract.js';
+import { instrumentOpenAI, startTelemetry } from '../src/index.js';
+import { startFakeProvider } from '../src/testing/index.js';
 import { type Harness, startHarness } from './support/harness.js';
+import { startOtlpReceiver } from './support/otlpReceiver.js';
 
 const hostSpans = new InMemorySpanExporter();
 const hostProvider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(hostSpans)] });
@@ -58,4 +62,29 @@ it('joins the host setup: spans through its tracer provider, records to spendlin
   const after = hostSpans.getFinishedSpans();
   expect(after.map((s) => s.name)).toEqual(['child', 'after spendline stopped']);
   expect(after[0]?.parentSpanContext?.spanId).toBe(parent.spanContext().spanId);
+});
+
+it('honours OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT on its own logger provider, as NodeSDK does', async () => {
+  const receiver = await startOtlpReceiver();
+  const fake = await startFakeProvider();
+  const telemetry = startTelemetry({
+    serviceName: 'limits',
+    env: { OTLP_ENDPOINT: receiver.url, OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT: '5' },
+    onWarning: () => {},
+  });
+  try {
+    const openai = instrumentOpenAI(new OpenAI({ apiKey: 'k', baseURL: fake.openaiBaseURL, maxRetries: 0 }));
+    await openai.chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'x' }],
+    });
+    await telemetry.forceFlush();
+    const logs = receiver.logs().filter((l) => l.eventName === USAGE_EVENT_NAME);
+    expect(logs).toHaveLength(1);
+    expect(logs[0]?.attributes[ATTR.requestModel]).toBe('gpt-4');
+    expect(logs[0]?.attributes[ATTR.inputTokens]).toBe(11);
+  } finally {
+    await telemetry.shutdown();
+    await Promise.all([receiver.close(), fake.close()]);
+  }
 });

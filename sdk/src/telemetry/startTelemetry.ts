@@ -76,6 +76,17 @@ function disabledHandle(configProblems: readonly string[]): TelemetryHandle {
  * (or the next endpoint source); if starting fails anyway, the SDK is disabled with a warning.
  */
 export function startTelemetry(options: TelemetryOptions = {}): TelemetryHandle {
+  return withConfig(options, (config) => start(options, config));
+}
+
+/**
+ * Resolves and validates the options (each refused one warned about once), then `run`s with them;
+ * disabled, or failing to start, it returns a disabled handle (with a warning) instead of throwing.
+ */
+function withConfig(
+  options: TelemetryOptions,
+  run: (config: ResolvedConfig) => TelemetryHandle,
+): TelemetryHandle {
   let config: ResolvedConfig | undefined;
   try {
     config = resolveConfig(options, process.env);
@@ -86,7 +97,7 @@ export function startTelemetry(options: TelemetryOptions = {}): TelemetryHandle 
       );
     }
     if (config.disabled) return disabledHandle(config.problems);
-    return start(options, config);
+    return run(config);
   } catch (err) {
     const problems = [
       ...(config?.problems ?? []),
@@ -178,6 +189,30 @@ function resourceDetectors(names: string | undefined): ResourceDetector[] {
   return list.flatMap((n) => DETECTORS.get(n) ?? []);
 }
 
+/** A non-negative integer variable, else undefined (as NodeSDK reads the OpenTelemetry limits). */
+function nonNegativeInt(v: string | undefined): number | undefined {
+  if (v === undefined || v.trim() === '') return undefined;
+  const n = Number(v);
+  return Number.isInteger(n) && n >= 0 ? n : undefined;
+}
+
+/** NodeSDK's log record limits from `OTEL_LOGRECORD_ATTRIBUTE_*` (else `OTEL_ATTRIBUTE_*`), for the guest's own logger provider. */
+function logRecordLimitsFromEnv(env: Env): {
+  attributeCountLimit?: number;
+  attributeValueLengthLimit?: number;
+} {
+  const count =
+    nonNegativeInt(env.OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT) ??
+    nonNegativeInt(env.OTEL_ATTRIBUTE_COUNT_LIMIT);
+  const length =
+    nonNegativeInt(env.OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT) ??
+    nonNegativeInt(env.OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT);
+  return {
+    ...(count === undefined ? {} : { attributeCountLimit: count }),
+    ...(length === undefined ? {} : { attributeValueLengthLimit: length }),
+  };
+}
+
 function start(
   options: TelemetryOptions,
   config: ResolvedConfig,
@@ -259,7 +294,11 @@ function start(
         ? new BasicTracerProvider({ resource, spanProcessors })
         : undefined;
     tracerProvider = hostTracerProvider ?? ownTracer;
-    loggerProvider = new LoggerProvider({ resource, processors: logRecordProcessors });
+    loggerProvider = new LoggerProvider({
+      resource,
+      processors: logRecordProcessors,
+      logRecordLimits: logRecordLimitsFromEnv(env),
+    });
     instrumentation.setTracerProvider(tracerProvider ?? NOOP_TRACER_PROVIDER);
     instrumentation.setLoggerProvider(loggerProvider);
     if (!instrumentation.isEnabled()) instrumentation.enable();
@@ -376,17 +415,7 @@ function start(
  * at the first record.
  */
 export function startTelemetryOnFirstRecord(options: TelemetryOptions = {}): TelemetryHandle {
-  let config: ResolvedConfig | undefined;
-  try {
-    config = resolveConfig(options, process.env);
-    if (config.problems.length > 0) {
-      warnOnce(
-        config.onWarning,
-        `@spendline/sdk: invalid configuration, falling back: ${config.problems.join('; ')}.`,
-      );
-    }
-    if (config.disabled) return disabledHandle(config.problems);
-    const resolved = config;
+  return withConfig(options, (resolved) => {
     const stats = new StatsKeeper(resolved.onWarning, resolved.warningIntervalMillis);
     let started: TelemetryHandle | undefined;
     let stopped = false;
@@ -428,15 +457,5 @@ export function startTelemetryOnFirstRecord(options: TelemetryOptions = {}): Tel
       },
       stats: () => stats.snapshot(),
     };
-  } catch (err) {
-    const problems = [
-      ...(config?.problems ?? []),
-      `start failed: ${err instanceof Error ? err.message : String(err)}`,
-    ];
-    warnOnce(
-      config?.onWarning ?? ((m) => console.warn(m)),
-      `@spendline/sdk: could not start (${problems[problems.length - 1]}); telemetry is disabled, instrumented calls work unrecorded.`,
-    );
-    return disabledHandle(problems);
-  }
+  });
 }
