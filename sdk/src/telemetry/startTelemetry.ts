@@ -229,8 +229,8 @@ function start(
   const s = stats.s;
   const host = hostSetup();
   // Beside the service's own setup, spans go through its tracer provider (its exporters, its
-  // sampler): another instrumentation's span of the same call is then in the same export as ours,
-  // which is how the sidecar counts the call once. Records still go to spendline's endpoint.
+  // sampler, its traces) instead of a second pipeline; the call's marks (record/callContext.ts) keep
+  // another instrumentation's span of it uncounted. Records still go to spendline's endpoint.
   const hostTracerProvider = host.present ? host.tracerProvider : undefined;
   // Sockets the exporters open, closed at the shutdown deadline so nothing keeps the process alive.
   const agents = closableAgents();
