@@ -146,6 +146,24 @@ describe('bad configuration never throws: one warning, a fallback, a working han
     },
   ];
 
+  it('a refused resource value never reaches the records: the valid ones are kept', async () => {
+    const r = await receiver();
+    const { t } = startWith({
+      endpoint: r.url,
+      env: {},
+      serviceName: { not: 'a string' },
+      resourceAttributes: { 'team.name': 'search', 'bad.object': { x: 1 }, 'bad.nan': Number.NaN },
+    });
+    expect(t.configProblems).toHaveLength(3);
+    expect(recordLLMUsage(usage).ok).toBe(true);
+    await t.forceFlush();
+    const resource = r.logs()[0]?.resource;
+    expect(resource?.['team.name']).toBe('search');
+    expect(resource?.['service.name']).toBe('unknown_service:node');
+    expect(resource?.['bad.object']).toBeUndefined();
+    expect(resource?.['bad.nan']).toBeUndefined();
+  });
+
   for (const c of cases) {
     it(`${c.name}: warns once naming it, records still reach the collector, calls succeed`, async () => {
       const r = await receiver();

@@ -158,9 +158,12 @@ async function flushSpans(provider: TracerProvider | undefined): Promise<void> {
   await target?.forceFlush?.();
 }
 
-/** NodeSDK's resource: ours, then what the detectors find (they win), as `OTEL_NODE_RESOURCE_DETECTORS` chooses. */
-function telemetryResource(options: TelemetryOptions, env: Env): Resource {
-  const ours = resourceFromAttributes(resourceAttributesFor(env, options));
+/**
+ * NodeSDK's resource: ours (from the validated options: a refused value is never exported), then what
+ * the detectors find (they win), as `OTEL_NODE_RESOURCE_DETECTORS` chooses.
+ */
+function telemetryResource(options: TelemetryOptions, config: ResolvedConfig, env: Env): Resource {
+  const ours = resourceFromAttributes(resourceAttributesFor(env, config.resource));
   // A test's own environment stands for process.env; detectors would read the real one.
   if (options.env !== undefined) return ours;
   return ours.merge(detectResources({ detectors: resourceDetectors(env.OTEL_NODE_RESOURCE_DETECTORS) }));
@@ -263,7 +266,7 @@ function start(
       budgets: options.budgets,
       env,
     });
-  const resource = telemetryResource(options, env);
+  const resource = telemetryResource(options, config, env);
   // OTEL_TRACES_EXPORTER / OTEL_LOGS_EXPORTER: otlp (to spendline), console, or none. With no span
   // processor NodeSDK registers no tracer provider: calls then make no spans at all.
   const spanProcessors = hostTracerProvider
