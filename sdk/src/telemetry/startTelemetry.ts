@@ -287,12 +287,14 @@ function start(
   let tracerProvider: TracerProvider | undefined;
   let loggerProvider: LoggerProvider | undefined;
   let sdk: NodeSDK | undefined;
+  /** Guest of a setup without a usable tracer provider: spendline's own, not registered. */
+  let ownTracer: BasicTracerProvider | undefined;
   let hadContext = true;
   let hadPropagation = true;
   if (host.present) {
     // Guest of the service's setup: nothing registered as a global (its providers, context manager
     // and propagator stay the ones in use); the records' logger provider is spendline's own.
-    const ownTracer =
+    ownTracer =
       hostTracerProvider === undefined && spanProcessors.length > 0
         ? new BasicTracerProvider({ resource, spanProcessors })
         : undefined;
@@ -384,16 +386,7 @@ function start(
         // One warning naming what both signals left unsent (not whichever queue gave up first).
         if (s.logsUnsent + s.spansUnsent > 0) stats.lost();
         if (sdk) await beforeDeadline(sdk.shutdown(), deadline);
-        else
-          await beforeDeadline(
-            Promise.all([
-              loggerProvider?.shutdown(),
-              hostTracerProvider
-                ? undefined
-                : (tracerProvider as { shutdown?: () => Promise<void> })?.shutdown?.(),
-            ]),
-            deadline,
-          );
+        else await beforeDeadline(Promise.all([loggerProvider?.shutdown(), ownTracer?.shutdown()]), deadline);
         agents.closeAll();
         if (owns.trace) trace.disable();
         if (owns.logs) logs.disable();
