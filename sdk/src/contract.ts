@@ -224,6 +224,45 @@ export const CONTENT_ATTRS = [
 export const OPERATION_NAMES = ['chat', 'text_completion', 'generate_content', 'embeddings', 'ocr'] as const;
 export type OperationName = (typeof OPERATION_NAMES)[number];
 
+const INFERENCE_OPERATION_SET: ReadonlySet<string> = new Set(OPERATION_NAMES);
+
+/**
+ * Other emitters' names of the semconv inference operations: Spring AI's `AiOperationType.EMBEDDING`
+ * (spring-ai-commons `AiOperationType.java`), Semantic Kernel's (`ModelDiagnostics.cs`).
+ */
+export const OPERATION_ALIASES: ReadonlyMap<string, string> = new Map([
+  ['embedding', 'embeddings'],
+  ['chat.completions', 'chat'],
+  ['text.completions', 'text_completion'],
+]);
+
+/** The semconv name of a reported `gen_ai.operation.name` (itself when it has no other name). */
+export function canonicalOperation(operation: string): string {
+  if (operation === '' || INFERENCE_OPERATION_SET.has(operation)) return operation;
+  return OPERATION_ALIASES.get(operation) ?? operation;
+}
+
+/**
+ * Vercel AI SDK 4-6 spans: the provider call is the inner `….doGenerate` / `….doStream` / `….doEmbed`
+ * span; the outer `ai.generateText`, `ai.streamText`, `ai.embedMany`, `ai.toolCall` sum or wrap them.
+ */
+export function vercelOperation(operationId: string): string {
+  if (operationId === '') return '';
+  if (operationId.endsWith('.doGenerate') || operationId.endsWith('.doStream')) return 'chat';
+  if (operationId.endsWith('.doEmbed')) return 'embeddings';
+  return '';
+}
+
+/**
+ * OpenLLMetry (Python) up to 0.54 set no `gen_ai.operation.name` on its provider spans, only
+ * `llm.request.type` (semconv_ai `LLMRequestTypeValues`); `rerank` and `unknown` are not token calls.
+ */
+export const LLM_REQUEST_TYPES: ReadonlyMap<string, string> = new Map([
+  ['chat', 'chat'],
+  ['completion', 'text_completion'],
+  ['embedding', 'embeddings'],
+]);
+
 /** Operations that sum their children and so never carry billable usage of their own. */
 export const AGGREGATE_OPERATION_NAMES = [
   'invoke_agent',

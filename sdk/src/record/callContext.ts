@@ -7,7 +7,16 @@ import {
   type SpanContext,
   trace,
 } from '@opentelemetry/api';
-import { ALIAS_ATTR, ATTR, SDK_SCOPE_NAME, SDK_TRACESTATE } from '../contract.js';
+import {
+  ALIAS_ATTR,
+  ATTR,
+  canonicalOperation,
+  LLM_REQUEST_TYPES,
+  OPERATION_NAMES,
+  SDK_SCOPE_NAME,
+  SDK_TRACESTATE,
+  vercelOperation,
+} from '../contract.js';
 
 const EMPTY_TRACE_STATE = createTraceState();
 
@@ -38,26 +47,18 @@ export function callContext(parent: Context, span: Span): Context {
   return trace.setSpanContext(parent, marked(outer));
 }
 
-/** Operation names (and other emitters' names for them) of a span that is a model call. */
-const INFERENCE_OPERATIONS: ReadonlySet<string> = new Set([
-  'chat',
-  'text_completion',
-  'generate_content',
-  'embeddings',
-  'embedding',
-  'chat.completions',
-  'text.completions',
-]);
+const INFERENCE_OPERATIONS: ReadonlySet<string> = new Set(OPERATION_NAMES);
 
+/** Whether a span's attributes make it a model call by the sidecar's rules (the contract's operation names). */
 function isInferenceSpan(a: Record<string, AttributeValue | undefined>): boolean {
   const op = a[ATTR.operationName];
-  if (typeof op === 'string') return INFERENCE_OPERATIONS.has(op);
+  if (typeof op === 'string') return INFERENCE_OPERATIONS.has(canonicalOperation(op));
   const kind = a[ALIAS_ATTR.openInferenceSpanKind];
   if (kind === 'LLM' || kind === 'EMBEDDING') return true;
-  // The Vercel AI SDK 4-6 `ai.generateText.doGenerate`, `ai.streamText.doStream`, `ai.embed….doEmbed`.
   const vercel = a[ALIAS_ATTR.vercelOperationId];
-  if (typeof vercel === 'string' && /\.do(Generate|Stream|Embed)$/.test(vercel)) return true;
-  return typeof a[ALIAS_ATTR.llmRequestType] === 'string';
+  if (typeof vercel === 'string' && vercelOperation(vercel) !== '') return true;
+  const type = a[ALIAS_ATTR.llmRequestType];
+  return typeof type === 'string' && LLM_REQUEST_TYPES.has(type);
 }
 
 /**

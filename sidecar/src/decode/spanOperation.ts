@@ -5,45 +5,12 @@
  */
 import { OPERATION_NAMES } from '@spendline/sdk/contract';
 
+// The operation names readers share with the SDK (which marks another instrumentation's inference span
+// of a call it records by the same rules): defined once in the contract.
+export { canonicalOperation, LLM_REQUEST_TYPES, vercelOperation } from '@spendline/sdk/contract';
+
 /** The inference operations (calls): every other operation sums or wraps calls, or is not one. */
 export const INFERENCE_OPERATIONS: ReadonlySet<string> = new Set(OPERATION_NAMES);
-
-/**
- * Vercel AI SDK 4-6 spans: the provider call is the inner `….doGenerate` / `….doStream` / `….doEmbed`
- * span; the outer `ai.generateText`, `ai.streamText`, `ai.embedMany`, `ai.toolCall` sum or wrap them.
- */
-export function vercelOperation(operationId: string): string {
-  if (operationId === '') return '';
-  if (operationId.endsWith('.doGenerate') || operationId.endsWith('.doStream')) return 'chat';
-  if (operationId.endsWith('.doEmbed')) return 'embeddings';
-  return '';
-}
-
-/**
- * Other emitters' names of the semconv inference operations: Spring AI's `AiOperationType.EMBEDDING`
- * (spring-ai-commons `AiOperationType.java`), Semantic Kernel's (`ModelDiagnostics.cs`).
- */
-const OPERATION_ALIASES: ReadonlyMap<string, string> = new Map([
-  ['embedding', 'embeddings'],
-  ['chat.completions', 'chat'],
-  ['text.completions', 'text_completion'],
-]);
-
-/** The semconv name of a reported `gen_ai.operation.name` (itself when it has no other name). */
-export function canonicalOperation(operation: string): string {
-  if (operation === '' || INFERENCE_OPERATIONS.has(operation)) return operation;
-  return OPERATION_ALIASES.get(operation) ?? operation;
-}
-
-/**
- * OpenLLMetry (Python) up to 0.54 set no `gen_ai.operation.name` on its provider spans, only
- * `llm.request.type` (semconv_ai `LLMRequestTypeValues`); `rerank` and `unknown` are not token calls.
- */
-export const LLM_REQUEST_TYPES: ReadonlyMap<string, string> = new Map([
-  ['chat', 'chat'],
-  ['completion', 'text_completion'],
-  ['embedding', 'embeddings'],
-]);
 
 /**
  * OpenLLMetry's Responses API span: up to 0.54 it carried neither `gen_ai.operation.name` nor
