@@ -226,6 +226,12 @@ export class SpendlineInstrumentation extends InstrumentationBase<SpendlineInstr
     while (rt.pending.size > 0) await Promise.all([...rt.pending]);
   }
 
+  /** A new logger provider: records go through its loggers (no longer straight to spendline's queue). */
+  override setLoggerProvider(loggerProvider: Parameters<InstrumentationBase['setLoggerProvider']>[0]): void {
+    super.setLoggerProvider(loggerProvider);
+    if (this.rt) this.rt.directRecords = undefined;
+  }
+
   override enable(): void {
     super.enable();
     setActiveRuntime(this.runtime);

@@ -214,13 +214,27 @@ export function emitUsage(rt: TelemetryRuntime, r: UsageRecord): string {
   const span = r.span ?? startUsageSpan(rt, r.operation, r.provider, r.requestModel, r.startTimeMs, parent);
   span.setAttributes(attributes);
   if (r.errorType) span.setStatus({ code: SpanStatusCode.ERROR });
-  rt.logger.emit({
-    eventName: USAGE_EVENT_NAME,
-    timestamp: endTimeMs,
-    severityNumber: r.errorType ? SeverityNumber.WARN : SeverityNumber.INFO,
-    attributes,
-    context: trace.setSpan(parent, span),
-  });
+  const severityNumber = r.errorType ? SeverityNumber.WARN : SeverityNumber.INFO;
+  const direct = rt.directRecords;
+  if (
+    direct === undefined ||
+    !direct.emit(
+      USAGE_EVENT_NAME,
+      endTimeMs,
+      severityNumber,
+      attributes,
+      // Only a caller's extra attributes can make a record larger than a log record may carry.
+      r.extraAttributes === undefined ? 0 : Object.keys(attributes).length,
+      span.spanContext(),
+    )
+  )
+    rt.logger.emit({
+      eventName: USAGE_EVENT_NAME,
+      timestamp: endTimeMs,
+      severityNumber,
+      attributes,
+      context: trace.setSpan(parent, span),
+    });
   span.end(endTimeMs);
   rt.stats.s.recordsEmitted++;
   if (r.usageType === 'estimated') rt.stats.s.recordsEstimated++;

@@ -1,7 +1,7 @@
 import { type ExportResult, ExportResultCode } from '@opentelemetry/core';
 import { OTLPLogExporter } from '@opentelemetry/exporter-logs-otlp-http';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import type { SdkLogRecord } from '@opentelemetry/sdk-logs';
+import type { ReadableLogRecord } from '@opentelemetry/sdk-logs';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import {
   BoundedBatchQueue,
@@ -112,7 +112,7 @@ interface SignalExporters<T> {
   grpc(c: Awaited<ReturnType<typeof grpcSettings>>): Promise<ItemExporter<T>>;
 }
 
-const LOG_EXPORTERS: SignalExporters<SdkLogRecord> = {
+const LOG_EXPORTERS: SignalExporters<ReadableLogRecord> = {
   json: (c) => new OTLPLogExporter(c),
   proto: async (c) => new (await import('@opentelemetry/exporter-logs-otlp-proto')).OTLPLogExporter(c),
   grpc: async (c) => new (await import('@opentelemetry/exporter-logs-otlp-grpc')).OTLPLogExporter(c),
@@ -164,7 +164,7 @@ export function logExportQueue(
   httpAgentOptions?: ClosableAgents['factory'],
   protocol: OtlpProtocol = 'http/json',
   tls?: TlsFiles,
-): BoundedBatchQueue<SdkLogRecord> {
+): BoundedBatchQueue<ReadableLogRecord> {
   return exportQueue(LOG_EXPORTERS, 'logs', url, headers, limits, stats, httpAgentOptions, protocol, tls);
 }
 

@@ -1,12 +1,17 @@
 import type { Context } from '@opentelemetry/api';
-import type { LogRecordProcessor, SdkLogRecord } from '@opentelemetry/sdk-logs';
+import type { LogRecordProcessor, ReadableLogRecord, SdkLogRecord } from '@opentelemetry/sdk-logs';
 import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import type { BoundedBatchQueue } from './boundedBatchQueue.js';
+import type { DirectRecords } from './directRecords.js';
 
-/** Log processor that hands each emitted record to a bounded queue. */
+/** Log processor that hands each emitted record to a bounded queue (and shows `direct` the records' shape). */
 export class QueuedLogRecordProcessor implements LogRecordProcessor {
-  constructor(private readonly queue: BoundedBatchQueue<SdkLogRecord>) {}
+  constructor(
+    private readonly queue: BoundedBatchQueue<ReadableLogRecord>,
+    private readonly direct?: DirectRecords,
+  ) {}
   onEmit(logRecord: SdkLogRecord, _context?: Context): void {
+    this.direct?.learn(logRecord);
     this.queue.add(logRecord);
   }
   forceFlush(): Promise<void> {

@@ -2,6 +2,7 @@ import type { Tracer } from '@opentelemetry/api';
 import type { Logger } from '@opentelemetry/api-logs';
 import type { BudgetGuard } from '../budget/budgetGuard.js';
 import type { UsagePricer } from '../record/price.js';
+import type { DirectRecords } from './directRecords.js';
 import type { StatsKeeper } from './stats.js';
 
 /** What the record path needs from a started telemetry instance. */
@@ -20,6 +21,11 @@ export interface TelemetryRuntime {
    * not those spans): only while the records go to spendline, or a marked call would be counted nowhere.
    */
   marksPeerSpans: boolean;
+  /**
+   * Set while records may skip the logger into spendline's own export queue (directRecords.ts); unset,
+   * every record goes through `logger`.
+   */
+  directRecords?: DirectRecords | undefined;
 }
 
 let active: TelemetryRuntime | undefined;

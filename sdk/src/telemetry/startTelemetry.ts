@@ -18,6 +18,7 @@ import { BasicTracerProvider, ConsoleSpanExporter, SimpleSpanProcessor } from '@
 import { SpendlineInstrumentation } from '../instrument/instrumentation.js';
 import { beforeDeadline } from './boundedBatchQueue.js';
 import { closableAgents } from './closableAgents.js';
+import { DirectRecords, recordsMayGoDirect } from './directRecords.js';
 import { logExportQueue, spanExportQueue } from './exportQueues.js';
 import type { ResolvedProtocols, TelemetryOptions } from './options.js';
 import { type Env, resourceAttributesFor } from './options.js';
@@ -277,8 +278,16 @@ function start(
           ? [new SimpleSpanProcessor(new ConsoleSpanExporter())]
           : []),
       ];
+  // Records may skip the logger into the queue when the queue is the logger provider's only processor
+  // and nothing changes how the provider builds them (directRecords.ts).
+  const direct =
+    config.exporters.logs.size === 1 &&
+    config.exporters.logs.has('otlp') &&
+    recordsMayGoDirect(env, process.env)
+      ? new DirectRecords(logQueue)
+      : undefined;
   const logRecordProcessors = [
-    ...(config.exporters.logs.has('otlp') ? [new QueuedLogRecordProcessor(logQueue)] : []),
+    ...(config.exporters.logs.has('otlp') ? [new QueuedLogRecordProcessor(logQueue, direct)] : []),
     ...(config.exporters.logs.has('console')
       ? [new SimpleLogRecordProcessor({ exporter: new ConsoleLogRecordExporter() })]
       : []),
@@ -354,6 +363,7 @@ function start(
   // Records not sent to spendline (OTEL_LOGS_EXPORTER none or console): another instrumentation's spans
   // of a call are then the only count of it, and stay unmarked.
   runtime.marksPeerSpans = config.exporters.logs.has('otlp');
+  runtime.directRecords = direct;
   setActiveRuntime(runtime);
 
   const forceFlush = async (): Promise<void> => {
@@ -376,6 +386,7 @@ function start(
         const deadline = Date.now() + config.limits.shutdownTimeoutMillis;
         // Records finishing later (tokenizer estimates) get the same deadline as the exports.
         await beforeDeadline(Promise.all([...runtime.pending]), deadline);
+        if (runtime.directRecords === direct) runtime.directRecords = undefined;
         instrumentation.disable();
         for (const i of extra) i.disable();
         if (activeRuntime() === runtime) setActiveRuntime(undefined);

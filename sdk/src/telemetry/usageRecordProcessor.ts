@@ -1,5 +1,5 @@
 import type { Context } from '@opentelemetry/api';
-import type { LogRecordProcessor, SdkLogRecord } from '@opentelemetry/sdk-logs';
+import type { LogRecordProcessor, ReadableLogRecord, SdkLogRecord } from '@opentelemetry/sdk-logs';
 import { USAGE_EVENT_NAME } from '../contract.js';
 import type { BoundedBatchQueue } from './boundedBatchQueue.js';
 import { closableAgents } from './closableAgents.js';
@@ -25,7 +25,7 @@ export interface UsageRecordProcessorOptions extends ExportOptions {
  * OTLP endpoint over a bounded queue (never blocks, drops and counts when full).
  */
 export class UsageRecordProcessor implements LogRecordProcessor {
-  readonly #queue: BoundedBatchQueue<SdkLogRecord>;
+  readonly #queue: BoundedBatchQueue<ReadableLogRecord>;
   readonly #stats: StatsKeeper;
   readonly #shutdownTimeoutMillis: number;
   readonly #agents = closableAgents();

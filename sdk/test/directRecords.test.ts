@@ -1,0 +1,193 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { ATTR } from '../src/contract.js';
+import {
+  type LLMUsageInput,
+  recordLLMUsage,
+  startTelemetry,
+  type TelemetryHandle,
+  withUsageContext,
+} from '../src/index.js';
+import { activeRuntime } from '../src/telemetry/runtime.js';
+import { type OtlpReceiver, startOtlpReceiver } from './support/otlpReceiver.js';
+
+// Usage records skip `Logger.emit` into spendline's own export queue where that is safe
+// (src/telemetry/directRecords.ts). These tests hold the exported OTLP of that path to the logger's.
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+  vi.unstubAllEnvs();
+});
+
+async function receiver(): Promise<OtlpReceiver> {
+  const r = await startOtlpReceiver();
+  cleanups.push(() => r.close());
+  return r;
+}
+
+function start(r: OtlpReceiver, env: Record<string, string> = {}): TelemetryHandle {
+  const t = startTelemetry({
+    env: { OTLP_ENDPOINT: r.url, ...env },
+    scheduledDelayMillis: 60_000,
+    onWarning: () => {},
+  });
+  cleanups.push(() => t.shutdown());
+  return t;
+}
+
+/** Direct records queued by the running telemetry (undefined: the path is off). */
+function directCount(): number | undefined {
+  return activeRuntime()?.directRecords?.emitted;
+}
+
+const CALLS: LLMUsageInput[] = [
+  {
+    provider: 'openai',
+    model: 'gpt-4o-mini',
+    inputTokens: 1200,
+    outputTokens: 300,
+    cacheReadInputTokens: 1000,
+  },
+  { provider: 'anthropic', model: 'claude-sonnet-4-5', inputTokens: 40, outputTokens: 7, durationMs: 812 },
+  { provider: 'openai', model: 'gpt-4o', inputTokens: 9, outputTokens: 0, errorType: 'rate_limit_exceeded' },
+  {
+    provider: 'openai',
+    model: 'no-such-model-x',
+    inputTokens: 3,
+    outputTokens: 4,
+    attributes: { 'app.step': 'plan' },
+  },
+];
+
+/** Records the same calls, each in its own usage context; returns the exported logs requests. */
+async function recordAll(r: OtlpReceiver, t: TelemetryHandle): Promise<unknown[]> {
+  for (const [i, call] of CALLS.entries())
+    withUsageContext({ userId: `u-${i}`, sessionId: `s-${i}`, feature: 'chat' }, () => {
+      expect(recordLLMUsage(call).ok).toBe(true);
+    });
+  await t.forceFlush();
+  return r.bodies.logs;
+}
+
+type Json = Record<string, unknown>;
+
+/** The log records of the first resource and scope of an OTLP/JSON logs request. */
+function firstScopeRecords(request: unknown): Json[] {
+  const resourceLogs = (request as Json).resourceLogs as Json[];
+  const scopeLogs = (resourceLogs[0] as Json).scopeLogs as Json[];
+  return (scopeLogs[0] as Json).logRecords as Json[];
+}
+
+/** The exported logs with what differs between any two runs (times, trace and span ids, usage ids) blanked. */
+function comparable(requests: unknown[]): unknown {
+  const blank = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(blank);
+    if (typeof v !== 'object' || v === null) return v;
+    const o: Json = {};
+    for (const [k, x] of Object.entries(v as Json)) {
+      if (k === 'timeUnixNano' || k === 'observedTimeUnixNano' || k === 'traceId' || k === 'spanId')
+        o[k] = typeof x === 'string' && x !== '' ? 'set' : x;
+      else if (k === 'key' && (v as Json).key === ATTR.usageId) return { key: ATTR.usageId, value: 'set' };
+      else if (k === 'key' && (v as Json).key === 'host.name') return { key: 'host.name', value: 'set' };
+      else o[k] = blank(x);
+    }
+    return o;
+  };
+  return blank(requests);
+}
+
+describe('usage records queued directly', () => {
+  for (const protocol of ['http/json', 'http/protobuf'] as const) {
+    it(`export exactly what the logger exports (${protocol}): resource, scope, attributes, severity, trace context`, async () => {
+      const env = { OTEL_EXPORTER_OTLP_PROTOCOL: protocol };
+      const fastReceiver = await receiver();
+      const fast = start(fastReceiver, env);
+      const fastLogs = await recordAll(fastReceiver, fast);
+      // The first record goes through the logger (it shows the records' resource and scope); the rest skip it.
+      expect(directCount()).toBe(CALLS.length - 1);
+      await fast.shutdown();
+
+      // Any OpenTelemetry log record limit sends every record through the logger (here one that changes nothing).
+      const viaLogger = await receiver();
+      const slow = start(viaLogger, { ...env, OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT: '128' });
+      const slowLogs = await recordAll(viaLogger, slow);
+      expect(directCount()).toBeUndefined();
+
+      // One export request, one resource, one scope: direct records share the logger's resource and scope.
+      expect(fastLogs).toHaveLength(1);
+      const resourceLogs = (fastLogs[0] as Json).resourceLogs as Json[];
+      expect(resourceLogs).toHaveLength(1);
+      expect(resourceLogs[0]?.scopeLogs as Json[]).toHaveLength(1);
+      const records = firstScopeRecords(fastLogs[0]);
+      expect(records).toHaveLength(CALLS.length);
+      expect(comparable(fastLogs)).toEqual(comparable(slowLogs));
+      // Each record carries its own span's context and its own timestamp.
+      const spanIds = new Set(records.map((x) => x.spanId));
+      expect(spanIds.size).toBe(CALLS.length);
+      for (const x of records) expect(String(x.timeUnixNano)).toMatch(/^[1-9]\d{18}$/);
+    });
+  }
+
+  it('a record with more attributes than a log record may carry goes through the logger, which bounds them', async () => {
+    const r = await receiver();
+    const t = start(r);
+    expect(recordLLMUsage(CALLS[0] as LLMUsageInput).ok).toBe(true);
+    const attributes = Object.fromEntries(Array.from({ length: 200 }, (_, i) => [`app.extra_${i}`, i]));
+    expect(recordLLMUsage({ ...(CALLS[1] as LLMUsageInput), attributes }).ok).toBe(true);
+    expect(directCount()).toBe(0);
+    await t.forceFlush();
+    const logs = r.logs();
+    expect(logs).toHaveLength(2);
+    const rec = firstScopeRecords(r.bodies.logs[0])[1] as Json;
+    expect((rec.attributes as unknown[]).length).toBe(128);
+    expect(rec.droppedAttributesCount).toBeGreaterThan(0);
+  });
+
+  for (const [why, env] of [
+    ['a console exporter beside OTLP', { OTEL_LOGS_EXPORTER: 'otlp,console' }],
+    ['a value length limit', { OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT: '4' }],
+    ["the SDK's own metrics", { OTEL_NODE_EXPERIMENTAL_SDK_METRICS: 'true' }],
+  ] as const) {
+    it(`with ${why}, every record goes through the logger`, async () => {
+      const r = await receiver();
+      const t = start(r, env);
+      for (let i = 0; i < 3; i++) expect(recordLLMUsage(CALLS[1] as LLMUsageInput).ok).toBe(true);
+      expect(directCount()).toBeUndefined();
+      await t.forceFlush();
+      const logs = r.logs();
+      expect(logs).toHaveLength(3);
+    });
+  }
+
+  it("with a limit in the process's environment (which NodeSDK reads), records go through the logger and are bounded", async () => {
+    vi.stubEnv('OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT', '4');
+    const r = await receiver();
+    const t = start(r);
+    for (let i = 0; i < 2; i++) expect(recordLLMUsage(CALLS[1] as LLMUsageInput).ok).toBe(true);
+    expect(directCount()).toBeUndefined();
+    await t.forceFlush();
+    const logs = r.logs();
+    expect(logs.map((l) => l.attributes[ATTR.requestModel])).toEqual(['clau', 'clau']);
+  });
+
+  it('with spans off, direct records carry no trace context, as the logger would', async () => {
+    const r = await receiver();
+    const t = start(r, { OTEL_TRACES_EXPORTER: 'none' });
+    for (let i = 0; i < 2; i++) expect(recordLLMUsage(CALLS[0] as LLMUsageInput).ok).toBe(true);
+    expect(directCount()).toBe(1);
+    await t.forceFlush();
+    const records = firstScopeRecords(r.bodies.logs[0]);
+    expect(records).toHaveLength(2);
+    for (const x of records) expect(x.traceId ?? '').toBe('');
+  });
+
+  it('after shutdown nothing is queued directly', async () => {
+    const r = await receiver();
+    const t = start(r);
+    expect(recordLLMUsage(CALLS[0] as LLMUsageInput).ok).toBe(true);
+    const rt = activeRuntime();
+    expect(rt?.directRecords).toBeDefined();
+    await t.shutdown();
+    expect(rt?.directRecords).toBeUndefined();
+  });
+});
