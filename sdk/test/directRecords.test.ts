@@ -191,3 +191,41 @@ describe('usage records queued directly', () => {
     expect(rt?.directRecords).toBeUndefined();
   });
 });
+
+/** Every log record of the exported requests, in order. */
+function allRecords(requests: unknown[]): Json[] {
+  const out: Json[] = [];
+  for (const request of requests)
+    for (const rl of (request as Json).resourceLogs as Json[])
+      for (const sl of rl.scopeLogs as Json[]) out.push(...(sl.logRecords as Json[]));
+  return out;
+}
+
+/**
+ * Runs `record` after a first record (which always goes through the logger) once with records queued
+ * directly and once through the logger (a record limit that changes nothing); returns both exports.
+ */
+async function bothPaths(record: () => void): Promise<{ direct: Json[]; viaLogger: Json[] }> {
+  const out: Json[][] = [];
+  for (const env of [{}, { OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT: '128' }]) {
+    const r = await receiver();
+    const t = start(r, env);
+    expect(recordLLMUsage(CALLS[1] as LLMUsageInput).ok).toBe(true);
+    record();
+    expect(directCount()).toBe(Object.keys(env).length === 0 ? 1 : undefined);
+    await t.forceFlush();
+    await t.shutdown();
+    out.push(allRecords(r.bodies.logs));
+  }
+  return { direct: out[0] as Json[], viaLogger: out[1] as Json[] };
+}
+
+describe('direct records and the logger agree on what the caller gave', () => {
+  it('a start time OpenTelemetry reads as a performance.now() offset is read so on both paths', async () => {
+    // OpenTelemetry takes a number below half of performance.timeOrigin (before ~1998) for an offset.
+    const call = { ...(CALLS[0] as LLMUsageInput), startTimeMs: 1_000, durationMs: 5 };
+    const { direct, viaLogger } = await bothPaths(() => expect(recordLLMUsage(call).ok).toBe(true));
+    expect(direct).toHaveLength(2);
+    expect(direct[1]?.timeUnixNano).toBe(viaLogger[1]?.timeUnixNano);
+  });
+});

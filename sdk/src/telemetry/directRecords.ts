@@ -1,6 +1,6 @@
 import { type AttributeValue, isSpanContextValid, type SpanContext } from '@opentelemetry/api';
 import type { SeverityNumber } from '@opentelemetry/api-logs';
-import { millisToHrTime } from '@opentelemetry/core';
+import { millisToHrTime, timeInputToHrTime } from '@opentelemetry/core';
 import type { ReadableLogRecord } from '@opentelemetry/sdk-logs';
 import { SDK_SCOPE_NAME } from '../contract.js';
 import type { BoundedBatchQueue } from './boundedBatchQueue.js';
@@ -67,7 +67,8 @@ export class DirectRecords {
     const shape = this.#shape;
     if (shape === undefined || attributeCount > DEFAULT_ATTRIBUTE_COUNT_LIMIT) return false;
     const record: ReadableLogRecord = {
-      hrTime: millisToHrTime(timestampMs),
+      // As the logger reads it: a number below half of performance.timeOrigin is a performance.now() offset.
+      hrTime: timeInputToHrTime(timestampMs),
       hrTimeObserved: millisToHrTime(Date.now()),
       spanContext: isSpanContextValid(spanContext) ? spanContext : undefined,
       severityNumber,
