@@ -8,7 +8,7 @@ import {
   withUsageContext,
 } from '../src/index.js';
 import { activeRuntime } from '../src/telemetry/runtime.js';
-import { type OtlpReceiver, startOtlpReceiver } from './support/otlpReceiver.js';
+import { flattenAttributes, type OtlpReceiver, startOtlpReceiver } from './support/otlpReceiver.js';
 
 // Usage records skip `Logger.emit` into spendline's own export queue where that is safe
 // (src/telemetry/directRecords.ts). These tests hold the exported OTLP of that path to the logger's.
@@ -227,5 +227,37 @@ describe('direct records and the logger agree on what the caller gave', () => {
     const { direct, viaLogger } = await bothPaths(() => expect(recordLLMUsage(call).ok).toBe(true));
     expect(direct).toHaveLength(2);
     expect(direct[1]?.timeUnixNano).toBe(viaLogger[1]?.timeUnixNano);
+  });
+  it('an extra attribute with an empty name is dropped on both paths (the logger refuses it)', async () => {
+    const call = { ...(CALLS[0] as LLMUsageInput), attributes: { '': 'x', 'app.step': 'plan' } };
+    const { direct, viaLogger } = await bothPaths(() => expect(recordLLMUsage(call).ok).toBe(true));
+    const keys = (x: Json | undefined) => ((x?.attributes ?? []) as { key: string }[]).map((a) => a.key);
+    expect(keys(direct[1])).toContain('app.step');
+    expect(keys(direct[1])).not.toContain('');
+    expect(keys(direct[1])).toEqual(keys(viaLogger[1]));
+  });
+
+  it('an extra array attribute is exported as it was when recorded, though the caller changes it after', async () => {
+    const { direct, viaLogger } = await bothPaths(() => {
+      const scores = [1, 2, 3];
+      const flags = [true, false];
+      expect(
+        recordLLMUsage({
+          ...(CALLS[0] as LLMUsageInput),
+          attributes: { 'app.scores': scores, 'app.flags': flags },
+        }).ok,
+      ).toBe(true);
+      scores[0] = 99;
+      flags[0] = false;
+    });
+    for (const records of [direct, viaLogger]) {
+      const a = flattenAttributes(records[1]?.attributes);
+      expect(a['app.scores']).toBe(
+        JSON.stringify({ arrayValue: { values: [{ intValue: 1 }, { intValue: 2 }, { intValue: 3 }] } }),
+      );
+      expect(a['app.flags']).toBe(
+        JSON.stringify({ arrayValue: { values: [{ boolValue: true }, { boolValue: false }] } }),
+      );
+    }
   });
 });

@@ -103,22 +103,24 @@ function extraValue(v: unknown): AttributeValue | undefined {
     const t = typeof v[0];
     if (t !== 'string' && t !== 'number' && t !== 'boolean') return undefined;
     if (!v.every((x) => typeof x === t && (t !== 'number' || Number.isFinite(x)))) return undefined;
+    // A copy either way: the caller's array may change before the record is exported.
     return t === 'string'
       ? v.map((x: string) => capValueLength(x, MAX_EXTRA_VALUE_LENGTH))
-      : (v as AttributeValue);
+      : (v.slice() as AttributeValue);
   }
   return undefined;
 }
 
 /**
- * A caller's extra attributes (manual API), validated: no reserved name, no content attribute unless
+ * A caller's extra attributes (manual API), validated: no empty or reserved name, no content attribute unless
  * capture is on, only values OpenTelemetry can carry, strings bounded.
  */
 function extraAttributes(extra: unknown, captureContent: boolean): Record<string, AttributeValue> {
   const a: Record<string, AttributeValue> = {};
   if (typeof extra !== 'object' || extra === null || Array.isArray(extra)) return a;
   for (const [key, raw] of Object.entries(extra)) {
-    if (RESERVED_ATTRS.has(key)) continue;
+    // OpenTelemetry refuses an empty name (Logger.emit and spans drop it): never sent, on any path.
+    if (key === '' || RESERVED_ATTRS.has(key)) continue;
     if (!captureContent && (CONTENT_EXACT.has(key) || CONTENT_PREFIXES.some((p) => key.startsWith(p))))
       continue;
     if (CONTEXT_ATTRS.has(key)) {
