@@ -1,5 +1,6 @@
+import { logs } from '@opentelemetry/api-logs';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { ATTR } from '../src/contract.js';
+import { ATTR, SDK_SCOPE_NAME, USAGE_EVENT_NAME } from '../src/contract.js';
 import {
   type LLMUsageInput,
   recordLLMUsage,
@@ -8,6 +9,7 @@ import {
   withUsageContext,
 } from '../src/index.js';
 import { activeRuntime } from '../src/telemetry/runtime.js';
+import { SDK_VERSION } from '../src/version.js';
 import { flattenAttributes, type OtlpReceiver, startOtlpReceiver } from './support/otlpReceiver.js';
 
 // Usage records skip `Logger.emit` into spendline's own export queue where that is safe
@@ -259,5 +261,27 @@ describe('direct records and the logger agree on what the caller gave', () => {
         JSON.stringify({ arrayValue: { values: [{ boolValue: true }, { boolValue: false }] } }),
       );
     }
+  });
+  it("learn the SDK's own scope: another logger of the provider (another instrumentation, another copy of the SDK) emitting first is not taken", async () => {
+    const r = await receiver();
+    const t = start(r);
+    // NodeSDK made spendline's logger provider the global one: the service's and other instrumentations' logs go through it.
+    logs.getLogger('app-logs').emit({ body: 'hello' });
+    logs.getLogger(SDK_SCOPE_NAME, '0.0.1-other-copy').emit({ eventName: USAGE_EVENT_NAME });
+    for (let i = 0; i < 3; i++) expect(recordLLMUsage(CALLS[1] as LLMUsageInput).ok).toBe(true);
+    expect(directCount()).toBe(2);
+    await t.forceFlush();
+    const scopes = r.logs().map((l) => l.scope);
+    expect(scopes).toEqual(['app-logs', SDK_SCOPE_NAME, SDK_SCOPE_NAME, SDK_SCOPE_NAME, SDK_SCOPE_NAME]);
+    // The usage records' scope is the SDK's, with its version, in one scope group.
+    const groups = ((r.bodies.logs[0] as Json).resourceLogs as Json[]).flatMap(
+      (rl) => rl.scopeLogs as Json[],
+    );
+    const versions = groups.map((g) => [(g.scope as Json).version, (g.logRecords as unknown[]).length]);
+    expect(versions).toEqual([
+      [undefined, 1],
+      ['0.0.1-other-copy', 1],
+      [SDK_VERSION, 3],
+    ]);
   });
 });

@@ -3,6 +3,7 @@ import type { SeverityNumber } from '@opentelemetry/api-logs';
 import { millisToHrTime, timeInputToHrTime } from '@opentelemetry/core';
 import type { ReadableLogRecord } from '@opentelemetry/sdk-logs';
 import { SDK_SCOPE_NAME } from '../contract.js';
+import { SDK_VERSION } from '../version.js';
 import type { BoundedBatchQueue } from './boundedBatchQueue.js';
 
 /** OpenTelemetry's default log record attribute count limit (no length limit by default). */
@@ -46,10 +47,20 @@ export class DirectRecords {
 
   constructor(private readonly queue: BoundedBatchQueue<ReadableLogRecord>) {}
 
-  /** Learns the resource and scope from a record the SDK's logger emitted through the provider. */
+  /**
+   * Learns the resource and scope from a record the SDK's logger emitted through the provider: its scope
+   * is the SDK's name and version, no schema URL (the provider's key of that logger). Another copy of
+   * the SDK, of another version, logging through the same (global) provider does not count.
+   */
   learn(record: ReadableLogRecord): void {
-    if (this.#shape === undefined && record.instrumentationScope.name === SDK_SCOPE_NAME)
-      this.#shape = { resource: record.resource, instrumentationScope: record.instrumentationScope };
+    const scope = record.instrumentationScope;
+    if (
+      this.#shape === undefined &&
+      scope.name === SDK_SCOPE_NAME &&
+      scope.version === SDK_VERSION &&
+      scope.schemaUrl === undefined
+    )
+      this.#shape = { resource: record.resource, instrumentationScope: scope };
   }
 
   /**
