@@ -9,6 +9,7 @@ import {
   withUsageContext,
 } from '../src/index.js';
 import { activeRuntime } from '../src/telemetry/runtime.js';
+import { startTelemetryOnFirstRecord } from '../src/telemetry/startTelemetry.js';
 import { SDK_VERSION } from '../src/version.js';
 import { flattenAttributes, type OtlpReceiver, startOtlpReceiver } from './support/otlpReceiver.js';
 
@@ -283,5 +284,41 @@ describe('direct records and the logger agree on what the caller gave', () => {
       ['0.0.1-other-copy', 1],
       [SDK_VERSION, 3],
     ]);
+  });
+  it("register's lazy start: the first record starts the pipeline and goes through the logger, the rest directly", async () => {
+    const r = await receiver();
+    const t = startTelemetryOnFirstRecord({
+      env: { OTLP_ENDPOINT: r.url },
+      serviceName: 'lazy',
+      onWarning: () => {},
+    });
+    cleanups.push(() => t.shutdown());
+    for (let i = 0; i < 3; i++) expect(recordLLMUsage(CALLS[1] as LLMUsageInput).ok).toBe(true);
+    expect(directCount()).toBe(2);
+    await t.shutdown();
+    expect(r.logs().map((l) => [l.resource['service.name'], l.scope])).toEqual(
+      Array.from({ length: 3 }, () => ['lazy', SDK_SCOPE_NAME]),
+    );
+  });
+
+  it('two pipelines in a row, then a restart: each queues into its own export with its own resource', async () => {
+    const [a, b, c] = [await receiver(), await receiver(), await receiver()];
+    const startNamed = (url: string, serviceName: string) =>
+      startTelemetry({ env: { OTLP_ENDPOINT: url }, serviceName, onWarning: () => {} });
+    const ta = startNamed(a.url, 'a');
+    expect(recordLLMUsage(CALLS[1] as LLMUsageInput).ok).toBe(true);
+    const tb = startNamed(b.url, 'b');
+    for (let i = 0; i < 3; i++) expect(recordLLMUsage(CALLS[1] as LLMUsageInput).ok).toBe(true);
+    await ta.shutdown();
+    for (let i = 0; i < 2; i++) expect(recordLLMUsage(CALLS[1] as LLMUsageInput).ok).toBe(true);
+    expect(directCount()).toBe(4);
+    await tb.shutdown();
+    const tc = startNamed(c.url, 'c');
+    cleanups.push(() => tc.shutdown());
+    for (let i = 0; i < 3; i++) expect(recordLLMUsage(CALLS[1] as LLMUsageInput).ok).toBe(true);
+    expect(directCount()).toBe(2);
+    await tc.shutdown();
+    const services = (x: OtlpReceiver) => x.logs().map((l) => l.resource['service.name']);
+    expect([services(a), services(b), services(c)]).toEqual([['a'], Array(5).fill('b'), Array(3).fill('c')]);
   });
 });
