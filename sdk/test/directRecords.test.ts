@@ -210,7 +210,7 @@ function allRecords(requests: unknown[]): Json[] {
  */
 async function bothPaths(record: () => void): Promise<{ direct: Json[]; viaLogger: Json[] }> {
   const out: Json[][] = [];
-  for (const env of [{}, { OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT: '128' }]) {
+  for (const env of [{}, { OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT: '128' }] as Record<string, string>[]) {
     const r = await receiver();
     const t = start(r, env);
     expect(recordLLMUsage(CALLS[1] as LLMUsageInput).ok).toBe(true);
