@@ -15,7 +15,7 @@ import {
 import OpenAI from 'openai';
 import { afterAll, expect, it } from 'vitest';
 import { ATTR, USAGE_EVENT_NAME } from '../src/contract.js';
-import { instrumentOpenAI, startTelemetry } from '../src/index.js';
+import { instrumentOpenAI, recordLLMUsage, startTelemetry } from '../src/index.js';
 import { startFakeProvider } from '../src/testing/index.js';
 import { type Harness, startHarness } from './support/harness.js';
 import { startOtlpReceiver } from './support/otlpReceiver.js';
@@ -86,5 +86,30 @@ it('honours OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT on its own logger provid
   } finally {
     await telemetry.shutdown();
     await Promise.all([receiver.close(), fake.close()]);
+  }
+});
+
+it('reads an OpenTelemetry record limit of 0 as NodeSDK does (invalid, the default), not as "no attributes"', async () => {
+  const receiver = await startOtlpReceiver();
+  const telemetry = startTelemetry({
+    env: {
+      OTLP_ENDPOINT: receiver.url,
+      OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT: '0',
+      OTEL_ATTRIBUTE_COUNT_LIMIT: '0',
+    },
+    onWarning: () => {},
+  });
+  try {
+    expect(
+      recordLLMUsage({ provider: 'openai', model: 'gpt-4o-mini', inputTokens: 11, outputTokens: 7 }).ok,
+    ).toBe(true);
+    await telemetry.forceFlush();
+    const logs = receiver.logs().filter((l) => l.eventName === USAGE_EVENT_NAME);
+    expect(logs).toHaveLength(1);
+    expect(logs[0]?.attributes[ATTR.inputTokens]).toBe(11);
+    expect(logs[0]?.attributes[ATTR.requestModel]).toBe('gpt-4o-mini');
+  } finally {
+    await telemetry.shutdown();
+    await receiver.close();
   }
 });

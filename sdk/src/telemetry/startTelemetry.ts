@@ -193,11 +193,14 @@ function resourceDetectors(names: string | undefined): ResourceDetector[] {
   return list.flatMap((n) => DETECTORS.get(n) ?? []);
 }
 
-/** A non-negative integer variable, else undefined (as NodeSDK reads the OpenTelemetry limits). */
-function nonNegativeInt(v: string | undefined): number | undefined {
+/**
+ * A limit variable as NodeSDK reads it (`getNonNegativeNumberFromEnv`): a number above 0, else undefined
+ * (the default). A 0 is invalid there; taken as a count limit it would strip every record of its attributes.
+ */
+function positiveNumber(v: string | undefined): number | undefined {
   if (v === undefined || v.trim() === '') return undefined;
   const n = Number(v);
-  return Number.isInteger(n) && n >= 0 ? n : undefined;
+  return n > 0 ? n : undefined;
 }
 
 /** NodeSDK's log record limits from `OTEL_LOGRECORD_ATTRIBUTE_*` (else `OTEL_ATTRIBUTE_*`), for the guest's own logger provider. */
@@ -206,11 +209,11 @@ function logRecordLimitsFromEnv(env: Env): {
   attributeValueLengthLimit?: number;
 } {
   const count =
-    nonNegativeInt(env.OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT) ??
-    nonNegativeInt(env.OTEL_ATTRIBUTE_COUNT_LIMIT);
+    positiveNumber(env.OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT) ??
+    positiveNumber(env.OTEL_ATTRIBUTE_COUNT_LIMIT);
   const length =
-    nonNegativeInt(env.OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT) ??
-    nonNegativeInt(env.OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT);
+    positiveNumber(env.OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT) ??
+    positiveNumber(env.OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT);
   return {
     ...(count === undefined ? {} : { attributeCountLimit: count }),
     ...(length === undefined ? {} : { attributeValueLengthLimit: length }),
