@@ -269,11 +269,14 @@ describe('direct records and the logger agree on what the caller gave', () => {
     // NodeSDK made spendline's logger provider the global one: the service's and other instrumentations' logs go through it.
     logs.getLogger('app-logs').emit({ body: 'hello' });
     logs.getLogger(SDK_SCOPE_NAME, '0.0.1-other-copy').emit({ eventName: USAGE_EVENT_NAME });
+    logs
+      .getLogger(SDK_SCOPE_NAME, SDK_VERSION, { attributes: { 'copy.id': 2 } })
+      .emit({ eventName: USAGE_EVENT_NAME });
     for (let i = 0; i < 3; i++) expect(recordLLMUsage(CALLS[1] as LLMUsageInput).ok).toBe(true);
     expect(directCount()).toBe(2);
     await t.forceFlush();
     const scopes = r.logs().map((l) => l.scope);
-    expect(scopes).toEqual(['app-logs', SDK_SCOPE_NAME, SDK_SCOPE_NAME, SDK_SCOPE_NAME, SDK_SCOPE_NAME]);
+    expect(scopes).toEqual(['app-logs', ...Array(5).fill(SDK_SCOPE_NAME)]);
     // The usage records' scope is the SDK's, with its version, in one scope group.
     const groups = ((r.bodies.logs[0] as Json).resourceLogs as Json[]).flatMap(
       (rl) => rl.scopeLogs as Json[],
@@ -282,6 +285,7 @@ describe('direct records and the logger agree on what the caller gave', () => {
     expect(versions).toEqual([
       [undefined, 1],
       ['0.0.1-other-copy', 1],
+      [SDK_VERSION, 1],
       [SDK_VERSION, 3],
     ]);
   });

@@ -49,7 +49,7 @@ export class DirectRecords {
 
   /**
    * Learns the resource and scope from a record the SDK's logger emitted through the provider: its scope
-   * is the SDK's name and version, no schema URL (the provider's key of that logger). Another copy of
+   * is the SDK's name and version, no schema URL and no attributes (the provider's key of that logger). Another copy of
    * the SDK, of another version, logging through the same (global) provider does not count.
    */
   learn(record: ReadableLogRecord): void {
@@ -58,7 +58,8 @@ export class DirectRecords {
       this.#shape === undefined &&
       scope.name === SDK_SCOPE_NAME &&
       scope.version === SDK_VERSION &&
-      scope.schemaUrl === undefined
+      scope.schemaUrl === undefined &&
+      scope.attributes === undefined
     )
       this.#shape = { resource: record.resource, instrumentationScope: scope };
   }
