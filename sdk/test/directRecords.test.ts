@@ -173,6 +173,21 @@ describe('usage records queued directly', () => {
     expect(logs.map((l) => l.attributes[ATTR.requestModel])).toEqual(['clau', 'clau']);
   });
 
+  it('limit variables set but empty (unset for NodeSDK too) leave the direct path on, the records whole', async () => {
+    vi.stubEnv('OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT', ' ');
+    vi.stubEnv('OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT', '');
+    const r = await receiver();
+    const t = start(r, { OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT: '', OTEL_ATTRIBUTE_COUNT_LIMIT: '  ' });
+    for (let i = 0; i < 3; i++) expect(recordLLMUsage(CALLS[1] as LLMUsageInput).ok).toBe(true);
+    expect(directCount()).toBe(2);
+    await t.forceFlush();
+    const logs = r.logs();
+    expect(logs.map((l) => l.attributes[ATTR.requestModel])).toEqual(Array(3).fill('claude-sonnet-4-5'));
+    expect(logs.map((l) => Object.keys(l.attributes).length)).toEqual(
+      Array(3).fill(Object.keys(logs[0]?.attributes ?? {}).length),
+    );
+  });
+
   it('with spans off, direct records carry no trace context, as the logger would', async () => {
     const r = await receiver();
     const t = start(r, { OTEL_TRACES_EXPORTER: 'none' });
