@@ -48,9 +48,10 @@ export class DirectRecords {
   constructor(private readonly queue: BoundedBatchQueue<ReadableLogRecord>) {}
 
   /**
-   * Learns the resource and scope from a record the SDK's logger emitted through the provider: its scope
-   * is the SDK's name and version, no schema URL and no attributes (the provider's key of that logger). Another copy of
-   * the SDK, of another version, logging through the same (global) provider does not count.
+   * Learns the resource and scope from a record the SDK's logger emitted through the provider: its
+   * scope is the SDK's name and version, no schema URL, no attributes (the provider's key of that
+   * logger). Another copy of the SDK, of another version, logging through the same (global) provider
+   * does not count.
    */
   learn(record: ReadableLogRecord): void {
     const scope = record.instrumentationScope;
