@@ -1,3 +1,4 @@
+import { detectResources, hostDetector } from '@opentelemetry/resources';
 import OpenAI from 'openai';
 import { afterEach, describe, expect, it } from 'vitest';
 import { freePort } from '../../test/support/ports.js';
@@ -215,5 +216,17 @@ describe('resource detection', () => {
     if (!process.env.OTEL_SERVICE_NAME) expect(resource['service.name']).toBe('detect-test');
     expect(typeof resource['host.name']).toBe('string');
     expect(Object.keys(resource).filter((k) => k.startsWith('process.command'))).toEqual([]);
+  });
+
+  it("exports a detector's asynchronous attributes (the host detector's host.id), on records and spans, as OpenTelemetry's batch processors do", async () => {
+    const detected = detectResources({ detectors: [hostDetector] });
+    await detected.waitForAsyncAttributes?.();
+    const hostId = detected.attributes['host.id'];
+    const r = await receiver();
+    const t = start({ endpoint: r.url, serviceName: 'detect-async', scheduledDelayMillis: 60_000 });
+    expect(recordLLMUsage(usage).ok).toBe(true);
+    await t.forceFlush();
+    expect(r.logs()[0]?.resource['host.id']).toBe(hostId);
+    expect(r.spans()[0]?.resource['host.id']).toBe(hostId);
   });
 });

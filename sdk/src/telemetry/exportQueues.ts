@@ -1,6 +1,7 @@
 import { type ExportResult, ExportResultCode } from '@opentelemetry/core';
 import { OTLPLogExporter } from '@opentelemetry/exporter-logs-otlp-http';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import type { Resource } from '@opentelemetry/resources';
 import type { ReadableLogRecord } from '@opentelemetry/sdk-logs';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import {
@@ -73,6 +74,33 @@ class LazyExporter<T> implements ItemExporter<T> {
   }
 }
 
+/**
+ * Exports once the items' resources have settled their asynchronous attributes (the host detector's
+ * `host.id`), as OpenTelemetry's batch processors wait: the OTLP exporters skip an unsettled one.
+ */
+class SettledResourceExporter<T extends { resource: Resource }> implements ItemExporter<T> {
+  constructor(private readonly exporter: ItemExporter<T>) {}
+  export(items: T[], resultCallback: (result: ExportResult) => void): void {
+    let pending: Promise<void>[] | undefined;
+    let last: Resource | undefined;
+    for (const { resource } of items) {
+      if (resource === last) continue;
+      last = resource;
+      if (resource.asyncAttributesPending && resource.waitForAsyncAttributes)
+        (pending ??= []).push(resource.waitForAsyncAttributes());
+    }
+    if (pending === undefined) return this.exporter.export(items, resultCallback);
+    Promise.all(pending).then(
+      () => this.exporter.export(items, resultCallback),
+      (error: unknown) =>
+        resultCallback({ code: ExportResultCode.FAILED, error: error instanceof Error ? error : undefined }),
+    );
+  }
+  shutdown(): Promise<void> {
+    return this.exporter.shutdown();
+  }
+}
+
 interface HttpSettings {
   url: string;
   headers: Record<string, string>;
@@ -136,7 +164,7 @@ function exporterFor<T>(protocol: OtlpProtocol, o: ExporterSettings, e: SignalEx
   return new LazyExporter(async () => e.grpc(await grpcSettings(o)));
 }
 
-function exportQueue<T>(
+function exportQueue<T extends { resource: Resource }>(
   exporters: SignalExporters<T>,
   signal: 'logs' | 'spans',
   url: string,
@@ -149,7 +177,7 @@ function exportQueue<T>(
 ): BoundedBatchQueue<T> {
   const settings = { url, headers, timeoutMillis: limits.exportTimeoutMillis, httpAgentOptions, tls };
   return new BoundedBatchQueue<T>(
-    exporterFor(protocol, settings, exporters),
+    new SettledResourceExporter(exporterFor(protocol, settings, exporters)),
     limits,
     countingListener(stats, signal),
   );
