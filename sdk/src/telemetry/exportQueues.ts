@@ -81,15 +81,18 @@ class LazyExporter<T> implements ItemExporter<T> {
 class SettledResourceExporter<T extends { resource: Resource }> implements ItemExporter<T> {
   constructor(private readonly exporter: ItemExporter<T>) {}
   export(items: T[], resultCallback: (result: ExportResult) => void): void {
-    let pending: Promise<void>[] | undefined;
+    const pending: Promise<void>[] = [];
     let last: Resource | undefined;
     for (const { resource } of items) {
       if (resource === last) continue;
       last = resource;
       if (resource.asyncAttributesPending && resource.waitForAsyncAttributes)
-        (pending ??= []).push(resource.waitForAsyncAttributes());
+        pending.push(resource.waitForAsyncAttributes());
     }
-    if (pending === undefined) return this.exporter.export(items, resultCallback);
+    if (pending.length === 0) {
+      this.exporter.export(items, resultCallback);
+      return;
+    }
     Promise.all(pending).then(
       () => this.exporter.export(items, resultCallback),
       (error: unknown) =>
