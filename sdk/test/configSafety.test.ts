@@ -8,6 +8,7 @@ import { instrumentOpenAI, recordLLMUsage, startTelemetry, type TelemetryHandle 
 import { BoundedBatchQueue } from '../src/telemetry/boundedBatchQueue.js';
 import type { TelemetryOptions } from '../src/telemetry/options.js';
 import { resolveConfig } from '../src/telemetry/resolveConfig.js';
+import { activeRuntime, trackPending } from '../src/telemetry/runtime.js';
 import { startFakeProvider } from '../src/testing/index.js';
 import { type OtlpReceiver, startOtlpReceiver } from './support/otlpReceiver.js';
 
@@ -313,6 +314,25 @@ describe('shutdown() with a hanging collector is bounded (issue 15 #10)', () => 
     await t.shutdown();
     expect(t.stats().logsUnsent).toBe(5);
   }, 20_000);
+
+  it('counts a record still being finished at the deadline (a tokenizer estimate) as unsent, with the warning', async () => {
+    const r = await receiver();
+    const { t, warnings } = startWith({
+      endpoint: r.url,
+      env: {},
+      scheduledDelayMillis: 60_000,
+      shutdownTimeoutMillis: 200,
+    });
+    expect(recordLLMUsage(usage).ok).toBe(true);
+    await t.forceFlush();
+    const rt = activeRuntime();
+    if (rt === undefined) throw new Error('no runtime');
+    // A record whose estimate never finishes (as a tokenizer still loading at shutdown).
+    trackPending(rt, new Promise(() => {}));
+    await t.shutdown();
+    expect(t.stats()).toMatchObject({ logsExported: 1, logsUnsent: 1 });
+    expect(warnings).toEqual([expect.stringMatching(/logs failed\/dropped\/unsent: 0\/0\/1/)]);
+  });
 
   it('closes abandoned requests: a process whose collector hangs exits right after shutdown()', async () => {
     let open = 0;

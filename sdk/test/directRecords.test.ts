@@ -239,12 +239,13 @@ async function bothPaths(record: () => void): Promise<{ direct: Json[]; viaLogge
 }
 
 describe('direct records and the logger agree on what the caller gave', () => {
-  it('a start time OpenTelemetry reads as a performance.now() offset is read so on both paths', async () => {
-    // OpenTelemetry takes a number below half of performance.timeOrigin (before ~1998) for an offset.
-    const call = { ...(CALLS[0] as LLMUsageInput), startTimeMs: 1_000, durationMs: 5 };
+  it('a start time before this process started (a backfill) is exported the same on both paths', async () => {
+    const startTimeMs = Date.UTC(2024, 5, 1, 12);
+    const call = { ...(CALLS[0] as LLMUsageInput), startTimeMs, durationMs: 5 };
     const { direct, viaLogger } = await bothPaths(() => expect(recordLLMUsage(call).ok).toBe(true));
     expect(direct).toHaveLength(2);
     expect(direct[1]?.timeUnixNano).toBe(viaLogger[1]?.timeUnixNano);
+    expect(String(direct[1]?.timeUnixNano)).toBe(`${startTimeMs + 5}000000`);
   });
   it('an extra attribute with an empty name is dropped on both paths (the logger refuses it)', async () => {
     const call = { ...(CALLS[0] as LLMUsageInput), attributes: { '': 'x', 'app.step': 'plan' } };

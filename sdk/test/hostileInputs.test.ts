@@ -34,9 +34,11 @@ describe('manual API against hostile values from JS callers', () => {
     expect(h.telemetry.stats().rejected).toMatchObject({ input_tokens_too_large: 1, cost_usd_invalid: 1 });
   });
 
-  it('refuses times the sidecar cannot store and durations past 30 days', () => {
+  it('refuses times the sidecar cannot store, times OpenTelemetry would misread, and durations past 30 days', () => {
     const base = { provider: 'openai', model: 'gpt-4o-mini', inputTokens: 1, outputTokens: 1 };
-    for (const startTimeMs of [-1, 0, 1e20]) {
+    // 1_000 and 1990: OpenTelemetry reads a number below half of the process's time origin as a
+    // performance.now() offset (it would be exported as a time near now).
+    for (const startTimeMs of [-1, 0, 1e20, 1_000, Date.UTC(1990, 0, 1)]) {
       expect(recordLLMUsage({ ...base, startTimeMs })).toEqual({
         ok: false,
         reason: 'start_time_ms_invalid',
@@ -51,6 +53,8 @@ describe('manual API against hostile values from JS callers', () => {
       reason: 'duration_ms_invalid',
     });
     expect(recordLLMUsage({ ...base, startTimeMs: Date.now() - 5000, durationMs: 4000 }).ok).toBe(true);
+    // A backfill of calls made before this process started keeps its times.
+    expect(recordLLMUsage({ ...base, startTimeMs: Date.UTC(2024, 0, 1), durationMs: 4000 }).ok).toBe(true);
   });
 
   it('records absurd but safe counts without an SDK price past nano-USD’s range', async () => {

@@ -92,8 +92,14 @@ function validateCommon(input: CommonUsageInput): Checked<CommonFields> {
     return new Reason('cost_usd_invalid');
   const duration = d ?? 0;
   const start = input.startTimeMs;
-  // A time the sidecar cannot store (before 1970, past year 275760) would lose the record there.
-  if (typeof start === 'number' && Number.isFinite(start) && !(start > 0 && start + duration <= MAX_TIME_MS))
+  // A time the sidecar cannot store (past year 275760) would lose the record there; one before half of
+  // the process's time origin (about 1998) OpenTelemetry reads as a monotonic-clock offset, and would
+  // export as a time near now.
+  if (
+    typeof start === 'number' &&
+    Number.isFinite(start) &&
+    !(start >= performance.timeOrigin / 2 && start + duration <= MAX_TIME_MS)
+  )
     return new Reason('start_time_ms_invalid');
   return {
     provider,

@@ -389,6 +389,8 @@ function start(
         const deadline = Date.now() + config.limits.shutdownTimeoutMillis;
         // Records finishing later (tokenizer estimates) get the same deadline as the exports.
         await beforeDeadline(Promise.all([...runtime.pending]), deadline);
+        // Those still unfinished at the deadline will never be exported: unsent, not silently gone.
+        s.logsUnsent += runtime.pending.size;
         if (runtime.directRecords === direct) runtime.directRecords = undefined;
         instrumentation.disable();
         for (const i of extra) i.disable();

@@ -15,7 +15,7 @@ export interface TelemetryStats {
   /** Log records / spans dropped because the bounded queue was full. */
   logsDropped: number;
   spansDropped: number;
-  /** Log records / spans still queued or in flight when `shutdown()` reached its deadline. */
+  /** Log records / spans still queued or in flight when `shutdown()` reached its deadline (records: also those still being finished, e.g. a tokenizer estimate). */
   logsUnsent: number;
   spansUnsent: number;
   /** Failed OTLP requests (batches). */
