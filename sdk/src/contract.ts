@@ -224,7 +224,8 @@ export const CONTENT_ATTRS = [
 export const OPERATION_NAMES = ['chat', 'text_completion', 'generate_content', 'embeddings', 'ocr'] as const;
 export type OperationName = (typeof OPERATION_NAMES)[number];
 
-const INFERENCE_OPERATION_SET: ReadonlySet<string> = new Set(OPERATION_NAMES);
+/** The inference operations (calls): every other operation sums or wraps calls, or is not one. */
+export const INFERENCE_OPERATIONS: ReadonlySet<string> = new Set(OPERATION_NAMES);
 
 /**
  * Other emitters' names of the semconv inference operations: Spring AI's `AiOperationType.EMBEDDING`
@@ -238,7 +239,7 @@ export const OPERATION_ALIASES: ReadonlyMap<string, string> = new Map([
 
 /** The semconv name of a reported `gen_ai.operation.name` (itself when it has no other name). */
 export function canonicalOperation(operation: string): string {
-  if (operation === '' || INFERENCE_OPERATION_SET.has(operation)) return operation;
+  if (operation === '' || INFERENCE_OPERATIONS.has(operation)) return operation;
   return OPERATION_ALIASES.get(operation) ?? operation;
 }
 

@@ -11,8 +11,8 @@ import {
   ALIAS_ATTR,
   ATTR,
   canonicalOperation,
+  INFERENCE_OPERATIONS,
   LLM_REQUEST_TYPES,
-  OPERATION_NAMES,
   SDK_SCOPE_NAME,
   SDK_TRACESTATE,
   vercelOperation,
@@ -46,8 +46,6 @@ export function callContext(parent: Context, span: Span): Context {
   if (outer === undefined || !isSpanContextValid(outer)) return trace.setSpan(parent, span);
   return trace.setSpanContext(parent, marked(outer));
 }
-
-const INFERENCE_OPERATIONS: ReadonlySet<string> = new Set(OPERATION_NAMES);
 
 /** Whether a span's attributes make it a model call by the sidecar's rules (the contract's operation names). */
 function isInferenceSpan(a: Record<string, AttributeValue | undefined>): boolean {

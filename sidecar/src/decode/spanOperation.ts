@@ -3,14 +3,15 @@
  * `gen_ai.operation.name`, other emitters' names for the same operations, OpenLLMetry's older
  * `llm.request.type`, the Vercel AI SDK 4-6 `ai.operationId`, the model of an AWS SDK InvokeModel span.
  */
-import { OPERATION_NAMES } from '@spendline/sdk/contract';
 
 // The operation names readers share with the SDK (which marks another instrumentation's inference span
 // of a call it records by the same rules): defined once in the contract.
-export { canonicalOperation, LLM_REQUEST_TYPES, vercelOperation } from '@spendline/sdk/contract';
-
-/** The inference operations (calls): every other operation sums or wraps calls, or is not one. */
-export const INFERENCE_OPERATIONS: ReadonlySet<string> = new Set(OPERATION_NAMES);
+export {
+  canonicalOperation,
+  INFERENCE_OPERATIONS,
+  LLM_REQUEST_TYPES,
+  vercelOperation,
+} from '@spendline/sdk/contract';
 
 /**
  * OpenLLMetry's Responses API span: up to 0.54 it carried neither `gen_ai.operation.name` nor
