@@ -9,12 +9,19 @@ import type { BoundedBatchQueue } from './boundedBatchQueue.js';
 /** OpenTelemetry's default log record attribute count limit (no length limit by default). */
 const DEFAULT_ATTRIBUTE_COUNT_LIMIT = 128;
 
+/** OpenTelemetry's log record limit variables, each limit's own before the general one (as NodeSDK reads them). */
+export const LOG_RECORD_LIMIT_VARIABLES = {
+  attributeCountLimit: ['OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT', 'OTEL_ATTRIBUTE_COUNT_LIMIT'],
+  attributeValueLengthLimit: [
+    'OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT',
+    'OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT',
+  ],
+} as const;
+
 /** Variables that change how a logger provider builds records: with any of them set, records go through it. */
 const RECORD_SHAPING_VARIABLES = [
-  'OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT',
-  'OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT',
-  'OTEL_ATTRIBUTE_COUNT_LIMIT',
-  'OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT',
+  ...LOG_RECORD_LIMIT_VARIABLES.attributeCountLimit,
+  ...LOG_RECORD_LIMIT_VARIABLES.attributeValueLengthLimit,
   // The SDK's own metrics count each record a logger emits.
   'OTEL_NODE_EXPERIMENTAL_SDK_METRICS',
 ] as const;

@@ -18,7 +18,7 @@ import { BasicTracerProvider, ConsoleSpanExporter, SimpleSpanProcessor } from '@
 import { SpendlineInstrumentation } from '../instrument/instrumentation.js';
 import { beforeDeadline } from './boundedBatchQueue.js';
 import { closableAgents } from './closableAgents.js';
-import { DirectRecords, recordsMayGoDirect } from './directRecords.js';
+import { DirectRecords, LOG_RECORD_LIMIT_VARIABLES, recordsMayGoDirect } from './directRecords.js';
 import { logExportQueue, spanExportQueue } from './exportQueues.js';
 import type { ResolvedProtocols, TelemetryOptions } from './options.js';
 import { type Env, resourceAttributesFor } from './options.js';
@@ -208,12 +208,10 @@ function logRecordLimitsFromEnv(env: Env): {
   attributeCountLimit?: number;
   attributeValueLengthLimit?: number;
 } {
-  const count =
-    positiveNumber(env.OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT) ??
-    positiveNumber(env.OTEL_ATTRIBUTE_COUNT_LIMIT);
-  const length =
-    positiveNumber(env.OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT) ??
-    positiveNumber(env.OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT);
+  const limit = ([own, general]: readonly [string, string]) =>
+    positiveNumber(env[own]) ?? positiveNumber(env[general]);
+  const count = limit(LOG_RECORD_LIMIT_VARIABLES.attributeCountLimit);
+  const length = limit(LOG_RECORD_LIMIT_VARIABLES.attributeValueLengthLimit);
   return {
     ...(count === undefined ? {} : { attributeCountLimit: count }),
     ...(length === undefined ? {} : { attributeValueLengthLimit: length }),
