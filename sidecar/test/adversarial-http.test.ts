@@ -399,6 +399,25 @@ describe('a stream client far behind', () => {
   }, 90_000);
 });
 
+describe('HEAD on the event streams', () => {
+  it('is answered with the headers a GET gets and ends, without taking a stream slot', async () => {
+    const s = await sidecar({ maxStreams: 1 });
+    const noAnswer = new Promise<'no answer'>((r) => setTimeout(() => r('no answer'), 10_000).unref());
+    for (const path of ['/api/stream', '/api/stream/totals?session=s1']) {
+      const answer = await Promise.race([raw(s.url, `HEAD ${path} HTTP/1.1`), noAnswer]);
+      if (answer === 'no answer') throw new Error(`HEAD ${path}: no answer`);
+      expect(answer.status).toBe(200);
+      expect(answer.headers.get('content-type')).toEqual(['text/event-stream; charset=utf-8']);
+      expect(answer.body).toBe('');
+    }
+    // The one slot is still free.
+    const controller = new AbortController();
+    const get = await fetch(`${s.url}/api/stream`, { signal: controller.signal });
+    expect(get.status).toBe(200);
+    controller.abort();
+  }, 30_000);
+});
+
 describe('requests Node refuses before any route', () => {
   it('a query string past the header limit is 431 JSON, a malformed request line 400 JSON, both with the security headers', async () => {
     const s = await sidecar();

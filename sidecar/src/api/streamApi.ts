@@ -190,14 +190,26 @@ export function refuseTooMany(res: Response, max: number): void {
     .json({ error: 'too_many_streams', message: `at most ${max} streams are served at once` });
 }
 
+const EVENT_STREAM_HEADERS = {
+  'Content-Type': 'text/event-stream; charset=utf-8',
+  'Cache-Control': 'no-cache, no-transform',
+  'X-Accel-Buffering': 'no',
+};
+
+/**
+ * A HEAD request (which Express routes to the GET handler) gets the stream's headers and ends: a
+ * HEAD answer has no body, so an opened stream would show the client nothing, ever, while holding
+ * a stream slot.
+ */
+export function answerHead(req: Request, res: Response): boolean {
+  if (req.method !== 'HEAD') return false;
+  res.writeHead(200, EVENT_STREAM_HEADERS).end();
+  return true;
+}
+
 /** Starts a Server-Sent Events response (no proxy buffering), with the reconnect delay. */
 export function openEventStream(res: Response): void {
-  res.writeHead(200, {
-    'Content-Type': 'text/event-stream; charset=utf-8',
-    'Cache-Control': 'no-cache, no-transform',
-    Connection: 'keep-alive',
-    'X-Accel-Buffering': 'no',
-  });
+  res.writeHead(200, { ...EVENT_STREAM_HEADERS, Connection: 'keep-alive' });
   res.write('retry: 2000\n\n');
 }
 
@@ -218,6 +230,7 @@ export function streamHandler(db: LedgerStore, stream: UsageStream, options: Str
       res.status(400).json({ error: 'bad_request', message: r.reason });
       return;
     }
+    if (answerHead(req, res)) return;
     const { filter, resumeText } = r;
     await stream.exclusive(async () => {
       if (stream.streams + draining.count >= stream.options.maxStreams) {

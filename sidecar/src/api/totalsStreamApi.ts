@@ -2,6 +2,7 @@ import type { Request, Response, Router } from 'express';
 import type { LedgerStore } from '../ledger/store.js';
 import { type RunningTotal, readRunningTotals, type TotalKind, zeroTotal } from '../ledger/usageTotals.js';
 import {
+  answerHead,
   countsToJson,
   DrainingStreams,
   FILTER_PARAMS,
@@ -166,6 +167,7 @@ export function totalsStreamHandler(db: LedgerStore, options: TotalsStreamOption
       });
       return;
     }
+    if (answerHead(req, res)) return;
     const { kind, key } = r.filter;
     const resumeText = r.resumeText;
     // Connections still reading their first total count too, so a burst cannot pass the cap.
