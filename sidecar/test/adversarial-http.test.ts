@@ -7,7 +7,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import * as crypto from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -306,6 +306,116 @@ describe('a stream client far behind', () => {
     for (let i = 0; i < 200 && stream.streams > 0; i++) await new Promise((r) => setTimeout(r, 10));
     expect(stream.streams).toBe(0);
   }, 60_000);
+
+  it('that never reads keeps its slot until what was queued for it is sent, and is cut off when it is not', async () => {
+    const t = tempDir('spendline-adversarial-stream-');
+    cleanups.push(t.cleanup);
+    const db = await openLedgerStore({ url: undefined, stateDir: t.dir });
+    cleanups.push(() => db.close());
+    // ~24 MB of frames, 16 MB of them queued before the client counts as behind: more than the
+    // loopback socket buffers take, so the rest waits in the sidecar's memory.
+    const events = 40_000;
+    const stream = new UsageStream(0, { bufferSize: events, maxStreams: 2 }, totalsReader(db));
+    await stream.publish(
+      Array.from({ length: events }, (_, i) => ({
+        id: i + 1,
+        atMs: Date.UTC(2026, 8, 1) + i,
+        session: `session-${i % 97}`,
+        user: 'alice',
+        tenant: '',
+        feature: 'chat',
+        service: 'svc',
+        provider: 'openai',
+        model: 'gpt-4o-mini',
+        usageType: 'exact' as const,
+        status: 'ok' as const,
+        errorType: '',
+        input: 10,
+        cacheRead: 0,
+        cacheWrite: 0,
+        output: 1,
+        reasoning: 0,
+        costNano: 1500,
+      })),
+    );
+    const app = express();
+    const drainMs = 5_000;
+    app.get(
+      '/stream',
+      streamHandler(db, stream, { heartbeatMs: 60_000, maxQueuedBytes: 16 * 1024 * 1024, drainMs }),
+    );
+    const server = await serveOnLoopback(app);
+    cleanups.push(() => server.close());
+    const { port } = new URL(server.url);
+
+    /** A client that resumes from the start and never reads past the status line. */
+    const stuckClient = () =>
+      new Promise<{ status: string; socket: Socket; closed: Promise<void> }>((resolve, reject) => {
+        const socket = connect(Number(port), '127.0.0.1', () => {
+          socket.write(`GET /stream HTTP/1.1\r\nHost: 127.0.0.1\r\nLast-Event-ID: 0\r\n\r\n`);
+        });
+        cleanups.push(() => void socket.destroy());
+        const closed = new Promise<void>((r) => socket.once('close', () => r()));
+        socket.on('error', () => {});
+        socket.once('data', (chunk) => {
+          socket.pause();
+          resolve({ status: chunk.toString('latin1').split(' ')[1] ?? '', socket, closed });
+        });
+        socket.once('close', () => reject(new Error('closed before any answer')));
+      });
+    // Each is let go at once (its replay is over the limit), but its queued bytes stay in the
+    // sidecar's memory until it reads them: it still counts against the cap, so a third is refused
+    // and clients that never read cannot pile up replays in memory.
+    const a = await stuckClient();
+    const b = await stuckClient();
+    expect([a.status, b.status]).toEqual(['200', '200']);
+    expect(stream.streams).toBe(0);
+    const third = await fetch(`${server.url}/stream`);
+    expect(third.status).toBe(503);
+    await third.body?.cancel();
+    // Not drained within drainMs: the sidecar cuts them off, which frees their slots.
+    let fourth: Awaited<ReturnType<typeof fetch>> | undefined;
+    const controller = new AbortController();
+    for (let attempt = 0; attempt < 400 && fourth === undefined; attempt++) {
+      const res = await fetch(`${server.url}/stream`, { signal: controller.signal });
+      if (res.status === 200) fourth = res;
+      else {
+        await res.body?.cancel();
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    expect(fourth?.status).toBe(200);
+    // What a cut client can still read is what the kernel had taken: less than the 16 MB the
+    // sidecar had queued for it when it was let go.
+    a.socket.resume();
+    let received = 0;
+    a.socket.on('data', (chunk: Buffer) => {
+      received += chunk.length;
+    });
+    await a.closed;
+    expect(received).toBeGreaterThan(0);
+    expect(received).toBeLessThan(16 * 1024 * 1024);
+    controller.abort();
+  }, 90_000);
+});
+
+describe('HEAD on the event streams', () => {
+  it('is answered with the headers a GET gets and ends, without taking a stream slot', async () => {
+    const s = await sidecar({ maxStreams: 1 });
+    const noAnswer = new Promise<'no answer'>((r) => setTimeout(() => r('no answer'), 10_000).unref());
+    for (const path of ['/api/stream', '/api/stream/totals?session=s1']) {
+      const answer = await Promise.race([raw(s.url, `HEAD ${path} HTTP/1.1`), noAnswer]);
+      if (answer === 'no answer') throw new Error(`HEAD ${path}: no answer`);
+      expect(answer.status).toBe(200);
+      expect(answer.headers.get('content-type')).toEqual(['text/event-stream; charset=utf-8']);
+      expect(answer.body).toBe('');
+    }
+    // The one slot is still free.
+    const controller = new AbortController();
+    const get = await fetch(`${s.url}/api/stream`, { signal: controller.signal });
+    expect(get.status).toBe(200);
+    controller.abort();
+  }, 30_000);
 });
 
 describe('requests Node refuses before any route', () => {

@@ -25,6 +25,35 @@ export interface StreamApiOptions {
   heartbeatMs: number;
   /** A client this far behind (bytes queued on its socket) is disconnected; it resumes by id. */
   maxQueuedBytes?: number;
+  /** How long a disconnected client's queued bytes may wait to be read before its socket is cut. */
+  drainMs?: number;
+}
+
+/** Default time a stream ended while its client was behind may take to drain (4 MB at 1 Mbit/s). */
+export const STREAM_DRAIN_MS = 60_000;
+
+/**
+ * Streams that ended while their client was behind: `res.end()` keeps the bytes the kernel would not
+ * take yet in the sidecar's memory until the client reads them, which a client that never reads
+ * never does. Such a stream keeps counting against the stream cap until they are sent (so clients
+ * that never read cannot pile up ended streams without bound), and one not sent within `drainMs` is
+ * cut off.
+ */
+export class DrainingStreams {
+  count = 0;
+  constructor(private readonly drainMs: number) {}
+
+  end(res: Response): void {
+    res.end();
+    if (res.writableFinished || res.destroyed) return;
+    this.count++;
+    const cut = setTimeout(() => res.destroy(), this.drainMs);
+    cut.unref();
+    res.once('close', () => {
+      clearTimeout(cut);
+      this.count--;
+    });
+  }
 }
 
 /** The counters of a running total (or of a change between two), money exact. */
@@ -161,14 +190,26 @@ export function refuseTooMany(res: Response, max: number): void {
     .json({ error: 'too_many_streams', message: `at most ${max} streams are served at once` });
 }
 
+const EVENT_STREAM_HEADERS = {
+  'Content-Type': 'text/event-stream; charset=utf-8',
+  'Cache-Control': 'no-cache, no-transform',
+  'X-Accel-Buffering': 'no',
+};
+
+/**
+ * A HEAD request (which Express routes to the GET handler) gets the stream's headers and ends: a
+ * HEAD answer has no body, so an opened stream would show the client nothing, ever, while holding
+ * a stream slot.
+ */
+export function answerHead(req: Request, res: Response): boolean {
+  if (req.method !== 'HEAD') return false;
+  res.writeHead(200, EVENT_STREAM_HEADERS).end();
+  return true;
+}
+
 /** Starts a Server-Sent Events response (no proxy buffering), with the reconnect delay. */
 export function openEventStream(res: Response): void {
-  res.writeHead(200, {
-    'Content-Type': 'text/event-stream; charset=utf-8',
-    'Cache-Control': 'no-cache, no-transform',
-    Connection: 'keep-alive',
-    'X-Accel-Buffering': 'no',
-  });
+  res.writeHead(200, { ...EVENT_STREAM_HEADERS, Connection: 'keep-alive' });
   res.write('retry: 2000\n\n');
 }
 
@@ -181,6 +222,7 @@ export function openEventStream(res: Response): void {
  */
 export function streamHandler(db: LedgerStore, stream: UsageStream, options: StreamApiOptions) {
   const maxQueued = options.maxQueuedBytes ?? 4 * 1024 * 1024;
+  const draining = new DrainingStreams(options.drainMs ?? STREAM_DRAIN_MS);
   const sidecar = db.sidecarId;
   return async (req: Request, res: Response): Promise<void> => {
     const r = readStreamRequest(req);
@@ -188,9 +230,10 @@ export function streamHandler(db: LedgerStore, stream: UsageStream, options: Str
       res.status(400).json({ error: 'bad_request', message: r.reason });
       return;
     }
+    if (answerHead(req, res)) return;
     const { filter, resumeText } = r;
     await stream.exclusive(async () => {
-      if (stream.streams >= stream.options.maxStreams) {
+      if (stream.streams + draining.count >= stream.options.maxStreams) {
         refuseTooMany(res, stream.options.maxStreams);
         return;
       }
@@ -258,7 +301,7 @@ export function streamHandler(db: LedgerStore, stream: UsageStream, options: Str
         closed = true;
         clearInterval(heartbeat);
         stream.unsubscribe(subscriber);
-        res.end();
+        draining.end(res);
       };
       let resumeFrom: number | undefined;
       if (resumeText !== undefined) {

@@ -2,12 +2,15 @@ import type { Request, Response, Router } from 'express';
 import type { LedgerStore } from '../ledger/store.js';
 import { type RunningTotal, readRunningTotals, type TotalKind, zeroTotal } from '../ledger/usageTotals.js';
 import {
+  answerHead,
   countsToJson,
+  DrainingStreams,
   FILTER_PARAMS,
   openEventStream,
   readStreamRequest,
   refuseTooMany,
   runningTotalToJson,
+  STREAM_DRAIN_MS,
   type TotalCounts,
 } from './streamApi.js';
 
@@ -153,6 +156,7 @@ export interface TotalsStreamOptions {
  */
 export function totalsStreamHandler(db: LedgerStore, options: TotalsStreamOptions) {
   const watcher = new TotalsWatcher(db, options.pollMs ?? TOTALS_POLL_MS);
+  const draining = new DrainingStreams(STREAM_DRAIN_MS);
   let opening = 0;
   return async (req: Request, res: Response): Promise<void> => {
     const r = readStreamRequest(req);
@@ -163,10 +167,11 @@ export function totalsStreamHandler(db: LedgerStore, options: TotalsStreamOption
       });
       return;
     }
+    if (answerHead(req, res)) return;
     const { kind, key } = r.filter;
     const resumeText = r.resumeText;
     // Connections still reading their first total count too, so a burst cannot pass the cap.
-    if (watcher.size + opening >= options.maxStreams) {
+    if (watcher.size + opening + draining.count >= options.maxStreams) {
       refuseTooMany(res, options.maxStreams);
       return;
     }
@@ -220,7 +225,7 @@ export function totalsStreamHandler(db: LedgerStore, options: TotalsStreamOption
       closed = true;
       clearInterval(heartbeat);
       watcher.remove(follower);
-      res.end();
+      draining.end(res);
     };
     watcher.add(follower);
     req.on('close', close);
