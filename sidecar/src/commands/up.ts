@@ -9,13 +9,14 @@ import { type HostPort, type StopSummary, startLocalPipeline } from '../up/local
 const HELP = `usage: spendline up [--state-dir DIR] [--otlp-listen HOST:PORT] [--otlp-grpc-listen HOST:PORT|off]
                     [--listen HOST:PORT]
                     [--with-prometheus] [--prometheus-listen HOST:PORT] [--alertmanager-listen HOST:PORT]
-                    [--rotate-mb N] [--prices FILE] [--billing GLOB] [--budgets FILE]
+                    [--rotate-mb N] [--keep-content] [--prices FILE] [--billing GLOB] [--budgets FILE]
                     [--ledger URL [--sidecar-id ID]]
 
 Runs, in one process:
   - a local OTLP receiver (logs and traces; OTLP/HTTP JSON or protobuf, gzip; and OTLP/gRPC)
     standing in for the OpenTelemetry Collector: it appends to <state-dir>/otlp/export.jsonl in
-    exactly the collector's file-export format, rotated like the collector's file exporter;
+    exactly the collector's file-export format, rotated like the collector's file exporter,
+    with prompt and completion content deleted as the collector config deletes it;
   - the sidecar tailing that file: ledger, /metrics, /api, and the status page at /.
 With --with-prometheus it also starts prometheus and prometheus-alertmanager (when installed) on
 loopback with the project's recording and alert rules (every group, by absolute path; the sidecar
@@ -30,6 +31,8 @@ output goes to <state-dir>/prometheus/prometheus.log and alertmanager.log, named
   --prometheus-listen H:P      (default 127.0.0.1:9090)
   --alertmanager-listen H:P    (default 127.0.0.1:9093)
   --rotate-mb N                rotate the export file at N MiB (default 100)
+  --keep-content               keep prompt and completion content in the export file; by default the
+                               receiver deletes it as the collector's transform/strip_content does
   --prices, --billing, --budgets   passed to the sidecar (see "npx spendline sidecar --help")
   --ledger URL                 count into a PostgreSQL ledger shared by many sidecars,
                                postgres://user[:password]@host[:port]/db (also SPENDLINE_LEDGER_URL);
@@ -119,6 +122,7 @@ export async function run(argv: string[]): Promise<number> {
       'prometheus-listen': { type: 'string' },
       'alertmanager-listen': { type: 'string' },
       'rotate-mb': { type: 'string' },
+      'keep-content': { type: 'boolean' },
       prices: { type: 'string' },
       billing: { type: 'string', multiple: true },
       budgets: { type: 'string' },
@@ -166,6 +170,7 @@ export async function run(argv: string[]): Promise<number> {
           }
         : undefined,
       rotateBytes: Number(rotateMb) * 1024 * 1024,
+      keepContent: values['keep-content'] === true,
       log,
     });
   } catch (err) {

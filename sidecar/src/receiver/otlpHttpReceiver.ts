@@ -7,6 +7,7 @@ import { OTLP_GRPC_PATHS, rawExportService } from './otlpGrpcService.js';
 import { decodeOtlpProtobuf, type OtlpSignal } from './otlpProto.js';
 import { RotatingFile, type RotatingFileOptions } from './rotatingFile.js';
 import { splitExportRequest } from './splitRequest.js';
+import { stripContent } from './stripContent.js';
 
 export interface ReceiverOptions {
   host: string;
@@ -33,6 +34,11 @@ export interface ReceiverOptions {
    * address, into the same file. Port 0 picks a free port.
    */
   grpc?: { host: string; port: number };
+  /**
+   * Keep prompt and completion content in the export file (the operator's opt-in, `up --keep-content`).
+   * By default it is deleted as the collector's `transform/strip_content` deletes it (stripContent.ts).
+   */
+  keepContent?: boolean;
   /** Test seam: the export file's write call (simulates a full disk). */
   writeSync?: RotatingFileOptions['writeSync'];
 }
@@ -110,6 +116,7 @@ export async function startOtlpReceiver(options: ReceiverOptions): Promise<Runni
   /** Appends a decoded request to the export file, whole or not at all (throws HttpError). */
   const accept = (signal: OtlpSignal, message: Record<string, unknown>): void => {
     if (!hasRecords(signal, message)) return;
+    if (options.keepContent !== true) stripContent(signal, message);
     const split = splitExportRequest(signal, message, maxLine);
     if (!split.ok) throw new HttpError(413, split.reason);
     try {

@@ -23,6 +23,8 @@ export interface LocalPipelineOptions {
   sidecarArgs: string[];
   withPrometheus?: { prometheusListen: HostPort; alertmanagerListen: HostPort };
   rotateBytes: number;
+  /** Keep prompt and completion content in the export file (default: deleted, as the collector does). */
+  keepContent?: boolean;
   log: (line: string) => void;
 }
 
@@ -92,6 +94,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
       // Lines the receiver writes are never longer than what the sidecar reads.
       maxLineBytes: parsed.config.maxLineBytes,
       grpc: options.otlpGrpcListen,
+      keepContent: options.keepContent,
     });
   } catch (err) {
     await sidecar.stop();
