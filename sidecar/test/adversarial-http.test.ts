@@ -71,6 +71,30 @@ interface RawAnswer {
   body: string;
 }
 
+/** A committed delta of the live stream's slow-client tests: the same small call each time. */
+function streamDelta(id: number): UsageDelta {
+  return {
+    id,
+    atMs: Date.UTC(2026, 8, 1) + id,
+    session: `session-${id % 97}`,
+    user: 'alice',
+    tenant: '',
+    feature: 'chat',
+    service: 'svc',
+    provider: 'openai',
+    model: 'gpt-4o-mini',
+    usageType: 'exact',
+    status: 'ok',
+    errorType: '',
+    input: 10,
+    cacheRead: 0,
+    cacheWrite: 0,
+    output: 1,
+    reasoning: 0,
+    costNano: 1500,
+  };
+}
+
 /** Sends `head` (request line and headers, no final blank line) on a raw socket: nothing is normalised. */
 function raw(url: string, head: string): Promise<RawAnswer> {
   const u = new URL(url);
@@ -238,27 +262,7 @@ describe('a stream client far behind', () => {
     cleanups.push(() => db.close());
     const events = 20_000; // ~12 MB of frames: far more than 64 KiB and loopback socket buffers hold
     const stream = new UsageStream(0, { bufferSize: events, maxStreams: 4 }, totalsReader(db));
-    const delta = (id: number): UsageDelta => ({
-      id,
-      atMs: Date.UTC(2026, 8, 1) + id,
-      session: `session-${id % 97}`,
-      user: 'alice',
-      tenant: '',
-      feature: 'chat',
-      service: 'svc',
-      provider: 'openai',
-      model: 'gpt-4o-mini',
-      usageType: 'exact',
-      status: 'ok',
-      errorType: '',
-      input: 10,
-      cacheRead: 0,
-      cacheWrite: 0,
-      output: 1,
-      reasoning: 0,
-      costNano: 1500,
-    });
-    await stream.publish(Array.from({ length: events }, (_, i) => delta(i + 1)));
+    await stream.publish(Array.from({ length: events }, (_, i) => streamDelta(i + 1)));
     const app = express();
     app.get('/stream', streamHandler(db, stream, { heartbeatMs: 60_000, maxQueuedBytes: 64 * 1024 }));
     const server = await serveOnLoopback(app);
@@ -316,28 +320,7 @@ describe('a stream client far behind', () => {
     // loopback socket buffers take, so the rest waits in the sidecar's memory.
     const events = 40_000;
     const stream = new UsageStream(0, { bufferSize: events, maxStreams: 2 }, totalsReader(db));
-    await stream.publish(
-      Array.from({ length: events }, (_, i) => ({
-        id: i + 1,
-        atMs: Date.UTC(2026, 8, 1) + i,
-        session: `session-${i % 97}`,
-        user: 'alice',
-        tenant: '',
-        feature: 'chat',
-        service: 'svc',
-        provider: 'openai',
-        model: 'gpt-4o-mini',
-        usageType: 'exact' as const,
-        status: 'ok' as const,
-        errorType: '',
-        input: 10,
-        cacheRead: 0,
-        cacheWrite: 0,
-        output: 1,
-        reasoning: 0,
-        costNano: 1500,
-      })),
-    );
+    await stream.publish(Array.from({ length: events }, (_, i) => streamDelta(i + 1)));
     const app = express();
     const drainMs = 5_000;
     app.get(
