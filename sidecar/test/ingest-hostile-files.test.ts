@@ -234,10 +234,13 @@ describe('spendline sidecar over hostile export files', () => {
       'the partial line seen',
     );
     writeFileSync(good, lines([c[8] as string]));
+    // writeFileSync truncates, then writes: a poll in between sees the truncation before the new line.
     text = await waitForMetrics(
       port,
-      (m) => sumSamples(m, 'spendline_lost_bytes_total', 'reason').truncated === '{"resourceSpans":['.length,
-      'the truncated bytes',
+      (m) =>
+        sumSamples(m, 'spendline_lost_bytes_total', 'reason').truncated === '{"resourceSpans":['.length &&
+        sumSamples(m, 'spendline_records_total', 'result').counted === (all.length + 1) * 4,
+      'the truncated bytes and the new line',
     );
     expect(sumSamples(text, 'spendline_records_total', 'result').counted).toBe((all.length + 1) * 4);
 
