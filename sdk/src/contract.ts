@@ -221,6 +221,16 @@ export const CONTENT_ATTRS = [
   'ai.embeddings',
 ] as const;
 
+const CONTENT_EXACT: ReadonlySet<string> = new Set(CONTENT_ATTRS.filter((n) => !n.endsWith('*')));
+const CONTENT_PREFIXES: readonly string[] = CONTENT_ATTRS.filter((n) => n.endsWith('*')).map((n) =>
+  n.slice(0, -1),
+);
+
+/** Whether an attribute name is content (a CONTENT_ATTRS name, or under one of its prefixes). */
+export function isContentAttribute(key: string): boolean {
+  return CONTENT_EXACT.has(key) || CONTENT_PREFIXES.some((p) => key.startsWith(p));
+}
+
 export const OPERATION_NAMES = ['chat', 'text_completion', 'generate_content', 'embeddings', 'ocr'] as const;
 export type OperationName = (typeof OPERATION_NAMES)[number];
 

@@ -19,6 +19,7 @@ import {
   ALIAS_ATTR,
   ATTR,
   CONTENT_ATTRS,
+  isContentAttribute,
   type OperationName,
   RESOURCE_ATTR,
   type RequestFeatures,
@@ -77,9 +78,6 @@ export interface UsageRecord {
   extraAttributes?: Record<string, AttributeValue> | undefined;
 }
 
-const CONTENT_EXACT = new Set<string>(CONTENT_ATTRS.filter((n) => !n.endsWith('*')));
-const CONTENT_PREFIXES = CONTENT_ATTRS.filter((n) => n.endsWith('*')).map((n) => n.slice(0, -1));
-
 /** Attribution names an extra attribute may set (the usage context, when given, wins): strings, bounded. */
 const CONTEXT_ATTRS: ReadonlySet<string> = new Set<string>(Object.values(USAGE_CONTEXT_ATTR));
 
@@ -121,8 +119,7 @@ function extraAttributes(extra: unknown, captureContent: boolean): Record<string
   for (const [key, raw] of Object.entries(extra)) {
     // OpenTelemetry refuses an empty name (Logger.emit and spans drop it): never sent, on any path.
     if (key === '' || RESERVED_ATTRS.has(key)) continue;
-    if (!captureContent && (CONTENT_EXACT.has(key) || CONTENT_PREFIXES.some((p) => key.startsWith(p))))
-      continue;
+    if (!captureContent && isContentAttribute(key)) continue;
     if (CONTEXT_ATTRS.has(key)) {
       if (typeof raw === 'string' && raw !== '') a[key] = capValueLength(raw);
       continue;

@@ -1,4 +1,4 @@
-import { CONTENT_ATTRS } from '@spendline/sdk/contract';
+import { ALIAS_ATTR, ATTR, isContentAttribute } from '@spendline/sdk/contract';
 import type { OtlpSignal } from './otlpProto.js';
 
 /**
@@ -9,33 +9,24 @@ import type { OtlpSignal } from './otlpProto.js';
  * only, so nothing it counts changes; content never reaches the export file unless the operator
  * turns capture on (`up --keep-content`).
  */
-const EXACT: ReadonlySet<string> = new Set(CONTENT_ATTRS.filter((n) => !n.endsWith('*')));
-const PREFIXES: readonly string[] = CONTENT_ATTRS.filter((n) => n.endsWith('*')).map((n) => n.slice(0, -1));
+
 /** Attributes that make a log record a GenAI one (its body then may hold messages). */
 const GENAI_MARKERS: ReadonlySet<string> = new Set([
-  'gen_ai.system',
-  'gen_ai.provider.name',
-  'gen_ai.operation.name',
+  ALIAS_ATTR.system,
+  ATTR.providerName,
+  ATTR.operationName,
 ]);
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 const list = (v: unknown): Obj[] => (Array.isArray(v) ? v.filter(isObj) : []);
 
-export function isContentAttribute(key: string): boolean {
-  if (EXACT.has(key)) return true;
-  for (const p of PREFIXES) if (key.startsWith(p)) return true;
-  return false;
-}
-
 /** Drops the content attributes of a record, span or span event (its list is left alone when it has none). */
 function stripAttributes(holder: Obj): void {
   const attrs = holder.attributes;
   if (!Array.isArray(attrs)) return;
-  if (!attrs.some((kv) => isObj(kv) && typeof kv.key === 'string' && isContentAttribute(kv.key))) return;
-  holder.attributes = attrs.filter(
-    (kv) => !(isObj(kv) && typeof kv.key === 'string' && isContentAttribute(kv.key)),
-  );
+  const kept = attrs.filter((kv) => !(isObj(kv) && typeof kv.key === 'string' && isContentAttribute(kv.key)));
+  if (kept.length < attrs.length) holder.attributes = kept;
 }
 
 function isGenAiLogRecord(record: Obj): boolean {
