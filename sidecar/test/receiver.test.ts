@@ -154,6 +154,113 @@ describe('local OTLP/HTTP receiver', () => {
     expect(lines()).toEqual([]);
   });
 
+  it('rejects OTLP/JSON with a wrong type where the message has an object or an array, as the collector does, and writes nothing', async () => {
+    receiver = await startOtlpReceiver({ host: '127.0.0.1', port: 0, filePath: exportPath() });
+    const post = (path: string, body: string) =>
+      fetch(`${receiver?.url}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body,
+      });
+    const log = (record: unknown) =>
+      JSON.stringify({ resourceLogs: [{ scopeLogs: [{ logRecords: [record] }] }] });
+    const span = (s: unknown) => JSON.stringify({ resourceSpans: [{ scopeSpans: [{ spans: [s] }] }] });
+    // [path, body, where the reason points]
+    const refused: [string, string, string][] = [
+      ['/v1/logs', '{"resourceLogs":[5]}', 'resourceLogs[0] must be an object, not a number'],
+      ['/v1/traces', '{"resourceSpans":["x"]}', 'resourceSpans[0] must be an object, not a string'],
+      ['/v1/traces', '{"resourceSpans":3}', 'resourceSpans must be an array, not a number'],
+      ['/v1/logs', '{"resource_logs":[[]]}', 'resource_logs[0] must be an object, not an array'],
+      ['/v1/logs', '{"resourceLogs":[{"resource":[]}]}', 'resourceLogs[0].resource must be an object'],
+      [
+        '/v1/logs',
+        '{"resourceLogs":[{"resource":{"attributes":{}}}]}',
+        'resource.attributes must be an array',
+      ],
+      [
+        '/v1/logs',
+        '{"resourceLogs":[{"resource":{"attributes":[7]}}]}',
+        'resource.attributes[0] must be an object',
+      ],
+      ['/v1/logs', '{"resourceLogs":[{"scopeLogs":{}}]}', 'resourceLogs[0].scopeLogs must be an array'],
+      [
+        '/v1/logs',
+        '{"resourceLogs":[{},{"scopeLogs":[{},true]}]}',
+        'resourceLogs[1].scopeLogs[1] must be an object',
+      ],
+      [
+        '/v1/logs',
+        '{"resourceLogs":[{"scopeLogs":[{"scope":"s"}]}]}',
+        'scopeLogs[0].scope must be an object',
+      ],
+      [
+        '/v1/logs',
+        '{"resourceLogs":[{"scopeLogs":[{"scope":{"attributes":"a"}}]}]}',
+        'scope.attributes must be an array',
+      ],
+      [
+        '/v1/logs',
+        '{"resourceLogs":[{"scopeLogs":[{"logRecords":"x"}]}]}',
+        'scopeLogs[0].logRecords must be an array',
+      ],
+      ['/v1/logs', log(1), 'logRecords[0] must be an object, not a number'],
+      ['/v1/logs', log({ attributes: 'a' }), 'logRecords[0].attributes must be an array'],
+      [
+        '/v1/logs',
+        log({ attributes: [{ key: 'a', value: {} }, 'b'] }),
+        'logRecords[0].attributes[1] must be an object',
+      ],
+      ['/v1/logs', log({ attributes: [{ key: 'a', value: 'v' }] }), 'attributes[0].value must be an object'],
+      ['/v1/logs', log({ body: 'hello' }), 'logRecords[0].body must be an object'],
+      [
+        '/v1/traces',
+        '{"resourceSpans":[{"scopeSpans":[false]}]}',
+        'resourceSpans[0].scopeSpans[0] must be an object',
+      ],
+      [
+        '/v1/traces',
+        '{"resourceSpans":[{"scopeSpans":[{"spans":{}}]}]}',
+        'scopeSpans[0].spans must be an array',
+      ],
+      ['/v1/traces', span('s'), 'spans[0] must be an object, not a string'],
+      ['/v1/traces', span({ attributes: [1] }), 'spans[0].attributes[0] must be an object'],
+      [
+        '/v1/traces',
+        span({ events: [{ attributes: 'a' }] }),
+        'spans[0].events[0].attributes must be an array',
+      ],
+      ['/v1/traces', span({ links: 1 }), 'spans[0].links must be an array'],
+    ];
+    for (const [path, body, reason] of refused) {
+      const res = await post(path, body);
+      expect(res.status, body).toBe(400);
+      const { message } = (await res.json()) as { message: string };
+      expect(message, body).toMatch(/^malformed OTLP (logs|traces) request: /);
+      expect(message, body).toContain(reason);
+    }
+    expect(lines()).toEqual([]);
+    expect(receiver.stats()).toMatchObject({ accepted: 0, rejected: refused.length });
+
+    // What the collector accepts: null for an absent field or an empty entry, unknown fields of any type.
+    const accepted: [string, string][] = [
+      ['/v1/logs', '{"resourceLogs":null}'],
+      ['/v1/logs', '{"resourceLogs":[],"somethingNew":[5]}'],
+      [
+        '/v1/logs',
+        '{"resourceLogs":[null,{"resource":null,"x":1,"scopeLogs":[null,{"scope":null,"logRecords":[null,' +
+          '{"attributes":[null,{"key":"k","value":null}],"body":null,"extra":"x"}]}]}]}',
+      ],
+      [
+        '/v1/traces',
+        span({ attributes: null, events: [null, { attributes: null }], links: [{}], status: null }),
+      ],
+    ];
+    for (const [path, body] of accepted) expect((await post(path, body)).status, body).toBe(200);
+    const valid = log({ attributes: [{ key: 'k', value: { stringValue: 'v' } }] });
+    expect((await post('/v1/logs', valid)).status).toBe(200);
+    expect(lines()).toContain(valid);
+  });
+
   it('refuses bodies over the size limit with 413, also when they only grow past it after gunzip', async () => {
     receiver = await startOtlpReceiver({
       host: '127.0.0.1',

@@ -387,14 +387,110 @@ function parseJsonRequest(signal: OtlpSignal, body: Buffer): Record<string, unkn
   } catch (err) {
     throw new HttpError(400, `malformed JSON: ${(err as Error).message}`);
   }
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+  if (!isObject(parsed)) {
     throw new HttpError(400, `expected an OTLP ${signal} request object`);
   }
-  const top = (parsed as Record<string, unknown>)[TOP_KEY[signal]];
-  if (top !== undefined && !Array.isArray(top))
-    throw new HttpError(400, `${TOP_KEY[signal]} must be an array`);
+  const wrong = wrongType(parsed, REQUEST_SHAPE[signal]);
+  if (wrong !== undefined)
+    throw new HttpError(
+      400,
+      `malformed OTLP ${signal} request: ${wrong.path.join('')} must be ${wrong.expected}, not ${typeName(wrong.found)}`,
+    );
   normaliseIds(parsed);
-  return parsed as Record<string, unknown>;
+  return parsed;
+}
+
+/**
+ * The fields of an OTLP message that hold a message (`one`) or a list of messages (`list`), by every
+ * JSON name the collector reads (lowerCamelCase and the proto names). Scalar fields and what an
+ * AnyValue holds are not described: their types are not checked here.
+ */
+type Shape = readonly (readonly [name: string, kind: 'one' | 'list', shape: Shape])[];
+
+const ANY_VALUE: Shape = [];
+const KEY_VALUE: Shape = [['value', 'one', ANY_VALUE]];
+const ATTRIBUTES = ['attributes', 'list', KEY_VALUE] as const;
+const withAttributes: Shape = [ATTRIBUTES];
+const named = (names: string[], kind: 'one' | 'list', shape: Shape) =>
+  names.map((name) => [name, kind, shape] as const);
+const SCOPE_LOGS: Shape = [
+  ['scope', 'one', withAttributes],
+  ...named(['logRecords', 'log_records'], 'list', [ATTRIBUTES, ['body', 'one', ANY_VALUE]]),
+];
+const SPAN: Shape = [
+  ATTRIBUTES,
+  ['events', 'list', withAttributes],
+  ['links', 'list', withAttributes],
+  ['status', 'one', []],
+];
+const SCOPE_SPANS: Shape = [
+  ['scope', 'one', withAttributes],
+  ['spans', 'list', SPAN],
+];
+const REQUEST_SHAPE: Record<OtlpSignal, Shape> = {
+  logs: named(['resourceLogs', 'resource_logs'], 'list', [
+    ['resource', 'one', withAttributes],
+    ...named(['scopeLogs', 'scope_logs', 'deprecatedScopeLogs', 'deprecated_scope_logs'], 'list', SCOPE_LOGS),
+  ]),
+  traces: named(['resourceSpans', 'resource_spans'], 'list', [
+    ['resource', 'one', withAttributes],
+    ...named(
+      ['scopeSpans', 'scope_spans', 'deprecatedScopeSpans', 'deprecated_scope_spans'],
+      'list',
+      SCOPE_SPANS,
+    ),
+  ]),
+};
+
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function typeName(v: unknown): string {
+  if (Array.isArray(v)) return 'an array';
+  if (typeof v === 'object') return 'an object';
+  return `a ${typeof v}`;
+}
+
+interface WrongType {
+  /** Where, outermost first (`resourceLogs[0]`, `.scopeLogs`, …). */
+  path: string[];
+  expected: 'an object' | 'an array';
+  found: unknown;
+}
+
+/**
+ * The first field whose JSON type is not the one its OTLP message has, as the collector's OTLP/JSON
+ * unmarshaler (pdata) refuses it: an object where a message is, an array of objects where a repeated
+ * message is. `null` is an absent field (or an empty entry of a list) and unknown fields are skipped,
+ * as there. Reads the parsed request in place (nothing copied); the recursion follows the shape, not
+ * the body, so it is at most 6 calls deep (request, resource, scope, span, event, attribute).
+ */
+function wrongType(obj: Record<string, unknown>, shape: Shape): WrongType | undefined {
+  for (const [name, kind, inner] of shape) {
+    const value = obj[name];
+    if (value === undefined || value === null) continue;
+    if (kind === 'one') {
+      if (!isObject(value)) return { path: [name], expected: 'an object', found: value };
+      const wrong = inner.length > 0 ? wrongType(value, inner) : undefined;
+      if (wrong !== undefined) {
+        wrong.path.unshift(name, '.');
+        return wrong;
+      }
+      continue;
+    }
+    if (!Array.isArray(value)) return { path: [name], expected: 'an array', found: value };
+    for (let i = 0; i < value.length; i++) {
+      const entry: unknown = value[i];
+      if (entry === null) continue;
+      if (!isObject(entry)) return { path: [name, `[${i}]`], expected: 'an object', found: entry };
+      const wrong = inner.length > 0 ? wrongType(entry, inner) : undefined;
+      if (wrong !== undefined) {
+        wrong.path.unshift(name, `[${i}]`, '.');
+        return wrong;
+      }
+    }
+  }
+  return undefined;
 }
 
 function parseProtoRequest(signal: OtlpSignal, body: Buffer): Record<string, unknown> {
