@@ -529,6 +529,60 @@ describe('credentials', () => {
   });
 });
 
+describe('paths Express routes to the API (it matches /api in any capitalisation, with or without a trailing slash)', () => {
+  it('are all behind the token, and an unknown one is a JSON 404 after it, as under /api/', async () => {
+    const s = await sidecar({ apiToken: 'tok-SYNTHETIC-1234' });
+    const auth = 'Authorization: Bearer tok-SYNTHETIC-1234';
+    const routed = [
+      '/API/usage',
+      '/Api/usage/',
+      '/api/USAGE',
+      '/API',
+      '/aPi/',
+      '/Api/nonexistent',
+      '/API/nonexistent/',
+    ];
+    for (const path of routed) {
+      const r = await raw(s.url, `GET ${path} HTTP/1.1`);
+      expect(r.status, path).toBe(401);
+      expect(JSON.parse(r.body), path).toMatchObject({ error: 'unauthorized' });
+    }
+    for (const [path, status] of [
+      ['/API/usage', 200],
+      ['/Api/usage/', 200],
+      ['/API', 200],
+      ['/Api/nonexistent', 404],
+      ['/API/nonexistent/', 404],
+      ['/api/nonexistent', 404],
+    ] as const) {
+      const r = await raw(s.url, `GET ${path} HTTP/1.1\r\n${auth}`);
+      expect(r.status, path).toBe(status);
+      expect(r.headers.get('content-type')?.[0], path).toMatch(/^application\/json/);
+      expect(r.headers.get('cache-control')?.[0], path).toBe('no-store');
+      if (status === 404)
+        expect(JSON.parse(r.body), path).toEqual({
+          error: 'not_found',
+          message: `no such endpoint: GET ${path}`,
+        });
+    }
+    // Paths Express does not route to the API are the status page's plain 404, token or not.
+    for (const path of ['//api/usage', '/apiusage', '/%61pi/usage', '/api.json']) {
+      const r = await raw(s.url, `GET ${path} HTTP/1.1\r\n${auth}`);
+      expect(r.status, path).toBe(404);
+      expect(r.headers.get('content-type')?.[0], path).toMatch(/^text\/plain/);
+    }
+  });
+
+  it('without a token on loopback, an unknown path in any capitalisation is the same JSON 404', async () => {
+    const s = await sidecar();
+    for (const path of ['/Api/nonexistent', '/API/nope/', '/api/nonexistent']) {
+      const r = await raw(s.url, `GET ${path} HTTP/1.1`);
+      expect(r.status, path).toBe(404);
+      expect(JSON.parse(r.body), path).toMatchObject({ error: 'not_found' });
+    }
+  });
+});
+
 describe('the status page', () => {
   it('a path that resolves to a directory is a plain 404: no redirect that echoes the path, no HTML', async () => {
     const s = await sidecar();

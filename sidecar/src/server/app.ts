@@ -6,7 +6,7 @@ import express, { type Express, type Router } from 'express';
 import type { Registry } from 'prom-client';
 import { requireApiToken } from '../api/auth.js';
 import { type BoundAddress, isLoopbackAddress, requireLoopbackHost } from './hostCheck.js';
-import { jsonErrors, noStore, notFound, securityHeaders } from './httpHardening.js';
+import { apiNotFound, jsonErrors, noStore, notFound, securityHeaders } from './httpHardening.js';
 
 export interface AppOptions {
   registry: Registry;
@@ -54,7 +54,13 @@ export function createApp(options: AppOptions): SidecarApp {
   api.get('/', (_req, res) => {
     res.json({ endpoints: apiEndpoints(api), docs: 'docs/api.md' });
   });
-  app.use('/api', noStore, requireApiToken({ token: options.apiToken, loopbackOnly: loopback }), api);
+  app.use(
+    '/api',
+    noStore,
+    requireApiToken({ token: options.apiToken, loopbackOnly: loopback }),
+    api,
+    apiNotFound,
+  );
   if (options.publicDir !== undefined && existsSync(options.publicDir)) {
     // The charting library is served from its installed package (no CDN: nothing is fetched from the
     // internet): the two files the status page loads.

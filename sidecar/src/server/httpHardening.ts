@@ -24,11 +24,20 @@ export function noStore(_req: Request, res: Response, next: NextFunction): void 
   next();
 }
 
-/** Unknown paths: JSON under /api, plain text elsewhere; never Express' HTML page. */
-export function notFound(req: Request, res: Response): void {
-  if (req.path.startsWith('/api/') || req.path === '/api')
-    res.status(404).json({ error: 'not_found', message: `no such endpoint: ${req.method} ${req.path}` });
-  else res.status(404).type('text/plain').send('not found\n');
+/**
+ * The API's unknown paths: the last handler of the `/api` mount, so it answers exactly the requests
+ * Express routed there (it matches `/api` in any capitalisation, with or without a trailing slash),
+ * after the bearer token, and no API route took. A check of the path's text instead (`/api/`
+ * prefix) missed `/API/…`, which Express routes to the API all the same.
+ */
+export function apiNotFound(req: Request, res: Response): void {
+  const path = req.originalUrl.split('?', 1)[0];
+  res.status(404).json({ error: 'not_found', message: `no such endpoint: ${req.method} ${path}` });
+}
+
+/** Every other unknown path: plain text, never Express' HTML page. */
+export function notFound(_req: Request, res: Response): void {
+  res.status(404).type('text/plain').send('not found\n');
 }
 
 /**
