@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { createGunzip, createInflate } from 'node:zlib';
 import type { StatusObject } from '@grpc/grpc-js';
 import { hostPortText, hostText, ListenError } from '../listenError.js';
+import { normaliseOtlpJson } from './normaliseJson.js';
 import { OTLP_GRPC_PATHS, rawExportService } from './otlpGrpcService.js';
 import { decodeOtlpProtobuf, type OtlpSignal } from './otlpProto.js';
 import { RotatingFile, type RotatingFileOptions } from './rotatingFile.js';
@@ -352,7 +353,8 @@ async function readBody(
 
 /**
  * Deepest nesting accepted in a request. OTLP itself is about 8 levels deep plus 4 per nested AnyValue;
- * deeper documents are refused before any recursive walk (normalising ids, writing) could overflow the stack.
+ * deeper documents are refused before any recursive walk (JSON.stringify when writing) could overflow the
+ * stack. (The walk to the collector's field names, normaliseJson.ts, is iterative.)
  */
 export const MAX_JSON_NESTING = 256;
 
@@ -396,8 +398,9 @@ function parseJsonRequest(signal: OtlpSignal, body: Buffer): Record<string, unkn
       400,
       `malformed OTLP ${signal} request: ${wrong.path.join('')} must be ${wrong.expected}, not ${typeName(wrong.found)}`,
     );
-  normaliseIds(parsed);
-  return parsed;
+  // Written as the collector writes it: lowerCamelCase names (the proto names are read too), fields
+  // OTLP does not define dropped, lowercase ids; content stripping and the sidecar read only that.
+  return normaliseOtlpJson(signal, parsed);
 }
 
 /**
@@ -497,24 +500,6 @@ function parseProtoRequest(signal: OtlpSignal, body: Buffer): Record<string, unk
   const decoded = decodeOtlpProtobuf(signal, body);
   if (!decoded.ok) throw new HttpError(400, decoded.reason);
   return decoded.message;
-}
-
-/** OTLP/JSON ids are hex; the collector writes them lowercase. */
-function normaliseIds(value: unknown): void {
-  if (Array.isArray(value)) {
-    for (const v of value) normaliseIds(v);
-    return;
-  }
-  if (value === null || typeof value !== 'object') return;
-  const obj = value as Record<string, unknown>;
-  for (const key of Object.keys(obj)) {
-    const v = obj[key];
-    if ((key === 'traceId' || key === 'spanId' || key === 'parentSpanId') && typeof v === 'string') {
-      obj[key] = v.toLowerCase();
-    } else if (key !== 'attributes' && key !== 'body' && typeof v === 'object') {
-      normaliseIds(v);
-    }
-  }
 }
 
 function hasRecords(signal: OtlpSignal, message: Record<string, unknown>): boolean {
