@@ -40,6 +40,7 @@ describe('DedupIndex', () => {
       e !== undefined && (e.pending || e.sec >= Math.floor((nowMs - windowMs) / 1000));
     let reference = index;
     let maxSegments = 0;
+    let maxFilterBits = 0;
     // Mismatches are collected and asserted once: an expect() per claim costs more than the claim.
     const mismatches: string[] = [];
     for (let step = 0; step < 4000; step++) {
@@ -74,6 +75,7 @@ describe('DedupIndex', () => {
       }
       nowMs += next(2000);
       maxSegments = Math.max(maxSegments, reference.segmentCount);
+      maxFilterBits = Math.max(maxFilterBits, reference.filterBits);
       // Now and then, a restart: a fresh index loaded from the committed rows (pending claims are lost
       // with the process, as in a crash).
       if (step % 1000 === 999) {
@@ -88,6 +90,8 @@ describe('DedupIndex', () => {
     expect(mismatches).toEqual([]);
     expect(claims).toBeGreaterThan(300_000);
     expect(maxSegments).toBeGreaterThan(1);
+    // The filter in front of the segments grew with the keys held (so it answered most claims).
+    expect(maxFilterBits).toBeGreaterThan(1 << 20);
     // Expired segments were dropped: far fewer keys held than ever claimed.
     expect(reference.size).toBeLessThan(claims);
     // Bounded by its 4000 steps, not by time: ~1 s here; the budget holds on a machine 4x slower and busy.
