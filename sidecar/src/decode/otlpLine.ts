@@ -2,6 +2,7 @@ import { RESOURCE_ATTR, SDK_SCOPE_NAME, USAGE_EVENT_NAME } from '@spendline/sdk/
 import { type JsonAnyValue, nanosToMs, normalizeId, stringValue, subMsFraction } from './anyValue.js';
 import { lineHash } from './lineHash.js';
 import { isBlank, withoutLeadingNoise } from './lineText.js';
+import { type LogLineSink, type ScannedLogFields, scanOtlpLogsLine } from './otlpLogScan.js';
 import {
   AWS_SDK_SCOPE,
   awsSdkInvokeModelOperation,
@@ -87,11 +88,20 @@ const AI_SDK_SCOPES: ReadonlySet<string> = new Set(['gen_ai', 'ai']);
  * `ExportTraceServiceRequest` in OTLP/JSON with any number of records. Never throws.
  */
 export function decodeOtlpJsonLine(text: string): DecodeOutcome {
+  return decodeLine(text, true);
+}
+
+/** decodeOtlpJsonLine through JSON.parse only, never the log-line scanner (what the scanner is tested against). */
+export function decodeOtlpJsonLineByParse(text: string): DecodeOutcome {
+  return decodeLine(text, false);
+}
+
+function decodeLine(text: string, scan: boolean): DecodeOutcome {
   const out: DecodeOutcome = { records: [], rejected: [], ignored: 0 };
   const line = withoutLeadingNoise(text);
   // A blank line holds no record (a stray newline, a CRLF file's empty line): nothing to count.
   if (isBlank(line)) return out;
-  decodeRequests(line, out, true);
+  decodeRequests(line, out, true, scan);
   return out;
 }
 
@@ -113,7 +123,7 @@ function requestsRunTogether(line: string): string[] | undefined {
 }
 
 /** Decodes one line into `out`: a request, or (`split`) requests run together on one line. */
-function decodeRequests(line: string, out: DecodeOutcome, split: boolean): void {
+function decodeRequests(line: string, out: DecodeOutcome, split: boolean, scan: boolean): void {
   if (!mayCarryUsage(line)) {
     const isLogs = line.includes('"resourceLogs"');
     if (isLogs || line.includes('"resourceSpans"')) {
@@ -125,13 +135,14 @@ function decodeRequests(line: string, out: DecodeOutcome, split: boolean): void 
       return;
     }
   }
+  if (scan && scanLogs(line, out)) return;
   let doc: unknown;
   try {
     doc = JSON.parse(line);
   } catch (e) {
     const parts = split ? requestsRunTogether(line) : undefined;
     if (parts !== undefined) {
-      for (const part of parts) decodeRequests(part, out, false);
+      for (const part of parts) decodeRequests(part, out, false, scan);
       return;
     }
     // Every record the line held is lost, not one: counted by the markers its records carry.
@@ -157,7 +168,15 @@ function decodeRequests(line: string, out: DecodeOutcome, split: boolean): void 
     else out.rejected.push({ reason: 'not_otlp', detail: 'no resourceLogs or resourceSpans' });
     return;
   }
-  const ctx: LineContext = {
+  const ctx = lineContext(line, resourceSpans);
+  if (resourceLogs !== undefined)
+    decodeResources(resourceLogs, 'scopeLogs', 'logRecords', out, ctx, decodeLogRecord);
+  if (resourceSpans !== undefined)
+    decodeResources(resourceSpans, 'scopeSpans', 'spans', out, ctx, decodeSpan);
+}
+
+function lineContext(line: string, resourceSpans: unknown): LineContext {
+  return {
     line,
     hash: '',
     index: 0,
@@ -169,10 +188,29 @@ function decodeRequests(line: string, out: DecodeOutcome, split: boolean): void 
     sdkSpans: -1,
     sdkSpanIds: null,
   };
-  if (resourceLogs !== undefined)
-    decodeResources(resourceLogs, 'scopeLogs', 'logRecords', out, ctx, decodeLogRecord);
-  if (resourceSpans !== undefined)
-    decodeResources(resourceSpans, 'scopeSpans', 'spans', out, ctx, decodeSpan);
+}
+
+/**
+ * The fast path for a line of logs (otlpLogScan.ts): its records read straight from the text into `out`.
+ * False, with `out` as it was, when the scanner leaves the line to JSON.parse.
+ */
+function scanLogs(line: string, out: DecodeOutcome): boolean {
+  const records = out.records.length;
+  const rejected = out.rejected.length;
+  const ignored = out.ignored;
+  const ctx = lineContext(line, undefined);
+  const sink: LogLineSink = {
+    record(fields, res, scopeName) {
+      ctx.index++;
+      ctx.scopeName = scopeName;
+      finishLogRecord(fields, res, out, ctx);
+    },
+  };
+  if (scanOtlpLogsLine(line, draft, sink)) return true;
+  out.records.length = records;
+  out.rejected.length = rejected;
+  out.ignored = ignored;
+  return false;
 }
 
 interface LineContext {
@@ -336,7 +374,11 @@ function dedupKeyOf(traceId: unknown, spanId: unknown, ctx: LineContext): string
 }
 
 const decodeLogRecord: RecordDecoder = (r, res, out, ctx) => {
-  if (!gatherAttributes(r.attributes, out)) return;
+  if (gatherAttributes(r.attributes, out)) finishLogRecord(r as unknown as ScannedLogFields, res, out, ctx);
+};
+
+/** A log record whose attributes are in the draft: counted, ignored or rejected. */
+function finishLogRecord(r: ScannedLogFields, res: ResourceInfo, out: DecodeOutcome, ctx: LineContext): void {
   const isUsageEvent = r.eventName === USAGE_EVENT_NAME;
   const operation = canonicalOperation(draft.operation);
   // Other emitters' usage logs: an inference operation or a usage id, together with usage or an error.
@@ -368,7 +410,7 @@ const decodeLogRecord: RecordDecoder = (r, res, out, ctx) => {
   const rec = draft.finish('log', key, ts, res, operation, draft.errorType, Number.NaN);
   if ('reason' in rec) out.rejected.push(rec);
   else out.records.push(rec);
-};
+}
 
 /** W3C trace flags (OTLP `flags`, low byte) with the sampled bit set. */
 function isSampled(flags: unknown): boolean {

@@ -22,7 +22,7 @@ import {
  * decoding is synchronous, so nothing else can touch it in between.
  */
 
-enum Slot {
+export enum Slot {
   Operation,
   Provider,
   System,
@@ -182,12 +182,13 @@ for (const [key, slot] of SLOT_OF_KEY) {
   list.push([key, slot]);
 }
 
-function slotOf(key: string): Slot | undefined {
+/** The known attribute named `key`: its key as the table spells it, and its slot; undefined for others. */
+export function attributeOf(key: string): readonly [string, Slot] | undefined {
   const candidates = SLOTS_BY_LENGTH[key.length];
   if (candidates === undefined) return undefined;
   for (let i = 0; i < candidates.length; i++) {
     const c = candidates[i] as readonly [string, Slot];
-    if (c[0] === key) return c[1];
+    if (c[0] === key) return c;
   }
   return undefined;
 }
@@ -304,13 +305,20 @@ export class UsageDraft {
       this.fail('bad_type', 'attribute key is not a string');
       return;
     }
-    const slot = slotOf(key);
+    const slot = attributeOf(key)?.[1];
     if (slot === undefined) return;
     if (typeof value !== 'object' || value === null) {
       this.fail('bad_type', key);
       return;
     }
-    const v = value as JsonAnyValue;
+    this.addValue(slot, key, value as JsonAnyValue);
+  }
+
+  /**
+   * Reads the value of a known attribute (`slot` is `key`'s, the value an object): what `addAttribute`
+   * does once the key is looked up. The line scanner (otlpLogScan.ts) calls it with the key it matched.
+   */
+  addValue(slot: Slot, key: string, v: JsonAnyValue): void {
     if (slot >= FIRST_COUNT_SLOT && slot <= LAST_COUNT_SLOT) {
       this.addCount(slot, key, v);
       return;
