@@ -9,6 +9,7 @@ import {
   REJECT_REASONS,
 } from '../src/decode/index.js';
 import { usdToNanoOrNull } from '../src/decode/recordValues.js';
+import { retypedLines, textMutations } from './support/lineMutations.js';
 import { generateUsageLines } from './support/otlpLines.js';
 
 const seedLines = [
@@ -53,46 +54,23 @@ function decodeBoth(text: string): void {
   expectWellFormed(decodeUsageJsonlLine(text));
 }
 
-/** Replaces a slice of a valid line: truncation, deletion, insertion of JSON-ish fragments. */
-const mutatedLine = fc
-  .tuple(
-    fc.constantFrom(...seedLines),
-    fc.nat(),
-    fc.nat(40),
-    fc.oneof(
-      fc.constant(''),
-      fc.string({ maxLength: 8 }),
-      fc.constantFrom(
-        '-1',
-        '1.5',
-        '"x"',
-        'null',
-        '[]',
-        '{}',
-        '1e400',
-        '"-7"',
-        'true',
-        '"9999999999999999999999"',
-        '"',
-      ),
-    ),
-  )
-  .map(([line, at, len, insert]) => {
-    const i = at % (line.length + 1);
-    return line.slice(0, i) + insert + line.slice(i + len);
-  });
+/** Truncation, deletion, insertion of JSON-ish fragments in valid lines. */
+const mutatedLine = textMutations(seedLines, [
+  '-1',
+  '1.5',
+  '"x"',
+  'null',
+  '[]',
+  '{}',
+  '1e400',
+  '"-7"',
+  'true',
+  '"9999999999999999999999"',
+  '"',
+]);
 
 /** Replaces every JSON value of some key in a parsed valid line with an arbitrary JSON value. */
-const retypedLine = fc
-  .tuple(fc.constantFrom(...seedLines), fc.nat(), fc.jsonValue())
-  .map(([line, pick, value]) => {
-    const keys = [...line.matchAll(/"([A-Za-z]+)":/g)].map((m) => m[1] ?? '');
-    const key = keys[pick % Math.max(1, keys.length)] ?? 'intValue';
-    return line.replaceAll(
-      new RegExp(`"${key}":("[^"]*"|-?[0-9.]+|true|false|null)`, 'g'),
-      `"${key}":${JSON.stringify(value)}`,
-    );
-  });
+const retypedLine = retypedLines(seedLines, '[A-Za-z]', fc.jsonValue());
 
 describe('decoders never throw and only ever yield well-formed outcomes', () => {
   it('on arbitrary strings', () => {

@@ -15,6 +15,7 @@ import { type DecodeOutcome, decodeOtlpJsonLine } from '../src/decode/index.js';
 import { decodeOtlpJsonLineByParse } from '../src/decode/otlpLine.js';
 import { type LogLineSink, scanOtlpLogsLine } from '../src/decode/otlpLogScan.js';
 import { UsageDraft } from '../src/decode/usageDraft.js';
+import { retypedLines, textMutations } from './support/lineMutations.js';
 import { generateUsageLines } from './support/otlpLines.js';
 
 const FIXTURES = join(import.meta.dirname, 'fixtures');
@@ -43,6 +44,19 @@ const seeds = [...generated, ...fixtures].filter((l) => l.includes('"resourceLog
 
 // biome-ignore lint/suspicious/noControlCharactersInRegex: lines with control characters are left to JSON.parse
 const NOT_PLAIN = /[\\\u0000-\u001f]/;
+/** Checks `runs` lines of `lines` decode the same both ways; how many the scanner took. */
+function sameOutcomes(lines: fc.Arbitrary<string>, runs: number): number {
+  let taken = 0;
+  fc.assert(
+    fc.property(lines, (line) => {
+      if (scannerTakes(line)) taken++;
+      expectSameOutcome(line);
+    }),
+    { numRuns: runs },
+  );
+  return taken;
+}
+
 const noSink: LogLineSink = { record() {} };
 
 /** Whether the scanner takes the line (rather than leaving it to JSON.parse). */
@@ -242,88 +256,51 @@ describe('the log-line scanner decodes exactly as JSON.parse does', () => {
   });
 
   it('on lines mutated as text', () => {
-    const mutated = fc
-      .tuple(
-        fc.constantFrom(...seeds),
-        fc.nat(),
-        fc.nat(40),
-        fc.oneof(
-          fc.constant(''),
-          fc.string({ maxLength: 8 }),
-          fc.constantFrom(
-            ' ',
-            ',',
-            '}',
-            ']',
-            '{',
-            '[',
-            ':',
-            '"',
-            '\\"',
-            '\\u0041',
-            '-1',
-            '01',
-            '1.',
-            '1.5e+3',
-            '-0',
-            'null',
-            'tru',
-            'true',
-            '[]',
-            '{}',
-            '"x"',
-            '"attributes":[],',
-            '"eventName":"gen_ai.client.inference.operation.details",',
-            '"key":"session.id",',
-            '"value":{"stringValue":"s"},',
-            '"stringValue":"dup",',
-            '"intValue":7,',
-            '"doubleValue":"NaN",',
-            '"boolValue":true,',
-            '"arrayValue":{"values":[]},',
-            '"scope":{"name":"x"},',
-            '"resource":{},',
-            '"logRecords":[{}],',
-            '"scopeLogs":[],',
-            '"traceId":"0af7651916cd43dd8448eb211c80319c",',
-          ),
-        ),
-      )
-      .map(([line, at, len, insert]) => {
-        const i = at % (line.length + 1);
-        return line.slice(0, i) + insert + line.slice(i + len);
-      });
-    let taken = 0;
-    fc.assert(
-      fc.property(mutated, (line) => {
-        if (scannerTakes(line)) taken++;
-        expectSameOutcome(line);
-      }),
-      { numRuns: 3000 },
-    );
+    const mutated = textMutations(seeds, [
+      ' ',
+      ',',
+      '}',
+      ']',
+      '{',
+      '[',
+      ':',
+      '"',
+      '\\"',
+      '\\u0041',
+      '-1',
+      '01',
+      '1.',
+      '1.5e+3',
+      '-0',
+      'null',
+      'tru',
+      'true',
+      '[]',
+      '{}',
+      '"x"',
+      '"attributes":[],',
+      '"eventName":"gen_ai.client.inference.operation.details",',
+      '"key":"session.id",',
+      '"value":{"stringValue":"s"},',
+      '"stringValue":"dup",',
+      '"intValue":7,',
+      '"doubleValue":"NaN",',
+      '"boolValue":true,',
+      '"arrayValue":{"values":[]},',
+      '"scope":{"name":"x"},',
+      '"resource":{},',
+      '"logRecords":[{}],',
+      '"scopeLogs":[],',
+      '"traceId":"0af7651916cd43dd8448eb211c80319c",',
+    ]);
+    const taken = sameOutcomes(mutated, 3000);
     // Not only lines it declines: many mutations leave valid lines (spaces, values, members) it takes.
     expect(taken).toBeGreaterThan(300);
   });
 
   it('on lines with one field given other values (every occurrence)', () => {
-    const retyped = fc
-      .tuple(fc.constantFrom(...seeds), fc.nat(), fc.jsonValue({ maxDepth: 2 }))
-      .map(([line, pick, value]) => {
-        const keys = [...new Set([...line.matchAll(/"([A-Za-z_.]+)":/g)].map((m) => m[1] ?? ''))];
-        const key = keys[pick % Math.max(1, keys.length)] ?? 'intValue';
-        return line.replaceAll(
-          new RegExp(`"${key.replaceAll('.', '\\.')}":("[^"]*"|-?[0-9.eE+-]+|true|false|null)`, 'g'),
-          `"${key}":${JSON.stringify(value)}`,
-        );
-      });
-    let taken = 0;
-    fc.assert(
-      fc.property(retyped, (line) => {
-        if (scannerTakes(line)) taken++;
-        expectSameOutcome(line);
-      }),
-      { numRuns: 1500 },
-    );
+    const retyped = retypedLines(seeds, '[A-Za-z_.]', fc.jsonValue({ maxDepth: 2 }));
+    const taken = sameOutcomes(retyped, 1500);
     expect(taken).toBeGreaterThan(300);
   });
 

@@ -94,6 +94,8 @@ class LogLineScanner {
   i = 0;
   /** The last attribute value read into `value`: whether it held arrayValue, kvlistValue or bytesValue. */
   private complex = false;
+  /** Whether the last KeyValue read member by member had an object for its value. */
+  private valueIsObject = false;
   private readonly value = {
     stringValue: undefined as unknown,
     intValue: undefined as unknown,
@@ -172,18 +174,17 @@ class LogLineScanner {
 
   /** Steps into an object (`{` next): false when it is empty (and stepped over). */
   private openObject(): boolean {
-    this.expect(OPEN_BRACE);
-    if (this.peek() === CLOSE_BRACE) {
-      this.i++;
-      return false;
-    }
-    return true;
+    return this.open(OPEN_BRACE, CLOSE_BRACE);
   }
 
   /** Steps into an array (`[` next): false when it is empty (and stepped over). */
   private openArray(): boolean {
-    this.expect(OPEN_BRACKET);
-    if (this.peek() === CLOSE_BRACKET) {
+    return this.open(OPEN_BRACKET, CLOSE_BRACKET);
+  }
+
+  private open(opening: number, closing: number): boolean {
+    this.expect(opening);
+    if (this.peek() === closing) {
       this.i++;
       return false;
     }
@@ -362,33 +363,12 @@ class LogLineScanner {
    * with its value (an object) in `value`; -1 for any other key or a value that is not an object.
    */
   private keyValue(): number {
-    const s = this.s;
-    let key: string | null = null;
-    let valueSeen = false;
-    let valueIsObject = false;
-    if (this.openObject()) {
-      do {
-        const k = this.key();
-        if (k === 'key') {
-          if (key !== null || s.charCodeAt(this.i) !== QUOTE) throw DECLINE;
-          key = this.rawString();
-        } else if (k === 'value') {
-          if (valueSeen) throw DECLINE;
-          valueSeen = true;
-          valueIsObject = s.charCodeAt(this.i) === OPEN_BRACE;
-          // An array is an object to resourceInfo() (typeof), read as the empty value: left to it.
-          if (s.charCodeAt(this.i) === OPEN_BRACKET) throw DECLINE;
-          if (valueIsObject) this.anyValue();
-          else this.skip();
-        } else this.skip();
-      } while (this.more(CLOSE_BRACE));
-    }
-    if (key === null) throw DECLINE;
+    const key = this.keyValueMembers();
     let which = -1;
     if (key === RESOURCE_ATTR.serviceName) which = 0;
     else if (key === RESOURCE_ATTR.serviceVersion) which = 1;
     else if (key === RESOURCE_ATTR.deploymentEnvironmentName) which = 2;
-    if (which < 0 || !valueIsObject) return -1;
+    if (which < 0 || !this.valueIsObject) return -1;
     if (this.complex) throw DECLINE;
     return which;
   }
@@ -576,10 +556,22 @@ class LogLineScanner {
   }
 
   private attributeMembers(): void {
+    const known = attributeOf(this.keyValueMembers());
+    if (known === undefined) return;
+    if (!this.valueIsObject) throw DECLINE;
+    this.addValue(known[1], known[0]);
+  }
+
+  /**
+   * A `KeyValue` read member by member (any order, spaces, other members skipped): its key, with its
+   * value read into `value` when an object (`valueIsObject`). Declines a KeyValue without a string key
+   * or with an array for its value (a rejection or an empty value the JSON.parse path words).
+   */
+  private keyValueMembers(): string {
     const s = this.s;
     let key: string | null = null;
     let valueSeen = false;
-    let valueIsObject = false;
+    this.valueIsObject = false;
     if (this.openObject()) {
       do {
         const k = this.key();
@@ -587,20 +579,16 @@ class LogLineScanner {
           if (key !== null || s.charCodeAt(this.i) !== QUOTE) throw DECLINE;
           key = this.rawString();
         } else if (k === 'value') {
-          if (valueSeen) throw DECLINE;
+          if (valueSeen || s.charCodeAt(this.i) === OPEN_BRACKET) throw DECLINE;
           valueSeen = true;
-          valueIsObject = s.charCodeAt(this.i) === OPEN_BRACE;
-          if (valueIsObject) this.anyValue();
+          this.valueIsObject = s.charCodeAt(this.i) === OPEN_BRACE;
+          if (this.valueIsObject) this.anyValue();
           else this.skip();
         } else this.skip();
       } while (this.more(CLOSE_BRACE));
     }
-    // A KeyValue without a string key is a rejection the JSON.parse path words.
     if (key === null) throw DECLINE;
-    const known = attributeOf(key);
-    if (known === undefined) return;
-    if (!valueIsObject) throw DECLINE;
-    this.addValue(known[1], known[0]);
+    return key;
   }
 
   private addValue(slot: Slot, key: string): void {
