@@ -67,10 +67,26 @@ function writeScratchProject(app: string, tarballs: { sdk: string; sidecar: stri
     }
   };
   const pending: [string, string][] = [
-    'openai',
     ...Object.keys(sdk.dependencies),
     ...Object.keys(sidecarPkg.dependencies),
   ].map((name) => ['', name]);
+  // The client at the version the SDK is tested with, wherever the repository installed it: a workspace
+  // may hoist another major to the top (test/compat/prev-majors has openai 6). With any other version
+  // in the scratch lockfile, npm asks the registry for openai's versions, which an offline install on a
+  // machine whose npm cache holds only tarballs (a fresh clone's) cannot answer.
+  // The same for a dependency a tarball pins to another version than the one at the top: npm nests it
+  // under that package (the sidecar pins openai 6 for its demo).
+  const entryAt = (name: string, version: string) => {
+    const at = Object.keys(lock.packages).find(
+      (path) => path.endsWith(`node_modules/${name}`) && lock.packages[path].version === version,
+    );
+    if (at === undefined) throw new Error(`the repository's lockfile has no ${name} ${version}`);
+    const { dev: _d, devOptional: _o, peer: _p, ...entry } = lock.packages[at];
+    // Its own dependencies would have to be placed for the scratch project's layout: none here.
+    expect(entry.dependencies ?? {}).toEqual({});
+    return entry;
+  };
+  packages['node_modules/openai'] = entryAt('openai', openaiVersion);
   while (pending.length > 0) {
     const [from, name] = pending.pop() as [string, string];
     if (name.startsWith('@spendline/')) continue;
@@ -84,6 +100,16 @@ function writeScratchProject(app: string, tarballs: { sdk: string; sidecar: stri
       ...Object.keys(entry.optionalDependencies ?? {}),
     ])
       pending.push([path, dep]);
+  }
+  for (const [name, pkg] of [
+    ['@spendline/sdk', sdk],
+    ['@spendline/sidecar', sidecarPkg],
+  ] as const) {
+    for (const [dep, spec] of Object.entries(pkg.dependencies as Record<string, string>)) {
+      const top = packages[`node_modules/${dep}`] as { version?: string } | undefined;
+      if (top === undefined || !/^\d+\.\d+\.\d+$/.test(spec) || top.version === spec) continue;
+      packages[`node_modules/${name}/node_modules/${dep}`] = entryAt(dep, spec);
+    }
   }
   const tarballEntry = (pkg: Record<string, unknown>, file: string) => ({
     version: pkg.version,
