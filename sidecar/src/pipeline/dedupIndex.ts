@@ -7,8 +7,8 @@
  * Uint32Array (four words per slot: three hash lanes and a stamp: the second the key was committed),
  * so no per-key JS object. The table is a list of segments: only the newest grows (by rebuilding, up
  * to 4 MiB, so a rebuild is never long); then a new segment starts, and a segment whose keys have all
- * expired is dropped whole. A million keys cost about 28 MiB. Expiry has one-second granularity: a
- * key stays a duplicate for at least the window and at most one second longer.
+ * expired is dropped whole. A million keys cost about 28 MiB (29 with the filter below). Expiry has
+ * one-second granularity: a key stays a duplicate for at least the window and at most one second longer.
  *
  * Keys claimed by the batch being counted are *pending*: they count as seen (so a duplicate later in
  * the same batch is caught) but become committed only with the batch (`takePending`, then `commit`),
