@@ -24,8 +24,10 @@ import { UNKNOWN_SERVICE } from './usageRecord.js';
  * (`Number` of a number's text, which is JSON.parse's value), booleans and nulls, in the same order.
  * `test/decode-scan.test.ts` decodes every fixture and thousands of mutated lines both ways.
  *
- * Strings it hands on are copies: V8 cuts a string of 13 or more characters out of another as a slice
- * that keeps the whole line (up to megabytes) alive for as long as the piece is kept.
+ * Strings it hands on to be kept (attribute values, resource and scope names) are copies: V8 cuts a
+ * string of 13 or more characters out of another as a slice that keeps the whole line (up to megabytes)
+ * alive for as long as the piece is kept. Record fields the decoder only compares, parses or hashes while
+ * the line is decoded (event name, ids, times) and keys are not copied.
  */
 
 /** The record fields the decoder reads besides its attributes, each as `JSON.parse` would give it. */
@@ -62,8 +64,11 @@ const OPEN_BRACKET = 91;
 const CLOSE_BRACKET = 93;
 const SPACE = 32;
 
-/** The collector's attribute: `{"key":"…","value":{…}}`, matched by character codes (startsWith at a
- * position is a runtime call in V8, several times slower). */
+/**
+ * The collector's attribute, `{"key":"…","value":{"stringValue":"…"}}`, matched piece by piece with
+ * hasAt (measured faster than startsWith at a position, a runtime call in V8, and than comparing
+ * character codes one by one).
+ */
 const KEY_OPEN = '{"key":"';
 const VALUE_OPEN = '","value":{';
 const STRING_VALUE = '"stringValue":"';
