@@ -1,3 +1,4 @@
+import { isJsonObject, type JsonObject } from './jsonObject.js';
 import type { OtlpSignal } from './otlpProto.js';
 
 /**
@@ -29,8 +30,6 @@ import type { OtlpSignal } from './otlpProto.js';
  * iterative, with one frame per open list or message field, so nesting (AnyValues inside AnyValues)
  * costs heap, not stack; the request's nesting is bounded before (MAX_JSON_NESTING).
  */
-
-type Obj = Record<string, unknown>;
 
 /** How a field is read. `list`/`scalars` are repeated fields; `id` a trace or span id (hex). */
 type Field =
@@ -190,10 +189,8 @@ define(M.keyValueList, [[['values'], 'list', M.keyValue]]);
 
 const REQUEST: Record<OtlpSignal, Message> = { logs: M.logsRequest, traces: M.tracesRequest };
 
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
-
 /** Whether a message is already as the collector writes it: known names, lowerCamelCase, nothing to merge. */
-function isCollectorForm(obj: Obj, m: Message): boolean {
+function isCollectorForm(obj: JsonObject, m: Message): boolean {
   let members = 0;
   for (const key in obj) {
     const field = m.fields.get(key);
@@ -204,7 +201,7 @@ function isCollectorForm(obj: Obj, m: Message): boolean {
 }
 
 /** Sets a field read from the request: a repeated field appends, any other replaces (pdata's reading). */
-function put(target: Obj, field: Field, value: unknown): void {
+function put(target: JsonObject, field: Field, value: unknown): void {
   const previous = target[field.name];
   if ((field.kind === 'list' || field.kind === 'scalars') && Array.isArray(previous)) {
     if (Array.isArray(value)) for (const v of value) previous.push(v);
@@ -214,10 +211,10 @@ function put(target: Obj, field: Field, value: unknown): void {
 }
 
 /** The message in the collector's names (a new object when any name changes, else `obj` itself). */
-function collectorForm(obj: Obj, m: Message): Obj {
+function collectorForm(obj: JsonObject, m: Message): JsonObject {
   if (isCollectorForm(obj, m)) return obj;
-  let out: Obj = {};
-  let deprecated: Obj | undefined;
+  let out: JsonObject = {};
+  let deprecated: JsonObject | undefined;
   for (const key of Object.keys(obj)) {
     const field = m.fields.get(key);
     if (field === undefined) continue;
@@ -238,10 +235,12 @@ function collectorForm(obj: Obj, m: Message): Obj {
 }
 
 /** A message still to read: `holder[slot]` (a field of a message), or `list[next…]` (a list's entries). */
-type Frame = { holder: Obj; slot: string; type: Message } | { list: unknown[]; next: number; type: Message };
+type Frame =
+  | { holder: JsonObject; slot: string; type: Message }
+  | { list: unknown[]; next: number; type: Message };
 
 /** Renames fields of one message in place, lowercases its ids, and queues its messages for reading. */
-function visit(obj: Obj, m: Message, stack: Frame[]): void {
+function visit(obj: JsonObject, m: Message, stack: Frame[]): void {
   for (const key in obj) {
     const field = m.fields.get(key);
     if (field === undefined) continue;
@@ -249,7 +248,7 @@ function visit(obj: Obj, m: Message, stack: Frame[]): void {
     if (field.kind === 'id') {
       if (typeof value === 'string') obj[key] = value.toLowerCase();
     } else if (field.kind === 'one') {
-      if (isObj(value)) stack.push({ holder: obj, slot: key, type: field.type });
+      if (isJsonObject(value)) stack.push({ holder: obj, slot: key, type: field.type });
     } else if (field.kind === 'list') {
       if (Array.isArray(value) && value.length > 0) stack.push({ list: value, next: 0, type: field.type });
     }
@@ -260,7 +259,7 @@ function visit(obj: Obj, m: Message, stack: Frame[]): void {
  * Brings an OTLP/JSON export request (already type-checked: where a message or a list of messages is,
  * there is one or null) to the collector's written form; returns it (the same object or its copy).
  */
-export function normaliseOtlpJson(signal: OtlpSignal, request: Obj): Obj {
+export function normaliseOtlpJson(signal: OtlpSignal, request: JsonObject): JsonObject {
   const stack: Frame[] = [];
   const top = collectorForm(request, REQUEST[signal]);
   visit(top, REQUEST[signal], stack);
@@ -269,7 +268,7 @@ export function normaliseOtlpJson(signal: OtlpSignal, request: Obj): Obj {
     if ('holder' in frame) {
       stack.pop();
       const value = frame.holder[frame.slot];
-      if (!isObj(value)) continue;
+      if (!isJsonObject(value)) continue;
       const normalised = collectorForm(value, frame.type);
       if (normalised !== value) frame.holder[frame.slot] = normalised;
       visit(normalised, frame.type, stack);
@@ -278,7 +277,7 @@ export function normaliseOtlpJson(signal: OtlpSignal, request: Obj): Obj {
     } else {
       const index = frame.next++;
       const value = frame.list[index];
-      if (!isObj(value)) continue;
+      if (!isJsonObject(value)) continue;
       const normalised = collectorForm(value, frame.type);
       if (normalised !== value) frame.list[index] = normalised;
       visit(normalised, frame.type, stack);

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { createGunzip, createInflate } from 'node:zlib';
 import type { StatusObject } from '@grpc/grpc-js';
 import { hostPortText, hostText, ListenError } from '../listenError.js';
+import { isJsonObject } from './jsonObject.js';
 import { normaliseOtlpJson } from './normaliseJson.js';
 import { OTLP_GRPC_PATHS, rawExportService } from './otlpGrpcService.js';
 import { decodeOtlpProtobuf, type OtlpSignal } from './otlpProto.js';
@@ -389,7 +390,7 @@ function parseJsonRequest(signal: OtlpSignal, body: Buffer): Record<string, unkn
   } catch (err) {
     throw new HttpError(400, `malformed JSON: ${(err as Error).message}`);
   }
-  if (!isObject(parsed)) {
+  if (!isJsonObject(parsed)) {
     throw new HttpError(400, `expected an OTLP ${signal} request object`);
   }
   const wrong = wrongType(parsed, REQUEST_SHAPE[signal]);
@@ -445,9 +446,6 @@ const REQUEST_SHAPE: Record<OtlpSignal, Shape> = {
   ]),
 };
 
-const isObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
-
 function typeName(v: unknown): string {
   if (Array.isArray(v)) return 'an array';
   if (typeof v === 'object') return 'an object';
@@ -473,7 +471,7 @@ function wrongType(obj: Record<string, unknown>, shape: Shape): WrongType | unde
     const value = obj[name];
     if (value === undefined || value === null) continue;
     if (kind === 'one') {
-      if (!isObject(value)) return { path: [name], expected: 'an object', found: value };
+      if (!isJsonObject(value)) return { path: [name], expected: 'an object', found: value };
       const wrong = inner.length > 0 ? wrongType(value, inner) : undefined;
       if (wrong !== undefined) {
         wrong.path.unshift(name, '.');
@@ -485,7 +483,7 @@ function wrongType(obj: Record<string, unknown>, shape: Shape): WrongType | unde
     for (let i = 0; i < value.length; i++) {
       const entry: unknown = value[i];
       if (entry === null) continue;
-      if (!isObject(entry)) return { path: [name, `[${i}]`], expected: 'an object', found: entry };
+      if (!isJsonObject(entry)) return { path: [name, `[${i}]`], expected: 'an object', found: entry };
       const wrong = inner.length > 0 ? wrongType(entry, inner) : undefined;
       if (wrong !== undefined) {
         wrong.path.unshift(name, `[${i}]`, '.');

@@ -1,4 +1,5 @@
 import { ALIAS_ATTR, ATTR, isContentAttribute } from '@spendline/sdk/contract';
+import { isJsonObject, type JsonObject } from './jsonObject.js';
 import type { OtlpSignal } from './otlpProto.js';
 
 /**
@@ -17,25 +18,25 @@ const GENAI_MARKERS: ReadonlySet<string> = new Set([
   ATTR.operationName,
 ]);
 
-type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
-const list = (v: unknown): Obj[] => (Array.isArray(v) ? v.filter(isObj) : []);
+const list = (v: unknown): JsonObject[] => (Array.isArray(v) ? v.filter(isJsonObject) : []);
 
 /** Drops the content attributes of a record, span or span event (its list is left alone when it has none). */
-function stripAttributes(holder: Obj): void {
+function stripAttributes(holder: JsonObject): void {
   const attrs = holder.attributes;
   if (!Array.isArray(attrs)) return;
-  const kept = attrs.filter((kv) => !(isObj(kv) && typeof kv.key === 'string' && isContentAttribute(kv.key)));
+  const kept = attrs.filter(
+    (kv) => !(isJsonObject(kv) && typeof kv.key === 'string' && isContentAttribute(kv.key)),
+  );
   if (kept.length < attrs.length) holder.attributes = kept;
 }
 
-function isGenAiLogRecord(record: Obj): boolean {
+function isGenAiLogRecord(record: JsonObject): boolean {
   if (typeof record.eventName === 'string' && record.eventName.startsWith('gen_ai.')) return true;
   for (const kv of list(record.attributes)) {
     if (typeof kv.key !== 'string') continue;
     if (GENAI_MARKERS.has(kv.key)) return true;
     if (kv.key === 'event.name') {
-      const v = isObj(kv.value) ? kv.value.stringValue : undefined;
+      const v = isJsonObject(kv.value) ? kv.value.stringValue : undefined;
       if (typeof v === 'string' && v.startsWith('gen_ai.')) return true;
     }
   }
@@ -43,7 +44,7 @@ function isGenAiLogRecord(record: Obj): boolean {
 }
 
 /** Deletes content from a decoded OTLP/JSON export request, in place. */
-export function stripContent(signal: OtlpSignal, message: Obj): void {
+export function stripContent(signal: OtlpSignal, message: JsonObject): void {
   if (signal === 'logs') {
     for (const rl of list(message.resourceLogs))
       for (const sl of list(rl.scopeLogs))
