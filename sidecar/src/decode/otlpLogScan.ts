@@ -268,19 +268,19 @@ class LogLineScanner {
   }
 
   /** Steps over any JSON value, checking it (deep nesting overflows the stack: the line is declined). */
-  private skip(): void {
+  private skipValue(): void {
     const c = this.peek();
     if (c === OPEN_BRACE) {
       if (!this.openObject()) return;
       do {
         this.key();
-        this.skip();
+        this.skipValue();
       } while (this.more(CLOSE_BRACE));
       return;
     }
     if (c === OPEN_BRACKET) {
       if (!this.openArray()) return;
-      do this.skip();
+      do this.skipValue();
       while (this.more(CLOSE_BRACKET));
       return;
     }
@@ -312,7 +312,7 @@ class LogLineScanner {
             while (this.more(CLOSE_BRACKET));
           }
         } else if (k === 'resourceSpans' || k === 'resourceMetrics') throw DECLINE;
-        else this.skip();
+        else this.skipValue();
       } while (this.more(CLOSE_BRACE));
     }
     this.ws();
@@ -337,7 +337,7 @@ class LogLineScanner {
         do {
           const k = this.key();
           if (k !== 'attributes') {
-            this.skip();
+            this.skipValue();
             continue;
           }
           if (seenAttributes) throw DECLINE;
@@ -359,7 +359,7 @@ class LogLineScanner {
         if (!this.openArray()) continue;
         do this.scope(res);
         while (this.more(CLOSE_BRACKET));
-      } else this.skip();
+      } else this.skipValue();
     } while (this.more(CLOSE_BRACE));
   }
 
@@ -397,7 +397,7 @@ class LogLineScanner {
       else if (k === 'boolValue') bit = V_BOOL;
       if (bit === 0) {
         if (k === 'arrayValue' || k === 'kvlistValue' || k === 'bytesValue') this.complex = true;
-        this.skip();
+        this.skipValue();
         continue;
       }
       if ((seen & bit) !== 0) throw DECLINE;
@@ -426,7 +426,7 @@ class LogLineScanner {
         do {
           const k = this.key();
           if (k !== 'name') {
-            this.skip();
+            this.skipValue();
             continue;
           }
           if (seenName) throw DECLINE;
@@ -439,7 +439,7 @@ class LogLineScanner {
         if (!this.openArray()) continue;
         do this.record(res, name);
         while (this.more(CLOSE_BRACKET));
-      } else this.skip();
+      } else this.skipValue();
     } while (this.more(CLOSE_BRACE));
   }
 
@@ -466,7 +466,7 @@ class LogLineScanner {
         else if (k === 'timeUnixNano') bit = F_TIME;
         else if (k === 'observedTimeUnixNano') bit = F_OBSERVED;
         if (bit === 0) {
-          this.skip();
+          this.skipValue();
           continue;
         }
         if ((seen & bit) !== 0) throw DECLINE;
@@ -504,7 +504,7 @@ class LogLineScanner {
       if (keyEnd > 0 && hasAt(s, keyEnd, VALUE_OPEN)) {
         const known = this.lookup(n, s.slice(keyAt, keyEnd));
         this.i = keyEnd + VALUE_OPEN.length - 1;
-        if (known === undefined) this.skip();
+        if (known === undefined) this.skipValue();
         else if (!this.plainValue(keyEnd + VALUE_OPEN.length)) this.anyValue();
         if (s.charCodeAt(this.i) === CLOSE_BRACE) {
           this.i++;
@@ -588,8 +588,8 @@ class LogLineScanner {
           valueSeen = true;
           this.valueIsObject = s.charCodeAt(this.i) === OPEN_BRACE;
           if (this.valueIsObject) this.anyValue();
-          else this.skip();
-        } else this.skip();
+          else this.skipValue();
+        } else this.skipValue();
       } while (this.more(CLOSE_BRACE));
     }
     if (key === null) throw DECLINE;
