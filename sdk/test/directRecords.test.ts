@@ -242,10 +242,18 @@ describe('direct records and the logger agree on what the caller gave', () => {
   it('a start time before this process started (a backfill) is exported the same on both paths', async () => {
     const startTimeMs = Date.UTC(2024, 5, 1, 12);
     const call = { ...(CALLS[0] as LLMUsageInput), startTimeMs, durationMs: 5 };
+    const before = Date.now();
     const { direct, viaLogger } = await bothPaths(() => expect(recordLLMUsage(call).ok).toBe(true));
+    const after = Date.now();
     expect(direct).toHaveLength(2);
     expect(direct[1]?.timeUnixNano).toBe(viaLogger[1]?.timeUnixNano);
     expect(String(direct[1]?.timeUnixNano)).toBe(`${startTimeMs + 5}000000`);
+    // Observed when recorded (now), not when the call happened, on both paths.
+    for (const r of [direct[1], viaLogger[1]]) {
+      const observedMs = Number(BigInt(String(r?.observedTimeUnixNano)) / 1_000_000n);
+      expect(observedMs).toBeGreaterThanOrEqual(before);
+      expect(observedMs).toBeLessThanOrEqual(after);
+    }
   });
   it('an extra attribute with an empty name is dropped on both paths (the logger refuses it)', async () => {
     const call = { ...(CALLS[0] as LLMUsageInput), attributes: { '': 'x', 'app.step': 'plan' } };

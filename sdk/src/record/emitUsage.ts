@@ -218,7 +218,6 @@ export function emitUsage(rt: TelemetryRuntime, r: UsageRecord): string {
   if (
     direct === undefined ||
     !direct.emit(
-      USAGE_EVENT_NAME,
       endTimeMs,
       severityNumber,
       attributes,

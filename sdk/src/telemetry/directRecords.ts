@@ -1,8 +1,8 @@
-import { type AttributeValue, isSpanContextValid, type SpanContext } from '@opentelemetry/api';
+import { type AttributeValue, type HrTime, isSpanContextValid, type SpanContext } from '@opentelemetry/api';
 import type { SeverityNumber } from '@opentelemetry/api-logs';
 import { millisToHrTime, timeInputToHrTime } from '@opentelemetry/core';
 import type { ReadableLogRecord } from '@opentelemetry/sdk-logs';
-import { SDK_SCOPE_NAME } from '../contract.js';
+import { SDK_SCOPE_NAME, USAGE_EVENT_NAME } from '../contract.js';
 import { SDK_VERSION } from '../version.js';
 import type { BoundedBatchQueue } from './boundedBatchQueue.js';
 
@@ -34,8 +34,73 @@ export function recordsMayGoDirect(...envs: Record<string, string | undefined>[]
   return envs.every((env) => RECORD_SHAPING_VARIABLES.every((v) => (env[v] ?? '').trim() === ''));
 }
 
+type RecordShape = Pick<ReadableLogRecord, 'resource' | 'instrumentationScope'>;
+
 /**
- * Usage records handed straight to spendline's own log export queue, already in their exported form.
+ * A usage record as the log exporters read it, one small object until it is exported: its times and
+ * span context are turned into their exported form when the exporter reads them (once per export),
+ * not on the caller's thread. Records wait in the queue until the next export; a plain record (an
+ * object of eleven fields and two time arrays) kept that long added about 4–9 µs to each call's
+ * latency in the SDK benchmark, although building it and dropping it cost almost nothing: the cost
+ * is in keeping it (docs/performance.md, session 14).
+ */
+class QueuedUsageRecord implements ReadableLogRecord {
+  readonly severityText = undefined;
+  readonly body = undefined;
+  readonly eventName = USAGE_EVENT_NAME;
+  readonly droppedAttributesCount = 0;
+  readonly severityNumber: SeverityNumber;
+  readonly attributes: Record<string, AttributeValue>;
+  readonly #shape: RecordShape;
+  readonly #timestampMs: number;
+  readonly #observedMs: number;
+  readonly #spanContext: SpanContext;
+  /** null until first read. */
+  #validSpanContext: SpanContext | undefined | null = null;
+
+  constructor(
+    shape: RecordShape,
+    timestampMs: number,
+    observedMs: number,
+    severityNumber: SeverityNumber,
+    attributes: Record<string, AttributeValue>,
+    spanContext: SpanContext,
+  ) {
+    this.#shape = shape;
+    this.#timestampMs = timestampMs;
+    this.#observedMs = observedMs;
+    this.severityNumber = severityNumber;
+    this.attributes = attributes;
+    this.#spanContext = spanContext;
+  }
+
+  get resource(): ReadableLogRecord['resource'] {
+    return this.#shape.resource;
+  }
+
+  get instrumentationScope(): ReadableLogRecord['instrumentationScope'] {
+    return this.#shape.instrumentationScope;
+  }
+
+  /** As the logger reads a number: one below half of performance.timeOrigin is a performance.now() offset. */
+  get hrTime(): HrTime {
+    return timeInputToHrTime(this.#timestampMs);
+  }
+
+  get hrTimeObserved(): HrTime {
+    return millisToHrTime(this.#observedMs);
+  }
+
+  /** The span context when valid (as the logger keeps it), else undefined. */
+  get spanContext(): SpanContext | undefined {
+    if (this.#validSpanContext === null)
+      this.#validSpanContext = isSpanContextValid(this.#spanContext) ? this.#spanContext : undefined;
+    return this.#validSpanContext;
+  }
+}
+
+/**
+ * Usage records handed straight to spendline's own log export queue, as records the exporter reads.
  *
  * `Logger.emit` builds a `LogRecordImpl` and validates each attribute again (its limits, its value
  * checks), although a usage record's attributes are built valid by the SDK and were just validated
@@ -43,12 +108,12 @@ export function recordsMayGoDirect(...envs: Record<string, string | undefined>[]
  * thread. So where spendline's queue is the only processor of the logger provider (its own
  * pipeline, OTLP only), no record limits are set, and the logger has emitted one record through the
  * provider (whose resource and scope the later records share: the exporter groups records by those
- * objects), the SDK builds the exported fields itself and queues them. Anything else (a service's
+ * objects), the SDK queues its own record ({@link QueuedUsageRecord}). Anything else (a service's
  * own logger provider, a console exporter, limits, the first record) goes through `Logger.emit`.
  * The exported OTLP is the same either way (`directRecords.test.ts` compares the two).
  */
 export class DirectRecords {
-  #shape: Pick<ReadableLogRecord, 'resource' | 'instrumentationScope'> | undefined;
+  #shape: RecordShape | undefined;
   /** Records queued directly (tests check that this path is the one taken). */
   emitted = 0;
 
@@ -77,7 +142,6 @@ export class DirectRecords {
    * when the record has more attributes than a log record may carry.
    */
   emit(
-    eventName: string,
     timestampMs: number,
     severityNumber: SeverityNumber,
     attributes: Record<string, AttributeValue>,
@@ -86,20 +150,14 @@ export class DirectRecords {
   ): boolean {
     const shape = this.#shape;
     if (shape === undefined || attributeCount > DEFAULT_ATTRIBUTE_COUNT_LIMIT) return false;
-    const record: ReadableLogRecord = {
-      // As the logger reads it: a number below half of performance.timeOrigin is a performance.now() offset.
-      hrTime: timeInputToHrTime(timestampMs),
-      hrTimeObserved: millisToHrTime(Date.now()),
-      spanContext: isSpanContextValid(spanContext) ? spanContext : undefined,
+    const record = new QueuedUsageRecord(
+      shape,
+      timestampMs,
+      Date.now(),
       severityNumber,
-      severityText: undefined,
-      body: undefined,
-      eventName,
-      resource: shape.resource,
-      instrumentationScope: shape.instrumentationScope,
       attributes,
-      droppedAttributesCount: 0,
-    };
+      spanContext,
+    );
     this.queue.add(record);
     this.emitted++;
     return true;
