@@ -32,6 +32,63 @@ function marked(sc: SpanContext): SpanContext {
 }
 
 /**
+ * The span a recorded call is sent in: non-recording (as `trace.setSpanContext` makes it, so another
+ * instrumentation cannot write to the SDK's span), its span context marked when first read. Only a
+ * span started during the call reads it (its parent's context), so a call during which none is made
+ * pays for no trace state.
+ */
+class MarkedCallSpan implements Span {
+  #marked: SpanContext | undefined;
+
+  constructor(
+    private readonly own: Span,
+    private readonly parent: Context,
+  ) {}
+
+  spanContext(): SpanContext {
+    if (this.#marked === undefined) this.#marked = markedCallContext(this.own, this.parent);
+    return this.#marked;
+  }
+  setAttribute(): this {
+    return this;
+  }
+  setAttributes(): this {
+    return this;
+  }
+  addEvent(): this {
+    return this;
+  }
+  addLink(): this {
+    return this;
+  }
+  addLinks(): this {
+    return this;
+  }
+  setStatus(): this {
+    return this;
+  }
+  updateName(): this {
+    return this;
+  }
+  end(): void {}
+  isRecording(): boolean {
+    return false;
+  }
+  recordException(): void {}
+}
+
+/**
+ * The call's span context with {@link SDK_TRACESTATE} naming it; with tracing off (no valid span of
+ * ours), the caller's span context marked instead (naming the caller's span), else the call's own.
+ */
+function markedCallContext(span: Span, parent: Context): SpanContext {
+  const own = span.spanContext();
+  if (isSpanContextValid(own)) return marked(own);
+  const outer = trace.getSpanContext(parent);
+  return outer !== undefined && isSpanContextValid(outer) ? marked(outer) : own;
+}
+
+/**
  * The context a recorded call is sent in: the call's span is the parent of every span made during
  * it (the HTTP client's, another GenAI instrumentation's span of the same call), and its span context
  * carries {@link SDK_TRACESTATE} naming it, which those spans inherit. The sidecar does not count
@@ -40,11 +97,7 @@ function marked(sc: SpanContext): SpanContext {
  * span context is marked instead (naming the caller's span).
  */
 export function callContext(parent: Context, span: Span): Context {
-  const own = span.spanContext();
-  if (isSpanContextValid(own)) return trace.setSpanContext(parent, marked(own));
-  const outer = trace.getSpanContext(parent);
-  if (outer === undefined || !isSpanContextValid(outer)) return trace.setSpan(parent, span);
-  return trace.setSpanContext(parent, marked(outer));
+  return trace.setSpan(parent, new MarkedCallSpan(span, parent));
 }
 
 /** Whether a span's attributes make it a model call by the sidecar's rules (the contract's operation names). */
