@@ -39,10 +39,11 @@ type RecordShape = Pick<ReadableLogRecord, 'resource' | 'instrumentationScope'>;
 /**
  * A usage record as the log exporters read it, one small object until it is exported: its times and
  * span context are turned into their exported form when the exporter reads them (once per export),
- * not on the caller's thread. Records wait in the queue until the next export; a plain record (an
- * object of eleven fields and two time arrays) kept that long added about 4–9 µs to each call's
- * latency in the SDK benchmark, although building it and dropping it cost almost nothing: the cost
- * is in keeping it (docs/performance.md, session 14).
+ * not on the caller's thread. Records wait in the queue until the next export; the plain record this
+ * replaces (an object of eleven fields and two time arrays) added about 4–9 µs to each call's latency
+ * in the SDK benchmark when queued, and almost nothing when built and dropped. Why keeping it cost that
+ * much is not known: keeping the span or the attribute object longer made no difference
+ * (docs/performance.md, session 14).
  */
 class QueuedUsageRecord implements ReadableLogRecord {
   readonly severityText = undefined;
