@@ -34,8 +34,9 @@ function marked(sc: SpanContext): SpanContext {
 /**
  * The span a recorded call is sent in: non-recording (as `trace.setSpanContext` makes it, so another
  * instrumentation cannot write to the SDK's span), its span context marked when first read. Only a
- * span started during the call reads it (its parent's context), so a call during which none is made
- * pays for no trace state.
+ * span started during the call (as its parent) or a propagator injecting headers reads it, so a call
+ * during which neither happens pays for no trace state. The no-op methods are the API's
+ * `NonRecordingSpan`'s, which the package does not export to extend.
  */
 class MarkedCallSpan implements Span {
   #marked: SpanContext | undefined;
