@@ -3,6 +3,7 @@ import { appendFileSync, mkdtempSync, renameSync, rmSync, statSync, writeFileSyn
 import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { READ_CHUNK_BYTES, ReadBuffer, readCompleteLines } from '../src/tail/completeLines.js';
 import { FINGERPRINT_MAX_BYTES } from '../src/tail/fingerprint.js';
@@ -345,6 +346,71 @@ describe('createTailer', () => {
       expect(offset).toBe(size - 'partial'.length);
       expect(scratch.capacity).toBeLessThanOrEqual(maxLineBytes + 1);
     }
+  });
+
+  it('decodes every line as its own bytes would decode, whatever bytes it holds, with exact offsets', async () => {
+    // Lines are decoded a read's worth at a time (ASCII as Latin-1, the rest as UTF-8) and cut at their
+    // newlines: the result must equal decoding each line's bytes alone, for any bytes (multi-byte
+    // characters, invalid and cut-off sequences next to a newline or a CR, NULs, a BOM), any mix of
+    // ASCII and non-ASCII lines, oversized lines between them, and any budget.
+    const dir = tempDir();
+    const pieces = [
+      [0x61],
+      [0x7b, 0x22],
+      [0x0d],
+      [0x00],
+      [0xef, 0xbb, 0xbf],
+      [0xc3, 0xa9],
+      [0xe2, 0x82, 0xac],
+      [0xf0, 0x9f, 0x92, 0xb8],
+      [0xe2, 0x82],
+      [0xf0, 0x9f],
+      [0x80],
+      [0xff],
+      [0xc3],
+    ];
+    const lineArb = fc.array(
+      fc.oneof(fc.constantFrom(...pieces), fc.array(fc.integer({ min: 0x20, max: 0x7e }), { maxLength: 40 })),
+      { maxLength: 30 },
+    );
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(lineArb, { minLength: 1, maxLength: 40 }),
+        fc.integer({ min: 20, max: 200 }),
+        fc.constantFrom(1, 50, 300, 1 << 30),
+        async (lineBytes, maxLineBytes, budget) => {
+          const lines = lineBytes.map((parts) => Buffer.from(parts.flat()));
+          const path = join(dir, `bytes-${run++}.json`);
+          writeFileSync(path, Buffer.concat(lines.flatMap((l) => [l, Buffer.from([10])])));
+          const handle = await open(path, 'r');
+          try {
+            const size = (await handle.stat()).size;
+            const expected: { text: string; endOffset: number }[] = [];
+            let end = 0;
+            for (const l of lines) {
+              end += l.length + 1;
+              if (l.length > maxLineBytes) continue;
+              const cut = l.length > 0 && l[l.length - 1] === 13 ? l.length - 1 : l.length;
+              expected.push({ text: l.toString('utf8', 0, cut), endOffset: end });
+            }
+            const seen: { text: string; endOffset: number }[] = [];
+            const scratch = new ReadBuffer();
+            let offset = 0;
+            for (let polls = 0; polls < 1000 && offset < size; polls++) {
+              const got = await readCompleteLines(handle, offset, size, budget, maxLineBytes, scratch);
+              seen.push(...got.lines);
+              offset = got.offset;
+            }
+            expect(offset).toBe(size);
+            expect(seen).toEqual(expected);
+          } finally {
+            await handle.close();
+          }
+        },
+      ),
+      { numRuns: 300, seed: 17 },
+    );
   });
 
   it('finishes a rotated backup before reading its successor, and alternates files on tiny budgets', async () => {

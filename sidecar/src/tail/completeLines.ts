@@ -1,3 +1,4 @@
+import { isAscii } from 'node:buffer';
 import type { FileHandle } from 'node:fs/promises';
 import { RecordMarkerCounter } from './recordMarkers.js';
 import { OtlpLineSplitter } from './splitOtlpLine.js';
@@ -102,6 +103,7 @@ export async function readCompleteLines(
   const lines: CompleteLines['lines'] = [];
   const oversized: CompleteLines['oversized'] = [];
   const maxBuffer = Math.max(READ_CHUNK_BYTES, maxLineBytes + 1);
+  const run = new LineRun();
   /** File offset of the buffer's first byte: just past the last consumed newline. */
   let pos = from;
   /** Bytes at the buffer's start already read: the start of a line whose newline is not read yet. */
@@ -119,16 +121,18 @@ export async function readCompleteLines(
     const avail = filled + bytesRead;
     const data = buf.subarray(0, avail); // never scan stale bytes of a grown buffer
     let start = 0;
+    run.begin(data, pos);
     let nl = data.indexOf(10, filled); // the first `filled` bytes hold no newline
     while (nl !== -1) {
       const lineLen = nl - start;
       if (lineLen > maxLineBytes) {
+        run.flush(lines);
         const reader = new OversizedLineReader(splitOversized, maxLineBytes);
         reader.feed(data.subarray(start, nl));
         addOversized(reader.finish(), pos + start, lineLen, pos + nl + 1, lines, oversized);
+        run.begin(data, pos);
       } else {
-        const end = lineLen > 0 && data[nl - 1] === 13 ? nl - 1 : nl;
-        lines.push({ text: data.toString('utf8', start, end), endOffset: pos + nl + 1 });
+        run.add(start, nl);
         scratch.lineHint = lineLen + (lineLen >> 3) + 1;
       }
       consumed += lineLen + 1;
@@ -136,6 +140,7 @@ export async function readCompleteLines(
       if (consumed >= budget) break;
       nl = data.indexOf(10, start);
     }
+    run.flush(lines);
     if (start > 0) {
       pos += start;
       if (consumed >= budget) break;
@@ -169,6 +174,73 @@ export async function readCompleteLines(
     want = readSize(budget - consumed);
   }
   return { lines, oversized, offset: pos, unfinishedTo };
+}
+
+/**
+ * Consecutive lines of one read, decoded from UTF-8 with one `toString` and cut apart at their
+ * newlines: a string per line costs more (reading and decoding 400 MB of 134 KB lines took 1.8 s
+ * line by line against 1.45 s a read at a time; a line over 128 KiB is a large object of its own in
+ * V8's heap). A line is then a slice of the run's string, which it keeps alive while it is kept: the
+ * decoders copy what they keep. A newline byte is never part of a multi-byte sequence, and the decoder never swallows one into a
+ * replacement character, so the run's string has a newline exactly where its bytes do; were it ever
+ * otherwise, the lines are decoded one by one as before.
+ */
+class LineRun {
+  private data: Buffer = Buffer.alloc(0);
+  /** File offset of data[0]. */
+  private base = 0;
+  private first = -1;
+  /** The byte index of each line's newline in data. */
+  private readonly ends: number[] = [];
+
+  begin(data: Buffer, base: number): void {
+    this.data = data;
+    this.base = base;
+    this.first = -1;
+    this.ends.length = 0;
+  }
+
+  /** The line [start, nl) of data, nl its newline. */
+  add(start: number, nl: number): void {
+    if (this.first === -1) this.first = start;
+    this.ends.push(nl);
+  }
+
+  /** Appends the run's lines (without a trailing `\r`), each with the offset just past its newline. */
+  flush(lines: CompleteLines['lines']): void {
+    const ends = this.ends;
+    if (ends.length === 0) return;
+    const { data, base, first } = this;
+    const last = ends.length - 1;
+    const to = ends[last] as number;
+    // ASCII (most telemetry) is its own Latin-1: a copy, where Node 20's UTF-8 decoder runs at about
+    // 250 MB/s (the ingest benchmark's lines: 1.3 s per 320 MB, against 0.05 s for the check and copy).
+    const text = isAscii(data.subarray(first, to))
+      ? data.toString('latin1', first, to)
+      : data.toString('utf8', first, to);
+    let at = 0;
+    let i = 0;
+    for (; i <= last; i++) {
+      const found = text.indexOf('\n', at);
+      if (i === last ? found !== -1 : found === -1) break;
+      const nl = i === last ? text.length : found;
+      const end = nl > at && text.charCodeAt(nl - 1) === 13 ? nl - 1 : nl;
+      lines.push({ text: text.slice(at, end), endOffset: base + (ends[i] as number) + 1 });
+      at = nl + 1;
+    }
+    if (i <= last) {
+      // Never seen; decoded line by line rather than trusting the cut.
+      lines.length -= i;
+      let start = first;
+      for (const nl of ends) {
+        const end = nl > start && data[nl - 1] === 13 ? nl - 1 : nl;
+        lines.push({ text: data.toString('utf8', start, end), endOffset: base + nl + 1 });
+        start = nl + 1;
+      }
+    }
+    ends.length = 0;
+    this.first = -1;
+  }
 }
 
 function readSize(budgetLeft: number): number {
