@@ -1,7 +1,8 @@
 // One measured run in a fresh process (so peak RSS is this run's): `bare <file>` reads, splits and
 // JSON.parses the file; `bare-ascii <file>` the same, decoding a read that is all ASCII as Latin-1 (a
-// copy: what the sidecar's tail does, where Node 20's UTF-8 decoding is several times slower); `ingest <file> <stateDir> [ledgerUrl sidecarId]` runs the full sidecar pipeline
-// to a committed ledger (SQLite in stateDir, or the PostgreSQL ledger at ledgerUrl as sidecarId).
+// copy: what the sidecar's tail does, where Node 20's UTF-8 decoding is several times slower);
+// `ingest <file> <stateDir> [ledgerUrl sidecarId]` runs the full sidecar pipeline to a committed
+// ledger (SQLite in stateDir, or the PostgreSQL ledger at ledgerUrl as sidecarId).
 import { isAscii } from 'node:buffer';
 import { open } from 'node:fs/promises';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';

@@ -66,14 +66,17 @@ async function renderAt10kSeries() {
     m.counters.cost.setTotal(['openai', model, service, `feature-${p % 30}`, 'exact'], 123456789012 + p);
     n += 4;
   }
+  // The first renders run while V8 is still compiling the exposition code (45-93 ms each against 20-30
+  // ms after, 2026-12-01): the first is reported apart, the median is taken once five are done (a
+  // sidecar is scraped every 15 s; from its fifth scrape on it renders as below).
   const times = [];
-  for (let i = 0; i < 7; i++) {
+  for (let i = 0; i < 12; i++) {
     const t0 = performance.now();
     await m.registry.metrics();
     times.push(performance.now() - t0);
   }
-  times.sort((a, b) => a - b);
-  return { series: n, medianMs: times[3] };
+  const steady = times.slice(5).sort((a, b) => a - b);
+  return { series: n, firstMs: times[0], medianMs: steady[3] };
 }
 
 async function generate(file, records, shape) {
@@ -281,7 +284,7 @@ async function main() {
       print([
         [
           `/metrics render at ${render.series} series (target <= 50 ms)`,
-          `${render.medianMs.toFixed(1)} ms (median of 7)`,
+          `${render.medianMs.toFixed(1)} ms (median of renders 6-12; the first: ${render.firstMs.toFixed(1)} ms)`,
         ],
       ]);
     }
