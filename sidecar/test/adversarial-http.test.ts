@@ -17,7 +17,7 @@ import { loadPriceOverrides } from '@spendline/sdk/core';
 import express, { type Request, type Response } from 'express';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { requireApiToken } from '../src/api/auth.js';
-import { streamHandler, totalsReader } from '../src/api/streamApi.js';
+import { MIN_QUEUE_SHARE, StreamQueues, streamHandler, totalsReader } from '../src/api/streamApi.js';
 import { parseInstant } from '../src/api/usageParams.js';
 import { readBillingExport } from '../src/billing/readBillingExport.js';
 import { loadBudgetsFile } from '../src/budgets/budgetFile.js';
@@ -254,6 +254,23 @@ describe('names longer than the ledger keeps (128 characters) are found by their
   });
 });
 
+/** A client of `GET /stream` on 127.0.0.1:`port` that resumes from the start and never reads past the status line. */
+function stuckClient(port: string) {
+  return new Promise<{ status: string; socket: Socket; closed: Promise<void> }>((resolve, reject) => {
+    const socket = connect(Number(port), '127.0.0.1', () => {
+      socket.write(`GET /stream HTTP/1.1\r\nHost: 127.0.0.1\r\nLast-Event-ID: 0\r\n\r\n`);
+    });
+    cleanups.push(() => void socket.destroy());
+    const closed = new Promise<void>((r) => socket.once('close', () => r()));
+    socket.on('error', () => {});
+    socket.once('data', (chunk) => {
+      socket.pause();
+      resolve({ status: chunk.toString('latin1').split(' ')[1] ?? '', socket, closed });
+    });
+    socket.once('close', () => reject(new Error('closed before any answer')));
+  });
+}
+
 describe('a stream client far behind', () => {
   it('is sent at most about maxQueuedBytes of a replay per connection, and resumes by id until it has every event', async () => {
     const t = tempDir('spendline-adversarial-stream-');
@@ -331,26 +348,11 @@ describe('a stream client far behind', () => {
     cleanups.push(() => server.close());
     const { port } = new URL(server.url);
 
-    /** A client that resumes from the start and never reads past the status line. */
-    const stuckClient = () =>
-      new Promise<{ status: string; socket: Socket; closed: Promise<void> }>((resolve, reject) => {
-        const socket = connect(Number(port), '127.0.0.1', () => {
-          socket.write(`GET /stream HTTP/1.1\r\nHost: 127.0.0.1\r\nLast-Event-ID: 0\r\n\r\n`);
-        });
-        cleanups.push(() => void socket.destroy());
-        const closed = new Promise<void>((r) => socket.once('close', () => r()));
-        socket.on('error', () => {});
-        socket.once('data', (chunk) => {
-          socket.pause();
-          resolve({ status: chunk.toString('latin1').split(' ')[1] ?? '', socket, closed });
-        });
-        socket.once('close', () => reject(new Error('closed before any answer')));
-      });
     // Each is let go at once (its replay is over the limit), but its queued bytes stay in the
     // sidecar's memory until it reads them: it still counts against the cap, so a third is refused
     // and clients that never read cannot pile up replays in memory.
-    const a = await stuckClient();
-    const b = await stuckClient();
+    const a = await stuckClient(port);
+    const b = await stuckClient(port);
     expect([a.status, b.status]).toEqual(['200', '200']);
     expect(stream.streams).toBe(0);
     const third = await fetch(`${server.url}/stream`);
@@ -380,6 +382,50 @@ describe('a stream client far behind', () => {
     expect(received).toBeLessThan(16 * 1024 * 1024);
     controller.abort();
   }, 90_000);
+});
+
+describe('stream clients that never read', () => {
+  it('hold about the total queue between them however many connect, each let go sooner as it fills', async () => {
+    const t = tempDir('spendline-adversarial-stream-');
+    cleanups.push(t.cleanup);
+    const db = await openLedgerStore({ url: undefined, stateDir: t.dir });
+    cleanups.push(() => db.close());
+    // ~24 MB of frames per replay: each client alone could queue its 16 MB limit.
+    const events = 40_000;
+    const stream = new UsageStream(0, { bufferSize: events, maxStreams: 8 }, totalsReader(db));
+    await stream.publish(Array.from({ length: events }, (_, i) => streamDelta(i + 1)));
+    const total = 2 * 1024 * 1024;
+    const queues = new StreamQueues(total);
+    const app = express();
+    app.get(
+      '/stream',
+      streamHandler(db, stream, {
+        heartbeatMs: 60_000,
+        maxQueuedBytes: 16 * 1024 * 1024,
+        drainMs: 60_000,
+        queues,
+      }),
+    );
+    const server = await serveOnLoopback(app);
+    cleanups.push(() => server.close());
+    const { port } = new URL(server.url);
+    const frame = 2048; // more than one usage frame: a client is let go once over its limit
+    const clients = [];
+    for (let i = 1; i <= 6; i++) {
+      clients.push(await stuckClient(port));
+      expect(clients.at(-1)?.status).toBe('200');
+      expect(queues.queuedBytes()).toBeLessThanOrEqual(total + i * (MIN_QUEUE_SHARE + frame));
+    }
+    // A client reading normally is still served (its share is at least MIN_QUEUE_SHARE).
+    const controller = new AbortController();
+    const live = await fetch(`${server.url}/stream`, { signal: controller.signal });
+    expect(live.status).toBe(200);
+    const reader = (live.body as ReadableStream<Uint8Array>).getReader();
+    let text = '';
+    while (!text.includes('event: snapshot')) text += new TextDecoder().decode((await reader.read()).value);
+    controller.abort();
+    for (const c of clients) c.socket.destroy();
+  }, 60_000);
 });
 
 describe('HEAD on the event streams', () => {

@@ -25,8 +25,46 @@ export interface StreamApiOptions {
   heartbeatMs: number;
   /** A client this far behind (bytes queued on its socket) is disconnected; it resumes by id. */
   maxQueuedBytes?: number;
+  /** The bytes queued for all clients together (see StreamQueues); a client's own limit shrinks to fit. */
+  queues?: StreamQueues;
   /** How long a disconnected client's queued bytes may wait to be read before its socket is cut. */
   drainMs?: number;
+}
+
+/** Default bytes queued for all `/stream` clients together (64 streams of 4 MB would be 256 MB). */
+export const STREAM_QUEUED_TOTAL_BYTES = 32 * 1024 * 1024;
+/** A client may always queue this much (or its own limit if lower), however full the total is. */
+export const MIN_QUEUE_SHARE = 64 * 1024;
+
+/**
+ * The bytes queued in the sidecar's memory for one endpoint's clients, open or ended and draining,
+ * kept to about `totalBytes`: a client may queue its own limit only while the others leave that much
+ * of the total, and never less than MIN_QUEUE_SHARE (so a client reading normally is not cut off on
+ * a burst while slow ones hold the rest). Without it, `--max-streams` clients that stop reading could
+ * each hold the per-client limit. At most `totalBytes` + streams × MIN_QUEUE_SHARE, plus one event each.
+ */
+export class StreamQueues {
+  private readonly held = new Set<Response>();
+  constructor(readonly totalBytes: number) {}
+
+  /** Counts `res`'s queue until its connection closes. */
+  track(res: Response): void {
+    this.held.add(res);
+    res.once('close', () => this.held.delete(res));
+  }
+
+  /** The bytes queued for every tracked client. */
+  queuedBytes(): number {
+    let n = 0;
+    for (const r of this.held) n += r.writableLength;
+    return n;
+  }
+
+  /** How many bytes `res` may have queued now, given its own limit. */
+  allowance(res: Response, ownLimit: number): number {
+    const others = this.queuedBytes() - (this.held.has(res) ? res.writableLength : 0);
+    return Math.max(Math.min(MIN_QUEUE_SHARE, ownLimit), Math.min(ownLimit, this.totalBytes - others));
+  }
 }
 
 /** Default time a stream ended while its client was behind may take to drain (4 MB at 1 Mbit/s). */
@@ -222,6 +260,7 @@ export function openEventStream(res: Response): void {
  */
 export function streamHandler(db: LedgerStore, stream: UsageStream, options: StreamApiOptions) {
   const maxQueued = options.maxQueuedBytes ?? 4 * 1024 * 1024;
+  const queues = options.queues ?? new StreamQueues(STREAM_QUEUED_TOTAL_BYTES);
   const draining = new DrainingStreams(options.drainMs ?? STREAM_DRAIN_MS);
   const sidecar = db.sidecarId;
   return async (req: Request, res: Response): Promise<void> => {
@@ -244,6 +283,7 @@ export function streamHandler(db: LedgerStore, stream: UsageStream, options: Str
       // The client went away while the total was read.
       if (req.socket.destroyed) return;
       openEventStream(res);
+      queues.track(res);
       const send = (event: string, id: number, data: unknown) => {
         res.write(`event: ${event}\nid: ${id}\ndata: ${JSON.stringify(data)}\n\n`);
       };
@@ -263,10 +303,12 @@ export function streamHandler(db: LedgerStore, stream: UsageStream, options: Str
         // The total as it stood before these events: the total after them less their deltas.
         if (after !== null) for (const d of events) applyDelta(after, d, -1);
         total = after;
+        // What the other clients' queues leave (they do not move while this runs).
+        const limit = queues.allowance(res, maxQueued);
         for (const d of events) {
           // A client this far behind is let go (it resumes by id): neither a replay of the whole
-          // buffer nor a big batch queues more than about maxQueued bytes for it.
-          if (res.writableLength > maxQueued) {
+          // buffer nor a big batch queues more than about its limit for it.
+          if (res.writableLength > limit) {
             close();
             return;
           }

@@ -11,6 +11,7 @@ import {
   refuseTooMany,
   runningTotalToJson,
   STREAM_DRAIN_MS,
+  StreamQueues,
   type TotalCounts,
 } from './streamApi.js';
 
@@ -142,6 +143,11 @@ class TotalsWatcher {
   }
 }
 
+/** A client of `/stream/totals` this far behind is let go (it resumes by id and loses nothing). */
+const TOTALS_QUEUED_BYTES = 1024 * 1024;
+/** Bytes queued for all its clients together (see StreamQueues). */
+const TOTALS_QUEUED_TOTAL_BYTES = 8 * 1024 * 1024;
+
 export interface TotalsStreamOptions {
   heartbeatMs: number;
   maxStreams: number;
@@ -157,6 +163,7 @@ export interface TotalsStreamOptions {
 export function totalsStreamHandler(db: LedgerStore, options: TotalsStreamOptions) {
   const watcher = new TotalsWatcher(db, options.pollMs ?? TOTALS_POLL_MS);
   const draining = new DrainingStreams(STREAM_DRAIN_MS);
+  const queues = new StreamQueues(TOTALS_QUEUED_TOTAL_BYTES);
   let opening = 0;
   return async (req: Request, res: Response): Promise<void> => {
     const r = readStreamRequest(req);
@@ -184,6 +191,7 @@ export function totalsStreamHandler(db: LedgerStore, options: TotalsStreamOption
     }
     if (req.socket.destroyed) return;
     openEventStream(res);
+    queues.track(res);
     const send = (event: string, t: RunningTotal, delta: TotalCounts | null, reason?: string) => {
       const data = {
         ...(reason === undefined ? {} : { reason }),
@@ -213,7 +221,7 @@ export function totalsStreamHandler(db: LedgerStore, options: TotalsStreamOption
         const d = deltaOf(t, last);
         if (d !== null && isZero(d)) return;
         // A client this far behind is let go; it resumes by id and loses nothing.
-        if (res.writableLength > 1024 * 1024) return close();
+        if (res.writableLength > queues.allowance(res, TOTALS_QUEUED_BYTES)) return close();
         if (d === null) send('reset', t, null, 'total_went_down');
         else send('total', t, d);
         last = t;
