@@ -254,6 +254,17 @@ describe('names longer than the ledger keeps (128 characters) are found by their
   });
 });
 
+/** A ledger and a live stream (UsageStream) holding `events` usage deltas, ids 1 to `events`. */
+async function publishedStream(events: number, maxStreams: number) {
+  const t = tempDir('spendline-adversarial-stream-');
+  cleanups.push(t.cleanup);
+  const db = await openLedgerStore({ url: undefined, stateDir: t.dir });
+  cleanups.push(() => db.close());
+  const stream = new UsageStream(0, { bufferSize: events, maxStreams }, totalsReader(db));
+  await stream.publish(Array.from({ length: events }, (_, i) => streamDelta(i + 1)));
+  return { db, stream };
+}
+
 /** A client of `GET /stream` on 127.0.0.1:`port` that resumes from the start and never reads past the status line. */
 function stuckClient(port: string) {
   return new Promise<{ status: string; socket: Socket; closed: Promise<void> }>((resolve, reject) => {
@@ -273,13 +284,8 @@ function stuckClient(port: string) {
 
 describe('a stream client far behind', () => {
   it('is sent at most about maxQueuedBytes of a replay per connection, and resumes by id until it has every event', async () => {
-    const t = tempDir('spendline-adversarial-stream-');
-    cleanups.push(t.cleanup);
-    const db = await openLedgerStore({ url: undefined, stateDir: t.dir });
-    cleanups.push(() => db.close());
     const events = 20_000; // ~12 MB of frames: far more than 64 KiB and loopback socket buffers hold
-    const stream = new UsageStream(0, { bufferSize: events, maxStreams: 4 }, totalsReader(db));
-    await stream.publish(Array.from({ length: events }, (_, i) => streamDelta(i + 1)));
+    const { db, stream } = await publishedStream(events, 4);
     const app = express();
     app.get('/stream', streamHandler(db, stream, { heartbeatMs: 60_000, maxQueuedBytes: 64 * 1024 }));
     const server = await serveOnLoopback(app);
@@ -329,15 +335,10 @@ describe('a stream client far behind', () => {
   }, 60_000);
 
   it('that never reads keeps its slot until what was queued for it is sent, and is cut off when it is not', async () => {
-    const t = tempDir('spendline-adversarial-stream-');
-    cleanups.push(t.cleanup);
-    const db = await openLedgerStore({ url: undefined, stateDir: t.dir });
-    cleanups.push(() => db.close());
     // ~24 MB of frames, 16 MB of them queued before the client counts as behind: more than the
     // loopback socket buffers take, so the rest waits in the sidecar's memory.
     const events = 40_000;
-    const stream = new UsageStream(0, { bufferSize: events, maxStreams: 2 }, totalsReader(db));
-    await stream.publish(Array.from({ length: events }, (_, i) => streamDelta(i + 1)));
+    const { db, stream } = await publishedStream(events, 2);
     const app = express();
     const drainMs = 5_000;
     app.get(
@@ -386,14 +387,9 @@ describe('a stream client far behind', () => {
 
 describe('stream clients that never read', () => {
   it('hold about the total queue between them however many connect, each let go sooner as it fills', async () => {
-    const t = tempDir('spendline-adversarial-stream-');
-    cleanups.push(t.cleanup);
-    const db = await openLedgerStore({ url: undefined, stateDir: t.dir });
-    cleanups.push(() => db.close());
     // ~24 MB of frames per replay: each client alone could queue its 16 MB limit.
     const events = 40_000;
-    const stream = new UsageStream(0, { bufferSize: events, maxStreams: 8 }, totalsReader(db));
-    await stream.publish(Array.from({ length: events }, (_, i) => streamDelta(i + 1)));
+    const { db, stream } = await publishedStream(events, 8);
     const total = 2 * 1024 * 1024;
     const queues = new StreamQueues(total);
     const app = express();
