@@ -66,9 +66,9 @@ async function renderAt10kSeries() {
     m.counters.cost.setTotal(['openai', model, service, `feature-${p % 30}`, 'exact'], 123456789012 + p);
     n += 4;
   }
-  // The first renders run while V8 is still compiling the exposition code (45-93 ms each against 20-30
+  // The first renders run while V8 is still compiling the exposition code (44-93 ms each against 19-38
   // ms after, 2026-12-01): the first is reported apart, the median is taken once five are done (a
-  // sidecar is scraped every 15 s; from its fifth scrape on it renders as below).
+  // sidecar is scraped every 15 s; from its sixth scrape on it renders as below).
   const times = [];
   for (let i = 0; i < 12; i++) {
     const t0 = performance.now();
