@@ -93,8 +93,9 @@ const COMMIT_TARGET_MS = 200;
 const MIN_BATCH_ROWS = 2000;
 /**
  * Rows held by a batch are memory: where nearly every call is a row of its own (the bench's worst
- * case, independent dimensions), 16 MiB batches of ~28 k rows peaked at 224–235 MB RSS, 12 k-row ones
- * at 186–195 MB, at the same speed. Fleet-shaped batches end at --batch-bytes well below this.
+ * case, independent dimensions), batches that grew to ~18 k rows (100 k records in 13 batches) peaked
+ * at 224–235 MB RSS, at most 12 k rows (21 batches) at 186–195 MB, at the same speed. Fleet-shaped
+ * batches end at --batch-bytes well below this bound.
  */
 const MAX_BATCH_ROWS = 12000;
 /** A poll's lines are counted in synchronous slices of about this long (see countPoll). */
