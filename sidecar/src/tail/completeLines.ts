@@ -121,16 +121,14 @@ export async function readCompleteLines(
     const avail = filled + bytesRead;
     const data = buf.subarray(0, avail); // never scan stale bytes of a grown buffer
     let start = 0;
-    run.begin(data, pos);
     let nl = data.indexOf(10, filled); // the first `filled` bytes hold no newline
     while (nl !== -1) {
       const lineLen = nl - start;
       if (lineLen > maxLineBytes) {
-        run.flush(lines);
+        run.flush(data, pos, lines);
         const reader = new OversizedLineReader(splitOversized, maxLineBytes);
         reader.feed(data.subarray(start, nl));
         addOversized(reader.finish(), pos + start, lineLen, pos + nl + 1, lines, oversized);
-        run.begin(data, pos);
       } else {
         run.add(start, nl);
         scratch.lineHint = lineLen + (lineLen >> 3) + 1;
@@ -140,7 +138,7 @@ export async function readCompleteLines(
       if (consumed >= budget) break;
       nl = data.indexOf(10, start);
     }
-    run.flush(lines);
+    run.flush(data, pos, lines);
     if (start > 0) {
       pos += start;
       if (consumed >= budget) break;
@@ -186,31 +184,25 @@ export async function readCompleteLines(
  * bytes do; were it ever otherwise, the lines are decoded one by one as before.
  */
 class LineRun {
-  private data: Buffer = Buffer.alloc(0);
-  /** File offset of data[0]. */
-  private base = 0;
+  /** Where the run's first line starts in the read's buffer (-1: the run is empty). */
   private first = -1;
-  /** The byte index of each line's newline in data. */
+  /** The byte index of each line's newline in the read's buffer. */
   private readonly ends: number[] = [];
 
-  begin(data: Buffer, base: number): void {
-    this.data = data;
-    this.base = base;
-    this.first = -1;
-    this.ends.length = 0;
-  }
-
-  /** The line [start, nl) of data, nl its newline. */
+  /** The line [start, nl) of the read's buffer, nl its newline. */
   add(start: number, nl: number): void {
     if (this.first === -1) this.first = start;
     this.ends.push(nl);
   }
 
-  /** Appends the run's lines (without a trailing `\r`), each with the offset just past its newline. */
-  flush(lines: CompleteLines['lines']): void {
+  /**
+   * Appends the run's lines of `data` (the read's buffer, `base` the file offset of its first byte),
+   * without a trailing `\r`, each with the offset just past its newline; the run is then empty.
+   */
+  flush(data: Buffer, base: number, lines: CompleteLines['lines']): void {
     const ends = this.ends;
     if (ends.length === 0) return;
-    const { data, base, first } = this;
+    const first = this.first;
     const last = ends.length - 1;
     const to = ends[last] as number;
     // ASCII (most telemetry) is its own Latin-1: a copy, where Node 20's UTF-8 decoder runs at about
