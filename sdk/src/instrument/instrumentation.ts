@@ -226,6 +226,12 @@ export class SpendlineInstrumentation extends InstrumentationBase<SpendlineInstr
     while (rt.pending.size > 0) await Promise.all([...rt.pending]);
   }
 
+  /** A new tracer provider: spans are started with its tracer (no longer straight into spendline's queue). */
+  override setTracerProvider(tracerProvider: Parameters<InstrumentationBase['setTracerProvider']>[0]): void {
+    super.setTracerProvider(tracerProvider);
+    if (this.rt) this.rt.directSpans = undefined;
+  }
+
   /** A new logger provider: records go through its loggers (no longer straight to spendline's queue). */
   override setLoggerProvider(loggerProvider: Parameters<InstrumentationBase['setLoggerProvider']>[0]): void {
     super.setLoggerProvider(loggerProvider);

@@ -3,7 +3,7 @@ import { type Context, context as otelContext, type Span, trace } from '@opentel
 import { currentUsageContext, type UsageContext } from '../context/usageContext.js';
 import type { OperationName, RequestFeatures, ServiceType, TokenCounts, UsageType } from '../contract.js';
 import { callContext, markWrappingSpan } from '../record/callContext.js';
-import { emitUsage, startUsageSpan } from '../record/emitUsage.js';
+import { type CallSpan, emitUsage, startUsageSpan } from '../record/emitUsage.js';
 import { type TelemetryRuntime, trackPending } from '../telemetry/runtime.js';
 import { errorTypeOf } from './errorType.js';
 import { estimateTokens, promptTexts } from './estimateTokens.js';
@@ -43,7 +43,7 @@ export class ModelCall {
   readonly #t0 = performance.now();
   readonly #usageContext: Readonly<UsageContext> = currentUsageContext();
   readonly #parent: Context = otelContext.active();
-  #span: Span | undefined;
+  #span: CallSpan | undefined;
   #ttftMs: number | undefined;
   #done = false;
   #overBudget = false;
@@ -59,24 +59,30 @@ export class ModelCall {
   }
 
   /**
-   * Starts the call's span as the request is about to be sent, and returns the context to send it in:
-   * spans made during the call (the HTTP client's, another GenAI instrumentation's span of the same
-   * call) are its children. Never throws (on failure the call is sent in the caller's context).
+   * Starts the call's span as the request is about to be sent (made directly where the runtime
+   * allows it: directSpans.ts), and returns the context to send it in: spans made during the call (the
+   * HTTP client's, another GenAI instrumentation's span of the same call) are its children. Where the
+   * call marks its span context (records going to spendline), the context holds a marked view of the
+   * span; otherwise the tracer's span as it is (so code run during the call can write to it). Never
+   * throws (on failure the call is sent in the caller's context).
    */
   begin(): Context {
     try {
       const s = this.spec;
-      this.#span = startUsageSpan(
+      const marks = this.rt.marksPeerSpans;
+      const span = startUsageSpan(
         this.rt,
         s.operation,
         s.provider,
         s.requestModel,
         this.#startEpochMs,
         this.#parent,
+        marks,
       );
-      if (!this.rt.marksPeerSpans) return trace.setSpan(this.#parent, this.#span);
+      this.#span = span;
+      if (!marks) return trace.setSpan(this.#parent, span as Span); // the tracer's (direct: false)
       markWrappingSpan(this.#parent);
-      return callContext(this.#parent, this.#span);
+      return callContext(this.#parent, span);
     } catch {
       this.rt.stats.s.internalErrors++;
       return this.#parent;

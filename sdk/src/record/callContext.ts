@@ -20,6 +20,9 @@ import {
 
 const EMPTY_TRACE_STATE = createTraceState();
 
+/** What the marks read of a call's own span (the tracer's, or one made directly: directSpans.ts). */
+type OwnSpan = Pick<Span, 'spanContext'>;
+
 /** The span context with the {@link SDK_TRACESTATE} entry naming it (replacing any inherited one). */
 function marked(sc: SpanContext): SpanContext {
   return {
@@ -42,7 +45,7 @@ class MarkedCallSpan implements Span {
   #marked: SpanContext | undefined;
 
   constructor(
-    private readonly own: Span,
+    private readonly own: OwnSpan,
     private readonly parent: Context,
   ) {}
 
@@ -82,7 +85,7 @@ class MarkedCallSpan implements Span {
  * The call's span context with {@link SDK_TRACESTATE} naming it; with tracing off (no valid span of
  * ours), the caller's span context marked instead (naming the caller's span), else the call's own.
  */
-function markedCallContext(span: Span, parent: Context): SpanContext {
+function markedCallContext(span: OwnSpan, parent: Context): SpanContext {
   const own = span.spanContext();
   if (isSpanContextValid(own)) return marked(own);
   const outer = trace.getSpanContext(parent);
@@ -97,7 +100,7 @@ function markedCallContext(span: Span, parent: Context): SpanContext {
  * export it arrives (the SDK's record is the call). With tracing off (no span of ours), the caller's
  * span context is marked instead (naming the caller's span).
  */
-export function callContext(parent: Context, span: Span): Context {
+export function callContext(parent: Context, span: OwnSpan): Context {
   return trace.setSpan(parent, new MarkedCallSpan(span, parent));
 }
 

@@ -28,6 +28,7 @@ import {
   USAGE_EVENT_NAME,
   type UsageType,
 } from '../contract.js';
+import { DirectSpan } from '../telemetry/directSpans.js';
 import type { TelemetryRuntime } from '../telemetry/runtime.js';
 import { capValueLength, MAX_EXTRA_VALUE_LENGTH } from '../valueLength.js';
 import type { PricedUsage } from './price.js';
@@ -67,7 +68,7 @@ export interface UsageRecord {
   usageContext?: Readonly<UsageContext> | undefined;
   parentContext?: Context | undefined;
   /** The call's span when it was started before the call was sent ({@link startUsageSpan}); else one is made. */
-  span?: Span | undefined;
+  span?: CallSpan | undefined;
   /** The emitter's own price (manual API); recorded instead of the SDK's, labelled `emitter`. */
   costUsdOverride?: number | undefined;
   /** The call went over a budget with `enforce: 'warn'`. */
@@ -136,13 +137,15 @@ export function usageAttributes(
   r: UsageRecord,
   usageId: string,
 ): Record<string, AttributeValue> {
-  const a: Record<string, AttributeValue> = r.extraAttributes
-    ? extraAttributes(r.extraAttributes, rt.captureContent)
-    : {};
+  // The three a span starts with first, in the order it starts with them (a span made directly exports
+  // these attributes as they are: directSpans.ts).
+  const a: Record<string, AttributeValue> = {
+    [ATTR.operationName]: r.operation,
+    [ATTR.providerName]: r.provider,
+    [ATTR.requestModel]: r.requestModel,
+  };
+  if (r.extraAttributes) Object.assign(a, extraAttributes(r.extraAttributes, rt.captureContent));
   addContextAttributes(r.usageContext ?? currentUsageContext(), a);
-  a[ATTR.operationName] = r.operation;
-  a[ATTR.providerName] = r.provider;
-  a[ATTR.requestModel] = r.requestModel;
   if (r.responseModel) a[ATTR.responseModel] = r.responseModel;
   const t = r.tokens;
   if (t) {
@@ -210,14 +213,28 @@ export function emitUsage(rt: TelemetryRuntime, r: UsageRecord): string {
   const attributes = usageAttributes(rt, r, usageId);
   const parent = r.parentContext ?? otelContext.active();
   const endTimeMs = r.startTimeMs + r.durationMs;
-  const span = r.span ?? startUsageSpan(rt, r.operation, r.provider, r.requestModel, r.startTimeMs, parent);
-  span.setAttributes(attributes);
-  if (r.errorType) span.setStatus({ code: SpanStatusCode.ERROR });
+  // A caller's extra attributes may exceed what a span may carry: only the tracer drops them as it does.
+  const span =
+    r.span ??
+    startUsageSpan(
+      rt,
+      r.operation,
+      r.provider,
+      r.requestModel,
+      r.startTimeMs,
+      parent,
+      r.extraAttributes === undefined,
+    );
+  const direct = span instanceof DirectSpan;
+  if (!direct) {
+    span.setAttributes(attributes);
+    if (r.errorType) span.setStatus({ code: SpanStatusCode.ERROR });
+  }
   const severityNumber = r.errorType ? SeverityNumber.WARN : SeverityNumber.INFO;
-  const direct = rt.directRecords;
+  const records = rt.directRecords;
   if (
-    direct === undefined ||
-    !direct.emit(
+    records === undefined ||
+    !records.emit(
       endTimeMs,
       severityNumber,
       attributes,
@@ -231,19 +248,24 @@ export function emitUsage(rt: TelemetryRuntime, r: UsageRecord): string {
       timestamp: endTimeMs,
       severityNumber,
       attributes,
-      context: trace.setSpan(parent, span),
+      context: direct ? trace.setSpanContext(parent, span.spanContext()) : trace.setSpan(parent, span),
     });
-  span.end(endTimeMs);
+  if (direct) span.end(attributes, Boolean(r.errorType), endTimeMs);
+  else span.end(endTimeMs);
   rt.stats.s.recordsEmitted++;
   if (r.usageType === 'estimated') rt.stats.s.recordsEstimated++;
   return usageId;
 }
 
+/** A call's span: the tracer's, or one made directly into spendline's own span queue (directSpans.ts). */
+export type CallSpan = Span | DirectSpan;
+
 /**
- * Starts a call's CLIENT span `{operation} {model}` (ended by {@link emitUsage}). Only the attributes
- * semconv asks to have at span creation (for samplers) go through startSpan, which copies and checks
- * its attributes twice before the span checks them again; the rest are set once on the span when
- * the call ends. The exported span carries the same attributes either way.
+ * Starts a call's CLIENT span `{operation} {model}` (ended by {@link emitUsage}): directly where the
+ * runtime allows it and `direct` is not false (directSpans.ts), else with the tracer. Only the
+ * attributes semconv asks to have at span creation (for samplers) go through startSpan, which copies
+ * and checks its attributes twice before the span checks them again; the rest are set once on the
+ * span when the call ends. The exported span carries the same attributes either way.
  */
 export function startUsageSpan(
   rt: TelemetryRuntime,
@@ -252,11 +274,15 @@ export function startUsageSpan(
   requestModel: string,
   startTimeMs: number,
   parent: Context,
-): Span {
+  direct = true,
+): CallSpan {
   // Started before the record's values are bounded (emitUsage): bounded here the same way.
   const model = capValueLength(requestModel);
+  const name = `${operation} ${model}`;
+  const own = direct ? rt.directSpans?.start(name, parent, startTimeMs) : undefined;
+  if (own !== undefined) return own;
   return rt.tracer.startSpan(
-    `${operation} ${model}`,
+    name,
     {
       kind: SpanKind.CLIENT,
       startTime: startTimeMs,

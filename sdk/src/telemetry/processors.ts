@@ -3,6 +3,7 @@ import type { LogRecordProcessor, ReadableLogRecord, SdkLogRecord } from '@opent
 import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import type { BoundedBatchQueue } from './boundedBatchQueue.js';
 import type { DirectRecords } from './directRecords.js';
+import type { DirectSpans } from './directSpans.js';
 
 /** Log processor that hands each emitted record to a bounded queue (and shows `direct` the records' shape). */
 export class QueuedLogRecordProcessor implements LogRecordProcessor {
@@ -22,11 +23,15 @@ export class QueuedLogRecordProcessor implements LogRecordProcessor {
   }
 }
 
-/** Span processor that hands each ended, sampled span to a bounded queue. */
+/** Span processor that hands each ended, sampled span to a bounded queue (and shows `direct` the spans' shape). */
 export class QueuedSpanProcessor implements SpanProcessor {
-  constructor(private readonly queue: BoundedBatchQueue<ReadableSpan>) {}
+  constructor(
+    private readonly queue: BoundedBatchQueue<ReadableSpan>,
+    private readonly direct?: DirectSpans,
+  ) {}
   onStart(_span: Span, _parentContext: Context): void {}
   onEnd(span: ReadableSpan): void {
+    this.direct?.learn(span);
     if ((span.spanContext().traceFlags & 1) === 1) this.queue.add(span);
   }
   forceFlush(): Promise<void> {

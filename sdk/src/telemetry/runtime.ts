@@ -3,6 +3,7 @@ import type { Logger } from '@opentelemetry/api-logs';
 import type { BudgetGuard } from '../budget/budgetGuard.js';
 import type { UsagePricer } from '../record/price.js';
 import type { DirectRecords } from './directRecords.js';
+import type { DirectSpans } from './directSpans.js';
 import type { StatsKeeper } from './stats.js';
 
 /** What the record path needs from a started telemetry instance. */
@@ -26,6 +27,11 @@ export interface TelemetryRuntime {
    * every record goes through `logger`.
    */
   directRecords?: DirectRecords | undefined;
+  /**
+   * Set while calls' spans may skip the tracer into spendline's own span export queue (directSpans.ts);
+   * unset, every span is started with `tracer`.
+   */
+  directSpans?: DirectSpans | undefined;
 }
 
 let active: TelemetryRuntime | undefined;

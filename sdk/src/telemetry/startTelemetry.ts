@@ -19,6 +19,7 @@ import { SpendlineInstrumentation } from '../instrument/instrumentation.js';
 import { beforeDeadline } from './boundedBatchQueue.js';
 import { closableAgents } from './closableAgents.js';
 import { DirectRecords, LOG_RECORD_LIMIT_VARIABLES, recordsMayGoDirect } from './directRecords.js';
+import { DirectSpans, spansMayGoDirect } from './directSpans.js';
 import { logExportQueue, spanExportQueue } from './exportQueues.js';
 import type { ResolvedProtocols, TelemetryOptions } from './options.js';
 import { type Env, resourceAttributesFor } from './options.js';
@@ -271,10 +272,19 @@ function start(
   const resource = telemetryResource(options, config, env);
   // OTEL_TRACES_EXPORTER / OTEL_LOGS_EXPORTER: otlp (to spendline), console, or none. With no span
   // processor NodeSDK registers no tracer provider: calls then make no spans at all.
+  // Calls' spans may skip the tracer into the queue when the tracer provider is spendline's own, the
+  // queue is its only processor and nothing changes how it makes spans (directSpans.ts).
+  const directSpans =
+    hostTracerProvider === undefined &&
+    config.exporters.traces.size === 1 &&
+    config.exporters.traces.has('otlp') &&
+    spansMayGoDirect(env, process.env)
+      ? new DirectSpans(spanQueue)
+      : undefined;
   const spanProcessors = hostTracerProvider
     ? []
     : [
-        ...(config.exporters.traces.has('otlp') ? [new QueuedSpanProcessor(spanQueue)] : []),
+        ...(config.exporters.traces.has('otlp') ? [new QueuedSpanProcessor(spanQueue, directSpans)] : []),
         ...(config.exporters.traces.has('console')
           ? [new SimpleSpanProcessor(new ConsoleSpanExporter())]
           : []),
@@ -365,6 +375,7 @@ function start(
   // of a call are then the only count of it, and stay unmarked.
   runtime.marksPeerSpans = config.exporters.logs.has('otlp');
   runtime.directRecords = direct;
+  runtime.directSpans = directSpans;
   setActiveRuntime(runtime);
 
   const forceFlush = async (): Promise<void> => {
@@ -390,6 +401,7 @@ function start(
         // Those still unfinished at the deadline will never be exported: unsent, not silently gone.
         s.logsUnsent += runtime.pending.size;
         if (runtime.directRecords === direct) runtime.directRecords = undefined;
+        if (runtime.directSpans === directSpans) runtime.directSpans = undefined;
         instrumentation.disable();
         for (const i of extra) i.disable();
         if (activeRuntime() === runtime) setActiveRuntime(undefined);
