@@ -5,6 +5,10 @@
 // run.mjs's rounds for telling two builds apart on a busy machine.
 //   AB_VARIANTS="this=../dist,main=/abs/path/to/a/main/build/dist" node bench/ab.mjs
 // (each build directory needs a package.json with "type": "module" next to its dist/).
+// Only the first build runs its own pipeline; the others join it as guests of its setup, so spans
+// they make go through its tracer. AB_DIRECT_TOGGLE=1 adds "<first>-tracer": the first build's client
+// with its spans made by the tracer instead of directly (sdk/src/telemetry/directSpans.ts), switched
+// between batches in the same process.
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -27,6 +31,8 @@ const queue = { maxQueueSize: 2000, maxExportBatchSize: 512, scheduledDelayMilli
 const { OpenAI, version, from } = await loadBenchOpenAI();
 console.log(`openai ${version} (${from})`);
 const clients = { bare: new OpenAI(clientOptions) };
+/** Run before a variant's batch: the direct-span switch (AB_DIRECT_TOGGLE). */
+const before = {};
 const flushes = [];
 for (const spec of (process.env.AB_VARIANTS ?? 'this=../dist').split(',')) {
   const [name, dir] = spec.split('=');
@@ -37,6 +43,19 @@ for (const spec of (process.env.AB_VARIANTS ?? 'this=../dist').split(',')) {
   const telemetry = sdk.startTelemetry({ env: { OTLP_ENDPOINT: sinkUrl }, ...queue, onWarning: () => {} });
   flushes.push(() => telemetry.forceFlush());
   clients[name] = sdk.instrumentOpenAI(new OpenAI(clientOptions));
+  if (process.env.AB_DIRECT_TOGGLE === '1' && Object.keys(before).length === 0) {
+    const { activeRuntime } = await import(href.replace(/index\.js$/, 'telemetry/runtime.js'));
+    const rt = activeRuntime();
+    const direct = rt.directSpans;
+    if (direct === undefined) throw new Error(`AB_DIRECT_TOGGLE: the build ${name} makes no spans directly`);
+    clients[`${name}-tracer`] = clients[name];
+    before[name] = () => {
+      rt.directSpans = direct;
+    };
+    before[`${name}-tracer`] = () => {
+      rt.directSpans = undefined;
+    };
+  }
 }
 // OpenLLMetry on one client only (see run.mjs), exporting its spans to the same sink.
 const tracerProvider = new BasicTracerProvider({
@@ -76,6 +95,7 @@ for (const [mode, call] of Object.entries(calls)) {
     const cpu = {};
     for (let k = 0; k < names.length; k++) {
       const n = names[(k + rep) % names.length];
+      before[n]?.();
       const samples = [];
       const c0 = threadCpuUs();
       for (let i = 0; i < BATCH; i++) {
