@@ -1,5 +1,5 @@
 import { logs } from '@opentelemetry/api-logs';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ATTR, SDK_SCOPE_NAME, USAGE_EVENT_NAME } from '../src/contract.js';
 import {
   type LLMUsageInput,
@@ -11,32 +11,13 @@ import {
 import { activeRuntime } from '../src/telemetry/runtime.js';
 import { startTelemetryOnFirstRecord } from '../src/telemetry/startTelemetry.js';
 import { SDK_VERSION } from '../src/version.js';
-import { flattenAttributes, type OtlpReceiver, startOtlpReceiver } from './support/otlpReceiver.js';
+import { comparableExport, pipelineFixtures } from './support/directPath.js';
+import { flattenAttributes, type OtlpReceiver } from './support/otlpReceiver.js';
 
 // Usage records skip `Logger.emit` into spendline's own export queue where that is safe
 // (src/telemetry/directRecords.ts). These tests hold the exported OTLP of that path to the logger's.
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-  vi.unstubAllEnvs();
-});
-
-async function receiver(): Promise<OtlpReceiver> {
-  const r = await startOtlpReceiver();
-  cleanups.push(() => r.close());
-  return r;
-}
-
-function start(r: OtlpReceiver, env: Record<string, string> = {}): TelemetryHandle {
-  const t = startTelemetry({
-    env: { OTLP_ENDPOINT: r.url, ...env },
-    scheduledDelayMillis: 60_000,
-    onWarning: () => {},
-  });
-  cleanups.push(() => t.shutdown());
-  return t;
-}
+const { cleanups, receiver, start } = pipelineFixtures();
 
 /** Direct records queued by the running telemetry (undefined: the path is off). */
 function directCount(): number | undefined {
@@ -81,23 +62,9 @@ function firstScopeRecords(request: unknown): Json[] {
   return (scopeLogs[0] as Json).logRecords as Json[];
 }
 
-/** The exported logs with what differs between any two runs (times, trace and span ids, usage ids) blanked. */
-function comparable(requests: unknown[]): unknown {
-  const blank = (v: unknown): unknown => {
-    if (Array.isArray(v)) return v.map(blank);
-    if (typeof v !== 'object' || v === null) return v;
-    const o: Json = {};
-    for (const [k, x] of Object.entries(v as Json)) {
-      if (k === 'timeUnixNano' || k === 'observedTimeUnixNano' || k === 'traceId' || k === 'spanId')
-        o[k] = typeof x === 'string' && x !== '' ? 'set' : x;
-      else if (k === 'key' && (v as Json).key === ATTR.usageId) return { key: ATTR.usageId, value: 'set' };
-      else if (k === 'key' && (v as Json).key === 'host.name') return { key: 'host.name', value: 'set' };
-      else o[k] = blank(x);
-    }
-    return o;
-  };
-  return blank(requests);
-}
+/** The exported logs with what differs between any two runs (times, trace and span ids, usage ids, the host) blanked. */
+const comparable = (requests: unknown[]) =>
+  comparableExport(requests, new Set<string>([ATTR.usageId, 'host.name']));
 
 describe('usage records queued directly', () => {
   for (const protocol of ['http/json', 'http/protobuf'] as const) {

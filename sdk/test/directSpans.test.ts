@@ -1,54 +1,23 @@
 import { context, type Span, TraceFlags, trace } from '@opentelemetry/api';
 import { suppressTracing } from '@opentelemetry/core';
 import OpenAI from 'openai';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ATTR, SDK_SCOPE_NAME, SDK_TRACESTATE } from '../src/contract.js';
-import {
-  instrumentOpenAI,
-  type LLMUsageInput,
-  recordLLMUsage,
-  startTelemetry,
-  type TelemetryHandle,
-} from '../src/index.js';
+import { instrumentOpenAI, type LLMUsageInput, recordLLMUsage } from '../src/index.js';
 import { activeRuntime } from '../src/telemetry/runtime.js';
 import { type FakeProvider, startFakeProvider } from '../src/testing/index.js';
-import {
-  type CapturedSpan,
-  capturedLogs,
-  capturedSpans,
-  type OtlpReceiver,
-  startOtlpReceiver,
-} from './support/otlpReceiver.js';
+import { comparableExport, pipelineFixtures } from './support/directPath.js';
+import { type CapturedSpan, capturedLogs, capturedSpans } from './support/otlpReceiver.js';
 
 // Calls' spans skip the tracer into spendline's own span queue where that is safe
 // (src/telemetry/directSpans.ts). These tests hold the exported OTLP of that path to the tracer's.
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-  vi.unstubAllEnvs();
-});
-
-async function receiver(): Promise<OtlpReceiver> {
-  const r = await startOtlpReceiver();
-  cleanups.push(() => r.close());
-  return r;
-}
+const { cleanups, receiver, start } = pipelineFixtures();
 
 async function fakeProvider(): Promise<FakeProvider> {
   const f = await startFakeProvider();
   cleanups.push(() => f.close());
   return f;
-}
-
-function start(r: OtlpReceiver, env: Record<string, string> = {}): TelemetryHandle {
-  const t = startTelemetry({
-    env: { OTLP_ENDPOINT: r.url, ...env },
-    scheduledDelayMillis: 60_000,
-    onWarning: () => {},
-  });
-  cleanups.push(() => t.shutdown());
-  return t;
 }
 
 /** Spans queued directly by the running telemetry (undefined: the path is off). */
@@ -82,25 +51,9 @@ const CALLS: LLMUsageInput[] = [
 
 type Json = Record<string, unknown>;
 
-/** What differs between two runs (ids, times, durations, usage ids, the host) blanked; present or not is kept. */
-function comparable(requests: unknown[]): unknown {
-  const ids = new Set(['traceId', 'spanId', 'parentSpanId']);
-  const times = new Set(['timeUnixNano', 'observedTimeUnixNano', 'startTimeUnixNano', 'endTimeUnixNano']);
-  const varying = new Set([ATTR.usageId, 'host.name', ATTR.durationMs, ATTR.ttftMs]);
-  const blank = (v: unknown): unknown => {
-    if (Array.isArray(v)) return v.map(blank);
-    if (typeof v !== 'object' || v === null) return v;
-    const o: Json = {};
-    for (const [k, x] of Object.entries(v as Json)) {
-      if (ids.has(k) || times.has(k)) o[k] = typeof x === 'string' && x !== '' && !/^0+$/.test(x) ? 'set' : x;
-      else if (k === 'traceState') o[k] = typeof x === 'string' ? x.replace(/[0-9a-f]{16}/g, 'id') : x;
-      else if (k === 'key' && varying.has(String(x))) return { key: x, value: 'set' };
-      else o[k] = blank(x);
-    }
-    return o;
-  };
-  return blank(requests);
-}
+/** What differs between two runs of the same calls: ids, times, durations, usage ids, the host. */
+const VARYING = new Set<string>([ATTR.usageId, 'host.name', ATTR.durationMs, ATTR.ttftMs]);
+const comparable = (requests: unknown[]) => comparableExport(requests, VARYING);
 
 interface Run {
   spans: unknown[];
