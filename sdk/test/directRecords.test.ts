@@ -11,7 +11,7 @@ import {
 import { activeRuntime } from '../src/telemetry/runtime.js';
 import { startTelemetryOnFirstRecord } from '../src/telemetry/startTelemetry.js';
 import { SDK_VERSION } from '../src/version.js';
-import { comparableExport, pipelineFixtures } from './support/directPath.js';
+import { comparableExport, MANUAL_CALLS, pipelineFixtures } from './support/directPath.js';
 import { flattenAttributes, type OtlpReceiver } from './support/otlpReceiver.js';
 
 // Usage records skip `Logger.emit` into spendline's own export queue where that is safe
@@ -25,15 +25,7 @@ function directCount(): number | undefined {
 }
 
 const CALLS: LLMUsageInput[] = [
-  {
-    provider: 'openai',
-    model: 'gpt-4o-mini',
-    inputTokens: 1200,
-    outputTokens: 300,
-    cacheReadInputTokens: 1000,
-  },
-  { provider: 'anthropic', model: 'claude-sonnet-4-5', inputTokens: 40, outputTokens: 7, durationMs: 812 },
-  { provider: 'openai', model: 'gpt-4o', inputTokens: 9, outputTokens: 0, errorType: 'rate_limit_exceeded' },
+  ...MANUAL_CALLS,
   {
     provider: 'openai',
     model: 'no-such-model-x',

@@ -6,7 +6,7 @@ import { ATTR, SDK_SCOPE_NAME, SDK_TRACESTATE } from '../src/contract.js';
 import { instrumentOpenAI, type LLMUsageInput, recordLLMUsage } from '../src/index.js';
 import { activeRuntime } from '../src/telemetry/runtime.js';
 import { type FakeProvider, startFakeProvider } from '../src/testing/index.js';
-import { comparableExport, pipelineFixtures } from './support/directPath.js';
+import { comparableExport, MANUAL_CALLS, pipelineFixtures } from './support/directPath.js';
 import { type CapturedSpan, capturedLogs, capturedSpans } from './support/otlpReceiver.js';
 
 // Calls' spans skip the tracer into spendline's own span queue where that is safe
@@ -29,15 +29,7 @@ function directCount(): number | undefined {
 const VIA_TRACER = { OTEL_TRACES_SAMPLER: 'parentbased_always_on' };
 
 const CALLS: LLMUsageInput[] = [
-  {
-    provider: 'openai',
-    model: 'gpt-4o-mini',
-    inputTokens: 1200,
-    outputTokens: 300,
-    cacheReadInputTokens: 1000,
-  },
-  { provider: 'anthropic', model: 'claude-sonnet-4-5', inputTokens: 40, outputTokens: 7, durationMs: 812 },
-  { provider: 'openai', model: 'gpt-4o', inputTokens: 9, outputTokens: 0, errorType: 'rate_limit_exceeded' },
+  ...MANUAL_CALLS,
   // A backfill: started long before this process.
   {
     provider: 'openai',

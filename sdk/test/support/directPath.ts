@@ -1,5 +1,5 @@
 import { afterEach, vi } from 'vitest';
-import { startTelemetry, type TelemetryHandle } from '../../src/index.js';
+import { type LLMUsageInput, startTelemetry, type TelemetryHandle } from '../../src/index.js';
 import { type OtlpReceiver, startOtlpReceiver } from './otlpReceiver.js';
 
 // Shared by the tests that hold an export made without the OpenTelemetry SDK's logger or tracer
@@ -38,6 +38,19 @@ export function pipelineFixtures(): PipelineFixtures {
     },
   };
 }
+
+/** Manual records both paths are held to: cached input, another provider with a duration, a failed call. */
+export const MANUAL_CALLS: readonly LLMUsageInput[] = [
+  {
+    provider: 'openai',
+    model: 'gpt-4o-mini',
+    inputTokens: 1200,
+    outputTokens: 300,
+    cacheReadInputTokens: 1000,
+  },
+  { provider: 'anthropic', model: 'claude-sonnet-4-5', inputTokens: 40, outputTokens: 7, durationMs: 812 },
+  { provider: 'openai', model: 'gpt-4o', inputTokens: 9, outputTokens: 0, errorType: 'rate_limit_exceeded' },
+];
 
 type Json = Record<string, unknown>;
 
