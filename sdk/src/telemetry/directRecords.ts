@@ -2,9 +2,9 @@ import { type AttributeValue, type HrTime, isSpanContextValid, type SpanContext 
 import type { SeverityNumber } from '@opentelemetry/api-logs';
 import { millisToHrTime, timeInputToHrTime } from '@opentelemetry/core';
 import type { ReadableLogRecord } from '@opentelemetry/sdk-logs';
-import { SDK_SCOPE_NAME, USAGE_EVENT_NAME } from '../contract.js';
-import { SDK_VERSION } from '../version.js';
+import { USAGE_EVENT_NAME } from '../contract.js';
 import type { BoundedBatchQueue } from './boundedBatchQueue.js';
+import { isSdkScope, noneSet } from './ownPipeline.js';
 
 /** OpenTelemetry's default log record attribute count limit (no length limit by default). */
 const DEFAULT_ATTRIBUTE_COUNT_LIMIT = 128;
@@ -31,7 +31,7 @@ const RECORD_SHAPING_VARIABLES = [
  * the process's, which NodeSDK reads) sets log record limits or the SDK's own metrics.
  */
 export function recordsMayGoDirect(...envs: Record<string, string | undefined>[]): boolean {
-  return envs.every((env) => RECORD_SHAPING_VARIABLES.every((v) => (env[v] ?? '').trim() === ''));
+  return noneSet(RECORD_SHAPING_VARIABLES, envs);
 }
 
 type RecordShape = Pick<ReadableLogRecord, 'resource' | 'instrumentationScope'>;
@@ -121,20 +121,12 @@ export class DirectRecords {
   constructor(private readonly queue: BoundedBatchQueue<ReadableLogRecord>) {}
 
   /**
-   * Learns the resource and scope from a record the SDK's logger emitted through the provider: its
-   * scope is the SDK's name and version, no schema URL, no attributes (the provider's key of that
-   * logger). Another copy of the SDK, of another version, logging through the same (global) provider
-   * does not count.
+   * Learns the resource and scope from a record the SDK's own logger emitted through the provider
+   * ({@link isSdkScope}: not another copy of the SDK logging through the same global provider).
    */
   learn(record: ReadableLogRecord): void {
     const scope = record.instrumentationScope;
-    if (
-      this.#shape === undefined &&
-      scope.name === SDK_SCOPE_NAME &&
-      scope.version === SDK_VERSION &&
-      scope.schemaUrl === undefined &&
-      scope.attributes === undefined
-    )
+    if (this.#shape === undefined && isSdkScope(scope))
       this.#shape = { resource: record.resource, instrumentationScope: scope };
   }
 

@@ -14,9 +14,8 @@ import {
 } from '@opentelemetry/api';
 import { hrTimeDuration, isTracingSuppressed, millisToHrTime } from '@opentelemetry/core';
 import type { ReadableSpan, TimedEvent } from '@opentelemetry/sdk-trace-base';
-import { SDK_SCOPE_NAME } from '../contract.js';
-import { SDK_VERSION } from '../version.js';
 import type { BoundedBatchQueue } from './boundedBatchQueue.js';
+import { isSdkScope, noneSet } from './ownPipeline.js';
 
 /**
  * Variables that change how spendline's own tracer provider makes spans (NodeSDK and
@@ -38,7 +37,7 @@ const SPAN_SHAPING_VARIABLES = [
 
 /** Whether calls' spans may skip the tracer: only when no variable (configured or the process's) shapes spans. */
 export function spansMayGoDirect(...envs: Record<string, string | undefined>[]): boolean {
-  return envs.every((env) => SPAN_SHAPING_VARIABLES.every((v) => (env[v] ?? '').trim() === ''));
+  return noneSet(SPAN_SHAPING_VARIABLES, envs);
 }
 
 type SpanShape = Pick<ReadableSpan, 'resource' | 'instrumentationScope'>;
@@ -183,15 +182,10 @@ export class DirectSpans {
 
   constructor(private readonly queue: BoundedBatchQueue<ReadableSpan>) {}
 
-  /** Learns the resource and scope from a span of the SDK's own scope (name and version, no schema URL). */
+  /** Learns the resource and scope from a span of the SDK's own tracer ({@link isSdkScope}). */
   learn(span: ReadableSpan): void {
     const scope = span.instrumentationScope;
-    if (
-      this.#shape === undefined &&
-      scope.name === SDK_SCOPE_NAME &&
-      scope.version === SDK_VERSION &&
-      scope.schemaUrl === undefined
-    )
+    if (this.#shape === undefined && isSdkScope(scope))
       this.#shape = { resource: span.resource, instrumentationScope: scope };
   }
 
