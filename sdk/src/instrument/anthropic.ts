@@ -1,5 +1,6 @@
 import type { TokenCounts } from '../contract.js';
 import { tapAnyStream } from './apiPromise.js';
+import { CallSpec } from './modelCall.js';
 import { type MethodInstrumentation, patchMethod } from './patchMethod.js';
 import { anthropicUsageTokens, asObject, mergeUsage, stringField } from './providerUsage.js';
 import { anthropicFeatures } from './requestFeatures.js';
@@ -22,14 +23,7 @@ const messages: MethodInstrumentation = {
   suppressInnerSpans: true,
   spec: (body: Obj) =>
     typeof body.model === 'string' && body.model !== ''
-      ? {
-          operation: 'chat',
-          serviceType: 'llm',
-          provider: 'anthropic',
-          requestModel: body.model,
-          body,
-          features: anthropicFeatures(body),
-        }
+      ? new CallSpec('chat', 'llm', 'anthropic', body.model, body, anthropicFeatures(body))
       : undefined,
   onResult(call, data, rt, body) {
     if (body.stream !== true) {

@@ -1,6 +1,6 @@
 import type { TelemetryRuntime } from '../telemetry/runtime.js';
 import { asyncGeneratorTap } from './asyncTap.js';
-import type { CallSpec, ModelCall } from './modelCall.js';
+import { CallSpec, type ModelCall } from './modelCall.js';
 import { type MethodInstrumentation, patchMethod } from './patchMethod.js';
 import { anthropicUsageTokens, asObject, bedrockUsageTokens, mergeUsage } from './providerUsage.js';
 import { converseFeatures } from './requestFeatures.js';
@@ -69,35 +69,29 @@ function specOf(command: Obj): CallSpec | undefined {
   const model = modelIdOf(input);
   if (!model || !input) return undefined;
   if (name === 'ConverseCommand' || name === 'ConverseStreamCommand') {
-    return {
-      operation: 'chat',
-      serviceType: 'llm',
-      provider: PROVIDER,
-      requestModel: model,
-      body: { messages: input.messages, system: input.system },
-      features: converseFeatures(input),
-    };
+    return new CallSpec(
+      'chat',
+      'llm',
+      PROVIDER,
+      model,
+      { messages: input.messages, system: input.system },
+      converseFeatures(input),
+    );
   }
   if (name === 'InvokeModelWithResponseStreamCommand') {
-    return {
-      operation: 'chat',
-      serviceType: 'llm',
-      provider: PROVIDER,
-      requestModel: model,
-      body: jsonBody(input.body) ?? {},
-    };
+    return new CallSpec('chat', 'llm', PROVIDER, model, jsonBody(input.body) ?? {});
   }
   if (name === 'InvokeModelCommand') {
     captureTokenHeaders(command);
     const body = jsonBody(input.body) ?? {};
     const embedding = isEmbeddingModel(model);
-    return {
-      operation: embedding ? 'embeddings' : 'chat',
-      serviceType: embedding ? 'embedding' : 'llm',
-      provider: PROVIDER,
-      requestModel: model,
-      body: embedding ? { input: body.inputText ?? body.texts } : body,
-    };
+    return new CallSpec(
+      embedding ? 'embeddings' : 'chat',
+      embedding ? 'embedding' : 'llm',
+      PROVIDER,
+      model,
+      embedding ? { input: body.inputText ?? body.texts } : body,
+    );
   }
   return undefined;
 }

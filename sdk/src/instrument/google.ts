@@ -1,4 +1,5 @@
 import { asyncGeneratorTap } from './asyncTap.js';
+import { CallSpec } from './modelCall.js';
 import { type MethodInstrumentation, patchMethod } from './patchMethod.js';
 import { asObject, geminiUsageTokens } from './providerUsage.js';
 import { geminiFeatures } from './requestFeatures.js';
@@ -43,18 +44,15 @@ function finished(chunk: Obj): boolean {
 const chatSpec = (body: Obj, self: unknown) => {
   const model = modelName(body.model);
   return model
-    ? {
-        operation: 'generate_content' as const,
-        serviceType: 'llm' as const,
-        provider: providerOf(self),
-        requestModel: model,
+    ? new CallSpec(
+        'generate_content',
+        'llm',
+        providerOf(self),
+        model,
         // The prompt's texts, for estimates (and, with content capture on, the record's input).
-        body: {
-          system: textsOf(asObject(body.config)?.systemInstruction),
-          input: textsOf(body.contents),
-        },
-        features: geminiFeatures(asObject(body.config)),
-      }
+        { system: textsOf(asObject(body.config)?.systemInstruction), input: textsOf(body.contents) },
+        geminiFeatures(asObject(body.config)),
+      )
     : undefined;
 };
 
@@ -128,13 +126,7 @@ const embedContent: MethodInstrumentation = {
   spec: (body, self) => {
     const model = modelName(body.model);
     return model
-      ? {
-          operation: 'embeddings',
-          serviceType: 'embedding',
-          provider: providerOf(self),
-          requestModel: model,
-          body: { input: textsOf(body.contents) },
-        }
+      ? new CallSpec('embeddings', 'embedding', providerOf(self), model, { input: textsOf(body.contents) })
       : undefined;
   },
   onResult(call, data, _rt, body) {

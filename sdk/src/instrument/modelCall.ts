@@ -9,15 +9,23 @@ import { errorTypeOf } from './errorType.js';
 import { estimateTokens, promptTexts } from './estimateTokens.js';
 import { checkedProviderTokens } from './providerUsage.js';
 
-export interface CallSpec {
-  operation: OperationName;
-  serviceType: ServiceType;
-  provider: string;
-  requestModel: string;
-  /** The request body (for tokenizer estimates and, with content capture on, the prompt). */
-  body: unknown;
-  /** Tools / structured output / search grounding requested. */
-  features?: RequestFeatures | undefined;
+/**
+ * What an instrumentation knows of a call as it starts. A class, not an object literal: a call's spec
+ * lives as long as the call, V8 pretenured the literal (allocated its objects in the old generation)
+ * once it saw them survive, and building one then took 0.7 µs per call at its line in the benchmark's
+ * CPU profile (docs/performance.md, session 17); a class instance is allocated young.
+ */
+export class CallSpec {
+  constructor(
+    readonly operation: OperationName,
+    readonly serviceType: ServiceType,
+    readonly provider: string,
+    readonly requestModel: string,
+    /** The request body (for tokenizer estimates and, with content capture on, the prompt). */
+    readonly body: unknown,
+    /** Tools / structured output / search grounding requested. */
+    readonly features?: RequestFeatures | undefined,
+  ) {}
 }
 
 /** What is known when a call ends; missing `tokens` means "estimate them". */

@@ -1,6 +1,7 @@
 import { resolveProviderName } from '../pricing/resolveProvider.js';
 import type { TelemetryRuntime } from '../telemetry/runtime.js';
 import { tapAnyStream } from './apiPromise.js';
+import { CallSpec } from './modelCall.js';
 import { type MethodInstrumentation, patchMethod } from './patchMethod.js';
 import {
   asObject,
@@ -53,14 +54,7 @@ const chatCompletions: MethodInstrumentation = {
   spec: (body, self) => {
     const model = modelOf(body);
     return model
-      ? {
-          operation: 'chat',
-          serviceType: 'llm',
-          provider: providerOf(self),
-          requestModel: model,
-          body,
-          features: openAIChatFeatures(body),
-        }
+      ? new CallSpec('chat', 'llm', providerOf(self), model, body, openAIChatFeatures(body))
       : undefined;
   },
   prepare: (body) => {
@@ -137,14 +131,7 @@ const responses: MethodInstrumentation = {
   spec: (body, self) => {
     const model = modelOf(body);
     return model
-      ? {
-          operation: 'chat',
-          serviceType: 'llm',
-          provider: providerOf(self),
-          requestModel: model,
-          body,
-          features: openAIResponsesFeatures(body),
-        }
+      ? new CallSpec('chat', 'llm', providerOf(self), model, body, openAIResponsesFeatures(body))
       : undefined;
   },
   onResult(call, data, rt, body) {
@@ -201,15 +188,7 @@ function embeddingInputCount(input: unknown): number {
 const embeddings: MethodInstrumentation = {
   spec: (body, self) => {
     const model = modelOf(body);
-    return model
-      ? {
-          operation: 'embeddings',
-          serviceType: 'embedding',
-          provider: providerOf(self),
-          requestModel: model,
-          body,
-        }
-      : undefined;
+    return model ? new CallSpec('embeddings', 'embedding', providerOf(self), model, body) : undefined;
   },
   onResult(call, data, _rt, body) {
     const d = asObject(data);

@@ -3,7 +3,7 @@ import { context as otelContext } from '@opentelemetry/api';
 import { BudgetExceededError } from '../budget/budgetExceededError.js';
 import type { TokenCounts } from '../contract.js';
 import { activeRuntime, type TelemetryRuntime } from '../telemetry/runtime.js';
-import { type CallSpec, ModelCall } from './modelCall.js';
+import { CallSpec, ModelCall } from './modelCall.js';
 import { asObject } from './providerUsage.js';
 
 type Obj = Record<string, unknown>;
@@ -97,17 +97,16 @@ function specOf(model: ModelLike, options: object): CallSpec {
   const params = options as Obj;
   const tools = params.tools;
   const format = asObject(params.responseFormat);
-  return {
-    operation: 'chat',
-    serviceType: 'llm',
-    provider: aiSdkProviderName(String(model.provider ?? '')),
-    requestModel: String(model.modelId ?? ''),
-    body: { messages: promptTexts(params.prompt) },
-    features:
-      (Array.isArray(tools) && tools.length > 0) || format?.type === 'json'
-        ? { tools: Array.isArray(tools) && tools.length > 0, structuredOutput: format?.type === 'json' }
-        : undefined,
-  };
+  return new CallSpec(
+    'chat',
+    'llm',
+    aiSdkProviderName(String(model.provider ?? '')),
+    String(model.modelId ?? ''),
+    { messages: promptTexts(params.prompt) },
+    (Array.isArray(tools) && tools.length > 0) || format?.type === 'json'
+      ? { tools: Array.isArray(tools) && tools.length > 0, structuredOutput: format?.type === 'json' }
+      : undefined,
+  );
 }
 
 /** The AI SDK prompt's text parts, as chat messages (for estimates when a provider reports no usage). */

@@ -1,4 +1,3 @@
-import { randomFillSync } from 'node:crypto';
 import {
   type AttributeValue,
   type Context,
@@ -16,6 +15,7 @@ import { hrTimeDuration, isTracingSuppressed, millisToHrTime } from '@openteleme
 import type { ReadableSpan, TimedEvent } from '@opentelemetry/sdk-trace-base';
 import type { BoundedBatchQueue } from './boundedBatchQueue.js';
 import { isSdkScope, noneSet } from './ownPipeline.js';
+import { randomHexId } from './randomIds.js';
 
 /**
  * Variables that change how spendline's own tracer provider makes spans (NodeSDK and
@@ -46,29 +46,6 @@ const NO_EVENTS: TimedEvent[] = [];
 const NO_LINKS: Link[] = [];
 const UNSET: SpanStatus = Object.freeze({ code: SpanStatusCode.UNSET });
 const ERROR: SpanStatus = Object.freeze({ code: SpanStatusCode.ERROR });
-
-/** Random ids from a pool filled by the system's generator, 16 calls' worth at a time. */
-const ID_POOL_BYTES = 16 * 24;
-const idPool = Buffer.allocUnsafe(ID_POOL_BYTES);
-let idOffset = ID_POOL_BYTES;
-
-/** `bytes` random bytes as lowercase hex, never all zero (an invalid id), as the tracer's generator makes them. */
-function randomId(bytes: 8 | 16): string {
-  if (idOffset + bytes > ID_POOL_BYTES) {
-    randomFillSync(idPool);
-    idOffset = 0;
-  }
-  const start = idOffset;
-  idOffset += bytes;
-  let zero = true;
-  for (let i = start; i < start + bytes; i++)
-    if (idPool[i] !== 0) {
-      zero = false;
-      break;
-    }
-  if (zero) idPool[start + bytes - 1] = 1;
-  return idPool.toString('hex', start, start + bytes);
-}
 
 /**
  * A call's CLIENT span made without the tracer, as the tracer's span would be exported: its span
@@ -108,12 +85,14 @@ export class DirectSpan implements ReadableSpan {
     const valid = p !== undefined && isSpanContextValid(p);
     this.parentSpanContext = valid ? p : undefined;
     const sampled = !valid || (p.traceFlags & TraceFlags.SAMPLED) === TraceFlags.SAMPLED;
-    this.#spanContext = {
-      traceId: valid ? p.traceId : randomId(16),
-      spanId: randomId(8),
-      traceFlags: sampled ? TraceFlags.SAMPLED : TraceFlags.NONE,
-      traceState: valid ? p.traceState : undefined,
-    };
+    // From an empty literal, as the call's attributes are (emitUsage.ts): kept until the export, a
+    // literal with properties would be pretenured.
+    const sc = {} as SpanContext;
+    sc.traceId = valid ? p.traceId : randomHexId(16);
+    sc.spanId = randomHexId(8);
+    sc.traceFlags = sampled ? TraceFlags.SAMPLED : TraceFlags.NONE;
+    sc.traceState = valid ? p.traceState : undefined;
+    this.#spanContext = sc;
   }
 
   spanContext(): SpanContext {
