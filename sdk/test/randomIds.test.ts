@@ -35,7 +35,7 @@ describe('random ids (one pool from the system generator)', () => {
   });
 
   it('ids drawn across a refill never repeat the previous fill’s bytes', () => {
-    // 4,096 UUIDs use one fill exactly; the next ones come from a new fill.
+    // 4,096 ids of 16 bytes are one fill's worth: the next 4,096 cross into a later fill.
     const before = new Set<string>();
     for (let i = 0; i < 4_096; i++) before.add(randomHexId(16));
     for (let i = 0; i < 4_096; i++) expect(before.has(randomHexId(16))).toBe(false);
