@@ -44,6 +44,8 @@ type SpanShape = Pick<ReadableSpan, 'resource' | 'instrumentationScope'>;
 
 const NO_EVENTS: TimedEvent[] = [];
 const NO_LINKS: Link[] = [];
+/** Until the span ends (it is read, if at all, only after {@link DirectSpan.end} sets the call's own). */
+const NO_ATTRIBUTES: Record<string, AttributeValue> = Object.freeze({});
 const UNSET: SpanStatus = Object.freeze({ code: SpanStatusCode.UNSET });
 const ERROR: SpanStatus = Object.freeze({ code: SpanStatusCode.ERROR });
 
@@ -62,7 +64,7 @@ export class DirectSpan implements ReadableSpan {
   readonly droppedEventsCount = 0;
   readonly droppedLinksCount = 0;
   readonly parentSpanContext: SpanContext | undefined;
-  attributes: Record<string, AttributeValue> = {};
+  attributes: Record<string, AttributeValue> = NO_ATTRIBUTES;
   status: SpanStatus = UNSET;
   ended = false;
   readonly #owner: DirectSpans;
